@@ -1,0 +1,2 @@
+export { ERROR_CATALOG, ERROR_CODES, type ErrorCode, type ErrorSpec } from './error-catalog.js';
+export { StraitError, isStraitError } from './strait-error.js';

@@ -1,0 +1,2 @@
+// Public face of broker/. Other folders import only this file.
+export {};

@@ -1,0 +1,2 @@
+export { buildProgram } from './program.js';
+export { reportError } from './report-error.js';

@@ -1,0 +1,2 @@
+// Public face of crds/. Other folders import only this file.
+export {};

@@ -1,0 +1,2 @@
+// Public face of gateway/. Other folders import only this file.
+export {};

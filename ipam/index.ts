@@ -1,0 +1,2 @@
+// Public face of ipam/. Other folders import only this file.
+export {};

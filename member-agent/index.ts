@@ -1,0 +1,2 @@
+// Public face of member-agent/. Other folders import only this file.
+export {};

@@ -1,0 +1,2 @@
+// Public face of scenarios/. Other folders import only this file.
+export {};

@@ -1,0 +1,2 @@
+// Public face of tunnel/. Other folders import only this file.
+export {};
