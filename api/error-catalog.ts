@@ -23,10 +23,35 @@ export const ERROR_CATALOG = {
   INVALID_IP_RANGE: { status: 400, message: 'invalid IP range' },
 
   // ---------------------------------------------------------------- broker
+  MALFORMED_JSON: { status: 400, message: 'the request body is not valid JSON' },
+  BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
+  UNAUTHENTICATED: { status: 401, message: 'missing or unknown credentials' },
+  JOIN_TOKEN_INVALID: { status: 401, message: 'the join token is unknown, expired or used up' },
+  FORBIDDEN: { status: 403, message: 'these credentials may not do that' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'no such API path' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this path' },
+  ALREADY_EXISTS: { status: 409, message: 'an object with that name already exists' },
+  STALE_RESOURCE_VERSION: { status: 409, message: 'the object changed since the given resourceVersion' },
+  CIDR_OVERLAP: { status: 409, message: 'the CIDRs overlap ranges that are already in use' },
+  IN_USE: { status: 409, message: 'the object still has leases or dependants' },
+  IMMUTABLE_FIELD: { status: 409, message: 'a field that cannot change was changed' },
+  POOL_EXHAUSTED: { status: 409, message: 'the pool has no free block or address' },
+  WATCH_EXPIRED: { status: 410, message: 'the requested resourceVersion is older than the event log keeps; relist' },
 
   // ---------------------------------------------------------------- tunnel
 
   // ---------------------------------------------------------------- lab and scenarios
+  LAB_TOPOLOGY_INVALID: { status: 400, message: 'invalid lab topology' },
+  LAB_TOPOLOGY_NOT_FOUND: { status: 404, message: 'no such lab topology (built-in name or file)' },
+  LAB_NOT_FOUND: { status: 404, message: 'no such lab run' },
+  LAB_RUN_EXISTS: { status: 409, message: 'a lab with this run id already exists' },
+  LAB_BUILD_FAILED: { status: 500, message: 'building the lab failed; everything created was removed' },
+  LAB_HOST_NOT_FOUND: { status: 404, message: 'no such host in this lab' },
+  SCENARIO_INVALID: { status: 400, message: 'the scenario file is invalid' },
+  SCENARIO_NOT_FOUND: { status: 404, message: 'no such scenario' },
+  SCENARIO_NEEDS_ROOT: { status: 403, message: 'running a scenario needs root (network namespaces)' },
+  SCENARIO_LAB_FAILED: { status: 500, message: 'the scenario lab could not be set up' },
+  SCENARIO_ASSERTION_FAILED: { status: 500, message: 'a scenario assertion failed' },
 
   // ---------------------------------------------------------------- gateway and egress
 

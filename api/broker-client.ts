@@ -1,0 +1,314 @@
+import http from 'node:http';
+import https from 'node:https';
+import { ERROR_CATALOG, type ErrorCode } from './error-catalog.js';
+import { StraitError } from './strait-error.js';
+import type {
+  AddressLease,
+  AddressLeaseRequest,
+  Block,
+  BlockLeaseRequest,
+  Cluster,
+  ClusterJoined,
+  ClusterJoinRequest,
+  ClusterPatch,
+  Gateway,
+  GatewayPut,
+  IPPool,
+  IPPoolCreate,
+  IPPoolPut,
+  List,
+  Subnet,
+  SubnetCreate,
+  SubnetPut,
+  Token,
+  TokenCreated,
+  TokenCreateRequest,
+  WatchEvent,
+} from './broker-wire.js';
+
+export interface BrokerClientOptions {
+  /** e.g. `https://broker.example:8443` */
+  baseUrl: string;
+  /** admin token, join token (only for `joinCluster`) or cluster credential */
+  token?: string;
+  /** PEM of the CA that signed the broker's certificate (pinning; see the join token's caHash). */
+  caPem?: string;
+  /** per-request timeout for non-watch calls (default 30 s) */
+  timeoutMs?: number;
+}
+
+/**
+ * Typed client for the broker REST API v1. Every non-2xx answer is thrown as a StraitError carrying the
+ * server's catalogued code; a broker that cannot be reached is `UNAVAILABLE`. Responses are trusted (not
+ * re-validated) to keep the hot path cheap.
+ */
+export class BrokerClient {
+  readonly baseUrl: string;
+  token: string | undefined;
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+  private readonly timeoutMs: number;
+
+  constructor(opts: BrokerClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.url = new URL(this.baseUrl);
+    this.token = opts.token;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.agent =
+      this.url.protocol === 'https:'
+        ? new https.Agent({ keepAlive: true, ...(opts.caPem ? { ca: opts.caPem } : {}) })
+        : new http.Agent({ keepAlive: true });
+  }
+
+  /** Closes idle keep-alive sockets (call when done so the process can exit). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  // ------------------------------------------------------------------- tokens (admin)
+  createToken(req: TokenCreateRequest = {}): Promise<TokenCreated> {
+    return this.request('POST', '/v1/tokens', req);
+  }
+  listTokens(): Promise<List<Token>> {
+    return this.request('GET', '/v1/tokens');
+  }
+  revokeToken(id: string): Promise<void> {
+    return this.request('DELETE', `/v1/tokens/${enc(id)}`);
+  }
+
+  // ------------------------------------------------------------------- clusters
+  /** Registers a cluster with a join token (pass it as `joinToken`, or set `token`). */
+  joinCluster(req: ClusterJoinRequest, joinToken?: string): Promise<ClusterJoined> {
+    return this.request('POST', '/v1/clusters', req, joinToken);
+  }
+  listClusters(): Promise<List<Cluster>> {
+    return this.request('GET', '/v1/clusters');
+  }
+  getCluster(id: string): Promise<Cluster> {
+    return this.request('GET', `/v1/clusters/${enc(id)}`);
+  }
+  patchCluster(id: string, patch: ClusterPatch): Promise<Cluster> {
+    return this.request('PATCH', `/v1/clusters/${enc(id)}`, patch);
+  }
+  removeCluster(id: string): Promise<void> {
+    return this.request('DELETE', `/v1/clusters/${enc(id)}`);
+  }
+  heartbeat(id: string): Promise<Cluster> {
+    return this.request('PUT', `/v1/clusters/${enc(id)}/heartbeat`, {});
+  }
+
+  // ------------------------------------------------------------------- subnets
+  createSubnet(req: SubnetCreate): Promise<Subnet> {
+    return this.request('POST', '/v1/subnets', req);
+  }
+  listSubnets(): Promise<List<Subnet>> {
+    return this.request('GET', '/v1/subnets');
+  }
+  getSubnet(name: string): Promise<Subnet> {
+    return this.request('GET', `/v1/subnets/${enc(name)}`);
+  }
+  putSubnet(name: string, req: SubnetPut): Promise<Subnet> {
+    return this.request('PUT', `/v1/subnets/${enc(name)}`, req);
+  }
+  deleteSubnet(name: string): Promise<void> {
+    return this.request('DELETE', `/v1/subnets/${enc(name)}`);
+  }
+
+  // ------------------------------------------------------------------- pools, blocks, addresses
+  createPool(req: IPPoolCreate): Promise<IPPool> {
+    return this.request('POST', '/v1/ippools', req);
+  }
+  listPools(): Promise<List<IPPool>> {
+    return this.request('GET', '/v1/ippools');
+  }
+  getPool(name: string): Promise<IPPool> {
+    return this.request('GET', `/v1/ippools/${enc(name)}`);
+  }
+  putPool(name: string, req: IPPoolPut): Promise<IPPool> {
+    return this.request('PUT', `/v1/ippools/${enc(name)}`, req);
+  }
+  deletePool(name: string): Promise<void> {
+    return this.request('DELETE', `/v1/ippools/${enc(name)}`);
+  }
+  /** Leases one block of the pool to a node of a cluster. */
+  leaseBlock(pool: string, req: BlockLeaseRequest): Promise<Block> {
+    return this.request('POST', `/v1/ippools/${enc(pool)}/blocks`, req);
+  }
+  /** Blocks, optionally only one cluster's or one pool's. */
+  listBlocks(filter: { cluster?: string; pool?: string } = {}): Promise<List<Block>> {
+    return this.request('GET', `/v1/blocks${query(filter)}`);
+  }
+  releaseBlock(id: string): Promise<void> {
+    return this.request('DELETE', `/v1/blocks/${enc(id)}`);
+  }
+  /** Leases one address (egress IPs); the same owner gets the same address back. */
+  leaseAddress(pool: string, req: AddressLeaseRequest): Promise<AddressLease> {
+    return this.request('POST', `/v1/ippools/${enc(pool)}/addresses`, req);
+  }
+  listAddresses(filter: { cluster?: string; pool?: string } = {}): Promise<List<AddressLease>> {
+    return this.request('GET', `/v1/addresses${query(filter)}`);
+  }
+  releaseAddress(ip: string): Promise<void> {
+    return this.request('DELETE', `/v1/addresses/${enc(ip)}`);
+  }
+
+  // ------------------------------------------------------------------- gateways
+  putGateway(cluster: string, name: string, req: GatewayPut): Promise<Gateway> {
+    return this.request('PUT', `/v1/clusters/${enc(cluster)}/gateways/${enc(name)}`, req);
+  }
+  getGateway(cluster: string, name: string): Promise<Gateway> {
+    return this.request('GET', `/v1/clusters/${enc(cluster)}/gateways/${enc(name)}`);
+  }
+  deleteGateway(cluster: string, name: string): Promise<void> {
+    return this.request('DELETE', `/v1/clusters/${enc(cluster)}/gateways/${enc(name)}`);
+  }
+  listGateways(filter: { cluster?: string } = {}): Promise<List<Gateway>> {
+    return this.request('GET', `/v1/gateways${query(filter)}`);
+  }
+
+  // ------------------------------------------------------------------- misc
+  openapi(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/v1/openapi.json');
+  }
+  health(): Promise<{ status: string }> {
+    return this.request('GET', '/healthz');
+  }
+  ready(): Promise<{ status: string }> {
+    return this.request('GET', '/readyz');
+  }
+
+  /**
+   * Streams events with resourceVersion > `since` until `signal` aborts (resolves) or the connection ends
+   * (resolves too; callers re-watch from the last resourceVersion they saw). A compacted `since` rejects with
+   * StraitError `WATCH_EXPIRED` (410): list again and watch from the list's resourceVersion.
+   * `onEvent` runs in order, one event at a time; BOOKMARK events carry only a resourceVersion.
+   */
+  watch(since: string | number, onEvent: (e: WatchEvent) => void, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return resolve();
+      const req = this.raw('GET', `/v1/watch?since=${enc(String(since))}`, undefined, undefined, false);
+      const onAbort = (): void => {
+        req.destroy();
+        resolve();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = (e?: unknown): void => {
+        signal?.removeEventListener('abort', onAbort);
+        if (e === undefined || signal?.aborted) resolve();
+        else reject(e);
+      };
+      req.on('error', (e) => done(signal?.aborted ? undefined : unavailable(this.baseUrl, e)));
+      req.on('response', (res) => {
+        if ((res.statusCode ?? 500) >= 300) {
+          void readBody(res).then((body) => done(toError(res.statusCode ?? 500, body)), done);
+          return;
+        }
+        res.setEncoding('utf8');
+        let buf = '';
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            if (!line.trim()) continue;
+            try {
+              onEvent(JSON.parse(line) as WatchEvent);
+            } catch (e) {
+              req.destroy();
+              done(e);
+              return;
+            }
+          }
+        });
+        res.on('end', () => done());
+        res.on('error', (e) => done(signal?.aborted ? undefined : unavailable(this.baseUrl, e)));
+        res.on('close', () => done());
+      });
+      req.end();
+    });
+  }
+
+  /** One JSON request; resolves with the parsed body (undefined for 204). */
+  async request<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return new Promise<T>((resolve, reject) => {
+      const req = this.raw(method, path, payload, token, true);
+      req.on('error', (e) => reject(e instanceof StraitError ? e : unavailable(this.baseUrl, e)));
+      req.on('response', (res) => {
+        readBody(res).then((text) => {
+          const status = res.statusCode ?? 500;
+          if (status >= 300) return reject(toError(status, text));
+          if (status === 204 || text === '') return resolve(undefined as T);
+          try {
+            resolve(JSON.parse(text) as T);
+          } catch {
+            reject(new StraitError('INTERNAL', `broker answered ${status} with a body that is not JSON`, { body: text.slice(0, 200) }));
+          }
+        }, reject);
+      });
+      req.end(payload);
+    });
+  }
+
+  private raw(method: string, path: string, payload: Buffer | undefined, token: string | undefined, timeout: boolean): http.ClientRequest {
+    const mod = this.url.protocol === 'https:' ? https : http;
+    const auth = token ?? this.token;
+    const req = mod.request({
+      protocol: this.url.protocol,
+      hostname: this.url.hostname.replace(/^\[|\]$/g, ''),
+      port: this.url.port || (this.url.protocol === 'https:' ? 443 : 80),
+      method,
+      path: `${this.url.pathname.replace(/\/+$/, '')}${path}`,
+      agent: this.agent,
+      headers: {
+        accept: method === 'GET' && path.startsWith('/v1/watch') ? 'application/x-ndjson' : 'application/json',
+        ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+        ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+      },
+    });
+    if (timeout) {
+      req.setTimeout(this.timeoutMs, () => req.destroy(new StraitError('UNAVAILABLE', `broker ${this.baseUrl} did not answer within ${this.timeoutMs} ms`)));
+    }
+    return req;
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function query(filter: Record<string, string | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+function readBody(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+function unavailable(baseUrl: string, e: unknown): StraitError {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new StraitError('UNAVAILABLE', `broker ${baseUrl} unreachable: ${msg}`, undefined, { cause: e });
+}
+
+/** Maps an error answer to a StraitError with the server's code (INTERNAL if the code is not one we know). */
+function toError(status: number, text: string): StraitError {
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string; details?: Record<string, unknown> } };
+    const code = body.error?.code;
+    if (code && Object.hasOwn(ERROR_CATALOG, code)) {
+      return new StraitError(code as ErrorCode, body.error?.message, body.error?.details);
+    }
+    return new StraitError(status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT', `${status}: ${body.error?.message ?? text.slice(0, 200)}`, { status, code });
+  } catch {
+    return new StraitError(status === 503 ? 'UNAVAILABLE' : status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT', `broker answered ${status}: ${text.slice(0, 200)}`, { status });
+  }
+}

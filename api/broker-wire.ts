@@ -1,0 +1,248 @@
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+
+/**
+ * The broker's REST wire types (v1). Request schemas are strict (unknown fields are refused, so a typo such as
+ * `podCidrs` is an error instead of a silent no-op); object schemas describe what the broker answers.
+ * Every stored object carries `resourceVersion`: the global revision of its last write, as a decimal string
+ * (Kubernetes style), which is also the position in the watch stream.
+ */
+
+/** True for a canonical CIDR (`10.0.0.0/8`, `fd00::/64`): parses, and has no host bits set. */
+export function isCanonicalCidr(s: string): boolean {
+  if (typeof s !== 'string' || s.length > 64 || !ipaddr.isValidCIDR(s)) return false;
+  // ipaddr accepts IPv4 forms like "10.1" and leading zeros; insist on the plain four-part or IPv6 spelling.
+  const [addr, bits] = s.split('/');
+  if (!addr || !bits || !/^\d{1,3}$/.test(bits)) return false;
+  if (!addr.includes(':') && !/^(\d{1,3}\.){3}\d{1,3}$/.test(addr)) return false;
+  try {
+    const [ip, prefix] = ipaddr.parseCIDR(s);
+    const net = ip.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(s) : ipaddr.IPv6.networkAddressFromCIDR(s);
+    return net.toString() === ip.toString() && prefix >= 0 && ip.toString() === normaliseIp(addr);
+  } catch {
+    return false;
+  }
+}
+
+function normaliseIp(s: string): string {
+  try {
+    return ipaddr.parse(s).toString();
+  } catch {
+    return '';
+  }
+}
+
+/** True for a plain IPv4 or IPv6 address in its usual spelling. */
+export function isIpAddress(s: string): boolean {
+  if (typeof s !== 'string' || s.length > 45) return false;
+  if (!s.includes(':')) return /^(\d{1,3}\.){3}\d{1,3}$/.test(s) && ipaddr.IPv4.isValidFourPartDecimal(s);
+  return ipaddr.IPv6.isValid(s) && !s.includes('%');
+}
+
+// --------------------------------------------------------------------------------------- building blocks
+/** DNS-label-like names: lower case, digits, '-' and '.', 1..63 characters, alphanumeric at both ends. */
+export const NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
+export const Name = z.string().regex(NAME_PATTERN, { message: 'must be 1-63 characters of a-z, 0-9, "-" and ".", alphanumeric at both ends' });
+export const Cidr = z.string().max(64).refine(isCanonicalCidr, { message: 'not a canonical CIDR (no host bits, e.g. 10.0.0.0/16)', params: { code: 'INVALID_CIDR' } });
+export const IpAddress = z.string().max(45).refine(isIpAddress, { message: 'not an IP address', params: { code: 'INVALID_IP' } });
+export const ResourceVersion = z.string().regex(/^\d{1,18}$/, { message: 'resourceVersion is a decimal string' });
+export const Labels = z.record(z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_./]{0,62}$/), z.string().max(253)).refine((o) => Object.keys(o).length <= 64, { message: 'at most 64 labels' });
+const Description = z.string().max(1024);
+const Timestamp = z.string();
+/** Free-form owner of an address lease (e.g. `ns/pod/eth0` or `egress/<policy>`); printable, no spaces. */
+export const Owner = z.string().regex(/^[\x21-\x7e]{1,253}$/, { message: 'owner is 1-253 printable ASCII characters without spaces' });
+
+// --------------------------------------------------------------------------------------- tokens
+export const TokenCreateRequest = z.strictObject({
+  ttlSeconds: z.number().int().min(1).max(366 * 86400).default(86400),
+  uses: z.number().int().min(1).max(100000).default(1),
+  description: Description.optional(),
+});
+export const Token = z.object({
+  id: z.string(),
+  description: z.string().optional(),
+  createdAt: Timestamp,
+  expiresAt: Timestamp,
+  uses: z.number().int(),
+  used: z.number().int(),
+});
+export const TokenCreated = z.object({
+  id: z.string(),
+  /** `<id>.<secret>`: shown once, stored only hashed. */
+  token: z.string(),
+  expiresAt: Timestamp,
+  broker: z.string(),
+  /** `sha256:<hex>` of the broker CA certificate (DER), or '' when the broker runs without TLS. */
+  caHash: z.string(),
+});
+
+// --------------------------------------------------------------------------------------- clusters
+export const ClusterStatus = z.enum(['Ready', 'NotReady']);
+export const Cluster = z.object({
+  id: z.string(),
+  podCIDRs: z.array(z.string()),
+  serviceCIDRs: z.array(z.string()),
+  labels: z.record(z.string(), z.string()).optional(),
+  status: ClusterStatus,
+  joinedAt: Timestamp,
+  lastHeartbeat: Timestamp,
+  resourceVersion: z.string(),
+});
+export const ClusterJoinRequest = z.strictObject({
+  id: Name,
+  podCIDRs: z.array(Cidr).min(1).max(16),
+  serviceCIDRs: z.array(Cidr).max(16).default([]),
+  labels: Labels.optional(),
+});
+export const ClusterJoined = z.object({ cluster: Cluster, credentials: z.object({ token: z.string() }) });
+export const ClusterPatch = z.strictObject({ labels: Labels.optional(), resourceVersion: ResourceVersion.optional() });
+export const HeartbeatRequest = z.strictObject({ resourceVersion: ResourceVersion.optional() });
+
+// --------------------------------------------------------------------------------------- global IPAM
+export const Subnet = z.object({
+  name: z.string(),
+  cidr: z.string(),
+  description: z.string().optional(),
+  createdAt: Timestamp,
+  resourceVersion: z.string(),
+});
+export const SubnetCreate = z.strictObject({ name: Name, cidr: Cidr, description: Description.optional() });
+/** PUT replaces the mutable fields; `cidr` may be repeated but not changed. */
+export const SubnetPut = z.strictObject({ name: Name.optional(), cidr: Cidr.optional(), description: Description.optional(), resourceVersion: ResourceVersion.optional() });
+
+export const PoolPurpose = z.enum(['pods', 'egress', 'services']);
+export const IPPool = z.object({
+  name: z.string(),
+  cidr: z.string(),
+  /** Prefix length of the blocks leased to nodes (e.g. 26 for /26 blocks in an IPv4 pool). */
+  blockSize: z.number().int(),
+  subnet: z.string().optional(),
+  purpose: PoolPurpose,
+  description: z.string().optional(),
+  createdAt: Timestamp,
+  resourceVersion: z.string(),
+});
+export const IPPoolCreate = z.strictObject({
+  name: Name,
+  cidr: Cidr,
+  blockSize: z.number().int().min(1).max(128).optional(),
+  subnet: Name.optional(),
+  purpose: PoolPurpose.default('pods'),
+  description: Description.optional(),
+});
+export const IPPoolPut = z.strictObject({
+  name: Name.optional(),
+  cidr: Cidr.optional(),
+  blockSize: z.number().int().min(1).max(128).optional(),
+  subnet: Name.optional(),
+  purpose: PoolPurpose.optional(),
+  description: Description.optional(),
+  resourceVersion: ResourceVersion.optional(),
+});
+
+export const Block = z.object({
+  id: z.string(),
+  pool: z.string(),
+  cidr: z.string(),
+  cluster: z.string(),
+  node: z.string(),
+  createdAt: Timestamp,
+  resourceVersion: z.string(),
+});
+export const BlockLeaseRequest = z.strictObject({ cluster: Name, node: Name });
+
+export const AddressLease = z.object({
+  ip: z.string(),
+  pool: z.string(),
+  owner: z.string(),
+  cluster: z.string(),
+  createdAt: Timestamp,
+  resourceVersion: z.string(),
+});
+/** `cluster` defaults to the caller's cluster; admins must name one. Leasing twice for one owner returns the same IP. */
+export const AddressLeaseRequest = z.strictObject({ owner: Owner, cluster: Name.optional() });
+
+// --------------------------------------------------------------------------------------- gateways
+export const TunnelType = z.enum(['vxlan', 'geneve', 'wireguard', 'ipsec']);
+export const GatewayHealth = z.enum(['Healthy', 'Degraded', 'Unhealthy', 'Unknown']);
+export const PublicKeys = z.strictObject({ wireguard: z.string().max(256).optional(), ipsec: z.string().max(8192).optional() });
+export const Gateway = z.object({
+  cluster: z.string(),
+  name: z.string(),
+  endpoints: z.array(z.string()),
+  tunnelTypes: z.array(TunnelType),
+  publicKeys: z.object({ wireguard: z.string().optional(), ipsec: z.string().optional() }),
+  priority: z.number().int(),
+  health: GatewayHealth,
+  updatedAt: Timestamp,
+  resourceVersion: z.string(),
+});
+/** PUT body; `cluster`/`name` may be repeated (must match the path), `updatedAt` is set by the broker. */
+export const GatewayPut = z.strictObject({
+  cluster: Name.optional(),
+  name: Name.optional(),
+  endpoints: z.array(IpAddress).min(1).max(16),
+  tunnelTypes: z.array(TunnelType).min(1).max(4),
+  publicKeys: PublicKeys.default({}),
+  priority: z.number().int().min(0).max(1_000_000).default(100),
+  health: GatewayHealth.default('Unknown'),
+  updatedAt: Timestamp.max(64).optional(),
+  resourceVersion: ResourceVersion.optional(),
+});
+
+// --------------------------------------------------------------------------------------- lists and watch
+export const KIND_NAMES = ['Cluster', 'Subnet', 'IPPool', 'Block', 'AddressLease', 'Gateway'] as const;
+export const Kind = z.enum(KIND_NAMES);
+export const EventType = z.enum(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']);
+export const WatchEvent = z.object({
+  type: EventType,
+  /** One of KIND_NAMES, or 'Bookmark' for bookmarks (whose object is `{}`). */
+  kind: z.string(),
+  object: z.record(z.string(), z.unknown()),
+  resourceVersion: z.string(),
+});
+export function listOf<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), resourceVersion: z.string() });
+}
+export const ErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+});
+export const Health = z.object({ status: z.string() });
+
+// --------------------------------------------------------------------------------------- TS types
+export type TokenCreateRequest = z.input<typeof TokenCreateRequest>;
+export type Token = z.infer<typeof Token>;
+export type TokenCreated = z.infer<typeof TokenCreated>;
+export type ClusterStatus = z.infer<typeof ClusterStatus>;
+export type Cluster = z.infer<typeof Cluster>;
+export type ClusterJoinRequest = z.input<typeof ClusterJoinRequest>;
+export type ClusterJoined = z.infer<typeof ClusterJoined>;
+export type ClusterPatch = z.input<typeof ClusterPatch>;
+export type Subnet = z.infer<typeof Subnet>;
+export type SubnetCreate = z.input<typeof SubnetCreate>;
+export type SubnetPut = z.input<typeof SubnetPut>;
+export type PoolPurpose = z.infer<typeof PoolPurpose>;
+export type IPPool = z.infer<typeof IPPool>;
+export type IPPoolCreate = z.input<typeof IPPoolCreate>;
+export type IPPoolPut = z.input<typeof IPPoolPut>;
+export type Block = z.infer<typeof Block>;
+export type BlockLeaseRequest = z.input<typeof BlockLeaseRequest>;
+export type AddressLease = z.infer<typeof AddressLease>;
+export type AddressLeaseRequest = z.input<typeof AddressLeaseRequest>;
+export type TunnelType = z.infer<typeof TunnelType>;
+export type GatewayHealth = z.infer<typeof GatewayHealth>;
+export type Gateway = z.infer<typeof Gateway>;
+export type GatewayPut = z.input<typeof GatewayPut>;
+export type Kind = z.infer<typeof Kind>;
+export type EventType = z.infer<typeof EventType>;
+export interface WatchEvent<T = Record<string, unknown>> {
+  type: EventType;
+  kind: Kind | 'Bookmark';
+  object: T;
+  resourceVersion: string;
+}
+export interface List<T> {
+  items: T[];
+  resourceVersion: string;
+}
+export type KindObject = Cluster | Subnet | IPPool | Block | AddressLease | Gateway;
