@@ -39,6 +39,14 @@ export const ERROR_CATALOG = {
   WATCH_EXPIRED: { status: 410, message: 'the requested resourceVersion is older than the event log keeps; relist' },
 
   // ---------------------------------------------------------------- tunnel
+  TUNNEL_UNKNOWN_TYPE: { status: 400, message: 'unknown tunnel type' },
+  TUNNEL_INVALID_PEER: { status: 400, message: 'invalid tunnel peer' },
+  TUNNEL_INVALID_CONFIG: { status: 400, message: 'invalid tunnel configuration' },
+  TUNNEL_NOT_INITIALIZED: { status: 409, message: 'tunnel driver not initialised' },
+  TUNNEL_UNAVAILABLE: { status: 503, message: 'no implementation of this tunnel type on this host' },
+  TUNNEL_DATAPATH_FAILED: { status: 500, message: 'tunnel datapath operation failed' },
+  TUNNEL_VICI_ERROR: { status: 502, message: 'strongSwan VICI request failed' },
+  TUNNEL_PROBE_INVALID: { status: 400, message: 'invalid health probe settings' },
 
   // ---------------------------------------------------------------- lab and scenarios
   LAB_TOPOLOGY_INVALID: { status: 400, message: 'invalid lab topology' },

@@ -1,2 +1,28 @@
 // Public face of tunnel/. Other folders import only this file.
-export {};
+export {
+  TUNNEL_TYPES,
+  type TunnelType,
+  type TunnelImplementation,
+  type TunnelPeer,
+  type TunnelLocalKeys,
+  type TunnelLocalConfig,
+  type PeerState,
+  type TunnelPeerStatus,
+  type TunnelStatus,
+  type TunnelDriver,
+  type TunnelDriverFactory,
+} from './types.js';
+export { TUNNEL_OVERHEAD, MIN_MTU, tunnelMtu, podMtu, podMtuForTypes } from './mtu.js';
+export { createTunnelRegistry, type TunnelRegistry } from './registry.js';
+export { RecordingTunnelDriver, fakeTunnelFactories, type FakeTunnelCall } from './fake-driver.js';
+export { validatePeers, validateLocalConfig, isWireguardKey } from './peer-validation.js';
+export {
+  chooseImplementations,
+  TUNNEL_COMMANDS,
+  type HostFacts,
+  type ImplementationChoice,
+  type TunnelCapabilities,
+} from './capabilities.js';
+export { detectCapabilities } from './detect-capabilities.js';
+export { generateWireguardKeyPair, wireguardPublicKey, generateWireguardPsk, type WireguardKeyPair } from './wireguard-keys.js';
+export { generateIpsecKeyPair, generateIpsecPsk, type IpsecKeyPair } from './ipsec-keys.js';
