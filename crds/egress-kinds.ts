@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { Cidr, Ip, IpRange, LabelSelector, ObjectName, StatusBase } from './common-schemas.js';
+import { ageColumn, defineKind, readyColumn } from './kind-definition.js';
+
+export const EGRESS_GROUP = 'egress.strait.io';
+export const EGRESS_VERSION = 'v1alpha1';
+
+// ------------------------------------------------------------------------------------------------ EgressGateway
+export const EgressGatewaySpec = z.object({
+  nodeSelector: LabelSelector.optional().describe('candidate gateway nodes chosen by labels'),
+  nodes: z.array(z.string()).optional().describe('candidate gateway nodes by name, in priority order'),
+  ippools: z.object({
+    ipv4: z.array(IpRange).optional(),
+    ipv6: z.array(IpRange).optional(),
+  }).default({}).describe('egress IPs the gateway may hand to policies (leased from the broker)'),
+  clusterDefault: z.boolean().default(false).describe('gateway used by policies that name none'),
+});
+export const EgressGatewayStatus = StatusBase.extend({
+  activeNode: z.string().optional(),
+  nodes: z.array(z.object({
+    name: z.string(),
+    ready: z.boolean(),
+    active: z.boolean().default(false),
+    egressIPs: z.array(Ip).optional(),
+  })).optional(),
+});
+export const EgressGatewayKind = defineKind({
+  group: EGRESS_GROUP, version: EGRESS_VERSION, kind: 'EgressGateway', plural: 'egressgateways', shortNames: ['egw'],
+  scope: 'Cluster',
+  description: 'Nodes that SNAT selected traffic to stable egress IPs, with failover between them.',
+  spec: EgressGatewaySpec, status: EgressGatewayStatus,
+  specValidations: [{ rule: 'has(self.nodeSelector) || (has(self.nodes) && size(self.nodes) > 0)', message: 'give nodeSelector or nodes' }],
+  printerColumns: [
+    { name: 'Active', type: 'string', jsonPath: '.status.activeNode' },
+    { name: 'Default', type: 'boolean', jsonPath: '.spec.clusterDefault' },
+    readyColumn, ageColumn,
+  ],
+});
+export type EgressGatewaySpec = z.infer<typeof EgressGatewaySpec>;
+export type EgressGatewayStatus = z.infer<typeof EgressGatewayStatus>;
+
+// ------------------------------------------------------------------------------------------------ policies
+export const EgressIP = z.object({
+  useNodeIP: z.boolean().default(false).describe("SNAT to the gateway node's own IP"),
+  ipv4: Ip.optional().describe('a fixed egress IP (must lie in the gateway pools)'),
+  ipv6: Ip.optional(),
+  allocatorPolicy: z.enum(['default', 'roundRobin']).default('default').describe('how an IP is picked from the pool when none is fixed'),
+});
+export type EgressIP = z.infer<typeof EgressIP>;
+
+const policyFields = {
+  egressGatewayName: ObjectName.optional().describe('gateway to use; the cluster default when empty'),
+  egressIP: EgressIP.default({ useNodeIP: false, allocatorPolicy: 'default' }),
+  destSubnet: z.array(Cidr).optional().describe('destinations steered to the gateway (empty: all outside the cluster)'),
+  priority: z.number().int().min(0).max(1000).default(100).describe('higher wins when policies overlap'),
+};
+const egressIPRule = { rule: '!(self.egressIP.useNodeIP && (has(self.egressIP.ipv4) || has(self.egressIP.ipv6)))', message: 'useNodeIP excludes a fixed egress IP' };
+
+export const EgressPolicySpec = z.object({
+  ...policyFields,
+  appliedTo: z.object({
+    podSelector: LabelSelector.optional(),
+    podSubnet: z.array(Cidr).optional(),
+  }),
+});
+export const EgressPolicyStatus = StatusBase.extend({
+  eip: z.object({ ipv4: Ip.optional(), ipv6: Ip.optional() }).optional(),
+  node: z.string().optional().describe('gateway node currently carrying the policy'),
+});
+const policyColumns = [
+  { name: 'Gateway', type: 'string' as const, jsonPath: '.spec.egressGatewayName' },
+  { name: 'IPv4', type: 'string' as const, jsonPath: '.status.eip.ipv4' },
+  { name: 'Node', type: 'string' as const, jsonPath: '.status.node' },
+  { name: 'Priority', type: 'integer' as const, jsonPath: '.spec.priority', priority: 1 },
+  readyColumn, ageColumn,
+];
+const appliedToRule = { rule: 'has(self.appliedTo.podSelector) != has(self.appliedTo.podSubnet)', message: 'appliedTo needs exactly one of podSelector or podSubnet' };
+
+export const EgressPolicyKind = defineKind({
+  group: EGRESS_GROUP, version: EGRESS_VERSION, kind: 'EgressPolicy', plural: 'egresspolicies', shortNames: ['egp'],
+  scope: 'Namespaced',
+  description: "Sends the traffic of selected pods in this namespace out through an EgressGateway with a stable source IP.",
+  spec: EgressPolicySpec, status: EgressPolicyStatus,
+  specValidations: [egressIPRule, appliedToRule],
+  printerColumns: policyColumns,
+});
+export type EgressPolicySpec = z.infer<typeof EgressPolicySpec>;
+export type EgressPolicyStatus = z.infer<typeof EgressPolicyStatus>;
+
+export const EgressClusterPolicySpec = z.object({
+  ...policyFields,
+  appliedTo: z.object({
+    namespaceSelector: LabelSelector.optional().describe('namespaces whose pods the policy covers (empty: all)'),
+    podSelector: LabelSelector.optional(),
+    podSubnet: z.array(Cidr).optional(),
+  }),
+});
+export const EgressClusterPolicyKind = defineKind({
+  group: EGRESS_GROUP, version: EGRESS_VERSION, kind: 'EgressClusterPolicy', plural: 'egressclusterpolicies',
+  shortNames: ['egcp'], scope: 'Cluster',
+  description: 'Like EgressPolicy, across namespaces chosen by a namespace selector.',
+  spec: EgressClusterPolicySpec, status: EgressPolicyStatus,
+  specValidations: [egressIPRule, { rule: '!(has(self.appliedTo.podSelector) && has(self.appliedTo.podSubnet))', message: 'appliedTo takes podSelector or podSubnet, not both' }],
+  printerColumns: policyColumns,
+});
+export type EgressClusterPolicySpec = z.infer<typeof EgressClusterPolicySpec>;

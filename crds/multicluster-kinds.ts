@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { Cidr, ClusterId, Ip, StatusBase } from './common-schemas.js';
+import { ageColumn, defineKind, readyColumn, syncedColumn } from './kind-definition.js';
+
+export const MULTICLUSTER_GROUP = 'multicluster.strait.io';
+export const MULTICLUSTER_VERSION = 'v1alpha1';
+
+// ------------------------------------------------------------------------------------------------ ClusterSet
+export const ClusterSetSpec = z.object({
+  clusterID: ClusterId.describe('this cluster, as registered at the broker'),
+  brokerURL: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'),
+  caHash: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional().describe('pinned broker CA (sha256 of its DER)'),
+  podCIDRs: z.array(Cidr).default([]),
+  serviceCIDRs: z.array(Cidr).default([]),
+  credentialsSecret: z.object({ namespace: z.string(), name: z.string() }).describe('Secret holding the cluster credentials'),
+});
+export const ClusterSetStatus = StatusBase.extend({
+  phase: z.enum(['Joining', 'Joined', 'Degraded', 'Leaving']).optional(),
+  brokerRevision: z.number().int().min(0).optional().describe('last broker event applied'),
+  members: z.array(z.object({
+    clusterID: z.string(),
+    podCIDRs: z.array(z.string()).default([]),
+    serviceCIDRs: z.array(z.string()).default([]),
+  })).optional(),
+});
+export const ClusterSetKind = defineKind({
+  group: MULTICLUSTER_GROUP, version: MULTICLUSTER_VERSION, kind: 'ClusterSet', plural: 'clustersets', shortNames: ['scs'],
+  scope: 'Cluster',
+  description: 'The broker this cluster joined, under which id, and the other members it sees.',
+  spec: ClusterSetSpec, status: ClusterSetStatus,
+  printerColumns: [
+    { name: 'Cluster', type: 'string', jsonPath: '.spec.clusterID' },
+    { name: 'Broker', type: 'string', jsonPath: '.spec.brokerURL' },
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+    readyColumn, syncedColumn, ageColumn,
+  ],
+});
+export type ClusterSetSpec = z.infer<typeof ClusterSetSpec>;
+export type ClusterSetStatus = z.infer<typeof ClusterSetStatus>;
+
+// ------------------------------------------------------------------------------------------------ Gateway
+export const GatewaySpec = z.object({
+  clusterID: ClusterId,
+  node: z.string().min(1).describe('node carrying the gateway'),
+  endpoint: z.object({ ip: Ip, port: z.number().int().min(1).max(65535).default(4500) }),
+  tunnelType: z.enum(['vxlan', 'geneve', 'wireguard', 'ipsec']).default('vxlan'),
+  publicKey: z.string().optional().describe('tunnel public key (wireguard)'),
+  priority: z.number().int().min(0).max(1000).default(100),
+  subnets: z.array(Cidr).default([]).describe('CIDRs reached through this gateway'),
+});
+export const GatewayStatus = StatusBase.extend({
+  active: z.boolean().optional(),
+  healthy: z.boolean().optional(),
+  lastSeen: z.string().optional(),
+});
+export const GatewayKind = defineKind({
+  group: MULTICLUSTER_GROUP, version: MULTICLUSTER_VERSION, kind: 'Gateway', plural: 'gateways', shortNames: ['sgw'],
+  scope: 'Cluster',
+  description: "A cluster's gateway endpoint as the broker sees it.",
+  spec: GatewaySpec, status: GatewayStatus,
+  printerColumns: [
+    { name: 'Cluster', type: 'string', jsonPath: '.spec.clusterID' },
+    { name: 'Node', type: 'string', jsonPath: '.spec.node' },
+    { name: 'Endpoint', type: 'string', jsonPath: '.spec.endpoint.ip' },
+    { name: 'Tunnel', type: 'string', jsonPath: '.spec.tunnelType' },
+    { name: 'Active', type: 'boolean', jsonPath: '.status.active' },
+    readyColumn, ageColumn,
+  ],
+});
+export type GatewaySpec = z.infer<typeof GatewaySpec>;
+export type GatewayStatus = z.infer<typeof GatewayStatus>;
