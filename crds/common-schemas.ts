@@ -65,12 +65,6 @@ export const Conditions = z
   .array(Condition)
   .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] });
 
-/** Where a mirrored object came from, so two-way sync never echoes a change back to its origin. */
-export const Origin = z.object({
-  cluster: z.string().optional().describe('cluster that owns the object; empty when the broker owns it'),
-  brokerRevision: z.number().int().min(0).optional().describe('broker event revision last applied'),
-});
-
 export const StatusBase = z.object({
   conditions: Conditions.optional(),
   observedGeneration: z.number().int().min(0).optional(),

@@ -74,16 +74,20 @@ describe('crds/examples', () => {
   it('defaults are applied from the schema (as an API server would)', () => {
     const obj = { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'Subnet', metadata: { name: 's' }, spec: { cidr: '10.0.0.0/16' } };
     expect(validatorOf(kindByName('Subnet')!)(obj)).toBe(true);
-    expect(obj.spec).toEqual({ cidr: '10.0.0.0/16', blockSize: 26, global: true });
+    expect(obj.spec).toEqual({ cidr: '10.0.0.0/16' });
+    const pool = { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: '10.0.0.0/24' } };
+    expect(validatorOf(kindByName('IPPool')!)(pool)).toBe(true);
+    expect(pool.spec).toEqual({ cidr: '10.0.0.0/24', purpose: 'pods', default: false, disable: false });
   });
 
   it.each([
     ['Subnet', { cidr: '10.0.0.0/33' }],
     ['Subnet', { cidr: 'ten/8' }],
-    ['Subnet', { cidr: '10.0.0.0/16', blockSize: 200 }],
-    ['IPPool', { subnet: 'x', ips: [] }],
-    ['IPPool', { subnet: 'x', ips: ['10.0.0.1-banana'] }],
-    ['Gateway', { clusterID: 'West!', node: 'n', endpoint: { ip: '1.2.3.4' } }],
+    ['Subnet', { cidr: '10.0.0.0/16', vlan: 5000 }],
+    ['IPPool', { cidr: '10.0.0.0/24', blockSize: 200 }],
+    ['IPPool', { cidr: '10.0.0.0/24', ips: ['10.0.0.1-banana'] }],
+    ['Gateway', { clusterID: 'West!', name: 'n', endpoints: ['1.2.3.4'], tunnelTypes: ['vxlan'] }],
+    ['Gateway', { clusterID: 'west', name: 'n', endpoints: [], tunnelTypes: ['vxlan'] }],
     ['EgressPolicy', { appliedTo: {}, egressIP: { allocatorPolicy: 'random' } }],
   ])('rejects a bad %s spec %j', (kind, spec) => {
     const def = kindByName(kind)!;

@@ -2,13 +2,13 @@
 // Each kind has ONE source of truth: its zod schemas. The TS types (z.infer) and the CRD manifests
 // (crds/manifests/*.yaml, `npm run gen:crds`) are both derived from them.
 export {
-  Cidr, Ip, IpRange, LabelSelector, Condition, Conditions, Origin, StatusBase,
+  Cidr, Ip, IpRange, LabelSelector, Condition, Conditions, StatusBase, ClusterId, ObjectName,
   CIDR_PATTERN, IP_PATTERN, RANGE_PATTERN,
 } from './common-schemas.js';
 export { type KindDefinition, type PrinterColumn, defineKind } from './kind-definition.js';
 export {
   IPAM_GROUP, IPAM_VERSION,
-  SubnetKind, SubnetSpec, SubnetStatus,
+  SubnetKind, SubnetSpec, SubnetStatus, Route,
   IPPoolKind, IPPoolSpec, IPPoolStatus,
   ReservedIPKind, ReservedIPSpec,
 } from './ipam-kinds.js';

@@ -1,33 +1,33 @@
 import { z } from 'zod';
-import { Cidr, ClusterId, Ip, IpRange, LabelSelector, ObjectName, Origin, StatusBase } from './common-schemas.js';
+import { Cidr, Ip, IpRange, LabelSelector, ObjectName, StatusBase } from './common-schemas.js';
 import { ageColumn, defineKind, readyColumn, syncedColumn } from './kind-definition.js';
 
 export const IPAM_GROUP = 'ipam.strait.io';
 export const IPAM_VERSION = 'v1alpha1';
 
 // ------------------------------------------------------------------------------------------------ Subnet
+export const Route = z.object({ dst: Cidr, gw: Ip.optional() });
+
+/** Mirrors the broker's Subnet (cidr, description); gateway, routes, vlan and exclusions are this cluster's own. */
 export const SubnetSpec = z.object({
-  cidr: Cidr.describe('the global network, e.g. 10.128.0.0/14; the broker leases blocks of it to clusters'),
-  blockSize: z.number().int().min(8).max(128).default(26).describe('prefix length of the blocks leased to nodes'),
+  cidr: Cidr.describe('the network, e.g. 10.128.0.0/14; pools naming this subnet draw from it'),
+  description: z.string().max(1024).optional(),
   gateway: Ip.optional().describe('default gateway handed to pods in this subnet'),
+  routes: z.array(Route).optional(),
   vlan: z.number().int().min(0).max(4094).optional(),
-  excludeRanges: z.array(IpRange).optional().describe('addresses never handed out'),
-  global: z.boolean().default(true).describe('true: owned by the broker and mirrored into every member cluster'),
-  origin: Origin.optional(),
+  excludeIPs: z.array(IpRange).optional().describe('addresses, CIDRs or first-last ranges never handed out'),
 });
 export const SubnetStatus = StatusBase.extend({
-  allocatedBlocks: z.number().int().min(0).optional(),
-  totalBlocks: z.number().int().min(0).optional(),
+  brokerResourceVersion: z.string().optional().describe('resourceVersion of the broker object last applied'),
 });
 export const SubnetKind = defineKind({
   group: IPAM_GROUP, version: IPAM_VERSION, kind: 'Subnet', plural: 'subnets', shortNames: ['ssn'], scope: 'Cluster',
-  description: 'A network from which Strait leases address blocks to clusters and nodes.',
+  description: 'A network from which Strait pools draw addresses; global Subnets come from the broker.',
   spec: SubnetSpec, status: SubnetStatus,
-  specValidations: [{ rule: "!has(self.gateway) || cidr(self.cidr).containsIP(self.gateway)", message: 'gateway must lie inside cidr' }],
+  specValidations: [{ rule: '!has(self.gateway) || cidr(self.cidr).containsIP(self.gateway)', message: 'gateway must lie inside cidr' }],
   printerColumns: [
     { name: 'CIDR', type: 'string', jsonPath: '.spec.cidr' },
-    { name: 'Block', type: 'integer', jsonPath: '.spec.blockSize' },
-    { name: 'Blocks', type: 'integer', jsonPath: '.status.allocatedBlocks', description: 'blocks leased' },
+    { name: 'Gateway', type: 'string', jsonPath: '.spec.gateway', priority: 1 },
     readyColumn, syncedColumn, ageColumn,
   ],
 });
@@ -35,31 +35,41 @@ export type SubnetSpec = z.infer<typeof SubnetSpec>;
 export type SubnetStatus = z.infer<typeof SubnetStatus>;
 
 // ------------------------------------------------------------------------------------------------ IPPool
+/**
+ * Mirrors the broker's IPPool (cidr, blockSize, subnet, purpose, description) plus the allocation rules the
+ * node agents apply (ips, exclusions, affinity, default).
+ */
 export const IPPoolSpec = z.object({
-  subnet: ObjectName.describe('name of the Subnet the pool draws from'),
-  ips: z.array(IpRange).min(1).describe('addresses of the pool: single IPs or first-last ranges'),
+  cidr: Cidr.describe('the pool network; the broker leases blocks of it to nodes'),
+  blockSize: z.number().int().min(1).max(128).optional().describe('prefix length of node blocks (default /26 for IPv4, /122 for IPv6)'),
+  subnet: ObjectName.optional().describe('name of the Subnet the pool belongs to'),
+  purpose: z.enum(['pods', 'egress', 'services']).default('pods'),
+  description: z.string().max(1024).optional(),
+  ips: z.array(IpRange).optional().describe('only these addresses (single IPs or first-last ranges); the whole cidr when empty'),
   excludeIPs: z.array(IpRange).optional(),
   gateway: Ip.optional(),
+  routes: z.array(Route).optional(),
+  vlan: z.number().int().min(0).max(4094).optional(),
   default: z.boolean().default(false).describe('cluster default pool when no annotation, namespace or netconf picks one'),
+  disable: z.boolean().default(false).describe('hand out nothing new; existing addresses stay'),
   namespaceAffinity: LabelSelector.optional(),
-  namespaces: z.array(z.string()).optional().describe('namespaces allowed to use the pool (empty: all)'),
   nodeAffinity: LabelSelector.optional(),
   podAffinity: LabelSelector.optional(),
-  cluster: ClusterId.optional().describe('owning cluster; pools of other clusters are mirrored read-only'),
-  origin: Origin.optional(),
 });
 export const IPPoolStatus = StatusBase.extend({
+  brokerResourceVersion: z.string().optional(),
   totalIPs: z.number().int().min(0).optional(),
   allocatedIPs: z.number().int().min(0).optional(),
+  blocks: z.number().int().min(0).optional().describe('blocks of this pool leased to this cluster'),
 });
 export const IPPoolKind = defineKind({
   group: IPAM_GROUP, version: IPAM_VERSION, kind: 'IPPool', plural: 'ippools', shortNames: ['sip'], scope: 'Cluster',
-  description: 'A set of addresses inside a Subnet with affinity rules deciding which pods may use it.',
+  description: 'A range of addresses leased in blocks to nodes, with affinity rules deciding which pods use it.',
   spec: IPPoolSpec, status: IPPoolStatus,
   printerColumns: [
-    { name: 'Subnet', type: 'string', jsonPath: '.spec.subnet' },
-    { name: 'Cluster', type: 'string', jsonPath: '.spec.cluster' },
-    { name: 'Total', type: 'integer', jsonPath: '.status.totalIPs' },
+    { name: 'CIDR', type: 'string', jsonPath: '.spec.cidr' },
+    { name: 'Block', type: 'integer', jsonPath: '.spec.blockSize' },
+    { name: 'Purpose', type: 'string', jsonPath: '.spec.purpose' },
     { name: 'Allocated', type: 'integer', jsonPath: '.status.allocatedIPs' },
     { name: 'Default', type: 'boolean', jsonPath: '.spec.default', priority: 1 },
     readyColumn, syncedColumn, ageColumn,

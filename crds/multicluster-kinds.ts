@@ -39,32 +39,32 @@ export type ClusterSetSpec = z.infer<typeof ClusterSetSpec>;
 export type ClusterSetStatus = z.infer<typeof ClusterSetStatus>;
 
 // ------------------------------------------------------------------------------------------------ Gateway
+/** Mirrors the broker's Gateway; the object name is `<clusterID>.<name>`. */
 export const GatewaySpec = z.object({
   clusterID: ClusterId,
-  node: z.string().min(1).describe('node carrying the gateway'),
-  endpoint: z.object({ ip: Ip, port: z.number().int().min(1).max(65535).default(4500) }),
-  tunnelType: z.enum(['vxlan', 'geneve', 'wireguard', 'ipsec']).default('vxlan'),
-  publicKey: z.string().optional().describe('tunnel public key (wireguard)'),
-  priority: z.number().int().min(0).max(1000).default(100),
-  subnets: z.array(Cidr).default([]).describe('CIDRs reached through this gateway'),
+  name: z.string().min(1).max(63).describe('gateway name at the broker (usually the node name)'),
+  endpoints: z.array(Ip).min(1).describe('addresses other clusters reach the gateway on'),
+  tunnelTypes: z.array(z.enum(['vxlan', 'geneve', 'wireguard', 'ipsec'])).min(1),
+  publicKeys: z.object({ wireguard: z.string().optional(), ipsec: z.string().optional() }).default({}),
+  priority: z.number().int().min(0).max(1000000).default(100),
 });
 export const GatewayStatus = StatusBase.extend({
-  active: z.boolean().optional(),
-  healthy: z.boolean().optional(),
-  lastSeen: z.string().optional(),
+  health: z.enum(['Healthy', 'Degraded', 'Unhealthy', 'Unknown']).optional(),
+  updatedAt: z.string().optional(),
+  brokerResourceVersion: z.string().optional(),
 });
 export const GatewayKind = defineKind({
   group: MULTICLUSTER_GROUP, version: MULTICLUSTER_VERSION, kind: 'Gateway', plural: 'gateways', shortNames: ['sgw'],
   scope: 'Cluster',
-  description: "A cluster's gateway endpoint as the broker sees it.",
+  description: "A cluster's gateway endpoint as the broker sees it; this cluster's own are pushed to the broker.",
   spec: GatewaySpec, status: GatewayStatus,
   printerColumns: [
     { name: 'Cluster', type: 'string', jsonPath: '.spec.clusterID' },
-    { name: 'Node', type: 'string', jsonPath: '.spec.node' },
-    { name: 'Endpoint', type: 'string', jsonPath: '.spec.endpoint.ip' },
-    { name: 'Tunnel', type: 'string', jsonPath: '.spec.tunnelType' },
-    { name: 'Active', type: 'boolean', jsonPath: '.status.active' },
-    readyColumn, ageColumn,
+    { name: 'Endpoints', type: 'string', jsonPath: '.spec.endpoints' },
+    { name: 'Tunnels', type: 'string', jsonPath: '.spec.tunnelTypes' },
+    { name: 'Priority', type: 'integer', jsonPath: '.spec.priority' },
+    { name: 'Health', type: 'string', jsonPath: '.status.health' },
+    syncedColumn, ageColumn,
   ],
 });
 export type GatewaySpec = z.infer<typeof GatewaySpec>;
