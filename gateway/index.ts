@@ -1,2 +1,21 @@
 // Public face of gateway/. Other folders import only this file.
-export {};
+//
+// For the lab / chaos scenarios (stable API):
+//   gatewayAgentArgv(opts) → argv for `node dist/cli/main.js gateway …`; run it with host startDaemon(argv, {netns,
+//     logFile, pidFile}) inside a gateway netns so SIGKILL/SIGSTOP hit a real process. nodeSteerArgv(opts) likewise
+//     for `strait node-steer` in a node netns. Both need `npm run build` first.
+//   readAgentStatus(file) → the JSON the agents rewrite on every change ({role, epoch, egressIps, active, …}).
+//   eipFenceLive(netns, runId) → egress IPs a gateway is serving right now (live kernel fence elements): the
+//     "is this EIP active on two gateways" check.
+//   PROFILES / FailoverProfile: the probe + lease timings behind `--profile default|fast`.
+export { PROFILES, PROFILE_NAMES, validateProfile, detectionWindowMs, type FailoverProfile, type ProfileName } from './profiles.js';
+export { electActive, rankCandidates, HealthTracker, type Candidate, type CandidateHealth, type ElectionInput, type GatewayMode } from './election.js';
+export type { LeaseStore, LeaseRecord } from './lease-store.js';
+export { MemoryLeaseStore } from './lease-memory.js';
+export { RedisLeaseStore } from './lease-redis.js';
+export { LeaseHold, LeaseKeeper, type LeaseStep } from './lease-keeper.js';
+export {
+  gatewayAgentArgv, nodeSteerArgv, parseCandidate, straitMainPath, DEFAULT_PROBE_PORT,
+  type GatewayAgentOptions, type NodeSteerOptions, type CandidateAddress,
+} from './agent-argv.js';
+export { readAgentStatus, writeAgentStatus, type AgentStatus } from './agent-status.js';

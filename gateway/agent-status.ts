@@ -1,0 +1,36 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+
+/** What an agent reports about itself; rewritten atomically on every change so readers never see half a file. */
+export interface AgentStatus {
+  readonly kind: 'gateway' | 'node-steer';
+  readonly cluster: string;
+  readonly name: string;
+  readonly pid: number;
+  /** gateway: whether it holds the lease and serves its egress IPs. */
+  readonly role?: 'active' | 'standby';
+  readonly epoch?: number;
+  /** Egress IPs this gateway serves right now. */
+  readonly egressIps: readonly string[];
+  /** The elected active gateway(s) in this agent's view, best first. */
+  readonly active: readonly string[];
+  /** Probe view: candidate → healthy. */
+  readonly health: Readonly<Record<string, boolean>>;
+  /** Number of times the active set changed since start. */
+  readonly switches: number;
+  readonly updatedAt: string;
+}
+
+export function writeAgentStatus(file: string, s: AgentStatus): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(s)}\n`);
+  renameSync(tmp, file);
+}
+
+/** The last status an agent wrote, or null when it has written none yet. */
+export function readAgentStatus(file: string): AgentStatus | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as AgentStatus;
+  } catch {
+    return null;
+  }
+}

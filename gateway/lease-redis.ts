@@ -1,0 +1,65 @@
+import type { Redis } from 'ioredis';
+import type { LeaseRecord, LeaseStore } from './lease-store.js';
+
+// One Lua script per operation: Redis runs each atomically, so compare-and-set needs no WATCH/MULTI retries.
+// The lease value is "<epoch>|<holder>" with PX expiry; the epoch counter is a separate key that never expires,
+// so epochs keep growing across expiries and releases.
+const ACQUIRE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local epoch = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], epoch .. '|' .. ARGV[1], 'PX', ARGV[2])
+return epoch`;
+
+const RENEW = `
+local v = redis.call('GET', KEYS[1])
+if v ~= ARGV[2] .. '|' .. ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+const RELEASE = `
+local v = redis.call('GET', KEYS[1])
+if v ~= ARGV[2] .. '|' .. ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1`;
+
+const READ = `
+local v = redis.call('GET', KEYS[1])
+if not v then return nil end
+return {v, redis.call('PTTL', KEYS[1])}`;
+
+/** Lease store on the broker's Redis (production). Keys: `<prefix>lease:<key>` and `<prefix>lease-epoch:<key>`. */
+export class RedisLeaseStore implements LeaseStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'strait:',
+  ) {}
+
+  private keys(key: string): [string, string] {
+    return [`${this.prefix}lease:${key}`, `${this.prefix}lease-epoch:${key}`];
+  }
+
+  async acquire(key: string, holder: string, ttlMs: number): Promise<{ epoch: number } | false> {
+    const [k, e] = this.keys(key);
+    const r = Number(await this.redis.eval(ACQUIRE, 2, k, e, holder, String(Math.ceil(ttlMs))));
+    return r > 0 ? { epoch: r } : false;
+  }
+
+  async renew(key: string, holder: string, epoch: number, ttlMs: number): Promise<boolean> {
+    const [k] = this.keys(key);
+    return Number(await this.redis.eval(RENEW, 1, k, holder, String(epoch), String(Math.ceil(ttlMs)))) === 1;
+  }
+
+  async release(key: string, holder: string, epoch: number): Promise<boolean> {
+    const [k] = this.keys(key);
+    return Number(await this.redis.eval(RELEASE, 1, k, holder, String(epoch))) === 1;
+  }
+
+  async read(key: string): Promise<LeaseRecord | null> {
+    const [k] = this.keys(key);
+    const r = (await this.redis.eval(READ, 1, k)) as [string, number] | null;
+    if (!r) return null;
+    const [v, pttl] = r;
+    const bar = v.indexOf('|');
+    return { epoch: Number(v.slice(0, bar)), holder: v.slice(bar + 1), remainingMs: Number(pttl) };
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Probe and lease timing in one place. Every failover number Strait promises follows from these values:
+ * a dead gateway is noticed after `probeIntervalMs × misses` (+ up to one interval of phase), and an egress IP
+ * moves once the old holder's lease has run out (`leaseTtlMs` after its last renewal, at worst).
+ *
+ * The lease timings must satisfy `renewIntervalMs × 2 + safetyMarginMs < leaseTtlMs`, so that one lost or slow
+ * renewal does not make the holder drop its egress IPs; `validateProfile` checks that.
+ */
+export interface FailoverProfile {
+  readonly name: string;
+  /** How often nodes and gateways send a UDP probe to each gateway candidate. */
+  readonly probeIntervalMs: number;
+  /** Consecutive unanswered probes after which a candidate counts as down. */
+  readonly misses: number;
+  /** Lease time to live as stored by the lease store (Redis PX). */
+  readonly leaseTtlMs: number;
+  /** How often the active gateway renews its lease. */
+  readonly renewIntervalMs: number;
+  /**
+   * The holder stops serving (drops its egress IPs, and the kernel fence expires) at
+   * `renewal sent + leaseTtlMs − safetyMarginMs`, strictly before the store can give the lease to anyone else.
+   * Covers clock-rate differences and the time the drop itself takes.
+   */
+  readonly safetyMarginMs: number;
+  /** How often a standby that believes it should be active retries acquiring a held lease. */
+  readonly acquireRetryMs: number;
+  /** A recovered candidate must stay healthy this long before it may become active again (no flapping). */
+  readonly holdDownMs: number;
+}
+
+export const PROFILES = {
+  /**
+   * 30 ms × 3 misses: routes move ~100-140 ms after a gateway dies. Egress IPs move when the lease ends,
+   * ≤ 200 ms after the last renewal. Target: p99 data-plane outage ≤ 300 ms on a loaded machine.
+   */
+  default: {
+    name: 'default',
+    probeIntervalMs: 30,
+    misses: 3,
+    leaseTtlMs: 200,
+    renewIntervalMs: 40,
+    safetyMarginMs: 50,
+    acquireRetryMs: 15,
+    holdDownMs: 3000,
+  },
+  /**
+   * 10 ms × 3 misses: routes move ~40-60 ms after a gateway dies; lease 90 ms. Target p99 ≤ 100 ms. Costs more
+   * probe traffic and CPU, and a renewal stalled for > 40 ms (a very loaded host) drops egress IPs briefly.
+   */
+  fast: {
+    name: 'fast',
+    probeIntervalMs: 10,
+    misses: 3,
+    leaseTtlMs: 90,
+    renewIntervalMs: 15,
+    safetyMarginMs: 25,
+    acquireRetryMs: 5,
+    holdDownMs: 2000,
+  },
+} as const satisfies Record<string, FailoverProfile>;
+
+export type ProfileName = keyof typeof PROFILES;
+export const PROFILE_NAMES = Object.keys(PROFILES) as ProfileName[];
+
+/** Problems with a profile's numbers, empty when it is sound. */
+export function validateProfile(p: FailoverProfile): string[] {
+  const errs: string[] = [];
+  const positive: (keyof FailoverProfile)[] = ['probeIntervalMs', 'misses', 'leaseTtlMs', 'renewIntervalMs', 'acquireRetryMs'];
+  for (const k of positive) if (!(Number(p[k]) > 0)) errs.push(`${k} must be > 0`);
+  if (p.safetyMarginMs < 0 || p.holdDownMs < 0) errs.push('safetyMarginMs and holdDownMs must be >= 0');
+  if (p.renewIntervalMs * 2 + p.safetyMarginMs >= p.leaseTtlMs) {
+    errs.push('renewIntervalMs * 2 + safetyMarginMs must be < leaseTtlMs (one slow renewal must not drop egress IPs)');
+  }
+  return errs;
+}
+
+/** Expected detection time for a dead gateway under this profile: [best, worst] in ms, before acting. */
+export function detectionWindowMs(p: FailoverProfile): [number, number] {
+  return [p.probeIntervalMs * p.misses, p.probeIntervalMs * (p.misses + 1)];
+}
