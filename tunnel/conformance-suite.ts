@@ -1,0 +1,130 @@
+// Test-only: the one conformance suite every TunnelDriver (fake and real) runs through. Imported by *.test.ts.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { isStraitError } from '../api/index.js';
+import type { TunnelDriver, TunnelPeer, TunnelStatus, TunnelType } from './types.js';
+
+export interface ConformanceHarness {
+  readonly type: TunnelType;
+  readonly a: TunnelDriver;
+  readonly b: TunnelDriver;
+  /** A's view of B and B's view of A. */
+  peerB(): TunnelPeer;
+  peerA(): TunnelPeer;
+  /** A second peer for A that does not exist on the wire (to add and remove beside B). */
+  phantom(): TunnelPeer;
+  /** Real datapath only: A's pod address reaches B's (with a payload of `size` bytes and DF when given). */
+  reach?(size?: number): Promise<boolean>;
+  /** Pod MTU to test with DF (real datapath only). */
+  podMtu?: number;
+  /** Anything the drivers left behind after remove() (devices, processes, sockets, files); [] when clean. */
+  leftovers(): Promise<string[]>;
+  teardown(): Promise<void>;
+}
+
+function stable(s: TunnelStatus): unknown {
+  // Counters and handshake times move with traffic; everything else must not change on a no-op reconcile.
+  return {
+    ...s,
+    peers: s.peers.map((p) => ({ ...p, rxBytes: undefined, txBytes: undefined, lastHandshakeMs: undefined, state: undefined, detail: undefined })),
+  };
+}
+
+/**
+ * Registers the conformance tests (call inside a describe). `setup` builds the harness (topology + drivers,
+ * no init); the tests then exercise the contract in order.
+ */
+export function tunnelConformance(setup: () => Promise<ConformanceHarness>, opts: { reachTimeoutMs?: number } = {}): void {
+  let h: ConformanceHarness;
+  const reachTimeout = opts.reachTimeoutMs ?? 15_000;
+
+  async function reachSoon(size?: number): Promise<boolean> {
+    if (!h.reach) return true;
+    const end = Date.now() + reachTimeout;
+    while (Date.now() < end) if (await h.reach(size)) return true;
+    return false;
+  }
+
+  beforeAll(async () => {
+    h = await setup();
+  }, 60_000);
+  afterAll(async () => {
+    await h?.teardown();
+  }, 60_000);
+
+  it('refuses reconcile before init', async () => {
+    await expect(h.a.reconcile([h.peerB()])).rejects.toMatchObject({ code: 'TUNNEL_NOT_INITIALIZED' });
+  });
+
+  it('init + reconcile up: pods reach each other, also at pod MTU with DF', async () => {
+    await h.a.init();
+    await h.b.init();
+    await h.a.init(); // twice is fine
+    await h.a.reconcile([h.peerB()]);
+    await h.b.reconcile([h.peerA()]);
+    expect(await reachSoon()).toBe(true);
+    if (h.podMtu) expect(await reachSoon(h.podMtu - 28)).toBe(true);
+    if (h.podMtu && h.reach) expect(await h.reach(h.podMtu - 28 + 200)).toBe(false); // too big with DF: refused, not black-holed silently
+  }, 60_000);
+
+  it('status reports the peers with ids, endpoints and CIDRs', async () => {
+    const s = await h.a.status();
+    expect(s.type).toBe(h.type);
+    expect(s.initialized).toBe(true);
+    expect(s.implementation).not.toBe('none');
+    expect(s.peers.map((p) => p.id)).toEqual([h.peerB().id]);
+    expect(s.peers[0]).toMatchObject({ endpoint: h.peerB().endpoint, remoteCidrs: [...h.peerB().remoteCidrs] });
+  });
+
+  it('reconciling the same set changes nothing', async () => {
+    const before = await h.a.status();
+    await h.a.reconcile([h.peerB()]);
+    const after = await h.a.status();
+    expect(stable(after)).toEqual(stable(before));
+    expect(await reachSoon()).toBe(true);
+  }, 30_000);
+
+  it('rejects bad input and changes nothing', async () => {
+    const before = await h.a.status();
+    const bad = { ...h.peerB(), remoteCidrs: ['10.20.1.0/33'] };
+    await expect(h.a.reconcile([bad])).rejects.toMatchObject({ code: 'TUNNEL_INVALID_PEER' });
+    const dup = [h.peerB(), { ...h.phantom(), id: h.peerB().id }];
+    const err = await h.a.reconcile(dup).catch((e: unknown) => e);
+    expect(isStraitError(err, 'TUNNEL_INVALID_PEER')).toBe(true);
+    expect(stable(await h.a.status())).toEqual(stable(before));
+  });
+
+  it('adds and removes another peer without disturbing the first', async () => {
+    await h.a.reconcile([h.peerB(), h.phantom()]);
+    const two = await h.a.status();
+    expect(two.peers.map((p) => p.id).sort()).toEqual([h.peerB().id, h.phantom().id].sort());
+    expect(await reachSoon()).toBe(true);
+    await h.a.reconcile([h.peerB()]);
+    const one = await h.a.status();
+    expect(one.peers.map((p) => p.id)).toEqual([h.peerB().id]);
+    expect(await reachSoon()).toBe(true);
+  }, 60_000);
+
+  it('updates a peer in place (remote CIDRs change)', async () => {
+    const wider = { ...h.peerB(), remoteCidrs: [...h.peerB().remoteCidrs, '10.21.0.0/16'] };
+    await h.a.reconcile([wider]);
+    const s = await h.a.status();
+    expect([...(s.peers[0]?.remoteCidrs ?? [])].sort()).toEqual([...wider.remoteCidrs].sort());
+    await h.a.reconcile([h.peerB()]);
+    expect((await h.a.status()).peers[0]?.remoteCidrs).toEqual([...h.peerB().remoteCidrs]);
+    expect(await reachSoon()).toBe(true);
+  }, 60_000);
+
+  it('reconcile to the empty set removes the peer; remove() leaves nothing behind', async () => {
+    await h.a.reconcile([]);
+    expect((await h.a.status()).peers).toEqual([]);
+    if (h.reach) expect(await h.reach()).toBe(false);
+    await h.a.remove();
+    await h.b.remove();
+    await h.a.remove(); // twice is fine
+    const s = await h.a.status();
+    expect(s.initialized).toBe(false);
+    expect(s.devices).toEqual([]);
+    expect(s.peers).toEqual([]);
+    expect(await h.leftovers()).toEqual([]);
+  }, 60_000);
+}

@@ -1,0 +1,12 @@
+import type { TunnelDriverFactory, TunnelType } from './types.js';
+import { VxlanDriver } from './vxlan-driver.js';
+
+/**
+ * Factories for the real Linux drivers, for `createTunnelRegistry(realTunnelFactories())` in a composition
+ * root. Building them does no I/O; each driver picks its implementation (kernel or userspace) in `init()`.
+ */
+export function realTunnelFactories(): Partial<Record<TunnelType, TunnelDriverFactory>> {
+  return {
+    vxlan: (c) => new VxlanDriver(c),
+  };
+}
