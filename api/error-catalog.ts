@@ -21,6 +21,22 @@ export const ERROR_CATALOG = {
   INVALID_CIDR: { status: 400, message: 'invalid CIDR' },
   INVALID_IP: { status: 400, message: 'invalid IP address' },
   INVALID_IP_RANGE: { status: 400, message: 'invalid IP range' },
+  INVALID_POOL: { status: 400, message: 'invalid IP pool' },
+  INVALID_SUBNET: { status: 400, message: 'invalid subnet' },
+  INVALID_RESERVED_IP: { status: 400, message: 'invalid reserved IP' },
+  INVALID_POOL_ANNOTATION: { status: 400, message: 'invalid IP pool annotation' },
+  INVALID_OWNER: { status: 400, message: 'invalid allocation owner' },
+  POOL_OVERLAP: { status: 409, message: 'IP pools overlap' },
+  POOL_NOT_FOUND: { status: 404, message: 'IP pool not found' },
+  POOL_EXHAUSTED: { status: 409, message: 'IP pool exhausted' },
+  NO_POOL_MATCHES: { status: 409, message: 'no IP pool fits this pod' },
+  ALLOCATION_NOT_FOUND: { status: 404, message: 'no allocation for this owner' },
+  IPAM_STORE_CORRUPT: { status: 500, message: 'IPAM store holds an unreadable record' },
+
+  // node agent and the strait-ipam CNI plugin (CNI codes for these are in docs/cni.md)
+  AGENT_UNREACHABLE: { status: 503, message: 'the Strait node agent is not reachable' },
+  AGENT_SOCKET_IN_USE: { status: 409, message: 'another node agent already serves this socket' },
+  AGENT_CONFIG_INVALID: { status: 400, message: 'the node agent pool config file is unreadable' },
 
   // ---------------------------------------------------------------- broker
   MALFORMED_JSON: { status: 400, message: 'the request body is not valid JSON' },
@@ -62,6 +78,14 @@ export const ERROR_CATALOG = {
   SCENARIO_ASSERTION_FAILED: { status: 500, message: 'a scenario assertion failed' },
 
   // ---------------------------------------------------------------- gateway and egress
+  GATEWAY_INVALID_CONFIG: { status: 400, message: 'invalid gateway agent configuration' },
+  GATEWAY_UNKNOWN_PROFILE: { status: 400, message: 'unknown failover profile' },
+  GATEWAY_LEASE_UNAVAILABLE: { status: 503, message: 'the gateway lease store cannot be reached' },
+  GATEWAY_DATAPATH_FAILED: { status: 500, message: 'gateway datapath operation failed' },
+  EGRESS_INVALID_POLICY: { status: 400, message: 'invalid egress policy' },
+  EGRESS_GATEWAY_NOT_FOUND: { status: 404, message: 'egress gateway not found' },
+  EGRESS_IP_NOT_IN_POOL: { status: 400, message: 'egress IP is not in the gateway pools' },
+  EGRESS_POOL_EXHAUSTED: { status: 409, message: 'no free egress IP in the gateway pools' },
 
   // ---------------------------------------------------------------- kubernetes side
 } as const satisfies Record<string, ErrorSpec>;

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+// @ts-check
+// Traffic probes for chaos scenarios, run inside lab namespaces with `ip netns exec NS node probe-agent.mjs MODE …`.
+// Plain JavaScript with node: imports only, so it starts in ~50 ms without a build or node_modules.
+//
+//   udp-echo   --bind IP:PORT [--log FILE]             echoes "SEQ SENT" back as "SEQ SENT SRC_IP:SRC_PORT"
+//   udp-prober --target IP:PORT --interval MS --duration MS --out FILE
+//                                                      one datagram every MS; NDJSON: a meta line, then one line per seq
+//   tcp-echo   --bind IP:PORT                          echoes lines
+//   tcp-stream --target IP:PORT --interval MS --duration MS --out FILE
+//                                                      one long connection, a line every MS; JSON: did it survive?
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { writeFileSync, appendFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+/** Wall-clock milliseconds with sub-ms resolution, comparable across processes (fault times use the same clock). */
+const now = () => performance.timeOrigin + performance.now();
+
+const [mode, ...rest] = process.argv.slice(2);
+/** @type {Record<string,string>} */
+const opt = {};
+for (let i = 0; i < rest.length; i += 2) opt[String(rest[i]).replace(/^--/, '')] = String(rest[i + 1]);
+
+/** @param {string} s */
+function hostPort(s) {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+}
+
+function udpEcho() {
+  const { host, port } = hostPort(opt.bind ?? '');
+  const sock = dgram.createSocket('udp4');
+  /** @type {Map<string,{first:number,last:number,count:number}>} */
+  const sources = new Map();
+  sock.on('message', (msg, rinfo) => {
+    const src = `${rinfo.address}:${rinfo.port}`;
+    sock.send(`${msg.toString().trim()} ${src}`, rinfo.port, rinfo.address);
+    if (!opt.log) return;
+    const t = now();
+    const s = sources.get(rinfo.address);
+    if (!s) {
+      sources.set(rinfo.address, { first: t, last: t, count: 1 });
+      appendFileSync(opt.log, JSON.stringify({ type: 'source', ip: rinfo.address, port: rinfo.port, at: t }) + '\n');
+    } else {
+      s.last = t;
+      s.count++;
+    }
+  });
+  sock.bind(port, host, () => console.log(`udp-echo listening on ${host}:${port}`));
+}
+
+function udpProber() {
+  const { host, port } = hostPort(opt.target ?? '');
+  const interval = Number(opt.interval ?? 10);
+  const duration = Number(opt.duration ?? 3000);
+  const out = opt.out ?? '/dev/stdout';
+  const sock = dgram.createSocket('udp4');
+  /** @type {number[]} */ const sent = [];
+  /** @type {(null|{recvAt:number,src:string})[]} */ const got = [];
+  sock.on('message', (msg) => {
+    const t = now();
+    const [seqS, , src] = msg.toString().split(' ');
+    const seq = Number(seqS);
+    if (Number.isInteger(seq) && seq >= 0 && seq < sent.length && !got[seq]) got[seq] = { recvAt: t, src: src ?? '' };
+  });
+  sock.on('error', () => {}); // ENETUNREACH etc. while routes move: the probe just counts as lost
+  const startedAt = now();
+  let seq = 0;
+  const tick = () => {
+    const t = now();
+    // Catch up on missed ticks (timer jitter under load) without bursting: one datagram per tick, schedule on the grid.
+    if (t - startedAt < duration) {
+      sent.push(t);
+      got.push(null);
+      const s = seq++;
+      sock.send(`${s} ${t.toFixed(3)}`, port, host, () => {});
+      const next = startedAt + seq * interval;
+      setTimeout(tick, Math.max(0, next - now()));
+    } else {
+      setTimeout(finish, 300); // late replies still count
+    }
+  };
+  const finish = () => {
+    const lines = [JSON.stringify({ type: 'meta', target: `${host}:${port}`, intervalMs: interval, startedAt, sent: sent.length })];
+    for (let i = 0; i < sent.length; i++) {
+      const g = got[i];
+      lines.push(JSON.stringify({ seq: i, sentAt: sent[i], recvAt: g ? g.recvAt : null, src: g ? g.src : null }));
+    }
+    writeFileSync(out, lines.join('\n') + '\n');
+    sock.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', finish);
+  sock.bind(0, () => tick());
+}
+
+function tcpEcho() {
+  const { host, port } = hostPort(opt.bind ?? '');
+  const srv = net.createServer((c) => {
+    c.on('error', () => {});
+    c.pipe(c);
+  });
+  srv.listen(port, host, () => console.log(`tcp-echo listening on ${host}:${port}`));
+}
+
+/** Keeps one time per `gapMs` (and the last): enough to draw a timeline and see a gap. @param {number[]} ts @param {number} gapMs */
+function thin(ts, gapMs) {
+  /** @type {number[]} */ const out = [];
+  for (const t of ts) if (out.length === 0 || t - (out[out.length - 1] ?? 0) >= gapMs) out.push(t);
+  const last = ts[ts.length - 1];
+  if (last !== undefined && out[out.length - 1] !== last) out.push(last);
+  return out;
+}
+
+function tcpStream() {
+  const { host, port } = hostPort(opt.target ?? '');
+  const interval = Number(opt.interval ?? 10);
+  const duration = Number(opt.duration ?? 3000);
+  const out = opt.out ?? '/dev/stdout';
+  const startedAt = now();
+  /** @type {{connectedAt:number|null, brokeAt:number|null, error:string|null, sent:number, echoed:number, echoes:number[]}} */
+  const r = { connectedAt: null, brokeAt: null, error: null, sent: 0, echoed: 0, echoes: [] };
+  let buf = '';
+  let done = false;
+  const c = net.connect({ host, port, noDelay: true });
+  // Without keepalive or a user timeout, a dead path would only show after minutes of retransmissions.
+  const finish = () => {
+    if (done) return;
+    done = true;
+    const res = { type: 'tcp', target: `${host}:${port}`, startedAt, endedAt: now(), ...r, echoes: undefined,
+      // echo arrival times, thinned to one per 50 ms: enough to see the gap in a timeline
+      echoTimes: thin(r.echoes, 50) };
+    writeFileSync(out, JSON.stringify(res) + '\n');
+    c.destroy();
+    process.exit(0);
+  };
+  c.on('connect', () => {
+    r.connectedAt = now();
+    const timer = setInterval(() => {
+      if (now() - startedAt >= duration) {
+        clearInterval(timer);
+        setTimeout(finish, 300);
+        return;
+      }
+      r.sent++;
+      c.write(`${r.sent}\n`);
+    }, interval);
+  });
+  c.on('data', (d) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      buf = buf.slice(i + 1);
+      r.echoed++;
+      r.echoes.push(now());
+    }
+  });
+  c.on('error', (e) => {
+    if (r.brokeAt === null) r.brokeAt = now();
+    r.error = e.message;
+  });
+  c.on('close', () => {
+    if (r.brokeAt === null && !done) {
+      r.brokeAt = now();
+      r.error = r.error ?? 'closed by peer';
+    }
+    if (!done) setTimeout(finish, Math.max(0, startedAt + duration - now()));
+  });
+  process.on('SIGTERM', finish);
+}
+
+switch (mode) {
+  case 'udp-echo':
+    udpEcho();
+    break;
+  case 'udp-prober':
+    udpProber();
+    break;
+  case 'tcp-echo':
+    tcpEcho();
+    break;
+  case 'tcp-stream':
+    tcpStream();
+    break;
+  default:
+    console.error(`usage: probe-agent.mjs udp-echo|udp-prober|tcp-echo|tcp-stream --opt value …`);
+    process.exit(2);
+}

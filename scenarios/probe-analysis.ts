@@ -1,0 +1,204 @@
+/**
+ * Pure analysis of one trial: probe records, gateway events and the fault time in; outage, losses, takeover,
+ * egress-IP conflicts and wrong source IPs out. No I/O, so every rule is table-tested.
+ */
+
+/** One UDP probe: sent at `sentAt` (epoch ms), answered at `recvAt` (or never), `src` as the server saw it. */
+export interface UdpRecord {
+  seq: number;
+  sentAt: number;
+  recvAt: number | null;
+  src: string | null;
+}
+
+export interface UdpProbeResult {
+  target: string;
+  intervalMs: number;
+  startedAt: number;
+  records: UdpRecord[];
+}
+
+export interface TcpProbeResult {
+  target: string;
+  startedAt: number;
+  endedAt: number;
+  connectedAt: number | null;
+  brokeAt: number | null;
+  error: string | null;
+  sent: number;
+  echoed: number;
+  echoTimes: number[];
+}
+
+/**
+ * What the lab saw gateways do, in time order: `route` says traffic of a cluster now leaves via `gateway`;
+ * `eip-add`/`eip-del` say an egress IP appeared on / vanished from a gateway.
+ */
+export type GatewayEvent =
+  | { at: number; kind: 'route'; cluster: string; gateway: string }
+  | { at: number; kind: 'eip-add' | 'eip-del'; gateway: string; ip: string };
+
+export interface FlowAnalysis {
+  /** Longest gap between good replies that overlaps the fault (sent time of the next good probe minus sent time of the last good one before the gap); 0 when nothing was lost. */
+  outageMs: number;
+  lost: number;
+  sent: number;
+  /** The last probes were answered again. */
+  recovered: boolean;
+  /** Source IPs the server saw that are not the expected one, with how many probes each. */
+  wrongSourceIPs: { ip: string; count: number }[];
+  /** Where the outage starts and ends (epoch ms), for the timeline; null when there was none. */
+  outageFrom: number | null;
+  outageTo: number | null;
+}
+
+/** Splits "ip:port" (IPv4, or [v6]:port) and returns the IP. */
+export function sourceIp(src: string): string {
+  if (src.startsWith('[')) return src.slice(1, src.indexOf(']'));
+  const i = src.lastIndexOf(':');
+  return i > 0 && src.indexOf(':') === i ? src.slice(0, i) : src;
+}
+
+/** Analyses one UDP flow around a fault at `faultAt`. `expectedSource` is the IP the server must see. */
+export function analyseUdp(r: UdpProbeResult, faultAt: number, expectedSource: string | null): FlowAnalysis {
+  const recs = [...r.records].sort((a, b) => a.seq - b.seq);
+  const good = recs.filter((x) => x.recvAt !== null);
+  const lost = recs.length - good.length;
+  let outageMs = 0;
+  let outageFrom: number | null = null;
+  let outageTo: number | null = null;
+  // Only gaps that end after the fault count: a hiccup in the baseline before it is not the failover.
+  for (let i = 1; i < good.length; i++) {
+    const a = good[i - 1]!;
+    const b = good[i]!;
+    if (b.seq - a.seq <= 1 || b.sentAt < faultAt - r.intervalMs) continue;
+    const gap = b.sentAt - a.sentAt;
+    if (gap > outageMs) {
+      outageMs = gap;
+      outageFrom = a.sentAt;
+      outageTo = b.sentAt;
+    }
+  }
+  // Traffic that never came back: the outage runs to the end of the trial (a lower bound) and recovery fails.
+  const last = recs[recs.length - 1];
+  const lastGood = good[good.length - 1];
+  const tailLost = last !== undefined && (lastGood === undefined || lastGood.seq < last.seq - 2);
+  if (tailLost && last) {
+    const from = lastGood && lastGood.sentAt >= faultAt - 10 * r.intervalMs ? lastGood.sentAt : Math.max(faultAt, lastGood?.sentAt ?? faultAt);
+    const gap = last.sentAt - from;
+    if (gap >= outageMs) {
+      outageMs = gap;
+      outageFrom = from;
+      outageTo = last.sentAt;
+    }
+  }
+  const recovered = !tailLost && good.some((g) => g.sentAt > faultAt);
+  const wrong = new Map<string, number>();
+  if (expectedSource !== null) {
+    for (const g of good) {
+      const ip = sourceIp(g.src ?? '');
+      if (ip !== expectedSource) wrong.set(ip, (wrong.get(ip) ?? 0) + 1);
+    }
+  }
+  return {
+    outageMs: Math.round(outageMs * 10) / 10,
+    lost,
+    sent: recs.length,
+    recovered,
+    wrongSourceIPs: [...wrong].map(([ip, count]) => ({ ip, count })).sort((a, b) => b.count - a.count),
+    outageFrom,
+    outageTo,
+  };
+}
+
+export interface TcpAnalysis {
+  /** The connection stayed open and carried data sent after the fault. */
+  survived: boolean;
+  brokeAt: number | null;
+  error: string | null;
+  /** Longest pause in echoes after the fault (ms). */
+  stallMs: number;
+}
+
+export function analyseTcp(r: TcpProbeResult, faultAt: number): TcpAnalysis {
+  const times = [...r.echoTimes].sort((a, b) => a - b);
+  let stall = 0;
+  let prev = times.filter((t) => t <= faultAt).pop() ?? faultAt;
+  for (const t of times.filter((t) => t > faultAt)) {
+    stall = Math.max(stall, t - prev);
+    prev = t;
+  }
+  const end = r.brokeAt ?? r.endedAt;
+  if (r.brokeAt !== null || !times.some((t) => t > faultAt)) stall = Math.max(stall, end - prev);
+  const survived = r.connectedAt !== null && r.brokeAt === null && times.some((t) => t > faultAt + 1);
+  return { survived, brokeAt: r.brokeAt, error: r.error, stallMs: Math.round(stall) };
+}
+
+/** The gateway a cluster's traffic used at time `t` (the latest route event at or before `t`). */
+export function gatewayAt(events: readonly GatewayEvent[], cluster: string, t: number): string | null {
+  let gw: string | null = null;
+  for (const e of events) {
+    if (e.at > t) break;
+    if (e.kind === 'route' && e.cluster === cluster) gw = e.gateway;
+  }
+  return gw;
+}
+
+/** Sorted copy: every consumer walks events in time order. */
+export function sortEvents(events: readonly GatewayEvent[]): GatewayEvent[] {
+  return [...events].sort((a, b) => a.at - b.at);
+}
+
+export interface EipConflict {
+  ip: string;
+  gateways: string[];
+  from: number;
+  to: number;
+}
+
+/**
+ * Every stretch of time in which one egress IP was configured on two gateways at once. `initial` lists where
+ * each IP was when sampling started; `end` closes intervals still open.
+ */
+export function eipConflicts(
+  events: readonly GatewayEvent[],
+  initial: readonly { gateway: string; ip: string }[],
+  start: number,
+  end: number,
+): EipConflict[] {
+  const holders = new Map<string, Set<string>>();
+  const open = new Map<string, { from: number; gateways: string[] }>();
+  const out: EipConflict[] = [];
+  const check = (ip: string, at: number): void => {
+    const h = [...(holders.get(ip) ?? [])].sort();
+    const cur = open.get(ip);
+    if (h.length > 1 && !cur) open.set(ip, { from: at, gateways: h });
+    else if (h.length > 1 && cur) cur.gateways = [...new Set([...cur.gateways, ...h])].sort();
+    else if (h.length <= 1 && cur) {
+      out.push({ ip, gateways: cur.gateways, from: cur.from, to: at });
+      open.delete(ip);
+    }
+  };
+  for (const i of initial) {
+    if (!holders.has(i.ip)) holders.set(i.ip, new Set());
+    holders.get(i.ip)!.add(i.gateway);
+    check(i.ip, start);
+  }
+  for (const e of sortEvents(events)) {
+    if (e.kind === 'route') continue;
+    if (!holders.has(e.ip)) holders.set(e.ip, new Set());
+    if (e.kind === 'eip-add') holders.get(e.ip)!.add(e.gateway);
+    else holders.get(e.ip)!.delete(e.gateway);
+    check(e.ip, e.at);
+  }
+  for (const [ip, cur] of open) out.push({ ip, gateways: cur.gateways, from: cur.from, to: end });
+  return out;
+}
+
+/** Nearest-rank percentile of a non-empty list (p in 0..100); null for an empty list. */
+export function percentile(values: readonly number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * s.length));
+  return s[Math.min(s.length, rank) - 1]!;
+}
