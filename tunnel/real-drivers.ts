@@ -1,5 +1,6 @@
 import type { TunnelDriverFactory, TunnelType } from './types.js';
 import { VxlanDriver } from './vxlan-driver.js';
+import { WireguardDriver } from './wireguard-driver.js';
 
 /**
  * Factories for the real Linux drivers, for `createTunnelRegistry(realTunnelFactories())` in a composition
@@ -8,5 +9,6 @@ import { VxlanDriver } from './vxlan-driver.js';
 export function realTunnelFactories(): Partial<Record<TunnelType, TunnelDriverFactory>> {
   return {
     vxlan: (c) => new VxlanDriver(c),
+    wireguard: (c) => new WireguardDriver(c),
   };
 }
