@@ -1,2 +1,26 @@
 // Public face of scenarios/. Other folders import only this file.
-export {};
+export type {
+  TopologySpec,
+  ClusterSpec,
+  NodeSpec,
+  ExternalSpec,
+  Topology,
+  Cluster,
+  Host,
+  HostRole,
+  Interface,
+  Route,
+  Segment,
+} from './topology-model.js';
+export { ROUTER_HOST, WAN_SEGMENT, POD_BRIDGE } from './topology-model.js';
+export { resolveTopology, hostAddresses } from './topology-resolve.js';
+export { BUILTIN_TOPOLOGIES, BUILTIN_NAMES } from './topology-builtins.js';
+export { loadTopology, topologyFromText, parseTopologySpec, topologySpecSchema } from './topology-load.js';
+export { planLab, stepCommands, describeStep, labNamespaces, switchNetns, SWITCH_BRIDGE, LAB_PHASES } from './lab-plan.js';
+export type { LabStep, LabPhase, PlanOptions, IfRef } from './lab-plan.js';
+export { executePlan, type LabStepEvent, type StepRunner } from './lab-executor.js';
+export { labStatePath, readLabState, type LabState, type LabHostInfo, type LabDaemon } from './lab-state.js';
+export { runIdOfNetns, teardownRun, type TeardownReport } from './lab-teardown.js';
+export { labUp, labDown, labDownAll, labStatus, labAttach, labHostsOf } from './lab.js';
+export type { Lab, LabUpOptions, LabSummary, LabExtension } from './lab.js';
+export { findLeftovers, netnsInodes, type Leftovers } from './lab-leftovers.js';

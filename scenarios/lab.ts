@@ -1,0 +1,234 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { StraitError } from '../api/index.js';
+import {
+  RUN_ID_PATTERN,
+  isAlive,
+  listNetns,
+  netnsName,
+  newRunId,
+  run,
+  withNetns,
+  type ExecOptions,
+  type ExecResult,
+} from '../host/index.js';
+import { executePlan, type LabStepEvent } from './lab-executor.js';
+import { labNamespaces, planLab, type PlanOptions } from './lab-plan.js';
+import { listLabStateIds, readLabState, writeLabState, type LabDaemon, type LabHostInfo, type LabState } from './lab-state.js';
+import { runIdOfNetns, teardownRun, type TeardownReport } from './lab-teardown.js';
+import { loadTopology } from './topology-load.js';
+import type { Host, Topology } from './topology-model.js';
+import { hostAddresses } from './topology-resolve.js';
+
+export interface LabUpOptions {
+  /** A resolved topology, or a built-in name / file path. */
+  topology: Topology | string;
+  /** Tunnel type to build between the clusters' active gateways (see lab-tunnel.ts). */
+  tunnel?: string;
+  runId?: string;
+  onStep?: (e: LabStepEvent) => void;
+  /** Extra planner options (pod MTU, checksum offload); the tunnel sets these itself when given. */
+  plan?: PlanOptions;
+}
+
+export interface Lab {
+  readonly runId: string;
+  readonly topology: Topology;
+  readonly hosts: Readonly<Record<string, LabHostInfo>>;
+  /** Wall time of `labUp` in ms and per phase. */
+  readonly setupMs: number;
+  readonly timings: Readonly<Record<string, number>>;
+  /** The host's info; throws LAB_HOST_NOT_FOUND for a name the topology lacks. */
+  host(name: string): LabHostInfo & { name: string };
+  /** The host's first address (pods: eth0; nodes: cluster network; externals: WAN). */
+  ip(name: string): string;
+  netns(name: string): string;
+  /** Runs a command inside a host's namespace (no shell). */
+  exec(host: string, argv: readonly string[], opts?: Omit<ExecOptions, 'netns'>): Promise<ExecResult>;
+  /** Starts a long-running command inside a host (stdout/stderr piped to the caller). `down()` ends it if still running. */
+  spawn(host: string, argv: readonly string[]): ChildProcess;
+  /** Records a daemon started for this lab so `down` (even after a crash) ends it. */
+  recordDaemon(d: LabDaemon): void;
+  /** Records a file outside the run dir that carries the run id (removed by `down`). */
+  recordFile(path: string): void;
+  down(): Promise<TeardownReport>;
+}
+
+function hostInfo(runId: string, h: Host): LabHostInfo {
+  return { netns: netnsName(runId, h.name), addresses: hostAddresses(h), role: h.role, ...(h.cluster ? { cluster: h.cluster } : {}) };
+}
+
+export function labHostsOf(topology: Topology, runId: string): Record<string, LabHostInfo> {
+  return Object.fromEntries(topology.hosts.map((h) => [h.name, hostInfo(runId, h)]));
+}
+
+/** Hook the tunnel layer plugs into (kept as a parameter so the lab core does not import tunnel code). */
+export type LabExtension = (lab: Lab, state: { update(fn: (s: LabState) => void): void }) => Promise<void>;
+
+async function checkRunIdFree(runId: string): Promise<void> {
+  const inUse = readLabState(runId) !== undefined || (await listNetns()).some((n) => n.startsWith(`st-${runId}-`));
+  if (inUse) throw new StraitError('LAB_RUN_EXISTS', `run id ${runId} is already in use`, { runId });
+}
+
+/**
+ * Builds a lab: namespaces, switches, veths, addresses, routes (and, through `extend`, tunnels). Returns once
+ * everything is ready. On any failure everything created so far is removed before the error is rethrown.
+ */
+export async function labUp(opts: LabUpOptions, extend?: LabExtension): Promise<Lab> {
+  const t0 = performance.now();
+  const runId = opts.runId ?? newRunId();
+  if (!RUN_ID_PATTERN.test(runId)) {
+    throw new StraitError('INVALID_ARGUMENT', `invalid run id "${runId}": 4-8 lowercase letters or digits`);
+  }
+  const topology = typeof opts.topology === 'string' ? loadTopology(opts.topology) : opts.topology;
+  await checkRunIdFree(runId);
+
+  let state: LabState = {
+    version: 1,
+    runId,
+    topologyName: topology.name,
+    topology,
+    ...(opts.tunnel ? { tunnel: opts.tunnel } : {}),
+    status: 'building',
+    createdAt: new Date().toISOString(),
+    namespaces: labNamespaces(topology, runId),
+    hosts: labHostsOf(topology, runId),
+    daemons: [],
+    files: [],
+  };
+  writeLabState(state);
+  const update = (fn: (s: LabState) => void): void => {
+    state = structuredClone(state);
+    fn(state);
+    writeLabState(state);
+  };
+
+  try {
+    const timings = await executePlan(planLab(topology, runId, opts.plan), { ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+    const lab = makeLab(runId, topology, state.hosts, update, timings);
+    if (extend) await extend(lab, { update });
+    const setupMs = Math.round(performance.now() - t0);
+    update((s) => {
+      s.status = 'ready';
+      s.setupMs = setupMs;
+      s.timings = timings;
+    });
+    return Object.assign(lab, { setupMs });
+  } catch (e) {
+    update((s) => {
+      s.status = 'failed';
+    });
+    await teardownRun(runId).catch(() => undefined);
+    throw e;
+  }
+}
+
+function makeLab(
+  runId: string,
+  topology: Topology,
+  hosts: Record<string, LabHostInfo>,
+  update: (fn: (s: LabState) => void) => void,
+  timings: Record<string, number>,
+): Lab {
+  const children = new Set<ChildProcess>();
+  const host = (name: string): LabHostInfo & { name: string } => {
+    const h = hosts[name];
+    if (!h) throw new StraitError('LAB_HOST_NOT_FOUND', `lab ${runId} has no host "${name}"`, { host: name, hosts: Object.keys(hosts) });
+    return { name, ...h };
+  };
+  return {
+    runId,
+    topology,
+    hosts,
+    setupMs: 0,
+    timings,
+    host,
+    ip: (name) => host(name).addresses[0] ?? '',
+    netns: (name) => host(name).netns,
+    exec: (name, argv, opts = {}) => run(argv, { ...opts, netns: host(name).netns }),
+    spawn: (name, argv) => {
+      const [file, ...args] = withNetns(argv, host(name).netns);
+      const child = spawn(file ?? 'false', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      return child;
+    },
+    recordDaemon: (d) => update((s) => s.daemons.push(d)),
+    recordFile: (f) => update((s) => s.files.push(f)),
+    down: async () => {
+      for (const c of children) if (c.pid && isAlive(c.pid)) c.kill('SIGKILL');
+      return teardownRun(runId);
+    },
+  };
+}
+
+/** Reattaches to a running lab by run id (for tests and tools that did not build it). */
+export function labAttach(runId: string): Lab {
+  const state = readLabState(runId);
+  if (!state) throw new StraitError('LAB_NOT_FOUND', `no lab state for run ${runId}`, { runId });
+  let current = state;
+  const update = (fn: (s: LabState) => void): void => {
+    current = structuredClone(current);
+    fn(current);
+    writeLabState(current);
+  };
+  return Object.assign(makeLab(runId, state.topology, state.hosts, update, state.timings ?? {}), { setupMs: state.setupMs ?? 0 });
+}
+
+/** Removes one run (state file, namespaces, daemons, files). LAB_NOT_FOUND when nothing of it exists. */
+export async function labDown(runId: string): Promise<TeardownReport> {
+  if (!RUN_ID_PATTERN.test(runId)) throw new StraitError('INVALID_ARGUMENT', `invalid run id "${runId}"`);
+  const known = readLabState(runId) !== undefined || (await listNetns()).some((n) => n.startsWith(`st-${runId}-`));
+  if (!known) throw new StraitError('LAB_NOT_FOUND', `no lab with run id ${runId}`, { runId });
+  return teardownRun(runId);
+}
+
+/**
+ * Removes every lab run on this machine: all `st-*` namespaces and every recorded lab. For users cleaning
+ * up a machine; tests must never call it (other people's labs run in parallel).
+ */
+export async function labDownAll(): Promise<TeardownReport[]> {
+  const ids = new Set<string>(listLabStateIds());
+  for (const n of await listNetns()) {
+    const id = runIdOfNetns(n);
+    if (id) ids.add(id);
+  }
+  const reports: TeardownReport[] = [];
+  for (const id of ids) reports.push(await teardownRun(id));
+  return reports;
+}
+
+export interface LabSummary {
+  runId: string;
+  topology?: string;
+  tunnel?: string;
+  status: LabState['status'] | 'orphaned';
+  createdAt?: string;
+  setupMs?: number;
+  namespaces: { expected: number; present: number };
+  daemons: { recorded: number; alive: number };
+}
+
+/** Every lab on this machine: recorded runs plus orphaned `st-<id>-*` namespaces without a state file. */
+export async function labStatus(): Promise<LabSummary[]> {
+  const all = await listNetns();
+  const ids = new Set<string>(listLabStateIds());
+  for (const n of all) {
+    const id = runIdOfNetns(n);
+    if (id) ids.add(id);
+  }
+  const out: LabSummary[] = [];
+  for (const runId of [...ids].sort()) {
+    const s = readLabState(runId);
+    const present = all.filter((n) => n.startsWith(`st-${runId}-`)).length;
+    out.push({
+      runId,
+      ...(s ? { topology: s.topologyName, createdAt: s.createdAt } : {}),
+      ...(s?.tunnel ? { tunnel: s.tunnel } : {}),
+      ...(s?.setupMs !== undefined ? { setupMs: s.setupMs } : {}),
+      status: s ? s.status : 'orphaned',
+      namespaces: { expected: s?.namespaces.length ?? present, present },
+      daemons: { recorded: s?.daemons.length ?? 0, alive: (s?.daemons ?? []).filter((d) => isAlive(d.pid)).length },
+    });
+  }
+  return out;
+}
