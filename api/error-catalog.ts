@@ -51,7 +51,6 @@ export const ERROR_CATALOG = {
   CIDR_OVERLAP: { status: 409, message: 'the CIDRs overlap ranges that are already in use' },
   IN_USE: { status: 409, message: 'the object still has leases or dependants' },
   IMMUTABLE_FIELD: { status: 409, message: 'a field that cannot change was changed' },
-  POOL_EXHAUSTED: { status: 409, message: 'the pool has no free block or address' },
   WATCH_EXPIRED: { status: 410, message: 'the requested resourceVersion is older than the event log keeps; relist' },
 
   // ---------------------------------------------------------------- tunnel
