@@ -1,0 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileAllocationStore } from './index.js';
+import { runAllocationStoreConformance } from '../testing/index.js';
+
+runAllocationStoreConformance('file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strait-ipam-store-'));
+  return {
+    store: await FileAllocationStore.open(dir),
+    reopen: () => FileAllocationStore.open(dir),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+});

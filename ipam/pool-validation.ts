@@ -1,0 +1,242 @@
+import { z } from 'zod';
+import { StraitError, isStraitError } from '../api/index.js';
+import { cidrContains, formatCidr, parseCidr, type Cidr } from './cidr.js';
+import { formatIp, parseIp, type IpFamily } from './ip-address.js';
+import {
+  clipRanges,
+  countRanges,
+  formatRange,
+  normalizeRanges,
+  parseIpSpec,
+  subtractRanges,
+  type IpRange,
+} from './ip-range.js';
+import type { IPPool, IpamConfig, ReservedIP, Route, Subnet } from './model.js';
+
+/** Most host bits a block may have: a block's usage is a bitmap of this many bits at most. */
+export const MAX_BLOCK_HOST_BITS = 16;
+export const DEFAULT_BLOCK_PREFIX: Readonly<Record<IpFamily, number>> = { ipv4: 26, ipv6: 122 };
+
+/** A pool checked and reduced to what allocation needs. */
+export interface CompiledPool {
+  readonly spec: IPPool;
+  readonly name: string;
+  readonly family: IpFamily;
+  readonly subnet: Cidr;
+  /** Sorted disjoint ranges that may be handed out (exclusions, reserved, gateway, network, broadcast removed). */
+  readonly usable: readonly IpRange[];
+  readonly total: bigint;
+  readonly gateway: string | undefined;
+  readonly routes: readonly Route[];
+  readonly vlan: number | undefined;
+  readonly blockPrefix: number;
+}
+
+const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const name = z.string().max(253).regex(NAME, 'must be a lower-case DNS name (a-z, 0-9, "-", ".")');
+const route = z.strictObject({ dst: z.string(), gw: z.string().optional() });
+const labels = z.record(z.string(), z.string());
+const selector = z.strictObject({
+  matchLabels: labels.optional(),
+  matchExpressions: z
+    .array(
+      z.strictObject({
+        key: z.string().min(1),
+        operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+        values: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+});
+
+export const SubnetSchema = z.strictObject({
+  name,
+  cidr: z.string(),
+  gateway: z.string().optional(),
+  routes: z.array(route).optional(),
+  vlan: z.number().int().min(0).max(4094).optional(),
+  excludeIPs: z.array(z.string()).optional(),
+});
+
+export const IPPoolSchema = z.strictObject({
+  name,
+  subnet: z.string(),
+  ips: z.array(z.string()).optional(),
+  excludeIPs: z.array(z.string()).optional(),
+  gateway: z.string().optional(),
+  routes: z.array(route).optional(),
+  vlan: z.number().int().min(0).max(4094).optional(),
+  default: z.boolean().optional(),
+  disable: z.boolean().optional(),
+  blockSize: z.number().int().optional(),
+  namespaceAffinity: selector.optional(),
+  nodeAffinity: selector.optional(),
+  podAffinity: selector.optional(),
+});
+
+export const ReservedIPSchema = z.strictObject({ name: name.optional(), ips: z.array(z.string()) });
+
+export const IpamConfigSchema = z.strictObject({
+  pools: z.array(z.unknown()),
+  subnets: z.array(z.unknown()).optional(),
+  reserved: z.array(z.unknown()).optional(),
+});
+
+type Code = 'INVALID_POOL' | 'INVALID_SUBNET' | 'INVALID_RESERVED_IP';
+
+function shape<T>(schema: z.ZodType<T>, input: unknown, code: Code, what: string): T {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const label = typeof (input as { name?: unknown })?.name === 'string' ? `${what} "${(input as { name: string }).name}"` : what;
+  const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new StraitError(code, `${label}: ${issues.join('; ')}`, { issues });
+}
+
+/** Re-throws address parse errors as the object's own code, naming the object and field. */
+function field<T>(code: Code, label: string, fieldName: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (isStraitError(e) && e.code !== code) throw new StraitError(code, `${label}: ${fieldName}: ${e.message}`, { field: fieldName, cause: e.code });
+    throw e;
+  }
+}
+
+export function parseSubnet(input: unknown): Subnet {
+  const s = shape(SubnetSchema, input, 'INVALID_SUBNET', 'subnet');
+  const label = `subnet "${s.name}"`;
+  const cidr = field('INVALID_SUBNET', label, 'cidr', () => parseCidr(s.cidr));
+  checkCommon('INVALID_SUBNET', label, cidr, s.gateway, s.routes, s.excludeIPs);
+  return s;
+}
+
+export function parseIPPool(input: unknown): IPPool {
+  const p = shape(IPPoolSchema, input, 'INVALID_POOL', 'pool');
+  const label = `pool "${p.name}"`;
+  const cidr = field('INVALID_POOL', label, 'subnet', () => parseCidr(p.subnet));
+  checkCommon('INVALID_POOL', label, cidr, p.gateway, p.routes, p.excludeIPs);
+  for (const [i, text] of (p.ips ?? []).entries()) {
+    const r = field('INVALID_POOL', label, `ips[${i}]`, () => parseIpSpec(text));
+    if (r.family !== cidr.family || r.first < cidr.first || r.last > cidr.last)
+      throw new StraitError('INVALID_POOL', `${label}: ips[${i}] ${text} is outside subnet ${p.subnet}`, { field: `ips[${i}]` });
+  }
+  if (p.blockSize !== undefined) {
+    const bits = cidr.family === 'ipv4' ? 32 : 128;
+    const max = bits - 2;
+    if (p.blockSize < cidr.prefix || p.blockSize > max || bits - p.blockSize > MAX_BLOCK_HOST_BITS)
+      throw new StraitError(
+        'INVALID_POOL',
+        `${label}: blockSize ${p.blockSize} must be a prefix length between ${Math.max(cidr.prefix, bits - MAX_BLOCK_HOST_BITS)} and ${max}`,
+        { field: 'blockSize' },
+      );
+  }
+  for (const key of ['namespaceAffinity', 'nodeAffinity', 'podAffinity'] as const) {
+    for (const [i, ex] of (p[key]?.matchExpressions ?? []).entries()) {
+      const needsValues = ex.operator === 'In' || ex.operator === 'NotIn';
+      if (needsValues !== (ex.values !== undefined && ex.values.length > 0))
+        throw new StraitError(
+          'INVALID_POOL',
+          `${label}: ${key}.matchExpressions[${i}]: operator ${ex.operator} ${needsValues ? 'needs' : 'takes no'} values`,
+          { field: `${key}.matchExpressions[${i}]` },
+        );
+    }
+  }
+  return p;
+}
+
+export function parseReservedIP(input: unknown): ReservedIP {
+  const r = shape(ReservedIPSchema, input, 'INVALID_RESERVED_IP', 'reserved IP');
+  for (const [i, text] of r.ips.entries()) field('INVALID_RESERVED_IP', `reserved IP "${r.name ?? ''}"`, `ips[${i}]`, () => parseIpSpec(text));
+  return r;
+}
+
+function checkCommon(code: Code, label: string, cidr: Cidr, gateway?: string, routes?: Route[], excludeIPs?: string[]): void {
+  if (gateway !== undefined) {
+    const g = field(code, label, 'gateway', () => parseIp(gateway));
+    if (!cidrContains(cidr, g.family, g.value))
+      throw new StraitError(code, `${label}: gateway ${gateway} is outside ${formatCidr(cidr)}`, { field: 'gateway' });
+  }
+  for (const [i, r] of (routes ?? []).entries()) {
+    const dst = field(code, label, `routes[${i}].dst`, () => parseCidr(r.dst));
+    if (dst.family !== cidr.family) throw new StraitError(code, `${label}: routes[${i}].dst ${r.dst} is of the other family`, { field: `routes[${i}]` });
+    if (r.gw !== undefined) {
+      const gw = field(code, label, `routes[${i}].gw`, () => parseIp(r.gw!));
+      if (gw.family !== cidr.family) throw new StraitError(code, `${label}: routes[${i}].gw ${r.gw} is of the other family`, { field: `routes[${i}]` });
+    }
+  }
+  for (const [i, text] of (excludeIPs ?? []).entries()) field(code, label, `excludeIPs[${i}]`, () => parseIpSpec(text));
+}
+
+/**
+ * Validates a whole configuration and compiles its pools. Rejects duplicate names and pools whose usable
+ * addresses overlap (POOL_OVERLAP): an address must belong to exactly one pool so that selection, affinity
+ * and accounting mean something.
+ */
+export function compileIpamConfig(input: IpamConfig | unknown): CompiledPool[] {
+  const cfg = shape(IpamConfigSchema, input, 'INVALID_POOL', 'IPAM config');
+  const subnets = (cfg.subnets ?? []).map(parseSubnet);
+  const reserved = (cfg.reserved ?? []).map(parseReservedIP);
+  const pools = cfg.pools.map(parseIPPool);
+  const seen = new Set<string>();
+  for (const p of pools) {
+    if (seen.has(p.name)) throw new StraitError('INVALID_POOL', `pool "${p.name}" is defined twice`, { pool: p.name });
+    seen.add(p.name);
+  }
+  const reservedRanges = reserved.flatMap((r) => r.ips.map(parseIpSpec));
+  const compiled = pools.map((p) => compilePool(p, subnets, reservedRanges));
+  for (let i = 0; i < compiled.length; i++) {
+    for (let j = i + 1; j < compiled.length; j++) {
+      const a = compiled[i]!;
+      const b = compiled[j]!;
+      if (a.family !== b.family) continue;
+      const shared = a.usable.flatMap((r) => clipRanges(b.usable, r.first, r.last));
+      if (shared.length > 0)
+        throw new StraitError('POOL_OVERLAP', `pools "${a.name}" and "${b.name}" overlap at ${formatRange(shared[0]!)}`, {
+          pools: [a.name, b.name],
+          overlap: formatRange(shared[0]!),
+        });
+    }
+  }
+  return compiled;
+}
+
+/** Compiles one already-parsed pool. Exported for tools that check a single pool. */
+export function compilePool(p: IPPool, subnets: readonly Subnet[], reserved: readonly IpRange[]): CompiledPool {
+  const cidr = parseCidr(p.subnet);
+  const subnet = subnets.find((s) => formatCidr(parseCidr(s.cidr)) === formatCidr(cidr));
+  const gateway = p.gateway ?? subnet?.gateway;
+  const family = cidr.family;
+  let base: IpRange[] = p.ips?.length
+    ? normalizeRanges(p.ips.map(parseIpSpec))
+    : [{ family, first: cidr.first, last: cidr.last }];
+  const remove: IpRange[] = [];
+  // Network and (IPv4) broadcast addresses are never handed out, like host-local; /31 and /32 have neither.
+  const hostBits = (family === 'ipv4' ? 32 : 128) - cidr.prefix;
+  if (hostBits >= 2) {
+    remove.push({ family, first: cidr.first, last: cidr.first });
+    if (family === 'ipv4') remove.push({ family, first: cidr.last, last: cidr.last });
+  }
+  if (gateway !== undefined) {
+    const g = parseIp(gateway).value;
+    remove.push({ family, first: g, last: g });
+  }
+  for (const text of [...(p.excludeIPs ?? []), ...(subnet?.excludeIPs ?? [])]) {
+    const r = parseIpSpec(text);
+    if (r.family === family) remove.push(r);
+  }
+  for (const r of reserved) if (r.family === family) remove.push(r);
+  base = clipRanges(base, cidr.first, cidr.last);
+  const usable = subtractRanges(base, normalizeRanges(remove));
+  return {
+    spec: p,
+    name: p.name,
+    family,
+    subnet: cidr,
+    usable,
+    total: countRanges(usable),
+    gateway: gateway === undefined ? undefined : formatIp(family, parseIp(gateway).value),
+    routes: p.routes ?? subnet?.routes ?? [],
+    vlan: p.vlan ?? subnet?.vlan,
+    blockPrefix: Math.max(p.blockSize ?? DEFAULT_BLOCK_PREFIX[family], cidr.prefix),
+  };
+}
