@@ -19,3 +19,8 @@ export {
   type GatewayAgentOptions, type NodeSteerOptions, type CandidateAddress,
 } from './agent-argv.js';
 export { readAgentStatus, writeAgentStatus, type AgentStatus } from './agent-status.js';
+export { resolveEgress, pickPoolIp, policyKey, EGRESS_MARK_BASE, type EgressInputs, type EgressRule, type ResolvedEgress, type ResolvedGateway, type PendingAllocation, type PodInfo, type NamespaceInfo, type NodeInfo } from './egress-resolve.js';
+export type { NodeRoutes, NodeRoutesIntent, NodeEgress, NodeEgressConfig, GatewayEgress, GatewayEgressConfig } from './datapath.js';
+export { LinuxNodeRoutes, LinuxNodeEgress, LinuxGatewayEgress, eipFenceLive, type LinuxDatapathOptions } from './datapath-linux.js';
+export { RecordingNodeRoutes, RecordingNodeEgress, RecordingGatewayEgress, type DatapathCall } from './datapath-fake.js';
+export { EGRESS_VNI, EGRESS_VXLAN_PORT, gatewayVxlanMac } from './vxlan-identity.js';

@@ -1,0 +1,13 @@
+import { datapathConformance } from './datapath.conformance.js';
+import { RecordingGatewayEgress, RecordingNodeEgress, RecordingNodeRoutes } from './datapath-fake.js';
+
+datapathConformance('recording fake', () => {
+  let t = 0;
+  return Promise.resolve({
+    routes: new RecordingNodeRoutes(),
+    nodeEgress: new RecordingNodeEgress(),
+    gatewayEgress: new RecordingGatewayEgress(() => t),
+    sleep: (ms: number) => { t += ms; return Promise.resolve(); },
+    teardown: () => Promise.resolve(),
+  });
+});
