@@ -1,0 +1,36 @@
+import type { Command } from '@commander-js/extra-typings';
+import { StraitError } from '../../api/index.js';
+import { runFailoverDemo, type RunEvent } from '../../scenarios/index.js';
+
+/**
+ * `strait demo` (= `strait demo failover`): the README's first command. The `demo` group is shared with other
+ * demos (`strait demo ipam`), so this finds or creates it and makes failover the default subcommand.
+ */
+export function registerDemoCommand(program: Command): void {
+  const demo = (program.commands.find((c) => c.name() === 'demo') as Command | undefined) ?? program.command('demo').description('Runnable demonstrations (need root)');
+  demo
+    .command('failover', { isDefault: true })
+    .description('Two clusters with two gateways each, WireGuard, an egress IP; kill the active gateway and measure the outage')
+    .option('--profile <profile>', 'failover profile: default or fast', 'default')
+    .action(async (o) => {
+      if (o.profile !== 'default' && o.profile !== 'fast') throw new StraitError('INVALID_ARGUMENT', `--profile must be default or fast, got ${o.profile}`);
+      const say = (m: string): void => void process.stdout.write(`${m}\n`);
+      const t0 = Date.now();
+      say('strait demo: gateway failover between two clusters');
+      const onEvent = (e: RunEvent): void => {
+        if (e.type === 'trial-start') say(`==> traffic running (UDP every 10 ms + a TCP stream, to ${'the other cluster and the external server'}); SIGKILL of the active gateway agent on ${e.gateway}`);
+      };
+      const { report, reportDir } = await runFailoverDemo({ profile: o.profile, onStep: (m) => say(`==> ${m}`), onEvent });
+      const t = report.trials[0]!;
+      say('');
+      say(`Killed ${t.faultedGateway}; ${t.takeoverGateway ?? 'no gateway'} took over.`);
+      for (const f of t.flows) {
+        say(`  ${f.kind.padEnd(13)} outage ${String(f.udp.outageMs).padStart(6)} ms, ${f.udp.lost} of ${f.udp.sent} probes lost, source seen by the server: ${f.expectedSource}${f.udp.wrongSourceIPs.length ? ` (WRONG: ${f.udp.wrongSourceIPs.map((w) => w.ip).join(', ')})` : ''}` + (f.tcp ? `, TCP stream ${f.tcp.survived ? 'survived' : 'broke'}` : ''));
+      }
+      say(`  egress IP on two gateways at once: ${t.eipConflict ? 'YES' : 'never'}`);
+      say(`Measured outage: ${t.outageMs} ms (profile ${report.profile}). ${t.violations.length ? `Problems: ${t.violations.join('; ')}` : 'All checks passed.'}`);
+      say(`Report: ${reportDir}/summary.md, timeline ${reportDir}/trial-1.svg`);
+      say(`Done in ${((Date.now() - t0) / 1000).toFixed(1)} s; the lab is torn down.`);
+      if (t.violations.length) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,67 @@
+import type { Command } from '@commander-js/extra-typings';
+import { builtinScenarioNames, jsonOutput, loadScenario, runScenarioCommand, type RunEvent } from '../../scenarios/index.js';
+import { StraitError } from '../../api/index.js';
+
+function fmtMs(v: number | null): string {
+  return v === null ? '–' : `${Math.round(v)} ms`;
+}
+
+/** `strait scenario run|list|show`: chaos scenarios against a real lab (needs root). */
+export function registerScenarioCommands(program: Command): void {
+  const sc = program.command('scenario').description('Chaos scenarios: inject gateway faults into a lab and measure failover');
+  sc.command('list')
+    .description('List the built-in scenarios')
+    .action(() => {
+      for (const n of builtinScenarioNames()) {
+        const s = loadScenario(n);
+        process.stdout.write(`${n}\t${s.faults.length} faults\t${s.description}\n`);
+      }
+    });
+  sc.command('show')
+    .description('Validate a scenario (built-in name or file) and print it with defaults filled in')
+    .argument('<scenario>', 'built-in name or YAML file')
+    .action((name) => {
+      process.stdout.write(`${JSON.stringify(loadScenario(name), null, 2)}\n`);
+    });
+  sc.command('run')
+    .description('Run a scenario: every fault, N trials each; prints per-trial outage and a summary, writes a report directory')
+    .argument('<scenario>', 'built-in name (e.g. gateway-failover) or YAML file')
+    .option('--trials <n>', 'trials per fault (default: the scenario\'s trialsPerFault)')
+    .option('--profile <profile>', 'failover profile: default or fast')
+    .option('--report <dir>', 'report directory (default /tmp/strait-reports/<scenario>-<runid>)')
+    .option('--only <faults>', 'comma-separated fault labels to run (default: all)')
+    .option('--json', 'print the result as JSON on stdout (progress goes to stderr)')
+    .action(async (name, o) => {
+      const trials = o.trials === undefined ? undefined : Number.parseInt(o.trials, 10);
+      if (trials !== undefined && !(trials >= 1 && trials <= 1000)) throw new StraitError('INVALID_ARGUMENT', `--trials must be 1..1000, got ${o.trials}`);
+      if (o.profile !== undefined && o.profile !== 'default' && o.profile !== 'fast') throw new StraitError('INVALID_ARGUMENT', `--profile must be default or fast, got ${o.profile}`);
+      const scenario = loadScenario(name);
+      const out = o.json ? process.stderr : process.stdout;
+      const say = (m: string): void => void out.write(`${m}\n`);
+      const onEvent = (e: RunEvent): void => {
+        if (e.type === 'trial-start') say(`[${e.index}/${e.total}] ${e.fault} on ${e.gateway} …`);
+        else if (e.type === 'trial-done') {
+          const t = e.result;
+          const verdict = t.violations.length ? `FAIL: ${t.violations.join('; ')}` : 'ok';
+          say(
+            `[${e.index}/${e.total}] ${t.fault}: outage ${fmtMs(t.outageMs)}${t.recovered ? '' : ' (no recovery)'}, lost ${t.lost}, takeover ${t.takeoverGateway ?? 'none'}, ` +
+              `eipConflict ${t.eipConflict ? 'YES' : 'no'}, wrongSourceIPs ${t.wrongSourceIPs.length ? t.wrongSourceIPs.join(',') : 'none'} — ${verdict}`,
+          );
+        } else say(e.message);
+      };
+      const { report, reportDir } = await runScenarioCommand({
+        scenario,
+        ...(trials ? { trials } : {}),
+        ...(o.profile ? { profile: o.profile as 'default' | 'fast' } : {}),
+        ...(o.report ? { reportDir: o.report } : {}),
+        ...(o.only ? { only: o.only.split(',').map((x) => x.trim()) } : {}),
+        onStep: (m) => say(`  ${m}`),
+        onEvent,
+      });
+      const s = report.summary;
+      say(`summary (${s.trials} trials, profile ${report.profile}): p50 ${fmtMs(s.p50OutageMs)}, p95 ${fmtMs(s.p95OutageMs)}, p99 ${fmtMs(s.p99OutageMs)}, max ${fmtMs(s.maxOutageMs)}; EIP conflicts ${s.eipConflicts}, wrong source IPs ${s.wrongSourceIPs}, failed ${s.failed}`);
+      say(`report: ${reportDir}/summary.md (timelines: ${reportDir}/trial-N.svg)`);
+      if (o.json) process.stdout.write(`${JSON.stringify(jsonOutput(report, reportDir), null, 2)}\n`);
+      if (s.failed > 0) process.exitCode = 1;
+    });
+}

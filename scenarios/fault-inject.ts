@@ -1,0 +1,89 @@
+import { deleteNetns, pidsInNetns } from '../host/index.js';
+import type { FailoverBackend } from './runner-backend.js';
+import type { FaultKind } from './scenario-model.js';
+
+/**
+ * Fault injectors. Each hits one gateway of the backend's cluster and returns how to undo it, so the runner can
+ * put the lab back between trials. Every fault acts on something this run created (its namespaces, its pids).
+ */
+export interface InjectedFault {
+  kind: FaultKind;
+  gateway: string;
+  /** Epoch ms at which the fault took effect (just after the action completed). */
+  at: number;
+  /** The gateway's namespace is gone: egress IPs on it vanished at `at`. */
+  nodeGone: boolean;
+  /** Undo the fault (restart, unfreeze, relink, unpartition, rebuild). */
+  restore(): Promise<void>;
+}
+
+function signal(pid: number | null, sig: NodeJS.Signals): void {
+  if (pid === null) return;
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** nftables table that partitions a gateway from its cluster: everything in or out of the LAN device is dropped. */
+export function partitionRuleset(table: string, dev: string): string {
+  return [
+    `table inet ${table} {`,
+    `  chain in { type filter hook prerouting priority raw - 10; policy accept; iifname "${dev}" drop; }`,
+    `  chain out { type filter hook output priority raw - 10; policy accept; oifname "${dev}" drop; }`,
+    `  chain fwd { type filter hook forward priority filter - 10; policy accept; oifname "${dev}" drop; }`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: string): Promise<InjectedFault> {
+  const lab = b.lab;
+  const dev = b.gatewayLanDev;
+  const table = `st_${lab.runId}_partition`;
+  const done = (restore: () => Promise<void>, nodeGone = false): InjectedFault => ({ kind, gateway, at: Date.now(), nodeGone, restore });
+  switch (kind) {
+    case 'gateway-sigkill': {
+      signal(b.agentPid(gateway), 'SIGKILL');
+      return done(() => b.restartAgent(gateway));
+    }
+    case 'gateway-sigstop': {
+      const pid = b.agentPid(gateway);
+      signal(pid, 'SIGSTOP');
+      return done(async () => signal(pid, 'SIGCONT'));
+    }
+    case 'link-down': {
+      await lab.exec(gateway, ['ip', 'link', 'set', dev, 'down']);
+      return done(async () => {
+        await lab.exec(gateway, ['ip', 'link', 'set', dev, 'up']);
+        // Link down flushed the routes through the device; put the topology's routes back.
+        const host = lab.topology.hosts.find((h) => h.name === gateway);
+        for (const r of host?.routes ?? []) {
+          const argv = ['ip', 'route', 'replace', r.dst, ...(r.via ? ['via', r.via] : []), ...(r.dev ? ['dev', r.dev] : [])];
+          await lab.exec(gateway, argv, { allowFailure: true });
+        }
+      });
+    }
+    case 'node-death': {
+      const ns = lab.netns(gateway);
+      // The namespace only dies with its last process: kill everything in it (all of it belongs to this run).
+      for (const pid of await pidsInNetns(ns)) signal(pid, 'SIGKILL');
+      await deleteNetns(ns);
+      return done(() => b.rebuildGateway(gateway), true);
+    }
+    case 'partition': {
+      await lab.exec(gateway, ['nft', '-f', '-'], { input: partitionRuleset(table, dev) });
+      return done(async () => {
+        await lab.exec(gateway, ['nft', 'delete', 'table', 'inet', table], { allowFailure: true });
+      });
+    }
+    case 'broker-restart': {
+      // The broker goes away exactly while the gateway fails over: kill the agent and restart the broker at once.
+      signal(b.agentPid(gateway), 'SIGKILL');
+      const at = Date.now();
+      await b.restartBroker();
+      return { kind, gateway, at, nodeGone: false, restore: () => b.restartAgent(gateway) };
+    }
+  }
+}

@@ -1,0 +1,304 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StraitError } from '../api/index.js';
+import { gatewayAgentArgv, nodeSteerArgv, readAgentStatus, type CandidateAddress, type ProfileName } from '../gateway/index.js';
+import { isAlive, netnsName, run, runDir, startDaemon, stopPid } from '../host/index.js';
+import { executePlan, type LabStepEvent } from './lab-executor.js';
+import { planLab, type LabStep } from './lab-plan.js';
+import { labUp } from './lab.js';
+import { startEchoServers } from './probe-traffic.js';
+import type { FailoverBackend } from './runner-backend.js';
+import { buildWireguardMesh, type WireguardMesh } from './runner-wireguard-mesh.js';
+import type { Topology } from './topology-model.js';
+
+/**
+ * The real failover lab: two clusters from the topology, a Redis lease store (the broker's), a gateway agent
+ * (`strait gateway`) on every candidate, the node steering agent (`strait node-steer`) on every worker node and —
+ * for the return path — on every gateway towards the other cluster's candidates, WireGuard between all candidate
+ * pairs, an egress policy for the client pod with one egress IP, and echo servers on the remote pod and the
+ * external host. Faults hit cluster 1's active gateway.
+ */
+
+export const EGRESS_IP = '172.31.0.200';
+const PRIORITIES = [100, 50, 25, 10];
+
+export interface GatewayBackendOptions {
+  topology: Topology;
+  profile: ProfileName;
+  runId?: string;
+  onStep?: (message: string) => void;
+}
+
+interface Agent {
+  host: string;
+  argv: string[];
+  pid: number | null;
+  statusFile: string;
+  log: string;
+}
+
+function egressConfigYaml(gateways: readonly string[], podCidr: string, wanCidr: string): string {
+  return [
+    'apiVersion: egress.strait.io/v1alpha1',
+    'kind: EgressGateway',
+    'metadata: { name: lab-egress }',
+    'spec:',
+    `  nodes: [${gateways.join(', ')}]`,
+    `  ippools: { ipv4: ["${EGRESS_IP}-${EGRESS_IP}"] }`,
+    '---',
+    'apiVersion: egress.strait.io/v1alpha1',
+    'kind: EgressPolicy',
+    'metadata: { name: client-to-wan, namespace: default }',
+    'spec:',
+    '  egressGatewayName: lab-egress',
+    `  appliedTo: { podSubnet: ["${podCidr}"] }`,
+    `  destSubnet: ["${wanCidr}"]`,
+    `  egressIP: { ipv4: ${EGRESS_IP} }`,
+    '',
+  ].join('\n');
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new StraitError('SCENARIO_LAB_FAILED', `timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Steps of the lab plan that (re)create one host: its namespace, its links to the switches, addresses, routes. */
+export function hostRebuildSteps(steps: readonly LabStep[], hostNs: string): LabStep[] {
+  const switchPorts = new Set<string>();
+  for (const s of steps) if (s.kind === 'veth' && s.a.netns === hostNs) switchPorts.add(`${s.b.netns}/${s.b.ifname}`);
+  return steps.filter((s) => {
+    if (s.kind === 'veth') return s.a.netns === hostNs || s.b.netns === hostNs;
+    if (s.kind === 'master' || s.kind === 'up') return s.netns === hostNs || switchPorts.has(`${s.netns}/${s.ifname}`);
+    return 'netns' in s && s.netns === hostNs;
+  });
+}
+
+export async function startGatewayBackend(o: GatewayBackendOptions): Promise<FailoverBackend> {
+  const step = o.onStep ?? (() => undefined);
+  const topo = o.topology;
+  const [c1, c2] = topo.clusters;
+  if (!c1 || !c2 || c1.gateways.length < 2 || c2.gateways.length < 1 || !topo.wan) {
+    throw new StraitError('SCENARIO_INVALID', 'the failover lab needs two clusters (the first with two gateway candidates), a WAN and an external host');
+  }
+  const ext = topo.hosts.find((h) => h.role === 'external');
+  const clientPod = c1.pods[0];
+  const remotePod = c2.pods[0];
+  const clientNode = topo.hosts.find((h) => h.name === clientPod)?.node;
+  if (!ext || !clientPod || !remotePod || !clientNode) throw new StraitError('SCENARIO_INVALID', 'the failover lab needs a pod in each cluster and an external host');
+
+  step(`lab: building ${topo.hosts.length} hosts (${topo.clusters.map((c) => c.name).join(', ')}, ${ext.name})`);
+  let phases = 0;
+  const lab = await labUp({
+    topology: topo,
+    ...(o.runId ? { runId: o.runId } : {}),
+    onStep: (e: LabStepEvent) => {
+      if ('phase' in e && (e as { type?: string }).type === 'phase-done') phases++;
+    },
+  });
+  const dir = runDir(lab.runId);
+  mkdirSync(dir, { recursive: true });
+  const agents = new Map<string, Agent>();
+  let redisPid: number | null = null;
+  let mesh: WireguardMesh | null = null;
+  const redisSock = join(dir, 'lease-redis.sock');
+
+  const startRedis = async (): Promise<void> => {
+    const d = startDaemon(['redis-server', '--port', '0', '--unixsocket', redisSock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir], {
+      logFile: join(dir, 'lease-redis.log'),
+    });
+    redisPid = d.pid;
+    lab.recordDaemon({ pid: d.pid, name: 'lease-redis' });
+    await waitFor('the lease store (redis-server)', 15_000, async () => existsSync(redisSock) && (await run(['redis-cli', '-s', redisSock, 'ping'], { allowFailure: true })).stdout.includes('PONG'));
+  };
+
+  const startAgent = async (a: Agent): Promise<void> => {
+    const d = startDaemon(a.argv, { netns: lab.netns(a.host), logFile: a.log });
+    a.pid = d.pid;
+    lab.recordDaemon({ pid: d.pid, name: a.argv[2] ?? 'agent', host: a.host });
+  };
+
+  try {
+    step('broker: starting the lease store (redis-server on a unix socket)');
+    await startRedis();
+
+    step(`wireguard: ${c1.gateways.length * c2.gateways.length} tunnels between ${c1.name} and ${c2.name} gateway candidates`);
+    mesh = await buildWireguardMesh(lab, c1.gateways, c2.gateways, dir);
+
+    const egressFile = join(dir, 'egress.yaml');
+    writeFileSync(egressFile, egressConfigYaml(c1.gateways, c1.nodePodCidrs[clientNode] ?? c1.podCidr, topo.wan.cidr));
+
+    step(`gateways: starting ${c1.gateways.length + c2.gateways.length} gateway agents (profile ${o.profile})`);
+    for (const c of [c1, c2]) {
+      const cands: CandidateAddress[] = c.gateways.map((g, i) => ({ name: g, address: c.nodeIps[g]!, priority: PRIORITIES[i] ?? 1 }));
+      c.gateways.forEach((g, i) => {
+        const statusFile = join(dir, `${g}.gateway.json`);
+        const argv = gatewayAgentArgv({
+          cluster: c.name,
+          name: g,
+          priority: PRIORITIES[i] ?? 1,
+          runId: lab.runId,
+          profile: o.profile,
+          candidates: cands,
+          leaseRedis: redisSock,
+          lanDev: 'eth0',
+          ...(c === c1 ? { wanDev: 'eth1', egressConfig: egressFile } : {}),
+          statusFile,
+        });
+        agents.set(`gw:${g}`, { host: g, argv, pid: null, statusFile, log: join(dir, `${g}.gateway.log`) });
+      });
+    }
+    // Node steering: workers towards their own gateways; gateways towards the other cluster's gateways over WireGuard.
+    for (const [c, other] of [[c1, c2], [c2, c1]] as const) {
+      for (const n of c.nodes.filter((n) => !c.gateways.includes(n))) {
+        const statusFile = join(dir, `${n}.steer.json`);
+        const argv = nodeSteerArgv({
+          cluster: c.name,
+          name: n,
+          runId: lab.runId,
+          profile: o.profile,
+          candidates: c.gateways.map((g, i) => ({ name: g, address: c.nodeIps[g]!, priority: PRIORITIES[i] ?? 1 })),
+          remoteCidrs: [other.podCidr],
+          dev: 'eth0',
+          ...(c === c1 ? { egressConfig: egressFile } : {}),
+          statusFile,
+        });
+        agents.set(`steer:${n}`, { host: n, argv, pid: null, statusFile, log: join(dir, `${n}.steer.log`) });
+      }
+      for (const g of c.gateways) {
+        const statusFile = join(dir, `${g}.steer.json`);
+        const argv = nodeSteerArgv({
+          cluster: other.name,
+          name: `${g}-to-${other.name}`,
+          runId: lab.runId,
+          profile: o.profile,
+          candidates: other.gateways.map((rg, i) => ({ name: rg, address: mesh!.peerIp(g, rg)!, priority: PRIORITIES[i] ?? 1 })),
+          remoteCidrs: [other.podCidr],
+          statusFile,
+        });
+        agents.set(`steer:${g}`, { host: g, argv, pid: null, statusFile, log: join(dir, `${g}.steer.log`) });
+      }
+    }
+    for (const a of agents.values()) if (a.argv[2] === 'gateway') await startAgent(a);
+    for (const a of agents.values()) if (a.argv[2] !== 'gateway') await startAgent(a);
+
+    step(`traffic: echo servers on ${remotePod} and ${ext.name}`);
+    await startEchoServers(lab, remotePod, lab.ip(remotePod), join(dir, `${remotePod}.echo.ndjson`));
+    await startEchoServers(lab, ext.name, lab.ip(ext.name), join(dir, `${ext.name}.echo.ndjson`));
+  } catch (e) {
+    for (const a of agents.values()) if (a.pid) await stopPid(a.pid, 500);
+    await mesh?.stop();
+    if (redisPid) await stopPid(redisPid, 500);
+    await lab.down();
+    throw e;
+  }
+
+  const nexthops: Record<string, string> = Object.fromEntries(c1.gateways.map((g) => [c1.nodeIps[g]!, g]));
+  const activeGateway = async (): Promise<string | null> => {
+    const r = await lab.exec(clientNode, ['ip', '-j', 'route', 'get', lab.ip(remotePod)], { allowFailure: true });
+    try {
+      const j = JSON.parse(r.stdout || '[]') as { gateway?: string }[];
+      return nexthops[j[0]?.gateway ?? ''] ?? null;
+    } catch {
+      return null;
+    }
+  };
+  const eipHolders = async (): Promise<{ gateway: string; ip: string }[]> => {
+    const out: { gateway: string; ip: string }[] = [];
+    await Promise.all(
+      c1.gateways.map(async (g) => {
+        const r = await run(['nft', '-j', 'list', 'set', 'inet', `strait-gw-${lab.runId}`, 'live4'], { netns: netnsName(lab.runId, g), allowFailure: true });
+        if (r.code !== 0) return;
+        for (const ip of liveElements(r.stdout)) out.push({ gateway: g, ip });
+      }),
+    );
+    return out;
+  };
+  const backend: FailoverBackend = {
+    lab,
+    cluster: c1.name,
+    gateways: c1.gateways,
+    clientNode,
+    clientPod,
+    flows: {
+      'cross-cluster': { host: remotePod, ip: lab.ip(remotePod), expectedSource: lab.ip(clientPod) },
+      egress: { host: ext.name, ip: lab.ip(ext.name), expectedSource: EGRESS_IP },
+    },
+    eips: [EGRESS_IP],
+    steeringRoute: c2.podCidr,
+    nexthops,
+    gatewayLanDev: 'eth0',
+    agentPid: (g) => {
+      const a = agents.get(`gw:${g}`);
+      return a?.pid && isAlive(a.pid) ? a.pid : null;
+    },
+    restartAgent: async (g) => {
+      const a = agents.get(`gw:${g}`);
+      if (!a) return;
+      if (a.pid && isAlive(a.pid)) await stopPid(a.pid, 500);
+      await startAgent(a);
+    },
+    restartBroker: async () => {
+      if (redisPid) {
+        try {
+          process.kill(redisPid, 'SIGKILL');
+        } catch {}
+        await waitFor('the old lease store to exit', 5000, () => !isAlive(redisPid!));
+      }
+      await startRedis();
+    },
+    rebuildGateway: async (g) => {
+      await executePlan(hostRebuildSteps(planLab(topo, lab.runId), netnsName(lab.runId, g)));
+      await mesh!.bringUp(g);
+      for (const key of [`gw:${g}`, `steer:${g}`]) {
+        const a = agents.get(key);
+        if (a) await startAgent(a);
+      }
+    },
+    eipHolders,
+    activeGateway,
+    waitSettled: async (timeoutMs) => {
+      await waitFor('every gateway candidate to be healthy and one of them active', timeoutMs, async () => {
+        const st = readAgentStatus(agents.get(`steer:${clientNode}`)!.statusFile);
+        const healthy = st ? c1.gateways.every((g) => st.health[g] === true) : false;
+        return healthy && (await activeGateway()) !== null && (await eipHolders()).length > 0;
+      });
+    },
+    down: async () => {
+      for (const a of agents.values()) if (a.pid) await stopPid(a.pid, 1000);
+      await mesh?.stop();
+      if (redisPid) await stopPid(redisPid, 1000);
+      await lab.down();
+    },
+  };
+  step('gateways: waiting for election, routes and the egress IP');
+  await backend.waitSettled(60_000).catch(async (e: unknown) => {
+    await backend.down();
+    throw e;
+  });
+  void phases;
+  return backend;
+}
+
+/** IPs in `nft -j list set` output (elements may carry timeouts: `{elem: {val, timeout, expires}}`). */
+export function liveElements(json: string): string[] {
+  try {
+    const j = JSON.parse(json) as { nftables?: { set?: { elem?: unknown[] } }[] };
+    const out: string[] = [];
+    for (const item of j.nftables ?? []) {
+      for (const e of item.set?.elem ?? []) {
+        if (typeof e === 'string') out.push(e);
+        else if (e && typeof e === 'object' && 'elem' in e) {
+          const v = (e as { elem: { val?: unknown } }).elem.val;
+          if (typeof v === 'string') out.push(v);
+        }
+      }
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}

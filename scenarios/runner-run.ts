@@ -1,0 +1,108 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { StraitError } from '../api/index.js';
+import { injectFault, type InjectedFault } from './fault-inject.js';
+import { watchGateways } from './probe-gateway-watch.js';
+import { readTcpResult, readUdpResult, startFlowProbes } from './probe-traffic.js';
+import { summariseRun, type RunReport, type TrialResult, type TrialTimeline } from './report-model.js';
+import { writeRunReport, writeTrialFiles } from './report-writer.js';
+import type { FailoverBackend } from './runner-backend.js';
+import { evaluateTrial, type TrialMeasurement } from './runner-evaluate-trial.js';
+import { faultLabel, type Profile, type Scenario, type ScenarioFault, type TrafficKind } from './scenario-model.js';
+
+export type RunEvent =
+  | { type: 'trial-start'; index: number; total: number; fault: string; gateway: string }
+  | { type: 'trial-done'; index: number; total: number; result: TrialResult; svg: string | null }
+  | { type: 'note'; message: string };
+
+export interface RunOptions {
+  profile: Profile;
+  trialsPerFault: number;
+  /** Where the report goes; null: keep files in the run directory only. */
+  reportDir: string | null;
+  /** Scratch directory for probe results. */
+  workDir: string;
+  onEvent?: (e: RunEvent) => void;
+  /** Only these faults (labels); all when absent. */
+  only?: readonly string[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One trial: traffic on, fault, traffic keeps running, measure, undo the fault. */
+export async function runTrial(b: FailoverBackend, s: Scenario, fault: ScenarioFault, index: number, o: RunOptions): Promise<{ result: TrialResult; timeline: TrialTimeline }> {
+  const active = (await b.activeGateway()) ?? b.gateways[0]!;
+  const standby = b.gateways.find((g) => g !== active) ?? null;
+  const kinds = s.traffic.kinds.filter((k): k is TrafficKind => b.flows[k] !== undefined);
+  const duration = s.timing.beforeFaultMs + s.timing.afterFaultMs;
+  const watch = await watchGateways(b);
+  const runs = kinds.map((k) => {
+    const f = b.flows[k]!;
+    return { kind: k, f, run: startFlowProbes(b.lab, b.clientPod, f.ip, { intervalMs: s.traffic.udpIntervalMs, durationMs: duration, tcp: s.traffic.tcpStream, dir: o.workDir, tag: `t${index}-${k}` }) };
+  });
+  const startedAt = Date.now();
+  let injected: InjectedFault;
+  try {
+    await sleep(s.timing.beforeFaultMs + 150); // + prober start-up inside the namespace
+    injected = await injectFault(b, fault.kind, active);
+    if (injected.nodeGone) watch.markGone(active, injected.at);
+    await Promise.all(runs.map((r) => r.run.done));
+  } finally {
+    await Promise.all(runs.map((r) => r.run.done.catch(() => undefined)));
+  }
+  const events = await watch.stop();
+  const endedAt = Date.now();
+  const m: TrialMeasurement = {
+    index,
+    fault: faultLabel(fault),
+    faultKind: fault.kind,
+    profile: o.profile,
+    cluster: b.cluster,
+    faultedGateway: active,
+    standbyGateway: standby,
+    gateways: [...b.gateways],
+    startedAt: Math.min(startedAt, watch.startedAt),
+    faultAt: injected.at,
+    endedAt,
+    flows: runs.map((r) => ({
+      kind: r.kind,
+      from: b.clientPod,
+      expectedSource: r.f.expectedSource,
+      udp: readUdpResult(r.run.udpFile),
+      tcp: readTcpResult(r.run.tcpFile),
+    })),
+    events,
+    initialEips: watch.initialEips,
+  };
+  const evaluated = evaluateTrial(m, s.assertions);
+  // Put the lab back before the next trial: undo the fault, then let the candidates settle.
+  await injected.restore();
+  await sleep(s.timing.settleMs);
+  await b.waitSettled(30_000);
+  return evaluated;
+}
+
+/** Runs every fault of a scenario `trialsPerFault` times on a running backend and writes the report. */
+export async function runScenario(b: FailoverBackend, s: Scenario, o: RunOptions): Promise<RunReport> {
+  const faults = s.faults.filter((f) => !o.only || o.only.includes(faultLabel(f)));
+  if (faults.length === 0) throw new StraitError('SCENARIO_INVALID', `no fault of ${s.name} matches ${o.only?.join(', ')}`);
+  mkdirSync(o.workDir, { recursive: true });
+  const total = faults.length * o.trialsPerFault;
+  const trials: TrialResult[] = [];
+  const startedAt = new Date().toISOString();
+  let index = 0;
+  for (const fault of faults) {
+    for (let i = 0; i < o.trialsPerFault; i++) {
+      index++;
+      const gw = (await b.activeGateway()) ?? '?';
+      o.onEvent?.({ type: 'trial-start', index, total, fault: faultLabel(fault), gateway: gw });
+      const { result, timeline } = await runTrial(b, s, fault, index, o);
+      trials.push(result);
+      const svg = writeTrialFiles(o.reportDir ?? join(o.workDir, 'report'), result, timeline);
+      o.onEvent?.({ type: 'trial-done', index, total, result, svg });
+    }
+  }
+  const report: RunReport = { scenario: s.name, profile: o.profile, runId: b.lab.runId, startedAt, trials, summary: summariseRun(trials) };
+  writeRunReport(o.reportDir ?? join(o.workDir, 'report'), report);
+  return report;
+}
