@@ -24,3 +24,14 @@ export { runIdOfNetns, teardownRun, type TeardownReport } from './lab-teardown.j
 export { labUp, labDown, labDownAll, labStatus, labAttach, labHostsOf } from './lab.js';
 export type { Lab, LabUpOptions, LabSummary, LabExtension } from './lab.js';
 export { findLeftovers, netnsInodes, type Leftovers } from './lab-leftovers.js';
+export { realLabRegistry } from './lab-registry.js';
+export { createLabTunnel, remoteRoutes, isTunnelType, type LabTunnel } from './lab-tunnel.js';
+// Chaos scenarios: model, runner, reports.
+export { parseScenario, validateScenario, FAULT_KINDS, TRAFFIC_KINDS, type Scenario, type FaultKind, type Profile } from './scenario-model.js';
+export { loadScenario, builtinScenarioNames, scenarioTopology } from './scenario-files.js';
+export { runScenarioCommand, withFailoverLab, defaultReportDir, type ScenarioRunOptions } from './runner-main.js';
+export { runScenario, runTrial, type RunEvent, type RunOptions } from './runner-run.js';
+export type { FailoverBackend } from './runner-backend.js';
+export { jsonOutput } from './report-writer.js';
+export type { RunReport, TrialResult, RunSummary } from './report-model.js';
+export { runFailoverDemo } from './runner-demo.js';
