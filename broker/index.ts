@@ -1,2 +1,9 @@
 // Public face of broker/. Other folders import only this file.
-export {};
+export { startBroker, loadAdminToken, parseListen, type BrokerOptions, type BrokerHandle, type BrokerRole } from './server.js';
+export { BrokerStore, type KindObjectMap } from './broker-store.js';
+export { createApp, toStraitError, type AppDeps } from './app.js';
+export { buildOpenApi } from './openapi.js';
+export { ROUTES, type RouteSpec } from './routes.js';
+export { initTls, certHash, type TlsFiles } from './tls.js';
+export { BrokerJobs, DEFAULT_JOB_SETTINGS, sweepHeartbeats, collectGarbage, compactLog, type JobSettings } from './jobs.js';
+export { WatchHub } from './watch-hub.js';

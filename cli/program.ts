@@ -1,5 +1,11 @@
 import { Command } from '@commander-js/extra-typings';
 import { registerVersionCommand } from './commands/version.js';
+import { registerBrokerCommands } from './commands/broker.js';
+import { registerScenarioCommands } from './commands/scenario.js';
+import { registerDemoCommand } from './commands/demo.js';
+import { registerLabCommands } from './commands/lab.js';
+import { registerNodeAgentCommands } from './commands/node-agent.js';
+import { registerDemoIpamCommand } from './commands/demo-ipam.js';
 
 /**
  * The `strait` command tree. Each area adds its commands through one `register…Command(program)` function in
@@ -11,5 +17,11 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
   registerVersionCommand(program);
+  registerBrokerCommands(program);
+  registerScenarioCommands(program);
+  registerDemoCommand(program);
+  registerLabCommands(program);
+  registerNodeAgentCommands(program);
+  registerDemoIpamCommand(program);
   return program;
 }

@@ -1,0 +1,468 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import {
+  StraitError,
+  type AddressLease,
+  type Block,
+  type Cluster,
+  type Gateway,
+  type IPPool,
+  type Kind,
+  type List,
+  type Subnet,
+  type Token,
+} from '../api/index.js';
+import { defaultBlockSize, MAX_POOL_INDEX_BITS, parseCidrRange, poolMeta, rangeEntry, rangesOverlap } from './cidr-range.js';
+import * as S from './redis-scripts.js';
+
+type Reply = [string, ...string[]];
+type ScriptFn = (...args: (string | number)[]) => Promise<Reply>;
+
+export interface KindObjectMap {
+  Cluster: Cluster;
+  Subnet: Subnet;
+  IPPool: IPPool;
+  Block: Block;
+  AddressLease: AddressLease;
+  Gateway: Gateway;
+}
+
+export function sha256Hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/** JSON with `resourceVersion` first (placeholder), the shape the Lua scripts stamp. */
+function encodeObject(obj: object): string {
+  const { resourceVersion: _rv, ...rest } = obj as Record<string, unknown>;
+  const body = JSON.stringify(rest);
+  return body === '{}' ? '{"resourceVersion":"__RV__"}' : `{"resourceVersion":"__RV__",${body.slice(1)}`;
+}
+
+const now = (): string => new Date().toISOString();
+
+export interface RawEvent {
+  rev: number;
+  type: string;
+  kind: string;
+  object: string;
+}
+
+/**
+ * The broker's state in Redis: objects in one hash per kind, the event log in a stream, allocations in
+ * per-pool hashes, all changed only through the Lua scripts in redis-scripts.ts. Stateless itself, so any number
+ * of broker replicas can share one Redis.
+ */
+export class BrokerStore {
+  readonly prefix: string;
+  private readonly s: Record<'put' | 'del' | 'createRanged' | 'join' | 'leaseBlock' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact', ScriptFn>;
+
+  constructor(
+    readonly redis: Redis,
+    prefix = '{strait}:',
+  ) {
+    this.prefix = prefix;
+    const defs = {
+      put: S.PUT,
+      del: S.DELETE,
+      createRanged: S.CREATE_RANGED,
+      join: S.JOIN,
+      leaseBlock: S.LEASE_BLOCK,
+      releaseBlock: S.RELEASE_BLOCK,
+      leaseAddress: S.LEASE_ADDRESS,
+      releaseAddress: S.RELEASE_ADDRESS,
+      compact: S.COMPACT,
+    };
+    const fns: Partial<Record<keyof typeof defs, ScriptFn>> = {};
+    for (const [name, lua] of Object.entries(defs) as [keyof typeof defs, string][]) {
+      const cmd = `strait_${name}`;
+      redis.defineCommand(cmd, { numberOfKeys: 0, lua });
+      const r = redis as unknown as Record<string, ScriptFn>;
+      fns[name] = (...args) => (r[cmd] as ScriptFn).call(redis, this.prefix, ...args);
+    }
+    this.s = fns as typeof this.s;
+  }
+
+  key(k: string): string {
+    return this.prefix + k;
+  }
+
+  async currentRev(): Promise<string> {
+    return (await this.redis.get(this.key('rev'))) ?? '0';
+  }
+
+  // ------------------------------------------------------------------ reads
+  async list<K extends Kind>(kind: K, filter?: (o: KindObjectMap[K]) => boolean): Promise<List<KindObjectMap[K]>> {
+    const res = await this.redis.multi().get(this.key('rev')).hvals(this.key(`o:${kind}`)).hgetall(this.key('hb')).exec();
+    if (!res) throw new StraitError('UNAVAILABLE', 'Redis transaction aborted');
+    for (const [err] of res) if (err) throw err;
+    const rev = (res[0]?.[1] as string | null) ?? '0';
+    let items = (res[1]?.[1] as string[]).map((j) => JSON.parse(j) as KindObjectMap[K]);
+    if (kind === 'Cluster') {
+      const hb = res[2]?.[1] as Record<string, string>;
+      items = items.map((c) => withHeartbeat(c as Cluster, hb[(c as Cluster).id]) as KindObjectMap[K]);
+    }
+    if (filter) items = items.filter(filter);
+    items.sort((a, b) => String(nameOf(kind, a)).localeCompare(String(nameOf(kind, b)), 'en', { numeric: true }));
+    return { items, resourceVersion: rev };
+  }
+
+  async get<K extends Kind>(kind: K, name: string): Promise<KindObjectMap[K]> {
+    const json = await this.redis.hget(this.key(`o:${kind}`), name);
+    if (json === null) throw new StraitError('NOT_FOUND', `${kind} ${JSON.stringify(name)} not found`, { kind, name });
+    const obj = JSON.parse(json) as KindObjectMap[K];
+    if (kind === 'Cluster') {
+      const hb = await this.redis.hget(this.key('hb'), name);
+      return withHeartbeat(obj as Cluster, hb ?? undefined) as KindObjectMap[K];
+    }
+    return obj;
+  }
+
+  // ------------------------------------------------------------------ generic writes
+  async put<K extends Kind>(
+    kind: K,
+    name: string,
+    mode: 'create' | 'update' | 'upsert',
+    obj: Omit<KindObjectMap[K], 'resourceVersion'>,
+    expectedRv = '',
+    ref?: { kind: Kind; name: string },
+  ): Promise<KindObjectMap[K]> {
+    const r = await this.s.put(kind, name, mode, encodeObject(obj), expectedRv, ref ? `o:${ref.kind}` : '', ref?.name ?? '');
+    return this.result(r, kind, name, () => {
+      if (r[0] === 'NOREF') throw new StraitError('NOT_FOUND', `${ref?.kind} ${JSON.stringify(ref?.name)} not found`, { kind: ref?.kind, name: ref?.name });
+    }) as KindObjectMap[K];
+  }
+
+  async delete<K extends Kind>(
+    kind: K,
+    name: string,
+    opts: { expectedRv?: string; guards?: string[]; cleanup?: [op: 'hdel' | 'srem' | 'del' | 'hsetnow', key: string, field: string][] } = {},
+  ): Promise<KindObjectMap[K]> {
+    const guards = opts.guards ?? [];
+    const cleanup = (opts.cleanup ?? []).flat();
+    const r = await this.s.del(kind, name, opts.expectedRv ?? '', String(Date.now()), guards.length, ...guards, ...cleanup);
+    return this.result(r, kind, name, () => {
+      if (r[0] === 'INUSE') {
+        throw new StraitError('IN_USE', `${kind} ${JSON.stringify(name)} is still in use (${describeGuard(r[1] ?? '')})`, { kind, name, guard: describeGuard(r[1] ?? '') });
+      }
+    }) as KindObjectMap[K];
+  }
+
+  private result(r: Reply, kind: string, name: string, extra?: () => void): unknown {
+    switch (r[0]) {
+      case 'OK':
+      case 'EXISTING':
+      case 'REJOIN':
+        return JSON.parse(r[1] ?? '{}');
+      case 'NOTFOUND':
+        throw new StraitError('NOT_FOUND', `${kind} ${JSON.stringify(name)} not found`, { kind, name });
+      case 'STALE': {
+        const current = r[1]?.match(/^\{"resourceVersion":"(\d*)"/)?.[1];
+        throw new StraitError('STALE_RESOURCE_VERSION', `${kind} ${JSON.stringify(name)} has changed (now at resourceVersion ${current}); re-read and retry`, { kind, name, resourceVersion: current });
+      }
+      case 'EXISTS':
+        throw new StraitError('ALREADY_EXISTS', `${kind} ${JSON.stringify(name)} already exists`, { kind, name });
+      default:
+        extra?.();
+        throw new StraitError('INTERNAL', `unexpected store answer ${r[0]} for ${kind} ${name}`);
+    }
+  }
+
+  /** Read-modify-write with CAS; retries when someone else wrote in between (unless the caller pinned a version). */
+  async update<K extends Kind>(
+    kind: K,
+    name: string,
+    change: (cur: KindObjectMap[K]) => Omit<KindObjectMap[K], 'resourceVersion'> | undefined,
+    pinnedRv?: string,
+  ): Promise<KindObjectMap[K]> {
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.get(kind, name);
+      if (pinnedRv !== undefined && cur.resourceVersion !== pinnedRv) {
+        throw new StraitError('STALE_RESOURCE_VERSION', `${kind} ${JSON.stringify(name)} has changed (now at resourceVersion ${cur.resourceVersion}); re-read and retry`, { kind, name, resourceVersion: cur.resourceVersion });
+      }
+      const next = change(cur);
+      if (next === undefined) return cur;
+      try {
+        return await this.put(kind, name, 'update', next, cur.resourceVersion);
+      } catch (e) {
+        if (pinnedRv === undefined && attempt < 20 && e instanceof StraitError && e.code === 'STALE_RESOURCE_VERSION') continue;
+        throw e;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ tokens
+  async createToken(ttlSeconds: number, uses: number, description?: string): Promise<{ token: Token; secret: string }> {
+    const id = randomBytes(4).toString('hex');
+    const secret = randomBytes(16).toString('hex');
+    const createdAt = Date.now();
+    const expiresAt = createdAt + ttlSeconds * 1000;
+    await this.redis
+      .multi()
+      .hset(this.key(`tok:${id}`), { hash: sha256Hex(secret), expiresAt, uses, used: 0, createdAt, description: description ?? '' })
+      .pexpireat(this.key(`tok:${id}`), expiresAt + 86_400_000)
+      .sadd(this.key('tokens'), id)
+      .exec();
+    return { token: tokenOf(id, { expiresAt: String(expiresAt), uses: String(uses), used: '0', createdAt: String(createdAt), description: description ?? '' }), secret: `${id}.${secret}` };
+  }
+
+  async listTokens(): Promise<List<Token>> {
+    const ids = await this.redis.smembers(this.key('tokens'));
+    const items: Token[] = [];
+    for (const id of ids.sort()) {
+      const h = await this.redis.hgetall(this.key(`tok:${id}`));
+      if (!h.hash) {
+        await this.redis.srem(this.key('tokens'), id);
+        continue;
+      }
+      items.push(tokenOf(id, h));
+    }
+    return { items, resourceVersion: await this.currentRev() };
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    const n = await this.redis.del(this.key(`tok:${id}`));
+    await this.redis.srem(this.key('tokens'), id);
+    if (n === 0) throw new StraitError('NOT_FOUND', `token ${JSON.stringify(id)} not found`, { kind: 'Token', name: id });
+  }
+
+  // ------------------------------------------------------------------ clusters
+  async joinCluster(joinToken: string, req: { id: string; podCIDRs: string[]; serviceCIDRs: string[]; labels?: Record<string, string> }): Promise<{ cluster: Cluster; credential: string; rejoined: boolean }> {
+    const m = /^([0-9a-f]{8})\.([0-9a-f]{32})$/.exec(joinToken);
+    if (!m) throw new StraitError('JOIN_TOKEN_INVALID', 'the join token is not of the form <id>.<secret>');
+    const ranges = [...req.podCIDRs, ...req.serviceCIDRs].map(parseCidrRange);
+    for (let i = 0; i < ranges.length; i++) {
+      for (let j = i + 1; j < ranges.length; j++) {
+        const a = ranges[i]!, b = ranges[j]!;
+        if (rangesOverlap(a, b)) {
+          throw new StraitError('CIDR_OVERLAP', `cluster ${req.id}: its own CIDRs ${a.cidr} and ${b.cidr} overlap`, { cluster: req.id, ranges: [{ cidr: a.cidr, conflictsWith: b.cidr }] });
+        }
+      }
+    }
+    const pod = req.podCIDRs.map((c) => parseCidrRange(c).cidr);
+    const svc = req.serviceCIDRs.map((c) => parseCidrRange(c).cidr);
+    const cidrKey = `pod=${[...pod].sort().join(',')};svc=${[...svc].sort().join(',')}`;
+    const secret = randomBytes(24).toString('hex');
+    const ts = now();
+    const cluster: Omit<Cluster, 'resourceVersion'> = { id: req.id, podCIDRs: pod, serviceCIDRs: svc, ...(req.labels ? { labels: req.labels } : {}), status: 'Ready', joinedAt: ts, lastHeartbeat: ts };
+    const r = await this.s.join(m[1]!, sha256Hex(m[2]!), String(Date.now()), req.id, encodeObject(cluster), cidrKey, sha256Hex(secret), ranges.map(rangeEntry).join(';'));
+    switch (r[0]) {
+      case 'TOKEN':
+        throw new StraitError('JOIN_TOKEN_INVALID', `the join token is ${r[1]}`, { reason: r[1] });
+      case 'EXISTS':
+        throw new StraitError('ALREADY_EXISTS', `cluster ${JSON.stringify(req.id)} is already registered with other CIDRs (${r[2]}); remove it first or use another id`, { kind: 'Cluster', name: req.id, registered: r[2] });
+      case 'OVERLAP': {
+        const pairs = (r[2] ?? '').split(';').map((p) => {
+          const [mine, theirs] = p.split('=');
+          return { cidr: mine, conflictsWith: theirs };
+        });
+        throw new StraitError(
+          'CIDR_OVERLAP',
+          `cluster ${req.id} overlaps cluster ${r[1]}: ${pairs.map((p) => `${p.cidr} overlaps ${p.conflictsWith}`).join(', ')}`,
+          { cluster: r[1], ranges: pairs },
+        );
+      }
+      case 'OK':
+      case 'REJOIN': {
+        const c = JSON.parse(r[1]!) as Cluster;
+        return { cluster: c, credential: `c.${req.id}.${secret}`, rejoined: r[0] === 'REJOIN' };
+      }
+      default:
+        throw new StraitError('INTERNAL', `unexpected join answer ${r[0]}`);
+    }
+  }
+
+  /** True when `c.<id>.<secret>` is the current credential of cluster `id`. */
+  async verifyClusterCredential(id: string, secret: string): Promise<boolean> {
+    const h = await this.redis.hget(this.key('creds'), id);
+    return h !== null && h === sha256Hex(secret);
+  }
+
+  async heartbeat(id: string): Promise<Cluster> {
+    await this.redis.hset(this.key('hb'), id, String(Date.now()));
+    // Heartbeats themselves do not write events (they would flood the log); only a status flip does.
+    return this.update('Cluster', id, (c) => (c.status === 'Ready' ? undefined : { ...strip(c), status: 'Ready' as const }));
+  }
+
+  async removeCluster(id: string, expectedRv?: string): Promise<Cluster> {
+    return this.delete('Cluster', id, {
+      ...(expectedRv ? { expectedRv } : {}),
+      cleanup: [
+        ['hdel', 'creds', id],
+        ['hdel', 'ranges:cluster', id],
+        ['hdel', 'cidrs', id],
+        ['hdel', 'joinedvia', id],
+        ['hdel', 'hb', id],
+        ['hsetnow', 'left', id],
+      ],
+    });
+  }
+
+  // ------------------------------------------------------------------ subnets and pools
+  async createSubnet(req: { name: string; cidr: string; description?: string }): Promise<Subnet> {
+    const r = parseCidrRange(req.cidr);
+    const obj: Omit<Subnet, 'resourceVersion'> = { name: req.name, cidr: r.cidr, ...(req.description !== undefined ? { description: req.description } : {}), createdAt: now() };
+    const res = await this.s.createRanged('Subnet', 'ranges:subnet', req.name, encodeObject(obj), r.start, r.end, r.cidr, '', '');
+    return this.rangedResult(res, 'Subnet', req.name, r.cidr) as Subnet;
+  }
+
+  async deleteSubnet(name: string, expectedRv?: string): Promise<Subnet> {
+    return this.delete('Subnet', name, { ...(expectedRv ? { expectedRv } : {}), guards: [`sp:${name}`], cleanup: [['hdel', 'ranges:subnet', name]] });
+  }
+
+  async createPool(req: { name: string; cidr: string; blockSize?: number; subnet?: string; purpose: IPPool['purpose']; description?: string }): Promise<IPPool> {
+    const r = parseCidrRange(req.cidr);
+    const blockSize = req.blockSize ?? defaultBlockSize(r);
+    if (blockSize < r.prefix || blockSize > r.bits) {
+      throw new StraitError('INVALID_ARGUMENT', `blockSize ${blockSize} must lie between the pool's prefix length ${r.prefix} and ${r.bits}`, { field: 'blockSize' });
+    }
+    if (blockSize - r.prefix > MAX_POOL_INDEX_BITS) {
+      throw new StraitError('INVALID_ARGUMENT', `a pool holds at most 2^${MAX_POOL_INDEX_BITS} blocks: blockSize ${blockSize} is too long for /${r.prefix}`, { field: 'blockSize' });
+    }
+    const obj: Omit<IPPool, 'resourceVersion'> = {
+      name: req.name,
+      cidr: r.cidr,
+      blockSize,
+      ...(req.subnet !== undefined ? { subnet: req.subnet } : {}),
+      purpose: req.purpose,
+      ...(req.description !== undefined ? { description: req.description } : {}),
+      createdAt: now(),
+    };
+    const res = await this.s.createRanged('IPPool', 'ranges:pool', req.name, encodeObject(obj), r.start, r.end, r.cidr, req.subnet ?? '', poolMeta(r, blockSize));
+    return this.rangedResult(res, 'IPPool', req.name, r.cidr, req.subnet) as IPPool;
+  }
+
+  private rangedResult(res: Reply, kind: 'Subnet' | 'IPPool', name: string, cidr: string, subnet?: string): unknown {
+    switch (res[0]) {
+      case 'NOPARENT':
+        throw new StraitError('NOT_FOUND', `subnet ${JSON.stringify(subnet)} not found`, { kind: 'Subnet', name: subnet });
+      case 'OUTSIDE':
+        throw new StraitError('INVALID_ARGUMENT', `pool ${name}: ${cidr} is not inside subnet ${subnet} (${res[1]})`, { subnet, subnetCidr: res[1] });
+      case 'OVERLAP':
+        throw new StraitError('CIDR_OVERLAP', `${kind} ${name} (${cidr}) overlaps ${kind} ${res[1]} (${res[2]})`, { kind, [kind === 'Subnet' ? 'subnet' : 'pool']: res[1], ranges: [{ cidr, conflictsWith: res[2] }] });
+      default:
+        return this.result(res, kind, name);
+    }
+  }
+
+  async deletePool(name: string, expectedRv?: string): Promise<IPPool> {
+    const pool = await this.get('IPPool', name);
+    return this.delete('IPPool', name, {
+      expectedRv: expectedRv ?? pool.resourceVersion,
+      guards: [`pb:${name}`, `pa:${name}`],
+      cleanup: [
+        ['hdel', 'ranges:pool', name],
+        ['hdel', 'pm', name],
+        ['del', `cur:${name}`, '-'],
+        ['del', `po:${name}`, '-'],
+        ['del', `pab:${name}`, '-'],
+        ...(pool.subnet ? [['srem', `sp:${pool.subnet}`, name] as ['srem', string, string]] : []),
+      ],
+    });
+  }
+
+  // ------------------------------------------------------------------ leases
+  async leaseBlock(pool: string, cluster: string, node: string): Promise<Block> {
+    const r = await this.s.leaseBlock(pool, cluster, node, now());
+    return this.leaseResult(r, pool, cluster, 'block') as Block;
+  }
+
+  async releaseBlock(id: string, requiredCluster = ''): Promise<Block> {
+    const r = await this.s.releaseBlock(id, requiredCluster);
+    if (r[0] === 'FORBIDDEN') throw new StraitError('FORBIDDEN', `block ${id} belongs to cluster ${r[1]}`, { kind: 'Block', name: id });
+    return this.result(r, 'Block', id) as Block;
+  }
+
+  async leaseAddress(pool: string, owner: string, cluster: string): Promise<{ lease: AddressLease; existing: boolean }> {
+    const r = await this.s.leaseAddress(pool, owner, cluster, now());
+    if (r[0] === 'OWNED') {
+      throw new StraitError('ALREADY_EXISTS', `owner ${JSON.stringify(owner)} already holds an address of pool ${pool} for another cluster`, { pool, owner });
+    }
+    return { lease: this.leaseResult(r, pool, cluster, 'address') as AddressLease, existing: r[0] === 'EXISTING' };
+  }
+
+  async releaseAddress(ip: string, requiredCluster = ''): Promise<AddressLease> {
+    const r = await this.s.releaseAddress(ip, requiredCluster);
+    if (r[0] === 'FORBIDDEN') throw new StraitError('FORBIDDEN', `address ${ip} belongs to cluster ${r[1]}`, { kind: 'AddressLease', name: ip });
+    return this.result(r, 'AddressLease', ip) as AddressLease;
+  }
+
+  private leaseResult(r: Reply, pool: string, cluster: string, what: string): unknown {
+    switch (r[0]) {
+      case 'NOPOOL':
+        throw new StraitError('NOT_FOUND', `pool ${JSON.stringify(pool)} not found`, { kind: 'IPPool', name: pool });
+      case 'NOCLUSTER':
+        throw new StraitError('NOT_FOUND', `cluster ${JSON.stringify(cluster)} not found`, { kind: 'Cluster', name: cluster });
+      case 'EXHAUSTED':
+        throw new StraitError('POOL_EXHAUSTED', `pool ${pool} has no free ${what}`, { pool });
+      default:
+        return this.result(r, what, pool);
+    }
+  }
+
+  // ------------------------------------------------------------------ event log
+  async compacted(): Promise<number> {
+    return Number((await this.redis.get(this.key('compacted'))) ?? '0');
+  }
+
+  /** Events with rev > after, oldest first. */
+  async eventsAfter(after: number, count = 1000): Promise<RawEvent[]> {
+    const rows = (await this.redis.xrange(this.key('events'), `(${after}-0`, '+', 'COUNT', count)) as [string, string[]][];
+    return rows.map(parseEntry);
+  }
+
+  /** Trims the log to the last `keep` events; returns the compaction point. */
+  async compact(keep: number): Promise<number> {
+    const rev = Number(await this.currentRev());
+    const upto = Math.max(0, rev - keep);
+    return Number(await this.s.compact(String(upto)));
+  }
+}
+
+export function parseEntry([id, fields]: [string, string[]]): RawEvent {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  return { rev: Number(id.split('-')[0]), type: f.t ?? '', kind: f.k ?? '', object: f.o ?? '{}' };
+}
+
+function withHeartbeat(c: Cluster, hb: string | undefined): Cluster {
+  return hb ? { ...c, lastHeartbeat: new Date(Number(hb)).toISOString() } : c;
+}
+
+function strip<T extends { resourceVersion: string }>(o: T): Omit<T, 'resourceVersion'> {
+  const { resourceVersion: _rv, ...rest } = o;
+  return rest;
+}
+
+function nameOf(kind: Kind, o: unknown): string {
+  const x = o as Record<string, string>;
+  switch (kind) {
+    case 'Cluster':
+      return x.id ?? '';
+    case 'Block':
+      return x.id ?? '';
+    case 'AddressLease':
+      return x.ip ?? '';
+    case 'Gateway':
+      return `${x.cluster}/${x.name}`;
+    default:
+      return x.name ?? '';
+  }
+}
+
+function describeGuard(key: string): string {
+  if (key.startsWith('sp:')) return 'it still has pools';
+  if (key.startsWith('pb:')) return 'it still has leased blocks';
+  if (key.startsWith('pa:')) return 'it still has leased addresses';
+  return key;
+}
+
+function tokenOf(id: string, h: Record<string, string>): Token {
+  return {
+    id,
+    ...(h.description ? { description: h.description } : {}),
+    createdAt: new Date(Number(h.createdAt)).toISOString(),
+    expiresAt: new Date(Number(h.expiresAt)).toISOString(),
+    uses: Number(h.uses),
+    used: Number(h.used),
+  };
+}

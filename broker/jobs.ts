@@ -1,0 +1,165 @@
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../host/index.js';
+import type { BrokerStore } from './broker-store.js';
+
+export interface JobSettings {
+  /** A Ready cluster without a heartbeat for this long becomes NotReady. */
+  heartbeatTimeoutMs: number;
+  sweepEveryMs: number;
+  /** Blocks, addresses and gateways of a removed cluster are returned this long after it left. */
+  gcGraceMs: number;
+  gcEveryMs: number;
+  /** Events kept in the log (older ones are trimmed; watchers behind them get 410). */
+  compactKeep: number;
+  compactEveryMs: number;
+}
+
+export const DEFAULT_JOB_SETTINGS: JobSettings = {
+  heartbeatTimeoutMs: 30_000,
+  sweepEveryMs: 5_000,
+  gcGraceMs: 120_000,
+  gcEveryMs: 30_000,
+  compactKeep: 100_000,
+  compactEveryMs: 60_000,
+};
+
+/** Marks Ready clusters whose last heartbeat is older than `timeoutMs` NotReady; returns their ids. */
+export async function sweepHeartbeats(store: BrokerStore, timeoutMs: number, nowMs = Date.now()): Promise<string[]> {
+  const hb = await store.redis.hgetall(store.key('hb'));
+  const marked: string[] = [];
+  for (const c of (await store.list('Cluster')).items) {
+    const last = Number(hb[c.id] ?? Date.parse(c.joinedAt));
+    if (c.status === 'Ready' && nowMs - last > timeoutMs) {
+      try {
+        await store.update('Cluster', c.id, (cur) => {
+          if (cur.status !== 'Ready') return undefined;
+          const { resourceVersion: _rv, ...rest } = cur;
+          return { ...rest, status: 'NotReady' as const };
+        });
+        marked.push(c.id);
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+  }
+  return marked;
+}
+
+/**
+ * Returns blocks and addresses and deletes gateways of clusters that are gone, once they have been gone for
+ * `graceMs` (a cluster that re-joins within the grace keeps everything).
+ */
+export async function collectGarbage(store: BrokerStore, graceMs: number, nowMs = Date.now()): Promise<{ blocks: number; addresses: number; gateways: number }> {
+  const clusters = new Set((await store.list('Cluster')).items.map((c) => c.id));
+  const leftKey = store.key('left');
+  const expired = async (cluster: string): Promise<boolean> => {
+    if (clusters.has(cluster)) return false;
+    // A lease whose cluster vanished without a record (e.g. removed by hand in Redis) starts its grace now.
+    await store.redis.hsetnx(leftKey, cluster, String(nowMs));
+    const left = Number(await store.redis.hget(leftKey, cluster));
+    return nowMs - left >= graceMs;
+  };
+  const out = { blocks: 0, addresses: 0, gateways: 0 };
+  const ignoreGone = (e: unknown): void => {
+    if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
+  };
+  for (const b of (await store.list('Block')).items) {
+    if (await expired(b.cluster)) {
+      await store.releaseBlock(b.id).then(() => out.blocks++, ignoreGone);
+    }
+  }
+  for (const a of (await store.list('AddressLease')).items) {
+    if (await expired(a.cluster)) {
+      await store.releaseAddress(a.ip).then(() => out.addresses++, ignoreGone);
+    }
+  }
+  for (const g of (await store.list('Gateway')).items) {
+    if (await expired(g.cluster)) {
+      await store.delete('Gateway', `${g.cluster}/${g.name}`).then(() => out.gateways++, ignoreGone);
+    }
+  }
+  // Forget clusters whose leftovers are all gone.
+  const left = await store.redis.hgetall(leftKey);
+  for (const [cluster, at] of Object.entries(left)) {
+    if (clusters.has(cluster)) await store.redis.hdel(leftKey, cluster);
+    else if (nowMs - Number(at) >= graceMs * 10) await store.redis.hdel(leftKey, cluster);
+  }
+  return out;
+}
+
+export async function compactLog(store: BrokerStore, keep: number): Promise<number> {
+  return store.compact(keep);
+}
+
+/**
+ * The broker's repeatable jobs on bullmq. Any number of workers may run (in API replicas or apart with
+ * `--role worker`); bullmq hands each run to one of them. The connection retries forever, so workers ride out
+ * Redis restarts.
+ */
+export class BrokerJobs {
+  private queue: Queue | undefined;
+  private worker: Worker | undefined;
+  private readonly conn: Redis;
+  private readonly workerConn: Redis;
+
+  constructor(
+    private readonly store: BrokerStore,
+    private readonly settings: JobSettings = DEFAULT_JOB_SETTINGS,
+    private readonly logger?: Logger,
+    private readonly queueName = 'broker-jobs',
+  ) {
+    this.conn = store.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+    this.workerConn = store.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+  }
+
+  private get prefix(): string {
+    return `${this.store.prefix}bull`;
+  }
+
+  /** Installs the schedules (idempotent: upsert). */
+  async schedule(): Promise<void> {
+    this.queue ??= new Queue(this.queueName, { connection: this.conn, prefix: this.prefix });
+    const s = this.settings;
+    const opts = { removeOnComplete: 100, removeOnFail: 100 };
+    await this.queue.upsertJobScheduler('heartbeat-sweep', { every: s.sweepEveryMs }, { name: 'heartbeat-sweep', opts });
+    await this.queue.upsertJobScheduler('gc', { every: s.gcEveryMs }, { name: 'gc', opts });
+    await this.queue.upsertJobScheduler('compact', { every: s.compactEveryMs }, { name: 'compact', opts });
+  }
+
+  async depth(): Promise<number> {
+    this.queue ??= new Queue(this.queueName, { connection: this.conn, prefix: this.prefix });
+    const c = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized');
+    return (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0);
+  }
+
+  startWorker(onDone?: (name: string, result: unknown) => void): void {
+    const s = this.settings;
+    this.worker = new Worker(
+      this.queueName,
+      async (job) => {
+        switch (job.name) {
+          case 'heartbeat-sweep':
+            return sweepHeartbeats(this.store, s.heartbeatTimeoutMs);
+          case 'gc':
+            return collectGarbage(this.store, s.gcGraceMs);
+          case 'compact':
+            return compactLog(this.store, s.compactKeep);
+          default:
+            return undefined;
+        }
+      },
+      { connection: this.workerConn, prefix: this.prefix, concurrency: 1 },
+    );
+    this.worker.on('completed', (job, result) => onDone?.(job.name, result));
+    this.worker.on('failed', (job, err) => this.logger?.warn({ job: job?.name, err: err.message }, 'broker job failed'));
+    this.worker.on('error', (err) => this.logger?.warn({ err: err.message }, 'broker worker error'));
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.queue?.close();
+    this.conn.disconnect();
+    this.workerConn.disconnect();
+  }
+}

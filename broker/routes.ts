@@ -1,0 +1,273 @@
+import type { z } from 'zod';
+import {
+  AddressLease,
+  AddressLeaseRequest,
+  Block,
+  BlockLeaseRequest,
+  Cluster,
+  ClusterJoined,
+  ClusterJoinRequest,
+  ClusterPatch,
+  Gateway,
+  GatewayPut,
+  Health,
+  HeartbeatRequest,
+  IPPool,
+  IPPoolCreate,
+  IPPoolPut,
+  listOf,
+  StraitError,
+  Subnet,
+  SubnetCreate,
+  SubnetPut,
+  Token,
+  TokenCreated,
+  TokenCreateRequest,
+  type Gateway as GatewayT,
+} from '../api/index.js';
+import { requireClusterOrAdmin, type Principal } from './auth.js';
+import type { BrokerStore } from './broker-store.js';
+import { canonicalIp } from './cidr-range.js';
+
+export type Auth = 'none' | 'join' | 'any' | 'admin';
+
+export interface RouteContext {
+  store: BrokerStore;
+  principal: Principal;
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  body: unknown;
+  /** the bearer token as given (join tokens) */
+  bearer: string | undefined;
+  brokerUrl: string;
+  caHash: string;
+  onClusterGone: (id: string) => void;
+}
+
+export interface RouteSpec {
+  id: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** OpenAPI path syntax: `/v1/clusters/{id}` */
+  path: string;
+  summary: string;
+  auth: Auth;
+  body?: z.ZodType;
+  query?: Record<string, string>;
+  status: number;
+  response?: z.ZodType;
+  handler?: (c: RouteContext) => Promise<unknown>;
+}
+
+const fromList = (q: string | undefined): string | undefined => (q === undefined || q === '' ? undefined : q);
+
+/**
+ * The whole v1 API as data: the koa app registers these, and the OpenAPI document is generated from the same
+ * table, so the two cannot drift. Handlers receive the body already validated by `body`.
+ */
+export const ROUTES: RouteSpec[] = [
+  // ------------------------------------------------------------------ tokens
+  {
+    id: 'createToken', method: 'POST', path: '/v1/tokens', summary: 'Create a join token (shown once)', auth: 'admin',
+    body: TokenCreateRequest, status: 201, response: TokenCreated,
+    handler: async (c) => {
+      const b = c.body as z.output<typeof TokenCreateRequest>;
+      const { token, secret } = await c.store.createToken(b.ttlSeconds, b.uses, b.description);
+      return { id: token.id, token: secret, expiresAt: token.expiresAt, broker: c.brokerUrl, caHash: c.caHash };
+    },
+  },
+  { id: 'listTokens', method: 'GET', path: '/v1/tokens', summary: 'List join tokens (never their secrets)', auth: 'admin', status: 200, response: listOf(Token), handler: (c) => c.store.listTokens() },
+  {
+    id: 'revokeToken', method: 'DELETE', path: '/v1/tokens/{id}', summary: 'Revoke a join token', auth: 'admin', status: 204,
+    handler: async (c) => {
+      await c.store.revokeToken(c.params.id!);
+      return undefined;
+    },
+  },
+  // ------------------------------------------------------------------ clusters
+  {
+    id: 'joinCluster', method: 'POST', path: '/v1/clusters', summary: 'Register a cluster with a join token (Bearer <join token>); idempotent for the same id and CIDRs', auth: 'join',
+    body: ClusterJoinRequest, status: 201, response: ClusterJoined,
+    handler: async (c) => {
+      const b = c.body as z.output<typeof ClusterJoinRequest>;
+      const r = await c.store.joinCluster(c.bearer ?? '', { id: b.id, podCIDRs: b.podCIDRs, serviceCIDRs: b.serviceCIDRs, ...(b.labels ? { labels: b.labels } : {}) });
+      c.onClusterGone(b.id);
+      return { cluster: r.cluster, credentials: { token: r.credential } };
+    },
+  },
+  { id: 'listClusters', method: 'GET', path: '/v1/clusters', summary: 'List clusters', auth: 'any', status: 200, response: listOf(Cluster), handler: (c) => c.store.list('Cluster') },
+  { id: 'getCluster', method: 'GET', path: '/v1/clusters/{id}', summary: 'Get a cluster', auth: 'any', status: 200, response: Cluster, handler: (c) => c.store.get('Cluster', c.params.id!) },
+  {
+    id: 'patchCluster', method: 'PATCH', path: '/v1/clusters/{id}', summary: 'Change a cluster\'s labels (merge)', auth: 'any', body: ClusterPatch, status: 200, response: Cluster,
+    handler: (c) => {
+      requireClusterOrAdmin(c.principal, c.params.id!, 'change the cluster object');
+      const b = c.body as z.output<typeof ClusterPatch>;
+      return c.store.update('Cluster', c.params.id!, (cur) => {
+        const { resourceVersion: _rv, ...rest } = cur;
+        return { ...rest, ...(b.labels ? { labels: { ...(cur.labels ?? {}), ...b.labels } } : {}) };
+      }, b.resourceVersion);
+    },
+  },
+  {
+    id: 'removeCluster', method: 'DELETE', path: '/v1/clusters/{id}', summary: 'Remove a cluster (its blocks, addresses and gateways are collected after a grace period)', auth: 'any', status: 204,
+    handler: async (c) => {
+      requireClusterOrAdmin(c.principal, c.params.id!, 'remove');
+      await c.store.removeCluster(c.params.id!, fromList(c.query.resourceVersion));
+      c.onClusterGone(c.params.id!);
+      return undefined;
+    },
+  },
+  {
+    id: 'heartbeat', method: 'PUT', path: '/v1/clusters/{id}/heartbeat', summary: 'Record a heartbeat (marks the cluster Ready)', auth: 'any', body: HeartbeatRequest, status: 200, response: Cluster,
+    handler: (c) => {
+      requireClusterOrAdmin(c.principal, c.params.id!, 'heartbeat');
+      return c.store.heartbeat(c.params.id!);
+    },
+  },
+  // ------------------------------------------------------------------ gateways
+  {
+    id: 'putGateway', method: 'PUT', path: '/v1/clusters/{id}/gateways/{name}', summary: 'Create or replace a gateway of a cluster', auth: 'any', body: GatewayPut, status: 200, response: Gateway,
+    handler: (c) => {
+      const cluster = c.params.id!, name = c.params.name!;
+      requireClusterOrAdmin(c.principal, cluster, 'write gateways');
+      const b = c.body as z.output<typeof GatewayPut>;
+      if ((b.cluster !== undefined && b.cluster !== cluster) || (b.name !== undefined && b.name !== name)) {
+        throw new StraitError('INVALID_ARGUMENT', 'cluster and name in the body must match the path', { cluster: b.cluster, name: b.name });
+      }
+      const g: Omit<GatewayT, 'resourceVersion'> = {
+        cluster, name, endpoints: b.endpoints.map(canonicalIp), tunnelTypes: b.tunnelTypes,
+        publicKeys: b.publicKeys, priority: b.priority, health: b.health, updatedAt: new Date().toISOString(),
+      };
+      return c.store.put('Gateway', `${cluster}/${name}`, 'upsert', g, b.resourceVersion ?? '', { kind: 'Cluster', name: cluster });
+    },
+  },
+  { id: 'getGateway', method: 'GET', path: '/v1/clusters/{id}/gateways/{name}', summary: 'Get a gateway', auth: 'any', status: 200, response: Gateway, handler: (c) => c.store.get('Gateway', `${c.params.id}/${c.params.name}`) },
+  {
+    id: 'deleteGateway', method: 'DELETE', path: '/v1/clusters/{id}/gateways/{name}', summary: 'Delete a gateway', auth: 'any', status: 204,
+    handler: async (c) => {
+      requireClusterOrAdmin(c.principal, c.params.id!, 'delete gateways');
+      await c.store.delete('Gateway', `${c.params.id}/${c.params.name}`, { ...(c.query.resourceVersion ? { expectedRv: c.query.resourceVersion } : {}) });
+      return undefined;
+    },
+  },
+  {
+    id: 'listGateways', method: 'GET', path: '/v1/gateways', summary: 'List gateways of all clusters (filter: ?cluster=)', auth: 'any', query: { cluster: 'only this cluster\'s gateways' }, status: 200, response: listOf(Gateway),
+    handler: (c) => {
+      const cl = fromList(c.query.cluster);
+      return c.store.list('Gateway', cl ? (g) => g.cluster === cl : undefined);
+    },
+  },
+  // ------------------------------------------------------------------ subnets
+  {
+    id: 'createSubnet', method: 'POST', path: '/v1/subnets', summary: 'Create a global subnet', auth: 'admin', body: SubnetCreate, status: 201, response: Subnet,
+    handler: (c) => {
+      const b = c.body as z.output<typeof SubnetCreate>;
+      return c.store.createSubnet({ name: b.name, cidr: b.cidr, ...(b.description !== undefined ? { description: b.description } : {}) });
+    },
+  },
+  { id: 'listSubnets', method: 'GET', path: '/v1/subnets', summary: 'List subnets', auth: 'any', status: 200, response: listOf(Subnet), handler: (c) => c.store.list('Subnet') },
+  { id: 'getSubnet', method: 'GET', path: '/v1/subnets/{name}', summary: 'Get a subnet', auth: 'any', status: 200, response: Subnet, handler: (c) => c.store.get('Subnet', c.params.name!) },
+  {
+    id: 'putSubnet', method: 'PUT', path: '/v1/subnets/{name}', summary: 'Change a subnet\'s description (cidr is fixed)', auth: 'admin', body: SubnetPut, status: 200, response: Subnet,
+    handler: (c) => {
+      const b = c.body as z.output<typeof SubnetPut>;
+      const name = c.params.name!;
+      if (b.name !== undefined && b.name !== name) throw new StraitError('INVALID_ARGUMENT', 'name in the body must match the path', { name: b.name });
+      return c.store.update('Subnet', name, (cur) => {
+        if (b.cidr !== undefined && b.cidr !== cur.cidr) throw new StraitError('IMMUTABLE_FIELD', `subnet ${name}: cidr ${cur.cidr} cannot change (to ${b.cidr})`, { field: 'cidr' });
+        const { resourceVersion: _rv, description: _d, ...rest } = cur;
+        return { ...rest, ...(b.description !== undefined ? { description: b.description } : {}) };
+      }, b.resourceVersion);
+    },
+  },
+  {
+    id: 'deleteSubnet', method: 'DELETE', path: '/v1/subnets/{name}', summary: 'Delete a subnet (refused while it has pools)', auth: 'admin', status: 204,
+    handler: async (c) => {
+      await c.store.deleteSubnet(c.params.name!, fromList(c.query.resourceVersion));
+      return undefined;
+    },
+  },
+  // ------------------------------------------------------------------ pools
+  {
+    id: 'createPool', method: 'POST', path: '/v1/ippools', summary: 'Create an IP pool (must not overlap another pool; inside its subnet if one is named)', auth: 'admin', body: IPPoolCreate, status: 201, response: IPPool,
+    handler: (c) => {
+      const b = c.body as z.output<typeof IPPoolCreate>;
+      return c.store.createPool({ name: b.name, cidr: b.cidr, purpose: b.purpose, ...(b.blockSize !== undefined ? { blockSize: b.blockSize } : {}), ...(b.subnet !== undefined ? { subnet: b.subnet } : {}), ...(b.description !== undefined ? { description: b.description } : {}) });
+    },
+  },
+  { id: 'listPools', method: 'GET', path: '/v1/ippools', summary: 'List IP pools', auth: 'any', status: 200, response: listOf(IPPool), handler: (c) => c.store.list('IPPool') },
+  { id: 'getPool', method: 'GET', path: '/v1/ippools/{name}', summary: 'Get an IP pool', auth: 'any', status: 200, response: IPPool, handler: (c) => c.store.get('IPPool', c.params.name!) },
+  {
+    id: 'putPool', method: 'PUT', path: '/v1/ippools/{name}', summary: 'Change a pool\'s purpose or description (cidr, blockSize and subnet are fixed)', auth: 'admin', body: IPPoolPut, status: 200, response: IPPool,
+    handler: (c) => {
+      const b = c.body as z.output<typeof IPPoolPut>;
+      const name = c.params.name!;
+      if (b.name !== undefined && b.name !== name) throw new StraitError('INVALID_ARGUMENT', 'name in the body must match the path', { name: b.name });
+      return c.store.update('IPPool', name, (cur) => {
+        for (const f of ['cidr', 'blockSize', 'subnet'] as const) {
+          if (b[f] !== undefined && b[f] !== cur[f]) throw new StraitError('IMMUTABLE_FIELD', `pool ${name}: ${f} cannot change`, { field: f });
+        }
+        const { resourceVersion: _rv, description: _d, ...rest } = cur;
+        return { ...rest, ...(b.purpose ? { purpose: b.purpose } : {}), ...(b.description !== undefined ? { description: b.description } : cur.description !== undefined ? { description: cur.description } : {}) };
+      }, b.resourceVersion);
+    },
+  },
+  {
+    id: 'deletePool', method: 'DELETE', path: '/v1/ippools/{name}', summary: 'Delete a pool (refused while it has leases)', auth: 'admin', status: 204,
+    handler: async (c) => {
+      await c.store.deletePool(c.params.name!, fromList(c.query.resourceVersion));
+      return undefined;
+    },
+  },
+  {
+    id: 'leaseBlock', method: 'POST', path: '/v1/ippools/{name}/blocks', summary: 'Lease the next free block of a pool to a node of a cluster', auth: 'any', body: BlockLeaseRequest, status: 201, response: Block,
+    handler: (c) => {
+      const b = c.body as z.output<typeof BlockLeaseRequest>;
+      requireClusterOrAdmin(c.principal, b.cluster, 'lease blocks');
+      return c.store.leaseBlock(c.params.name!, b.cluster, b.node);
+    },
+  },
+  {
+    id: 'listBlocks', method: 'GET', path: '/v1/blocks', summary: 'List leased blocks (filters: ?cluster=, ?pool=)', auth: 'any', query: { cluster: 'only this cluster\'s blocks', pool: 'only this pool\'s blocks' }, status: 200, response: listOf(Block),
+    handler: (c) => {
+      const cl = fromList(c.query.cluster), pool = fromList(c.query.pool);
+      return c.store.list('Block', cl || pool ? (b) => (!cl || b.cluster === cl) && (!pool || b.pool === pool) : undefined);
+    },
+  },
+  {
+    id: 'releaseBlock', method: 'DELETE', path: '/v1/blocks/{id}', summary: 'Return a block', auth: 'any', status: 204,
+    handler: async (c) => {
+      await c.store.releaseBlock(c.params.id!, c.principal.kind === 'cluster' ? c.principal.cluster : '');
+      return undefined;
+    },
+  },
+  {
+    id: 'leaseAddress', method: 'POST', path: '/v1/ippools/{name}/addresses', summary: 'Lease one address (egress IPs); the same owner gets the same address', auth: 'any', body: AddressLeaseRequest, status: 201, response: AddressLease,
+    handler: (c) => {
+      const b = c.body as z.output<typeof AddressLeaseRequest>;
+      const cluster = b.cluster ?? (c.principal.kind === 'cluster' ? c.principal.cluster : undefined);
+      if (!cluster) throw new StraitError('INVALID_ARGUMENT', 'cluster is required when the admin leases an address', { field: 'cluster' });
+      requireClusterOrAdmin(c.principal, cluster, 'lease addresses');
+      return c.store.leaseAddress(c.params.name!, b.owner, cluster).then((r) => r.lease);
+    },
+  },
+  {
+    id: 'listAddresses', method: 'GET', path: '/v1/addresses', summary: 'List leased addresses (filters: ?cluster=, ?pool=)', auth: 'any', query: { cluster: 'only this cluster\'s addresses', pool: 'only this pool\'s addresses' }, status: 200, response: listOf(AddressLease),
+    handler: (c) => {
+      const cl = fromList(c.query.cluster), pool = fromList(c.query.pool);
+      return c.store.list('AddressLease', cl || pool ? (a) => (!cl || a.cluster === cl) && (!pool || a.pool === pool) : undefined);
+    },
+  },
+  {
+    id: 'releaseAddress', method: 'DELETE', path: '/v1/addresses/{ip}', summary: 'Return an address', auth: 'any', status: 204,
+    handler: async (c) => {
+      await c.store.releaseAddress(canonicalIp(c.params.ip!), c.principal.kind === 'cluster' ? c.principal.cluster : '');
+      return undefined;
+    },
+  },
+  // ------------------------------------------------------------------ served by the app itself
+  { id: 'watch', method: 'GET', path: '/v1/watch', summary: 'Stream events with resourceVersion > since as NDJSON (WatchEvent per line; BOOKMARK every few seconds; 410 WATCH_EXPIRED when since is compacted)', auth: 'any', query: { since: 'resourceVersion to resume after (default: now)' }, status: 200 },
+  { id: 'openapi', method: 'GET', path: '/v1/openapi.json', summary: 'This API as an OpenAPI 3.1 document', auth: 'none', status: 200 },
+  { id: 'healthz', method: 'GET', path: '/healthz', summary: 'Liveness', auth: 'none', status: 200, response: Health },
+  { id: 'readyz', method: 'GET', path: '/readyz', summary: 'Readiness: Redis reachable', auth: 'none', status: 200, response: Health },
+  { id: 'metrics', method: 'GET', path: '/metrics', summary: 'Prometheus metrics', auth: 'none', status: 200 },
+];

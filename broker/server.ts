@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import { StraitError } from '../api/index.js';
+import { createLogger, type Logger } from '../host/index.js';
+import { createApp } from './app.js';
+import { Authenticator } from './auth.js';
+import { BrokerStore } from './broker-store.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
+import { BrokerJobs, DEFAULT_JOB_SETTINGS, type JobSettings } from './jobs.js';
+import { createBrokerMetrics } from './metrics.js';
+import { certHash } from './tls.js';
+import { WatchHub } from './watch-hub.js';
+
+export type BrokerRole = 'api' | 'worker' | 'all';
+
+export interface BrokerOptions {
+  /** `HOST:PORT` (port 0 picks a free one); ignored for role `worker` */
+  listen?: string;
+  stateDir: string;
+  /** `redis://…`, `rediss://…` or `unix:///path`; absent: start the embedded redis-server under stateDir */
+  redisUrl?: string;
+  /** connection options instead of a URL (tests: `{path: socket}`) */
+  redisOptions?: RedisOptions;
+  role?: BrokerRole;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** CA certificate whose hash goes into join tokens; default stateDir/tls/ca.crt if present */
+  tlsCa?: string;
+  /** default: STRAIT_ADMIN_TOKEN, else stateDir/admin.token (generated, 0600) */
+  adminToken?: string;
+  /** URL put into join tokens; default derived from the listen address */
+  advertiseUrl?: string;
+  /** Redis key prefix (default `{strait}:`); the braces keep every key in one Redis Cluster slot */
+  prefix?: string;
+  bodyLimit?: number;
+  bookmarkMs?: number;
+  credentialCacheMs?: number;
+  jobs?: Partial<JobSettings>;
+  logger?: Logger;
+}
+
+export interface BrokerHandle {
+  url: string;
+  port: number;
+  adminToken: string;
+  caHash: string;
+  store: BrokerStore;
+  hub: WatchHub | undefined;
+  jobs: BrokerJobs;
+  embeddedRedis: EmbeddedRedis | undefined;
+  /** stops serving; also stops the embedded redis-server unless `stopRedis` is false */
+  stop(opts?: { stopRedis?: boolean }): Promise<void>;
+}
+
+export function loadAdminToken(stateDir: string, explicit?: string): string {
+  if (explicit) return explicit;
+  if (process.env.STRAIT_ADMIN_TOKEN) return process.env.STRAIT_ADMIN_TOKEN;
+  const file = join(stateDir, 'admin.token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = randomBytes(24).toString('hex');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return token;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
+  if (!m) throw new StraitError('INVALID_ARGUMENT', `--listen wants HOST:PORT, got ${JSON.stringify(listen)}`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+/** The composition root: Redis (embedded or given), store, HTTP API, watch hub and jobs, per role. */
+export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
+  const logger = opts.logger ?? createLogger('broker');
+  const role = opts.role ?? 'all';
+  mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+  const adminToken = loadAdminToken(opts.stateDir, opts.adminToken);
+
+  let embedded: EmbeddedRedis | undefined;
+  let redisOpts: RedisOptions;
+  const redisUrl = opts.redisUrl ?? (opts.redisOptions ? undefined : process.env.REDIS_URL);
+  if (opts.redisOptions) redisOpts = opts.redisOptions;
+  else if (redisUrl?.startsWith('unix://')) redisOpts = { path: redisUrl.slice('unix://'.length) };
+  else if (redisUrl) redisOpts = {};
+  else {
+    embedded = await startEmbeddedRedis(opts.stateDir);
+    redisOpts = { path: embedded.socket };
+    logger.info({ socket: embedded.socket, pid: embedded.pid, reused: !embedded.started }, 'embedded redis-server');
+  }
+  const base: RedisOptions = { maxRetriesPerRequest: 3, enableOfflineQueue: true, retryStrategy: (n) => Math.min(50 * n, 1000), ...redisOpts };
+  const redis = redisUrl && !redisUrl.startsWith('unix://') ? new Redis(redisUrl, base) : new Redis(base);
+  redis.on('error', (e) => logger.debug({ err: e.message }, 'redis'));
+  const store = new BrokerStore(redis, opts.prefix);
+
+  const jobSettings = { ...DEFAULT_JOB_SETTINGS, ...opts.jobs };
+  // Constructed for every role: API replicas report the queue depth; only workers schedule and run jobs.
+  const jobs = new BrokerJobs(store, jobSettings, logger);
+  if (role !== 'api') {
+    await jobs.schedule();
+    jobs.startWorker();
+  }
+
+  let hub: WatchHub | undefined;
+  let server: http.Server | undefined;
+  let url = '';
+  let port = 0;
+  let caHash = '';
+  if (role !== 'worker') {
+    hub = new WatchHub(store, { bookmarkMs: opts.bookmarkMs ?? 5000 });
+    await hub.start();
+    const caFile = opts.tlsCa ?? join(opts.stateDir, 'tls', 'ca.crt');
+    const tls = Boolean(opts.tlsCert && opts.tlsKey);
+    if (tls && existsSync(caFile)) caHash = certHash(readFileSync(caFile, 'utf8'));
+    const h = hub;
+    const j = jobs;
+    const metrics = createBrokerMetrics({
+      leases: async () => {
+        const [b, a] = await Promise.all([redis.hlen(store.key('o:Block')), redis.hlen(store.key('o:AddressLease'))]);
+        return { blocks: b, addresses: a };
+      },
+      watchers: () => h.size,
+      queueDepth: () => j.depth(),
+    });
+    const { host, port: wantPort } = parseListen(opts.listen ?? '127.0.0.1:8443');
+    const advertiseHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    const placeholder = `${tls ? 'https' : 'http'}://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:`;
+    const deps = { store, auth: new Authenticator(store, adminToken, opts.credentialCacheMs ?? 2000), hub, metrics, logger, brokerUrl: opts.advertiseUrl ?? '', caHash, ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}) };
+    const app = createApp(deps);
+    server = tls
+      ? https.createServer({ cert: readFileSync(opts.tlsCert!), key: readFileSync(opts.tlsKey!) }, app.callback())
+      : http.createServer(app.callback());
+    server.keepAliveTimeout = 65_000;
+    server.requestTimeout = 0; // watches are long-lived
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(wantPort, host, () => resolve());
+    });
+    port = (server.address() as AddressInfo).port;
+    url = opts.advertiseUrl ?? `${placeholder}${port}`;
+    deps.brokerUrl = url;
+    logger.info({ url, role }, 'broker listening');
+  }
+
+  let stopped = false;
+  return {
+    url,
+    port,
+    adminToken,
+    caHash,
+    store,
+    hub,
+    jobs,
+    embeddedRedis: embedded,
+    async stop(o = {}) {
+      if (stopped) return;
+      stopped = true;
+      await hub?.stop();
+      if (server) {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server!.close(() => r()));
+      }
+      await jobs.close();
+      redis.disconnect();
+      // An embedded redis-server reused from a killed predecessor is ours now too.
+      if (embedded && o.stopRedis !== false) await embedded.stop();
+    },
+  };
+}

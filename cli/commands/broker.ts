@@ -1,0 +1,350 @@
+import type { Command } from '@commander-js/extra-typings';
+import { Option } from '@commander-js/extra-typings';
+import type { AddressLease, Block, Cluster, IPPool, PoolPurpose, Subnet, Token } from '../../api/index.js';
+import { StraitError } from '../../api/index.js';
+import { initTls, startBroker, type BrokerRole } from '../../broker/index.js';
+import { age, clientFrom, print, type ClientFlags } from './broker-output.js';
+
+type AnyCommand = { optsWithGlobals(): Record<string, unknown> };
+const flagsOf = (cmd: AnyCommand): ClientFlags => cmd.optsWithGlobals() as ClientFlags;
+
+function clientGroup(program: Command, name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .option('--broker <url>', 'broker URL (default: $STRAIT_BROKER)')
+    .option('--token <token>', 'admin token or cluster credential (default: $STRAIT_TOKEN)')
+    .option('--ca <file>', 'CA certificate to trust (default: $STRAIT_CA)')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table')) as unknown as Command;
+}
+
+function int(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new StraitError('INVALID_ARGUMENT', `not an integer: ${v}`);
+  return n;
+}
+
+const CLUSTER_COLS: [string, (c: never) => unknown][] = [
+  ['ID', (c: Cluster) => c.id],
+  ['STATUS', (c: Cluster) => c.status],
+  ['POD CIDRS', (c: Cluster) => c.podCIDRs],
+  ['SERVICE CIDRS', (c: Cluster) => c.serviceCIDRs],
+  ['HEARTBEAT', (c: Cluster) => age(c.lastHeartbeat)],
+  ['RV', (c: Cluster) => c.resourceVersion],
+];
+const TOKEN_COLS: [string, (c: never) => unknown][] = [
+  ['ID', (t: Token) => t.id],
+  ['USED', (t: Token) => `${t.used}/${t.uses}`],
+  ['EXPIRES', (t: Token) => t.expiresAt],
+  ['DESCRIPTION', (t: Token) => t.description ?? ''],
+];
+const SUBNET_COLS: [string, (c: never) => unknown][] = [
+  ['NAME', (s: Subnet) => s.name],
+  ['CIDR', (s: Subnet) => s.cidr],
+  ['DESCRIPTION', (s: Subnet) => s.description ?? ''],
+  ['RV', (s: Subnet) => s.resourceVersion],
+];
+const POOL_COLS: [string, (c: never) => unknown][] = [
+  ['NAME', (p: IPPool) => p.name],
+  ['CIDR', (p: IPPool) => p.cidr],
+  ['BLOCK', (p: IPPool) => `/${p.blockSize}`],
+  ['PURPOSE', (p: IPPool) => p.purpose],
+  ['SUBNET', (p: IPPool) => p.subnet ?? ''],
+  ['RV', (p: IPPool) => p.resourceVersion],
+];
+const BLOCK_COLS: [string, (c: never) => unknown][] = [
+  ['ID', (b: Block) => b.id],
+  ['CIDR', (b: Block) => b.cidr],
+  ['CLUSTER', (b: Block) => b.cluster],
+  ['NODE', (b: Block) => b.node],
+  ['AGE', (b: Block) => age(b.createdAt)],
+];
+const ADDRESS_COLS: [string, (c: never) => unknown][] = [
+  ['IP', (a: AddressLease) => a.ip],
+  ['POOL', (a: AddressLease) => a.pool],
+  ['CLUSTER', (a: AddressLease) => a.cluster],
+  ['OWNER', (a: AddressLease) => a.owner],
+];
+
+/** `strait broker`, `token`, `cluster`, `subnet`, `pool`. */
+export function registerBrokerCommands(program: Command): void {
+  const broker = program
+    .command('broker')
+    .description('Run the broker (REST API on Redis); with no --redis it starts its own redis-server under --state-dir')
+    .option('--listen <host:port>', 'address to serve on', '127.0.0.1:8443')
+    .option('--state-dir <dir>', 'state directory (embedded Redis, admin token, TLS files)', '/var/lib/strait/broker')
+    .option('--redis <url>', 'external Redis (redis://, rediss://, unix:///path); default $REDIS_URL or embedded')
+    .addOption(new Option('--role <role>', 'serve the API, run the jobs, or both').choices(['api', 'worker', 'all']).default('all'))
+    .option('--tls-cert <file>', 'server certificate (PEM)')
+    .option('--tls-key <file>', 'server key (PEM)')
+    .option('--advertise-url <url>', 'URL members use to reach this broker (goes into join tokens)')
+    .action(async (o) => {
+      const h = await startBroker({
+        listen: o.listen,
+        stateDir: o.stateDir,
+        role: o.role as BrokerRole,
+        ...(o.redis ? { redisUrl: o.redis } : {}),
+        ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
+        ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
+        ...(o.advertiseUrl ? { advertiseUrl: o.advertiseUrl } : {}),
+      });
+      process.stdout.write(`${JSON.stringify({ url: h.url, role: o.role, adminTokenFile: process.env.STRAIT_ADMIN_TOKEN ? undefined : `${o.stateDir}/admin.token`, caHash: h.caHash || undefined })}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          void h.stop().finally(resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+  broker
+    .command('init-tls')
+    .description('Make a CA and a server certificate under STATE_DIR/tls (the CA hash goes into join tokens)')
+    .option('--state-dir <dir>', 'state directory', '/var/lib/strait/broker')
+    .option('--host <name...>', 'extra DNS names or IPs for the server certificate')
+    .action(async (o) => {
+      const t = await initTls(o.stateDir, { hosts: o.host ?? [] });
+      process.stdout.write(`${JSON.stringify({ ...t, run: `strait broker --state-dir ${o.stateDir} --tls-cert ${t.cert} --tls-key ${t.key}` }, null, 2)}\n`);
+    });
+
+  // ------------------------------------------------------------------ tokens
+  const token = clientGroup(program, 'token', 'Join tokens (admin)');
+  token
+    .command('create')
+    .description('Create a join token; prints it once')
+    .option('--ttl <seconds>', 'lifetime in seconds', '86400')
+    .option('--uses <n>', 'how many clusters may join with it', '1')
+    .option('--description <text>', 'note shown in `token list`')
+    .action(async (o, cmd) => {
+      const f = flagsOf(cmd);
+      const c = clientFrom(f);
+      try {
+        const t = await c.createToken({ ttlSeconds: int(o.ttl), uses: int(o.uses), ...(o.description ? { description: o.description } : {}) });
+        if (f.output === 'json') print(f, t);
+        else process.stdout.write(`${t.token}\n# expires ${t.expiresAt}; join with: strait join --broker ${t.broker} --token ${t.token}${t.caHash ? ` --ca-hash ${t.caHash}` : ''}\n`);
+      } finally {
+        c.close();
+      }
+    });
+  token.command('list').description('List join tokens').action(async (_o, cmd) => {
+    const f = flagsOf(cmd);
+    const c = clientFrom(f);
+    try {
+      const l = await c.listTokens();
+      print(f, f.output === 'json' ? l : l.items, TOKEN_COLS);
+    } finally {
+      c.close();
+    }
+  });
+  token.command('revoke').description('Revoke a join token').argument('<id>').action(async (id, _o, cmd) => {
+    const c = clientFrom(flagsOf(cmd));
+    try {
+      await c.revokeToken(id);
+    } finally {
+      c.close();
+    }
+  });
+
+  // ------------------------------------------------------------------ clusters
+  const cluster = clientGroup(program, 'cluster', 'Member clusters');
+  cluster.command('list').description('List clusters').action(async (_o, cmd) => {
+    const f = flagsOf(cmd);
+    const c = clientFrom(f);
+    try {
+      const l = await c.listClusters();
+      print(f, f.output === 'json' ? l : l.items, CLUSTER_COLS);
+    } finally {
+      c.close();
+    }
+  });
+  cluster.command('get').description('Show a cluster').argument('<id>').action(async (id, _o, cmd) => {
+    const f = flagsOf(cmd);
+    const c = clientFrom(f);
+    try {
+      print(f, await c.getCluster(id), CLUSTER_COLS);
+    } finally {
+      c.close();
+    }
+  });
+  cluster.command('remove').description('Remove a cluster (its leases are collected after the grace period)').argument('<id>').action(async (id, _o, cmd) => {
+    const c = clientFrom(flagsOf(cmd));
+    try {
+      await c.removeCluster(id);
+    } finally {
+      c.close();
+    }
+  });
+
+  // ------------------------------------------------------------------ subnets
+  const subnet = clientGroup(program, 'subnet', 'Global subnets');
+  subnet
+    .command('create')
+    .argument('<name>')
+    .requiredOption('--cidr <cidr>', 'the subnet, e.g. 10.240.0.0/12')
+    .option('--description <text>')
+    .action(async (name, o, cmd) => {
+      const f = flagsOf(cmd);
+      const c = clientFrom(f);
+      try {
+        print(f, await c.createSubnet({ name, cidr: o.cidr, ...(o.description ? { description: o.description } : {}) }), SUBNET_COLS);
+      } finally {
+        c.close();
+      }
+    });
+  subnet.command('list').action(async (_o, cmd) => {
+    const f = flagsOf(cmd);
+    const c = clientFrom(f);
+    try {
+      const l = await c.listSubnets();
+      print(f, f.output === 'json' ? l : l.items, SUBNET_COLS);
+    } finally {
+      c.close();
+    }
+  });
+  subnet.command('get').argument('<name>').action(async (name, _o, cmd) => {
+    const f = flagsOf(cmd);
+    const c = clientFrom(f);
+    try {
+      print(f, await c.getSubnet(name), SUBNET_COLS);
+    } finally {
+      c.close();
+    }
+  });
+  subnet.command('delete').argument('<name>').action(async (name, _o, cmd) => {
+    const c = clientFrom(flagsOf(cmd));
+    try {
+      await c.deleteSubnet(name);
+    } finally {
+      c.close();
+    }
+  });
+
+  // ------------------------------------------------------------------ pools
+  const pool = clientGroup(program, 'pool', 'Global IP pools, blocks and address leases');
+  pool
+    .command('create')
+    .argument('<name>')
+    .requiredOption('--cidr <cidr>', 'the pool range')
+    .option('--block-size <prefix>', 'prefix length of node blocks (default /26 IPv4, /122 IPv6)')
+    .option('--subnet <name>', 'subnet the pool lies in')
+    .addOption(new Option('--purpose <p>').choices(['pods', 'egress', 'services']).default('pods'))
+    .option('--description <text>')
+    .action(async (name, o, cmd) => {
+      const f = flagsOf(cmd);
+      const c = clientFrom(f);
+      try {
+        const p = await c.createPool({
+          name,
+          cidr: o.cidr,
+          purpose: o.purpose as PoolPurpose,
+          ...(o.blockSize ? { blockSize: int(o.blockSize) } : {}),
+          ...(o.subnet ? { subnet: o.subnet } : {}),
+          ...(o.description ? { description: o.description } : {}),
+        });
+        print(f, p, POOL_COLS);
+      } finally {
+        c.close();
+      }
+    });
+  pool.command('list').action(async (_o, cmd) => {
+    const f = flagsOf(cmd);
+    const c = clientFrom(f);
+    try {
+      const l = await c.listPools();
+      print(f, f.output === 'json' ? l : l.items, POOL_COLS);
+    } finally {
+      c.close();
+    }
+  });
+  pool.command('get').argument('<name>').action(async (name, _o, cmd) => {
+    const f = flagsOf(cmd);
+    const c = clientFrom(f);
+    try {
+      print(f, await c.getPool(name), POOL_COLS);
+    } finally {
+      c.close();
+    }
+  });
+  pool.command('delete').argument('<name>').action(async (name, _o, cmd) => {
+    const c = clientFrom(flagsOf(cmd));
+    try {
+      await c.deletePool(name);
+    } finally {
+      c.close();
+    }
+  });
+  pool
+    .command('blocks')
+    .description('List leased blocks')
+    .argument('[pool]')
+    .option('--cluster <id>')
+    .action(async (p, o, cmd) => {
+      const f = flagsOf(cmd);
+      const c = clientFrom(f);
+      try {
+        const l = await c.listBlocks({ ...(p ? { pool: p } : {}), ...(o.cluster ? { cluster: o.cluster } : {}) });
+        print(f, f.output === 'json' ? l : l.items, BLOCK_COLS);
+      } finally {
+        c.close();
+      }
+    });
+  pool
+    .command('lease-block')
+    .argument('<pool>')
+    .requiredOption('--cluster <id>')
+    .requiredOption('--node <name>')
+    .action(async (p, o, cmd) => {
+      const f = flagsOf(cmd);
+      const c = clientFrom(f);
+      try {
+        print(f, await c.leaseBlock(p, { cluster: o.cluster, node: o.node }), BLOCK_COLS);
+      } finally {
+        c.close();
+      }
+    });
+  pool.command('release-block').argument('<id>').action(async (id, _o, cmd) => {
+    const c = clientFrom(flagsOf(cmd));
+    try {
+      await c.releaseBlock(id);
+    } finally {
+      c.close();
+    }
+  });
+  pool
+    .command('addresses')
+    .description('List leased addresses')
+    .argument('[pool]')
+    .option('--cluster <id>')
+    .action(async (p, o, cmd) => {
+      const f = flagsOf(cmd);
+      const c = clientFrom(f);
+      try {
+        const l = await c.listAddresses({ ...(p ? { pool: p } : {}), ...(o.cluster ? { cluster: o.cluster } : {}) });
+        print(f, f.output === 'json' ? l : l.items, ADDRESS_COLS);
+      } finally {
+        c.close();
+      }
+    });
+  pool
+    .command('lease-address')
+    .argument('<pool>')
+    .requiredOption('--owner <owner>')
+    .option('--cluster <id>')
+    .action(async (p, o, cmd) => {
+      const f = flagsOf(cmd);
+      const c = clientFrom(f);
+      try {
+        print(f, await c.leaseAddress(p, { owner: o.owner, ...(o.cluster ? { cluster: o.cluster } : {}) }), ADDRESS_COLS);
+      } finally {
+        c.close();
+      }
+    });
+  pool.command('release-address').argument('<ip>').action(async (ip, _o, cmd) => {
+    const c = clientFrom(flagsOf(cmd));
+    try {
+      await c.releaseAddress(ip);
+    } finally {
+      c.close();
+    }
+  });
+}
