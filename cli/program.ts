@@ -6,6 +6,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerLabCommands } from './commands/lab.js';
 import { registerNodeAgentCommands } from './commands/node-agent.js';
 import { registerDemoIpamCommand } from './commands/demo-ipam.js';
+import { registerGatewayCommands } from './commands/gateway.js';
 
 /**
  * The `strait` command tree. Each area adds its commands through one `register…Command(program)` function in
@@ -23,5 +24,6 @@ export function buildProgram(): Command {
   registerLabCommands(program);
   registerNodeAgentCommands(program);
   registerDemoIpamCommand(program);
+  registerGatewayCommands(program);
   return program;
 }

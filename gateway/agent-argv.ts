@@ -34,6 +34,10 @@ export interface GatewayAgentOptions {
   readonly probePort?: number;
   /** The agent rewrites this JSON file on every change (role, epoch, egress IPs); tests and scenarios read it. */
   readonly statusFile?: string;
+  /** Cluster-internal CIDRs (never SNATed / steered). */
+  readonly clusterCidrs?: readonly string[];
+  /** Endpoints published to the broker (default: the candidate address). */
+  readonly endpoints?: readonly string[];
 }
 
 export interface NodeSteerOptions {
@@ -50,6 +54,8 @@ export interface NodeSteerOptions {
   readonly egressConfig?: string;
   readonly probePort?: number;
   readonly statusFile?: string;
+  /** Cluster-internal CIDRs: never steered to an egress gateway. */
+  readonly clusterCidrs?: readonly string[];
 }
 
 export const DEFAULT_PROBE_PORT = 4801;
@@ -84,6 +90,7 @@ export function gatewayAgentArgv(o: GatewayAgentOptions): string[] {
     ...candidateArgs(o.candidates),
     ...opt('--broker', o.broker), ...opt('--token', o.token), ...opt('--wan-dev', o.wanDev), ...opt('--lan-dev', o.lanDev),
     ...opt('--egress-config', o.egressConfig), ...opt('--probe-port', o.probePort), ...opt('--status-file', o.statusFile),
+    ...(o.clusterCidrs ?? []).flatMap((c) => ['--cluster-cidr', c]), ...(o.endpoints ?? []).flatMap((e) => ['--endpoint', e]),
   ];
 }
 
@@ -98,7 +105,7 @@ export function nodeSteerArgv(o: NodeSteerOptions): string[] {
     ...candidateArgs(o.candidates),
     ...(o.remoteCidrs ?? []).flatMap((c) => ['--remote-cidr', c]),
     ...opt('--dev', o.dev), ...opt('--egress-config', o.egressConfig), ...opt('--probe-port', o.probePort),
-    ...opt('--status-file', o.statusFile),
+    ...opt('--status-file', o.statusFile), ...(o.clusterCidrs ?? []).flatMap((c) => ['--cluster-cidr', c]),
   ];
 }
 

@@ -24,3 +24,8 @@ export type { NodeRoutes, NodeRoutesIntent, NodeEgress, NodeEgressConfig, Gatewa
 export { LinuxNodeRoutes, LinuxNodeEgress, LinuxGatewayEgress, eipFenceLive, type LinuxDatapathOptions } from './datapath-linux.js';
 export { RecordingNodeRoutes, RecordingNodeEgress, RecordingGatewayEgress, type DatapathCall } from './datapath-fake.js';
 export { EGRESS_VNI, EGRESS_VXLAN_PORT, gatewayVxlanMac } from './vxlan-identity.js';
+export { GatewayAgent, type GatewayAgentConfig, type GatewayAgentDeps } from './gateway-agent.js';
+export { NodeSteerAgent, type NodeSteerConfig, type NodeSteerDeps } from './node-steer-agent.js';
+export { UdpCandidateProber, UdpEchoResponder, type CandidateProber, type EchoResponder, type ProbeTarget } from './candidate-prober.js';
+export { parseEgressObjects, resolveEgressFile, type EgressObjects } from './egress-file.js';
+export { runGatewayAgent, runNodeSteer, profileByName, type GatewayCliFlags, type NodeSteerCliFlags } from './agent-main.js';

@@ -1,0 +1,53 @@
+import type { Command } from '@commander-js/extra-typings';
+import { Option } from '@commander-js/extra-typings';
+import { runGatewayAgent, runNodeSteer } from '../../gateway/index.js';
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/**
+ * `strait gateway …` (runs on every gateway candidate) and `strait node-steer …` (runs on every node). Both run in
+ * the foreground until SIGTERM/SIGINT. docs/gateways.md and docs/egress.md explain the flags.
+ */
+export function registerGatewayCommands(program: Command): void {
+  program
+    .command('gateway')
+    .description('run the gateway agent: election by probes, lease-fenced egress IPs, SNAT, broker publishing')
+    .requiredOption('--cluster <id>', 'cluster id')
+    .requiredOption('--name <name>', 'this candidate\'s name (must appear in --candidate)')
+    .requiredOption('--lease-redis <url>', 'lease store: redis://host:port, unix:///path or a socket path')
+    .option('--candidate <name=ip@prio>', 'a gateway candidate of this cluster (repeat; include this one)', collect, [] as string[])
+    .option('--priority <n>', 'this candidate\'s priority (higher wins)', '100')
+    .option('--run-id <id>', 'names the nftables tables and devices', 'strait')
+    .addOption(new Option('--profile <name>', 'probe and lease timing').choices(['default', 'fast']).default('default'))
+    .option('--broker <url>', 'broker URL (publishes this gateway; leases egress IPs from pools)')
+    .option('--token <token>', 'broker credential')
+    .option('--wan-dev <dev>', 'device facing the outside (egress IPs live here)')
+    .option('--lan-dev <dev>', 'device facing the cluster (node VXLAN arrives here)')
+    .option('--egress-config <file>', 'YAML/JSON with EgressGateway / EgressPolicy / EgressClusterPolicy objects')
+    .option('--cluster-cidr <cidr>', 'cluster-internal CIDR (repeat)', collect, [] as string[])
+    .option('--endpoint <ip>', 'endpoint published to the broker (repeat; default: the candidate address)', collect, [] as string[])
+    .option('--probe-port <port>', 'UDP port of the probe echo responder')
+    .option('--status-file <file>', 'rewrite this JSON file with the agent status on every change')
+    .action(async (o) => {
+      await runGatewayAgent({ ...o, runId: o.runId });
+    });
+
+  program
+    .command('node-steer')
+    .description('run node-side steering: probe gateway candidates, move remote routes and egress steering on failover')
+    .requiredOption('--cluster <id>', 'cluster id')
+    .requiredOption('--name <name>', 'this node\'s name')
+    .option('--candidate <name=ip@prio>', 'a gateway candidate of this cluster (repeat)', collect, [] as string[])
+    .option('--run-id <id>', 'names the nftables table, VXLAN device and routing tables', 'strait')
+    .addOption(new Option('--profile <name>', 'probe timing').choices(['default', 'fast']).default('default'))
+    .addOption(new Option('--mode <mode>', 'route mode').choices(['active-standby', 'active-active']).default('active-standby'))
+    .option('--remote-cidr <cidr>', 'remote-cluster CIDR routed via the active gateway(s) (repeat)', collect, [] as string[])
+    .option('--cluster-cidr <cidr>', 'cluster-internal CIDR never steered (repeat)', collect, [] as string[])
+    .option('--dev <dev>', 'underlay device towards the gateways')
+    .option('--egress-config <file>', 'YAML/JSON with EgressGateway / EgressPolicy / EgressClusterPolicy objects')
+    .option('--probe-port <port>', 'UDP port of the gateways\' probe responders')
+    .option('--status-file <file>', 'rewrite this JSON file with the agent status on every change')
+    .action(async (o) => {
+      await runNodeSteer(o);
+    });
+}

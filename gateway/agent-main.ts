@@ -1,0 +1,202 @@
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { BrokerClient, StraitError } from '../api/index.js';
+import { createLogger } from '../host/index.js';
+import { DEFAULT_PROBE_PORT, parseCandidate, type CandidateAddress } from './agent-argv.js';
+import { writeAgentStatus } from './agent-status.js';
+import { UdpCandidateProber, UdpEchoResponder } from './candidate-prober.js';
+import { LinuxGatewayEgress, LinuxNodeEgress, LinuxNodeRoutes } from './datapath-linux.js';
+import { resolveEgressFile } from './egress-file.js';
+import type { ResolvedEgress } from './egress-resolve.js';
+import type { GatewayMode } from './election.js';
+import { GatewayAgent } from './gateway-agent.js';
+import { RedisLeaseStore } from './lease-redis.js';
+import { NodeSteerAgent } from './node-steer-agent.js';
+import { PROFILES, validateProfile, type FailoverProfile } from './profiles.js';
+
+/**
+ * Composition root for the two agent processes (`strait gateway`, `strait node-steer`): parses and checks the
+ * flags, builds the real dependencies (Redis lease store, Linux datapath, UDP prober/responder, broker client) and
+ * runs until SIGTERM/SIGINT, stepping down cleanly (egress IPs dropped, lease released) on the way out.
+ */
+export interface GatewayCliFlags {
+  cluster: string;
+  name: string;
+  priority: string;
+  runId: string;
+  profile: string;
+  candidate: string[];
+  leaseRedis: string;
+  broker?: string;
+  token?: string;
+  wanDev?: string;
+  lanDev?: string;
+  egressConfig?: string;
+  clusterCidr?: string[];
+  probePort?: string;
+  statusFile?: string;
+  endpoint?: string[];
+}
+
+export interface NodeSteerCliFlags {
+  cluster: string;
+  name: string;
+  runId: string;
+  profile: string;
+  mode: string;
+  candidate: string[];
+  remoteCidr?: string[];
+  clusterCidr?: string[];
+  dev?: string;
+  egressConfig?: string;
+  probePort?: string;
+  statusFile?: string;
+}
+
+export function profileByName(name: string): FailoverProfile {
+  const p = (PROFILES as Record<string, FailoverProfile>)[name];
+  if (!p) throw new StraitError('GATEWAY_UNKNOWN_PROFILE', `unknown profile "${name}" (use ${Object.keys(PROFILES).join(' or ')})`, { profile: name });
+  const errs = validateProfile(p);
+  if (errs.length) throw new StraitError('GATEWAY_INVALID_CONFIG', `profile ${name}: ${errs.join('; ')}`);
+  return p;
+}
+
+function parseCandidates(list: readonly string[]): CandidateAddress[] {
+  const out = list.map((s) => {
+    const c = parseCandidate(s);
+    if (!c) throw new StraitError('GATEWAY_INVALID_CONFIG', `--candidate ${s}: expected name=address@priority, e.g. gw1=10.50.0.11@100`, { candidate: s });
+    return c;
+  });
+  if (out.length === 0) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give at least one --candidate name=address@priority');
+  if (new Set(out.map((c) => c.name)).size !== out.length) throw new StraitError('GATEWAY_INVALID_CONFIG', 'candidate names must be unique');
+  return out;
+}
+
+function parsePort(s: string | undefined): number {
+  if (s === undefined) return DEFAULT_PROBE_PORT;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new StraitError('GATEWAY_INVALID_CONFIG', `--probe-port ${s}: expected 1-65535`);
+  return n;
+}
+
+function redisFrom(spec: string): Redis {
+  const opts = { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: true, lazyConnect: false };
+  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) return new Redis(spec, opts);
+  if (spec.startsWith('unix://')) return new Redis({ ...opts, path: spec.slice('unix://'.length) });
+  if (spec.startsWith('/')) return new Redis({ ...opts, path: spec });
+  throw new StraitError('GATEWAY_INVALID_CONFIG', `--lease-redis ${spec}: expected redis://host:port, unix:///path or /path/to/socket`);
+}
+
+function operstateOk(dev: string | undefined): () => boolean {
+  if (!dev) return () => true;
+  return () => {
+    try {
+      const s = readFileSync(`/sys/class/net/${dev}/operstate`, 'utf8').trim();
+      return s === 'up' || s === 'unknown';
+    } catch {
+      return false;
+    }
+  };
+}
+
+async function loadEgress(file: string | undefined, clusterCidrs: readonly string[], broker: BrokerClient | undefined, cluster: string): Promise<ResolvedEgress | undefined> {
+  if (!file) return undefined;
+  // With a broker, pool IPs are broker address leases from the pool named after the EgressGateway.
+  const lease = broker
+    ? async (policy: string, gateway: string, family: 'ipv4' | 'ipv6') =>
+        (await broker.leaseAddress(`egress-${gateway}-${family === 'ipv4' ? 'v4' : 'v6'}`, { owner: `egress:${cluster}:${policy}`, cluster })).ip
+    : undefined;
+  return resolveEgressFile(file, { clusterCidrs }, lease);
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}
+
+export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
+  const log = createLogger(`gateway:${f.name}`);
+  const profile = profileByName(f.profile);
+  const candidates = parseCandidates(f.candidate);
+  const self = candidates.find((c) => c.name === f.name);
+  if (!self) throw new StraitError('GATEWAY_INVALID_CONFIG', `--name ${f.name} is not among the --candidate entries`);
+  const priority = Number(f.priority);
+  if (!Number.isInteger(priority)) throw new StraitError('GATEWAY_INVALID_CONFIG', `--priority ${f.priority}: expected an integer`);
+  const probePort = parsePort(f.probePort);
+  const broker = f.broker ? new BrokerClient({ baseUrl: f.broker, token: f.token, timeoutMs: 3000 }) : undefined;
+  const resolved = await loadEgress(f.egressConfig, f.clusterCidr ?? [], broker, f.cluster);
+  for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
+  const egw = resolved?.gateways.find((g) => g.candidates.length === 0 || g.candidates.includes(f.name));
+  if (resolved && (!f.wanDev || !f.lanDev)) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-config needs --wan-dev and --lan-dev');
+  const redis = redisFrom(f.leaseRedis);
+  redis.on('error', (e) => log.warn({ err: e.message }, 'lease store'));
+  const egress = new LinuxGatewayEgress({ runId: f.runId, name: f.name, wanDev: f.wanDev ?? 'none', lanDev: f.lanDev ?? 'none' });
+  const agent = new GatewayAgent(
+    {
+      cluster: f.cluster, name: f.name, profile, probePort,
+      candidates: candidates.map((c) => (c.name === f.name ? { ...c, priority } : c)),
+      ...(resolved && egw ? { egress: { gateway: egw.name, config: { rules: resolved.rules.filter((r) => r.gateway === egw.name), egressIps: [...egw.egressIps] } } } : {}),
+    },
+    {
+      leaseStore: new RedisLeaseStore(redis),
+      egress,
+      prober: new UdpCandidateProber({ intervalMs: profile.probeIntervalMs, misses: profile.misses }),
+      responder: new UdpEchoResponder({ address: self.address, port: probePort }),
+      log,
+      selfHealthy: operstateOk(f.wanDev),
+      ...(f.statusFile ? { writeStatus: (s) => writeAgentStatus(f.statusFile ?? '', s) } : {}),
+      ...(broker
+        ? {
+            publish: async (health) => {
+              await broker.putGateway(f.cluster, f.name, {
+                endpoints: f.endpoint?.length ? f.endpoint : [self.address], tunnelTypes: ['vxlan'], priority, health,
+              });
+            },
+          }
+        : {}),
+    },
+  );
+  await agent.start();
+  log.info({ profile: profile.name, lease: agent.leaseKey, egressIps: egw?.egressIps ?? [] }, 'gateway agent running');
+  await waitForSignal();
+  await agent.stop();
+  if (resolved) await egress.clear();
+  redis.disconnect();
+  broker?.close();
+}
+
+export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
+  const log = createLogger(`node-steer:${f.name}`);
+  const profile = profileByName(f.profile);
+  const candidates = parseCandidates(f.candidate);
+  if (f.mode !== 'active-standby' && f.mode !== 'active-active') {
+    throw new StraitError('GATEWAY_INVALID_CONFIG', `--mode ${f.mode}: expected active-standby or active-active`);
+  }
+  const mode: GatewayMode = f.mode;
+  const probePort = parsePort(f.probePort);
+  const resolved = await loadEgress(f.egressConfig, f.clusterCidr ?? [], undefined, f.cluster);
+  for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
+  if ((resolved || (f.remoteCidr ?? []).length) && !f.dev) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --dev (the underlay device towards the gateways)');
+  const o = { runId: f.runId, dev: f.dev ?? 'none' };
+  const routes = new LinuxNodeRoutes(o);
+  const egress = new LinuxNodeEgress(o);
+  const agent = new NodeSteerAgent(
+    {
+      cluster: f.cluster, name: f.name, profile, mode, candidates, probePort, remoteCidrs: f.remoteCidr ?? [],
+      ...(resolved ? { egress: { rules: resolved.rules, candidates, clusterCidrs: f.clusterCidr ?? [] } } : {}),
+    },
+    {
+      routes, egress, log,
+      prober: new UdpCandidateProber({ intervalMs: profile.probeIntervalMs, misses: profile.misses }),
+      ...(f.statusFile ? { writeStatus: (s) => writeAgentStatus(f.statusFile ?? '', s) } : {}),
+    },
+  );
+  await agent.start();
+  log.info({ profile: profile.name, mode, candidates: candidates.map((c) => c.name) }, 'node steering running');
+  await waitForSignal();
+  await agent.stop();
+  if (resolved) await egress.clear();
+  if ((f.remoteCidr ?? []).length) await routes.clear();
+}

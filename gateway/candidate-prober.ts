@@ -1,0 +1,127 @@
+import { createSocket, type Socket } from 'node:dgram';
+
+/** A gateway candidate to probe: its name and the UDP echo responder's address. */
+export interface ProbeTarget {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * Health of gateway candidates from UDP probes. Reports transitions only: `down` after `misses` consecutive probes
+ * went unanswered within one interval each, `up` on the first answer. Injected into the agents (config carries
+ * the factory), so tests can drive health by hand.
+ */
+export interface CandidateProber {
+  start(targets: readonly ProbeTarget[], onChange: (name: string, up: boolean, at: number) => void): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Answers probes. `serving(false)` makes it fall silent, which peers and nodes read as "this gateway is down". */
+export interface EchoResponder {
+  start(): Promise<void>;
+  serving(on: boolean): void;
+  stop(): Promise<void>;
+}
+
+const MAGIC = 0x53545052; // "STPR"
+
+/**
+ * UDP prober: one socket, one 12-byte datagram (magic, target index, sequence) per target per interval. A probe
+ * counts as answered only if its own sequence comes back before the next one is due, so a late reply is a miss.
+ *
+ * NOTE: tunnel/ is to provide the project's UDP health prober; this small one keeps the gateway agents working
+ * until then and speaks the same one-datagram echo protocol as `UdpEchoResponder` below.
+ */
+export class UdpCandidateProber implements CandidateProber {
+  private sock: Socket | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: { intervalMs: number; misses: number; clock?: () => number }) {}
+
+  async start(targets: readonly ProbeTarget[], onChange: (name: string, up: boolean, at: number) => void): Promise<void> {
+    const clock = this.opts.clock ?? (() => performance.now());
+    const state = targets.map(() => ({ seq: 0, answered: true, missed: 0, up: undefined as boolean | undefined }));
+    const v6 = targets.some((t) => t.address.includes(':'));
+    const sock = createSocket({ type: v6 ? 'udp6' : 'udp4' });
+    this.sock = sock;
+    sock.on('error', () => undefined); // ICMP unreachable etc.: the missing answer is what counts
+    sock.on('message', (msg) => {
+      if (msg.length < 12 || msg.readUInt32BE(0) !== MAGIC) return;
+      const i = msg.readUInt32BE(4);
+      const s = state[i];
+      const t = targets[i];
+      if (!s || !t || msg.readUInt32BE(8) !== s.seq || s.answered) return;
+      s.answered = true;
+      s.missed = 0;
+      if (s.up !== true) {
+        s.up = true;
+        onChange(t.name, true, clock());
+      }
+    });
+    await new Promise<void>((resolve) => sock.bind(0, resolve));
+    const tick = (): void => {
+      targets.forEach((t, i) => {
+        const s = state[i];
+        if (!s) return;
+        if (!s.answered) {
+          s.missed += 1;
+          if (s.missed >= this.opts.misses && s.up !== false) {
+            s.up = false;
+            onChange(t.name, false, clock());
+          }
+        }
+        s.seq = (s.seq + 1) >>> 0;
+        s.answered = false;
+        const b = Buffer.alloc(12);
+        b.writeUInt32BE(MAGIC, 0);
+        b.writeUInt32BE(i, 4);
+        b.writeUInt32BE(s.seq, 8);
+        sock.send(b, t.port, t.address, () => undefined);
+      });
+    };
+    tick();
+    this.timer = setInterval(tick, this.opts.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    const s = this.sock;
+    this.sock = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}
+
+export class UdpEchoResponder implements EchoResponder {
+  private sock: Socket | undefined;
+  private on = true;
+
+  constructor(private readonly opts: { address: string; port: number }) {}
+
+  async start(): Promise<void> {
+    const sock = createSocket({ type: this.opts.address.includes(':') ? 'udp6' : 'udp4' });
+    this.sock = sock;
+    sock.on('error', () => undefined);
+    sock.on('message', (msg, rinfo) => {
+      if (!this.on || msg.length < 12 || msg.readUInt32BE(0) !== MAGIC) return;
+      sock.send(msg, rinfo.port, rinfo.address, () => undefined);
+    });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(this.opts.port, this.opts.address, () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  serving(on: boolean): void {
+    this.on = on;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.sock;
+    this.sock = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}

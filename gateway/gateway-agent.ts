@@ -1,0 +1,206 @@
+import type { Logger } from '../host/index.js';
+import type { AgentStatus } from './agent-status.js';
+import type { CandidateAddress } from './agent-argv.js';
+import type { CandidateProber, EchoResponder } from './candidate-prober.js';
+import type { GatewayEgress, GatewayEgressConfig } from './datapath.js';
+import { electActive, HealthTracker, type CandidateHealth } from './election.js';
+import { LeaseKeeper, type LeaseStep } from './lease-keeper.js';
+import type { LeaseStore } from './lease-store.js';
+import type { FailoverProfile } from './profiles.js';
+
+export interface GatewayAgentConfig {
+  readonly cluster: string;
+  readonly name: string;
+  readonly profile: FailoverProfile;
+  /** Every candidate of the cluster, this one included. */
+  readonly candidates: readonly CandidateAddress[];
+  readonly probePort: number;
+  /** The EgressGateway this candidate serves (one lease per EgressGateway); undefined: no egress, lease still fences the role. */
+  readonly egress?: { readonly gateway: string; readonly config: GatewayEgressConfig };
+}
+
+/** Everything with side effects comes in here, so tests can run the agent on fakes and a fake clock. */
+export interface GatewayAgentDeps {
+  readonly leaseStore: LeaseStore;
+  readonly egress: GatewayEgress;
+  readonly prober: CandidateProber;
+  readonly responder: EchoResponder;
+  readonly log: Logger;
+  readonly clock?: () => number;
+  /** False while this gateway cannot do its job (e.g. its WAN link is down): it then steps down and falls silent. */
+  readonly selfHealthy?: () => boolean;
+  /** Publishes this gateway (endpoint, priority, health) to the broker; failures are logged, never fatal. */
+  readonly publish?: (health: 'Healthy' | 'Unhealthy') => Promise<void>;
+  readonly writeStatus?: (s: AgentStatus) => void;
+}
+
+/**
+ * The gateway agent's control loop. Each tick: elect over the probe view (peers by probe, itself by `selfHealthy`);
+ * if elected, acquire or renew the lease and keep the egress IPs live exactly as long as the lease allows; if not,
+ * drop the egress IPs first and then release the lease. Ticks run every `renewIntervalMs` while active,
+ * `acquireRetryMs` while trying to take over, `probeIntervalMs` otherwise.
+ */
+export class GatewayAgent {
+  private readonly clock: () => number;
+  private readonly tracker: HealthTracker;
+  private readonly keeper: LeaseKeeper;
+  private readonly startedAt: number;
+  private timer: NodeJS.Timeout | undefined;
+  private dropTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private servingIps: string[] = [];
+  private lastStatus = '';
+  private switches = 0;
+  private lastActive: string | undefined;
+  private selfWasHealthy = true;
+  readonly leaseKey: string;
+
+  constructor(
+    private readonly cfg: GatewayAgentConfig,
+    private readonly deps: GatewayAgentDeps,
+  ) {
+    this.clock = deps.clock ?? (() => performance.now());
+    this.tracker = new HealthTracker(cfg.profile.misses);
+    this.leaseKey = cfg.egress ? `egress/${cfg.cluster}/${cfg.egress.gateway}` : `gateway/${cfg.cluster}`;
+    this.keeper = new LeaseKeeper(deps.leaseStore, this.leaseKey, cfg.name, cfg.profile, this.clock);
+    this.startedAt = this.clock();
+  }
+
+  async start(): Promise<void> {
+    if (this.cfg.egress) await this.deps.egress.apply(this.cfg.egress.config);
+    await this.deps.responder.start();
+    const peers = this.cfg.candidates.filter((c) => c.name !== this.cfg.name);
+    await this.deps.prober.start(
+      peers.map((c) => ({ name: c.name, address: c.address, port: this.cfg.probePort })),
+      (name, up, at) => {
+        if (up) this.tracker.markUp(name, at);
+        else this.tracker.markDown(name, at);
+        this.deps.log.info({ peer: name, up }, 'peer health changed');
+      },
+    );
+    void this.publish();
+    this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.tick().then(
+        (next) => this.schedule(next),
+        (e: unknown) => {
+          this.deps.log.error({ err: e }, 'gateway agent tick failed');
+          this.schedule(this.cfg.profile.probeIntervalMs);
+        },
+      );
+    }, ms);
+  }
+
+  /**
+   * The election view including this gateway itself, never held down in its own eyes: a restarted gateway that
+   * elects itself only retries the lease, which the current holder keeps until *its* view (where the restarted one
+   * is a recovery) lets it go after the hold-down. The lease arbitrates; views need not agree.
+   */
+  private view(selfOk: boolean): Map<string, CandidateHealth> {
+    const m = new Map(this.tracker.view());
+    m.set(this.cfg.name, { healthy: selfOk, since: this.startedAt, recovered: false });
+    return m;
+  }
+
+  /** One control step; returns ms until the next. Exposed for tests. */
+  async tick(): Promise<number> {
+    const p = this.cfg.profile;
+    const now = this.clock();
+    const selfOk = this.deps.selfHealthy?.() ?? true;
+    if (selfOk !== this.selfWasHealthy) {
+      this.selfWasHealthy = selfOk;
+      this.deps.responder.serving(selfOk);
+      void this.publish();
+    }
+    const elected = electActive({
+      candidates: this.cfg.candidates, health: this.view(selfOk), now, holdDownMs: p.holdDownMs, mode: 'active-standby',
+    });
+    if (elected[0] !== this.lastActive) {
+      this.lastActive = elected[0];
+      this.switches += 1;
+    }
+    const want = elected[0] === this.cfg.name;
+    let step: LeaseStep = 'idle';
+    if (want) {
+      step = await this.keeper.step(true);
+      if (this.keeper.serving()) await this.serve();
+      else if (this.servingIps.length) await this.drop();
+    } else if (this.keeper.hold.epoch !== undefined || this.servingIps.length) {
+      step = await this.keeper.stepDown(() => this.drop());
+    }
+    if (step === 'acquired' || step === 'lost' || step === 'released') this.deps.log.info({ step, epoch: this.keeper.hold.epoch }, 'lease');
+    this.report();
+    if (this.keeper.serving()) return p.renewIntervalMs;
+    return want ? p.acquireRetryMs : p.probeIntervalMs;
+  }
+
+  private async serve(): Promise<void> {
+    const ips = this.cfg.egress?.config.egressIps ?? [];
+    const remaining = this.keeper.remainingMs();
+    if (ips.length) {
+      const fresh = await this.deps.egress.serve(ips, remaining);
+      if (fresh.length) this.deps.log.info({ ips: fresh, epoch: this.keeper.hold.epoch }, 'egress IPs now served here');
+    }
+    this.servingIps = [...ips];
+    // Belt and braces: the kernel fence already expires on its own; this also removes the addresses.
+    if (this.dropTimer) clearTimeout(this.dropTimer);
+    this.dropTimer = setTimeout(() => {
+      if (!this.keeper.serving() && !this.stopped) {
+        this.drop().catch((e: unknown) => this.deps.log.error({ err: e }, 'drop failed'));
+      }
+    }, this.keeper.remainingMs() + 1);
+  }
+
+  private async drop(): Promise<void> {
+    if (this.dropTimer) clearTimeout(this.dropTimer);
+    if (this.servingIps.length === 0) return;
+    const ips = this.servingIps;
+    this.servingIps = [];
+    await this.deps.egress.release(ips);
+    this.deps.log.info({ ips }, 'egress IPs dropped');
+  }
+
+  private async publish(): Promise<void> {
+    try {
+      await this.deps.publish?.(this.selfWasHealthy ? 'Healthy' : 'Unhealthy');
+    } catch (e) {
+      this.deps.log.warn({ err: e }, 'publishing to the broker failed');
+    }
+  }
+
+  status(): AgentStatus {
+    const health: Record<string, boolean> = {};
+    for (const [k, v] of this.tracker.view()) health[k] = v.healthy;
+    health[this.cfg.name] = this.selfWasHealthy;
+    return {
+      kind: 'gateway', cluster: this.cfg.cluster, name: this.cfg.name, pid: process.pid,
+      role: this.keeper.serving() ? 'active' : 'standby', epoch: this.keeper.hold.epoch,
+      egressIps: [...this.servingIps], active: this.lastActive ? [this.lastActive] : [], health,
+      switches: this.switches, updatedAt: new Date().toISOString(),
+    };
+  }
+
+  private report(): void {
+    if (!this.deps.writeStatus) return;
+    const s = this.status();
+    const key = JSON.stringify({ ...s, updatedAt: '' });
+    if (key === this.lastStatus) return;
+    this.lastStatus = key;
+    this.deps.writeStatus(s);
+  }
+
+  /** Graceful stop: drop egress IPs, then release the lease so a standby takes over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.keeper.stepDown(() => this.drop()).catch(() => undefined);
+    if (this.dropTimer) clearTimeout(this.dropTimer);
+    await this.deps.prober.stop();
+    await this.deps.responder.stop();
+    this.report();
+  }
+}

@@ -1,0 +1,112 @@
+import type { Logger } from '../host/index.js';
+import type { AgentStatus } from './agent-status.js';
+import type { CandidateAddress } from './agent-argv.js';
+import type { CandidateProber } from './candidate-prober.js';
+import type { NodeEgress, NodeEgressConfig, NodeRoutes } from './datapath.js';
+import { electActive, HealthTracker, type GatewayMode } from './election.js';
+import type { FailoverProfile } from './profiles.js';
+
+export interface NodeSteerConfig {
+  readonly cluster: string;
+  readonly name: string;
+  readonly profile: FailoverProfile;
+  readonly mode: GatewayMode;
+  readonly candidates: readonly CandidateAddress[];
+  readonly probePort: number;
+  readonly remoteCidrs: readonly string[];
+  /** Egress steering (rules for EgressGateways whose candidates are `candidates`); undefined: routes only. */
+  readonly egress?: NodeEgressConfig;
+}
+
+export interface NodeSteerDeps {
+  readonly routes: NodeRoutes;
+  readonly egress: NodeEgress;
+  readonly prober: CandidateProber;
+  readonly log: Logger;
+  readonly clock?: () => number;
+  readonly writeStatus?: (s: AgentStatus) => void;
+}
+
+/**
+ * Node-side steering: probes every gateway candidate of the cluster at the profile interval and, the moment the
+ * election result changes, moves remote-cluster routes (one next hop, or a resilient ECMP group in active-active
+ * mode) and egress steering (the EgressGateway table's default route) to the elected gateway(s).
+ */
+export class NodeSteerAgent {
+  private readonly clock: () => number;
+  private readonly tracker: HealthTracker;
+  private active: string[] = [];
+  private switches = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private busy: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly cfg: NodeSteerConfig,
+    private readonly deps: NodeSteerDeps,
+  ) {
+    this.clock = deps.clock ?? (() => performance.now());
+    this.tracker = new HealthTracker(cfg.profile.misses);
+  }
+
+  async start(): Promise<void> {
+    if (this.cfg.egress) await this.deps.egress.apply(this.cfg.egress);
+    await this.deps.prober.start(
+      this.cfg.candidates.map((c) => ({ name: c.name, address: c.address, port: this.cfg.probePort })),
+      (name, up, at) => {
+        if (up) this.tracker.markUp(name, at);
+        else this.tracker.markDown(name, at);
+        this.deps.log.info({ gateway: name, up }, 'gateway health changed');
+        this.kick();
+      },
+    );
+    // Re-evaluate periodically too: a hold-down ends without any probe event.
+    this.timer = setInterval(() => this.kick(), Math.max(50, this.cfg.profile.probeIntervalMs * 5));
+    this.kick();
+  }
+
+  /** Serialises re-evaluations so route updates never interleave. */
+  private kick(): void {
+    if (this.stopped) return;
+    this.busy = this.busy.then(() => this.evaluate()).catch((e: unknown) => this.deps.log.error({ err: e }, 'steering failed'));
+  }
+
+  /** Recomputes the election and moves routes when it changed. Exposed for tests. */
+  async evaluate(): Promise<void> {
+    const now = this.clock();
+    const elected = electActive({
+      candidates: this.cfg.candidates, health: this.tracker.view(), now, holdDownMs: this.cfg.profile.holdDownMs, mode: this.cfg.mode,
+    });
+    if (elected.join(',') === this.active.join(',')) return;
+    const prev = this.active;
+    this.active = elected;
+    this.switches += 1;
+    const addr = new Map(this.cfg.candidates.map((c) => [c.name, c.address]));
+    // Egress first: it is the traffic with a fenced source address; then cross-cluster routes.
+    if (this.cfg.egress) {
+      const gws = new Set(this.cfg.egress.rules.map((r) => r.gateway));
+      await this.deps.egress.steer(new Map([...gws].map((g) => [g, elected[0]])));
+    }
+    if (this.cfg.remoteCidrs.length) {
+      await this.deps.routes.ensure({ remoteCidrs: this.cfg.remoteCidrs, nexthops: elected.map((n) => addr.get(n) ?? '').filter(Boolean), mode: this.cfg.mode });
+    }
+    this.deps.log.info({ from: prev, to: elected, ms: Math.round(this.clock() - now) }, 'steered');
+    this.deps.writeStatus?.(this.status());
+  }
+
+  status(): AgentStatus {
+    const health: Record<string, boolean> = {};
+    for (const [k, v] of this.tracker.view()) health[k] = v.healthy;
+    return {
+      kind: 'node-steer', cluster: this.cfg.cluster, name: this.cfg.name, pid: process.pid, egressIps: [],
+      active: [...this.active], health, switches: this.switches, updatedAt: new Date().toISOString(),
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.deps.prober.stop();
+    await this.busy;
+  }
+}
