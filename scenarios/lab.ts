@@ -18,6 +18,8 @@ import { runIdOfNetns, teardownRun, type TeardownReport } from './lab-teardown.j
 import { loadTopology } from './topology-load.js';
 import type { Host, Topology } from './topology-model.js';
 import { hostAddresses } from './topology-resolve.js';
+import { applyHostRoutes, createLabTunnel, isTunnelType, remoteRoutes, type LabTunnel } from './lab-tunnel.js';
+import { TUNNEL_TYPES, type TunnelRegistry } from '../tunnel/index.js';
 
 export interface LabUpOptions {
   /** A resolved topology, or a built-in name / file path. */
@@ -28,12 +30,18 @@ export interface LabUpOptions {
   onStep?: (e: LabStepEvent) => void;
   /** Extra planner options (pod MTU, checksum offload); the tunnel sets these itself when given. */
   plan?: PlanOptions;
+  /** Tunnel drivers to use with `tunnel` (the composition root builds it; default: the real Linux drivers). */
+  registry?: TunnelRegistry;
+  /** How long to wait for pods to reach each other across the tunnels (default 30 s). */
+  readyTimeoutMs?: number;
 }
 
 export interface Lab {
   readonly runId: string;
   readonly topology: Topology;
   readonly hosts: Readonly<Record<string, LabHostInfo>>;
+  /** The tunnels between the clusters' active gateways, when built with `tunnel`. */
+  readonly tunnel?: LabTunnel;
   /** Wall time of `labUp` in ms and per phase. */
   readonly setupMs: number;
   readonly timings: Readonly<Record<string, number>>;
@@ -80,6 +88,17 @@ export async function labUp(opts: LabUpOptions, extend?: LabExtension): Promise<
     throw new StraitError('INVALID_ARGUMENT', `invalid run id "${runId}": 4-8 lowercase letters or digits`);
   }
   const topology = typeof opts.topology === 'string' ? loadTopology(opts.topology) : opts.topology;
+  if (opts.tunnel !== undefined && !isTunnelType(opts.tunnel)) {
+    throw new StraitError('INVALID_ARGUMENT', `unknown tunnel type "${opts.tunnel}" (one of ${TUNNEL_TYPES.join(', ')})`);
+  }
+  const tunnelType = opts.tunnel;
+  const registry = tunnelType ? (opts.registry ?? (await defaultRegistry())) : undefined;
+  // Constructing drivers does no I/O: a bad combination (one cluster, no gateway) fails before anything exists.
+  const tunnel = tunnelType && registry ? createLabTunnel(topology, runId, tunnelType, registry) : undefined;
+  const plan: PlanOptions = {
+    ...(tunnel ? { podMtu: tunnel.podMtu, podTxChecksumOff: tunnelType === 'geneve' } : {}),
+    ...opts.plan,
+  };
   await checkRunIdFree(runId);
 
   let state: LabState = {
@@ -103,8 +122,11 @@ export async function labUp(opts: LabUpOptions, extend?: LabExtension): Promise<
   };
 
   try {
-    const timings = await executePlan(planLab(topology, runId, opts.plan), { ...(opts.onStep ? { onStep: opts.onStep } : {}) });
-    const lab = makeLab(runId, topology, state.hosts, update, timings);
+    const timings = await executePlan(planLab(topology, runId, plan), { ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+    const lab = makeLab(runId, topology, state.hosts, update, timings, tunnel);
+    if (tunnel) {
+      await buildTunnels(lab, tunnel, update, timings, opts);
+    }
     if (extend) await extend(lab, { update });
     const setupMs = Math.round(performance.now() - t0);
     update((s) => {
@@ -117,9 +139,88 @@ export async function labUp(opts: LabUpOptions, extend?: LabExtension): Promise<
     update((s) => {
       s.status = 'failed';
     });
+    await tunnel?.remove().catch(() => undefined);
     await teardownRun(runId).catch(() => undefined);
     throw e;
   }
+}
+
+async function defaultRegistry(): Promise<TunnelRegistry> {
+  const { realLabRegistry } = await import('./lab-registry.js');
+  return realLabRegistry();
+}
+
+async function timed(phase: string, count: number, timings: Record<string, number>, opts: LabUpOptions, fn: () => Promise<void>): Promise<void> {
+  const t0 = performance.now();
+  await fn();
+  const ms = Math.round(performance.now() - t0);
+  timings[phase] = ms;
+  opts.onStep?.({ phase, count, ms });
+}
+
+/** Tunnel phases of `labUp`: init drivers, restore gateway routes, full-mesh peers, cluster routes, wait for traffic. */
+async function buildTunnels(
+  lab: Lab,
+  tunnel: LabTunnel,
+  update: (fn: (s: LabState) => void) => void,
+  timings: Record<string, number>,
+  opts: LabUpOptions,
+): Promise<void> {
+  const { topology, runId } = lab;
+  const clusters = topology.clusters.map((c) => c.name);
+  const record = async (): Promise<void> => {
+    const daemons = await tunnel.daemons();
+    const files: string[] = [];
+    if (tunnel.type === 'wireguard') {
+      for (const c of clusters) for (const d of (await tunnel.status(c)).devices) files.push(`/var/run/wireguard/${d}.sock`);
+    }
+    update((s) => {
+      for (const d of daemons) if (!s.daemons.some((x) => x.pid === d.pid)) s.daemons.push(d);
+      for (const f of files) if (!s.files.includes(f)) s.files.push(f);
+    });
+  };
+  await timed(`tunnel init (${tunnel.type})`, clusters.length, timings, opts, async () => {
+    try {
+      await Promise.all(clusters.map((c) => tunnel.driver(c).init()));
+    } finally {
+      await record();
+    }
+  });
+  await timed('gateway routes', clusters.length, timings, opts, async () => {
+    await Promise.all(clusters.map((c) => applyHostRoutes(topology, runId, tunnel.gateway(c))));
+  });
+  await timed('tunnel peers', clusters.length * (clusters.length - 1), timings, opts, async () => {
+    try {
+      await Promise.all(clusters.map((c) => tunnel.reconcile(c)));
+    } finally {
+      await record();
+    }
+  });
+  const routes = remoteRoutes(topology, (c) => tunnel.gateway(c));
+  await timed('remote cluster routes', routes.length, timings, opts, async () => {
+    await Promise.all(routes.map((r) => run(['ip', '-n', lab.netns(r.host), 'route', 'replace', r.dst, 'via', r.via])));
+  });
+  await timed('tunnel ready', clusters.length, timings, opts, () => waitForMesh(lab, opts.readyTimeoutMs ?? 30_000));
+}
+
+/** Waits until the first pod of every cluster reaches the first pod of every other cluster. */
+async function waitForMesh(lab: Lab, timeoutMs: number): Promise<void> {
+  const firsts = lab.topology.clusters.map((c) => c.pods[0]).filter((p): p is string => p !== undefined);
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < firsts.length; i++) for (let j = i + 1; j < firsts.length; j++) pairs.push([firsts[i] as string, firsts[j] as string]);
+  const deadline = Date.now() + timeoutMs;
+  await Promise.all(
+    pairs.map(async ([a, b]) => {
+      for (;;) {
+        const r = await lab.exec(a, ['ping', '-c', '1', '-W', '1', lab.ip(b)], { allowFailure: true });
+        if (r.code === 0) return;
+        if (Date.now() > deadline) {
+          throw new StraitError('LAB_BUILD_FAILED', `tunnel not ready: ${a} cannot reach ${b} (${lab.ip(b)}) after ${timeoutMs} ms`, { from: a, to: b });
+        }
+        await new Promise((r2) => setTimeout(r2, 100));
+      }
+    }),
+  );
 }
 
 function makeLab(
@@ -128,6 +229,7 @@ function makeLab(
   hosts: Record<string, LabHostInfo>,
   update: (fn: (s: LabState) => void) => void,
   timings: Record<string, number>,
+  tunnel?: LabTunnel,
 ): Lab {
   const children = new Set<ChildProcess>();
   const host = (name: string): LabHostInfo & { name: string } => {
@@ -141,6 +243,7 @@ function makeLab(
     hosts,
     setupMs: 0,
     timings,
+    ...(tunnel ? { tunnel } : {}),
     host,
     ip: (name) => host(name).addresses[0] ?? '',
     netns: (name) => host(name).netns,
@@ -156,6 +259,8 @@ function makeLab(
     recordFile: (f) => update((s) => s.files.push(f)),
     down: async () => {
       for (const c of children) if (c.pid && isAlive(c.pid)) c.kill('SIGKILL');
+      // Drivers first (graceful: daemons remove their sockets and devices), then the sweep catches the rest.
+      await tunnel?.remove().catch(() => undefined);
       return teardownRun(runId);
     },
   };

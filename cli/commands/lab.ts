@@ -1,0 +1,88 @@
+import type { Command } from '@commander-js/extra-typings';
+import { StraitError } from '../../api/index.js';
+import { newRunId } from '../../host/index.js';
+import { BUILTIN_NAMES, labDown, labDownAll, labStatus, labUp, teardownRun, type LabStepEvent } from '../../scenarios/index.js';
+
+function stepLine(e: LabStepEvent): void {
+  process.stderr.write(`  ${e.phase.padEnd(28)} ${String(e.count).padStart(3)}  ${String(e.ms).padStart(6)} ms\n`);
+}
+
+export function registerLabCommands(program: Command): void {
+  const lab = program.command('lab').description('Network-namespace lab: clusters, nodes, gateways, pods and an external server on this machine');
+
+  lab
+    .command('up')
+    .description('Build a lab and return once it is ready (step timings on stderr)')
+    .requiredOption('--topology <name|file>', `built-in (${BUILTIN_NAMES.join(', ')}) or a YAML/JSON topology file`)
+    .option('--tunnel <type>', 'build tunnels between the clusters\' active gateways: vxlan, geneve, wireguard or ipsec')
+    .option('--run-id <id>', 'run id (4-8 lowercase letters/digits); default: a new one')
+    .option('--json', 'print {runId, hosts:{NAME:{netns,addresses,role,cluster}}} on stdout')
+    .action(async (o) => {
+      const runId = o.runId ?? newRunId();
+      // Interrupted half-way (Ctrl-C): remove what exists, then exit; nothing of the run stays behind.
+      let interrupted = false;
+      const onSignal = (): void => {
+        if (interrupted) return;
+        interrupted = true;
+        process.stderr.write(`interrupted: removing run ${runId}\n`);
+        void teardownRun(runId).finally(() => process.exit(130));
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      process.stderr.write(`lab ${runId}: building ${o.topology}${o.tunnel ? ` with ${o.tunnel} tunnels` : ''}\n`);
+      try {
+        const l = await labUp({ topology: o.topology, runId, ...(o.tunnel ? { tunnel: o.tunnel } : {}), onStep: stepLine });
+        process.stderr.write(`lab ${runId}: ready in ${l.setupMs} ms (${Object.keys(l.hosts).length} hosts); remove with: strait lab down --run-id ${runId}\n`);
+        if (o.json) process.stdout.write(`${JSON.stringify({ runId, hosts: l.hosts })}\n`);
+        else {
+          for (const [name, h] of Object.entries(l.hosts)) {
+            process.stdout.write(`${name.padEnd(16)} ${h.role.padEnd(8)} ${(h.cluster ?? '-').padEnd(6)} ${h.netns.padEnd(24)} ${h.addresses.join(' ')}\n`);
+          }
+        }
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+      }
+    });
+
+  lab
+    .command('down')
+    .description('Remove a lab (namespaces, links, daemons, files), also after a crash')
+    .option('--run-id <id>', 'the run to remove')
+    .option('--all', 'remove every lab on this machine (all st-* namespaces and recorded labs)')
+    .option('--json', 'print what was removed as JSON')
+    .action(async (o) => {
+      if (!o.all && !o.runId) throw new StraitError('INVALID_ARGUMENT', 'give --run-id ID or --all');
+      if (o.all && o.runId) throw new StraitError('INVALID_ARGUMENT', 'give either --run-id or --all, not both');
+      const reports = o.all ? await labDownAll() : [await labDown(o.runId as string)];
+      if (o.json) process.stdout.write(`${JSON.stringify(reports)}\n`);
+      else {
+        for (const r of reports) {
+          process.stdout.write(`removed ${r.runId}: ${r.namespaces.length} namespaces, ${r.daemons} daemons, ${r.processes} other processes\n`);
+        }
+        if (reports.length === 0) process.stdout.write('no labs\n');
+      }
+    });
+
+  lab
+    .command('status')
+    .description('List the labs on this machine')
+    .option('--json', 'print as JSON')
+    .action(async (o) => {
+      const labs = await labStatus();
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(labs)}\n`);
+        return;
+      }
+      if (labs.length === 0) {
+        process.stdout.write('no labs\n');
+        return;
+      }
+      process.stdout.write(`${'RUN'.padEnd(8)} ${'TOPOLOGY'.padEnd(16)} ${'TUNNEL'.padEnd(9)} ${'STATUS'.padEnd(9)} ${'NETNS'.padEnd(7)} ${'DAEMONS'.padEnd(7)} CREATED\n`);
+      for (const l of labs) {
+        process.stdout.write(
+          `${l.runId.padEnd(8)} ${(l.topology ?? '-').padEnd(16)} ${(l.tunnel ?? '-').padEnd(9)} ${l.status.padEnd(9)} ${`${l.namespaces.present}/${l.namespaces.expected}`.padEnd(7)} ${`${l.daemons.alive}/${l.daemons.recorded}`.padEnd(7)} ${l.createdAt ?? '-'}\n`,
+        );
+      }
+    });
+}
