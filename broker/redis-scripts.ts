@@ -244,8 +244,9 @@ redis.call('HSET', P .. 'cur:' .. pool, 'b', (found + 1) % m.nblocks)
 local g = copy(m.groups)
 addgroups(g, found, m.bits - m.bs)
 local cidr = fmtip(g) .. '/' .. m.bs
-local id = pool .. '.' .. found
 local rev = nextrev()
+-- The revision in the id makes every lease distinct: a late DELETE of an old lease never frees its successor.
+local id = pool .. '.' .. found .. '.' .. rev
 local json = '{"resourceVersion":"' .. rev .. '","id":' .. cjson.encode(id) .. ',"pool":' .. cjson.encode(pool) ..
   ',"cidr":"' .. cidr .. '","cluster":' .. cjson.encode(ARGV[3]) .. ',"node":' .. cjson.encode(ARGV[4]) ..
   ',"createdAt":"' .. ARGV[5] .. '"}'
@@ -264,7 +265,7 @@ local cur = redis.call('HGET', P .. 'o:Block', id)
 if not cur then return {'NOTFOUND'} end
 local obj = cjson.decode(cur)
 if ARGV[3] ~= '' and obj.cluster ~= ARGV[3] then return {'FORBIDDEN', obj.cluster} end
-local pool, idx = string.match(id, '^(.*)%.(%d+)$')
+local pool, idx = string.match(id, '^(.*)%.(%d+)%.%d+$')
 redis.call('HDEL', P .. 'pb:' .. pool, idx)
 redis.call('HDEL', P .. 'o:Block', id)
 local rev = nextrev()

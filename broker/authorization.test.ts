@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ERROR_CATALOG } from '../api/index.js';
+import { startTestRedis, type TestRedis } from '../testing/index.js';
+import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
+
+let redis: TestRedis;
+let broker: TestBroker;
+const tok: Record<string, string | undefined> = {};
+let eastBlock = '';
+let eastIp = '';
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  broker = await startTestBroker(redis.socket);
+  const t = await broker.admin.createToken({ uses: 2 });
+  tok.admin = TEST_ADMIN_TOKEN;
+  tok.east = (await broker.admin.joinCluster({ id: 'east', podCIDRs: ['10.1.0.0/16'] }, t.token)).credentials.token;
+  tok.west = (await broker.admin.joinCluster({ id: 'west', podCIDRs: ['10.2.0.0/16'] }, t.token)).credentials.token;
+  tok.join = (await broker.admin.createToken({ uses: 5 })).token;
+  tok.none = undefined;
+  tok.garbage = 'c.east.000000000000000000000000000000000000000000000000';
+  await broker.admin.createPool({ name: 'p', cidr: '10.50.0.0/16', blockSize: 24, purpose: 'pods' });
+  eastBlock = (await broker.admin.leaseBlock('p', { cluster: 'east', node: 'n1' })).id;
+  eastIp = (await broker.admin.leaseAddress('p', { cluster: 'east', owner: 'egress/a' })).ip;
+  await broker.client(tok.east).putGateway('east', 'gw1', { endpoints: ['192.0.2.1'], tunnelTypes: ['wireguard'] });
+});
+afterAll(async () => {
+  await broker?.stop();
+  await redis?.stop();
+});
+
+type Who = 'none' | 'garbage' | 'join' | 'admin' | 'east' | 'west';
+const gw = { endpoints: ['192.0.2.9'], tunnelTypes: ['vxlan'] };
+
+/** [method, path, body, expected status per principal (others: 401 for none/garbage/join)] */
+const MATRIX: [string, string | (() => string), unknown, Partial<Record<Who, number>>][] = [
+  ['GET', '/v1/clusters', undefined, { admin: 200, east: 200, west: 200 }],
+  ['GET', '/v1/clusters/east', undefined, { admin: 200, east: 200, west: 200 }],
+  ['GET', '/v1/gateways', undefined, { admin: 200, east: 200, west: 200 }],
+  ['GET', '/v1/blocks', undefined, { admin: 200, east: 200, west: 200 }],
+  ['GET', '/v1/addresses', undefined, { admin: 200, east: 200, west: 200 }],
+  ['GET', '/v1/ippools', undefined, { admin: 200, east: 200, west: 200 }],
+  ['GET', '/v1/subnets', undefined, { admin: 200, east: 200, west: 200 }],
+  ['GET', '/v1/watch?since=999999', undefined, { admin: 200, east: 200, west: 200 }],
+  ['GET', '/v1/tokens', undefined, { admin: 200, east: 403, west: 403 }],
+  ['POST', '/v1/tokens', {}, { admin: 201, east: 403, west: 403 }],
+  ['DELETE', '/v1/tokens/00000000', undefined, { admin: 404, east: 403, west: 403 }],
+  ['POST', '/v1/subnets', { name: 'sx', cidr: '10.60.0.0/16' }, { admin: 201, east: 403, west: 403 }],
+  ['PUT', '/v1/subnets/sx', { description: 'd' }, { admin: 200, east: 403, west: 403 }],
+  ['DELETE', '/v1/subnets/sx', undefined, { admin: 204, east: 403, west: 403 }],
+  ['POST', '/v1/ippools', { name: 'px', cidr: '10.70.0.0/16' }, { admin: 201, east: 403, west: 403 }],
+  ['PUT', '/v1/ippools/px', { description: 'd' }, { admin: 200, east: 403, west: 403 }],
+  ['DELETE', '/v1/ippools/px', undefined, { admin: 204, east: 403, west: 403 }],
+  ['PATCH', '/v1/clusters/east', { labels: { a: 'b' } }, { admin: 200, east: 200, west: 403 }],
+  ['PUT', '/v1/clusters/east/heartbeat', {}, { admin: 200, east: 200, west: 403 }],
+  ['PUT', '/v1/clusters/east/gateways/gw2', gw, { admin: 200, east: 200, west: 403 }],
+  ['GET', '/v1/clusters/east/gateways/gw2', undefined, { admin: 200, east: 200, west: 200 }],
+  ['DELETE', '/v1/clusters/east/gateways/gw1', undefined, { west: 403 }],
+  ['POST', '/v1/ippools/p/blocks', { cluster: 'east', node: 'n2' }, { admin: 201, east: 201, west: 403 }],
+  ['DELETE', () => `/v1/blocks/${eastBlock}`, undefined, { west: 403 }],
+  ['POST', '/v1/ippools/p/addresses', { owner: 'x', cluster: 'east' }, { admin: 201, east: 201, west: 403 }],
+  ['DELETE', () => `/v1/addresses/${eastIp}`, undefined, { west: 403 }],
+  ['DELETE', '/v1/clusters/east', undefined, { west: 403 }],
+  ['POST', '/v1/clusters', { id: 'south', podCIDRs: ['10.9.0.0/16'] }, { none: 401, garbage: 401, admin: 401, east: 401, west: 401, join: 201 }],
+];
+
+async function call(method: string, path: string, body: unknown, token: string | undefined): Promise<{ status: number; json: unknown }> {
+  const ac = new AbortController();
+  const res = await fetch(`${broker.handle.url}${path}`, {
+    method,
+    signal: ac.signal,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  if (path.startsWith('/v1/watch') && res.status === 200) {
+    ac.abort();
+    return { status: 200, json: undefined };
+  }
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+describe('authorization matrix', () => {
+  it('lets admin do everything, clusters read shared state and write only their own objects', async () => {
+    const order: Who[] = ['none', 'garbage', 'join', 'west', 'east', 'admin'];
+    const failures: string[] = [];
+    for (const [method, p, body, expect_] of MATRIX) {
+      for (const who of order) {
+        const path = typeof p === 'function' ? p() : p;
+        const want = expect_[who] ?? (who === 'none' || who === 'garbage' || who === 'join' ? 401 : undefined);
+        if (want === undefined) continue;
+        const r = await call(method, path, body, tok[who]);
+        if (r.status !== want) failures.push(`${who} ${method} ${path}: ${r.status} (want ${want}) ${JSON.stringify(r.json)}`);
+        if (r.status >= 400) {
+          const code = (r.json as { error?: { code?: string } })?.error?.code ?? '';
+          if (!Object.hasOwn(ERROR_CATALOG, code) || ERROR_CATALOG[code as keyof typeof ERROR_CATALOG].status !== r.status) failures.push(`${who} ${method} ${path}: uncatalogued ${code}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('refuses a removed cluster\'s credential', async () => {
+    const east = broker.client(tok.east);
+    await east.removeCluster('east');
+    await expect(east.listClusters()).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(broker.client(tok.west).listClusters()).resolves.toMatchObject({ items: expect.any(Array) });
+  });
+});
