@@ -57,3 +57,4 @@ export type { AllocationStore, AllocationRecord, BlockLease } from './allocation
 export { MemoryAllocationStore } from './memory-store.js';
 export { FileAllocationStore } from './file-store.js';
 export { KeyedMutex } from './keyed-mutex.js';
+export { benchmarkAllocator, type AllocatorBenchOptions, type AllocatorBenchResult } from './allocator-bench.js';

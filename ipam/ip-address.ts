@@ -18,8 +18,45 @@ export function familyBits(family: IpFamily): number {
 }
 
 /** Parses a single address (no prefix). IPv4 must be dotted quad; IPv4-mapped IPv6 stays IPv6. */
+const V4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+const HEX = /^[0-9a-fA-F]{1,4}$/;
+
+/** Plain hex IPv6 (no embedded IPv4, no zone) without ipaddr.js: this is on the allocator's hot path. */
+function fastV6(s: string): bigint | undefined {
+  const dbl = s.indexOf('::');
+  if (dbl !== s.lastIndexOf('::')) return undefined;
+  const head = dbl < 0 ? s.split(':') : s.slice(0, dbl) === '' ? [] : s.slice(0, dbl).split(':');
+  const tail = dbl < 0 ? [] : s.slice(dbl + 2) === '' ? [] : s.slice(dbl + 2).split(':');
+  const n = head.length + tail.length;
+  if (dbl < 0 ? n !== 8 : n > 7) return undefined;
+  let v = 0n;
+  for (const g of head) {
+    if (!HEX.test(g)) return undefined;
+    v = (v << 16n) | BigInt(parseInt(g, 16));
+  }
+  v <<= BigInt(16 * (8 - head.length));
+  let t = 0n;
+  for (const g of tail) {
+    if (!HEX.test(g)) return undefined;
+    t = (t << 16n) | BigInt(parseInt(g, 16));
+  }
+  return v | t;
+}
+
 export function parseIp(text: string): IpAddress {
   const s = typeof text === 'string' ? text.trim() : '';
+  const m = V4.exec(s);
+  if (m) {
+    const a = Number(m[1]);
+    const b = Number(m[2]);
+    const c = Number(m[3]);
+    const d = Number(m[4]);
+    if (a < 256 && b < 256 && c < 256 && d < 256) return { family: 'ipv4', value: BigInt(a * 16777216 + b * 65536 + c * 256 + d) };
+  }
+  if (s.includes(':') && !s.includes('.')) {
+    const v = fastV6(s);
+    if (v !== undefined) return { family: 'ipv6', value: v };
+  }
   if (ipaddr.IPv4.isValidFourPartDecimal(s)) {
     const b = ipaddr.IPv4.parse(s).octets;
     return { family: 'ipv4', value: BigInt((((b[0]! << 24) >>> 0) + (b[1]! << 16) + (b[2]! << 8) + b[3]!) >>> 0) };

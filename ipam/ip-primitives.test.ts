@@ -105,3 +105,20 @@ describe('ranges', () => {
     expect(subtractRanges(merged, [])).toEqual(merged);
   });
 });
+
+describe('the fast parser agrees with ipaddr.js', () => {
+  it('on random IPv6 and IPv4 addresses in every compression', async () => {
+    const ipaddr = (await import('ipaddr.js')).default;
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648);
+    for (let i = 0; i < 2000; i++) {
+      const groups = Array.from({ length: 8 }, () => (next() % 3 === 0 ? 0 : next() % 65536));
+      const full = groups.map((g) => g.toString(16)).join(':');
+      const want = ipaddr.IPv6.parse(full).toRFC5952String();
+      expect(canonicalIp(full)).toBe(want);
+      expect(canonicalIp(want)).toBe(want);
+      const v4 = [next() % 256, next() % 256, next() % 256, next() % 256].join('.');
+      expect(canonicalIp(v4)).toBe(v4);
+    }
+  });
+});

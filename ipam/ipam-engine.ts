@@ -17,6 +17,12 @@ export interface IpamEngineOptions {
   config: IpamConfig;
   /** Clock in ms; injected by tests. */
   now?: () => number;
+  /**
+   * When a pool looks exhausted, the engine re-reads it from the store (another process may have freed addresses),
+   * at most once per this many ms per pool, so a full pool does not turn every ADD into a full store scan.
+   * Default 1000.
+   */
+  resyncIntervalMs?: number;
 }
 
 /** Usage of one pool as the engine sees it. */
@@ -44,6 +50,16 @@ interface PoolState {
 
 const ctrKey = (containerId: string, ifName: string): string => `${containerId}/${ifName}`;
 
+/** A cached record with where it sits, so the hot path never re-parses addresses. */
+interface Entry {
+  rec: AllocationRecord;
+  ps: PoolState | undefined;
+  block: BlockState | undefined;
+  offset: number;
+  /** Whether the address is in its pool's usable ranges (counts in usage, may be handed out again). */
+  usable: boolean;
+}
+
 /**
  * The IPAM engine the node agent (and the broker) calls. Holds a cache of the store for speed; the store stays
  * the arbiter: every address is reserved in the store (atomically, durably) before it is returned, and an address
@@ -57,19 +73,24 @@ const ctrKey = (containerId: string, ifName: string): string => `${containerId}/
 export class IpamEngine {
   private readonly store: AllocationStore;
   private readonly now: () => number;
+  private readonly resyncIntervalMs: number;
+  private readonly lastResync = new Map<string, number>();
   private pools = new Map<string, PoolState>();
-  private readonly records = new Map<string, AllocationRecord>();
+  private readonly records = new Map<string, Entry>();
   private readonly byOwner = new Map<string, Set<string>>();
   private readonly byContainer = new Map<string, Set<string>>();
   private readonly ownerLocks = new KeyedMutex();
   private readonly leaseLocks = new KeyedMutex();
   private ready: Promise<void> | undefined;
+  private compiled = new Map<string, CompiledPool>();
+  private compiledFor: Map<string, PoolState> | undefined;
   private config: IpamConfig;
 
   /** Validates the config at once (throws INVALID_POOL, POOL_OVERLAP, ...); does no I/O. */
   constructor(opts: IpamEngineOptions) {
     this.store = opts.store;
     this.now = opts.now ?? Date.now;
+    this.resyncIntervalMs = opts.resyncIntervalMs ?? 1000;
     this.config = opts.config;
     this.pools = this.buildPools(compileIpamConfig(opts.config));
   }
@@ -90,7 +111,10 @@ export class IpamEngine {
     this.config = config;
     this.pools = this.buildPools(compiled);
     await this.reloadLeases();
-    for (const r of this.records.values()) this.markRecord(r);
+    for (const e of [...this.records.values()]) {
+      this.records.delete(e.rec.address);
+      this.cacheAdd(e.rec);
+    }
   }
 
   getConfig(): IpamConfig {
@@ -163,18 +187,21 @@ export class IpamEngine {
     return undefined;
   }
 
-  private markRecord(r: AllocationRecord): void {
+  private place(r: AllocationRecord): Entry {
     const ps = this.poolOf(r);
-    if (!ps) return;
+    if (!ps) return { rec: r, ps, block: undefined, offset: -1, usable: false };
     const v = parseIp(r.address).value;
-    const b = this.blockFor(ps, v);
-    b.markUsed(b.offsetOf(v));
+    const block = this.blockFor(ps, v);
+    return { rec: r, ps, block, offset: block.offsetOf(v), usable: rangesContain(ps.pool.usable, v) };
   }
 
-  private cacheAdd(r: AllocationRecord): void {
+  /** Adds or updates a record; `at` is its known place (fresh allocations), else computed (or kept from before). */
+  private cacheAdd(r: AllocationRecord, at?: { ps: PoolState; block: BlockState; offset: number }): void {
     const prev = this.records.get(r.address);
-    if (prev) this.unindex(prev);
-    this.records.set(r.address, r);
+    if (prev) this.unindex(prev.rec);
+    const entry: Entry = at ? { rec: r, ...at, usable: true } : prev ? { ...prev, rec: r } : this.place(r);
+    this.records.set(r.address, entry);
+    entry.block?.markUsed(entry.offset);
     let s = this.byOwner.get(r.ownerKey);
     if (!s) this.byOwner.set(r.ownerKey, (s = new Set()));
     s.add(r.address);
@@ -184,7 +211,6 @@ export class IpamEngine {
       if (!c) this.byContainer.set(k, (c = new Set()));
       c.add(r.address);
     }
-    this.markRecord(r);
   }
 
   private unindex(r: AllocationRecord): void {
@@ -200,20 +226,15 @@ export class IpamEngine {
   }
 
   private cacheRemove(address: string): void {
-    const r = this.records.get(address);
-    if (!r) return;
-    this.unindex(r);
+    const e = this.records.get(address);
+    if (!e) return;
+    this.unindex(e.rec);
     this.records.delete(address);
-    const ps = this.poolOf(r);
-    if (ps) {
-      const v = parseIp(address).value;
-      const b = this.blockFor(ps, v);
-      b.markFree(b.offsetOf(v), rangesContain(ps.pool.usable, v), this.now());
-    }
+    e.block?.markFree(e.offset, e.usable, this.now());
   }
 
   private ownerRecords(key: string): AllocationRecord[] {
-    return [...(this.byOwner.get(key) ?? [])].map((a) => this.records.get(a)!).filter(Boolean);
+    return [...(this.byOwner.get(key) ?? [])].flatMap((a) => this.records.get(a)?.rec ?? []);
   }
 
   private result(records: AllocationRecord[], explanation: string[]): AllocationResult {
@@ -270,6 +291,7 @@ export class IpamEngine {
       const selection = selectPools(this.poolStates(), owner.ifName, owner.namespace, request);
       const explanation = [...selection.explanation];
       const got: AllocationRecord[] = [];
+      const tookOver = new Set<string>();
       try {
         for (const fam of selection.families) {
           const rejected: PoolRejection[] = [...fam.rejected];
@@ -277,6 +299,7 @@ export class IpamEngine {
           const sticky = stickyKey(owner);
           if (sticky) {
             rec = await this.takeSticky(owner, key, sticky, fam.family, fam.candidates);
+            if (rec) tookOver.add(rec.address);
             if (rec) explanation.push(`${fam.family}: StatefulSet ${sticky} keeps ${rec.address} from pool "${rec.pool}"`);
           }
           for (const pool of rec ? [] : fam.candidates) {
@@ -292,7 +315,8 @@ export class IpamEngine {
           got.push(rec);
         }
       } catch (e) {
-        for (const r of got) await this.releaseRecord(r);
+        // Undo what this call took: a fresh address is freed, a StatefulSet address taken over goes back to parked.
+        for (const r of got) await this.releaseRecord(r, !tookOver.has(r.address));
         throw e;
       }
       return this.result(got, explanation);
@@ -300,7 +324,11 @@ export class IpamEngine {
   }
 
   private poolStates(): Map<string, CompiledPool> {
-    return new Map([...this.pools].map(([n, ps]) => [n, ps.pool]));
+    if (this.compiledFor !== this.pools) {
+      this.compiledFor = this.pools;
+      this.compiled = new Map([...this.pools].map(([n, ps]) => [n, ps.pool]));
+    }
+    return this.compiled;
   }
 
   /** Takes over the address bound to a StatefulSet ordinal, if it is in one of the candidate pools. */
@@ -331,8 +359,10 @@ export class IpamEngine {
       if (r) return r;
       if (await this.leaseNewBlock(ps, node)) continue;
       // Nothing free as far as the cache knows; another process may have freed addresses or blocks. Look once.
-      if (resynced) return undefined;
+      const last = this.lastResync.get(ps.pool.name);
+      if (resynced || (last !== undefined && this.now() - last < this.resyncIntervalMs)) return undefined;
       resynced = true;
+      this.lastResync.set(ps.pool.name, this.now());
       await this.resyncPool(ps);
     }
   }
@@ -360,7 +390,7 @@ export class IpamEngine {
           throw e;
         }
         if (ok) {
-          this.cacheAdd(rec);
+          this.cacheAdd(rec, { ps, block: b, offset: o });
           return rec;
         }
         // Taken by another process: learn who holds it (stays marked used either way).
@@ -399,14 +429,14 @@ export class IpamEngine {
   private async resyncPool(ps: PoolState): Promise<void> {
     const fresh = await this.store.list({ pool: ps.pool.name });
     const freshSet = new Set(fresh.map((r) => r.address));
-    for (const r of [...this.records.values()]) if (r.pool === ps.pool.name && !freshSet.has(r.address)) this.cacheRemove(r.address);
+    for (const e of [...this.records.values()]) if (e.rec.pool === ps.pool.name && !freshSet.has(e.rec.address)) this.cacheRemove(e.rec.address);
     for (const r of fresh) this.cacheAdd(r);
     await this.reloadLeases();
   }
 
   /** Frees (or, for a StatefulSet, parks) one record in the store and the cache. */
-  private async releaseRecord(r: AllocationRecord): Promise<boolean> {
-    if (r.sticky && r.owner) {
+  private async releaseRecord(r: AllocationRecord, forget = false): Promise<boolean> {
+    if (r.sticky && r.owner && !forget) {
       const parked: AllocationRecord = { ...r, ownerKey: parkedOwnerKey(r.sticky), updatedAt: this.now() };
       delete parked.owner;
       if (!(await this.store.replace(r.address, r.ownerKey, parked))) return false;
@@ -436,7 +466,7 @@ export class IpamEngine {
       const addrs = [...(this.byContainer.get(ctrKey(owner.containerId, owner.ifName)) ?? [])];
       const out: AllocationRecord[] = [];
       for (const a of addrs) {
-        const r = this.records.get(a);
+        const r = this.records.get(a)?.rec;
         if (r && (await this.releaseRecord(r))) out.push(r);
       }
       return out;
@@ -459,7 +489,7 @@ export class IpamEngine {
   /** All records in the cache (copy), e.g. for GC views and tests. */
   async allocations(): Promise<AllocationRecord[]> {
     await this.sync();
-    return [...this.records.values()].map((r) => structuredClone(r));
+    return [...this.records.values()].map((e) => structuredClone(e.rec));
   }
 
   /** The GC plan for the given live set (pure; nothing changes). */
@@ -515,10 +545,7 @@ export class IpamEngine {
   async usage(): Promise<PoolUsage[]> {
     await this.sync();
     const used = new Map<string, number>();
-    for (const r of this.records.values()) {
-      const ps = this.poolOf(r);
-      if (ps && rangesContain(ps.pool.usable, parseIp(r.address).value)) used.set(r.pool, (used.get(r.pool) ?? 0) + 1);
-    }
+    for (const e of this.records.values()) if (e.ps && e.usable) used.set(e.ps.pool.name, (used.get(e.ps.pool.name) ?? 0) + 1);
     return [...this.pools.values()].map((ps) => {
       const u = used.get(ps.pool.name) ?? 0;
       const total = Number(ps.pool.total);
