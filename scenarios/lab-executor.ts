@@ -33,13 +33,18 @@ async function inPool<T>(items: readonly T[], width: number, fn: (t: T) => Promi
   if (failure !== undefined) throw failure;
 }
 
+/** Stops a build between commands once the caller aborted (Ctrl-C in `lab up`); the caller rolls back. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new StraitError('LAB_BUILD_FAILED', 'lab build interrupted', { interrupted: true });
+}
+
 /**
  * Applies a plan phase by phase; steps of one phase run a few at a time (they are independent). The first
  * failure stops the build and is reported as LAB_BUILD_FAILED naming the step; the caller rolls back.
  */
 export async function executePlan(
   steps: readonly LabStep[],
-  opts: { onStep?: (e: LabStepEvent) => void; runner?: StepRunner; concurrency?: number } = {},
+  opts: { onStep?: (e: LabStepEvent) => void; runner?: StepRunner; concurrency?: number; signal?: AbortSignal } = {},
 ): Promise<Record<string, number>> {
   const runner = opts.runner ?? realRunner;
   const timings: Record<string, number> = {};
@@ -49,6 +54,7 @@ export async function executePlan(
     const t0 = performance.now();
     await inPool(inPhase, opts.concurrency ?? 6, async (step) => {
       for (const argv of stepCommands(step)) {
+        throwIfAborted(opts.signal);
         try {
           await runner(argv);
         } catch (e) {

@@ -11,7 +11,7 @@ import {
   type ExecOptions,
   type ExecResult,
 } from '../host/index.js';
-import { executePlan, type LabStepEvent } from './lab-executor.js';
+import { executePlan, throwIfAborted, type LabStepEvent } from './lab-executor.js';
 import { labNamespaces, planLab, type PlanOptions } from './lab-plan.js';
 import { listLabStateIds, readLabState, writeLabState, type LabDaemon, type LabHostInfo, type LabState } from './lab-state.js';
 import { runIdOfNetns, teardownRun, type TeardownReport } from './lab-teardown.js';
@@ -34,6 +34,8 @@ export interface LabUpOptions {
   registry?: TunnelRegistry;
   /** How long to wait for pods to reach each other across the tunnels (default 30 s). */
   readyTimeoutMs?: number;
+  /** Aborting stops the build at the next step and rolls back everything created (LAB_BUILD_FAILED). */
+  signal?: AbortSignal;
 }
 
 export interface Lab {
@@ -122,12 +124,16 @@ export async function labUp(opts: LabUpOptions, extend?: LabExtension): Promise<
   };
 
   try {
-    const timings = await executePlan(planLab(topology, runId, plan), { ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+    const timings = await executePlan(planLab(topology, runId, plan), {
+      ...(opts.onStep ? { onStep: opts.onStep } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     const lab = makeLab(runId, topology, state.hosts, update, timings, tunnel);
     if (tunnel) {
       await buildTunnels(lab, tunnel, update, timings, opts);
     }
     if (extend) await extend(lab, { update });
+    throwIfAborted(opts.signal);
     const setupMs = Math.round(performance.now() - t0);
     update((s) => {
       s.status = 'ready';
@@ -151,6 +157,7 @@ async function defaultRegistry(): Promise<TunnelRegistry> {
 }
 
 async function timed(phase: string, count: number, timings: Record<string, number>, opts: LabUpOptions, fn: () => Promise<void>): Promise<void> {
+  throwIfAborted(opts.signal);
   const t0 = performance.now();
   await fn();
   const ms = Math.round(performance.now() - t0);
@@ -200,11 +207,11 @@ async function buildTunnels(
   await timed('remote cluster routes', routes.length, timings, opts, async () => {
     await Promise.all(routes.map((r) => run(['ip', '-n', lab.netns(r.host), 'route', 'replace', r.dst, 'via', r.via])));
   });
-  await timed('tunnel ready', clusters.length, timings, opts, () => waitForMesh(lab, opts.readyTimeoutMs ?? 30_000));
+  await timed('tunnel ready', clusters.length, timings, opts, () => waitForMesh(lab, opts.readyTimeoutMs ?? 30_000, opts.signal));
 }
 
 /** Waits until the first pod of every cluster reaches the first pod of every other cluster. */
-async function waitForMesh(lab: Lab, timeoutMs: number): Promise<void> {
+async function waitForMesh(lab: Lab, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const firsts = lab.topology.clusters.map((c) => c.pods[0]).filter((p): p is string => p !== undefined);
   const pairs: [string, string][] = [];
   for (let i = 0; i < firsts.length; i++) for (let j = i + 1; j < firsts.length; j++) pairs.push([firsts[i] as string, firsts[j] as string]);
@@ -212,6 +219,7 @@ async function waitForMesh(lab: Lab, timeoutMs: number): Promise<void> {
   await Promise.all(
     pairs.map(async ([a, b]) => {
       for (;;) {
+        throwIfAborted(signal);
         const r = await lab.exec(a, ['ping', '-c', '1', '-W', '1', lab.ip(b)], { allowFailure: true });
         if (r.code === 0) return;
         if (Date.now() > deadline) {

@@ -19,19 +19,23 @@ export function registerLabCommands(program: Command): void {
     .option('--json', 'print {runId, hosts:{NAME:{netns,addresses,role,cluster}}} on stdout')
     .action(async (o) => {
       const runId = o.runId ?? newRunId();
-      // Interrupted half-way (Ctrl-C): remove what exists, then exit; nothing of the run stays behind.
-      let interrupted = false;
+      // Interrupted half-way (Ctrl-C): the build stops at its next step and rolls back everything it created.
+      // A second signal removes what exists right away and exits.
+      const abort = new AbortController();
       const onSignal = (): void => {
-        if (interrupted) return;
-        interrupted = true;
-        process.stderr.write(`interrupted: removing run ${runId}\n`);
-        void teardownRun(runId).finally(() => process.exit(130));
+        if (abort.signal.aborted) {
+          void teardownRun(runId).finally(() => process.exit(130));
+          return;
+        }
+        process.stderr.write(`interrupted: stopping and removing run ${runId}\n`);
+        process.exitCode = 130;
+        abort.abort();
       };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       process.stderr.write(`lab ${runId}: building ${o.topology}${o.tunnel ? ` with ${o.tunnel} tunnels` : ''}\n`);
       try {
-        const l = await labUp({ topology: o.topology, runId, ...(o.tunnel ? { tunnel: o.tunnel } : {}), onStep: stepLine });
+        const l = await labUp({ topology: o.topology, runId, ...(o.tunnel ? { tunnel: o.tunnel } : {}), onStep: stepLine, signal: abort.signal });
         process.stderr.write(`lab ${runId}: ready in ${l.setupMs} ms (${Object.keys(l.hosts).length} hosts); remove with: strait lab down --run-id ${runId}\n`);
         if (o.json) process.stdout.write(`${JSON.stringify({ runId, hosts: l.hosts })}\n`);
         else {
