@@ -1,4 +1,5 @@
 import type { TunnelDriverFactory, TunnelType } from './types.js';
+import { IpsecDriver } from './ipsec-driver.js';
 import { VxlanDriver } from './vxlan-driver.js';
 import { WireguardDriver } from './wireguard-driver.js';
 
@@ -10,5 +11,6 @@ export function realTunnelFactories(): Partial<Record<TunnelType, TunnelDriverFa
   return {
     vxlan: (c) => new VxlanDriver(c),
     wireguard: (c) => new WireguardDriver(c),
+    ipsec: (c) => new IpsecDriver(c),
   };
 }
