@@ -25,7 +25,7 @@ export {
   GatewayKind, GatewaySpec, GatewayStatus,
 } from './multicluster-kinds.js';
 export { ALL_KINDS, kindByName } from './kind-registry.js';
-export { crdManifestOf, CRD_SCHEMA_HASH_LABEL, type CustomResourceDefinition } from './crd-manifest.js';
+export { crdManifestOf, crdAsClientModel, CRD_SCHEMA_HASH_LABEL, type CustomResourceDefinition } from './crd-manifest.js';
 export { openAPIV3SchemaOf, toStructural, type JSONSchemaProps } from './structural-schema.js';
 export { type CustomObject, type ObjectMeta } from './custom-object.js';
 export { setCondition, conditionStatus, sameConditions } from './conditions.js';
