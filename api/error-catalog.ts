@@ -87,6 +87,13 @@ export const ERROR_CATALOG = {
   EGRESS_POOL_EXHAUSTED: { status: 409, message: 'no free egress IP in the gateway pools' },
 
   // ---------------------------------------------------------------- kubernetes side
+  KUBE_UNREACHABLE: { status: 503, message: 'the Kubernetes API server cannot be reached' },
+  KUBE_API_ERROR: { status: 502, message: 'the Kubernetes API server refused a request' },
+  KUBECONFIG_INVALID: { status: 400, message: 'the kubeconfig cannot be loaded' },
+  BROKER_CA_MISMATCH: { status: 400, message: 'the broker certificate does not match the pinned CA hash' },
+  ALREADY_JOINED: { status: 409, message: 'this cluster already joined a broker under another id or URL' },
+  NOT_JOINED: { status: 404, message: 'this cluster has not joined a broker (no strait-system credentials Secret)' },
+  POD_CIDR_UNKNOWN: { status: 400, message: 'no pod CIDR given and none found on the Nodes' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
