@@ -1,4 +1,5 @@
 import type { TunnelDriverFactory, TunnelType } from './types.js';
+import { GeneveDriver } from './geneve-driver.js';
 import { IpsecDriver } from './ipsec-driver.js';
 import { VxlanDriver } from './vxlan-driver.js';
 import { WireguardDriver } from './wireguard-driver.js';
@@ -10,6 +11,7 @@ import { WireguardDriver } from './wireguard-driver.js';
 export function realTunnelFactories(): Partial<Record<TunnelType, TunnelDriverFactory>> {
   return {
     vxlan: (c) => new VxlanDriver(c),
+    geneve: (c) => new GeneveDriver(c),
     wireguard: (c) => new WireguardDriver(c),
     ipsec: (c) => new IpsecDriver(c),
   };

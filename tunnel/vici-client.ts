@@ -61,6 +61,7 @@ export class ViciClient {
     if (!s) return Promise.reject(this.closedError ?? new StraitError('TUNNEL_VICI_ERROR', 'VICI client not connected'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new StraitError('TUNNEL_VICI_ERROR', `VICI ${p.name ?? ''} timed out`)), this.timeoutMs);
+      timer.unref();
       this.waiting.push((r) => {
         clearTimeout(timer);
         resolve(r);
