@@ -26,3 +26,23 @@ export {
 export { detectCapabilities } from './detect-capabilities.js';
 export { generateWireguardKeyPair, wireguardPublicKey, generateWireguardPsk, type WireguardKeyPair } from './wireguard-keys.js';
 export { generateIpsecKeyPair, generateIpsecPsk, type IpsecKeyPair } from './ipsec-keys.js';
+export { ProbeStateMachine, type ProbeHealth, type ProbeStateOptions, type ProbeTransition } from './probe-state.js';
+export {
+  HealthProber,
+  startHealthProber,
+  startProbeResponder,
+  DEFAULT_PROBE_PORT,
+  type ProbeTarget,
+  type HealthProberOptions,
+  type ProbeTransitionEvent,
+  type ProbeResultEvent,
+  type ProberStats,
+  type ProbeResponder,
+} from './health-prober.js';
+export { realTunnelFactories } from './real-drivers.js';
+export { VxlanDriver, VXLAN_PORT } from './vxlan-driver.js';
+export { GeneveDriver, GENEVE_PORT } from './geneve-driver.js';
+export { WireguardDriver, WIREGUARD_PORT } from './wireguard-driver.js';
+export { IpsecDriver } from './ipsec-driver.js';
+export { ViciClient } from './vici-client.js';
+export { encodeMessage as encodeViciMessage, decodeMessage as decodeViciMessage, type ViciMessage, type ViciValue } from './vici-codec.js';
