@@ -57,7 +57,7 @@ describe('BrokerStore (Lua on a real Redis)', () => {
     for (let i = 0; i < 3; i++) blocks.push((await store.leaseBlock('p4', 'east', 'n1')).cidr);
     expect(blocks).toEqual(['10.200.0.0/26', '10.200.0.64/26', '10.200.0.128/26']);
     const a = await store.leaseAddress('p4', 'egress/x', 'east');
-    expect(a.lease.ip).toBe('10.200.0.192');
+    expect(a.lease.ip).toBe('10.200.0.254');
     expect((await store.leaseAddress('p4', 'egress/x', 'east')).existing).toBe(true);
     expect(await code(store.leaseBlock('p4', 'east', 'n1'))).toBe('POOL_EXHAUSTED');
     expect(await code(store.deletePool('p4'))).toBe('IN_USE');
@@ -73,10 +73,10 @@ describe('BrokerStore (Lua on a real Redis)', () => {
     await store.createPool({ name: 'e6', cidr: '2001:db8::/120', blockSize: 124, purpose: 'egress' });
     const ips = [];
     for (let i = 0; i < 20; i++) ips.push((await store.leaseAddress('e6', `o${i}`, 'west')).lease.ip);
-    expect(ips.slice(0, 3)).toEqual(['2001:db8::', '2001:db8::1', '2001:db8::2']);
-    expect(ips[17]).toBe('2001:db8::11');
-    expect(await store.releaseAddress('2001:db8::1')).toMatchObject({ owner: 'o1' });
-    expect(await code(store.releaseAddress('2001:db8::1'))).toBe('NOT_FOUND');
+    expect(ips.slice(0, 3)).toEqual(['2001:db8::ff', '2001:db8::fe', '2001:db8::fd']);
+    expect(ips[17]).toBe('2001:db8::ee');
+    expect(await store.releaseAddress('2001:db8::fe')).toMatchObject({ owner: 'o1' });
+    expect(await code(store.releaseAddress('2001:db8::fe'))).toBe('NOT_FOUND');
   });
 
   it('puts with compare-and-swap and logs every write as an event in order', async () => {

@@ -16,6 +16,7 @@ export interface EmbeddedRedis {
  * The broker's own `redis-server` on a unix socket under `dir/redis`, with append-only persistence, so a broker
  * restart (even kill -9) loses nothing. A server left running by a previous broker process is reused.
  */
+/** fsync `always` by default: an acknowledged lease survives even a crash of Redis itself. */
 export async function startEmbeddedRedis(stateDir: string, opts: { appendfsync?: 'always' | 'everysec' } = {}): Promise<EmbeddedRedis> {
   const dir = join(stateDir, 'redis');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -27,7 +28,7 @@ export async function startEmbeddedRedis(stateDir: string, opts: { appendfsync?:
   if (!(existing > 0 && isAlive(existing) && (await pingable(socket, 1000)))) {
     const h = startDaemon(
       ['redis-server', '--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--appendonly', 'yes',
-        '--appendfsync', opts.appendfsync ?? 'everysec', '--save', '', '--daemonize', 'no'],
+        '--appendfsync', opts.appendfsync ?? 'always', '--save', '', '--daemonize', 'no'],
       { logFile: join(dir, 'redis-server.log'), pidFile },
     );
     pid = h.pid;
@@ -44,6 +45,7 @@ async function pingable(socket: string, withinMs: number): Promise<boolean> {
   while (Date.now() < deadline) {
     if (existsSync(socket)) {
       const r = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      r.on('error', () => undefined);
       try {
         await r.connect();
         if ((await r.ping()) === 'PONG') return true;

@@ -109,8 +109,11 @@ export class BrokerJobs {
     private readonly logger?: Logger,
     private readonly queueName = 'broker-jobs',
   ) {
-    this.conn = store.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
-    this.workerConn = store.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+    // Lazy: an API-only replica opens these only if someone asks for the queue depth.
+    this.conn = store.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: true });
+    this.workerConn = store.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: true });
+    this.conn.on('error', () => undefined);
+    this.workerConn.on('error', () => undefined);
   }
 
   private get prefix(): string {

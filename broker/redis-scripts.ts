@@ -296,14 +296,25 @@ if m.edges == 1 then lo, hi = 1, m.naddr - 2 end
 local span = hi - lo + 1
 local per = 2 ^ (m.bits - m.bs)
 if redis.call('HLEN', pa) >= span then return {'EXHAUSTED'} end
+-- Addresses are taken from the top of the pool downwards (blocks grow from the bottom), and a leased block is
+-- skipped whole, so the two kinds of lease rarely meet and a scan never walks through a block address by address.
 local cur = tonumber(redis.call('HGET', P .. 'cur:' .. pool, 'a') or '0')
-local found = nil
-for k = 0, math.min(span, ${MAX_PROBES}) - 1 do
-  local idx = lo + ((cur + k) % span)
-  if redis.call('HEXISTS', pa, idx) == 0 and redis.call('HEXISTS', pb, math.floor(idx / per)) == 0 then found = idx break end
+local pos, probes, found = 0, 0, nil
+while pos < span and probes < ${MAX_PROBES} do
+  probes = probes + 1
+  local idx = hi - ((cur + pos) % span)
+  local b = math.floor(idx / per)
+  if redis.call('HEXISTS', pb, b) == 1 then
+    pos = pos + (idx - b * per) + 1
+  elseif redis.call('HEXISTS', pa, idx) == 0 then
+    found = idx
+    break
+  else
+    pos = pos + 1
+  end
 end
 if not found then return {'EXHAUSTED'} end
-redis.call('HSET', P .. 'cur:' .. pool, 'a', (found - lo + 1) % span)
+redis.call('HSET', P .. 'cur:' .. pool, 'a', (cur + pos + 1) % span)
 local g = copy(m.groups)
 addgroups(g, found, 0)
 local ip = fmtip(g)

@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import http from 'node:http';
+import { Redis } from 'ioredis';
+import type { z } from 'zod';
+import {
+  AddressLeaseRequest,
+  BlockLeaseRequest,
+  ClusterJoinRequest,
+  ClusterPatch,
+  ERROR_CATALOG,
+  GatewayPut,
+  HeartbeatRequest,
+  IPPoolCreate,
+  IPPoolPut,
+  SubnetCreate,
+  SubnetPut,
+  TokenCreateRequest,
+} from '../api/index.js';
+import { startTestRedis, type TestRedis } from '../testing/index.js';
+import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
+
+let redis: TestRedis;
+let broker: TestBroker;
+let conn: Redis;
+let joinToken = '';
+let agent: http.Agent;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  broker = await startTestBroker(redis.socket);
+  conn = new Redis({ path: redis.socket });
+  agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  joinToken = (await broker.admin.createToken({ uses: 10 })).token;
+  await broker.admin.joinCluster({ id: 'east', podCIDRs: ['10.1.0.0/16'] }, joinToken);
+  await broker.admin.createSubnet({ name: 's', cidr: '10.50.0.0/16' });
+  await broker.admin.createPool({ name: 'p', cidr: '10.50.0.0/20', subnet: 's', blockSize: 26 });
+  await broker.admin.leaseBlock('p', { cluster: 'east', node: 'n1' });
+  await broker.admin.putGateway('east', 'gw', { endpoints: ['192.0.2.1'], tunnelTypes: ['vxlan'] });
+});
+afterAll(async () => {
+  agent?.destroy();
+  conn?.disconnect();
+  await broker?.stop();
+  await redis?.stop();
+});
+
+/** Every key and its DUMP: equal snapshots mean nothing changed. */
+async function snapshot(): Promise<string> {
+  const keys = (await conn.keys('*')).sort();
+  const parts: string[] = [];
+  for (const k of keys) parts.push(`${k}=${((await conn.dumpBuffer(k)) ?? Buffer.alloc(0)).toString('hex')}`);
+  return parts.join('\n');
+}
+
+interface Case {
+  method: string;
+  path: string;
+  body: string | undefined;
+  token: string;
+  contentType?: string;
+}
+
+function send(c: Case): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(broker.handle.url);
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: c.method,
+        path: c.path,
+        agent,
+        headers: { authorization: `Bearer ${c.token}`, ...(c.body !== undefined ? { 'content-type': c.contentType ?? 'application/json', 'content-length': Buffer.byteLength(c.body) } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (b: Buffer) => chunks.push(b));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    req.end(c.body);
+  });
+}
+
+const VALID: [string, string, z.ZodType, Record<string, unknown>, 'admin' | 'join'][] = [
+  ['POST', '/v1/tokens', TokenCreateRequest, { ttlSeconds: 60, uses: 1 }, 'admin'],
+  ['POST', '/v1/clusters', ClusterJoinRequest, { id: 'west', podCIDRs: ['10.2.0.0/16'], serviceCIDRs: ['10.3.0.0/16'] }, 'join'],
+  ['PATCH', '/v1/clusters/east', ClusterPatch, { labels: { a: 'b' } }, 'admin'],
+  ['PUT', '/v1/clusters/east/heartbeat', HeartbeatRequest, {}, 'admin'],
+  ['PUT', '/v1/clusters/east/gateways/gw', GatewayPut, { endpoints: ['192.0.2.2'], tunnelTypes: ['wireguard'], publicKeys: { wireguard: 'k' }, priority: 5, health: 'Healthy' }, 'admin'],
+  ['POST', '/v1/subnets', SubnetCreate, { name: 's2', cidr: '10.60.0.0/16' }, 'admin'],
+  ['PUT', '/v1/subnets/s', SubnetPut, { description: 'x' }, 'admin'],
+  ['POST', '/v1/ippools', IPPoolCreate, { name: 'p2', cidr: '10.70.0.0/16', blockSize: 24, purpose: 'pods' }, 'admin'],
+  ['PUT', '/v1/ippools/p', IPPoolPut, { description: 'x' }, 'admin'],
+  ['POST', '/v1/ippools/p/blocks', BlockLeaseRequest, { cluster: 'east', node: 'n2' }, 'admin'],
+  ['POST', '/v1/ippools/p/addresses', AddressLeaseRequest, { owner: 'egress/x', cluster: 'east' }, 'admin'],
+];
+
+const hostileScalar = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 20 }),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constantFrom('10.0.0.1/8', '300.1.1.1/8', 'fd00::/129', '10.0.0.0/33', ' 10.0.0.0/8', '10.0.0.0/8\n', '::ffff:1.2.3.4/120', '010.0.0.0/8', '10.1/16',
+    'UPPER', '../etc', '%2e%2e', 'a'.repeat(64), '-a', 'a-', 'é', '', '1e309', 'NaN', '__proto__', 'constructor', 'vxlan ', 'Healthy\u0000', '-1', '9'.repeat(30)),
+  fc.constantFrom(-1, 0, 1e308, Number.MAX_SAFE_INTEGER + 2, 2 ** 31, -0, 0.5, 129),
+);
+const hostileValue = fc.oneof(hostileScalar, fc.array(hostileScalar, { maxLength: 5 }), fc.dictionary(fc.string({ maxLength: 8 }), hostileScalar, { maxKeys: 4 }));
+
+/** A body: a valid one with one field replaced/added/removed, arbitrary JSON, or bytes that are not JSON. */
+function bodies(valid: Record<string, unknown>): fc.Arbitrary<{ body: string; contentType?: string }> {
+  const keys = [...Object.keys(valid), '__proto__', 'constructor', 'resourceVersion', 'extra', 'id', 'cidr', 'name'];
+  const mutated = fc.record({ k: fc.constantFrom(...keys), v: hostileValue, drop: fc.boolean() }).map(({ k, v, drop }) => {
+    const copy: Record<string, unknown> = { ...valid };
+    if (drop && k in copy) delete copy[k];
+    else Object.defineProperty(copy, k, { value: v, enumerable: true, configurable: true, writable: true });
+    return { body: JSON.stringify(copy) };
+  });
+  const anyJson = fc.jsonValue({ maxDepth: 4 }).map((v) => ({ body: JSON.stringify(v) }));
+  const notJson = fc.oneof(
+    // (An empty body counts as `{}`: that is a legitimate request, not fuzz.)
+    fc.string({ minLength: 1, maxLength: 60 }).filter((s) => {
+      try {
+        JSON.parse(s);
+        return false;
+      } catch {
+        return true;
+      }
+    }),
+    fc.constantFrom('{', '{"a":', '[1,2', 'nul', '{"a":1}}', "{'a':1}", '{"a":1,}', '\u0000', '[' .repeat(5000), '{"a":"\\ud800"', 'true', '"x"', '1'),
+  ).map((body) => ({ body }));
+  const oddType = fc.jsonValue({ maxDepth: 2 }).map((v) => ({ body: JSON.stringify(v), contentType: 'text/plain' }));
+  return fc.oneof({ weight: 5, arbitrary: mutated }, { weight: 2, arbitrary: anyJson }, { weight: 2, arbitrary: notJson }, { weight: 1, arbitrary: oddType });
+}
+
+async function runCases(cases: Case[]): Promise<string[]> {
+  const bad: string[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < cases.length) {
+      const c = cases[next++]!;
+      const r = await send(c);
+      let code = '';
+      try {
+        code = (JSON.parse(r.text) as { error: { code: string } }).error.code;
+      } catch {
+        /* reported below */
+      }
+      const spec = ERROR_CATALOG[code as keyof typeof ERROR_CATALOG];
+      if (r.status < 400 || r.status >= 500 || !spec || spec.status !== r.status) {
+        bad.push(`${c.method} ${c.path} ${c.body?.slice(0, 200)} -> ${r.status} ${r.text.slice(0, 200)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return bad;
+}
+
+describe('fuzzing every endpoint with malformed and hostile input', () => {
+  it('answers 4xx with a catalogued code and leaves state unchanged (>= 10k cases)', async () => {
+    const before = await snapshot();
+    let total = 0;
+    const failures: string[] = [];
+    for (const [i, [method, path, schema, valid, who]] of VALID.entries()) {
+      const token = who === 'join' ? joinToken : TEST_ADMIN_TOKEN;
+      const generated = fc.sample(bodies(valid), { numRuns: 1000, seed: 42 + i });
+      const cases: Case[] = [];
+      for (const g of generated) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(g.body);
+        } catch {
+          parsed = Symbol('not json');
+        }
+        // Bodies the schema accepts are legitimate requests, not fuzz: skip them.
+        if (typeof parsed !== 'symbol' && g.contentType === undefined && schema.safeParse(parsed).success) continue;
+        if (g.contentType !== undefined && schema.safeParse(parsed).success) continue;
+        cases.push({ method, path, body: g.body, token, ...(g.contentType ? { contentType: g.contentType } : {}) });
+      }
+      // Oversized bodies: 413 with a catalogued code.
+      cases.push({ method, path, body: JSON.stringify({ ...valid, pad: 'x'.repeat(70 * 1024) }), token });
+      total += cases.length;
+      failures.push(...(await runCases(cases)));
+      expect(failures.slice(0, 10)).toEqual([]);
+      expect(await snapshot()).toBe(before);
+    }
+    // Hostile path parameters and queries on the bodiless endpoints.
+    const seg = fc.oneof(fc.string({ minLength: 1, maxLength: 30 }).filter((x) => x.trim() !== '' && x !== '.'), fc.constantFrom('..', '%00', 'a/b', '10.0.0.1/24', '::', 'fd00::zz', ' ', '%ff', 'p.0', 'p.0.0', 'east/../west'));
+    const pathCases = fc.sample(
+      fc.record({ kind: fc.constantFrom('clusters', 'blocks', 'addresses', 'tokens', 'subnets', 'ippools', 'gw', 'watch'), s: seg, method: fc.constantFrom('DELETE', 'GET') }),
+      { numRuns: 1500, seed: 7 },
+    ).map(({ kind, s, method }): Case => {
+      const e = encodeURIComponent(s);
+      const path = kind === 'gw' ? `/v1/clusters/${e}/gateways/${e}` : kind === 'watch' ? `/v1/watch?since=${e}` : `/v1/${kind}/${e}`;
+      return { method: kind === 'watch' ? 'GET' : method, path, body: undefined, token: TEST_ADMIN_TOKEN };
+    }).filter((c) => !(c.method === 'GET' && /^\/v1\/watch\?since=\d*$/.test(c.path)) && !(c.method === 'GET' && c.path.includes('/gateways/') === false && /\/v1\/(clusters|subnets|ippools)\/(east|s|p)$/.test(c.path)) && !(c.method === 'GET' && c.path === '/v1/clusters/east/gateways/gw'));
+    total += pathCases.length;
+    failures.push(...(await runCases(pathCases)));
+    expect(await snapshot()).toBe(before);
+    expect(failures.slice(0, 10)).toEqual([]);
+    expect(total).toBeGreaterThanOrEqual(10_000);
+  });
+});
