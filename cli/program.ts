@@ -7,6 +7,7 @@ import { registerLabCommands } from './commands/lab.js';
 import { registerNodeAgentCommands } from './commands/node-agent.js';
 import { registerDemoIpamCommand } from './commands/demo-ipam.js';
 import { registerGatewayCommands } from './commands/gateway.js';
+import { registerDoctorCommands } from './commands/doctor.js';
 
 /**
  * The `strait` command tree. Each area adds its commands through one `register…Command(program)` function in
@@ -25,5 +26,6 @@ export function buildProgram(): Command {
   registerNodeAgentCommands(program);
   registerDemoIpamCommand(program);
   registerGatewayCommands(program);
+  registerDoctorCommands(program);
   return program;
 }
