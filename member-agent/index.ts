@@ -11,3 +11,12 @@ export { CniLab, bridgeNetconf, firstAddress, repoRoot, REFERENCE_CNI_DIR } from
 export { startAgentProcess } from './node-agent/agent-process.js';
 export { runIpamDemo, type IpamDemoOptions } from './node-agent/ipam-demo.js';
 export { CNI_CODE, SUPPORTED_CNI_VERSIONS, DEFAULT_AGENT_SOCKET } from './cni-plugin/cni-spec.js';
+
+// ---- cluster side: `strait join`/`leave`, the member agent (two-way sync with the broker)
+export { joinCluster, leaveCluster, readCredentials, type JoinOptions, type JoinResult, type LeaveOptions, type StoredCredentials } from './cluster/join.js';
+export { validateJoinInput, podCidrsFromNodes, STRAIT_NAMESPACE, CREDENTIALS_SECRET, CLUSTERSET_NAME, type JoinInput } from './cluster/join-plan.js';
+export { MemberAgent, type MemberAgentOptions } from './cluster/member-agent.js';
+export { KubeClient, loadKubeConfig, type KubeObject } from './cluster/kube-client.js';
+export { installCrds, type CrdInstallResult } from './cluster/crd-installer.js';
+export { planSync, gatewayCandidateOf, gatewayCrdName, ORIGIN_LABEL, BROKER_RV_ANNOTATION, SYNC_FINALIZER, GATEWAY_NODE_LABEL, type SyncPlan, type SyncAction, type BrokerView, type ClusterView } from './cluster/sync-plan.js';
+export { pinBrokerCa } from './cluster/ca-pinning.js';

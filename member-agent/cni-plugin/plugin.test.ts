@@ -68,6 +68,14 @@ describe('bin/strait-ipam (shell fast path and Node fallback)', () => {
     expect((await exec(env('DEL', 'shim-1'), conf())).code).toBe(0);
   });
 
+  it('finds the socket in a pretty-printed netconf (multi-line, spaces around the colon)', async () => {
+    const pretty = JSON.stringify(JSON.parse(conf()), null, 2).replace('"socket":', '"socket" :');
+    const add = await exec(env('ADD', 'shim-2'), pretty);
+    expect(add.code).toBe(0);
+    expect(JSON.parse(add.stdout)).toMatchObject({ ips: [{ address: expect.stringMatching(/^10\.9\.0\./) }] });
+    expect((await exec(env('DEL', 'shim-2'), pretty)).code).toBe(0);
+  });
+
   (built ? it : it.skip)('falls back to Node for VERSION and an unreachable agent (needs npm run build)', async () => {
     const v = await exec({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
     expect(JSON.parse(v.stdout)).toMatchObject({ supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] });
