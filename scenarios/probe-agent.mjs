@@ -65,7 +65,7 @@ function udpProber() {
     if (Number.isInteger(seq) && seq >= 0 && seq < sent.length && !got[seq]) got[seq] = { recvAt: t, src: src ?? '' };
   });
   sock.on('error', () => {}); // ENETUNREACH etc. while routes move: the probe just counts as lost
-  const startedAt = now();
+  let startedAt = now();
   let seq = 0;
   const tick = () => {
     const t = now();
@@ -92,7 +92,21 @@ function udpProber() {
     process.exit(0);
   };
   process.on('SIGTERM', finish);
-  sock.bind(0, () => tick());
+  sock.bind(0, () => whenGo(() => {
+    startedAt = now();
+    tick();
+  }));
+}
+
+/**
+ * With `--wait-go 1` the probe prints "ready" once set up and starts on SIGUSR2, so a runner can start every flow
+ * at the same moment however long `ip netns exec node …` took to start each one.
+ * @param {() => void} start
+ */
+function whenGo(start) {
+  if (opt['wait-go'] !== '1') return start();
+  process.once('SIGUSR2', start);
+  process.stdout.write('ready\n');
 }
 
 function tcpEcho() {
@@ -118,7 +132,7 @@ function tcpStream() {
   const interval = Number(opt.interval ?? 10);
   const duration = Number(opt.duration ?? 3000);
   const out = opt.out ?? '/dev/stdout';
-  const startedAt = now();
+  let startedAt = now();
   /** @type {{connectedAt:number|null, brokeAt:number|null, error:string|null, sent:number, echoed:number, echoes:number[]}} */
   const r = { connectedAt: null, brokeAt: null, error: null, sent: 0, echoed: 0, echoes: [] };
   let buf = '';
@@ -137,6 +151,8 @@ function tcpStream() {
   };
   c.on('connect', () => {
     r.connectedAt = now();
+    whenGo(() => {
+    startedAt = now();
     const timer = setInterval(() => {
       if (now() - startedAt >= duration) {
         clearInterval(timer);
@@ -146,6 +162,7 @@ function tcpStream() {
       r.sent++;
       c.write(`${r.sent}\n`);
     }, interval);
+    });
   });
   c.on('data', (d) => {
     buf += d.toString();

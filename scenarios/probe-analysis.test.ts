@@ -82,6 +82,7 @@ describe('gateway events', () => {
     ['clean move', [['del', 'gw1', 100], ['add', 'gw2', 110]], []],
     ['add before del', [['add', 'gw2', 100], ['del', 'gw1', 140]], [{ from: 100, to: 140, gateways: ['gw1', 'gw2'] }]],
     ['never dropped', [['add', 'gw2', 100]], [{ from: 100, to: 1000, gateways: ['gw1', 'gw2'] }]],
+    ['hand-over seen in one sample', [['add', 'gw2', 100], ['del', 'gw1', 100]], []],
   ] as const)('egress IP conflicts: %s', (_l, steps, want) => {
     const events = steps.map(([k, gw, at]) => ({ at: T + at, kind: k === 'add' ? ('eip-add' as const) : ('eip-del' as const), gateway: gw, ip: '172.31.0.200' }));
     const got = eipConflicts(events, [{ gateway: 'gw1', ip: '172.31.0.200' }], T, T + 1000);

@@ -184,7 +184,10 @@ export function eipConflicts(
     holders.get(i.ip)!.add(i.gateway);
     check(i.ip, start);
   }
-  for (const e of sortEvents(events)) {
+  // At equal times a removal goes first: a sampler that sees the old holder gone and the new one present in the
+  // same round has seen a clean hand-over, not an overlap.
+  const ordered = sortEvents(events).sort((a, b) => a.at - b.at || (a.kind === 'eip-del' ? -1 : 0) - (b.kind === 'eip-del' ? -1 : 0));
+  for (const e of ordered) {
     if (e.kind === 'route') continue;
     if (!holders.has(e.ip)) holders.set(e.ip, new Set());
     if (e.kind === 'eip-add') holders.get(e.ip)!.add(e.gateway);

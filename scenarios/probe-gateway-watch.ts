@@ -30,12 +30,15 @@ export async function watchGateways(b: FailoverBackend, sampleMs = 20): Promise<
   mon.stderr?.resume();
 
   const held = new Set(initialEips.map((e) => `${e.gateway} ${e.ip}`));
+  // When the kernel will drop each fence element at the latest (sample time + its remaining timeout): a holder
+  // that vanishes between samples stopped being live no later than that.
+  const expiresAt = new Map<string, number>();
   const gone = new Set<string>();
   let stopping = false;
   const sampler = (async () => {
     while (!stopping) {
       const t0 = Date.now();
-      let now: { gateway: string; ip: string }[];
+      let now: { gateway: string; ip: string; expiresMs?: number }[];
       try {
         now = (await b.eipHolders()).filter((e) => !gone.has(e.gateway));
       } catch {
@@ -44,7 +47,10 @@ export async function watchGateways(b: FailoverBackend, sampleMs = 20): Promise<
       const at = Date.now();
       const keys = new Set(now.map((e) => `${e.gateway} ${e.ip}`));
       for (const k of keys) if (!held.has(k)) events.push({ at, kind: 'eip-add', gateway: k.split(' ')[0]!, ip: k.split(' ')[1]! });
-      for (const k of held) if (!keys.has(k)) events.push({ at, kind: 'eip-del', gateway: k.split(' ')[0]!, ip: k.split(' ')[1]! });
+      for (const k of held) {
+        if (!keys.has(k)) events.push({ at: Math.min(at, expiresAt.get(k) ?? at), kind: 'eip-del', gateway: k.split(' ')[0]!, ip: k.split(' ')[1]! });
+      }
+      for (const e of now) if (e.expiresMs !== undefined) expiresAt.set(`${e.gateway} ${e.ip}`, t0 + e.expiresMs);
       held.clear();
       for (const k of keys) held.add(k);
       await new Promise((r) => setTimeout(r, Math.max(0, sampleMs - (Date.now() - t0))));

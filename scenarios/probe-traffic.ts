@@ -57,6 +57,12 @@ export async function startEchoServers(lab: Lab, host: string, ip: string, logFi
 export interface ProbeRun {
   udpFile: string;
   tcpFile: string | null;
+  /** Resolves once every probe of the flow is set up (TCP connected) and waits for `go()`. */
+  ready: Promise<void>;
+  /** Starts sending (every flow of a trial at the same moment). */
+  go(): void;
+  /** Ends the probes at once (a trial that failed to start). */
+  abort(): void;
   done: Promise<void>;
 }
 
@@ -72,22 +78,31 @@ export function startFlowProbes(
   const tcpFile = o.tcp ? join(o.dir, `${o.tag}.tcp.json`) : null;
   for (const f of [udpFile, tcpFile]) if (f) rmSync(f, { force: true });
   const common = ['--interval', String(o.intervalMs), '--duration', String(o.durationMs)];
-  const procs = [lab.spawn(host, [process.execPath, agent, 'udp-prober', '--target', `${targetIp}:${UDP_PORT}`, ...common, '--out', udpFile])];
+  const procs = [lab.spawn(host, [process.execPath, agent, 'udp-prober', '--target', `${targetIp}:${UDP_PORT}`, ...common, '--out', udpFile, '--wait-go', '1'])];
   // The TCP stream paces itself at 20 ms: enough to show a stall, cheap on a loaded machine.
-  if (tcpFile) procs.push(lab.spawn(host, [process.execPath, agent, 'tcp-stream', '--target', `${targetIp}:${TCP_PORT}`, '--interval', '20', '--duration', String(o.durationMs), '--out', tcpFile]));
+  if (tcpFile) procs.push(lab.spawn(host, [process.execPath, agent, 'tcp-stream', '--target', `${targetIp}:${TCP_PORT}`, '--interval', '20', '--duration', String(o.durationMs), '--out', tcpFile, '--wait-go', '1']));
+  const ready = Promise.all(procs.map((p, i) => waitForLine(p, /ready/, 30_000, `${i === 0 ? 'UDP prober' : 'TCP stream'} in ${host} towards ${targetIp}`))).then(() => undefined);
   const done = Promise.all(
     procs.map(
       (p) =>
         new Promise<void>((resolve) => {
-          // Drain pipes so a chatty child never blocks on a full pipe.
-          p.stdout?.resume();
-          p.stderr?.resume();
           if (p.exitCode !== null) resolve();
           else p.once('exit', () => resolve());
         }),
     ),
   ).then(() => undefined);
-  return { udpFile, tcpFile, done };
+  return {
+    udpFile,
+    tcpFile,
+    ready,
+    go: () => {
+      for (const p of procs) if (p.pid && p.exitCode === null) p.kill('SIGUSR2');
+    },
+    abort: () => {
+      for (const p of procs) if (p.pid && p.exitCode === null) p.kill('SIGKILL');
+    },
+    done,
+  };
 }
 
 export function readUdpResult(file: string): UdpProbeResult {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError } from '../api/index.js';
 import { gatewayAgentArgv, nodeSteerArgv, readAgentStatus, type CandidateAddress, type ProfileName } from '../gateway/index.js';
@@ -20,6 +20,9 @@ import type { Topology } from './topology-model.js';
  */
 
 export const EGRESS_IP = '172.31.0.200';
+const LEASE_PORT = 6379;
+/** fwmarks / routing tables for "reply through the tunnel the flow came in on" (one per remote candidate). */
+const RET_MARK = 0x5350;
 const PRIORITIES = [100, 50, 25, 10];
 
 export interface GatewayBackendOptions {
@@ -104,25 +107,64 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
   const agents = new Map<string, Agent>();
   let redisPid: number | null = null;
   let mesh: WireguardMesh | null = null;
-  const redisSock = join(dir, 'lease-redis.sock');
+  // The broker's lease store runs on the underlay router, reached over the cluster networks like a real broker:
+  // a gateway cut off from its network (link down, partition) cannot renew its lease and must fence itself.
+  const router = topo.router ?? 'router';
+  const leaseUrl = (c: { routerIp?: string }): string => `redis://${c.routerIp ?? '127.0.0.1'}:${LEASE_PORT}`;
 
   const startRedis = async (): Promise<void> => {
-    const d = startDaemon(['redis-server', '--port', '0', '--unixsocket', redisSock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    const d = startDaemon(['redis-server', '--port', String(LEASE_PORT), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', dir], {
+      netns: lab.netns(router),
       logFile: join(dir, 'lease-redis.log'),
     });
     redisPid = d.pid;
-    lab.recordDaemon({ pid: d.pid, name: 'lease-redis' });
-    await waitFor('the lease store (redis-server)', 15_000, async () => existsSync(redisSock) && (await run(['redis-cli', '-s', redisSock, 'ping'], { allowFailure: true })).stdout.includes('PONG'));
+    lab.recordDaemon({ pid: d.pid, name: 'lease-redis', host: router });
+    await waitFor('the lease store (redis-server)', 15_000, async () => (await lab.exec(router, ['redis-cli', '-p', String(LEASE_PORT), 'ping'], { allowFailure: true })).stdout.includes('PONG'));
   };
 
+  /**
+   * Gateway routes over the tunnels. Towards the other cluster: via the pair to its first candidate. Replies to
+   * flows that came in through a tunnel go back through the same tunnel (conntrack mark → fwmark → per-pair table),
+   * so when the other cluster fails over, its flows' replies follow them at once.
+   */
+  const gatewayTunnelRoutes = async (g: string): Promise<void> => {
+    const mine = c1.gateways.includes(g) ? c1 : c2;
+    const other = mine === c1 ? c2 : c1;
+    const pairs = other.gateways.map((rg, i) => ({ rg, i, dev: mesh!.devOf(g, rg)!, nh: mesh!.peerIp(g, rg)! }));
+    await lab.exec(g, ['ip', 'route', 'replace', other.podCidr, 'via', pairs[0]!.nh, 'dev', pairs[0]!.dev]);
+    const nft = [`table ip st_${lab.runId}_ret {`, '  chain pre { type filter hook prerouting priority mangle; policy accept;'];
+    for (const p of pairs) nft.push(`    iifname "${p.dev}" ct direction original ct mark set ${RET_MARK + p.i}`);
+    nft.push('    ct direction reply ct mark != 0 meta mark set ct mark', '  }', '}', '');
+    await lab.exec(g, ['nft', '-f', '-'], { input: nft.join('\n') });
+    for (const p of pairs) {
+      await lab.exec(g, ['ip', 'route', 'replace', other.podCidr, 'via', p.nh, 'dev', p.dev, 'table', String(RET_MARK + p.i)]);
+      await lab.exec(g, ['ip', 'rule', 'add', 'fwmark', String(RET_MARK + p.i), 'lookup', String(RET_MARK + p.i), 'pref', String(100 + p.i)], { allowFailure: true });
+    }
+  };
+
+  // Workaround (reported to the gateway area): iputils `arping -U -c 1 -w 1` always waits out its 1 s deadline, and
+  // the agent awaits it inside its lease loop, so a 200 ms lease expires before the first renewal. Until the agent
+  // stops awaiting it, agents get an `arping` that sends the same gratuitous ARP in the background and returns at once.
+  const shimDir = join(dir, 'bin');
+  mkdirSync(shimDir, { recursive: true });
+  writeFileSync(join(shimDir, 'arping'), '#!/bin/sh\n( /usr/bin/arping "$@" >/dev/null 2>&1 & )\nexit 0\n', { mode: 0o755 });
+  const agentEnv = { ...process.env, PATH: `${shimDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
+
   const startAgent = async (a: Agent): Promise<void> => {
-    const d = startDaemon(a.argv, { netns: lab.netns(a.host), logFile: a.log });
+    const d = startDaemon(a.argv, { netns: lab.netns(a.host), logFile: a.log, env: agentEnv });
     a.pid = d.pid;
     lab.recordDaemon({ pid: d.pid, name: a.argv[2] ?? 'agent', host: a.host });
+    if (a.argv[2] === 'gateway' && a.argv.includes('--egress-config')) {
+      // Workaround (reported to the gateway area): the agent sets rp_filter=2 (loose) for all interfaces, and loose
+      // reverse-path filtering drops everything arriving on an interface without an IPv4 address — which its
+      // egress VXLAN device is. Once the agent has applied its datapath (its first status), put it back to 0.
+      await waitFor(`${a.host} gateway agent to start`, 20_000, () => readAgentStatus(a.statusFile)?.pid === d.pid || !isAlive(d.pid));
+      for (const k of ['all', 'default', `vg${lab.runId}`]) await lab.exec(a.host, ['sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=0`], { allowFailure: true });
+    }
   };
 
   try {
-    step('broker: starting the lease store (redis-server on a unix socket)');
+    step('broker: starting the lease store (redis-server on the underlay router)');
     await startRedis();
 
     step(`wireguard: ${c1.gateways.length * c2.gateways.length} tunnels between ${c1.name} and ${c2.name} gateway candidates`);
@@ -143,7 +185,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
           runId: lab.runId,
           profile: o.profile,
           candidates: cands,
-          leaseRedis: redisSock,
+          leaseRedis: leaseUrl(c),
           lanDev: 'eth0',
           ...(c === c1 ? { wanDev: 'eth1', egressConfig: egressFile } : {}),
           statusFile,
@@ -151,7 +193,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
         agents.set(`gw:${g}`, { host: g, argv, pid: null, statusFile, log: join(dir, `${g}.gateway.log`) });
       });
     }
-    // Node steering: workers towards their own gateways; gateways towards the other cluster's gateways over WireGuard.
+    // Node steering on the workers: cross-cluster routes and egress policy routing follow the elected gateway.
     for (const [c, other] of [[c1, c2], [c2, c1]] as const) {
       for (const n of c.nodes.filter((n) => !c.gateways.includes(n))) {
         const statusFile = join(dir, `${n}.steer.json`);
@@ -168,20 +210,9 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
         });
         agents.set(`steer:${n}`, { host: n, argv, pid: null, statusFile, log: join(dir, `${n}.steer.log`) });
       }
-      for (const g of c.gateways) {
-        const statusFile = join(dir, `${g}.steer.json`);
-        const argv = nodeSteerArgv({
-          cluster: other.name,
-          name: `${g}-to-${other.name}`,
-          runId: lab.runId,
-          profile: o.profile,
-          candidates: other.gateways.map((rg, i) => ({ name: rg, address: mesh!.peerIp(g, rg)!, priority: PRIORITIES[i] ?? 1 })),
-          remoteCidrs: [other.podCidr],
-          statusFile,
-        });
-        agents.set(`steer:${g}`, { host: g, argv, pid: null, statusFile, log: join(dir, `${g}.steer.log`) });
-      }
     }
+    step('tunnels: routes between the clusters over the WireGuard pairs (replies follow the tunnel a flow came in on)');
+    for (const g of [...c1.gateways, ...c2.gateways]) await gatewayTunnelRoutes(g);
     for (const a of agents.values()) if (a.argv[2] === 'gateway') await startAgent(a);
     for (const a of agents.values()) if (a.argv[2] !== 'gateway') await startAgent(a);
 
@@ -206,13 +237,14 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
       return null;
     }
   };
-  const eipHolders = async (): Promise<{ gateway: string; ip: string }[]> => {
-    const out: { gateway: string; ip: string }[] = [];
+  const eipHolders = async (): Promise<{ gateway: string; ip: string; expiresMs?: number }[]> => {
+    const out: { gateway: string; ip: string; expiresMs?: number }[] = [];
     await Promise.all(
       c1.gateways.map(async (g) => {
-        const r = await run(['nft', '-j', 'list', 'set', 'inet', `strait-gw-${lab.runId}`, 'live4'], { netns: netnsName(lab.runId, g), allowFailure: true });
+        // Text, not -j: the JSON output rounds `expires` down to whole seconds.
+        const r = await run(['nft', 'list', 'set', 'inet', `strait-gw-${lab.runId}`, 'live4'], { netns: netnsName(lab.runId, g), allowFailure: true });
         if (r.code !== 0) return;
-        for (const ip of liveElements(r.stdout)) out.push({ gateway: g, ip });
+        for (const e of liveElements(r.stdout)) out.push({ gateway: g, ...e });
       }),
     );
     return out;
@@ -253,10 +285,9 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
     rebuildGateway: async (g) => {
       await executePlan(hostRebuildSteps(planLab(topo, lab.runId), netnsName(lab.runId, g)));
       await mesh!.bringUp(g);
-      for (const key of [`gw:${g}`, `steer:${g}`]) {
-        const a = agents.get(key);
-        if (a) await startAgent(a);
-      }
+      await gatewayTunnelRoutes(g);
+      const a = agents.get(`gw:${g}`);
+      if (a) await startAgent(a);
     },
     eipHolders,
     activeGateway,
@@ -275,7 +306,8 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
     },
   };
   step('gateways: waiting for election, routes and the egress IP');
-  await backend.waitSettled(60_000).catch(async (e: unknown) => {
+  await backend.waitSettled(Number(process.env.STRAIT_SETTLE_MS ?? 60_000)).catch(async (e: unknown) => {
+    if (process.env.STRAIT_KEEP_LAB) throw e;
     await backend.down();
     throw e;
   });
@@ -283,22 +315,27 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
   return backend;
 }
 
-/** IPs in `nft -j list set` output (elements may carry timeouts: `{elem: {val, timeout, expires}}`). */
-export function liveElements(json: string): string[] {
-  try {
-    const j = JSON.parse(json) as { nftables?: { set?: { elem?: unknown[] } }[] };
-    const out: string[] = [];
-    for (const item of j.nftables ?? []) {
-      for (const e of item.set?.elem ?? []) {
-        if (typeof e === 'string') out.push(e);
-        else if (e && typeof e === 'object' && 'elem' in e) {
-          const v = (e as { elem: { val?: unknown } }).elem.val;
-          if (typeof v === 'string') out.push(v);
-        }
-      }
-    }
-    return out;
-  } catch {
-    return [];
+/** nft durations: `132ms`, `1s32ms`, `2m1s`. */
+export function parseNftDuration(d: string): number {
+  let ms = 0;
+  for (const m of d.matchAll(/(\d+)(ms|d|h|m|s)/g)) {
+    const n = Number(m[1]);
+    ms += m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : m[2] === 'h' ? n * 3_600_000 : n * 86_400_000;
   }
+  return ms;
+}
+
+/** Elements of `nft list set` output with their remaining timeout: `elements = { 172.31.0.200 timeout 140ms expires 132ms }`. */
+export function liveElements(text: string): { ip: string; expiresMs?: number }[] {
+  const m = /elements\s*=\s*\{([^}]*)\}/s.exec(text);
+  if (!m) return [];
+  return m[1]!
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0)
+    .map((e) => {
+      const ip = e.split(/\s+/)[0]!;
+      const exp = /expires\s+(\S+)/.exec(e);
+      return exp ? { ip, expiresMs: parseNftDuration(exp[1]!) } : { ip };
+    });
 }

@@ -33,7 +33,7 @@ export interface FailoverBackend {
   /** Rebuilds a gateway whose namespace was deleted (node death), agent included. */
   rebuildGateway(gateway: string): Promise<void>;
   /** Egress IPs each gateway serves right now (its kernel state, not what an agent claims). */
-  eipHolders(): Promise<{ gateway: string; ip: string }[]>;
+  eipHolders(): Promise<{ gateway: string; ip: string; expiresMs?: number }[]>;
   /** The gateway the client node routes cross-cluster traffic through right now. */
   activeGateway(): Promise<string | null>;
   /** Resolves once every candidate is healthy again and one of them is active (between trials). */

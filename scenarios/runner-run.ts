@@ -40,10 +40,18 @@ export async function runTrial(b: FailoverBackend, s: Scenario, fault: ScenarioF
     const f = b.flows[k]!;
     return { kind: k, f, run: startFlowProbes(b.lab, b.clientPod, f.ip, { intervalMs: s.traffic.udpIntervalMs, durationMs: duration, tcp: s.traffic.tcpStream, dir: o.workDir, tag: `t${index}-${k}` }) };
   });
-  const startedAt = Date.now();
   let injected: InjectedFault;
+  let startedAt = Date.now();
   try {
-    await sleep(s.timing.beforeFaultMs + 150); // + prober start-up inside the namespace
+    // Node takes a while to start inside a namespace on a loaded machine: start sending only once every probe is up.
+    await Promise.all(runs.map((r) => r.run.ready)).catch(async (e: unknown) => {
+      for (const r of runs) r.run.abort();
+      await watch.stop();
+      throw e;
+    });
+    startedAt = Date.now();
+    for (const r of runs) r.run.go();
+    await sleep(s.timing.beforeFaultMs);
     injected = await injectFault(b, fault.kind, active);
     if (injected.nodeGone) watch.markGone(active, injected.at);
     await Promise.all(runs.map((r) => r.run.done));

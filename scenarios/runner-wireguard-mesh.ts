@@ -26,6 +26,8 @@ export interface WireguardMesh {
   pairs: WireguardPair[];
   /** The tunnel address of `remote` as seen from `local` (the next hop to reach it), or undefined. */
   peerIp(local: string, remote: string): string | undefined;
+  /** The local device of the pair `local` ↔ `remote`. */
+  devOf(local: string, remote: string): string | undefined;
   /** wireguard-go pids by gateway (node death kills them with the namespace; rebuild starts them again). */
   pids: Map<string, number[]>;
   /** (Re)creates every device of one gateway (after its namespace was rebuilt). */
@@ -85,6 +87,7 @@ export async function buildWireguardMesh(lab: Lab, left: readonly string[], righ
     pairs,
     pids,
     peerIp: (local, remote) => devsOf(local).find((d) => d.peer === remote)?.peerIp,
+    devOf: (local, remote) => devsOf(local).find((d) => d.peer === remote)?.dev,
     bringUp,
     stop: async () => {
       for (const list of pids.values()) for (const pid of list) await stopPid(pid, 1000);

@@ -14,13 +14,14 @@ export function registerDemoCommand(program: Command): void {
     .option('--profile <profile>', 'failover profile: default or fast', 'default')
     .action(async (o) => {
       if (o.profile !== 'default' && o.profile !== 'fast') throw new StraitError('INVALID_ARGUMENT', `--profile must be default or fast, got ${o.profile}`);
-      const say = (m: string): void => void process.stdout.write(`${m}\n`);
       const t0 = Date.now();
+      const say = (m: string): void => void process.stdout.write(`${m}\n`);
+      const stamp = (m: string): void => say(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${m}`);
       say('strait demo: gateway failover between two clusters');
       const onEvent = (e: RunEvent): void => {
-        if (e.type === 'trial-start') say(`==> traffic running (UDP every 10 ms + a TCP stream, to ${'the other cluster and the external server'}); SIGKILL of the active gateway agent on ${e.gateway}`);
+        if (e.type === 'trial-start') stamp(`traffic running (UDP every 10 ms + a TCP stream, to ${'the other cluster and the external server'}); SIGKILL of the active gateway agent on ${e.gateway}`);
       };
-      const { report, reportDir } = await runFailoverDemo({ profile: o.profile, onStep: (m) => say(`==> ${m}`), onEvent });
+      const { report, reportDir } = await runFailoverDemo({ profile: o.profile, onStep: (m) => stamp(m), onEvent });
       const t = report.trials[0]!;
       say('');
       say(`Killed ${t.faultedGateway}; ${t.takeoverGateway ?? 'no gateway'} took over.`);

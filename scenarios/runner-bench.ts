@@ -1,0 +1,99 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { OutageSummary, RunReport } from './report-model.js';
+import { runScenarioCommand } from './runner-main.js';
+import type { Profile } from './scenario-model.js';
+
+/**
+ * `npm run bench:failover`: the built-in gateway-failover scenario, N trials per fault (default 20) for each
+ * profile, and the distribution written to docs/benchmarks.md `## Failover`, next to the anchors' published
+ * figures and the goals (p99 ≤ 300 ms default, ≤ 100 ms fast).
+ */
+
+const ANCHORS = [
+  ['Submariner (standby takeover after the 15 s leader lease; health check 1 s × 5)', '≥ 15 000', 15_000],
+  ['spidernet-io/egressgateway (failover switched on)', '15 000 – 20 000', 15_000],
+  ['Antrea multi-cluster gateway (waits for the node to turn NotReady)', '≥ 40 000', 40_000],
+] as const;
+
+function ms(v: number | null): string {
+  return v === null ? '–' : String(Math.round(v));
+}
+
+function row(profile: string, fault: string, s: OutageSummary): string {
+  return `| ${profile} | ${fault} | ${s.trials} | ${ms(s.p50OutageMs)} | ${ms(s.p95OutageMs)} | ${ms(s.p99OutageMs)} | ${ms(s.maxOutageMs)} | ${s.eipConflicts} | ${s.wrongSourceIPs} | ${s.failed} |`;
+}
+
+export function renderFailoverSection(reports: readonly { report: RunReport; reportDir: string }[], trials: number, machine: string): string {
+  const lines = [
+    '## Failover',
+    '',
+    `Command: \`npm run bench:failover\` (= \`strait scenario run gateway-failover --trials ${trials} --profile default|fast\`), ${new Date().toISOString().slice(0, 10)}, ${machine}.`,
+    'Outage = longest gap between answered UDP probes (every 10 ms, pod → pod in the other cluster over WireGuard, and pod →',
+    'external server through the egress IP), worst flow per trial. EIP conflicts = trials in which the egress IP was live on',
+    'two gateways at once (kernel fence sampled every 20 ms); wrong source IP = trials in which a server saw another source.',
+    '',
+    '| profile | fault | trials | p50 ms | p95 ms | p99 ms | max ms | EIP conflicts | wrong source IP | failed |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const { report } of reports) {
+    for (const [f, s] of Object.entries(report.summary.byFault)) lines.push(row(report.profile, `\`${f}\``, s));
+    lines.push(row(report.profile, '**all faults**', report.summary));
+  }
+  const goal: Record<string, number> = { default: 300, fast: 100 };
+  lines.push('', '| | outage (ms) | ratio to our p99 |', '|---|---|---|');
+  for (const { report } of reports) {
+    const p99 = report.summary.p99OutageMs;
+    lines.push(`| **Strait, profile ${report.profile}: p99 (goal ≤ ${goal[report.profile]})** | ${ms(p99)} | 1× |`);
+  }
+  const best = Math.min(...reports.map((r) => r.report.summary.p99OutageMs ?? Infinity));
+  for (const [name, v, low] of ANCHORS) {
+    lines.push(`| ${name} | ${v} | ${Number.isFinite(best) && best > 0 ? `≥ ${Math.round(low / best)}× slower than our best p99` : '–'} |`);
+  }
+  lines.push('', 'Anchors: see shared/reference/peers.md (published defaults and issue reports, not measured here).');
+  lines.push('Reports (per-trial SVG timelines): ' + reports.map((r) => `\`${r.reportDir}\``).join(', ') + '.', '');
+  return lines.join('\n');
+}
+
+/** Replaces the `## Failover` section of docs/benchmarks.md (up to the next `## `), leaving the rest alone. */
+export function replaceSection(doc: string, section: string): string {
+  const start = doc.indexOf('\n## Failover');
+  if (start < 0) return `${doc.trimEnd()}\n\n${section}`;
+  const next = doc.indexOf('\n## ', start + 1);
+  return `${doc.slice(0, start + 1)}${section}${next < 0 ? '' : doc.slice(next)}`;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const trials = Number(args[args.indexOf('--trials') + 1] ?? 20) || 20;
+  const profiles: Profile[] = args.includes('--profile') ? [args[args.indexOf('--profile') + 1] as Profile] : ['default', 'fast'];
+  const reports: { report: RunReport; reportDir: string }[] = [];
+  for (const profile of profiles) {
+    process.stdout.write(`== gateway-failover, profile ${profile}, ${trials} trials per fault\n`);
+    const r = await runScenarioCommand({
+      scenario: 'gateway-failover',
+      trials,
+      profile,
+      onStep: (m) => process.stdout.write(`  ${m}\n`),
+      onEvent: (e) => {
+        if (e.type === 'trial-done') process.stdout.write(`  [${e.index}/${e.total}] ${e.result.fault}: ${e.result.outageMs} ms${e.result.violations.length ? ` FAIL ${e.result.violations.join('; ')}` : ''}\n`);
+      },
+    });
+    const s = r.report.summary;
+    process.stdout.write(`  p50 ${ms(s.p50OutageMs)} ms, p95 ${ms(s.p95OutageMs)} ms, p99 ${ms(s.p99OutageMs)} ms, max ${ms(s.maxOutageMs)} ms; vs Submariner's 15 s lease: ${s.p99OutageMs ? Math.round(15000 / s.p99OutageMs) : '–'}× faster at p99\n`);
+    reports.push(r);
+  }
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const docPath = join(root, 'docs', 'benchmarks.md');
+  const cpus = (await import('node:os')).cpus().length;
+  writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderFailoverSection(reports, trials, `${cpus} cores, machine shared with other work`)));
+  process.stdout.write(`wrote ${docPath} (## Failover)\n`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}
