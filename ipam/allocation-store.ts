@@ -33,7 +33,9 @@ export interface BlockLease {
  * `runAllocationStoreConformance` in `testing/`.
  *
  * Contract for every implementation:
- * - Each method is atomic on its own; the result is durable (as far as the backend is) before the promise resolves.
+ * - Each method is atomic on its own; a reservation, lease or replacement is durable (as far as the backend is)
+ *   before the promise resolves. A deletion may become durable lazily: losing one in a crash only keeps an address
+ *   or block taken until GC, it never lets one be held twice.
  * - Taken is a value: `reserve`, `replace` and `leaseBlock` resolve `false` when someone else holds the key and
  *   throw only on real failures (I/O, connection).
  * - Concurrent calls from any number of callers never give one address (or block) to two holders.
