@@ -3,6 +3,7 @@ import { StraitError } from '../api/index.js';
 import { netnsName, run, runDir } from '../host/index.js';
 import {
   generateIpsecKeyPair,
+  generateIpsecPsk,
   generateWireguardKeyPair,
   podMtu,
   TUNNEL_TYPES,
@@ -55,12 +56,14 @@ interface Side {
   ipsecPublicPem?: string;
 }
 
-function freshKeys(type: TunnelType): { keys: TunnelLocalKeys; wgPublic?: string; ipsecPublicPem?: string } {
+export type IpsecAuth = 'psk' | 'pubkey';
+
+function freshKeys(type: TunnelType, ipsecAuth: IpsecAuth): { keys: TunnelLocalKeys; wgPublic?: string; ipsecPublicPem?: string } {
   if (type === 'wireguard') {
     const k = generateWireguardKeyPair();
     return { keys: { wireguardPrivateKey: k.privateKey }, wgPublic: k.publicKey };
   }
-  if (type === 'ipsec') {
+  if (type === 'ipsec' && ipsecAuth === 'pubkey') {
     const k = generateIpsecKeyPair();
     return { keys: { ipsecPrivateKeyPem: k.privateKeyPem, ipsecPublicKeyPem: k.publicKeyPem }, ipsecPublicPem: k.publicKeyPem };
   }
@@ -77,7 +80,26 @@ export function isTunnelType(t: string): t is TunnelType {
  * routes on the old device), reconciles the full mesh and routes remote cluster CIDRs from the other nodes to
  * the active gateway.
  */
-export function createLabTunnel(topology: Topology, runId: string, type: TunnelType, registry: TunnelRegistry): LabTunnel {
+export function createLabTunnel(
+  topology: Topology,
+  runId: string,
+  type: TunnelType,
+  registry: TunnelRegistry,
+  opts: { ipsecAuth?: IpsecAuth } = {},
+): LabTunnel {
+  const ipsecAuth = opts.ipsecAuth ?? 'psk';
+  // IPsec PSK auth: one secret per pair of clusters (rotated per cluster by rotateKeys).
+  const psks = new Map<string, string>();
+  const pairKey = (a: string, b: string): string => [a, b].sort().join('|');
+  const pskOf = (a: string, b: string): string => {
+    const k = pairKey(a, b);
+    let v = psks.get(k);
+    if (!v) {
+      v = generateIpsecPsk();
+      psks.set(k, v);
+    }
+    return v;
+  };
   const clusters = topology.clusters;
   if (clusters.length < 2) throw new StraitError('INVALID_ARGUMENT', `a ${type} tunnel needs at least two clusters; ${topology.name} has ${clusters.length}`);
   const configFor = (gatewayHost: string, keys: TunnelLocalKeys = {}): TunnelLocalConfig => {
@@ -99,7 +121,7 @@ export function createLabTunnel(topology: Topology, runId: string, type: TunnelT
   for (const c of clusters) {
     const gateway = c.gateways[0];
     if (!gateway) throw new StraitError('INVALID_ARGUMENT', `cluster ${c.name} has no gateway candidate for the ${type} tunnel`);
-    const k = freshKeys(type);
+    const k = freshKeys(type, ipsecAuth);
     sides.set(c.name, {
       cluster: c,
       gateway,
@@ -126,6 +148,7 @@ export function createLabTunnel(topology: Topology, runId: string, type: TunnelT
         remoteCidrs: [s.cluster.podCidr],
         ...(s.wgPublic ? { publicKey: s.wgPublic } : {}),
         ...(s.ipsecPublicPem ? { ipsecPublicKeyPem: s.ipsecPublicPem } : {}),
+        ...(type === 'ipsec' && ipsecAuth === 'psk' ? { psk: pskOf(cluster, n) } : {}),
       };
     });
   };
@@ -147,8 +170,12 @@ export function createLabTunnel(topology: Topology, runId: string, type: TunnelT
     async rotateKeys(cluster) {
       const s = side(cluster);
       if (type !== 'wireguard' && type !== 'ipsec') return;
-      const k = freshKeys(type);
-      await s.driver.rotateLocalKeys(k.keys);
+      if (type === 'ipsec' && ipsecAuth === 'psk') {
+        // New secrets for every pair this cluster is part of; the driver reauthenticates changed connections.
+        for (const n of sides.keys()) if (n !== cluster) psks.set(pairKey(cluster, n), generateIpsecPsk());
+      }
+      const k = freshKeys(type, ipsecAuth);
+      if (type === 'wireguard' || ipsecAuth === 'pubkey') await s.driver.rotateLocalKeys(k.keys);
       s.keys = k.keys;
       if (k.wgPublic) s.wgPublic = k.wgPublic;
       if (k.ipsecPublicPem) s.ipsecPublicPem = k.ipsecPublicPem;

@@ -18,7 +18,7 @@ import { runIdOfNetns, teardownRun, type TeardownReport } from './lab-teardown.j
 import { loadTopology } from './topology-load.js';
 import type { Host, Topology } from './topology-model.js';
 import { hostAddresses } from './topology-resolve.js';
-import { applyHostRoutes, createLabTunnel, isTunnelType, remoteRoutes, type LabTunnel } from './lab-tunnel.js';
+import { applyHostRoutes, createLabTunnel, isTunnelType, remoteRoutes, type IpsecAuth, type LabTunnel } from './lab-tunnel.js';
 import { TUNNEL_TYPES, type TunnelRegistry } from '../tunnel/index.js';
 
 export interface LabUpOptions {
@@ -34,6 +34,8 @@ export interface LabUpOptions {
   registry?: TunnelRegistry;
   /** How long to wait for pods to reach each other across the tunnels (default 30 s). */
   readyTimeoutMs?: number;
+  /** IPsec authentication between the lab's gateways (default `psk`, one secret per pair of clusters). */
+  ipsecAuth?: IpsecAuth;
   /** Aborting stops the build at the next step and rolls back everything created (LAB_BUILD_FAILED). */
   signal?: AbortSignal;
 }
@@ -96,7 +98,7 @@ export async function labUp(opts: LabUpOptions, extend?: LabExtension): Promise<
   const tunnelType = opts.tunnel;
   const registry = tunnelType ? (opts.registry ?? (await defaultRegistry())) : undefined;
   // Constructing drivers does no I/O: a bad combination (one cluster, no gateway) fails before anything exists.
-  const tunnel = tunnelType && registry ? createLabTunnel(topology, runId, tunnelType, registry) : undefined;
+  const tunnel = tunnelType && registry ? createLabTunnel(topology, runId, tunnelType, registry, opts.ipsecAuth ? { ipsecAuth: opts.ipsecAuth } : {}) : undefined;
   const plan: PlanOptions = {
     ...(tunnel ? { podMtu: tunnel.podMtu, podTxChecksumOff: tunnelType === 'geneve' } : {}),
     ...opts.plan,

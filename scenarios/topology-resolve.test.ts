@@ -27,11 +27,11 @@ describe('resolveTopology: address plan', () => {
 
   it.each([
     ['c1-n1', 'node', 'c1', ['192.168.1.21', '10.11.1.1']],
-    ['c1-gw1', 'gateway', 'c1', ['192.168.1.11']],
-    ['c1-gw2', 'gateway', 'c1', ['192.168.1.12']],
+    ['c1-gw1', 'gateway', 'c1', ['192.168.1.11', '10.11.2.1']],
+    ['c1-gw2', 'gateway', 'c1', ['192.168.1.12', '10.11.3.1']],
     ['c1-n1-p1', 'pod', 'c1', ['10.11.1.2']],
     ['c2-n1', 'node', 'c2', ['192.168.2.21', '10.21.1.1']],
-    ['c2-gw1', 'gateway', 'c2', ['192.168.2.11']],
+    ['c2-gw1', 'gateway', 'c2', ['192.168.2.11', '10.21.2.1']],
     ['c2-n1-p1', 'pod', 'c2', ['10.21.1.2']],
     ['router', 'router', undefined, ['192.168.1.1', '192.168.2.1']],
   ])('%s is a %s in %s with %j', (name, role, cluster, addrs) => {
@@ -78,8 +78,8 @@ describe('built-ins', () => {
   it('egress: worker with two pods, two gateways on LAN and WAN, ext on the WAN, no router', () => {
     const t = loadTopology('egress');
     expect(t.router).toBeUndefined();
-    expect(hostAddresses(host(t, 'c1-gw1'))).toEqual(['192.168.1.11', '172.31.0.11']);
-    expect(hostAddresses(host(t, 'c1-gw2'))).toEqual(['192.168.1.12', '172.31.0.12']);
+    expect(hostAddresses(host(t, 'c1-gw1'))).toEqual(['192.168.1.11', '172.31.0.11', '10.11.2.1']);
+    expect(hostAddresses(host(t, 'c1-gw2'))).toEqual(['192.168.1.12', '172.31.0.12', '10.11.3.1']);
     expect(hostAddresses(host(t, 'ext'))).toEqual(['172.31.0.100']);
     expect(t.clusters[0]?.pods).toEqual(['c1-n1-p1', 'c1-n1-p2']);
     expect(host(t, 'c1-n1').routes).toContainEqual({ dst: 'default', via: '192.168.1.11' });
@@ -105,7 +105,7 @@ clusters:
   - name: west
 `);
     expect(hostAddresses(host(t, 'east-a-p2'))).toEqual(['10.100.1.3']);
-    expect(hostAddresses(host(t, 'east-g'))).toEqual(['192.168.50.11']);
+    expect(hostAddresses(host(t, 'east-g'))).toEqual(['192.168.50.11', '10.100.2.1']);
     expect(t.clusters[1]?.podCidr).toBe('10.21.0.0/16');
     expect(t.router).toBe('router');
   });

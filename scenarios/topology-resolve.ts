@@ -163,26 +163,26 @@ export function resolveTopology(spec: TopologySpec): Topology {
         wanSegment.members.push({ host: name, ifname: 'eth1' });
       }
 
-      if (pods > 0) {
-        const sub = parseCidr4(podSubnet);
-        const bridgeIp = nthIp(sub, 1, `pod bridge of ${name}`);
-        host.bridges.push({ name: POD_BRIDGE, address: `${bridgeIp}/24` });
-        for (let j = 1; j <= pods; j++) {
-          const podName = `${name}-p${j}`;
-          const vif = `vp${j}`;
-          host.interfaces.push({ name: vif, peer: { host: podName, ifname: 'eth0' }, master: POD_BRIDGE });
-          addHost({
-            name: podName,
-            role: 'pod',
-            cluster: cs.name,
-            node: name,
-            forwarding: false,
-            interfaces: [{ name: 'eth0', address: `${nthIp(sub, 1 + j, `pod ${podName}`)}/24`, peer: { host: name, ifname: vif } }],
-            bridges: [],
-            routes: [{ dst: 'default', via: bridgeIp }],
-          });
-          cluster.pods.push(podName);
-        }
+      // Every node has its pod bridge with the subnet's .1, pods or not (like a CNI bridge): a gateway then owns
+      // an address inside its cluster's pod CIDR, which IPsec (libipsec) needs as the source of its tunnel routes.
+      const sub = parseCidr4(podSubnet);
+      const bridgeIp = nthIp(sub, 1, `pod bridge of ${name}`);
+      host.bridges.push({ name: POD_BRIDGE, address: `${bridgeIp}/24` });
+      for (let j = 1; j <= pods; j++) {
+        const podName = `${name}-p${j}`;
+        const vif = `vp${j}`;
+        host.interfaces.push({ name: vif, peer: { host: podName, ifname: 'eth0' }, master: POD_BRIDGE });
+        addHost({
+          name: podName,
+          role: 'pod',
+          cluster: cs.name,
+          node: name,
+          forwarding: false,
+          interfaces: [{ name: 'eth0', address: `${nthIp(sub, 1 + j, `pod ${podName}`)}/24`, peer: { host: name, ifname: vif } }],
+          bridges: [],
+          routes: [{ dst: 'default', via: bridgeIp }],
+        });
+        cluster.pods.push(podName);
       }
     });
 

@@ -47,6 +47,9 @@ export function registerLabCommands(program: Command): void {
         process.removeListener('SIGINT', onSignal);
         process.removeListener('SIGTERM', onSignal);
       }
+      // The lab lives on without us (daemons are detached); drivers may still hold control sockets (VICI, OVS)
+      // that would keep this process alive, so leave explicitly once the answer is out.
+      process.stdout.write('', () => process.exit(process.exitCode ?? 0));
     });
 
   lab
