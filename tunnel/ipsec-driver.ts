@@ -238,22 +238,22 @@ export class IpsecDriver implements TunnelDriver {
       await vici.unloadShared(`psk-${name}`).catch(() => undefined);
       delete recorded[name];
     }
-    const changedPsk: string[] = [];
+    const changedAuth: string[] = [];
     for (const { p, name, conf } of configs) {
-      const fingerprint = JSON.stringify({ conf, psk: p.psk ? shortHash(p.psk, 16) : undefined });
+      const auth = shortHash(p.psk ?? p.ipsecPublicKeyPem ?? '', 16);
+      const fingerprint = JSON.stringify({ conf, auth });
       if (loaded.has(name) && recorded[name] === fingerprint) continue;
-      const prev = recorded[name] ? (JSON.parse(recorded[name]) as { psk?: string }) : undefined;
-      if (p.psk) {
-        await vici.loadShared({ id: `psk-${name}`, type: 'IKE', data: p.psk, owners: [this.config.gatewayId, p.id] });
-        if (prev && loaded.has(name) && prev.psk !== shortHash(p.psk, 16)) changedPsk.push(name);
-      }
+      const prev = recorded[name] ? (JSON.parse(recorded[name]) as { auth?: string }) : undefined;
+      if (p.psk) await vici.loadShared({ id: `psk-${name}`, type: 'IKE', data: p.psk, owners: [this.config.gatewayId, p.id] });
+      if (prev && loaded.has(name) && prev.auth !== auth) changedAuth.push(name);
       await vici.loadConn(name, conf);
       recorded[name] = fingerprint;
     }
     writeFileSync(join(this.dir, 'conns.json'), JSON.stringify(recorded));
     writePeerRecord(this.dir, desired);
-    // A new PSK authenticates only new IKE SAs: reauthenticate (make-before-break) so it is really in use.
-    for (const name of changedPsk) await vici.rekey(name, { reauth: true }).catch(() => undefined);
+    // New credentials (PSK or the peer's public key) authenticate only new IKE SAs: reauthenticate
+    // (make-before-break, the old SA carries traffic until the new one is up) so they are really in use.
+    for (const name of changedAuth) await vici.rekey(name, { reauth: true }).catch(() => undefined);
     await this.initiateMissing(configs.map((c) => c.name));
   }
 

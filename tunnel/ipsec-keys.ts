@@ -7,9 +7,12 @@ export interface IpsecKeyPair {
   readonly publicKeyPem: string;
 }
 
-/** EC P-256 key pair for strongSwan raw public-key auth (what `openssl genpkey -algorithm EC` gives). */
+/**
+ * Ed25519 key pair for strongSwan raw public-key auth. Ed25519 rather than ECDSA: Debian's base strongSwan
+ * has no openssl plugin, and its curve25519 plugin signs and verifies Ed25519 (RFC 8420) on its own.
+ */
 export function generateIpsecKeyPair(): IpsecKeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   return {
     privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
     publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
