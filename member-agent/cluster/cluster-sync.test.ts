@@ -1,0 +1,210 @@
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { isStraitError, type BrokerClient } from '../../api/index.js';
+import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from '../../broker/index.js';
+import { IpamEngine, MemoryAllocationStore } from '../../ipam/index.js';
+import { startTestKubeApiServer, startTestRedis, type TestKubeApiServer, type TestRedis } from '../../testing/index.js';
+import { createLogger } from '../../host/index.js';
+import { joinCluster, leaveCluster } from './join.js';
+import { MemberAgent } from './member-agent.js';
+
+// End to end on the cluster side: real broker on real Redis, two (three) test API servers, client-node.
+const log = createLogger('member-agent-test', 'silent');
+const G = { group: 'ipam.strait.io', version: 'v1alpha1' };
+const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+type Obj = { metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; uid?: string }; spec: Record<string, unknown>; status?: { conditions?: { type: string; status: string; reason: string }[] } };
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface Member {
+  id: string;
+  api: TestKubeApiServer;
+  kc: k8s.KubeConfig;
+  custom: k8s.CustomObjectsApi;
+  agent?: MemberAgent;
+}
+
+describe('strait join + member agent against a real broker', () => {
+  let redis: TestRedis;
+  let broker: TestBroker;
+  let brokerPort: number;
+  let admin: BrokerClient;
+  const members: Member[] = [];
+  const startAgent = async (m: Member, extra: Partial<ConstructorParameters<typeof MemberAgent>[0]> = {}): Promise<MemberAgent> => {
+    m.agent = new MemberAgent({ kubeConfig: m.kc, leaseDurationMs: 2_000, resyncMs: 1_000, heartbeatMs: 2_000, brokerRetryMs: 100, poolPushToken: TEST_ADMIN_TOKEN, log, ...extra });
+    await m.agent.start();
+    return m.agent;
+  };
+  const get = async (m: Member, plural: string, name: string): Promise<Obj | undefined> =>
+    (await m.custom.getClusterCustomObject({ ...G, plural, name }).catch(() => undefined)) as Obj | undefined;
+  const token = async (): Promise<string> => (await admin.createToken({ uses: 1 })).token;
+
+  beforeAll(async () => {
+    redis = await startTestRedis({ appendonly: true });
+    broker = await startTestBroker(redis.socket, { bookmarkMs: 500 });
+    brokerPort = broker.handle.port;
+    admin = broker.admin;
+    for (const id of ['east', 'west', 'north']) {
+      const api = await startTestKubeApiServer({ bookmarkIntervalMs: 500 });
+      const kc = api.kubeConfig();
+      members.push({ id, api, kc, custom: kc.makeApiClient(k8s.CustomObjectsApi) });
+    }
+    // east's Nodes carry podCIDRs (kubeadm style); west passes --pod-cidr.
+    const core = members[0]!.kc.makeApiClient(k8s.CoreV1Api);
+    for (const [i, n] of ['n1', 'n2'].entries()) {
+      await core.createNode({ body: { metadata: { name: n, labels: i === 0 ? { 'strait.io/gateway': 'true' } : {} }, spec: { podCIDRs: [`10.244.${i}.0/24`] }, status: { addresses: [{ type: 'InternalIP', address: `192.168.1.${10 + i}` }] } } });
+    }
+  });
+
+  afterAll(async () => {
+    for (const m of members) await m.agent?.stop();
+    for (const m of members) await m.api.stop();
+    await broker?.stop();
+    await redis?.stop();
+  });
+
+  it('joins two clusters; a re-run changes nothing; the overlapping third is refused naming the other', async () => {
+    const [east, west, north] = members as [Member, Member, Member];
+    const lines: string[] = [];
+    const r1 = await joinCluster({ kubeConfig: east.kc, brokerUrl: broker.handle.url, token: await token(), clusterId: 'east', serviceCidrs: ['10.96.0.0/16'], say: (l) => lines.push(l) });
+    expect(r1).toMatchObject({ registered: true, podCidrs: ['10.244.0.0/23'] });
+    expect(lines.join('\n')).toMatch(/discovered from 2 Nodes/);
+    await joinCluster({ kubeConfig: west.kc, brokerUrl: broker.handle.url, token: await token(), clusterId: 'west', podCidrs: ['10.245.0.0/16'], serviceCidrs: ['10.97.0.0/16'] });
+    // Re-run with an already used token: the stored credentials are reused, nothing registers twice.
+    const again = await joinCluster({ kubeConfig: east.kc, brokerUrl: broker.handle.url, token: 'deadbeef.00000000000000000000000000000000', clusterId: 'east', serviceCidrs: ['10.96.0.0/16'] });
+    expect(again.registered).toBe(false);
+    expect((await admin.listClusters()).items.map((c) => c.id).sort()).toEqual(['east', 'west']);
+
+    const before = north.api.store.rv;
+    const err = await joinCluster({ kubeConfig: north.kc, brokerUrl: broker.handle.url, token: await token(), clusterId: 'north', podCidrs: ['10.244.1.0/24'] }).catch((e: unknown) => e);
+    expect(isStraitError(err, 'CIDR_OVERLAP')).toBe(true);
+    expect((err as Error).message).toMatch(/east/);
+    expect(north.api.store.rv).toBe(before); // nothing written in the cluster
+    const bad = await joinCluster({ kubeConfig: north.kc, brokerUrl: broker.handle.url, token: 'deadbeef.00000000000000000000000000000000', clusterId: 'north', podCidrs: ['10.50.0.0/16'] }).catch((e: unknown) => e);
+    expect(isStraitError(bad, 'JOIN_TOKEN_INVALID')).toBe(true);
+    const gone = await joinCluster({ kubeConfig: north.kc, brokerUrl: 'http://127.0.0.1:1', token: await token(), clusterId: 'north', podCidrs: ['10.50.0.0/16'] }).catch((e: unknown) => e);
+    expect(isStraitError(gone, 'UNAVAILABLE')).toBe(true);
+    expect(north.api.store.rv).toBe(before);
+    expect((await admin.listClusters()).items.map((c) => c.id).sort()).toEqual(['east', 'west']);
+  });
+
+  it('mirrors broker Subnets into both clusters and pushes a pool from one cluster to the other', async () => {
+    const [east, west] = members as [Member, Member];
+    await startAgent(east);
+    await startAgent(west);
+    await admin.createSubnet({ name: 'global', cidr: '10.128.0.0/14', description: 'pods everywhere' });
+    for (const m of [east, west]) {
+      await eventually(`Subnet in ${m.id}`, async () => {
+        const s = await get(m, 'subnets', 'global');
+        return s?.spec.cidr === '10.128.0.0/14' && s.status?.conditions?.some((c) => c.type === 'Synced' && c.status === 'True');
+      });
+    }
+    await east.custom.createClusterCustomObject({ ...G, plural: 'ippools', body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name: 'east-pods' }, spec: { cidr: '10.128.4.0/24', subnet: 'global', description: 'from east' } } });
+    await eventually('pool at the broker', async () => (await admin.getPool('east-pods').catch(() => undefined))?.cidr === '10.128.4.0/24');
+    const mirrored = await eventually('pool in west', async () => get(west, 'ippools', 'east-pods'));
+    expect(mirrored.spec).toMatchObject({ cidr: '10.128.4.0/24', subnet: 'global', description: 'from east' });
+    expect(mirrored.metadata.labels?.['strait.io/origin']).toBe('broker');
+    // The gateway candidate Node of east is published and mirrored into west.
+    await eventually('east gateway in west', async () => (await get(west, 'gateways', 'east.n1').catch(() => undefined)) ?? (await west.custom.getClusterCustomObject({ group: 'multicluster.strait.io', version: 'v1alpha1', plural: 'gateways', name: 'east.n1' }).catch(() => undefined)));
+    // ClusterSet status lists both members.
+    await eventually('ClusterSet members', async () => {
+      const cs = (await west.custom.getClusterCustomObject({ group: 'multicluster.strait.io', version: 'v1alpha1', plural: 'clustersets', name: 'strait' })) as { status?: { members?: { clusterID: string }[]; phase?: string } };
+      return cs.status?.phase === 'Joined' && cs.status.members?.map((x) => x.clusterID).join() === 'east,west';
+    });
+  });
+
+  it('edits on both sides converge; an immutable edit is reverted with a Conflict condition', async () => {
+    const [east, west] = members as [Member, Member];
+    await west.custom.patchClusterCustomObject({ ...G, plural: 'ippools', name: 'east-pods', body: { spec: { description: 'edited in west' } } }, merge);
+    await eventually('west edit everywhere', async () => (await admin.getPool('east-pods')).description === 'edited in west' && (await get(east, 'ippools', 'east-pods'))?.spec.description === 'edited in west');
+    const b = await admin.getPool('east-pods');
+    await admin.putPool('east-pods', { description: 'edited at the broker', resourceVersion: b.resourceVersion });
+    for (const m of [east, west]) await eventually(`broker edit in ${m.id}`, async () => (await get(m, 'ippools', 'east-pods'))?.spec.description === 'edited at the broker');
+    await east.custom.patchClusterCustomObject({ ...G, plural: 'ippools', name: 'east-pods', body: { spec: { cidr: '10.128.5.0/24' } } }, merge);
+    const reverted = await eventually('cidr edit reverted', async () => {
+      const p = await get(east, 'ippools', 'east-pods');
+      return p?.spec.cidr === '10.128.4.0/24' && p.status?.conditions?.some((c) => c.type === 'Conflict' && c.status === 'True') ? p : undefined;
+    });
+    expect(reverted.status?.conditions?.find((c) => c.type === 'Conflict')?.reason).toBe('ImmutableField');
+  });
+
+  it('killing the agent, the broker and an API server mid-sync ends in the same state', async () => {
+    const [east, west] = members as [Member, Member];
+    // Agent: stop east's agent, change the broker, start a fresh agent.
+    await east.agent!.stop();
+    await admin.createSubnet({ name: 'while-agent-down', cidr: '10.140.0.0/16' });
+    await startAgent(east);
+    await eventually('subnet after agent restart', async () => get(east, 'subnets', 'while-agent-down'));
+    // API server: stop west's, change the broker meanwhile, start it again on the same port with its data.
+    await west.api.stop();
+    await admin.createSubnet({ name: 'while-api-down', cidr: '10.141.0.0/16' });
+    await new Promise((r) => setTimeout(r, 500));
+    await west.api.start();
+    await eventually('subnet after API server restart', async () => get(west, 'subnets', 'while-api-down'));
+    // Broker: stop it, restart on the same port over the same Redis; agents re-watch and keep syncing.
+    await broker.stop();
+    broker = await startTestBroker(redis.socket, { listen: `127.0.0.1:${brokerPort}`, bookmarkMs: 500 });
+    admin = broker.admin;
+    await admin.createSubnet({ name: 'after-broker-restart', cidr: '10.142.0.0/16' });
+    await admin.deleteSubnet('while-agent-down');
+    for (const m of [east, west]) {
+      await eventually(`${m.id} converged after broker restart`, async () => (await get(m, 'subnets', 'after-broker-restart')) && !(await get(m, 'subnets', 'while-agent-down')));
+    }
+    // Same end state in both clusters, and as the broker has it.
+    const names = async (m: Member, plural: string): Promise<string[]> => ((await m.custom.listClusterCustomObject({ ...G, plural })) as { items: Obj[] }).items.map((o) => o.metadata.name).sort();
+    const want = (await admin.listSubnets()).items.map((s) => s.name).sort();
+    for (const m of [east, west]) expect(await names(m, 'subnets')).toEqual(want);
+    expect(await names(east, 'ippools')).toEqual(await names(west, 'ippools'));
+  });
+
+  it('frees the IP of a deleted pod; a recreated StatefulSet pod gets its IP back', async () => {
+    const [east] = members as [Member];
+    const ipam = new IpamEngine({ store: new MemoryAllocationStore(), config: { pools: [{ name: 'local', subnet: '10.77.0.0/24', default: true }] } });
+    await east.agent!.stop();
+    await startAgent(east, { ipam, gcIntervalMs: 200, gcGraceMs: 0 });
+    const core = east.kc.makeApiClient(k8s.CoreV1Api);
+    const apps = east.kc.makeApiClient(k8s.AppsV1Api);
+    const pod = async (name: string): Promise<string> => (await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name }, spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'i' }] } } })).metadata!.uid!;
+    const node = { node: { name: 'n1' } };
+    const plainUid = await pod('plain');
+    const plain = await ipam.allocate({ containerId: 'c-plain', ifName: 'eth0', podUid: plainUid, namespace: 'default', podName: 'plain' }, node);
+    await apps.createNamespacedStatefulSet({ namespace: 'default', body: { metadata: { name: 'web' }, spec: { serviceName: 'web', selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } } });
+    const webUid = await pod('web-0');
+    const web = await ipam.allocate({ containerId: 'c-web-1', ifName: 'eth0', podUid: webUid, namespace: 'default', podName: 'web-0', statefulSet: { name: 'web', ordinal: 0 } }, node);
+    await core.deleteNamespacedPod({ namespace: 'default', name: 'plain' });
+    await core.deleteNamespacedPod({ namespace: 'default', name: 'web-0' });
+    await eventually('plain pod IP freed', async () => !(await ipam.allocations()).some((r) => r.address === plain.ips[0]!.address.split('/')[0]));
+    const parked = await eventually('web-0 IP parked', async () => (await ipam.allocations()).find((r) => r.address === web.ips[0]!.address.split('/')[0] && !r.owner));
+    expect(parked.sticky).toBe('default/web/0/eth0');
+    const web2Uid = await pod('web-0');
+    const again = await ipam.allocate({ containerId: 'c-web-2', ifName: 'eth0', podUid: web2Uid, namespace: 'default', podName: 'web-0', statefulSet: { name: 'web', ordinal: 0 } }, node);
+    expect(again.ips[0]!.address).toBe(web.ips[0]!.address);
+  });
+
+  it('leave returns the leases and removes the cluster; a second leave is a no-op', async () => {
+    const [, west] = members as [Member, Member];
+    await west.agent!.stop();
+    west.agent = undefined;
+    await admin.createPool({ name: 'west-egress', cidr: '10.143.0.0/24', purpose: 'egress' });
+    await admin.leaseAddress('west-egress', { owner: 'egress/x', cluster: 'west' });
+    const out = await leaveCluster({ kubeConfig: west.kc });
+    expect(out.left).toBe(true);
+    expect(out.released.addresses).toBe(1);
+    expect((await admin.listClusters()).items.map((c) => c.id)).toEqual(['east']);
+    expect((await admin.listAddresses({ cluster: 'west' })).items).toEqual([]);
+    expect((await leaveCluster({ kubeConfig: west.kc })).left).toBe(false);
+  });
+});

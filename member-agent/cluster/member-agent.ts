@@ -1,0 +1,355 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
+import { BrokerClient, StraitError, isStraitError, type Gateway, type IPPool } from '../../api/index.js';
+import {
+  ClusterSetKind, GatewayKind, IPPoolKind, SubnetKind, EgressGatewayKind, ReservedIPKind,
+  sameConditions, setCondition, type Condition, type KindDefinition,
+} from '../../crds/index.js';
+import type { IpamEngine } from '../../ipam/index.js';
+import { createLogger, type Logger } from '../../host/index.js';
+import { ResilientInformer } from './informer-set.js';
+import { BrokerMirror } from './broker-mirror.js';
+import { readCredentials, type StoredCredentials } from './join.js';
+import { CLUSTERSET_NAME, STRAIT_NAMESPACE } from './join-plan.js';
+import { isConflict, KubeClient, refOf, type KubeObject } from './kube-client.js';
+import { LeaderElector } from './leader-election.js';
+import {
+  BROKER_RV_ANNOTATION, ORIGIN_LABEL, SYNC_FINALIZER, membersOf, planSync,
+  type CrdKind, type NodeInfo, type SyncAction, type SyncVerdict,
+} from './sync-plan.js';
+
+export interface MemberAgentOptions {
+  kubeConfig: k8s.KubeConfig;
+  /** Lease holder identity (default `<hostname>-<pid>-<random>`). */
+  identity?: string;
+  leaseDurationMs?: number;
+  /** Full reconcile at least this often even without events. */
+  resyncMs?: number;
+  heartbeatMs?: number;
+  /** Pod IP garbage collection: the IPAM engine whose allocations are checked against live Pods/StatefulSets. */
+  ipam?: IpamEngine;
+  gcIntervalMs?: number;
+  gcGraceMs?: number;
+  /**
+   * Token for pushing pools (creating/changing them at the broker). The broker currently lets only its admin
+   * write pools; without this the cluster credential is used and a refusal shows as Synced=False/Forbidden.
+   */
+  poolPushToken?: string;
+  brokerRetryMs?: number;
+  log?: Logger;
+}
+
+const KIND_DEFS: Record<CrdKind, KindDefinition> = { Subnet: SubnetKind, IPPool: IPPoolKind, Gateway: GatewayKind };
+const nowIso = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+/**
+ * The member agent: one leader per cluster (Lease `strait-member-agent` in strait-system) runs informers on the
+ * Strait CRDs, Nodes, Pods, Namespaces and StatefulSets, a mirror of the broker, and a level-triggered reconcile
+ * loop executing `planSync` (pure) and writing status conditions. Every event only marks the world dirty; each
+ * round recomputes the whole plan from the caches, so restarts, 409s, relists and replays converge to one state.
+ */
+export class MemberAgent {
+  readonly kube: KubeClient;
+  readonly log: Logger;
+  private creds: StoredCredentials | undefined;
+  private broker: BrokerClient | undefined;
+  private poolBroker: BrokerClient | undefined;
+  private mirror: BrokerMirror | undefined;
+  private informers = new Map<string, ResilientInformer>();
+  private elector: LeaderElector | undefined;
+  private dirty = false;
+  private running = false;
+  private leading = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private lastGc = 0;
+  /** Failures of the last round by `<kind>/<name>`, shown in status. */
+  private failures = new Map<string, { reason: string; message: string }>();
+  readonly stats = { rounds: 0, actions: 0, errors: 0 };
+  readonly identity: string;
+
+  constructor(private readonly o: MemberAgentOptions) {
+    this.kube = new KubeClient(o.kubeConfig);
+    this.log = o.log ?? createLogger('member-agent');
+    this.identity = o.identity ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  async start(): Promise<void> {
+    this.creds = await readCredentials(this.kube);
+    if (!this.creds) throw new StraitError('NOT_JOINED', `no Secret ${STRAIT_NAMESPACE}/strait-cluster-credentials in ${this.kube.server}: run \`strait join\` first`);
+    this.running = true;
+    this.elector = new LeaderElector(this.kube, {
+      namespace: STRAIT_NAMESPACE, name: 'strait-member-agent', identity: this.identity,
+      leaseDurationMs: this.o.leaseDurationMs ?? 15_000,
+      onStarted: () => void this.lead(),
+      onStopped: () => void this.follow(),
+      onError: (e) => this.log.warn({ err: String(e) }, 'leader election'),
+    });
+    this.elector.start();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.follow();
+    await this.elector?.stop();
+  }
+
+  /** Marks everything dirty; the loop runs a round soon. */
+  poke(): void {
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  private async lead(): Promise<void> {
+    if (!this.running || this.leading || !this.creds) return;
+    this.leading = true;
+    this.log.info({ identity: this.identity }, 'leading');
+    const c = this.creds;
+    const common = { baseUrl: c.brokerURL, ...(c.caPem ? { caPem: c.caPem } : {}), timeoutMs: 10_000 };
+    this.broker = new BrokerClient({ ...common, token: c.token });
+    this.poolBroker = this.o.poolPushToken ? new BrokerClient({ ...common, token: this.o.poolPushToken }) : this.broker;
+    this.mirror = new BrokerMirror(this.broker, () => this.poke(), this.o.brokerRetryMs ?? 500);
+    const kc = this.o.kubeConfig;
+    const onChange = (): void => this.poke();
+    const onError = (e: unknown): void => this.log.debug({ err: String(e) }, 'informer error (restarting)');
+    const custom = (d: KindDefinition): ResilientInformer => {
+      const r = refOf(d);
+      return new ResilientInformer(kc, `/apis/${r.group}/${r.version}/${r.plural}`, async () => {
+        const l = await this.kube.custom.listClusterCustomObject({ group: r.group, version: r.version, plural: r.plural });
+        return l as { items: unknown[]; metadata?: { resourceVersion?: string } };
+      }, onChange, onError);
+    };
+    this.informers = new Map<string, ResilientInformer>([
+      ['Subnet', custom(SubnetKind)],
+      ['IPPool', custom(IPPoolKind)],
+      ['Gateway', custom(GatewayKind)],
+      ['ReservedIP', custom(ReservedIPKind)],
+      ['EgressGateway', custom(EgressGatewayKind)],
+      ['ClusterSet', custom(ClusterSetKind)],
+      ['Node', new ResilientInformer(kc, '/api/v1/nodes', () => this.kube.core.listNode(), onChange, onError)],
+      ['Namespace', new ResilientInformer(kc, '/api/v1/namespaces', () => this.kube.core.listNamespace(), () => undefined, onError)],
+      ['Pod', new ResilientInformer(kc, '/api/v1/pods', () => this.kube.core.listPodForAllNamespaces(), (t) => { if (t === 'delete') this.poke(); }, onError)],
+      ['StatefulSet', new ResilientInformer(kc, '/apis/apps/v1/statefulsets', () => this.kube.apps.listStatefulSetForAllNamespaces(), (t) => { if (t === 'delete') this.poke(); }, onError)],
+    ]);
+    await Promise.all([...this.informers.values()].map((i) => i.start()));
+    this.mirror.start();
+    this.timers.push(setInterval(() => this.poke(), this.o.resyncMs ?? 30_000));
+    this.timers.push(setInterval(() => void this.heartbeat(), this.o.heartbeatMs ?? 10_000));
+    if (this.o.ipam) this.timers.push(setInterval(() => this.poke(), this.o.gcIntervalMs ?? 10_000));
+    this.loop = this.reconcileLoop();
+    this.poke();
+  }
+
+  private async follow(): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.wake?.();
+    await this.loop;
+    await this.mirror?.stop();
+    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    this.informers.clear();
+    this.broker?.close();
+    if (this.poolBroker !== this.broker) this.poolBroker?.close();
+    this.log.info('no longer leading');
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.broker || !this.creds) return;
+    await this.broker.heartbeat(this.creds.clusterID).catch((e: unknown) => this.log.debug({ err: String(e) }, 'heartbeat failed'));
+  }
+
+  private async reconcileLoop(): Promise<void> {
+    while (this.leading) {
+      if (!this.dirty) {
+        await new Promise<void>((r) => {
+          this.wake = r;
+          if (this.dirty || !this.leading) r();
+        });
+        this.wake = undefined;
+        continue;
+      }
+      this.dirty = false;
+      try {
+        await this.round();
+      } catch (e) {
+        this.stats.errors++;
+        this.log.warn({ err: String(e) }, 'reconcile round failed; retrying');
+        await new Promise((r) => setTimeout(r, 250));
+        this.dirty = true;
+      }
+    }
+  }
+
+  /** One reconcile round: plan from the caches, execute, write status, collect garbage. */
+  private async round(): Promise<void> {
+    const mirror = this.mirror;
+    const creds = this.creds;
+    if (!mirror || !creds) return;
+    this.stats.rounds++;
+    const inf = (k: string): ResilientInformer | undefined => this.informers.get(k);
+    const crdReady = ['Subnet', 'IPPool', 'Gateway', 'Node'].every((k) => inf(k)?.synced);
+    if (mirror.listed && crdReady) {
+      const nodes: NodeInfo[] = (inf('Node')?.list() ?? []).map((n) => ({
+        name: n.metadata.name, labels: n.metadata.labels ?? {}, annotations: n.metadata.annotations ?? {},
+        internalIPs: ((n.status as { addresses?: { type: string; address: string }[] } | undefined)?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
+      }));
+      const plan = planSync(mirror, {
+        clusterId: creds.clusterID,
+        subnets: inf('Subnet')?.list() ?? [], pools: inf('IPPool')?.list() ?? [], gateways: inf('Gateway')?.list() ?? [], nodes,
+      });
+      this.failures.clear();
+      for (const a of plan.actions) {
+        if (!this.leading) return;
+        await this.execute(a, creds.clusterID);
+      }
+      await this.writeStatuses(plan.verdicts);
+    }
+    await this.writeClusterSetStatus(mirror, crdReady);
+    await this.collectGarbage();
+  }
+
+  private async execute(a: SyncAction, self: string): Promise<void> {
+    this.stats.actions++;
+    const fail = (kind: string, name: string, e: unknown): void => {
+      this.stats.errors++;
+      const reason = isStraitError(e) ? toReason(e.code) : 'Error';
+      this.failures.set(`${kind}/${name}`, { reason, message: e instanceof Error ? e.message : String(e) });
+      this.log.debug({ kind, name, err: String(e) }, 'sync action failed');
+      // Level-triggered: try again on the next round (a 409 means fresher data is on its way).
+      setTimeout(() => this.poke(), isConflict(e) ? 50 : 1_000).unref();
+    };
+    try {
+      switch (a.type) {
+        case 'crd-create':
+          try {
+            await this.kube.createCustom(refOf(KIND_DEFS[a.kind]), a.object);
+          } catch (e) {
+            if (!isConflict(e)) throw e; // AlreadyExists: the cache was behind; next round patches it.
+          }
+          return;
+        case 'crd-patch':
+          await this.kube.patchCustom(refOf(KIND_DEFS[a.kind]), a.name, a.patch);
+          return;
+        case 'crd-delete':
+          if (a.dropFinalizer) await this.kube.patchCustom(refOf(KIND_DEFS[a.kind]), a.name, { metadata: { finalizers: null } }).catch(() => undefined);
+          await this.kube.deleteCustom(refOf(KIND_DEFS[a.kind]), a.name);
+          return;
+        case 'broker-create-pool': {
+          let created: IPPool;
+          try {
+            created = await this.poolBroker!.createPool(a.body);
+          } catch (e) {
+            if (!isStraitError(e, 'ALREADY_EXISTS')) throw e;
+            created = await this.broker!.getPool(a.name);
+          }
+          this.mirror?.remember('IPPool', created);
+          await this.kube.patchCustom(refOf(IPPoolKind), a.name, {
+            metadata: { labels: { [ORIGIN_LABEL]: self }, annotations: { [BROKER_RV_ANNOTATION]: created.resourceVersion }, finalizers: [SYNC_FINALIZER] },
+            spec: { blockSize: created.blockSize },
+          });
+          return;
+        }
+        case 'broker-put-pool':
+          this.mirror?.remember('IPPool', await this.poolBroker!.putPool(a.name, a.body));
+          return;
+        case 'broker-delete-pool':
+          try {
+            await this.poolBroker!.deletePool(a.name);
+          } catch (e) {
+            if (!isStraitError(e, 'NOT_FOUND')) throw e;
+          }
+          this.mirror?.pools.delete(a.name);
+          await this.kube.patchCustom(refOf(IPPoolKind), a.name, { metadata: { finalizers: null } });
+          return;
+        case 'broker-put-gateway': {
+          const g: Gateway = await this.broker!.putGateway(a.cluster, a.name, a.body);
+          this.mirror?.remember('Gateway', g);
+          return;
+        }
+      }
+    } catch (e) {
+      const [kind, name] = a.type === 'broker-put-gateway' ? ['Gateway', `${a.cluster}.${a.name}`] : a.type.startsWith('broker') ? ['IPPool', (a as { name: string }).name] : [(a as { kind: string }).kind, (a as { name?: string }).name ?? (a as { object?: KubeObject }).object?.metadata.name ?? ''];
+      fail(kind, name, e);
+    }
+  }
+
+  private async writeStatuses(verdicts: SyncVerdict[]): Promise<void> {
+    const now = nowIso();
+    for (const v of verdicts) {
+      const inf = this.informers.get(v.kind);
+      const cur = inf?.list().find((o) => o.metadata.name === v.name);
+      if (!cur) continue; // created this round; its status is written next round
+      const failure = this.failures.get(`${v.kind}/${v.name}`);
+      const prev = (cur.status as { conditions?: Condition[] } | undefined)?.conditions;
+      const gen = cur.metadata.generation;
+      let conds = setCondition(prev, failure
+        ? { type: 'Synced', status: 'False', reason: failure.reason, message: failure.message, ...(gen ? { observedGeneration: gen } : {}) }
+        : { type: 'Synced', status: v.synced ? 'True' : 'False', reason: v.reason, message: v.message, ...(gen ? { observedGeneration: gen } : {}) }, now);
+      const conflict = v.conflict ?? (failure && isConflictReason(failure.reason) ? failure : undefined);
+      // A reverted edit stays reported until the next edit of the object goes through.
+      const prevConflict = prev?.find((c) => c.type === 'Conflict');
+      const keep = !conflict && !failure && prevConflict?.status === 'True' && STICKY_CONFLICTS.has(prevConflict.reason) && v.reason !== 'Pushed';
+      if (!keep) conds = setCondition(conds, conflict ? { type: 'Conflict', status: 'True', reason: conflict.reason, message: conflict.message } : { type: 'Conflict', status: 'False', reason: 'NoConflict' }, now);
+      conds = setCondition(conds, { type: 'Ready', status: !failure && v.synced ? 'True' : 'False', reason: failure ? failure.reason : v.reason }, now);
+      if (sameConditions(prev, conds)) continue;
+      await this.kube.patchCustom(refOf(KIND_DEFS[v.kind]), v.name, { status: { conditions: conds, ...(gen ? { observedGeneration: gen } : {}) } }, { status: true }).catch((e: unknown) => {
+        this.log.debug({ err: String(e) }, 'status write failed');
+      });
+    }
+  }
+
+  private async writeClusterSetStatus(mirror: BrokerMirror, crdReady: boolean): Promise<void> {
+    const cs = this.informers.get('ClusterSet')?.list().find((o) => o.metadata.name === CLUSTERSET_NAME);
+    if (!cs) return;
+    const st = (cs.status ?? {}) as { conditions?: Condition[]; members?: unknown; phase?: string };
+    const now = nowIso();
+    let conds = setCondition(st.conditions, mirror.connected && mirror.listed
+      ? { type: 'Synced', status: 'True', reason: 'Watching', message: `watching the broker from resourceVersion ${mirror.since}` }
+      : { type: 'Synced', status: 'False', reason: 'BrokerUnreachable', message: mirror.lastError ?? 'connecting to the broker' }, now);
+    conds = setCondition(conds, { type: 'Ready', status: mirror.listed && crdReady ? 'True' : 'False', reason: mirror.listed && crdReady ? 'AgentRunning' : 'Starting', message: `leader ${this.identity}` }, now);
+    const members = membersOf(mirror.clusters);
+    const phase = mirror.connected ? 'Joined' : 'Degraded';
+    if (sameConditions(st.conditions, conds) && JSON.stringify(st.members) === JSON.stringify(members) && st.phase === phase) return;
+    await this.kube.patchCustom(refOf(ClusterSetKind), CLUSTERSET_NAME, { status: { conditions: conds, members, phase, brokerRevision: Number(mirror.since || '0') } }, { status: true })
+      .catch((e: unknown) => this.log.debug({ err: String(e) }, 'ClusterSet status write failed'));
+  }
+
+  /** Frees addresses of Pods that are gone (StatefulSet addresses are parked by the engine, not freed). */
+  private async collectGarbage(): Promise<void> {
+    const ipam = this.o.ipam;
+    if (!ipam) return;
+    const pods = this.informers.get('Pod');
+    const sts = this.informers.get('StatefulSet');
+    if (!pods?.synced || !sts?.synced) return;
+    const interval = Math.min(this.o.gcIntervalMs ?? 10_000, 1_000);
+    if (Date.now() - this.lastGc < interval) {
+      setTimeout(() => this.poke(), interval).unref();
+      return;
+    }
+    this.lastGc = Date.now();
+    const live = {
+      podUids: pods.list().map((p) => p.metadata.uid ?? '').filter(Boolean),
+      statefulSets: sts.list().map((s) => `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`),
+    };
+    const plan = await ipam.collectGarbage(live, this.o.gcGraceMs ?? 30_000);
+    if (plan.orphans.length || plan.unpin.length) this.log.info({ freed: plan.orphans.map((r) => r.address), unpinned: plan.unpin.map((r) => r.address) }, 'pod IP garbage collected');
+  }
+}
+
+const STICKY_CONFLICTS = new Set(['ImmutableField', 'BrokerOwned', 'BrokerChanged', 'NameTaken']);
+
+function toReason(code: string): string {
+  return code.toLowerCase().split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+}
+
+function isConflictReason(reason: string): boolean {
+  return ['CidrOverlap', 'AlreadyExists', 'StaleResourceVersion', 'ImmutableField', 'InUse'].includes(reason);
+}

@@ -1,0 +1,264 @@
+import type { Cluster as BrokerCluster, Gateway as BrokerGateway, IPPool as BrokerPool, Subnet as BrokerSubnet, IPPoolCreate, IPPoolPut, GatewayPut } from '../../api/index.js';
+import type { KubeObject } from './kube-client.js';
+
+/**
+ * The pure half of the member agent's two-way sync: given what the broker holds and what the cluster's CRDs say,
+ * which writes bring them together. No I/O; the agent executes the actions and table tests pin the rules:
+ *
+ * - Subnets are the broker's: mirrored into CRDs, local edits of cidr/description are reverted (Conflict), mirrors
+ *   of deleted broker Subnets are deleted, Subnets created in the cluster stay local (Synced=False, LocalOnly).
+ * - IPPools go both ways: a pool created in the cluster is created at the broker (and then mirrored into every
+ *   other cluster); a newer broker version always wins (so edits on both sides converge); a cluster edit of the
+ *   mutable fields (purpose, description) is pushed with the broker resourceVersion it was based on (a stale push
+ *   is refused and the next round applies the broker's version); cidr/blockSize/subnet are fixed once created.
+ *   Deleting the CRD of a pool this cluster created deletes it at the broker (a finalizer holds the CRD until then);
+ *   deleting a mirror of someone else's pool is undone.
+ * - Gateways: every broker gateway is mirrored as `<cluster>.<name>`; this cluster's gateway candidates (Nodes
+ *   labelled `strait.io/gateway=true`) are pushed to the broker.
+ */
+
+export const ORIGIN_LABEL = 'strait.io/origin';
+export const BROKER_RV_ANNOTATION = 'strait.io/broker-resource-version';
+export const SYNC_FINALIZER = 'strait.io/broker-sync';
+export const GATEWAY_NODE_LABEL = 'strait.io/gateway';
+export const GATEWAY_ENDPOINT_ANNOTATION = 'strait.io/gateway-endpoint';
+export const TUNNEL_TYPES_ANNOTATION = 'strait.io/tunnel-types';
+export const WIREGUARD_KEY_ANNOTATION = 'strait.io/wireguard-public-key';
+export const GATEWAY_PRIORITY_ANNOTATION = 'strait.io/gateway-priority';
+
+export type CrdKind = 'Subnet' | 'IPPool' | 'Gateway';
+
+export interface BrokerView {
+  subnets: ReadonlyMap<string, BrokerSubnet>;
+  pools: ReadonlyMap<string, BrokerPool>;
+  /** keyed `<cluster>/<name>` */
+  gateways: ReadonlyMap<string, BrokerGateway>;
+  clusters: ReadonlyMap<string, BrokerCluster>;
+}
+
+export interface ClusterView {
+  clusterId: string;
+  subnets: readonly KubeObject[];
+  pools: readonly KubeObject[];
+  gateways: readonly KubeObject[];
+  nodes: readonly NodeInfo[];
+}
+
+export interface NodeInfo {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  internalIPs: string[];
+}
+
+/** What one object's Synced/Conflict conditions should say after this round (unless its action fails). */
+export interface SyncVerdict {
+  kind: CrdKind;
+  name: string;
+  synced: boolean;
+  reason: string;
+  message: string;
+  conflict?: { reason: string; message: string };
+}
+
+export type SyncAction =
+  | { type: 'crd-create'; kind: CrdKind; object: KubeObject }
+  | { type: 'crd-patch'; kind: CrdKind; name: string; patch: Record<string, unknown> }
+  | { type: 'crd-delete'; kind: CrdKind; name: string; dropFinalizer: boolean }
+  | { type: 'broker-create-pool'; name: string; body: IPPoolCreate }
+  | { type: 'broker-put-pool'; name: string; body: IPPoolPut }
+  | { type: 'broker-delete-pool'; name: string }
+  | { type: 'broker-put-gateway'; cluster: string; name: string; body: GatewayPut };
+
+export interface SyncPlan {
+  actions: SyncAction[];
+  verdicts: SyncVerdict[];
+}
+
+const ann = (o: KubeObject, k: string): string | undefined => o.metadata.annotations?.[k];
+const label = (o: KubeObject, k: string): string | undefined => o.metadata.labels?.[k];
+const spec = (o: KubeObject): Record<string, unknown> => o.spec ?? {};
+const byName = (l: readonly KubeObject[]): Map<string, KubeObject> => new Map(l.map((o) => [o.metadata.name, o]));
+
+export function planSync(broker: BrokerView, cluster: ClusterView): SyncPlan {
+  const plan: SyncPlan = { actions: [], verdicts: [] };
+  planSubnets(broker, cluster, plan);
+  planPools(broker, cluster, plan);
+  planGateways(broker, cluster, plan);
+  return plan;
+}
+
+// ------------------------------------------------------------------------------------------------ subnets
+function planSubnets(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): void {
+  const crds = byName(cluster.subnets);
+  for (const b of broker.subnets.values()) {
+    const c = crds.get(b.name);
+    const want = { cidr: b.cidr, description: b.description };
+    const meta = { labels: { [ORIGIN_LABEL]: 'broker' }, annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion } };
+    if (!c) {
+      plan.actions.push({ type: 'crd-create', kind: 'Subnet', object: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'Subnet', metadata: { name: b.name, ...meta }, spec: clean(want) } });
+      plan.verdicts.push({ kind: 'Subnet', name: b.name, synced: true, reason: 'Mirrored', message: `mirrored from the broker (resourceVersion ${b.resourceVersion})` });
+      continue;
+    }
+    const s = spec(c);
+    const differs = s.cidr !== b.cidr || (s.description ?? undefined) !== b.description;
+    const stale = ann(c, BROKER_RV_ANNOTATION) !== b.resourceVersion || label(c, ORIGIN_LABEL) !== 'broker';
+    if (differs || stale) {
+      plan.actions.push({ type: 'crd-patch', kind: 'Subnet', name: b.name, patch: { metadata: meta, spec: { cidr: b.cidr, description: b.description ?? null } } });
+    }
+    plan.verdicts.push({
+      kind: 'Subnet', name: b.name, synced: true, reason: 'Mirrored', message: `mirrored from the broker (resourceVersion ${b.resourceVersion})`,
+      ...(differs && !stale ? { conflict: { reason: 'BrokerOwned', message: 'cidr and description of a broker Subnet change only at the broker; the local edit was reverted' } } : {}),
+    });
+  }
+  for (const c of cluster.subnets) {
+    if (broker.subnets.has(c.metadata.name)) continue;
+    if (label(c, ORIGIN_LABEL) === 'broker') {
+      plan.actions.push({ type: 'crd-delete', kind: 'Subnet', name: c.metadata.name, dropFinalizer: false });
+    } else {
+      plan.verdicts.push({ kind: 'Subnet', name: c.metadata.name, synced: false, reason: 'LocalOnly', message: 'not at the broker: global Subnets are created there (`strait subnet create`); this one is local to the cluster' });
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ pools
+const POOL_FIXED = ['cidr', 'blockSize', 'subnet'] as const;
+
+function poolSpecFrom(b: BrokerPool): Record<string, unknown> {
+  return clean({ cidr: b.cidr, blockSize: b.blockSize, subnet: b.subnet, purpose: b.purpose, description: b.description });
+}
+
+function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): void {
+  const self = cluster.clusterId;
+  const crds = byName(cluster.pools);
+  const names = new Set([...broker.pools.keys(), ...crds.keys()]);
+  for (const name of [...names].sort()) {
+    const b = broker.pools.get(name);
+    const c = crds.get(name);
+    const verdict = (synced: boolean, reason: string, message: string, conflict?: SyncVerdict['conflict']): void => {
+      plan.verdicts.push({ kind: 'IPPool', name, synced, reason, message, ...(conflict ? { conflict } : {}) });
+    };
+    if (c?.metadata.deletionTimestamp) {
+      const mine = label(c, ORIGIN_LABEL) === self;
+      if (c.metadata.finalizers?.includes(SYNC_FINALIZER)) {
+        if (b && mine) plan.actions.push({ type: 'broker-delete-pool', name });
+        else plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { finalizers: without(c.metadata.finalizers, SYNC_FINALIZER) } } });
+      }
+      continue;
+    }
+    if (b && !c) {
+      plan.actions.push({
+        type: 'crd-create', kind: 'IPPool',
+        object: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name, labels: { [ORIGIN_LABEL]: 'broker' }, annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion } }, spec: poolSpecFrom(b) },
+      });
+      verdict(true, 'Mirrored', `mirrored from the broker (resourceVersion ${b.resourceVersion})`);
+      continue;
+    }
+    if (c && !b) {
+      if (ann(c, BROKER_RV_ANNOTATION) !== undefined) {
+        // It was at the broker and is gone there: the broker's deletion wins.
+        plan.actions.push({ type: 'crd-delete', kind: 'IPPool', name, dropFinalizer: true });
+      } else {
+        const s = spec(c);
+        plan.actions.push({
+          type: 'broker-create-pool', name,
+          body: clean({ name, cidr: String(s.cidr), blockSize: s.blockSize as number | undefined, subnet: s.subnet as string | undefined, purpose: (s.purpose as IPPoolCreate['purpose']) ?? 'pods', description: s.description as string | undefined }) as IPPoolCreate,
+        });
+        verdict(true, 'Pushed', 'created at the broker from this cluster');
+      }
+      continue;
+    }
+    if (!b || !c) continue;
+    const s = spec(c);
+    const basedOn = ann(c, BROKER_RV_ANNOTATION);
+    const want = poolSpecFrom(b);
+    const fixedDiffers = POOL_FIXED.some((k) => s[k] !== undefined && s[k] !== want[k]) || (s.subnet === undefined && want.subnet !== undefined && basedOn !== undefined);
+    const mutableDiffers = (s.purpose ?? 'pods') !== b.purpose || (s.description ?? undefined) !== b.description;
+    if (basedOn !== b.resourceVersion) {
+      // The broker moved on (or the CRD never saw it): its version wins, local-only fields stay.
+      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion } }, spec: { ...want, description: b.description ?? null, subnet: b.subnet ?? null } } });
+      const lostEdit = basedOn !== undefined && (fixedDiffers || mutableDiffers);
+      verdict(true, 'Mirrored', `at broker resourceVersion ${b.resourceVersion}`,
+        lostEdit ? { reason: 'BrokerChanged', message: 'the pool changed at the broker before the local edit was pushed; the broker version was applied' }
+          : basedOn === undefined && (fixedDiffers || mutableDiffers) ? { reason: 'NameTaken', message: 'a pool with this name already existed at the broker; its version was applied' } : undefined);
+      continue;
+    }
+    if (fixedDiffers) {
+      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { spec: { cidr: b.cidr, blockSize: b.blockSize, subnet: b.subnet ?? null } } });
+      verdict(true, 'Mirrored', `at broker resourceVersion ${b.resourceVersion}`, { reason: 'ImmutableField', message: 'cidr, blockSize and subnet of a pool cannot change once it exists at the broker; the edit was reverted' });
+      continue;
+    }
+    if (mutableDiffers) {
+      plan.actions.push({ type: 'broker-put-pool', name, body: clean({ purpose: (s.purpose as IPPoolPut['purpose']) ?? 'pods', description: s.description as string | undefined, resourceVersion: b.resourceVersion }) as IPPoolPut });
+      verdict(true, 'Pushed', 'local edit pushed to the broker');
+      continue;
+    }
+    const mine = label(c, ORIGIN_LABEL) === self;
+    if (mine && !c.metadata.finalizers?.includes(SYNC_FINALIZER)) {
+      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { finalizers: [...(c.metadata.finalizers ?? []), SYNC_FINALIZER] } } });
+    }
+    verdict(true, 'InSync', `at broker resourceVersion ${b.resourceVersion}${mine ? ' (created by this cluster)' : ''}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ gateways
+export function gatewayCrdName(cluster: string, name: string): string {
+  return `${cluster}.${name}`.toLowerCase();
+}
+
+/** A Node labelled `strait.io/gateway=true` as the broker should see it, or undefined if it has no address. */
+export function gatewayCandidateOf(node: NodeInfo): Omit<GatewayPut, 'health' | 'resourceVersion'> | undefined {
+  if (node.labels[GATEWAY_NODE_LABEL] !== 'true') return undefined;
+  const endpoints = (node.annotations[GATEWAY_ENDPOINT_ANNOTATION]?.split(',').map((s) => s.trim()).filter(Boolean)) ?? node.internalIPs;
+  if (!endpoints.length) return undefined;
+  const tunnelTypes = (node.annotations[TUNNEL_TYPES_ANNOTATION] ?? 'vxlan').split(',').map((s) => s.trim()).filter(Boolean) as GatewayPut['tunnelTypes'];
+  const wg = node.annotations[WIREGUARD_KEY_ANNOTATION];
+  const prio = Number(node.annotations[GATEWAY_PRIORITY_ANNOTATION] ?? '100');
+  return { endpoints, tunnelTypes, publicKeys: wg ? { wireguard: wg } : {}, priority: Number.isInteger(prio) ? prio : 100 };
+}
+
+function planGateways(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): void {
+  const crds = byName(cluster.gateways);
+  const wanted = new Set<string>();
+  for (const g of broker.gateways.values()) {
+    const name = gatewayCrdName(g.cluster, g.name);
+    wanted.add(name);
+    const desired = clean({ clusterID: g.cluster, name: g.name, endpoints: g.endpoints, tunnelTypes: g.tunnelTypes, publicKeys: clean({ ...g.publicKeys }), priority: g.priority });
+    const c = crds.get(name);
+    if (!c) {
+      plan.actions.push({ type: 'crd-create', kind: 'Gateway', object: { apiVersion: 'multicluster.strait.io/v1alpha1', kind: 'Gateway', metadata: { name, labels: { [ORIGIN_LABEL]: 'broker' }, annotations: { [BROKER_RV_ANNOTATION]: g.resourceVersion } }, spec: desired } });
+    } else if (ann(c, BROKER_RV_ANNOTATION) !== g.resourceVersion || JSON.stringify(clean(spec(c))) !== JSON.stringify(desired)) {
+      plan.actions.push({ type: 'crd-patch', kind: 'Gateway', name, patch: { metadata: { labels: { [ORIGIN_LABEL]: 'broker' }, annotations: { [BROKER_RV_ANNOTATION]: g.resourceVersion } }, spec: desired } });
+    }
+    plan.verdicts.push({ kind: 'Gateway', name, synced: true, reason: 'Mirrored', message: `health ${g.health} at broker resourceVersion ${g.resourceVersion}` });
+  }
+  for (const c of cluster.gateways) {
+    if (!wanted.has(c.metadata.name) && label(c, ORIGIN_LABEL) === 'broker') plan.actions.push({ type: 'crd-delete', kind: 'Gateway', name: c.metadata.name, dropFinalizer: false });
+  }
+  for (const n of cluster.nodes) {
+    const cand = gatewayCandidateOf(n);
+    if (!cand) continue;
+    const b = broker.gateways.get(`${cluster.clusterId}/${n.name}`);
+    const same = b && JSON.stringify(b.endpoints) === JSON.stringify(cand.endpoints) && JSON.stringify(b.tunnelTypes) === JSON.stringify(cand.tunnelTypes) &&
+      b.priority === cand.priority && (b.publicKeys.wireguard ?? '') === (cand.publicKeys?.wireguard ?? '');
+    if (!same) {
+      plan.actions.push({ type: 'broker-put-gateway', cluster: cluster.clusterId, name: n.name, body: { ...cand, health: b?.health ?? 'Unknown', ...(b ? { resourceVersion: b.resourceVersion } : {}) } });
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ helpers
+function without(list: readonly string[] | undefined, item: string): string[] | null {
+  const out = (list ?? []).filter((x) => x !== item);
+  return out.length ? out : null;
+}
+
+/** Drops undefined fields so comparisons and patches do not see them. */
+export function clean<T extends Record<string, unknown>>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The ClusterSet status members list from the broker's clusters. */
+export function membersOf(clusters: ReadonlyMap<string, BrokerCluster>): { clusterID: string; podCIDRs: string[]; serviceCIDRs: string[] }[] {
+  return [...clusters.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((c) => ({ clusterID: c.id, podCIDRs: c.podCIDRs, serviceCIDRs: c.serviceCIDRs }));
+}
