@@ -55,6 +55,9 @@ describe('FileAllocationStore under kill -9', () => {
     for (const [i, addr] of given) {
       if (released.has(i)) continue;
       const r = await store.get(addr);
+      // The child releases every fifth owner right after its ADD; the kill may fall between that release and its
+      // "rel" line, so for those (and only those) an absent record is fine.
+      if (!r && i % 5 === 0) continue;
       // Every answer the child printed is on disk, held by that owner.
       expect(r?.ownerKey).toBe(ownerKey({ containerId: `crash-${i}`, ifName: 'eth0' }));
       held.set(addr, i);
