@@ -7,6 +7,7 @@ import { registerLabCommands } from './commands/lab.js';
 import { registerNodeAgentCommands } from './commands/node-agent.js';
 import { registerDemoIpamCommand } from './commands/demo-ipam.js';
 import { registerGatewayCommands } from './commands/gateway.js';
+import { registerJoinCommands } from './commands/join.js';
 import { registerDoctorCommands } from './commands/doctor.js';
 
 /**
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerNodeAgentCommands(program);
   registerDemoIpamCommand(program);
   registerGatewayCommands(program);
+  registerJoinCommands(program);
   registerDoctorCommands(program);
   return program;
 }

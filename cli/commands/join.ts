@@ -1,0 +1,67 @@
+import type { Command } from '@commander-js/extra-typings';
+import { readFileSync } from 'node:fs';
+import { createLogger } from '../../host/index.js';
+import { joinCluster, leaveCluster, loadKubeConfig, MemberAgent } from '../../member-agent/index.js';
+
+const collect = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const say = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** `strait join`, `strait leave` and `strait member-agent`: the cluster side (logic in member-agent/cluster/). */
+export function registerJoinCommands(program: Command): void {
+  program
+    .command('join')
+    .description('Join this Kubernetes cluster to a Strait broker: pin the broker CA, register the cluster, install CRDs, store credentials')
+    .requiredOption('--broker <url>', 'broker URL, as printed by `strait token create`')
+    .requiredOption('--token <token>', 'join token <id>.<secret>')
+    .requiredOption('--cluster-id <id>', 'this cluster\'s id (a DNS label, unique in the cluster set)')
+    .option('--ca-hash <sha256:hex>', 'hash of the broker CA (from `strait token create`); required for https')
+    .option('--ca-file <file>', 'the broker CA certificate, if the broker does not send it (checked against --ca-hash)')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
+    .option('--pod-cidr <cidr>', 'pod CIDR (repeatable or comma-separated; default: derived from Nodes\' podCIDRs)', collect, [] as string[])
+    .option('--service-cidr <cidr>', 'service CIDR (repeatable or comma-separated)', collect, [] as string[])
+    .action(async (o) => {
+      const kubeConfig = loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG);
+      const r = await joinCluster({
+        kubeConfig, brokerUrl: o.broker, token: o.token, clusterId: o.clusterId,
+        ...(o.caHash ? { caHash: o.caHash } : {}), ...(o.caFile ? { caFile: o.caFile } : {}),
+        podCidrs: o.podCidr, serviceCidrs: o.serviceCidr, say,
+      });
+      say(r.registered ? `joined as ${r.clusterId}` : `already joined as ${r.clusterId}; nothing registered again`);
+    });
+
+  program
+    .command('leave')
+    .description('Leave the broker: return this cluster\'s blocks, addresses and gateways, remove it at the broker, delete its credentials')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
+    .action(async (o) => {
+      const kubeConfig = loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG);
+      const r = await leaveCluster({ kubeConfig, say });
+      if (r.left) say('left the cluster set');
+    });
+
+  program
+    .command('member-agent')
+    .description('Run the member agent in the foreground (leader-elected; syncs the broker and the cluster\'s Strait CRDs)')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
+    .option('--identity <id>', 'leader election identity (default: hostname-pid-random)')
+    .option('--pool-push-token-file <file>', 'token allowed to write pools at the broker (the broker lets only its admin do that)')
+    .action(async (o) => {
+      const log = createLogger('member-agent');
+      const kubeConfig = loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG);
+      const agent = new MemberAgent({
+        kubeConfig, log,
+        ...(o.identity ? { identity: o.identity } : {}),
+        ...(o.poolPushTokenFile ? { poolPushToken: readFileSync(o.poolPushTokenFile, 'utf8').trim() } : {}),
+      });
+      await agent.start();
+      log.info({ identity: agent.identity, server: agent.kube.server }, 'member agent started');
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        process.once('SIGINT', () => resolve('SIGINT'));
+      });
+      log.info({ signal }, 'member agent stopping');
+      await agent.stop();
+    });
+}
