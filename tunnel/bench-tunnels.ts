@@ -1,7 +1,8 @@
 // `npm run bench:tunnels`: iperf3 throughput per tunnel type against a plain veth path in the same run, plus
 // set-up time (init + reconcile on both gateways until the first ping crosses). Prints a table and JSON.
 import { join } from 'node:path';
-import { newRunId, run, startDaemon, stopPid } from '../host/index.js';
+import { mkdirSync } from 'node:fs';
+import { newRunId, run, runDir, startDaemon, stopPid } from '../host/index.js';
 import { createTunnelRegistry, generateIpsecPsk, generateWireguardKeyPair, TUNNEL_TYPES, type TunnelPeer, type TunnelType } from './index.js';
 import { realTunnelFactories } from './real-drivers.js';
 import { createTwoGateways, pingUntil, type TwoGateways } from './two-gateway-topology.js';
@@ -14,7 +15,8 @@ interface Row {
 }
 
 async function iperf(topo: TwoGateways, server: string, client: string, seconds: number): Promise<number> {
-  const d = startDaemon(['iperf3', '-s', '-1', '-B', server, '-p', '5201'], { netns: topo.b.netns, logFile: join('/tmp', `strait-bench-${topo.runId}-iperf.log`) });
+  mkdirSync(runDir(topo.runId), { recursive: true });
+  const d = startDaemon(['iperf3', '-s', '-1', '-B', server, '-p', '5201'], { netns: topo.b.netns, logFile: join(runDir(topo.runId), 'iperf3.log') });
   try {
     for (let i = 0; i < 50; i++) {
       const ss = await run(['ss', '-ltnH', `sport = :5201`], { netns: topo.b.netns, allowFailure: true });
