@@ -87,16 +87,18 @@ function redisFrom(spec: string): Redis {
   throw new StraitError('GATEWAY_INVALID_CONFIG', `--lease-redis ${spec}: expected redis://host:port, unix:///path or /path/to/socket`);
 }
 
-function operstateOk(dev: string | undefined): () => boolean {
-  if (!dev) return () => true;
-  return () => {
-    try {
-      const s = readFileSync(`/sys/class/net/${dev}/operstate`, 'utf8').trim();
-      return s === 'up' || s === 'unknown';
-    } catch {
-      return false;
-    }
-  };
+/** Healthy while every given device is up (read from /sys, which `ip netns exec` mounts per namespace). */
+function operstateOk(devs: readonly (string | undefined)[]): () => boolean {
+  const list = devs.filter((d): d is string => Boolean(d));
+  return () =>
+    list.every((dev) => {
+      try {
+        const s = readFileSync(`/sys/class/net/${dev}/operstate`, 'utf8').trim();
+        return s === 'up' || s === 'unknown';
+      } catch {
+        return false;
+      }
+    });
 }
 
 async function loadEgress(file: string | undefined, clusterCidrs: readonly string[], broker: BrokerClient | undefined, cluster: string): Promise<ResolvedEgress | undefined> {
@@ -145,7 +147,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
       prober: new UdpCandidateProber({ intervalMs: profile.probeIntervalMs, misses: profile.misses }),
       responder: new UdpEchoResponder({ address: self.address, port: probePort }),
       log,
-      selfHealthy: operstateOk(f.wanDev),
+      selfHealthy: operstateOk([f.wanDev, f.lanDev]),
       ...(f.statusFile ? { writeStatus: (s) => writeAgentStatus(f.statusFile ?? '', s) } : {}),
       ...(broker
         ? {

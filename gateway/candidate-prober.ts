@@ -21,6 +21,11 @@ export interface CandidateProber {
 export interface EchoResponder {
   start(): Promise<void>;
   serving(on: boolean): void;
+  /**
+   * When the last probe arrived (answered or not), on the performance.now() clock; undefined before the first.
+   * A gateway that stops being probed at all is cut off from its nodes (LAN down, partition) and must step down.
+   */
+  lastProbeAt(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -81,7 +86,9 @@ export class UdpCandidateProber implements CandidateProber {
       });
     };
     tick();
-    this.timer = setInterval(tick, this.opts.intervalMs);
+    // setImmediate: after a stall the timer fires before the poll phase reads replies already waiting in the
+    // socket; checking in the check phase (after poll) keeps a slow process from calling healthy gateways dead.
+    this.timer = setInterval(() => setImmediate(tick), this.opts.intervalMs);
   }
 
   async stop(): Promise<void> {
@@ -95,6 +102,7 @@ export class UdpCandidateProber implements CandidateProber {
 export class UdpEchoResponder implements EchoResponder {
   private sock: Socket | undefined;
   private on = true;
+  private last: number | undefined;
 
   constructor(private readonly opts: { address: string; port: number }) {}
 
@@ -103,7 +111,9 @@ export class UdpEchoResponder implements EchoResponder {
     this.sock = sock;
     sock.on('error', () => undefined);
     sock.on('message', (msg, rinfo) => {
-      if (!this.on || msg.length < 12 || msg.readUInt32BE(0) !== MAGIC) return;
+      if (msg.length < 12 || msg.readUInt32BE(0) !== MAGIC) return;
+      this.last = performance.now();
+      if (!this.on) return;
       sock.send(msg, rinfo.port, rinfo.address, () => undefined);
     });
     await new Promise<void>((resolve, reject) => {
@@ -117,6 +127,10 @@ export class UdpEchoResponder implements EchoResponder {
 
   serving(on: boolean): void {
     this.on = on;
+  }
+
+  lastProbeAt(): number | undefined {
+    return this.last;
   }
 
   async stop(): Promise<void> {

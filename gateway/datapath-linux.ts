@@ -4,7 +4,7 @@ import type {
   GatewayEgress, GatewayEgressConfig, NodeEgress, NodeEgressConfig, NodeRoutes, NodeRoutesIntent,
 } from './datapath.js';
 import type { EgressRule } from './egress-resolve.js';
-import { EGRESS_NEXTHOP_PREFIX, EGRESS_VNI, EGRESS_VXLAN_PORT, gatewayVxlanMac } from './vxlan-identity.js';
+import { EGRESS_GATEWAY_DEV_ADDR, EGRESS_NEXTHOP_PREFIX, EGRESS_VNI, EGRESS_VXLAN_PORT, gatewayVxlanMac } from './vxlan-identity.js';
 
 /** Where the Linux datapath runs: inside `netns` when given (tests, labs), else in the current namespace. */
 export interface LinuxDatapathOptions {
@@ -236,6 +236,7 @@ export class LinuxNodeEgress implements NodeEgress {
  */
 export class LinuxGatewayEgress implements GatewayEgress {
   private egressIps: string[] = [];
+  private readonly liveUntil = new Map<string, number>();
 
   constructor(private readonly o: LinuxDatapathOptions & { name: string; wanDev: string; lanDev: string }) {}
 
@@ -249,12 +250,15 @@ export class LinuxGatewayEgress implements GatewayEgress {
 
   async apply(config: GatewayEgressConfig): Promise<void> {
     this.egressIps = [...config.egressIps];
+    this.liveUntil.clear(); // the tables are rebuilt below: nothing is live afterwards
     const links = JSON.parse((await exec(['ip', '-j', 'link', 'show'], this.o)).stdout || '[]') as { ifname: string }[];
     const batch: string[] = [];
     if (!links.some((l) => l.ifname === this.vxlanDev)) {
       batch.push(`link add ${this.vxlanDev} type vxlan id ${EGRESS_VNI} dstport ${EGRESS_VXLAN_PORT} dev ${this.o.lanDev}`);
     }
     batch.push(`link set ${this.vxlanDev} address ${gatewayVxlanMac(this.o.runId, this.o.name)}`, `link set ${this.vxlanDev} up`);
+    // Reverse-path filtering rejects everything arriving on a device without any IPv4 address, even in loose mode.
+    batch.push(`addr replace ${EGRESS_GATEWAY_DEV_ADDR} dev ${this.vxlanDev}`);
     await exec(['ip', '-batch', '-'], this.o, `${batch.join('\n')}\n`);
     // Node traffic arrives on the VXLAN but replies leave via the LAN: strict reverse-path filtering would drop it.
     for (const k of ['all', this.vxlanDev, 'default']) await exec(['sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=2`], this.o, undefined, true);
@@ -313,8 +317,9 @@ export class LinuxGatewayEgress implements GatewayEgress {
 
   async serve(ips: readonly string[], validMs: number): Promise<string[]> {
     const ms = Math.max(1, Math.floor(validMs));
-    const before = new Set(await this.live());
-    const fresh = ips.filter((ip) => !before.has(ip));
+    // Which IPs are live is known from our own deadlines: a renewal must cost exactly one nft exec.
+    const t0 = performance.now();
+    const fresh = ips.filter((ip) => (this.liveUntil.get(ip) ?? 0) <= t0);
     // Addresses first (harmless while not live: the fence hides them), then the fence, then the announcement.
     if (fresh.length) {
       const lines = fresh.map((ip) => (ip.includes(':') ? `-6 addr replace ${ip}/128 dev ${this.o.wanDev} nodad` : `addr replace ${ip}/32 dev ${this.o.wanDev}`));
@@ -328,9 +333,12 @@ export class LinuxGatewayEgress implements GatewayEgress {
       for (const s of sets) nft.push(`add element ${s} { ${ip} timeout ${ms}ms }`, `delete element ${s} { ${ip} }`, `add element ${s} { ${ip} timeout ${ms}ms }`);
     }
     if (nft.length) await exec(['nft', '-f', '-'], this.o, `${nft.join('\n')}\n`);
+    // The kernel counts from when nft ran, a little after t0; our own bookkeeping stays on the early side.
+    for (const ip of ips) this.liveUntil.set(ip, t0 + ms);
     for (const ip of fresh) {
       // IPv6: the kernel sends the unsolicited NA itself on address add (ndisc_notify=1, set in apply()).
-      if (!ip.includes(':')) await exec(['arping', '-q', '-U', '-c', '1', '-w', '1', '-I', this.o.wanDev, ip], this.o, undefined, true);
+      // arping lingers ~1 s after sending; never make the lease loop wait for it.
+      if (!ip.includes(':')) void run(['arping', '-q', '-U', '-c', '1', '-I', this.o.wanDev, ip], { netns: this.o.netns, allowFailure: true, timeoutMs: 3000 }).catch(() => undefined);
     }
     return fresh;
   }
@@ -338,6 +346,7 @@ export class LinuxGatewayEgress implements GatewayEgress {
   async release(ips?: readonly string[]): Promise<void> {
     const drop = ips ?? this.egressIps;
     if (drop.length === 0) return;
+    for (const ip of drop) this.liveUntil.delete(ip);
     const nft: string[] = [];
     for (const ip of drop) {
       const sets = ip.includes(':') ? [`inet ${this.table} live6`] : [`inet ${this.table} live4`, `arp ${this.table} live4`];

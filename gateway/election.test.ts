@@ -45,13 +45,13 @@ describe('HealthTracker', () => {
     expect(t.reply('gw1', 80)).toBe('up');
     expect(t.view().get('gw1')).toEqual({ healthy: true, since: 80, recovered: true });
   });
-  it('a candidate never answering is down and then counts as recovered', () => {
+  it('a candidate never seen up is not a recovery when it first answers (startup race)', () => {
     const t = new HealthTracker(2);
     t.miss('gw2', 0);
     t.miss('gw2', 10);
     expect(t.view().get('gw2')?.healthy).toBe(false);
     expect(t.reply('gw2', 20)).toBe('up');
-    expect(t.view().get('gw2')?.recovered).toBe(true);
+    expect(t.view().get('gw2')?.recovered).toBe(false);
   });
   it('accepts up/down events from an external prober', () => {
     const t = new HealthTracker(3);
@@ -59,5 +59,9 @@ describe('HealthTracker', () => {
     expect(t.markDown('a', 5)).toBe('down');
     expect(t.markDown('a', 6)).toBeUndefined();
     expect(t.markUp('a', 7)).toBe('up');
+    expect(t.view().get('a')?.recovered).toBe(true);
+    expect(t.markDown('b', 8)).toBeUndefined();
+    expect(t.markUp('b', 9)).toBe('up');
+    expect(t.view().get('b')?.recovered).toBe(false);
   });
 });

@@ -73,12 +73,13 @@ export class HealthTracker {
     const s = this.state.get(name) ?? { healthy: false, since: now, recovered: false, missed: 0 };
     this.state.set(name, s);
     s.missed += 1;
-    if (s.missed >= this.misses && (s.healthy || !s.recovered)) {
-      const was = s.healthy;
+    // A candidate never seen up simply stays not healthy (no event); one that was up goes down and, when it
+    // answers again, is a recovery subject to hold-down.
+    if (s.missed >= this.misses && s.healthy) {
       s.healthy = false;
       s.since = now;
       s.recovered = true;
-      if (was) return 'down';
+      return 'down';
     }
     return undefined;
   }
@@ -90,10 +91,11 @@ export class HealthTracker {
     return 'up';
   }
 
+  /** Down. Only a candidate once seen healthy becomes a recovery when it comes back (startup races are not flaps). */
   markDown(name: string, now: number): 'down' | undefined {
     const s = this.state.get(name);
-    if (s && !s.healthy && s.recovered) return undefined;
-    this.state.set(name, { healthy: false, since: now, recovered: true, missed: s?.missed ?? 0 });
+    if (s && !s.healthy) return undefined;
+    this.state.set(name, { healthy: false, since: now, recovered: s?.healthy === true || s?.recovered === true, missed: s?.missed ?? 0 });
     return s?.healthy ? 'down' : undefined;
   }
 

@@ -53,6 +53,9 @@ export class GatewayAgent {
   private switches = 0;
   private lastActive: string | undefined;
   private selfWasHealthy = true;
+  private datapath: Promise<void> = Promise.resolve();
+  private datapathBusy = false;
+  private datapathDirty = false;
   readonly leaseKey: string;
 
   constructor(
@@ -110,10 +113,19 @@ export class GatewayAgent {
   async tick(): Promise<number> {
     const p = this.cfg.profile;
     const now = this.clock();
-    const selfOk = this.deps.selfHealthy?.() ?? true;
+    // Cut off: once probed, a gateway that hears no probe for (misses + 1) intervals has lost its nodes (LAN down,
+    // partition) even though it may still reach the lease store; it must let a reachable standby take over.
+    // The window is generous (≥ 500 ms): after an event-loop stall, timers run before pending probe datagrams are
+    // read, and a false "isolated" would hand the egress IPs away for nothing.
+    const lastProbe = this.deps.responder.lastProbeAt();
+    const isolated = lastProbe !== undefined && performance.now() - lastProbe > Math.max(500, 4 * p.probeIntervalMs * (p.misses + 1));
+    const devicesOk = this.deps.selfHealthy?.() ?? true;
+    const selfOk = devicesOk && !isolated;
     if (selfOk !== this.selfWasHealthy) {
       this.selfWasHealthy = selfOk;
-      this.deps.responder.serving(selfOk);
+      this.deps.log.warn({ devicesOk, isolated }, selfOk ? 'gateway healthy again' : 'gateway unhealthy: stepping down');
+      // Fall silent only for our own device failures; an isolated gateway receives no probes to answer anyway.
+      this.deps.responder.serving(devicesOk);
       void this.publish();
     }
     const elected = electActive({
@@ -126,10 +138,12 @@ export class GatewayAgent {
     const want = elected[0] === this.cfg.name;
     let step: LeaseStep = 'idle';
     if (want) {
+      // The lease loop never waits for the datapath: a slow `nft` must not delay the next renewal.
       step = await this.keeper.step(true);
-      if (this.keeper.serving()) await this.serve();
-      else if (this.servingIps.length) await this.drop();
+      this.syncDatapath();
     } else if (this.keeper.hold.epoch !== undefined || this.servingIps.length) {
+      // Stepping down is the one place that waits: egress IPs must be gone before the lease is released.
+      await this.datapath;
       step = await this.keeper.stepDown(() => this.drop());
     }
     if (step === 'acquired' || step === 'lost' || step === 'released') this.deps.log.info({ step, epoch: this.keeper.hold.epoch }, 'lease');
@@ -138,20 +152,45 @@ export class GatewayAgent {
     return want ? p.acquireRetryMs : p.probeIntervalMs;
   }
 
+  /** Brings the egress datapath in line with the lease, one run at a time, coalescing requests made meanwhile. */
+  private syncDatapath(): void {
+    if (this.datapathBusy) {
+      this.datapathDirty = true;
+      return;
+    }
+    this.datapathBusy = true;
+    this.datapath = (async () => {
+      do {
+        this.datapathDirty = false;
+        try {
+          if (this.keeper.serving()) await this.serve();
+          else if (this.servingIps.length) await this.drop();
+        } catch (e) {
+          this.deps.log.error({ err: e }, 'egress datapath update failed');
+        }
+      } while (this.datapathDirty && !this.stopped);
+      this.datapathBusy = false;
+    })();
+  }
+
+  /** Resolves once no datapath update is running (tests, step-down). */
+  async idle(): Promise<void> {
+    await this.datapath;
+  }
+
   private async serve(): Promise<void> {
     const ips = this.cfg.egress?.config.egressIps ?? [];
-    const remaining = this.keeper.remainingMs();
+    // Set first: if serving fails halfway, a later drop still cleans up.
+    this.servingIps = [...ips];
     if (ips.length) {
-      const fresh = await this.deps.egress.serve(ips, remaining);
+      // Computed as late as possible: the kernel fence counts from when nft runs.
+      const fresh = await this.deps.egress.serve(ips, this.keeper.remainingMs());
       if (fresh.length) this.deps.log.info({ ips: fresh, epoch: this.keeper.hold.epoch }, 'egress IPs now served here');
     }
-    this.servingIps = [...ips];
     // Belt and braces: the kernel fence already expires on its own; this also removes the addresses.
     if (this.dropTimer) clearTimeout(this.dropTimer);
     this.dropTimer = setTimeout(() => {
-      if (!this.keeper.serving() && !this.stopped) {
-        this.drop().catch((e: unknown) => this.deps.log.error({ err: e }, 'drop failed'));
-      }
+      if (!this.keeper.serving() && !this.stopped) this.syncDatapath();
     }, this.keeper.remainingMs() + 1);
   }
 
@@ -197,6 +236,7 @@ export class GatewayAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    await this.datapath;
     await this.keeper.stepDown(() => this.drop()).catch(() => undefined);
     if (this.dropTimer) clearTimeout(this.dropTimer);
     await this.deps.prober.stop();

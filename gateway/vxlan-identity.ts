@@ -9,6 +9,8 @@ export const EGRESS_VNI = 4794;
 export const EGRESS_VXLAN_PORT = 4790;
 /** Node-side next hops standing for candidates 1..n on the node's egress VXLAN device (link-local). */
 export const EGRESS_NEXTHOP_PREFIX = '169.254.94.';
+/** Address on the gateway's egress VXLAN device (only so reverse-path filtering accepts what arrives there). */
+export const EGRESS_GATEWAY_DEV_ADDR = '169.254.94.254/32';
 
 /** Locally administered unicast MAC derived from run id + gateway name. */
 export function gatewayVxlanMac(runId: string, gateway: string): string {
