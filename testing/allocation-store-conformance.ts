@@ -1,5 +1,4 @@
-// Jest globals on purpose (not @jest/globals): testing/index.ts re-exports this, and importing @jest/globals
-// outside a Jest run throws, which would break scripts that only want startTestRedis.
+import type * as JestGlobals from '@jest/globals';
 import { isStraitError } from '../api/index.js';
 import { IpamEngine, type AllocationRecord, type AllocationStore, type IpamConfig, type Owner } from '../ipam/index.js';
 
@@ -11,6 +10,11 @@ export interface StoreHarness {
   /** Removes the data (temp dirs, Redis keys). Stores from `reopen` are closed by the suite. */
   cleanup?: () => Promise<void>;
 }
+
+// Jest's globals, typed, read at call time rather than imported: testing/index.ts re-exports this file, and
+// importing @jest/globals outside a Jest run throws, which would break scripts that only want startTestRedis
+// (and the build, which has no jest global types).
+const jestGlobals = (): typeof JestGlobals => globalThis as unknown as typeof JestGlobals;
 
 const rec = (address: string, ownerKey: string, extra: Partial<AllocationRecord> = {}): AllocationRecord => ({
   address,
@@ -31,6 +35,7 @@ const byAddress = (a: AllocationRecord, b: AllocationRecord): number => (a.addre
  * durability across reopen when `reopen` is given, and the IpamEngine running on top of the store.
  */
 export function runAllocationStoreConformance(name: string, factory: () => Promise<StoreHarness>): void {
+  const { describe, it, expect, beforeEach, afterEach } = jestGlobals();
   describe(`AllocationStore conformance: ${name}`, () => {
     let h: StoreHarness;
     let s: AllocationStore;
