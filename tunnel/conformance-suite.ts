@@ -14,6 +14,11 @@ export interface ConformanceHarness {
   phantom(): TunnelPeer;
   /** Real datapath only: A's pod address reaches B's (with a payload of `size` bytes and DF when given). */
   reach?(size?: number): Promise<boolean>;
+  /**
+   * Real datapath only: captures the underlay while A's pod pings B's with a marker in the payload; returns how
+   * many packets of the type's UDP port were seen and whether the marker appeared in clear.
+   */
+  wire?(): Promise<{ packets: number; markerInClear: boolean }>;
   /** Pod MTU to test with DF (real datapath only). */
   podMtu?: number;
   /** Anything the drivers left behind after remove() (devices, processes, sockets, files); [] when clean. */
@@ -65,6 +70,13 @@ export function tunnelConformance(setup: () => Promise<ConformanceHarness>, opts
     if (h.podMtu) expect(await reachSoon(h.podMtu - 28)).toBe(true);
     if (h.podMtu && h.reach) expect(await h.reach(h.podMtu - 28 + 200)).toBe(false); // too big with DF: refused, not black-holed silently
   }, 60_000);
+
+  it('the underlay shows the encapsulation; only WireGuard and IPsec hide the payload', async () => {
+    if (!h.wire) return;
+    const w = await h.wire();
+    expect(w.packets).toBeGreaterThan(0);
+    expect(w.markerInClear).toBe(h.type === 'vxlan' || h.type === 'geneve');
+  }, 30_000);
 
   it('status reports the peers with ids, endpoints and CIDRs', async () => {
     const s = await h.a.status();

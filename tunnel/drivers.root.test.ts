@@ -1,7 +1,8 @@
 import { describe } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describeRoot } from '../testing/index.js';
-import { listNetns, newRunId, pidsInNetns, run } from '../host/index.js';
+import { listNetns, newRunId, pidsInNetns, run, withNetns } from '../host/index.js';
 import { tunnelConformance, type ConformanceHarness } from './conformance-suite.js';
 import { createTwoGateways, pingOnce, type TwoGateways } from './two-gateway-topology.js';
 import { createTunnelRegistry, generateIpsecPsk, generateWireguardKeyPair, podMtu, type TunnelPeer, type TunnelType } from './index.js';
@@ -33,6 +34,23 @@ async function harness(type: TunnelType): Promise<ConformanceHarness> {
     phantom: () => peer('gwc', '192.168.77.3', '10.30.1.0/24', kc.publicKey),
     reach: (size) => pingOnce(topo.a.netns, topo.a.podIp, topo.b.podIp, { size, timeoutS: 1 }),
     podMtu: podMtu(type),
+    wire: async () => {
+      const port = { vxlan: 4789, geneve: 6081, wireguard: 51820, ipsec: 4500 }[type];
+      const [file, ...args] = withNetns(['timeout', '6', 'tcpdump', '-i', 'ul0', '-nn', '-A', '-l', '-c', '6', 'udp', 'port', String(port)], topo.b.netns);
+      const cap = spawn(file!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      cap.stdout.on('data', (d: Buffer) => (out += d.toString('latin1')));
+      cap.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const done = new Promise<void>((r) => cap.once('exit', () => r()));
+      const end = Date.now() + 5000;
+      while (!err.includes('listening') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      // "STRAITMK" as ping's fill pattern.
+      await run(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '1', '-p', '5354524149544d4b', '-I', topo.a.podIp, topo.b.podIp], { netns: topo.a.netns, allowFailure: true });
+      await done;
+      const packets = out.split('\n').filter((l) => l.includes(`.${port}:`) || l.includes(`.${port} >`)).length;
+      return { packets, markerInClear: out.includes('STRAITMK') };
+    },
     leftovers: async () => {
       const left: string[] = [];
       for (const side of [topo.a, topo.b]) {
