@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { StraitError } from '../api/index.js';
 import type { LeaseRecord, LeaseStore } from './lease-store.js';
 
 // One Lua script per operation: Redis runs each atomically, so compare-and-set needs no WATCH/MULTI retries.
@@ -34,29 +35,38 @@ export class RedisLeaseStore implements LeaseStore {
     private readonly prefix = 'strait:',
   ) {}
 
+  /** Every store failure is one catalogued error; holders treat it as "could not renew" and run out safely. */
+  private async eval(script: string, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.eval(script, keys.length, ...keys, ...args);
+    } catch (e) {
+      throw new StraitError('GATEWAY_LEASE_UNAVAILABLE', `lease store: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
+    }
+  }
+
   private keys(key: string): [string, string] {
     return [`${this.prefix}lease:${key}`, `${this.prefix}lease-epoch:${key}`];
   }
 
   async acquire(key: string, holder: string, ttlMs: number): Promise<{ epoch: number } | false> {
     const [k, e] = this.keys(key);
-    const r = Number(await this.redis.eval(ACQUIRE, 2, k, e, holder, String(Math.ceil(ttlMs))));
+    const r = Number(await this.eval(ACQUIRE, [k, e], [holder, String(Math.ceil(ttlMs))]));
     return r > 0 ? { epoch: r } : false;
   }
 
   async renew(key: string, holder: string, epoch: number, ttlMs: number): Promise<boolean> {
     const [k] = this.keys(key);
-    return Number(await this.redis.eval(RENEW, 1, k, holder, String(epoch), String(Math.ceil(ttlMs)))) === 1;
+    return Number(await this.eval(RENEW, [k], [holder, String(epoch), String(Math.ceil(ttlMs))])) === 1;
   }
 
   async release(key: string, holder: string, epoch: number): Promise<boolean> {
     const [k] = this.keys(key);
-    return Number(await this.redis.eval(RELEASE, 1, k, holder, String(epoch))) === 1;
+    return Number(await this.eval(RELEASE, [k], [holder, String(epoch)])) === 1;
   }
 
   async read(key: string): Promise<LeaseRecord | null> {
     const [k] = this.keys(key);
-    const r = (await this.redis.eval(READ, 1, k)) as [string, number] | null;
+    const r = (await this.eval(READ, [k], [])) as [string, number] | null;
     if (!r) return null;
     const [v, pttl] = r;
     const bar = v.indexOf('|');

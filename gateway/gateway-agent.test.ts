@@ -1,0 +1,112 @@
+import { describe, it, expect } from '@jest/globals';
+import { createLogger } from '../host/index.js';
+import type { CandidateProber, EchoResponder } from './candidate-prober.js';
+import { RecordingGatewayEgress } from './datapath-fake.js';
+import { GatewayAgent } from './gateway-agent.js';
+import { MemoryLeaseStore } from './lease-memory.js';
+import { PROFILES } from './profiles.js';
+
+/** Prober whose verdicts the test sets by hand. */
+class ManualProber implements CandidateProber {
+  onChange: ((name: string, up: boolean, at: number) => void) | undefined;
+  start(_t: unknown, onChange: (name: string, up: boolean, at: number) => void): Promise<void> {
+    this.onChange = onChange;
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+class SilentResponder implements EchoResponder {
+  on = true;
+  start(): Promise<void> { return Promise.resolve(); }
+  serving(on: boolean): void { this.on = on; }
+  lastProbeAt(): number | undefined { return undefined; }
+  stop(): Promise<void> { return Promise.resolve(); }
+}
+
+const EIP = '172.31.0.201';
+const profile = PROFILES.default;
+const candidates = [
+  { name: 'gw1', address: '10.0.0.11', priority: 100 },
+  { name: 'gw2', address: '10.0.0.12', priority: 50 },
+];
+
+function setup() {
+  let now = 0;
+  const clock = (): number => now;
+  const store = new MemoryLeaseStore(clock);
+  const mk = (name: string) => {
+    const egress = new RecordingGatewayEgress(clock);
+    const prober = new ManualProber();
+    const agent = new GatewayAgent(
+      { cluster: 'c', name, profile, candidates, probePort: 1, egress: { gateway: 'egw', config: { rules: [], egressIps: [EIP] } } },
+      { leaseStore: store, egress, prober, responder: new SilentResponder(), log: createLogger(name, 'silent'), clock },
+    );
+    return { agent, egress, prober };
+  };
+  return { advance: (ms: number) => { now += ms; }, now: () => now, gw1: mk('gw1'), gw2: mk('gw2') };
+}
+
+describe('GatewayAgent (fakes, fake clock)', () => {
+  it('highest priority serves the egress IP; on its death the standby takes over only after the lease, never overlapping', async () => {
+    const t = setup();
+    await t.gw1.agent.start();
+    await t.gw2.agent.start();
+    t.gw1.prober.onChange?.('gw2', true, 0);
+    t.gw2.prober.onChange?.('gw1', true, 0);
+    const both = async (): Promise<void> => {
+      await t.gw1.agent.idle();
+      await t.gw2.agent.idle();
+      const [a, b] = [await t.gw1.egress.live(), await t.gw2.egress.live()];
+      expect(a.includes(EIP) && b.includes(EIP)).toBe(false);
+    };
+    for (let i = 0; i < 10; i++) {
+      await t.gw1.agent.tick();
+      await t.gw2.agent.tick();
+      await both();
+      t.advance(profile.renewIntervalMs);
+    }
+    expect(await t.gw1.egress.live()).toEqual([EIP]);
+    expect(t.gw1.egress.announced).toEqual([EIP]);
+    // gw1 dies (no more ticks, no release). gw2 notices by probe and tries at once, but waits for the lease.
+    t.gw2.prober.onChange?.('gw1', false, t.now());
+    let tookOver = -1;
+    for (let ms = 0; ms <= 2 * profile.leaseTtlMs; ms += 5) {
+      await t.gw2.agent.tick();
+      await both();
+      if (tookOver < 0 && (await t.gw2.egress.live()).includes(EIP)) tookOver = ms;
+      t.advance(5);
+    }
+    expect(tookOver).toBeGreaterThan(0);
+    expect(tookOver).toBeLessThanOrEqual(profile.leaseTtlMs + 10);
+    expect(t.gw2.agent.status().role).toBe('active');
+    expect(t.gw2.egress.announced).toEqual([EIP]); // gratuitous ARP on the move
+  });
+
+  it('a recovered higher-priority gateway waits for the hold-down, then takes over by handover (no expiry wait)', async () => {
+    const t = setup();
+    await t.gw2.agent.start();
+    t.gw2.prober.onChange?.('gw1', true, 0);
+    t.gw2.prober.onChange?.('gw1', false, 1); // gw1 was up, then died: its comeback is a recovery
+    for (let i = 0; i < 5; i++) { await t.gw2.agent.tick(); t.advance(profile.renewIntervalMs); }
+    expect(await t.gw2.egress.live()).toEqual([EIP]);
+    await t.gw1.agent.start();
+    t.gw1.prober.onChange?.('gw2', true, t.now());
+    const back = t.now();
+    t.gw2.prober.onChange?.('gw1', true, back);
+    let handedOver = -1;
+    while (t.now() - back < profile.holdDownMs + 1000) {
+      await t.gw2.agent.tick();
+      await t.gw1.agent.tick();
+      await t.gw1.agent.idle();
+      await t.gw2.agent.idle();
+      const [a, b] = [await t.gw1.egress.live(), await t.gw2.egress.live()];
+      expect(a.includes(EIP) && b.includes(EIP)).toBe(false);
+      if (handedOver < 0 && a.includes(EIP)) handedOver = t.now() - back;
+      t.advance(profile.renewIntervalMs);
+    }
+    expect(handedOver).toBeGreaterThanOrEqual(profile.holdDownMs);
+    expect(handedOver).toBeLessThan(profile.holdDownMs + profile.leaseTtlMs);
+  });
+});
