@@ -200,7 +200,13 @@ async function buildTunnels(
   });
   await timed('tunnel peers', clusters.length * (clusters.length - 1), timings, opts, async () => {
     try {
-      await Promise.all(clusters.map((c) => tunnel.reconcile(c)));
+      if (tunnel.type === 'wireguard') {
+        // One gateway after the other: each one's first handshake then reaches peers that already know its key.
+        // In parallel, crossing first handshakes were sometimes dropped and WireGuard retried only after 5 s.
+        for (const c of clusters) await tunnel.reconcile(c);
+      } else {
+        await Promise.all(clusters.map((c) => tunnel.reconcile(c)));
+      }
     } finally {
       await record();
     }
