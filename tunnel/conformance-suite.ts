@@ -116,6 +116,12 @@ export function tunnelConformance(setup: () => Promise<ConformanceHarness>, opts
     expect(await reachSoon()).toBe(true);
   }, 60_000);
 
+  it('concurrent reconciles apply in call order (the last one wins)', async () => {
+    await Promise.all([h.a.reconcile([h.peerB(), h.phantom()]), h.a.reconcile([h.peerB()])]);
+    expect((await h.a.status()).peers.map((p) => p.id)).toEqual([h.peerB().id]);
+    expect(await reachSoon()).toBe(true);
+  }, 60_000);
+
   it('updates a peer in place (remote CIDRs change)', async () => {
     const wider = { ...h.peerB(), remoteCidrs: [...h.peerB().remoteCidrs, '10.21.0.0/16'] };
     await h.a.reconcile([wider]);

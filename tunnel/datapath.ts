@@ -86,3 +86,16 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
     await sleep(stepMs);
   }
 }
+
+/**
+ * Serialises async operations of one driver: concurrent `reconcile()` calls (a timer and a watch event, say)
+ * would otherwise interleave their reads and writes of the same datapath.
+ */
+export function createSerial(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let chain: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = chain.then(fn, fn);
+    chain = next.catch(() => undefined);
+    return next;
+  };
+}

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { StraitError } from '../api/index.js';
 import { isAlive, startDaemon, stopPid } from '../host/index.js';
-import { dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev, shortHash, waitFor } from './datapath.js';
+import { createSerial, dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev, shortHash, waitFor } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
 import { readPeerRecord, writePeerRecord } from './peer-record.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
@@ -34,6 +34,8 @@ interface SavedUnderlay {
 export class GeneveDriver implements TunnelDriver {
   readonly type = 'geneve' as const;
   private impl: TunnelImplementation | undefined;
+
+  private readonly serial = createSerial();
 
   constructor(readonly config: TunnelLocalConfig) {}
 
@@ -80,7 +82,11 @@ export class GeneveDriver implements TunnelDriver {
     return dp(['ovs-ofctl', ...args], { allowFailure, env: { ...process.env, OVS_RUNDIR: this.dir } });
   }
 
-  async init(): Promise<void> {
+  init(): Promise<void> {
+    return this.serial(() => this.initNow());
+  }
+
+  private async initNow(): Promise<void> {
     validateLocalConfig(this.type, this.config);
     mkdirSync(this.dir, { recursive: true });
     await enableForwarding(this.ns);
@@ -180,7 +186,11 @@ export class GeneveDriver implements TunnelDriver {
     }
   }
 
-  async reconcile(desired: readonly TunnelPeer[]): Promise<void> {
+  reconcile(desired: readonly TunnelPeer[]): Promise<void> {
+    return this.serial(() => this.reconcileNow(desired));
+  }
+
+  private async reconcileNow(desired: readonly TunnelPeer[]): Promise<void> {
     if (!this.impl) throw new StraitError('TUNNEL_NOT_INITIALIZED', 'geneve driver: call init() before reconcile()');
     validatePeers(this.type, desired);
     if (this.impl === 'kernel-geneve') await this.reconcileKernel(desired);
@@ -253,7 +263,11 @@ export class GeneveDriver implements TunnelDriver {
     }
   }
 
-  async rotateLocalKeys(_keys: TunnelLocalKeys): Promise<void> {
+  rotateLocalKeys(_keys: TunnelLocalKeys): Promise<void> {
+    return this.serial(() => this.rotateNow(_keys));
+  }
+
+  private async rotateNow(_keys: TunnelLocalKeys): Promise<void> {
     if (!this.impl) throw new StraitError('TUNNEL_NOT_INITIALIZED', 'geneve driver: call init() first');
   }
 
@@ -294,7 +308,11 @@ export class GeneveDriver implements TunnelDriver {
     return { type: this.type, implementation: live ? impl! : 'none', initialized: live, mtu: this.mtu, devices, pids, peers };
   }
 
-  async remove(): Promise<void> {
+  remove(): Promise<void> {
+    return this.serial(() => this.removeNow());
+  }
+
+  private async removeNow(): Promise<void> {
     const ns = this.ns;
     const implFile = join(this.dir, 'implementation');
     const impl = this.impl ?? (existsSync(implFile) ? readFileSync(implFile, 'utf8') : undefined);

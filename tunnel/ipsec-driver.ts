@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { StraitError } from '../api/index.js';
 import { isAlive, startDaemon, stopPid } from '../host/index.js';
-import { dp, enableForwarding, linkExists, shortHash, waitFor } from './datapath.js';
+import { createSerial, dp, enableForwarding, linkExists, shortHash, waitFor } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
 import { readPeerRecord, writePeerRecord } from './peer-record.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
@@ -77,6 +77,8 @@ export class IpsecDriver implements TunnelDriver {
   private vici: ViciClient | undefined;
   private keys: TunnelLocalKeys | undefined;
 
+  private readonly serial = createSerial();
+
   constructor(readonly config: TunnelLocalConfig) {}
 
   private get ns(): string | undefined {
@@ -114,7 +116,11 @@ export class IpsecDriver implements TunnelDriver {
     return true;
   }
 
-  async init(): Promise<void> {
+  init(): Promise<void> {
+    return this.serial(() => this.initNow());
+  }
+
+  private async initNow(): Promise<void> {
     validateLocalConfig(this.type, this.config);
     if (!existsSync(CHARON)) throw new StraitError('TUNNEL_UNAVAILABLE', `${CHARON} not found (apt-get install charon-systemd)`);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -223,7 +229,11 @@ export class IpsecDriver implements TunnelDriver {
     return m;
   }
 
-  async reconcile(desired: readonly TunnelPeer[]): Promise<void> {
+  reconcile(desired: readonly TunnelPeer[]): Promise<void> {
+    return this.serial(() => this.reconcileNow(desired));
+  }
+
+  private async reconcileNow(desired: readonly TunnelPeer[]): Promise<void> {
     if (!this.impl || !this.vici) throw new StraitError('TUNNEL_NOT_INITIALIZED', 'ipsec driver: call init() before reconcile()');
     validatePeers(this.type, desired);
     const configs = desired.map((p) => ({ p, name: this.connName(p), conf: this.connConfig(p) })); // throws before any change
@@ -269,13 +279,17 @@ export class IpsecDriver implements TunnelDriver {
     }
   }
 
-  async rotateLocalKeys(keys: TunnelLocalKeys): Promise<void> {
+  rotateLocalKeys(keys: TunnelLocalKeys): Promise<void> {
+    return this.serial(() => this.rotateNow(keys));
+  }
+
+  private async rotateNow(keys: TunnelLocalKeys): Promise<void> {
     if (!this.impl || !this.vici) throw new StraitError('TUNNEL_NOT_INITIALIZED', 'ipsec driver: call init() first');
     this.keys = { ...this.keys, ...keys };
     if (keys.ipsecPrivateKeyPem) await this.vici.loadKey(keyType(keys.ipsecPrivateKeyPem), keys.ipsecPrivateKeyPem);
     // Connections carry our public key: force them to reload on the next reconcile.
     writeFileSync(join(this.dir, 'conns.json'), '{}');
-    await this.reconcile(readPeerRecord(this.dir));
+    await this.reconcileNow(readPeerRecord(this.dir));
     for (const name of await this.vici.getConns()) await this.vici.rekey(name, { reauth: true }).catch(() => undefined);
   }
 
@@ -308,7 +322,11 @@ export class IpsecDriver implements TunnelDriver {
     };
   }
 
-  async remove(): Promise<void> {
+  remove(): Promise<void> {
+    return this.serial(() => this.removeNow());
+  }
+
+  private async removeNow(): Promise<void> {
     this.vici?.close();
     this.vici = undefined;
     const pid = this.pid();

@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { StraitError } from '../api/index.js';
-import { dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev } from './datapath.js';
+import { createSerial, dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
 import { readPeerRecord, writePeerRecord } from './peer-record.js';
@@ -17,6 +17,8 @@ export const VXLAN_PORT = 4789;
 export class VxlanDriver implements TunnelDriver {
   readonly type = 'vxlan' as const;
   private initialized = false;
+
+  private readonly serial = createSerial();
 
   constructor(readonly config: TunnelLocalConfig) {}
 
@@ -40,7 +42,11 @@ export class VxlanDriver implements TunnelDriver {
     return tunnelMtu('vxlan', this.config.underlayMtu ?? 1500);
   }
 
-  async init(): Promise<void> {
+  init(): Promise<void> {
+    return this.serial(() => this.initNow());
+  }
+
+  private async initNow(): Promise<void> {
     validateLocalConfig(this.type, this.config);
     mkdirSync(this.config.stateDir, { recursive: true });
     await enableForwarding(this.ns);
@@ -72,7 +78,11 @@ export class VxlanDriver implements TunnelDriver {
     return m;
   }
 
-  async reconcile(desired: readonly TunnelPeer[]): Promise<void> {
+  reconcile(desired: readonly TunnelPeer[]): Promise<void> {
+    return this.serial(() => this.reconcileNow(desired));
+  }
+
+  private async reconcileNow(desired: readonly TunnelPeer[]): Promise<void> {
     if (!this.initialized) throw new StraitError('TUNNEL_NOT_INITIALIZED', 'vxlan driver: call init() before reconcile()');
     validatePeers(this.type, desired);
     const byDev = new Map<string, TunnelPeer[]>();
@@ -134,11 +144,19 @@ export class VxlanDriver implements TunnelDriver {
     };
   }
 
-  async rotateLocalKeys(_keys: TunnelLocalKeys): Promise<void> {
+  rotateLocalKeys(_keys: TunnelLocalKeys): Promise<void> {
+    return this.serial(() => this.rotateNow(_keys));
+  }
+
+  private async rotateNow(_keys: TunnelLocalKeys): Promise<void> {
     if (!this.initialized) throw new StraitError('TUNNEL_NOT_INITIALIZED', 'vxlan driver: call init() first');
   }
 
-  async remove(): Promise<void> {
+  remove(): Promise<void> {
+    return this.serial(() => this.removeNow());
+  }
+
+  private async removeNow(): Promise<void> {
     for (const d of await this.ourDevs()) await dp(['ip', 'link', 'del', d], { netns: this.ns, allowFailure: true });
     rmSync(this.config.stateDir, { recursive: true, force: true });
     this.initialized = false;

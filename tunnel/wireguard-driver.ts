@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { StraitError } from '../api/index.js';
 import { isAlive, startDaemon, stopPid } from '../host/index.js';
-import { dp, devName, enableForwarding, linkExists, routesOnDev, shortHash, waitFor } from './datapath.js';
+import { createSerial, dp, devName, enableForwarding, linkExists, routesOnDev, shortHash, waitFor } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
 import { readPeerRecord, writePeerRecord } from './peer-record.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
@@ -33,6 +33,8 @@ interface DumpPeer {
 export class WireguardDriver implements TunnelDriver {
   readonly type = 'wireguard' as const;
   private impl: TunnelImplementation | undefined;
+
+  private readonly serial = createSerial();
 
   constructor(readonly config: TunnelLocalConfig) {}
 
@@ -65,7 +67,11 @@ export class WireguardDriver implements TunnelDriver {
     return f;
   }
 
-  async init(): Promise<void> {
+  init(): Promise<void> {
+    return this.serial(() => this.initNow());
+  }
+
+  private async initNow(): Promise<void> {
     validateLocalConfig(this.type, this.config);
     mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
     await enableForwarding(this.ns);
@@ -120,7 +126,11 @@ export class WireguardDriver implements TunnelDriver {
       });
   }
 
-  async reconcile(desired: readonly TunnelPeer[]): Promise<void> {
+  reconcile(desired: readonly TunnelPeer[]): Promise<void> {
+    return this.serial(() => this.reconcileNow(desired));
+  }
+
+  private async reconcileNow(desired: readonly TunnelPeer[]): Promise<void> {
     if (!this.impl) throw new StraitError('TUNNEL_NOT_INITIALIZED', 'wireguard driver: call init() before reconcile()');
     validatePeers(this.type, desired);
     const name = this.ifname;
@@ -144,7 +154,11 @@ export class WireguardDriver implements TunnelDriver {
     writePeerRecord(this.config.stateDir, desired);
   }
 
-  async rotateLocalKeys(keys: TunnelLocalKeys): Promise<void> {
+  rotateLocalKeys(keys: TunnelLocalKeys): Promise<void> {
+    return this.serial(() => this.rotateNow(keys));
+  }
+
+  private async rotateNow(keys: TunnelLocalKeys): Promise<void> {
     if (!this.impl) throw new StraitError('TUNNEL_NOT_INITIALIZED', 'wireguard driver: call init() first');
     validateLocalConfig(this.type, { ...this.config, keys });
     const key = this.writeKey('private.key', keys.wireguardPrivateKey!);
@@ -186,7 +200,11 @@ export class WireguardDriver implements TunnelDriver {
     };
   }
 
-  async remove(): Promise<void> {
+  remove(): Promise<void> {
+    return this.serial(() => this.removeNow());
+  }
+
+  private async removeNow(): Promise<void> {
     const pid = this.pid();
     // SIGTERM makes wireguard-go remove its TUN device and UAPI socket.
     if (pid) await stopPid(pid, 3000);
