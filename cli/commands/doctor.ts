@@ -25,7 +25,7 @@ export function formatDoctorReport(c: TunnelCapabilities): string {
   lines.push('commands:');
   for (const [cmd, pkg] of Object.entries(TUNNEL_COMMANDS)) {
     const at = c.commands[cmd];
-    lines.push(`  ${mark(at !== undefined)} ${cmd.padEnd(26)} ${at ?? `missing: apt-get install ${pkg.split(' ')[0]}`}`);
+    lines.push(`  ${mark(at !== undefined)} ${cmd.padEnd(26)} ${at ? `${at}  (${pkg})` : `missing: apt-get install ${pkg.split(' ')[0]}`}`);
   }
   lines.push('');
   lines.push('tunnel types:');
