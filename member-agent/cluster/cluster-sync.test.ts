@@ -4,7 +4,11 @@ import { isStraitError, type BrokerClient } from '../../api/index.js';
 import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from '../../broker/index.js';
 import { IpamEngine, MemoryAllocationStore } from '../../ipam/index.js';
 import { startTestKubeApiServer, startTestRedis, type TestKubeApiServer, type TestRedis } from '../../testing/index.js';
-import { createLogger } from '../../host/index.js';
+import { createLogger, run } from '../../host/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { joinCluster, leaveCluster } from './join.js';
 import { MemberAgent } from './member-agent.js';
 
@@ -192,6 +196,26 @@ describe('strait join + member agent against a real broker', () => {
     const web2Uid = await pod('web-0');
     const again = await ipam.allocate({ containerId: 'c-web-2', ifName: 'eth0', podUid: web2Uid, namespace: 'default', podName: 'web-0', statefulSet: { name: 'web', ordinal: 0 } }, node);
     expect(again.ips[0]!.address).toBe(web.ips[0]!.address);
+  });
+
+  it('bin/strait join and leave print their steps (the built CLI, as a user runs it)', async () => {
+    const north = members[2]!;
+    const dir = mkdtempSync(joinPath(tmpdir(), 'strait-join-cli-'));
+    try {
+      const kubeconfig = north.api.writeKubeconfig(joinPath(dir, 'kubeconfig'));
+      const bin = fileURLToPath(new URL('../../bin/strait', import.meta.url));
+      const overlap = await run([bin, 'join', '--broker', broker.handle.url, '--token', await token(), '--cluster-id', 'north', '--kubeconfig', kubeconfig, '--pod-cidr', '10.244.1.0/24'], { allowFailure: true, timeoutMs: 60_000 });
+      expect(overlap.code).toBe(1);
+      expect(overlap.stderr).toMatch(/error CIDR_OVERLAP: .*cluster east/);
+      const ok = await run([bin, 'join', '--broker', broker.handle.url, '--token', await token(), '--cluster-id', 'north', '--kubeconfig', kubeconfig, '--pod-cidr', '10.246.0.0/16', '--service-cidr', '10.98.0.0/16'], { timeoutMs: 60_000 });
+      expect(ok.stdout).toMatch(/registered at the broker as north/);
+      expect(ok.stdout).toMatch(/CRDs: 8 installed/);
+      expect(ok.stdout).toMatch(/joined as north/);
+      const left = await run([bin, 'leave', '--kubeconfig', kubeconfig], { timeoutMs: 60_000 });
+      expect(left.stdout).toMatch(/cluster north removed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('leave returns the leases and removes the cluster; a second leave is a no-op', async () => {

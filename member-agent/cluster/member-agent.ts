@@ -15,7 +15,7 @@ import { CLUSTERSET_NAME, STRAIT_NAMESPACE } from './join-plan.js';
 import { isConflict, KubeClient, refOf, type KubeObject } from './kube-client.js';
 import { LeaderElector } from './leader-election.js';
 import {
-  BROKER_RV_ANNOTATION, ORIGIN_LABEL, SYNC_FINALIZER, membersOf, planSync,
+  BROKER_RV_ANNOTATION, ORIGIN_LABEL, SYNC_FINALIZER, SYNCED_SPEC_ANNOTATION, membersOf, planSync, syncedPoolFields,
   type CrdKind, type NodeInfo, type SyncAction, type SyncVerdict,
 } from './sync-plan.js';
 
@@ -252,7 +252,7 @@ export class MemberAgent {
           }
           this.mirror?.remember('IPPool', created);
           await this.kube.patchCustom(refOf(IPPoolKind), a.name, {
-            metadata: { labels: { [ORIGIN_LABEL]: self }, annotations: { [BROKER_RV_ANNOTATION]: created.resourceVersion }, finalizers: [SYNC_FINALIZER] },
+            metadata: { labels: { [ORIGIN_LABEL]: self }, annotations: { [BROKER_RV_ANNOTATION]: created.resourceVersion, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields({ ...created }) }, finalizers: [SYNC_FINALIZER] },
             spec: { blockSize: created.blockSize },
           });
           return;

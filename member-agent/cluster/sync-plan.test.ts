@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import type { Gateway, IPPool, Subnet } from '../../api/index.js';
 import type { KubeObject } from './kube-client.js';
-import { BROKER_RV_ANNOTATION, ORIGIN_LABEL, SYNC_FINALIZER, gatewayCandidateOf, planSync, type BrokerView, type ClusterView, type NodeInfo, type SyncPlan } from './sync-plan.js';
+import { BROKER_RV_ANNOTATION, ORIGIN_LABEL, SYNC_FINALIZER, SYNCED_SPEC_ANNOTATION, syncedPoolFields, gatewayCandidateOf, planSync, type BrokerView, type ClusterView, type NodeInfo, type SyncPlan } from './sync-plan.js';
 
 const T = '2026-01-01T00:00:00Z';
 const subnet = (name: string, cidr: string, rv: string, description?: string): Subnet => ({ name, cidr, createdAt: T, resourceVersion: rv, ...(description ? { description } : {}) });
@@ -69,7 +69,13 @@ describe('planSync: IPPools (two-way)', () => {
   it('a cidr edit is reported as Conflict/ImmutableField; a lost edit as BrokerChanged', () => {
     const a = planSync(broker({ pools: [pool('p', '10.1.0.0/24', '5')] }), cluster({ pools: [crd('p', { cidr: '10.2.0.0/24' }, mine)] }));
     expect(a.verdicts[0]?.conflict?.reason).toBe('ImmutableField');
-    const b = planSync(broker({ pools: [pool('p', '10.1.0.0/24', '9', { description: 'b' })] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', description: 'x' }, mine)] }));
+    // The CRD still says what the agent last wrote: the broker simply moved on, no conflict.
+    const untouched = crd('p', { cidr: '10.1.0.0/24', blockSize: 26, purpose: 'pods' }, mine);
+    untouched.metadata.annotations = { ...untouched.metadata.annotations, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(untouched.spec!) };
+    expect(planSync(broker({ pools: [pool('p', '10.1.0.0/24', '9', { description: 'b' })] }), cluster({ pools: [untouched] })).verdicts[0]?.conflict).toBeUndefined();
+    // The CRD was edited after that and the broker moved on: the edit is lost, and said so.
+    const edited = { ...untouched, spec: { ...untouched.spec, description: 'x' } };
+    const b = planSync(broker({ pools: [pool('p', '10.1.0.0/24', '9', { description: 'b' })] }), cluster({ pools: [edited] }));
     expect(b.verdicts[0]?.conflict?.reason).toBe('BrokerChanged');
   });
 

@@ -20,6 +20,8 @@ import type { KubeObject } from './kube-client.js';
 export const ORIGIN_LABEL = 'strait.io/origin';
 export const BROKER_RV_ANNOTATION = 'strait.io/broker-resource-version';
 export const SYNC_FINALIZER = 'strait.io/broker-sync';
+/** The synced pool fields as last written by the agent: tells a local edit from a broker change. */
+export const SYNCED_SPEC_ANNOTATION = 'strait.io/synced-spec';
 export const GATEWAY_NODE_LABEL = 'strait.io/gateway';
 export const GATEWAY_ENDPOINT_ANNOTATION = 'strait.io/gateway-endpoint';
 export const TUNNEL_TYPES_ANNOTATION = 'strait.io/tunnel-types';
@@ -128,6 +130,11 @@ function poolSpecFrom(b: BrokerPool): Record<string, unknown> {
   return clean({ cidr: b.cidr, blockSize: b.blockSize, subnet: b.subnet, purpose: b.purpose, description: b.description });
 }
 
+/** Canonical text of the fields a pool shares with the broker. */
+export function syncedPoolFields(s: Record<string, unknown>): string {
+  return JSON.stringify([s.cidr ?? null, s.blockSize ?? null, s.subnet ?? null, s.purpose ?? 'pods', s.description ?? null]);
+}
+
 function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): void {
   const self = cluster.clusterId;
   const crds = byName(cluster.pools);
@@ -149,7 +156,7 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
     if (b && !c) {
       plan.actions.push({
         type: 'crd-create', kind: 'IPPool',
-        object: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name, labels: { [ORIGIN_LABEL]: 'broker' }, annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion } }, spec: poolSpecFrom(b) },
+        object: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name, labels: { [ORIGIN_LABEL]: 'broker' }, annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(poolSpecFrom(b)) } }, spec: poolSpecFrom(b) },
       });
       verdict(true, 'Mirrored', `mirrored from the broker (resourceVersion ${b.resourceVersion})`);
       continue;
@@ -176,15 +183,17 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
     const mutableDiffers = (s.purpose ?? 'pods') !== b.purpose || (s.description ?? undefined) !== b.description;
     if (basedOn !== b.resourceVersion) {
       // The broker moved on (or the CRD never saw it): its version wins, local-only fields stay.
-      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion } }, spec: { ...want, description: b.description ?? null, subnet: b.subnet ?? null } } });
-      const lostEdit = basedOn !== undefined && (fixedDiffers || mutableDiffers);
+      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(want) } }, spec: { ...want, description: b.description ?? null, subnet: b.subnet ?? null } } });
+      const lastSynced = ann(c, SYNCED_SPEC_ANNOTATION);
+      const editedLocally = lastSynced !== undefined && lastSynced !== syncedPoolFields(s);
+      const lostEdit = basedOn !== undefined && editedLocally && (fixedDiffers || mutableDiffers);
       verdict(true, 'Mirrored', `at broker resourceVersion ${b.resourceVersion}`,
         lostEdit ? { reason: 'BrokerChanged', message: 'the pool changed at the broker before the local edit was pushed; the broker version was applied' }
           : basedOn === undefined && (fixedDiffers || mutableDiffers) ? { reason: 'NameTaken', message: 'a pool with this name already existed at the broker; its version was applied' } : undefined);
       continue;
     }
     if (fixedDiffers) {
-      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { spec: { cidr: b.cidr, blockSize: b.blockSize, subnet: b.subnet ?? null } } });
+      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { annotations: { [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(want) } }, spec: { cidr: b.cidr, blockSize: b.blockSize, subnet: b.subnet ?? null } } });
       verdict(true, 'Mirrored', `at broker resourceVersion ${b.resourceVersion}`, { reason: 'ImmutableField', message: 'cidr, blockSize and subnet of a pool cannot change once it exists at the broker; the edit was reverted' });
       continue;
     }
