@@ -21,6 +21,8 @@ export interface ConformanceHarness {
   wire?(): Promise<{ packets: number; markerInClear: boolean }>;
   /** Pod MTU to test with DF (real datapath only). */
   podMtu?: number;
+  /** New driver objects for the same two gateways (as after a crash of the process that owned `a` and `b`). */
+  fresh?(): [TunnelDriver, TunnelDriver];
   /** Anything the drivers left behind after remove() (devices, processes, sockets, files); [] when clean. */
   leftovers(): Promise<string[]>;
   teardown(): Promise<void>;
@@ -136,9 +138,12 @@ export function tunnelConformance(setup: () => Promise<ConformanceHarness>, opts
     await h.a.reconcile([]);
     expect((await h.a.status()).peers).toEqual([]);
     if (h.reach) expect(await h.reach()).toBe(false);
-    await h.a.remove();
+    // remove() works from a fresh object too (state comes from the datapath, pid files and names): crash recovery.
+    const [fa, fb] = h.fresh ? h.fresh() : [h.a, h.b];
+    await fa.remove();
+    await fb.remove();
+    await h.a.remove(); // and again on the original objects: idempotent
     await h.b.remove();
-    await h.a.remove(); // twice is fine
     const s = await h.a.status();
     expect(s.initialized).toBe(false);
     expect(s.devices).toEqual([]);

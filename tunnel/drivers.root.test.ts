@@ -15,8 +15,10 @@ async function harness(type: TunnelType): Promise<ConformanceHarness> {
   const kb = generateWireguardKeyPair();
   const kc = generateWireguardKeyPair();
   const psk = generateIpsecPsk();
-  const a = registry.create(type, topo.a.config(type, { wireguardPrivateKey: ka.privateKey }));
-  const b = registry.create(type, topo.b.config(type, { wireguardPrivateKey: kb.privateKey }));
+  const cfgA = topo.a.config(type, { wireguardPrivateKey: ka.privateKey });
+  const cfgB = topo.b.config(type, { wireguardPrivateKey: kb.privateKey });
+  const a = registry.create(type, cfgA);
+  const b = registry.create(type, cfgB);
   const peer = (id: string, endpoint: string, cidr: string, pub: string): TunnelPeer => ({
     id,
     cluster: `c-${id}`,
@@ -34,6 +36,7 @@ async function harness(type: TunnelType): Promise<ConformanceHarness> {
     phantom: () => peer('gwc', '192.168.77.3', '10.30.1.0/24', kc.publicKey),
     reach: (size) => pingOnce(topo.a.netns, topo.a.podIp, topo.b.podIp, { size, timeoutS: 1 }),
     podMtu: podMtu(type),
+    fresh: () => [registry.create(type, cfgA), registry.create(type, cfgB)],
     wire: async () => {
       const port = { vxlan: 4789, geneve: 6081, wireguard: 51820, ipsec: 4500 }[type];
       const [file, ...args] = withNetns(['timeout', '6', 'tcpdump', '-i', 'ul0', '-nn', '-A', '-l', '-c', '6', 'udp', 'port', String(port)], topo.b.netns);
@@ -60,6 +63,9 @@ async function harness(type: TunnelType): Promise<ConformanceHarness> {
           if (name && !['lo', 'ul0', 'pl0', 'pod0', 'pod1'].includes(name)) left.push(`${side.name}: link ${name}`);
         }
         for (const pid of await pidsInNetns(side.netns)) left.push(`${side.name}: pid ${pid}`);
+        // The underlay is back as it was (OVS userspace borrows it).
+        const ul = await run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'ul0'], { netns: side.netns });
+        if (!ul.stdout.includes(`${side.underlayIp}/24`)) left.push(`${side.name}: ul0 lost ${side.underlayIp}`);
         const cfg = side.config(type);
         if (existsSync(cfg.stateDir)) left.push(`${side.name}: ${cfg.stateDir}`);
       }
