@@ -100,6 +100,7 @@ export async function compactLog(store: BrokerStore, keep: number): Promise<numb
 export class BrokerJobs {
   private queue: Queue | undefined;
   private worker: Worker | undefined;
+  private closing = false;
   private readonly conn: Redis;
   private readonly workerConn: Redis;
 
@@ -120,19 +121,26 @@ export class BrokerJobs {
     return `${this.store.prefix}bull`;
   }
 
+  private queueOf(): Queue {
+    if (!this.queue) {
+      this.queue = new Queue(this.queueName, { connection: this.conn, prefix: this.prefix });
+      this.queue.on('error', (err) => this.logger?.debug({ err: err.message }, 'broker job queue'));
+    }
+    return this.queue;
+  }
+
   /** Installs the schedules (idempotent: upsert). */
   async schedule(): Promise<void> {
-    this.queue ??= new Queue(this.queueName, { connection: this.conn, prefix: this.prefix });
+    const queue = this.queueOf();
     const s = this.settings;
     const opts = { removeOnComplete: 100, removeOnFail: 100 };
-    await this.queue.upsertJobScheduler('heartbeat-sweep', { every: s.sweepEveryMs }, { name: 'heartbeat-sweep', opts });
-    await this.queue.upsertJobScheduler('gc', { every: s.gcEveryMs }, { name: 'gc', opts });
-    await this.queue.upsertJobScheduler('compact', { every: s.compactEveryMs }, { name: 'compact', opts });
+    await queue.upsertJobScheduler('heartbeat-sweep', { every: s.sweepEveryMs }, { name: 'heartbeat-sweep', opts });
+    await queue.upsertJobScheduler('gc', { every: s.gcEveryMs }, { name: 'gc', opts });
+    await queue.upsertJobScheduler('compact', { every: s.compactEveryMs }, { name: 'compact', opts });
   }
 
   async depth(): Promise<number> {
-    this.queue ??= new Queue(this.queueName, { connection: this.conn, prefix: this.prefix });
-    const c = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized');
+    const c = await this.queueOf().getJobCounts('waiting', 'delayed', 'prioritized');
     return (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0);
   }
 
@@ -157,9 +165,22 @@ export class BrokerJobs {
     this.worker.on('completed', (job, result) => onDone?.(job.name, result));
     this.worker.on('failed', (job, err) => this.logger?.warn({ job: job?.name, err: err.message }, 'broker job failed'));
     this.worker.on('error', (err) => this.logger?.warn({ err: err.message }, 'broker worker error'));
+    // After Redis comes back (a restart without persistence loses the schedules), re-install the schedules and make
+    // sure the worker loop is running again.
+    let first = true;
+    this.workerConn.on('ready', () => {
+      if (first) {
+        first = false;
+        return;
+      }
+      if (this.closing) return;
+      void this.schedule().catch((err: Error) => this.logger?.warn({ err: err.message }, 're-installing job schedules failed'));
+      if (this.worker && !this.worker.isRunning() && !this.closing) void this.worker.run().catch(() => undefined);
+    });
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.worker?.close();
     await this.queue?.close();
     this.conn.disconnect();
