@@ -272,7 +272,8 @@ export class IpsecDriver implements TunnelDriver {
     await Promise.all(
       names
         .filter((n) => !sas.get(n)?.installed)
-        .map((n) => this.vici!.initiate(n, CHILD, 4000).catch(() => undefined)),
+        // charon keeps negotiating after the VICI timeout; waiting longer would only block reconcile on a dead peer.
+        .map((n) => this.vici!.initiate(n, CHILD, 1500).catch(() => undefined)),
     );
     if (this.impl === 'strongswan-libipsec' && (await linkExists(this.ns, LIBIPSEC_DEV))) {
       await dp(['ip', 'link', 'set', LIBIPSEC_DEV, 'mtu', String(this.mtu)], { netns: this.ns, allowFailure: true });
@@ -289,8 +290,9 @@ export class IpsecDriver implements TunnelDriver {
     if (keys.ipsecPrivateKeyPem) await this.vici.loadKey(keyType(keys.ipsecPrivateKeyPem), keys.ipsecPrivateKeyPem);
     // Connections carry our public key: force them to reload on the next reconcile.
     writeFileSync(join(this.dir, 'conns.json'), '{}');
+    // No reauth from here: peers still hold our old public key, so it would fail and could drop the working SA.
+    // Each peer reauthenticates (make-before-break) when it reconciles with our new public key.
     await this.reconcileNow(readPeerRecord(this.dir));
-    for (const name of await this.vici.getConns()) await this.vici.rekey(name, { reauth: true }).catch(() => undefined);
   }
 
   async status(): Promise<TunnelStatus> {
