@@ -30,9 +30,9 @@ function signal(pid: number | null, sig: NodeJS.Signals): void {
 export function partitionRuleset(table: string, dev: string): string {
   return [
     `table inet ${table} {`,
-    `  chain in { type filter hook prerouting priority raw - 10; policy accept; iifname "${dev}" drop; }`,
-    `  chain out { type filter hook output priority raw - 10; policy accept; oifname "${dev}" drop; }`,
-    `  chain fwd { type filter hook forward priority filter - 10; policy accept; oifname "${dev}" drop; }`,
+    `  chain part_in { type filter hook prerouting priority raw - 10; policy accept; iifname "${dev}" drop; }`,
+    `  chain part_out { type filter hook output priority raw - 10; policy accept; oifname "${dev}" drop; }`,
+    `  chain part_fwd { type filter hook forward priority filter - 10; policy accept; oifname "${dev}" drop; }`,
     '}',
     '',
   ].join('\n');

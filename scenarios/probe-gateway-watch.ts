@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { GatewayEvent } from './probe-analysis.js';
 import { parseRouteEvents } from './probe-ip-monitor.js';
-import type { FailoverBackend } from './runner-backend.js';
+import type { EipSample, FailoverBackend } from './runner-backend.js';
 
 /**
  * Watches the gateways during one trial: an `ip monitor route` on the client node (exact times of route moves)
@@ -30,29 +30,38 @@ export async function watchGateways(b: FailoverBackend, sampleMs = 20): Promise<
   mon.stderr?.resume();
 
   const held = new Set(initialEips.map((e) => `${e.gateway} ${e.ip}`));
-  // When the kernel will drop each fence element at the latest (sample time + its remaining timeout): a holder
-  // that vanishes between samples stopped being live no later than that.
+  // Sampling bounds what happened between two looks at a gateway: an element first seen was added no later than
+  // the look that saw it; one that vanished stopped being live no later than its remaining timeout said (and not
+  // before it was first seen).
+  const addedAt = new Map<string, number>();
   const expiresAt = new Map<string, number>();
+  for (const e of initialEips) if (e.expiresMs !== undefined) expiresAt.set(`${e.gateway} ${e.ip}`, (e.sampledAt ?? startedAt) + e.expiresMs);
   const gone = new Set<string>();
   let stopping = false;
   const sampler = (async () => {
     while (!stopping) {
       const t0 = Date.now();
-      let now: { gateway: string; ip: string; expiresMs?: number }[];
+      let now: EipSample[];
       try {
         now = (await b.eipHolders()).filter((e) => !gone.has(e.gateway));
       } catch {
         now = [...held].map((k) => ({ gateway: k.split(' ')[0]!, ip: k.split(' ')[1]! }));
       }
-      const at = Date.now();
-      const keys = new Set(now.map((e) => `${e.gateway} ${e.ip}`));
-      for (const k of keys) if (!held.has(k)) events.push({ at, kind: 'eip-add', gateway: k.split(' ')[0]!, ip: k.split(' ')[1]! });
-      for (const k of held) {
-        if (!keys.has(k)) events.push({ at: Math.min(at, expiresAt.get(k) ?? at), kind: 'eip-del', gateway: k.split(' ')[0]!, ip: k.split(' ')[1]! });
+      const keys = new Map(now.map((e) => [`${e.gateway} ${e.ip}`, e]));
+      for (const [k, e] of keys) {
+        if (held.has(k)) continue;
+        const at = e.sampledAt ?? t0;
+        addedAt.set(k, at);
+        events.push({ at, kind: 'eip-add', gateway: e.gateway, ip: e.ip });
       }
-      for (const e of now) if (e.expiresMs !== undefined) expiresAt.set(`${e.gateway} ${e.ip}`, t0 + e.expiresMs);
+      for (const k of held) {
+        if (keys.has(k)) continue;
+        const at = Math.max(addedAt.get(k) ?? 0, Math.min(t0, expiresAt.get(k) ?? t0));
+        events.push({ at, kind: 'eip-del', gateway: k.split(' ')[0]!, ip: k.split(' ')[1]! });
+      }
+      for (const [k, e] of keys) if (e.expiresMs !== undefined) expiresAt.set(k, (e.sampledAt ?? t0) + e.expiresMs);
       held.clear();
-      for (const k of keys) held.add(k);
+      for (const k of keys.keys()) held.add(k);
       await new Promise((r) => setTimeout(r, Math.max(0, sampleMs - (Date.now() - t0))));
     }
   })();

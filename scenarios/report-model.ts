@@ -47,6 +47,8 @@ export interface TrialResult {
 export interface TrialTimeline {
   flows: { kind: TrafficKind; cluster: string; records: UdpRecord[]; tcpEchoTimes: number[]; tcpBrokeAt: number | null }[];
   events: GatewayEvent[];
+  /** Where each egress IP was live when the watch started (before the first event). */
+  initialEips: { gateway: string; ip: string }[];
   /** Gateways of the faulted cluster in priority order (fixes colours across trials). */
   gateways: string[];
 }

@@ -47,7 +47,7 @@ export function renderTrialSvg(t: TrialResult, tl: TrialTimeline): string {
   const t1 = Math.max(t.endedAt, t0 + 1);
   const x = (at: number): number => LEFT + ((Math.min(Math.max(at, t0), t1) - t0) / (t1 - t0)) * (W - LEFT - RIGHT);
   const parts: string[] = [];
-  const eips = [...new Set(tl.events.flatMap((e) => (e.kind === 'route' ? [] : [e.ip])))];
+  const eips = [...new Set([...tl.initialEips.map((e) => e.ip), ...tl.events.flatMap((e) => (e.kind === 'route' ? [] : [e.ip]))])];
   const cluster = tl.flows[0]?.cluster ?? '';
 
   // --- header
@@ -95,16 +95,15 @@ export function renderTrialSvg(t: TrialResult, tl: TrialTimeline): string {
     gws.forEach((g, gi) => {
       let since: number | null = null;
       const evs = tl.events.filter((e) => e.kind !== 'route' && e.ip === ip && e.gateway === g);
-      const initiallyHeld = evs[0]?.kind === 'eip-del' || (evs.length === 0 && t.eipConflicts.some((c) => c.gateways.includes(g)));
-      if (initiallyHeld) since = t0;
+      if (tl.initialEips.some((e) => e.gateway === g && e.ip === ip)) since = t0;
       const yy = y + 4 + gi * rowH;
       const bar = (a: number, b: number): void => {
         parts.push(`<rect x="${x(a)}" y="${yy}" width="${Math.max(1, x(b) - x(a))}" height="${rowH - 2}" fill="${colour(g)}" opacity="0.6"/>`);
       };
       for (const e of evs) {
-        if (e.kind === 'eip-add' && since === null) since = e.at;
+        if (e.kind === 'eip-add' && since === null) since = Math.max(e.at, t0);
         if (e.kind === 'eip-del' && since !== null) {
-          bar(since, e.at);
+          if (e.at > t0) bar(since, e.at);
           since = null;
         }
       }
@@ -160,7 +159,7 @@ export function renderTrialSvg(t: TrialResult, tl: TrialTimeline): string {
   parts.push(`<line x1="${fxp}" x2="${fxp}" y1="${plotTop - 4}" y2="${plotBottom + 4}" stroke="#000" stroke-width="1.5" stroke-dasharray="5,3"/>`);
   parts.push(`<text x="${fxp}" y="${plotTop - 7}" font-size="11" text-anchor="middle" font-weight="bold">fault</text>`);
   const span = t1 - t0;
-  const step = span > 6000 ? 1000 : span > 2500 ? 500 : 250;
+  const step = [100, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000].find((st) => span / st <= 12) ?? 120_000;
   parts.push(`<line x1="${LEFT}" x2="${W - RIGHT}" y1="${plotBottom + 6}" y2="${plotBottom + 6}" stroke="#999"/>`);
   for (let ms = Math.ceil((t0 - t.faultAt) / step) * step; t.faultAt + ms <= t1; ms += step) {
     const tx = x(t.faultAt + ms);

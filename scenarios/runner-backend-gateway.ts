@@ -7,7 +7,7 @@ import { executePlan, type LabStepEvent } from './lab-executor.js';
 import { planLab, type LabStep } from './lab-plan.js';
 import { labUp } from './lab.js';
 import { startEchoServers } from './probe-traffic.js';
-import type { FailoverBackend } from './runner-backend.js';
+import type { EipSample, FailoverBackend } from './runner-backend.js';
 import { buildWireguardMesh, type WireguardMesh } from './runner-wireguard-mesh.js';
 import type { Topology } from './topology-model.js';
 
@@ -237,14 +237,15 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
       return null;
     }
   };
-  const eipHolders = async (): Promise<{ gateway: string; ip: string; expiresMs?: number }[]> => {
-    const out: { gateway: string; ip: string; expiresMs?: number }[] = [];
+  const eipHolders = async (): Promise<EipSample[]> => {
+    const out: EipSample[] = [];
     await Promise.all(
       c1.gateways.map(async (g) => {
         // Text, not -j: the JSON output rounds `expires` down to whole seconds.
+        const sampledAt = Date.now();
         const r = await run(['nft', 'list', 'set', 'inet', `strait-gw-${lab.runId}`, 'live4'], { netns: netnsName(lab.runId, g), allowFailure: true });
         if (r.code !== 0) return;
-        for (const e of liveElements(r.stdout)) out.push({ gateway: g, ...e });
+        for (const e of liveElements(r.stdout)) out.push({ gateway: g, sampledAt, ...e });
       }),
     );
     return out;

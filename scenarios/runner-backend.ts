@@ -1,6 +1,14 @@
 import type { Lab } from './lab.js';
 import type { TrafficKind } from './scenario-model.js';
 
+/** One egress IP live on one gateway: when that gateway was asked (epoch ms) and how long its fence still runs. */
+export interface EipSample {
+  gateway: string;
+  ip: string;
+  sampledAt?: number;
+  expiresMs?: number;
+}
+
 /**
  * What the runner needs from a running failover lab: which hosts play which part, where the agents run, and how
  * to bring a faulted gateway back. The runner injects faults and measures; the backend owns the gateways.
@@ -33,7 +41,7 @@ export interface FailoverBackend {
   /** Rebuilds a gateway whose namespace was deleted (node death), agent included. */
   rebuildGateway(gateway: string): Promise<void>;
   /** Egress IPs each gateway serves right now (its kernel state, not what an agent claims). */
-  eipHolders(): Promise<{ gateway: string; ip: string; expiresMs?: number }[]>;
+  eipHolders(): Promise<EipSample[]>;
   /** The gateway the client node routes cross-cluster traffic through right now. */
   activeGateway(): Promise<string | null>;
   /** Resolves once every candidate is healthy again and one of them is active (between trials). */

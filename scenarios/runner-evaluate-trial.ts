@@ -100,6 +100,7 @@ export function evaluateTrial(m: TrialMeasurement, a: ScenarioAssertions): { res
       tcpBrokeAt: f.tcp?.brokeAt ?? null,
     })),
     events,
+    initialEips: m.initialEips.map((e) => ({ gateway: e.gateway, ip: e.ip })),
     gateways: m.gateways,
   };
   return { result, timeline };

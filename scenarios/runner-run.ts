@@ -11,7 +11,7 @@ import { evaluateTrial, type TrialMeasurement } from './runner-evaluate-trial.js
 import { faultLabel, type Profile, type Scenario, type ScenarioFault, type TrafficKind } from './scenario-model.js';
 
 export type RunEvent =
-  | { type: 'trial-start'; index: number; total: number; fault: string; gateway: string }
+  | { type: 'trial-start'; index: number; total: number; fault: string }
   | { type: 'trial-done'; index: number; total: number; result: TrialResult; svg: string | null }
   | { type: 'note'; message: string };
 
@@ -31,8 +31,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** One trial: traffic on, fault, traffic keeps running, measure, undo the fault. */
 export async function runTrial(b: FailoverBackend, s: Scenario, fault: ScenarioFault, index: number, o: RunOptions): Promise<{ result: TrialResult; timeline: TrialTimeline }> {
-  const active = (await b.activeGateway()) ?? b.gateways[0]!;
-  const standby = b.gateways.find((g) => g !== active) ?? null;
   const kinds = s.traffic.kinds.filter((k): k is TrafficKind => b.flows[k] !== undefined);
   const duration = s.timing.beforeFaultMs + s.timing.afterFaultMs;
   const watch = await watchGateways(b);
@@ -41,7 +39,8 @@ export async function runTrial(b: FailoverBackend, s: Scenario, fault: ScenarioF
     return { kind: k, f, run: startFlowProbes(b.lab, b.clientPod, f.ip, { intervalMs: s.traffic.udpIntervalMs, durationMs: duration, tcp: s.traffic.tcpStream, dir: o.workDir, tag: `t${index}-${k}` }) };
   });
   let injected: InjectedFault;
-  let startedAt = Date.now();
+  let startedAt: number;
+  let active: string;
   try {
     // Node takes a while to start inside a namespace on a loaded machine: start sending only once every probe is up.
     await Promise.all(runs.map((r) => r.run.ready)).catch(async (e: unknown) => {
@@ -52,6 +51,8 @@ export async function runTrial(b: FailoverBackend, s: Scenario, fault: ScenarioF
     startedAt = Date.now();
     for (const r of runs) r.run.go();
     await sleep(s.timing.beforeFaultMs);
+    // The gateway carrying the traffic right now is the one to hit (it may have changed while the probes started).
+    active = (await b.activeGateway()) ?? b.gateways[0]!;
     injected = await injectFault(b, fault.kind, active);
     if (injected.nodeGone) watch.markGone(active, injected.at);
     await Promise.all(runs.map((r) => r.run.done));
@@ -67,9 +68,10 @@ export async function runTrial(b: FailoverBackend, s: Scenario, fault: ScenarioF
     profile: o.profile,
     cluster: b.cluster,
     faultedGateway: active,
-    standbyGateway: standby,
+    standbyGateway: b.gateways.find((g) => g !== active) ?? null,
     gateways: [...b.gateways],
-    startedAt: Math.min(startedAt, watch.startedAt),
+    // The timeline starts with the traffic (the watch runs longer: it must know the state before the first probe).
+    startedAt: startedAt - 50,
     faultAt: injected.at,
     endedAt,
     flows: runs.map((r) => ({
@@ -86,7 +88,12 @@ export async function runTrial(b: FailoverBackend, s: Scenario, fault: ScenarioF
   // Put the lab back before the next trial: undo the fault, then let the candidates settle.
   await injected.restore();
   await sleep(s.timing.settleMs);
-  await b.waitSettled(30_000);
+  try {
+    await b.waitSettled(30_000);
+  } catch (e) {
+    // A lab that does not settle is itself a finding: keep the trial, say so, and let the next trial show the state.
+    evaluated.result.violations.push(`the gateways did not settle after the fault was undone: ${e instanceof Error ? e.message : String(e)}`);
+  }
   return evaluated;
 }
 
@@ -102,8 +109,7 @@ export async function runScenario(b: FailoverBackend, s: Scenario, o: RunOptions
   for (const fault of faults) {
     for (let i = 0; i < o.trialsPerFault; i++) {
       index++;
-      const gw = (await b.activeGateway()) ?? '?';
-      o.onEvent?.({ type: 'trial-start', index, total, fault: faultLabel(fault), gateway: gw });
+      o.onEvent?.({ type: 'trial-start', index, total, fault: faultLabel(fault) });
       const { result, timeline } = await runTrial(b, s, fault, index, o);
       trials.push(result);
       const svg = writeTrialFiles(o.reportDir ?? join(o.workDir, 'report'), result, timeline);

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError } from '../api/index.js';
 import { startDaemon, stopPid } from '../host/index.js';
@@ -63,6 +63,8 @@ export async function buildWireguardMesh(lab: Lab, left: readonly string[], righ
     for (const d of devsOf(g)) {
       const sock = `/var/run/wireguard/${d.dev}.sock`;
       lab.recordFile(sock);
+      // A wireguard-go killed with its namespace (node death) leaves its socket behind: never talk to a stale one.
+      rmSync(sock, { force: true });
       const daemon = startDaemon(['wireguard-go', '-f', d.dev], {
         netns: lab.netns(g),
         logFile: join(dir, `${d.dev}.log`),

@@ -19,7 +19,7 @@ export function registerDemoCommand(program: Command): void {
       const stamp = (m: string): void => say(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${m}`);
       say('strait demo: gateway failover between two clusters');
       const onEvent = (e: RunEvent): void => {
-        if (e.type === 'trial-start') stamp(`traffic running (UDP every 10 ms + a TCP stream, to ${'the other cluster and the external server'}); SIGKILL of the active gateway agent on ${e.gateway}`);
+        if (e.type === 'trial-start') stamp(`traffic running (UDP every 10 ms + a TCP stream, to ${'the other cluster and the external server'}); then SIGKILL of the active gateway agent`);
       };
       const { report, reportDir } = await runFailoverDemo({ profile: o.profile, onStep: (m) => stamp(m), onEvent });
       const t = report.trials[0]!;

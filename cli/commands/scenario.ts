@@ -39,12 +39,12 @@ export function registerScenarioCommands(program: Command): void {
       const out = o.json ? process.stderr : process.stdout;
       const say = (m: string): void => void out.write(`${m}\n`);
       const onEvent = (e: RunEvent): void => {
-        if (e.type === 'trial-start') say(`[${e.index}/${e.total}] ${e.fault} on ${e.gateway} …`);
+        if (e.type === 'trial-start') say(`[${e.index}/${e.total}] ${e.fault}: traffic on, then the fault on the active gateway …`);
         else if (e.type === 'trial-done') {
           const t = e.result;
           const verdict = t.violations.length ? `FAIL: ${t.violations.join('; ')}` : 'ok';
           say(
-            `[${e.index}/${e.total}] ${t.fault}: outage ${fmtMs(t.outageMs)}${t.recovered ? '' : ' (no recovery)'}, lost ${t.lost}, takeover ${t.takeoverGateway ?? 'none'}, ` +
+            `[${e.index}/${e.total}] ${t.fault} on ${t.faultedGateway}: outage ${fmtMs(t.outageMs)}${t.recovered ? '' : ' (no recovery)'}, lost ${t.lost}, takeover ${t.takeoverGateway ?? 'none'}, ` +
               `eipConflict ${t.eipConflict ? 'YES' : 'no'}, wrongSourceIPs ${t.wrongSourceIPs.length ? t.wrongSourceIPs.join(',') : 'none'} — ${verdict}`,
           );
         } else say(e.message);
