@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { benchmarkAllocator } from '../../ipam/index.js';
-import { isRoot, newRunId, stopPid, type DaemonHandle } from '../../host/index.js';
+import { isRoot, newRunId, run, stopPid, type DaemonHandle } from '../../host/index.js';
 import { CniLab, bridgeNetconf, type CniCallResult } from './cni-lab.js';
 import { startAgentProcess } from './agent-process.js';
 
@@ -142,6 +142,26 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
     const sa = ipamAlone['strait-ipam']!;
     const ha = ipamAlone['host-local']!;
     print(`IPAM plugin alone, ADD p50/p99 ms: strait-ipam ${pct(sa, 0.5).toFixed(1)}/${pct(sa, 0.99).toFixed(1)}, host-local ${pct(ha, 0.5).toFixed(1)}/${pct(ha, 0.99).toFixed(1)} (ratio p50 ${(pct(sa, 0.5) / pct(ha, 0.5)).toFixed(2)}x; includes ~same ip netns exec + spawn overhead)`);
+
+    // The IPAM plugins alone, 8 at a time, exec'd directly (no namespace hop): the capacity of the IPAM step.
+    for (const [name, conf, bin] of [
+      ['strait-ipam', strait, join(lab.binDir, 'strait-ipam')],
+      ['host-local', hostLocal, '/usr/lib/cni/host-local'],
+    ] as const) {
+      const total = 400;
+      let next = 0;
+      const env = (cmd: string, i: number): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, CNI_COMMAND: cmd, CNI_CONTAINERID: `conc-${runId}-${i}`, CNI_NETNS: `/run/netns/${variants[0]!.pod}`, CNI_IFNAME: 'eth0', CNI_PATH: lab.cniPath });
+      const input = JSON.stringify(conf);
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          for (let i = next++; i < total; i = next++) must(name, 'ADD', { ...(await run([bin], { env: env('ADD', i), input, allowFailure: true })), json: undefined });
+        }),
+      );
+      const secs = (performance.now() - t0) / 1000;
+      for (let i = 0; i < total; i++) await run([bin], { env: env('DEL', i), input, allowFailure: true });
+      print(`IPAM plugin alone, 8 at a time, ${total} ADDs, ${name}: ${(total / secs).toFixed(1)} ADDs/s`);
+    }
 
     for (const store of ['memory', 'file'] as const) {
       const r = await benchmarkAllocator({ store });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deleteNetns, ensureNetns, netnsName, run, runDir, type ExecResult } from '../../host/index.js';
@@ -110,6 +110,10 @@ export class CniLab {
     for (const ns of [...this.pods]) await this.deletePod(ns);
     await deleteNetns(this.nodeNs);
     rmSync(this.dir, { recursive: true, force: true });
+    // The run directory too, unless something else of this run still lives there.
+    try {
+      rmdirSync(dirname(this.dir));
+    } catch {}
   }
 }
 

@@ -30,7 +30,9 @@ export async function runIpamDemo(o: IpamDemoOptions = {}): Promise<void> {
     await agent?.stop();
     await lab.destroy();
   };
+  let interrupted = false;
   const onSignal = (): void => {
+    interrupted = true;
     print('\ninterrupted');
     void cleanup().finally(() => process.exit(130));
   };
@@ -79,6 +81,10 @@ export async function runIpamDemo(o: IpamDemoOptions = {}): Promise<void> {
       if (r.code !== 0) throw new Error(`DEL of ${p.name} failed: ${r.stdout || r.stderr}`);
     }
     print(`==> DEL for all ${pods.length} pods: their addresses are free again`);
+  } catch (e) {
+    // After Ctrl-C the steps fail because cleanup pulls things away; the signal handler exits once it is done.
+    if (interrupted) await new Promise(() => undefined);
+    throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
