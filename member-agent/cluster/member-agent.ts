@@ -312,11 +312,12 @@ export class MemberAgent {
     const st = (cs.status ?? {}) as { conditions?: Condition[]; members?: unknown; phase?: string };
     const now = nowIso();
     let conds = setCondition(st.conditions, mirror.connected && mirror.listed
-      ? { type: 'Synced', status: 'True', reason: 'Watching', message: `watching the broker from resourceVersion ${mirror.since}` }
+      ? { type: 'Synced', status: 'True', reason: 'Watching', message: `watching broker ${this.creds?.brokerURL ?? ''}` }
       : { type: 'Synced', status: 'False', reason: 'BrokerUnreachable', message: mirror.lastError ?? 'connecting to the broker' }, now);
     conds = setCondition(conds, { type: 'Ready', status: mirror.listed && crdReady ? 'True' : 'False', reason: mirror.listed && crdReady ? 'AgentRunning' : 'Starting', message: `leader ${this.identity}` }, now);
     const members = membersOf(mirror.clusters);
     const phase = mirror.connected ? 'Joined' : 'Degraded';
+    // brokerRevision rides along with real changes only: writing it on every broker event would double the writes.
     if (sameConditions(st.conditions, conds) && JSON.stringify(st.members) === JSON.stringify(members) && st.phase === phase) return;
     await this.kube.patchCustom(refOf(ClusterSetKind), CLUSTERSET_NAME, { status: { conditions: conds, members, phase, brokerRevision: Number(mirror.since || '0') } }, { status: true })
       .catch((e: unknown) => this.log.debug({ err: String(e) }, 'ClusterSet status write failed'));
