@@ -176,6 +176,17 @@ export class BrokerClient {
   ready(): Promise<{ status: string }> {
     return this.request('GET', '/readyz');
   }
+  /** Prometheus text exposition of `/metrics`. */
+  metrics(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = this.raw('GET', '/metrics', undefined, undefined, true);
+      req.on('error', (e) => reject(e instanceof StraitError ? e : unavailable(this.baseUrl, e)));
+      req.on('response', (res) => {
+        readBody(res).then((text) => ((res.statusCode ?? 500) >= 300 ? reject(toError(res.statusCode ?? 500, text)) : resolve(text)), reject);
+      });
+      req.end();
+    });
+  }
 
   /**
    * Streams events with resourceVersion > `since` until `signal` aborts (resolves) or the connection ends
