@@ -145,8 +145,11 @@ export function describeThreeClusterTunnel(type: TunnelType, opts: { rotation: b
         const lab = h.get();
         const t = lab.tunnel;
         if (!t) throw new Error('no tunnel');
+        const c1Seen = async () => (await t.status('c3')).peers.find((p) => p.cluster === 'c1');
+        const before = await c1Seen();
         const bg = backgroundPing(lab, p1, lab.ip(p2));
         await new Promise((r) => setTimeout(r, 300));
+        const t0 = Date.now();
         await t.rotateKeys('c1');
         await t.rotateKeys('c2');
         // Traffic must flow on the new keys (pingUntil retries through any short gap).
@@ -157,6 +160,11 @@ export function describeThreeClusterTunnel(type: TunnelType, opts: { rotation: b
         expect(stats.transmitted).toBeGreaterThan(10);
         // "A few": at 50 ms per probe, 10 lost probes are half a second.
         expect(stats.lost).toBeLessThanOrEqual(10);
+        // The new keys are really in use: c3 (not rotated itself) talks to c1 on a session made after the rotation.
+        const after = await c1Seen();
+        expect(after?.state).toBe('up');
+        if (type === 'wireguard') expect(after?.lastHandshakeMs).toBeGreaterThanOrEqual(Math.floor(t0 / 1000) * 1000);
+        if (type === 'ipsec') expect(after?.detail).not.toBe(before?.detail); // a new IKE SA (unique id)
       }, 90_000);
     }
 

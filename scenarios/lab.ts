@@ -190,7 +190,7 @@ async function buildTunnels(
   };
   await timed(`tunnel init (${tunnel.type})`, clusters.length, timings, opts, async () => {
     try {
-      await Promise.all(clusters.map((c) => tunnel.driver(c).init()));
+      await Promise.all(clusters.map((c) => initWithRetry(tunnel, c, opts.signal)));
     } finally {
       await record();
     }
@@ -216,6 +216,23 @@ async function buildTunnels(
     await Promise.all(routes.map((r) => run(['ip', '-n', lab.netns(r.host), 'route', 'replace', r.dst, 'via', r.via])));
   });
   await timed('tunnel ready', clusters.length, timings, opts, () => waitForMesh(lab, opts.readyTimeoutMs ?? 30_000, opts.signal));
+}
+
+/**
+ * `init()` is idempotent, so a failed one is retried: on a loaded machine a daemon's control socket can exist a
+ * moment before the daemon accepts on it (seen with charon's VICI socket: ECONNREFUSED about once in 8 builds).
+ */
+async function initWithRetry(tunnel: LabTunnel, cluster: string, signal: AbortSignal | undefined, attempts = 3): Promise<void> {
+  for (let i = 1; ; i++) {
+    throwIfAborted(signal);
+    try {
+      await tunnel.driver(cluster).init();
+      return;
+    } catch (e) {
+      if (i >= attempts) throw e;
+      await new Promise((r) => setTimeout(r, 250 * i));
+    }
+  }
 }
 
 /** Waits until the first pod of every cluster reaches the first pod of every other cluster. */
