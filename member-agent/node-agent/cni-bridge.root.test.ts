@@ -51,12 +51,12 @@ describeRoot('strait-ipam through the reference bridge plugin', () => {
     mkdirSync(stateDir, { recursive: true });
     configFile = lab.writeFile('pools.yaml', JSON.stringify(POOLS));
     await startAgent();
-  });
+  }, 120_000);
 
   afterAll(async () => {
     if (agent) await stopPid(agent.pid);
     await lab.destroy();
-  });
+  }, 120_000);
 
   it('gives 20 pods unique addresses, configured in their namespaces with a default route; CHECK passes; repeated ADD is stable; DEL frees', async () => {
     const conf = net('br-main');
@@ -104,7 +104,7 @@ describeRoot('strait-ipam through the reference bridge plugin', () => {
       fresh.push(firstAddress(r.json) ?? '');
     }
     expect(new Set([...fresh, ...ips.slice(10)]).size).toBe(20);
-  });
+  }, 180_000);
 
   it('fails cleanly through the bridge when the pool is exhausted, and DEL cleans the half-made pod', async () => {
     const conf = net('br-tiny', { ippools: { ipv4: ['tiny'] } });
@@ -160,7 +160,7 @@ describeRoot('strait-ipam through the reference bridge plugin', () => {
       expect(given.has(ip)).toBe(false);
       given.add(ip);
     }
-  });
+  }, 180_000);
 
   it('answers bad netconf, unknown pools and an unreachable agent with proper CNI error codes', async () => {
     const badPools = await addPod('e1', net('br-err', { ippools: { ipv4: 'main' } }));
