@@ -101,6 +101,10 @@ describe('strait join + member agent against a real broker', () => {
     expect(isStraitError(bad, 'JOIN_TOKEN_INVALID')).toBe(true);
     const gone = await joinCluster({ kubeConfig: north.kc, brokerUrl: 'http://127.0.0.1:1', token: await token(), clusterId: 'north', podCidrs: ['10.50.0.0/16'] }).catch((e: unknown) => e);
     expect(isStraitError(gone, 'UNAVAILABLE')).toBe(true);
+    const deadKc = new k8s.KubeConfig();
+    deadKc.loadFromString(north.api.kubeconfigYaml().replace(north.api.url, 'http://127.0.0.1:1'));
+    const noCluster = await joinCluster({ kubeConfig: deadKc, brokerUrl: broker.handle.url, token: await token(), clusterId: 'north', podCidrs: ['10.50.0.0/16'] }).catch((e: unknown) => e);
+    expect(isStraitError(noCluster, 'KUBE_UNREACHABLE')).toBe(true);
     expect(north.api.store.rv).toBe(before);
     expect((await admin.listClusters()).items.map((c) => c.id).sort()).toEqual(['east', 'west']);
   });
@@ -135,6 +139,11 @@ describe('strait join + member agent against a real broker', () => {
     await west.custom.patchClusterCustomObject({ ...G, plural: 'ippools', name: 'east-pods', body: { spec: { description: 'edited in west' } } }, merge);
     await eventually('west edit everywhere', async () => (await admin.getPool('east-pods')).description === 'edited in west' && (await get(east, 'ippools', 'east-pods'))?.spec.description === 'edited in west');
     const b = await admin.getPool('east-pods');
+    // The next writes of both agents to IPPools are refused with 409 (stale), and their informers' history expires.
+    east.api.injectFault({ method: 'PATCH', path: '/ippools/', status: 409, count: 2 });
+    west.api.injectFault({ method: 'PATCH', path: '/ippools/', status: 409, count: 2 });
+    east.api.compact();
+    east.api.closeWatches();
     await admin.putPool('east-pods', { description: 'edited at the broker', resourceVersion: b.resourceVersion });
     for (const m of [east, west]) await eventually(`broker edit in ${m.id}`, async () => (await get(m, 'ippools', 'east-pods'))?.spec.description === 'edited at the broker');
     await east.custom.patchClusterCustomObject({ ...G, plural: 'ippools', name: 'east-pods', body: { spec: { cidr: '10.128.5.0/24' } } }, merge);
