@@ -1,3 +1,4 @@
+import { createHash, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { ERROR_CATALOG, type ErrorCode } from './error-catalog.js';
@@ -58,6 +59,34 @@ export class BrokerClient {
       this.url.protocol === 'https:'
         ? new https.Agent({ keepAlive: true, ...(opts.caPem ? { ca: opts.caPem } : {}) })
         : new http.Agent({ keepAlive: true });
+  }
+
+  /**
+   * Trust on first use, pinned: fetches the broker CA from `GET /v1/ca.crt` without verifying the connection, and
+   * returns its PEM only if its SHA-256 (over the DER bytes, `sha256:<hex>`) equals `caHash` from the join token.
+   * Pass the PEM as `caPem` to every later client. Throws CA_PIN_MISMATCH otherwise.
+   */
+  static fetchPinnedCa(baseUrl: string, caHash: string, timeoutMs = 30_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const url = new URL(`${baseUrl.replace(/\/+$/, '')}/v1/ca.crt`);
+      const req = https.get(url, { rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
+        readBody(res).then((pem) => {
+          if ((res.statusCode ?? 500) >= 300) return reject(toError(res.statusCode ?? 500, pem));
+          let got = '';
+          try {
+            got = `sha256:${createHash('sha256').update(new X509Certificate(pem).raw).digest('hex')}`;
+          } catch {
+            return reject(new StraitError('CA_PIN_MISMATCH', `broker ${baseUrl} served something that is not a certificate at /v1/ca.crt`));
+          }
+          if (got !== caHash.toLowerCase()) {
+            return reject(new StraitError('CA_PIN_MISMATCH', `broker ${baseUrl} CA hash ${got} does not match the pinned ${caHash}`, { expected: caHash, got }));
+          }
+          resolve(pem);
+        }, reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (e) => reject(e instanceof StraitError ? e : unavailable(baseUrl, e)));
+    });
   }
 
   /** Closes idle keep-alive sockets (call when done so the process can exit). */

@@ -52,6 +52,7 @@ export const ERROR_CATALOG = {
   IN_USE: { status: 409, message: 'the object still has leases or dependants' },
   IMMUTABLE_FIELD: { status: 409, message: 'a field that cannot change was changed' },
   WATCH_EXPIRED: { status: 410, message: 'the requested resourceVersion is older than the event log keeps; relist' },
+  CA_PIN_MISMATCH: { status: 401, message: 'the broker CA does not match the pinned caHash' },
 
   // ---------------------------------------------------------------- tunnel
   TUNNEL_UNKNOWN_TYPE: { status: 400, message: 'unknown tunnel type' },

@@ -21,6 +21,8 @@ export interface AppDeps {
   brokerUrl: string;
   /** `sha256:<hex>` of the CA certificate, '' without TLS. */
   caHash: string;
+  /** PEM of the CA certificate, served at /v1/ca.crt for pinning */
+  caPem?: string;
   /** request body limit in bytes (default 64 KiB) */
   bodyLimit?: number;
 }
@@ -154,6 +156,11 @@ export function createApp(deps: AppDeps): Koa {
         resolve();
       });
     });
+  });
+  router.get('/v1/ca.crt', (ctx) => {
+    if (!deps.caPem) throw new StraitError('NOT_FOUND', 'this broker runs without a CA (no TLS)');
+    ctx.type = 'application/x-pem-file';
+    ctx.body = deps.caPem;
   });
   router.get('/v1/openapi.json', (ctx) => {
     ctx.body = openapi;

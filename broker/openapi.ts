@@ -19,6 +19,7 @@ export function buildOpenApi(): Record<string, unknown> {
     const ok: Record<string, unknown> = { description: r.summary };
     if (r.response) ok.content = { 'application/json': { schema: schema(r.response, 'output') } };
     if (r.id === 'watch') ok.content = { 'application/x-ndjson': { schema: schema(WatchEvent, 'output') } };
+    if (r.id === 'caCert') ok.content = { 'application/x-pem-file': { schema: { type: 'string' } } };
     if (r.id === 'metrics') ok.content = { 'text/plain': { schema: { type: 'string' } } };
     if (r.id === 'openapi') ok.content = { 'application/json': { schema: { type: 'object' } } };
     const op: Record<string, unknown> = {

@@ -266,6 +266,7 @@ export const ROUTES: RouteSpec[] = [
   },
   // ------------------------------------------------------------------ served by the app itself
   { id: 'watch', method: 'GET', path: '/v1/watch', summary: 'Stream events with resourceVersion > since as NDJSON (WatchEvent per line; BOOKMARK every few seconds; 410 WATCH_EXPIRED when since is compacted)', auth: 'any', query: { since: 'resourceVersion to resume after (default: now)' }, status: 200 },
+  { id: 'caCert', method: 'GET', path: '/v1/ca.crt', summary: 'The broker CA certificate (PEM) for pinning against a join token\'s caHash (404 without TLS)', auth: 'none', status: 200 },
   { id: 'openapi', method: 'GET', path: '/v1/openapi.json', summary: 'This API as an OpenAPI 3.0 document', auth: 'none', status: 200 },
   { id: 'healthz', method: 'GET', path: '/healthz', summary: 'Liveness', auth: 'none', status: 200, response: Health },
   { id: 'readyz', method: 'GET', path: '/readyz', summary: 'Readiness: Redis reachable', auth: 'none', status: 200, response: Health },

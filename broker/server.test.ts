@@ -63,6 +63,9 @@ describe('broker server', () => {
       expect(t.caHash).toBe(certHash(caPem));
       expect(t.caHash).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(t.broker).toBe(broker.url);
+      // A member holding only the token pins the CA by its hash.
+      expect(await BrokerClient.fetchPinnedCa(broker.url, t.caHash)).toBe(caPem);
+      await expect(BrokerClient.fetchPinnedCa(broker.url, `sha256:${'0'.repeat(64)}`)).rejects.toMatchObject({ code: 'CA_PIN_MISMATCH' });
       // Without the CA the certificate is not trusted.
       const untrusting = new BrokerClient({ baseUrl: broker.url, token: broker.adminToken });
       await expect(untrusting.health()).rejects.toMatchObject({ code: 'UNAVAILABLE' });

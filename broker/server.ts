@@ -115,7 +115,8 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
     await hub.start();
     const caFile = opts.tlsCa ?? join(opts.stateDir, 'tls', 'ca.crt');
     const tls = Boolean(opts.tlsCert && opts.tlsKey);
-    if (tls && existsSync(caFile)) caHash = certHash(readFileSync(caFile, 'utf8'));
+    const caPem = tls && existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined;
+    if (caPem) caHash = certHash(caPem);
     const h = hub;
     const j = jobs;
     const metrics = createBrokerMetrics({
@@ -129,7 +130,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
     const { host, port: wantPort } = parseListen(opts.listen ?? '127.0.0.1:8443');
     const advertiseHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     const placeholder = `${tls ? 'https' : 'http'}://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:`;
-    const deps = { store, auth: new Authenticator(store, adminToken, opts.credentialCacheMs ?? 2000), hub, metrics, logger, brokerUrl: opts.advertiseUrl ?? '', caHash, ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}) };
+    const deps = { store, auth: new Authenticator(store, adminToken, opts.credentialCacheMs ?? 2000), hub, metrics, logger, brokerUrl: opts.advertiseUrl ?? '', caHash, ...(caPem ? { caPem } : {}), ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}) };
     const app = createApp(deps);
     server = tls
       ? https.createServer({ cert: readFileSync(opts.tlsCert!), key: readFileSync(opts.tlsKey!) }, app.callback())
