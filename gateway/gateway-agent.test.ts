@@ -82,6 +82,8 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     expect(tookOver).toBeLessThanOrEqual(profile.leaseTtlMs + 10);
     expect(t.gw2.agent.status().role).toBe('active');
     expect(t.gw2.egress.announced).toEqual([EIP]); // gratuitous ARP on the move
+    await t.gw1.agent.stop();
+    await t.gw2.agent.stop();
   });
 
   it('a recovered higher-priority gateway waits for the hold-down, then takes over by handover (no expiry wait)', async () => {
@@ -108,5 +110,7 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     }
     expect(handedOver).toBeGreaterThanOrEqual(profile.holdDownMs);
     expect(handedOver).toBeLessThan(profile.holdDownMs + profile.leaseTtlMs);
+    await t.gw1.agent.stop();
+    await t.gw2.agent.stop();
   });
 });

@@ -53,6 +53,7 @@ export class GatewayAgent {
   private switches = 0;
   private lastActive: string | undefined;
   private selfWasHealthy = true;
+  private selfRecovered = false;
   private datapath: Promise<void> = Promise.resolve();
   private datapathBusy = false;
   private datapathDirty = false;
@@ -70,6 +71,14 @@ export class GatewayAgent {
   }
 
   async start(): Promise<void> {
+    // Joining while another candidate holds the lease is a comeback: hold ourselves down like every observer does,
+    // or we would snatch the lease the moment one of the holder's renewals runs late.
+    try {
+      const held = await this.deps.leaseStore.read(this.leaseKey);
+      this.selfRecovered = held !== null && held.holder !== this.cfg.name;
+    } catch {
+      this.selfRecovered = true;
+    }
     if (this.cfg.egress) await this.deps.egress.apply(this.cfg.egress.config);
     await this.deps.responder.start();
     const peers = this.cfg.candidates.filter((c) => c.name !== this.cfg.name);
@@ -99,13 +108,12 @@ export class GatewayAgent {
   }
 
   /**
-   * The election view including this gateway itself, never held down in its own eyes: a restarted gateway that
-   * elects itself only retries the lease, which the current holder keeps until *its* view (where the restarted one
-   * is a recovery) lets it go after the hold-down. The lease arbitrates; views need not agree.
+   * The election view including this gateway itself: held down after a comeback (see start()). Views of different
+   * observers need not agree for long: the lease arbitrates.
    */
   private view(selfOk: boolean): Map<string, CandidateHealth> {
     const m = new Map(this.tracker.view());
-    m.set(this.cfg.name, { healthy: selfOk, since: this.startedAt, recovered: false });
+    m.set(this.cfg.name, { healthy: selfOk, since: this.startedAt, recovered: this.selfRecovered });
     return m;
   }
 
