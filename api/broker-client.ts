@@ -72,7 +72,7 @@ export class BrokerClient {
       const req = https.get(url, { rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
         readBody(res).then((pem) => {
           if ((res.statusCode ?? 500) >= 300) return reject(toError(res.statusCode ?? 500, pem));
-          let got = '';
+          let got: string;
           try {
             got = `sha256:${createHash('sha256').update(new X509Certificate(pem).raw).digest('hex')}`;
           } catch {
