@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { joinCluster, leaveCluster } from './join.js';
 import { MemberAgent } from './member-agent.js';
 
@@ -220,6 +221,17 @@ describe('strait join + member agent against a real broker', () => {
       expect(ok.stdout).toMatch(/registered at the broker as north/);
       expect(ok.stdout).toMatch(/CRDs: 8 installed/);
       expect(ok.stdout).toMatch(/joined as north/);
+      // The real agent binary takes over: the ClusterSet turns Joined and lists all three clusters.
+      const agent = spawn(bin, ['member-agent', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'ignore', 'pipe'] });
+      try {
+        await eventually('north agent syncing', async () => {
+          const cs = (await north.custom.getClusterCustomObject({ group: 'multicluster.strait.io', version: 'v1alpha1', plural: 'clustersets', name: 'strait' })) as { status?: { phase?: string; members?: unknown[] } };
+          return cs.status?.phase === 'Joined' && cs.status.members?.length === 3 && (await get(north, 'subnets', 'global'));
+        }, 60_000);
+      } finally {
+        agent.kill('SIGTERM');
+        await new Promise((r) => (agent.exitCode !== null ? r(undefined) : agent.once('exit', r)));
+      }
       const left = await run([bin, 'leave', '--kubeconfig', kubeconfig], { timeoutMs: 60_000 });
       expect(left.stdout).toMatch(/cluster north removed/);
     } finally {
