@@ -65,6 +65,7 @@ export class MemberAgent {
   private wake: (() => void) | undefined;
   private timers: NodeJS.Timeout[] = [];
   private lastGc = 0;
+  private epoch = 0;
   /** Failures of the last round by `<kind>/<name>`, shown in status. */
   private failures = new Map<string, { reason: string; message: string }>();
   readonly stats = { rounds: 0, actions: 0, errors: 0 };
@@ -137,7 +138,14 @@ export class MemberAgent {
       ['Pod', new ResilientInformer(kc, '/api/v1/pods', () => this.kube.core.listPodForAllNamespaces(), (t) => { if (t === 'delete') this.poke(); }, onError)],
       ['StatefulSet', new ResilientInformer(kc, '/apis/apps/v1/statefulsets', () => this.kube.apps.listStatefulSetForAllNamespaces(), (t) => { if (t === 'delete') this.poke(); }, onError)],
     ]);
-    await Promise.all([...this.informers.values()].map((i) => i.start()));
+    const informers = this.informers;
+    const epoch = ++this.epoch;
+    await Promise.all([...informers.values()].map((i) => i.start()));
+    if (epoch !== this.epoch || !this.leading) {
+      // Leadership was lost while the informers listed: undo what this call started.
+      await Promise.all([...informers.values()].map((i) => i.stop()));
+      return;
+    }
     this.mirror.start();
     this.timers.push(setInterval(() => this.poke(), this.o.resyncMs ?? 30_000));
     this.timers.push(setInterval(() => void this.heartbeat(), this.o.heartbeatMs ?? 10_000));
@@ -149,6 +157,7 @@ export class MemberAgent {
   private async follow(): Promise<void> {
     if (!this.leading) return;
     this.leading = false;
+    this.epoch++;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.wake?.();
