@@ -118,7 +118,7 @@ describeRoot('egress failover between two gateway agents (root, real processes)'
     else if (lab) process.stderr.write(`gateway test logs kept in ${lab.dir}\n`);
   }, 60_000);
 
-  it('ext sees the egress IP before and after SIGKILL of the active gateway; routes move; no EIP on two gateways; no flap back before hold-down', async () => {
+  it('ext sees the egress IP before and after SIGKILL of the active gateway; routes move; no EIP on two gateways; no flap back before hold-down; uplink down hands over', async () => {
     await waitFor('gw1 active', () => status('gw1')?.role === 'active' || undefined);
     await waitFor('node steered to gw1', () => status('node1')?.active[0] === 'gw1' || undefined);
     probeLog = `${lab.dir}/probe.log`;
@@ -156,6 +156,16 @@ describeRoot('egress failover between two gateway agents (root, real processes)'
     expect(Date.now() - back).toBeGreaterThanOrEqual(PROFILES[PROFILE].holdDownMs);
     await waitFor('node back on gw1', () => status('node1')?.active[0] === 'gw1' || undefined);
     await waitFor('replies via gw1 again', () => replies(probeLog).some((r) => r.at > Date.now() - 200 && r.src === EIP) || undefined);
+
+    // Fault: gw1's uplink goes down while its agent lives on (and still reaches Redis). It must notice, fall silent
+    // and hand over: the egress IP moves to gw2 and traffic flows again with the same source.
+    const downAt = Date.now();
+    await run(['ip', 'link', 'set', 'eth1', 'down'], { netns: lab.ns.gw1 });
+    await waitFor('gw2 active after gw1 uplink down', () => status('gw2')?.role === 'active' || undefined);
+    await waitFor('node steered to gw2 after uplink down', () => status('node1')?.active[0] === 'gw2' || undefined);
+    await waitFor('replies after uplink down', () => replies(probeLog).some((r) => r.at > downAt + 100 && r.src === EIP) || undefined);
+    process.stdout.write(`egress failover outage after gw1 uplink down (${PROFILE} profile): ${outageAfter(replies(probeLog), downAt)} ms\n`);
+    expect(replies(probeLog).filter((r) => r.at > downAt).every((r) => r.src === EIP)).toBe(true);
     expect(conflicts).toEqual([]);
     passed = true;
   }, 90_000);
