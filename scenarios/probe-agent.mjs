@@ -149,7 +149,14 @@ function tcpStream() {
     c.destroy();
     process.exit(0);
   };
+  // A connection that cannot be set up (the path is down) must not hold up the trial: after 5 s report ready
+  // anyway; the result then says it never connected.
+  const notConnected = setTimeout(() => whenGo(() => {
+    startedAt = now();
+    setTimeout(finish, duration + 300);
+  }), 5000);
   c.on('connect', () => {
+    clearTimeout(notConnected);
     r.connectedAt = now();
     whenGo(() => {
     startedAt = now();
@@ -182,7 +189,15 @@ function tcpStream() {
       r.brokeAt = now();
       r.error = r.error ?? 'closed by peer';
     }
-    if (!done) setTimeout(finish, Math.max(0, startedAt + duration - now()));
+    if (done) return;
+    if (r.connectedAt === null) {
+      // Never connected: still take part in the trial (ready, go), so the runner records a broken stream.
+      clearTimeout(notConnected);
+      whenGo(() => {
+        startedAt = now();
+        setTimeout(finish, duration + 300);
+      });
+    } else setTimeout(finish, Math.max(0, startedAt + duration - now()));
   });
   process.on('SIGTERM', finish);
 }

@@ -124,3 +124,12 @@ describe('reports', () => {
     }
   });
 });
+
+describe('bench section', () => {
+  it('replaces only the ## Failover section of docs/benchmarks.md', async () => {
+    const { replaceSection } = await import('./runner-bench.js');
+    const doc = '# B\n\n## Tunnels\nt\n\n## Failover\nold\n\n## Other\no\n';
+    expect(replaceSection(doc, '## Failover\nnew\n')).toBe('# B\n\n## Tunnels\nt\n\n## Failover\nnew\n\n## Other\no\n');
+    expect(replaceSection('# B\n', '## Failover\nx\n')).toBe('# B\n\n## Failover\nx\n');
+  });
+});

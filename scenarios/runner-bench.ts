@@ -71,6 +71,7 @@ async function main(): Promise<void> {
   const reports: { report: RunReport; reportDir: string }[] = [];
   for (const profile of profiles) {
     process.stdout.write(`== gateway-failover, profile ${profile}, ${trials} trials per fault\n`);
+    // One profile failing (e.g. a lab that cannot come up) must not lose the other's figures.
     const r = await runScenarioCommand({
       scenario: 'gateway-failover',
       trials,
@@ -79,7 +80,11 @@ async function main(): Promise<void> {
       onEvent: (e) => {
         if (e.type === 'trial-done') process.stdout.write(`  [${e.index}/${e.total}] ${e.result.fault}: ${e.result.outageMs} ms${e.result.violations.length ? ` FAIL ${e.result.violations.join('; ')}` : ''}\n`);
       },
+    }).catch((e: unknown) => {
+      process.stdout.write(`  profile ${profile} failed: ${e instanceof Error ? e.message : String(e)}\n`);
+      return null;
     });
+    if (!r) continue;
     const s = r.report.summary;
     process.stdout.write(`  p50 ${ms(s.p50OutageMs)} ms, p95 ${ms(s.p95OutageMs)} ms, p99 ${ms(s.p99OutageMs)} ms, max ${ms(s.maxOutageMs)} ms; vs Submariner's 15 s lease: ${s.p99OutageMs ? Math.round(15000 / s.p99OutageMs) : '–'}× faster at p99\n`);
     reports.push(r);

@@ -110,7 +110,16 @@ export async function runScenario(b: FailoverBackend, s: Scenario, o: RunOptions
     for (let i = 0; i < o.trialsPerFault; i++) {
       index++;
       o.onEvent?.({ type: 'trial-start', index, total, fault: faultLabel(fault) });
-      const { result, timeline } = await runTrial(b, s, fault, index, o);
+      let done: { result: TrialResult; timeline: TrialTimeline };
+      try {
+        done = await runTrial(b, s, fault, index, o);
+      } catch (e) {
+        // A trial that could not run (e.g. its probes never started) is reported and skipped, not fatal to the run.
+        o.onEvent?.({ type: 'note', message: `trial ${index} (${faultLabel(fault)}) could not run: ${e instanceof Error ? e.message : String(e)}` });
+        await b.waitSettled(30_000).catch(() => undefined);
+        continue;
+      }
+      const { result, timeline } = done;
       trials.push(result);
       const svg = writeTrialFiles(o.reportDir ?? join(o.workDir, 'report'), result, timeline);
       o.onEvent?.({ type: 'trial-done', index, total, result, svg });
