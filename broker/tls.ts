@@ -34,6 +34,9 @@ export async function initTls(stateDir: string, opts: { hosts?: string[] } = {})
   await run(['openssl', 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=strait-broker']);
   await run(['openssl', 'x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '825', '-extfile', ext]);
   rmSync(csr, { force: true });
+  // The server certificate file is the full chain (leaf, then CA), so a member holding only the CA hash from its
+  // join token can find the CA in the TLS handshake and pin it without being handed a CA file.
+  writeFileSync(cert, readFileSync(cert, 'utf8').trimEnd() + '\n' + readFileSync(caCert, 'utf8'));
   for (const f of [caKey, key]) chmodSync(f, 0o600);
   return { caCert, cert, key, caHash: certHash(readFileSync(caCert, 'utf8')) };
 }

@@ -14,7 +14,10 @@ describe('pinBrokerCa', () => {
   let caFile: string;
   const servers: https.Server[] = [];
   const serve = async (withChain: boolean): Promise<string> => {
-    const cert = readFileSync(join(dir, 'tls', 'server.crt'), 'utf8') + (withChain ? readFileSync(caFile, 'utf8') : '');
+    // server.crt from initTls is the full chain; its first PEM block is the leaf alone.
+    const chain = readFileSync(join(dir, 'tls', 'server.crt'), 'utf8');
+    const leaf = chain.slice(0, chain.indexOf('-----END CERTIFICATE-----') + '-----END CERTIFICATE-----'.length) + '\n';
+    const cert = withChain ? chain : leaf;
     const s = https.createServer({ cert, key: readFileSync(join(dir, 'tls', 'server.key')) }, (_q, r) => r.end('ok'));
     servers.push(s);
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
@@ -30,6 +33,12 @@ describe('pinBrokerCa', () => {
   afterAll(() => {
     for (const s of servers) s.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('initTls writes the server certificate as leaf + CA, so the token hash alone pins the CA', () => {
+    const chain = readFileSync(join(dir, 'tls', 'server.crt'), 'utf8');
+    expect(chain.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    expect(chain.trimEnd().endsWith(readFileSync(caFile, 'utf8').trimEnd())).toBe(true);
   });
 
   it('returns the CA when the broker sends it and its hash matches', async () => {
