@@ -1,0 +1,77 @@
+import { describe, it, expect } from '@jest/globals';
+import { createLogger } from '../host/index.js';
+import type { CandidateProber } from './candidate-prober.js';
+import { RecordingNodeEgress, RecordingNodeRoutes } from './datapath-fake.js';
+import type { EgressRule } from './egress-resolve.js';
+import type { GatewayMode } from './election.js';
+import { NodeSteerAgent } from './node-steer-agent.js';
+import { PROFILES } from './profiles.js';
+
+class ManualProber implements CandidateProber {
+  onChange: ((name: string, up: boolean, at: number) => void) | undefined;
+  start(_t: unknown, onChange: (name: string, up: boolean, at: number) => void): Promise<void> {
+    this.onChange = onChange;
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const candidates = [
+  { name: 'gw1', address: '10.0.0.11', priority: 100 },
+  { name: 'gw2', address: '10.0.0.12', priority: 50 },
+  { name: 'gw3', address: '10.0.0.13', priority: 50 },
+];
+const rule: EgressRule = { policy: 'a/p', gateway: 'egw', family: 'ipv4', priority: 100, sources: ['10.1.0.0/24'], destinations: ['0.0.0.0/0'], egressIp: '172.31.0.201', mark: 0x5e00 };
+
+function setup(mode: GatewayMode) {
+  let now = 0;
+  const routes = new RecordingNodeRoutes();
+  const egress = new RecordingNodeEgress();
+  const prober = new ManualProber();
+  const agent = new NodeSteerAgent(
+    { cluster: 'c', name: 'n1', profile: PROFILES.default, mode, candidates, probePort: 1, remoteCidrs: ['10.60.0.0/16'], egress: { rules: [rule], candidates, clusterCidrs: [] } },
+    { routes, egress, prober, log: createLogger('n1', 'silent'), clock: () => now },
+  );
+  return { agent, routes, egress, prober, advance: (ms: number) => { now += ms; }, now: () => now };
+}
+
+describe('NodeSteerAgent (fakes)', () => {
+  it('active-standby: routes and egress follow the election, a recovered gateway waits for the hold-down', async () => {
+    const t = setup('active-standby');
+    await t.agent.start();
+    for (const c of candidates) t.prober.onChange?.(c.name, true, 0);
+    await t.agent.evaluate();
+    expect(await t.routes.current()).toEqual(new Map([['10.60.0.0/16', ['10.0.0.11']]]));
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw1']]));
+    t.prober.onChange?.('gw1', false, 10);
+    await t.agent.evaluate();
+    expect(await t.routes.current()).toEqual(new Map([['10.60.0.0/16', ['10.0.0.12']]]));
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw2']]));
+    t.advance(100);
+    t.prober.onChange?.('gw1', true, t.now());
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw2']])); // held down
+    t.advance(PROFILES.default.holdDownMs);
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw1']]));
+    await t.agent.stop();
+  });
+
+  it('active-active: all healthy gateways carry routes; a dead one is removed alone; none healthy → no routes, egress blackholed', async () => {
+    const t = setup('active-active');
+    await t.agent.start();
+    for (const c of candidates) t.prober.onChange?.(c.name, true, 0);
+    await t.agent.evaluate();
+    expect((await t.routes.current()).get('10.60.0.0/16')).toEqual(['10.0.0.11', '10.0.0.12', '10.0.0.13']);
+    t.prober.onChange?.('gw2', false, 5);
+    await t.agent.evaluate();
+    expect((await t.routes.current()).get('10.60.0.0/16')).toEqual(['10.0.0.11', '10.0.0.13']);
+    for (const c of ['gw1', 'gw3']) t.prober.onChange?.(c, false, 6);
+    await t.agent.evaluate();
+    expect((await t.routes.current()).size).toBe(0);
+    expect(await t.egress.current()).toEqual(new Map([['egw', null]]));
+    await t.agent.stop();
+  });
+});
