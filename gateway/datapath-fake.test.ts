@@ -8,6 +8,7 @@ datapathConformance('recording fake', () => {
     nodeEgress: new RecordingNodeEgress(),
     gatewayEgress: new RecordingGatewayEgress(() => t),
     sleep: (ms: number) => { t += ms; return Promise.resolve(); },
+    now: () => t,
     teardown: () => Promise.resolve(),
   });
 });

@@ -95,13 +95,14 @@ export class RecordingGatewayEgress implements GatewayEgress {
     return [...this.liveUntil].filter(([ip, t]) => t > now && this.managed.has(ip)).map(([ip]) => ip).sort();
   }
 
-  serve(ips: readonly string[], validMs: number): Promise<string[]> {
-    this.calls.push({ op: 'serve', args: { ips: [...ips], validMs }, at: this.clock() });
+  serve(ips: readonly string[], until: number): Promise<string[]> {
+    this.calls.push({ op: 'serve', args: { ips: [...ips], until }, at: this.clock() });
+    if (until <= this.clock()) return Promise.resolve([]);
     const before = new Set(this.liveNow());
     const fresh: string[] = [];
     for (const ip of ips) {
       if (!this.managed.has(ip)) continue;
-      this.liveUntil.set(ip, this.clock() + Math.max(1, Math.floor(validMs)));
+      this.liveUntil.set(ip, until);
       if (!before.has(ip)) {
         fresh.push(ip);
         this.announced.push(ip);

@@ -25,6 +25,7 @@ describeRoot('linux datapath (root)', () => {
       nodeEgress: new LinuxNodeEgress({ ...o, dev: 'lan0' }),
       gatewayEgress: new LinuxGatewayEgress({ ...o, name: 'gw1', wanDev: 'wan0', lanDev: 'lan0' }),
       sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)),
+      now: () => performance.now(),
       teardown: () => deleteNetns(ns),
     };
   });

@@ -315,16 +315,20 @@ export class LinuxGatewayEgress implements GatewayEgress {
     ].join('\n');
   }
 
-  async serve(ips: readonly string[], validMs: number): Promise<string[]> {
-    const ms = Math.max(1, Math.floor(validMs));
+  async serve(ips: readonly string[], until: number): Promise<string[]> {
     // Which IPs are live is known from our own deadlines: a renewal must cost exactly one nft exec.
-    const t0 = performance.now();
-    const fresh = ips.filter((ip) => (this.liveUntil.get(ip) ?? 0) <= t0);
+    if (until <= performance.now()) return [];
+    const fresh = ips.filter((ip) => (this.liveUntil.get(ip) ?? 0) <= performance.now());
     // Addresses first (harmless while not live: the fence hides them), then the fence, then the announcement.
     if (fresh.length) {
       const lines = fresh.map((ip) => (ip.includes(':') ? `-6 addr replace ${ip}/128 dev ${this.o.wanDev} nodad` : `addr replace ${ip}/32 dev ${this.o.wanDev}`));
       await exec(['ip', '-batch', '-'], this.o, `${lines.join('\n')}\n`);
     }
+    // The timeout is computed here, synchronously right before nft is spawned (no await in between), from the
+    // absolute deadline: a stall before this point shortens the fence, it can never extend it.
+    const t0 = performance.now();
+    const ms = Math.floor(until - t0);
+    if (ms <= 0) return [];
     // delete+add in one transaction refreshes the timeout atomically (plain `add` keeps the old one).
     const nft: string[] = [];
     for (const ip of ips) {

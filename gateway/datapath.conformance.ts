@@ -8,6 +8,8 @@ export interface DatapathUnderTest {
   nodeEgress: NodeEgress;
   gatewayEgress: GatewayEgress;
   sleep(ms: number): Promise<void>;
+  /** The clock `GatewayEgress.serve` deadlines are on. */
+  now(): number;
   teardown(): Promise<void>;
 }
 
@@ -78,12 +80,14 @@ export function datapathConformance(name: string, setup: () => Promise<DatapathU
       const [e1, e2] = CONFORMANCE_NET.eips as [string, string];
       await dp.gatewayEgress.apply({ rules: [rule()], egressIps: [e1, e2] });
       expect(await dp.gatewayEgress.live()).toEqual([]);
-      expect(await dp.gatewayEgress.serve([e1], 10_000)).toEqual([e1]);
-      expect(await dp.gatewayEgress.serve([e1], 10_000)).toEqual([]); // already live: extended, not re-announced
+      expect(await dp.gatewayEgress.serve([e1], dp.now() + 10_000)).toEqual([e1]);
+      expect(await dp.gatewayEgress.serve([e1], dp.now() + 10_000)).toEqual([]); // already live: extended, not re-announced
       expect(await dp.gatewayEgress.live()).toEqual([e1]);
       await dp.gatewayEgress.release([e1]);
       expect(await dp.gatewayEgress.live()).toEqual([]);
-      expect(await dp.gatewayEgress.serve([e2], 300)).toEqual([e2]);
+      expect(await dp.gatewayEgress.serve([e2], dp.now() - 1)).toEqual([]); // a past deadline does nothing
+      expect(await dp.gatewayEgress.live()).toEqual([]);
+      expect(await dp.gatewayEgress.serve([e2], dp.now() + 300)).toEqual([e2]);
       await dp.sleep(700);
       expect(await dp.gatewayEgress.live()).toEqual([]); // the fence ran out on its own
       await dp.gatewayEgress.clear();

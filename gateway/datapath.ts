@@ -62,10 +62,12 @@ export interface GatewayEgressConfig {
 export interface GatewayEgress {
   apply(config: GatewayEgressConfig): Promise<void>;
   /**
-   * Makes `ips` live for `validMs` from now (assigning them and announcing them with gratuitous ARP / unsolicited
-   * NA when they were not live), or extends them. Returns the IPs that were newly made live.
+   * Makes `ips` live until the absolute deadline `until` (performance.now() clock), assigning them and announcing
+   * them with gratuitous ARP / unsolicited NA when they were not live, or extends them. The remaining time is taken
+   * immediately before the kernel is told, so a process frozen in between can never push the deadline out. A
+   * deadline already past does nothing. Returns the IPs that were newly made live.
    */
-  serve(ips: readonly string[], validMs: number): Promise<string[]>;
+  serve(ips: readonly string[], until: number): Promise<string[]>;
   /** Stops serving at once (fence first, then the address). No argument: all. */
   release(ips?: readonly string[]): Promise<void>;
   /** Egress IPs live right now. */

@@ -118,7 +118,7 @@ describeRoot('egress failover between two gateway agents (root, real processes)'
     else if (lab) process.stderr.write(`gateway test logs kept in ${lab.dir}\n`);
   }, 60_000);
 
-  it('ext sees the egress IP before and after SIGKILL of the active gateway; routes move; no EIP on two gateways; no flap back before hold-down; uplink down hands over', async () => {
+  it('ext sees the egress IP before and after SIGKILL of the active gateway; routes move; no EIP on two gateways; no flap back before hold-down; uplink down hands over; a frozen gateway is fenced by the kernel', async () => {
     await waitFor('gw1 active', () => status('gw1')?.role === 'active' || undefined);
     await waitFor('node steered to gw1', () => status('node1')?.active[0] === 'gw1' || undefined);
     probeLog = `${lab.dir}/probe.log`;
@@ -164,9 +164,30 @@ describeRoot('egress failover between two gateway agents (root, real processes)'
     await waitFor('gw2 active after gw1 uplink down', () => status('gw2')?.role === 'active' || undefined);
     await waitFor('node steered to gw2 after uplink down', () => status('node1')?.active[0] === 'gw2' || undefined);
     await waitFor('replies after uplink down', () => replies(probeLog).some((r) => r.at > downAt + 100 && r.src === EIP) || undefined);
+    await sleep(300);
     process.stdout.write(`egress failover outage after gw1 uplink down (${PROFILE} profile): ${outageAfter(replies(probeLog), downAt)} ms\n`);
     expect(replies(probeLog).filter((r) => r.at > downAt).every((r) => r.src === EIP)).toBe(true);
+
+    // Fault: the active gateway hangs (SIGSTOP). It can neither renew nor drop anything itself: the kernel fence
+    // must end its egress IP before gw2 may take it. After SIGCONT it must find its lease gone and stay dark.
+    await run(['ip', 'link', 'set', 'eth1', 'up'], { netns: lab.ns.gw1 });
+    await waitFor('gw1 active again after uplink up + hold-down', () => status('gw1')?.role === 'active' || undefined, 20_000);
+    const gw1Pid = agents.get('gw1')?.pid ?? -1;
+    const stopAt = Date.now();
+    process.kill(gw1Pid, 'SIGSTOP');
+    try {
+      await waitFor('gw2 active while gw1 is frozen', () => status('gw2')?.role === 'active' || undefined);
+      await waitFor('replies while gw1 is frozen', () => replies(probeLog).some((r) => r.at > stopAt + 100 && r.src === EIP) || undefined);
+      expect(await eipFenceLive(lab.runId, lab.ns.gw1)).toEqual([]); // frozen, yet its fence has run out
+      await sleep(300);
+      process.stdout.write(`egress failover outage after SIGSTOP (${PROFILE} profile): ${outageAfter(replies(probeLog), stopAt)} ms\n`);
+    } finally {
+      process.kill(gw1Pid, 'SIGCONT');
+    }
+    await sleep(500);
+    expect(await eipFenceLive(lab.runId, lab.ns.gw1)).toEqual([]);
+    expect(await eipFenceLive(lab.runId, lab.ns.gw2)).toEqual([EIP]);
     expect(conflicts).toEqual([]);
     passed = true;
-  }, 90_000);
+  }, 110_000);
 });

@@ -191,8 +191,8 @@ export class GatewayAgent {
     // Set first: if serving fails halfway, a later drop still cleans up.
     this.servingIps = [...ips];
     if (ips.length) {
-      // Computed as late as possible: the kernel fence counts from when nft runs.
-      const fresh = await this.deps.egress.serve(ips, this.keeper.remainingMs());
+      // An absolute deadline: however late the datapath gets to it, the fence never outlives the lease.
+      const fresh = await this.deps.egress.serve(ips, this.keeper.hold.validUntil);
       if (fresh.length) this.deps.log.info({ ips: fresh, epoch: this.keeper.hold.epoch }, 'egress IPs now served here');
     }
     // Belt and braces: the kernel fence already expires on its own; this also removes the addresses.
