@@ -71,6 +71,13 @@ export interface AllocationStore {
 
   listBlocks(filter?: { pool?: string; node?: string }): Promise<BlockLease[]>;
 
+  /**
+   * Optional: the store picks the block itself (a broker that leases "the next free block" of a pool). When present
+   * the engine calls this instead of walking the pool and asking `leaseBlock` for one CIDR after another. Resolves
+   * the lease now held by `node` (durable, like `leaseBlock`), or undefined when the pool has no free block.
+   */
+  leaseAnyBlock?(pool: string, node: string, leasedAt: number): Promise<BlockLease | undefined>;
+
   /** Releases resources (file handles, connections). The store is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -406,6 +406,7 @@ export class IpamEngine {
     return this.leaseLocks.run(`${ps.pool.name} ${node}`, async () => {
       // Another caller may have leased while we waited.
       if ((ps.byNode.get(node) ?? []).some((b) => b.free > 0)) return true;
+      if (this.store.leaseAnyBlock) return this.leaseBlockPickedByStore(ps, node);
       const size = 1n << BigInt((ps.pool.family === 'ipv4' ? 32 : 128) - ps.pool.blockPrefix);
       for (const r of ps.pool.usable) {
         for (let start = cidrOf(ps.pool.family, r.first, ps.pool.blockPrefix).first; start <= r.last; start += size) {
@@ -424,6 +425,24 @@ export class IpamEngine {
       }
       return false;
     });
+  }
+
+  /** The store (a broker) chose the block: account it like one the engine picked. */
+  private async leaseBlockPickedByStore(ps: PoolState, node: string): Promise<boolean> {
+    const l = await this.store.leaseAnyBlock!(ps.pool.name, node, this.now());
+    if (!l) return false;
+    let b: BlockState | undefined;
+    try {
+      b = this.blockFor(ps, parseIp(l.cidr.split('/')[0]!).value);
+    } catch {
+      b = undefined;
+    }
+    if (b?.cidrText !== l.cidr) {
+      throw new StraitError('INVALID_POOL', `block ${l.cidr} leased for pool "${ps.pool.name}" is not a /${ps.pool.blockPrefix} block of ${formatCidr(ps.pool.subnet)}`, { pool: ps.pool.name, cidr: l.cidr });
+    }
+    b.emptySince = this.now();
+    this.noteLease(ps, b, node);
+    return true;
   }
 
   private async resyncPool(ps: PoolState): Promise<void> {

@@ -6,6 +6,8 @@ export { AgentServer } from './node-agent/agent-server.js';
 export type { IpamService, IpamResult, AssignedIp, AddRequest, PodIdentity, Route as CniRoute } from './node-agent/ipam-service.js';
 export { EngineIpamService } from './node-agent/engine-ipam-service.js';
 export { withBlockSource, type BlockSource } from './node-agent/block-source.js';
+export { startBrokerNodeAgent, poolsFromBroker, type BrokerNodeAgentOptions, type RunningBrokerNodeAgent } from './node-agent/broker-node-agent.js';
+export { BrokerBlockSource, type BlockReconcileResult } from './node-agent/broker-block-source.js';
 export { handleCniCall } from './node-agent/cni-handler.js';
 export { CniLab, bridgeNetconf, firstAddress, repoRoot, REFERENCE_CNI_DIR } from './node-agent/cni-lab.js';
 export { startAgentProcess } from './node-agent/agent-process.js';

@@ -1,8 +1,9 @@
 import type { Command } from '@commander-js/extra-typings';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { StraitError } from '../../api/index.js';
 import { createLogger } from '../../host/index.js';
-import { startStandaloneNodeAgent } from '../../member-agent/index.js';
+import { startBrokerNodeAgent, startStandaloneNodeAgent, type RunningNodeAgent } from '../../member-agent/index.js';
 
 export function registerNodeAgentCommands(program: Command): void {
   program
@@ -10,15 +11,51 @@ export function registerNodeAgentCommands(program: Command): void {
     .description('Run the node agent in the foreground: serves the IPAM API for the strait-ipam CNI plugin on a unix socket')
     .option('--standalone', 'take pools from --config and keep allocations in --state-dir (no broker)')
     .option('--config <file>', 'pool config, JSON or YAML: {"pools":[{"name":"p1","subnet":"10.77.0.0/24","default":true}]}')
+    .option('--broker <url>', 'broker mode: pools from this broker, blocks leased from it (needs --token and --cluster)')
+    .option('--token <credential>', 'broker mode: the cluster credential (default: $STRAIT_BROKER_TOKEN)')
+    .option('--cluster <id>', 'broker mode: this cluster\'s id at the broker')
+    .option('--ca <file>', 'broker mode: PEM of the broker CA to trust (https brokers)')
+    .option('--block-grace <seconds>', 'broker mode: return a block to the broker after it stayed empty this long', '300')
     .option('--socket <path>', 'unix socket to serve', '/run/strait/node-agent.sock')
     .option('--state-dir <dir>', 'directory for the durable allocation store', '/var/lib/strait/ipam')
     .option('--node-name <name>', 'this node\'s name (blocks are leased to it)', hostname())
+    .option('--node <name>', 'alias of --node-name')
     .action(async (o) => {
-      if (!o.standalone) throw new StraitError('INVALID_ARGUMENT', 'only --standalone mode exists so far (the broker-backed mode comes with the broker)');
-      if (!o.config) throw new StraitError('INVALID_ARGUMENT', '--standalone needs --config FILE with the pools');
       const log = createLogger('node-agent');
-      const agent = await startStandaloneNodeAgent({ configFile: o.config, socketPath: o.socket, stateDir: o.stateDir, nodeName: o.nodeName, log });
-      log.info({ socket: o.socket, stateDir: o.stateDir, node: o.nodeName, pools: agent.poolNames }, 'node agent ready');
+      const nodeName = o.node ?? o.nodeName;
+      let agent: RunningNodeAgent;
+      if (o.broker !== undefined) {
+        if (o.standalone) throw new StraitError('INVALID_ARGUMENT', 'choose one of --standalone and --broker URL');
+        const token = o.token ?? process.env.STRAIT_BROKER_TOKEN;
+        if (!token) throw new StraitError('INVALID_ARGUMENT', '--broker needs --token CLUSTER_CREDENTIAL (or $STRAIT_BROKER_TOKEN)');
+        if (!o.cluster) throw new StraitError('INVALID_ARGUMENT', '--broker needs --cluster ID (the id this cluster joined with)');
+        const grace = Number(o.blockGrace);
+        if (!Number.isFinite(grace) || grace < 0) throw new StraitError('INVALID_ARGUMENT', `--block-grace must be a number of seconds, got ${JSON.stringify(o.blockGrace)}`);
+        let caPem: string | undefined;
+        if (o.ca) {
+          try {
+            caPem = readFileSync(o.ca, 'utf8');
+          } catch (e) {
+            throw new StraitError('INVALID_ARGUMENT', `cannot read --ca ${o.ca}: ${(e as Error).message}`);
+          }
+        }
+        agent = await startBrokerNodeAgent({
+          brokerUrl: o.broker,
+          token,
+          ...(caPem ? { caPem } : {}),
+          cluster: o.cluster,
+          nodeName,
+          socketPath: o.socket,
+          stateDir: o.stateDir,
+          blockGraceMs: grace * 1000,
+          log,
+        });
+      } else {
+        if (!o.standalone) throw new StraitError('INVALID_ARGUMENT', 'choose a mode: --standalone --config FILE, or --broker URL --token CREDENTIAL --cluster ID');
+        if (!o.config) throw new StraitError('INVALID_ARGUMENT', '--standalone needs --config FILE with the pools');
+        agent = await startStandaloneNodeAgent({ configFile: o.config, socketPath: o.socket, stateDir: o.stateDir, nodeName, log });
+      }
+      log.info({ socket: o.socket, stateDir: o.stateDir, node: nodeName, pools: agent.poolNames, broker: o.broker }, 'node agent ready');
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));
         process.once('SIGINT', () => resolve('SIGINT'));

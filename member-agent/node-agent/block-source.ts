@@ -6,10 +6,10 @@ import type { AllocationRecord, AllocationStore, BlockLease } from '../../ipam/i
  *
  * - Standalone: the node's own durable store is the block source (every block of the configured pools is the
  *   node's to take).
- * - Broker-backed (later): the broker's lease API implements BlockSource, while allocations inside leased
- *   blocks stay in the node's local durable store, so pod ADDs never wait for the broker.
+ * - Broker-backed (`BrokerBlockSource`): the broker picks the block (`leaseAnyBlock`), the node records it in its
+ *   local durable store; allocations inside leased blocks stay local, so pod ADDs never wait for the broker.
  */
-export type BlockSource = Pick<AllocationStore, 'leaseBlock' | 'releaseBlock' | 'listBlocks'>;
+export type BlockSource = Pick<AllocationStore, 'leaseBlock' | 'releaseBlock' | 'listBlocks' | 'leaseAnyBlock'>;
 
 /** A store that keeps allocations in `local` and takes block leases from `blocks`. */
 export function withBlockSource(local: AllocationStore, blocks: BlockSource): AllocationStore {
@@ -22,6 +22,7 @@ export function withBlockSource(local: AllocationStore, blocks: BlockSource): Al
     leaseBlock: (l: BlockLease) => blocks.leaseBlock(l),
     releaseBlock: (p: string, c: string, n: string) => blocks.releaseBlock(p, c, n),
     listBlocks: (f?: { pool?: string; node?: string }) => blocks.listBlocks(f),
+    ...(blocks.leaseAnyBlock ? { leaseAnyBlock: (p: string, n: string, at: number) => blocks.leaseAnyBlock!(p, n, at) } : {}),
     close: () => local.close(),
   };
 }

@@ -1,0 +1,115 @@
+import { mkdirSync } from 'node:fs';
+import { BrokerClient, StraitError, type IPPool as BrokerPool } from '../../api/index.js';
+import { FileAllocationStore, IpamEngine, type BlockUsage, type IpamConfig } from '../../ipam/index.js';
+import type { Logger } from '../../host/index.js';
+import { AgentServer } from './agent-server.js';
+import { withBlockSource } from './block-source.js';
+import { BrokerBlockSource, type BlockReconcileResult } from './broker-block-source.js';
+import { EngineIpamService } from './engine-ipam-service.js';
+import type { RunningNodeAgent } from './standalone-agent.js';
+
+export interface BrokerNodeAgentOptions {
+  /** e.g. `https://broker.example:8443` */
+  brokerUrl: string;
+  /** The cluster credential (from `strait join`). */
+  token: string;
+  /** PEM of the broker CA (pinned); omit for a plain-http broker. */
+  caPem?: string;
+  cluster: string;
+  nodeName: string;
+  socketPath: string;
+  stateDir: string;
+  log: Logger;
+  /** An empty block goes back to the broker after this long (default 5 min). */
+  blockGraceMs?: number;
+  /** How often empty blocks and the broker's pools are looked at (default min(grace/2, 30 s), at least 100 ms). */
+  housekeepingIntervalMs?: number;
+}
+
+export interface RunningBrokerNodeAgent extends RunningNodeAgent {
+  /** What the start-up reconcile with the broker did. */
+  readonly reconciled: BlockReconcileResult;
+  /** One housekeeping round now: returns empty blocks past the grace period; resolves to the blocks returned. */
+  housekeeping(): Promise<BlockUsage[]>;
+}
+
+/** The broker's `pods` pools as the engine's pool config (every one a default pool; blocks as the broker cuts them). */
+export function poolsFromBroker(pools: BrokerPool[]): IpamConfig {
+  return {
+    pools: pools
+      .filter((p) => p.purpose === 'pods')
+      .map((p) => ({ name: p.name, subnet: p.cidr, blockSize: p.blockSize, default: true })),
+  };
+}
+
+/**
+ * A node agent whose blocks are leased from the broker: pools from the broker, each block leased there when the
+ * node needs one and recorded in the durable file store under `stateDir` (a restart reuses it, no new lease), pod
+ * addresses allocated locally inside the node's blocks (no broker round trip per pod), empty blocks returned after
+ * the grace period.
+ */
+export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<RunningBrokerNodeAgent> {
+  const graceMs = o.blockGraceMs ?? 300_000;
+  const intervalMs = Math.max(100, o.housekeepingIntervalMs ?? Math.min(graceMs / 2, 30_000));
+  const client = new BrokerClient({ baseUrl: o.brokerUrl, token: o.token, ...(o.caPem ? { caPem: o.caPem } : {}) });
+  mkdirSync(o.stateDir, { recursive: true });
+  let local: FileAllocationStore | undefined;
+  let server: AgentServer | undefined;
+  try {
+    const config = poolsFromBroker((await client.listPools()).items);
+    if (config.pools.length === 0) throw new StraitError('AGENT_CONFIG_INVALID', `the broker ${o.brokerUrl} has no pool with purpose "pods" to lease blocks from`);
+    local = await FileAllocationStore.open(o.stateDir);
+    const source = new BrokerBlockSource(client, local, o.cluster, o.log);
+    const reconciled = await source.reconcile(o.nodeName);
+    const store = withBlockSource(local, source);
+    const engine = new IpamEngine({ store, config });
+    await engine.sync();
+    server = new AgentServer(o.socketPath, new EngineIpamService(engine, o.nodeName), o.log);
+    await server.start();
+
+    let poolsSeen = JSON.stringify(config);
+    const housekeeping = async (): Promise<BlockUsage[]> => {
+      const next = poolsFromBroker((await client.listPools()).items);
+      if (JSON.stringify(next) !== poolsSeen && next.pools.length > 0) {
+        await engine.reconfigure(next);
+        poolsSeen = JSON.stringify(next);
+        o.log.info({ pools: next.pools.map((p) => p.name) }, 'pools changed at the broker');
+      }
+      return engine.releaseEmptyBlocks(graceMs);
+    };
+    let running: Promise<unknown> | undefined;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = housekeeping()
+        .catch((e: unknown) => o.log.warn({ err: e }, 'housekeeping failed; retrying next round'))
+        .finally(() => (running = undefined));
+    }, intervalMs);
+    timer.unref();
+    const srv = server;
+    const st = local;
+    return {
+      socketPath: o.socketPath,
+      get poolNames() {
+        return engine.getConfig().pools.map((p) => p.name);
+      },
+      engine,
+      reconciled,
+      housekeeping: async () => {
+        while (running) await running;
+        return housekeeping();
+      },
+      async stop() {
+        clearInterval(timer);
+        while (running) await running;
+        await srv.stop();
+        await st.close();
+        client.close();
+      },
+    };
+  } catch (e) {
+    await server?.stop();
+    await local?.close();
+    client.close();
+    throw e;
+  }
+}
