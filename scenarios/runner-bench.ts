@@ -29,7 +29,8 @@ export function renderFailoverSection(reports: readonly { report: RunReport; rep
   const lines = [
     '## Failover',
     '',
-    `Command: \`npm run bench:failover\` (= \`strait scenario run gateway-failover --trials ${trials} --profile default|fast\`), ${new Date().toISOString().slice(0, 10)}, ${machine}.`,
+    `Command: \`npm run bench:failover${trials === 20 ? '' : ` -- --trials ${trials}`}\` (= \`strait scenario run gateway-failover --trials ${trials} --profile default|fast\`; 20 trials per fault by default), ${new Date().toISOString().slice(0, 10)}, ${machine}.`,
+    'A trial that did not recover counts its outage up to the end of the trial (a lower bound) and is in the failed column.',
     'Outage = longest gap between answered UDP probes (every 10 ms, pod → pod in the other cluster over WireGuard, and pod →',
     'external server through the egress IP), worst flow per trial. EIP conflicts = trials in which the egress IP was live on',
     'two gateways at once (kernel fence sampled every 20 ms); wrong source IP = trials in which a server saw another source.',
