@@ -119,6 +119,8 @@ export const IPPool = z.object({
   subnet: z.string().optional(),
   purpose: PoolPurpose,
   description: z.string().optional(),
+  /** The member cluster that owns the pool (only it and the admin may change or delete it); absent: an admin pool. */
+  cluster: z.string().optional(),
   createdAt: Timestamp,
   resourceVersion: z.string(),
 });
@@ -129,6 +131,8 @@ export const IPPoolCreate = z.strictObject({
   subnet: Name.optional(),
   purpose: PoolPurpose.default('pods'),
   description: Description.optional(),
+  /** Owner cluster; a cluster credential may only name itself (and gets itself when it omits this). */
+  cluster: Name.optional(),
 });
 export const IPPoolPut = z.strictObject({
   name: Name.optional(),
@@ -137,6 +141,8 @@ export const IPPoolPut = z.strictObject({
   subnet: Name.optional(),
   purpose: PoolPurpose.optional(),
   description: Description.optional(),
+  /** The owner may be repeated but not changed. */
+  cluster: Name.optional(),
   resourceVersion: ResourceVersion.optional(),
 });
 

@@ -63,3 +63,10 @@ export function requireClusterOrAdmin(p: Principal, cluster: string, what: strin
   if (p.kind === 'admin' || p.cluster === cluster) return;
   throw new StraitError('FORBIDDEN', `cluster ${p.cluster} may not ${what} of cluster ${cluster}`, { principal: `cluster/${p.cluster}`, cluster });
 }
+
+/** Admin, or the cluster that owns the pool; admin pools (no owner) and other clusters' pools are the admin's. */
+export function requirePoolOwner(p: Principal, pool: { name: string; cluster?: string | undefined }, what: string): void {
+  if (p.kind === 'admin' || (pool.cluster !== undefined && pool.cluster === p.cluster)) return;
+  const owner = pool.cluster === undefined ? 'the admin' : `cluster ${pool.cluster}`;
+  throw new StraitError('FORBIDDEN', `cluster ${p.cluster} may not ${what} pool ${pool.name}: it is owned by ${owner}`, { principal: `cluster/${p.cluster}`, pool: pool.name, owner: pool.cluster ?? 'admin' });
+}

@@ -48,9 +48,24 @@ const MATRIX: [string, string | (() => string), unknown, Partial<Record<Who, num
   ['POST', '/v1/subnets', { name: 'sx', cidr: '10.60.0.0/16' }, { admin: 201, east: 403, west: 403 }],
   ['PUT', '/v1/subnets/sx', { description: 'd' }, { admin: 200, east: 403, west: 403 }],
   ['DELETE', '/v1/subnets/sx', undefined, { admin: 204, east: 403, west: 403 }],
-  ['POST', '/v1/ippools', { name: 'px', cidr: '10.70.0.0/16' }, { admin: 201, east: 403, west: 403 }],
+  // pools: admin pools (no owner) are the admin's; a cluster creates, changes and deletes only pools it owns
+  ['POST', '/v1/ippools', { name: 'px', cidr: '10.70.0.0/16' }, { admin: 201 }],
   ['PUT', '/v1/ippools/px', { description: 'd' }, { admin: 200, east: 403, west: 403 }],
   ['DELETE', '/v1/ippools/px', undefined, { admin: 204, east: 403, west: 403 }],
+  ['PUT', '/v1/ippools/p', { description: 'd' }, { admin: 200, east: 403, west: 403 }],
+  ['DELETE', '/v1/ippools/p', undefined, { east: 403, west: 403 }],
+  ['POST', '/v1/ippools', { name: 'pe', cidr: '10.71.0.0/16', cluster: 'east' }, { west: 403, east: 201, admin: 409 }],
+  ['POST', '/v1/ippools', { name: 'pw', cidr: '10.72.0.0/16' }, { west: 201 }],
+  ['GET', '/v1/ippools/pw', undefined, { admin: 200, east: 200, west: 200 }],
+  ['POST', '/v1/ippools', { name: 'pz', cidr: '10.73.0.0/16', cluster: 'west' }, { east: 403 }],
+  ['PUT', '/v1/ippools/pe', { description: 'd' }, { west: 403, east: 200, admin: 200 }],
+  ['PUT', '/v1/ippools/pe', { cluster: 'west' }, { west: 403, east: 409 }],
+  ['PUT', '/v1/ippools/pw', { description: 'd' }, { east: 403, west: 200 }],
+  ['DELETE', '/v1/ippools/pw', undefined, { east: 403 }],
+  ['DELETE', '/v1/ippools/pw', undefined, { west: 204 }],
+  ['DELETE', '/v1/ippools/pe', undefined, { west: 403, east: 204 }],
+  ['POST', '/v1/ippools', { name: 'pa', cidr: '10.74.0.0/16', cluster: 'west' }, { admin: 201 }],
+  ['DELETE', '/v1/ippools/pa', undefined, { east: 403, admin: 204 }],
   ['PATCH', '/v1/clusters/east', { labels: { a: 'b' } }, { admin: 200, east: 200, west: 403 }],
   ['PUT', '/v1/clusters/east/heartbeat', {}, { admin: 200, east: 200, west: 403 }],
   ['PUT', '/v1/clusters/east/gateways/gw2', gw, { admin: 200, east: 200, west: 403 }],
@@ -105,5 +120,21 @@ describe('authorization matrix', () => {
     await east.removeCluster('east');
     await expect(east.listClusters()).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     await expect(broker.client(tok.west).listClusters()).resolves.toMatchObject({ items: expect.any(Array) });
+  });
+
+  it('removes a leaving cluster\'s free pools and refuses to leave while one of them is leased', async () => {
+    const t = await broker.admin.createToken({ uses: 1 });
+    const north = broker.client((await broker.admin.joinCluster({ id: 'north', podCIDRs: ['10.3.0.0/16'] }, t.token)).credentials.token);
+    await north.createPool({ name: 'pn-free', cidr: '10.80.0.0/16', purpose: 'pods' });
+    const leased = await north.createPool({ name: 'pn-used', cidr: '10.81.0.0/16', blockSize: 24, purpose: 'pods' });
+    expect(leased.cluster).toBe('north');
+    const block = await broker.client(tok.west).leaseBlock('pn-used', { cluster: 'west', node: 'w1' });
+    await expect(north.removeCluster('north')).rejects.toMatchObject({ code: 'IN_USE', message: expect.stringContaining('pn-used') });
+    // Refused means nothing changed: the cluster and both pools are still there.
+    await expect(broker.admin.getCluster('north')).resolves.toMatchObject({ id: 'north' });
+    expect((await broker.admin.listPools()).items.filter((p) => p.cluster === 'north').map((p) => p.name)).toEqual(['pn-free', 'pn-used']);
+    await broker.client(tok.west).releaseBlock(block.id);
+    await north.removeCluster('north');
+    expect((await broker.admin.listPools()).items.filter((p) => p.cluster === 'north')).toEqual([]);
   });
 });

@@ -142,7 +142,7 @@ export class BrokerStore {
     const r = await this.s.del(kind, name, opts.expectedRv ?? '', String(Date.now()), guards.length, ...guards, ...cleanup);
     return this.result(r, kind, name, () => {
       if (r[0] === 'INUSE') {
-        throw new StraitError('IN_USE', `${kind} ${JSON.stringify(name)} is still in use (${describeGuard(r[1] ?? '')})`, { kind, name, guard: describeGuard(r[1] ?? '') });
+        throw new StraitError('IN_USE', `${kind} ${JSON.stringify(name)} is still in use (${describeGuard(r[1] ?? '')})`, { kind, name, guard: describeGuard(r[1] ?? ''), key: r[1] ?? '' });
       }
     }) as KindObjectMap[K];
   }
@@ -283,18 +283,55 @@ export class BrokerStore {
     return this.update('Cluster', id, (c) => (c.status === 'Ready' ? undefined : { ...strip(c), status: 'Ready' as const }));
   }
 
+  /**
+   * Removes a cluster and the pools it owns. Refused with IN_USE (changing nothing) while any of its pools has
+   * leased blocks or addresses, whoever holds them: deleting such a pool would pull addresses from under running
+   * pods. The lease check is a guard of the same atomic delete as the cluster itself; the pools go right after
+   * (a pool leased or created in between is left to the garbage collector, which deletes ownerless pools once
+   * they are free).
+   */
   async removeCluster(id: string, expectedRv?: string): Promise<Cluster> {
-    return this.delete('Cluster', id, {
-      ...(expectedRv ? { expectedRv } : {}),
-      cleanup: [
+    const owned = (await this.list('IPPool', (p) => p.cluster === id)).items;
+    let removed: Cluster;
+    try {
+      removed = await this.delete('Cluster', id, {
+        ...(expectedRv ? { expectedRv } : {}),
+        guards: owned.flatMap((p) => [`pb:${p.name}`, `pa:${p.name}`]),
+        cleanup: [
         ['hdel', 'creds', id],
         ['hdel', 'ranges:cluster', id],
         ['hdel', 'cidrs', id],
         ['hdel', 'joinedvia', id],
-        ['hdel', 'hb', id],
-        ['hsetnow', 'left', id],
-      ],
-    });
+          ['hdel', 'hb', id],
+          ['hsetnow', 'left', id],
+        ],
+      });
+    } catch (e) {
+      if (e instanceof StraitError && e.code === 'IN_USE') {
+        const d = (e.details ?? {}) as { guard?: string; key?: string };
+        const guard = d.guard ?? '';
+        const pool = /^p[ab]:(.*)$/.exec(d.key ?? '')?.[1] ?? '';
+        throw new StraitError('IN_USE', `cluster ${id} still owns pool ${pool}, which ${guard.replace(/^it /, '')}; return those leases (or delete the pool) before the cluster leaves`, { kind: 'Cluster', name: id, pool, guard });
+      }
+      throw e;
+    }
+    await this.deleteOwnerlessPools(id);
+    return removed;
+  }
+
+  /** Deletes the free pools of a cluster that is not registered (any more); leased ones stay until they are free. */
+  async deleteOwnerlessPools(cluster: string): Promise<number> {
+    if ((await this.redis.hexists(this.key('o:Cluster'), cluster)) === 1) return 0;
+    let n = 0;
+    for (const p of (await this.list('IPPool', (x) => x.cluster === cluster)).items) {
+      try {
+        await this.deletePool(p.name, p.resourceVersion);
+        n++;
+      } catch (e) {
+        if (!(e instanceof StraitError) || !['IN_USE', 'NOT_FOUND', 'STALE_RESOURCE_VERSION'].includes(e.code)) throw e;
+      }
+    }
+    return n;
   }
 
   // ------------------------------------------------------------------ subnets and pools
@@ -309,7 +346,7 @@ export class BrokerStore {
     return this.delete('Subnet', name, { ...(expectedRv ? { expectedRv } : {}), guards: [`sp:${name}`], cleanup: [['hdel', 'ranges:subnet', name]] });
   }
 
-  async createPool(req: { name: string; cidr: string; blockSize?: number; subnet?: string; purpose: IPPool['purpose']; description?: string }): Promise<IPPool> {
+  async createPool(req: { name: string; cidr: string; blockSize?: number; subnet?: string; purpose: IPPool['purpose']; description?: string; cluster?: string }): Promise<IPPool> {
     const r = parseCidrRange(req.cidr);
     const blockSize = req.blockSize ?? defaultBlockSize(r);
     if (blockSize < r.prefix || blockSize > r.bits) {
@@ -325,9 +362,11 @@ export class BrokerStore {
       ...(req.subnet !== undefined ? { subnet: req.subnet } : {}),
       purpose: req.purpose,
       ...(req.description !== undefined ? { description: req.description } : {}),
+      ...(req.cluster !== undefined ? { cluster: req.cluster } : {}),
       createdAt: now(),
     };
-    const res = await this.s.createRanged('IPPool', 'ranges:pool', req.name, encodeObject(obj), r.start, r.end, r.cidr, req.subnet ?? '', poolMeta(r, blockSize));
+    const res = await this.s.createRanged('IPPool', 'ranges:pool', req.name, encodeObject(obj), r.start, r.end, r.cidr, req.subnet ?? '', poolMeta(r, blockSize), req.cluster ?? '');
+    if (res[0] === 'NOOWNER') throw new StraitError('NOT_FOUND', `cluster ${JSON.stringify(req.cluster)} (the pool's owner) not found`, { kind: 'Cluster', name: req.cluster });
     return this.rangedResult(res, 'IPPool', req.name, r.cidr, req.subnet) as IPPool;
   }
 
@@ -344,10 +383,18 @@ export class BrokerStore {
     }
   }
 
-  async deletePool(name: string, expectedRv?: string): Promise<IPPool> {
+  /**
+   * Deletes a pool (refused while leased). `allowed` sees the stored pool (e.g. to check its owner); the delete
+   * is a CAS on that pool's resourceVersion, so what was checked is exactly what goes.
+   */
+  async deletePool(name: string, expectedRv?: string, allowed?: (pool: IPPool) => void): Promise<IPPool> {
     const pool = await this.get('IPPool', name);
+    allowed?.(pool);
+    if (expectedRv !== undefined && expectedRv !== pool.resourceVersion) {
+      throw new StraitError('STALE_RESOURCE_VERSION', `IPPool ${JSON.stringify(name)} has changed (now at resourceVersion ${pool.resourceVersion}); re-read and retry`, { kind: 'IPPool', name, resourceVersion: pool.resourceVersion });
+    }
     return this.delete('IPPool', name, {
-      expectedRv: expectedRv ?? pool.resourceVersion,
+      expectedRv: pool.resourceVersion,
       guards: [`pb:${name}`, `pa:${name}`],
       cleanup: [
         ['hdel', 'ranges:pool', name],

@@ -79,6 +79,9 @@ export async function collectGarbage(store: BrokerStore, graceMs: number, nowMs 
       await store.delete('Gateway', `${g.cluster}/${g.name}`).then(() => out.gateways++, ignoreGone);
     }
   }
+  // Pools of clusters that are gone go once nothing is leased from them (removal deletes the free ones at once).
+  const owners = new Set((await store.list('IPPool')).items.map((p) => p.cluster).filter((c): c is string => c !== undefined && !clusters.has(c)));
+  for (const owner of owners) await store.deleteOwnerlessPools(owner);
   // Forget clusters whose leftovers are all gone.
   const left = await store.redis.hgetall(leftKey);
   for (const [cluster, at] of Object.entries(left)) {

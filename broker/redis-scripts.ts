@@ -129,13 +129,16 @@ return {'OK', json}
 
 /**
  * Creates a subnet or pool: refuses overlap with its siblings, checks containment in the parent subnet.
- * ARGV: P, kind, rangesKey, name, json, start, end, cidr, parentName ('' = none), metaValue ('' = none)
+ * ARGV: P, kind, rangesKey, name, json, start, end, cidr, parentName ('' = none), metaValue ('' = none),
+ *       ownerCluster (optional; '' = none): refused with NOOWNER unless that cluster is registered, so a cluster
+ *       removed a moment ago cannot leave a pool behind.
  */
 export const CREATE_RANGED = `${PRELUDE}
 local kind, rk, name = ARGV[2], P .. ARGV[3], ARGV[4]
 local key = P .. 'o:' .. kind
 local cur = redis.call('HGET', key, name)
 if cur then return {'EXISTS', cur} end
+if ARGV[11] and ARGV[11] ~= '' and redis.call('HEXISTS', P .. 'o:Cluster', ARGV[11]) == 0 then return {'NOOWNER'} end
 local s, e = ARGV[6], ARGV[7]
 if ARGV[9] ~= '' then
   local r = redis.call('HGET', P .. 'ranges:subnet', ARGV[9])

@@ -25,7 +25,7 @@ import {
   TokenCreateRequest,
   type Gateway as GatewayT,
 } from '../api/index.js';
-import { requireClusterOrAdmin, type Principal } from './auth.js';
+import { requireClusterOrAdmin, requirePoolOwner, type Principal } from './auth.js';
 import type { BrokerStore } from './broker-store.js';
 import { canonicalIp } from './cidr-range.js';
 
@@ -188,22 +188,29 @@ export const ROUTES: RouteSpec[] = [
   },
   // ------------------------------------------------------------------ pools
   {
-    id: 'createPool', method: 'POST', path: '/v1/ippools', summary: 'Create an IP pool (must not overlap another pool; inside its subnet if one is named)', auth: 'admin', body: IPPoolCreate, status: 201, response: IPPool,
+    id: 'createPool', method: 'POST', path: '/v1/ippools', summary: 'Create an IP pool (must not overlap another pool; inside its subnet if one is named). A cluster credential creates pools owned by its cluster (cluster defaults to the caller)', auth: 'any', body: IPPoolCreate, status: 201, response: IPPool,
     handler: (c) => {
       const b = c.body as z.output<typeof IPPoolCreate>;
-      return c.store.createPool({ name: b.name, cidr: b.cidr, purpose: b.purpose, ...(b.blockSize !== undefined ? { blockSize: b.blockSize } : {}), ...(b.subnet !== undefined ? { subnet: b.subnet } : {}), ...(b.description !== undefined ? { description: b.description } : {}) });
+      const cluster = b.cluster ?? (c.principal.kind === 'cluster' ? c.principal.cluster : undefined);
+      if (cluster !== undefined) requireClusterOrAdmin(c.principal, cluster, 'create pools');
+      return c.store.createPool({ name: b.name, cidr: b.cidr, purpose: b.purpose, ...(b.blockSize !== undefined ? { blockSize: b.blockSize } : {}), ...(b.subnet !== undefined ? { subnet: b.subnet } : {}), ...(b.description !== undefined ? { description: b.description } : {}), ...(cluster !== undefined ? { cluster } : {}) });
     },
   },
-  { id: 'listPools', method: 'GET', path: '/v1/ippools', summary: 'List IP pools', auth: 'any', status: 200, response: listOf(IPPool), handler: (c) => c.store.list('IPPool') },
+  { id: 'listPools', method: 'GET', path: '/v1/ippools', summary: 'List IP pools (filter: ?cluster= owner)', auth: 'any', query: { cluster: 'only pools owned by this cluster' }, status: 200, response: listOf(IPPool), handler: (c) => {
+    const cl = fromList(c.query.cluster);
+    return c.store.list('IPPool', cl ? (p) => p.cluster === cl : undefined);
+  } },
   { id: 'getPool', method: 'GET', path: '/v1/ippools/{name}', summary: 'Get an IP pool', auth: 'any', status: 200, response: IPPool, handler: (c) => c.store.get('IPPool', c.params.name!) },
   {
-    id: 'putPool', method: 'PUT', path: '/v1/ippools/{name}', summary: 'Change a pool\'s purpose or description (cidr, blockSize and subnet are fixed)', auth: 'admin', body: IPPoolPut, status: 200, response: IPPool,
+    id: 'putPool', method: 'PUT', path: '/v1/ippools/{name}', summary: 'Change a pool\'s purpose or description (cidr, blockSize, subnet and cluster are fixed); a cluster only its own pools', auth: 'any', body: IPPoolPut, status: 200, response: IPPool,
     handler: (c) => {
       const b = c.body as z.output<typeof IPPoolPut>;
       const name = c.params.name!;
       if (b.name !== undefined && b.name !== name) throw new StraitError('INVALID_ARGUMENT', 'name in the body must match the path', { name: b.name });
+      // The owner is checked on the stored object inside the CAS loop: the write is refused if the pool changed since.
       return c.store.update('IPPool', name, (cur) => {
-        for (const f of ['cidr', 'blockSize', 'subnet'] as const) {
+        requirePoolOwner(c.principal, cur, 'change');
+        for (const f of ['cidr', 'blockSize', 'subnet', 'cluster'] as const) {
           if (b[f] !== undefined && b[f] !== cur[f]) throw new StraitError('IMMUTABLE_FIELD', `pool ${name}: ${f} cannot change`, { field: f });
         }
         const { resourceVersion: _rv, description: _d, ...rest } = cur;
@@ -212,9 +219,9 @@ export const ROUTES: RouteSpec[] = [
     },
   },
   {
-    id: 'deletePool', method: 'DELETE', path: '/v1/ippools/{name}', summary: 'Delete a pool (refused while it has leases)', auth: 'admin', status: 204,
+    id: 'deletePool', method: 'DELETE', path: '/v1/ippools/{name}', summary: 'Delete a pool (refused while it has leases); a cluster only its own pools', auth: 'any', status: 204,
     handler: async (c) => {
-      await c.store.deletePool(c.params.name!, fromList(c.query.resourceVersion));
+      await c.store.deletePool(c.params.name!, fromList(c.query.resourceVersion), (p) => requirePoolOwner(c.principal, p, 'delete'));
       return undefined;
     },
   },
