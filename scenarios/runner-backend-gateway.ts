@@ -142,16 +142,8 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
     }
   };
 
-  // Workaround (reported to the gateway area): iputils `arping -U -c 1 -w 1` always waits out its 1 s deadline, and
-  // the agent awaits it inside its lease loop, so a 200 ms lease expires before the first renewal. Until the agent
-  // stops awaiting it, agents get an `arping` that sends the same gratuitous ARP in the background and returns at once.
-  const shimDir = join(dir, 'bin');
-  mkdirSync(shimDir, { recursive: true });
-  writeFileSync(join(shimDir, 'arping'), '#!/bin/sh\n( /usr/bin/arping "$@" >/dev/null 2>&1 & )\nexit 0\n', { mode: 0o755 });
-  const agentEnv = { ...process.env, PATH: `${shimDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` };
-
   const startAgent = async (a: Agent): Promise<void> => {
-    const d = startDaemon(a.argv, { netns: lab.netns(a.host), logFile: a.log, env: agentEnv });
+    const d = startDaemon(a.argv, { netns: lab.netns(a.host), logFile: a.log });
     a.pid = d.pid;
     lab.recordDaemon({ pid: d.pid, name: a.argv[2] ?? 'agent', host: a.host });
     if (a.argv[2] === 'gateway' && a.argv.includes('--egress-config')) {
