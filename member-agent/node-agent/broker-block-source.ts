@@ -83,9 +83,12 @@ export class BrokerBlockSource implements BlockSource {
   /**
    * Makes the local store agree with the broker about `node`'s blocks (call before the engine loads): blocks leased
    * at the broker but not recorded locally are adopted; local blocks the broker no longer records are dropped when
-   * no address in them is held, else kept and reported (pods are using them).
+   * no address in them is held (and `dropStale` is not false), else kept and reported.
    */
-  async reconcile(node: string): Promise<BlockReconcileResult> {
+  async reconcile(node: string, opts: { dropStale?: boolean } = {}): Promise<BlockReconcileResult> {
+    // While an engine already serves from the local store, dropping a block under it could hand an address out of a
+    // block the broker gave away; stale blocks are then only reported, and go when they are empty (releaseBlock).
+    const dropStale = opts.dropStale ?? true;
     const out: BlockReconcileResult = { adopted: [], dropped: [], orphaned: [] };
     const remote = (await this.client.listBlocks({ cluster: this.cluster })).items.filter((b) => b.node === node);
     const local = await this.local.listBlocks({ node });
@@ -99,7 +102,7 @@ export class BrokerBlockSource implements BlockSource {
     for (const l of local) {
       if (remoteKeys.has(key(l.pool, l.cidr))) continue;
       const used = (await this.local.list({ pool: l.pool })).some((r) => r.block === l.cidr);
-      if (used) {
+      if (used || !dropStale) {
         out.orphaned.push(l.cidr);
         continue;
       }

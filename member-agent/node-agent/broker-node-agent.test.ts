@@ -128,6 +128,39 @@ describe('node agent in broker mode (real broker on real Redis)', () => {
     expect(inside(ip, await blocksOf('west'))).toBe(true);
   });
 
+  it('a restart while the broker is down serves from the blocks held; the reconcile runs once the broker is back', async () => {
+    const held = (await blocksOf('east')).map((b) => b.cidr).sort();
+    const keep = await add('east', 'east-pod-1');
+    await agents.east!.stop();
+    const url = broker.handle.url;
+    await broker.stop();
+    agents.east = await start('east', { brokerUrl: url });
+    expect(agents.east.poolNames).toEqual(['pods']);
+    expect(await add('east', 'east-pod-1')).toBe(keep);
+    const ip = await add('east', 'east-offline');
+    expect(held.some((c) => cidrContains(parseCidr(c), 'ipv4', parseIp(ip).value))).toBe(true);
+    // Same Redis, same port: the broker comes back with everything it knew.
+    broker = await startTestBroker(redis.socket, { listen: url.replace(/^http:\/\//, '') });
+    await agents.east.housekeeping();
+    expect(agents.east.reconciled).toEqual({ adopted: [], dropped: [], orphaned: [] });
+    expect((await blocksOf('east')).map((b) => b.cidr).sort()).toEqual(held);
+  });
+
+  it('on start, blocks the broker no longer records for the node are dropped when empty and kept when in use', async () => {
+    const used = new Set((await agents.east!.engine.allocations()).map((r) => r.block));
+    const blocks = await blocksOf('east');
+    const empty = blocks.find((b) => !used.has(b.cidr));
+    const busy = blocks.find((b) => used.has(b.cidr));
+    expect(empty).toBeDefined();
+    expect(busy).toBeDefined();
+    await agents.east!.stop();
+    await broker.admin.releaseBlock(empty!.id);
+    await broker.admin.releaseBlock(busy!.id);
+    agents.east = await start('east');
+    expect(agents.east.reconciled).toEqual({ adopted: [], dropped: [empty!.cidr], orphaned: [busy!.cidr] });
+    expect(agents.east.engine.blockUsage().map((u) => u.cidr)).not.toContain(empty!.cidr);
+  });
+
   it('refuses to start with a credential the broker does not know', async () => {
     await expect(start('east', { token: 'nope', socketPath: join(dir, 'x.sock') })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });

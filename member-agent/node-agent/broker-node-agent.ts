@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BrokerClient, StraitError, type IPPool as BrokerPool } from '../../api/index.js';
 import { FileAllocationStore, IpamEngine, type BlockUsage, type IpamConfig } from '../../ipam/index.js';
 import type { Logger } from '../../host/index.js';
@@ -46,7 +47,8 @@ export function poolsFromBroker(pools: BrokerPool[]): IpamConfig {
  * A node agent whose blocks are leased from the broker: pools from the broker, each block leased there when the
  * node needs one and recorded in the durable file store under `stateDir` (a restart reuses it, no new lease), pod
  * addresses allocated locally inside the node's blocks (no broker round trip per pod), empty blocks returned after
- * the grace period.
+ * the grace period. The last pools seen are kept in `stateDir/broker-pools.json`, so a restart while the broker is
+ * unreachable still serves from the blocks held (new blocks and the reconcile wait for the broker).
  */
 export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<RunningBrokerNodeAgent> {
   const graceMs = o.blockGraceMs ?? 300_000;
@@ -55,12 +57,28 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
   mkdirSync(o.stateDir, { recursive: true });
   let local: FileAllocationStore | undefined;
   let server: AgentServer | undefined;
+  const poolsFile = join(o.stateDir, 'broker-pools.json');
+  const savePools = (c: IpamConfig): void => {
+    writeFileSync(`${poolsFile}.tmp`, JSON.stringify(c));
+    renameSync(`${poolsFile}.tmp`, poolsFile);
+  };
   try {
-    const config = poolsFromBroker((await client.listPools()).items);
-    if (config.pools.length === 0) throw new StraitError('AGENT_CONFIG_INVALID', `the broker ${o.brokerUrl} has no pool with purpose "pods" to lease blocks from`);
+    let config: IpamConfig;
+    let reconciledAtStart = true;
+    try {
+      config = poolsFromBroker((await client.listPools()).items);
+      if (config.pools.length === 0) throw new StraitError('AGENT_CONFIG_INVALID', `the broker ${o.brokerUrl} has no pool with purpose "pods" to lease blocks from`);
+      savePools(config);
+    } catch (e) {
+      // A node restarting while the broker is down still serves its pods from the blocks it holds.
+      if (!(e instanceof StraitError && e.code === 'UNAVAILABLE') || !existsSync(poolsFile)) throw e;
+      config = JSON.parse(readFileSync(poolsFile, 'utf8')) as IpamConfig;
+      reconciledAtStart = false;
+      o.log.warn({ err: e, pools: config.pools.map((p) => p.name) }, 'broker unreachable: serving from the pools and blocks recorded in the state dir');
+    }
     local = await FileAllocationStore.open(o.stateDir);
     const source = new BrokerBlockSource(client, local, o.cluster, o.log);
-    const reconciled = await source.reconcile(o.nodeName);
+    const reconciled: BlockReconcileResult = reconciledAtStart ? await source.reconcile(o.nodeName) : { adopted: [], dropped: [], orphaned: [] };
     const store = withBlockSource(local, source);
     const engine = new IpamEngine({ store, config });
     await engine.sync();
@@ -68,10 +86,20 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
     await server.start();
 
     let poolsSeen = JSON.stringify(config);
+    let needsReconcile = !reconciledAtStart;
     const housekeeping = async (): Promise<BlockUsage[]> => {
       const next = poolsFromBroker((await client.listPools()).items);
+      if (needsReconcile) {
+        const r = await source.reconcile(o.nodeName, { dropStale: false });
+        needsReconcile = false;
+        Object.assign(reconciled, r);
+        // reconfigure() re-reads the leases, so adopted blocks become the engine's.
+        await engine.reconfigure(engine.getConfig());
+        o.log.info(r, 'reconciled blocks with the broker');
+      }
       if (JSON.stringify(next) !== poolsSeen && next.pools.length > 0) {
         await engine.reconfigure(next);
+        savePools(next);
         poolsSeen = JSON.stringify(next);
         o.log.info({ pools: next.pools.map((p) => p.name) }, 'pools changed at the broker');
       }
