@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { isStraitError, type BrokerClient } from '../../api/index.js';
-import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from '../../broker/index.js';
+import { startTestBroker, type TestBroker } from '../../broker/index.js';
 import { IpamEngine, MemoryAllocationStore } from '../../ipam/index.js';
 import { startTestKubeApiServer, startTestRedis, type TestKubeApiServer, type TestRedis } from '../../testing/index.js';
 import { createLogger, run } from '../../host/index.js';
@@ -49,7 +49,7 @@ describe('strait join + member agent against a real broker', () => {
   let admin: BrokerClient;
   const members: Member[] = [];
   const startAgent = async (m: Member, extra: Partial<ConstructorParameters<typeof MemberAgent>[0]> = {}): Promise<MemberAgent> => {
-    m.agent = new MemberAgent({ kubeConfig: m.kc, leaseDurationMs: 2_000, resyncMs: 1_000, heartbeatMs: 2_000, brokerRetryMs: 100, poolPushToken: TEST_ADMIN_TOKEN, log, ...extra });
+    m.agent = new MemberAgent({ kubeConfig: m.kc, leaseDurationMs: 2_000, resyncMs: 1_000, heartbeatMs: 2_000, brokerRetryMs: 100, log, ...extra });
     await m.agent.start();
     return m.agent;
   };
@@ -126,6 +126,10 @@ describe('strait join + member agent against a real broker', () => {
     const mirrored = await eventually('pool in west', async () => get(west, 'ippools', 'east-pods'));
     expect(mirrored.spec).toMatchObject({ cidr: '10.128.4.0/24', subnet: 'global', description: 'from east' });
     expect(mirrored.metadata.labels?.['strait.io/origin']).toBe('broker');
+    expect(mirrored.metadata.annotations?.['strait.io/pool-owner']).toBe('east');
+    // Pushed with east's own credential (no admin token in the cluster): the broker records east as the owner.
+    expect((await admin.getPool('east-pods')).cluster).toBe('east');
+    await eventually('east pool Synced', async () => (await get(east, 'ippools', 'east-pods'))?.status?.conditions?.some((c) => c.type === 'Synced' && c.status === 'True'));
     // The gateway candidate Node of east is published and mirrored into west.
     await eventually('east gateway in west', async () => (await get(west, 'gateways', 'east.n1').catch(() => undefined)) ?? (await west.custom.getClusterCustomObject({ group: 'multicluster.strait.io', version: 'v1alpha1', plural: 'gateways', name: 'east.n1' }).catch(() => undefined)));
     // ClusterSet status lists both members.
@@ -135,10 +139,18 @@ describe('strait join + member agent against a real broker', () => {
     });
   });
 
-  it('edits on both sides converge; an immutable edit is reverted with a Conflict condition', async () => {
+  it('edits of the owner and the broker converge; edits of a pool owned elsewhere and immutable edits are reverted with a Conflict condition', async () => {
     const [east, west] = members as [Member, Member];
+    await east.custom.patchClusterCustomObject({ ...G, plural: 'ippools', name: 'east-pods', body: { spec: { description: 'edited in east' } } }, merge);
+    await eventually('east edit everywhere', async () => (await admin.getPool('east-pods')).description === 'edited in east' && (await get(west, 'ippools', 'east-pods'))?.spec.description === 'edited in east');
+    // West does not own east-pods: its mirror is read-only, the edit is reverted and never reaches the broker.
     await west.custom.patchClusterCustomObject({ ...G, plural: 'ippools', name: 'east-pods', body: { spec: { description: 'edited in west' } } }, merge);
-    await eventually('west edit everywhere', async () => (await admin.getPool('east-pods')).description === 'edited in west' && (await get(east, 'ippools', 'east-pods'))?.spec.description === 'edited in west');
+    const westReverted = await eventually('west edit reverted', async () => {
+      const p = await get(west, 'ippools', 'east-pods');
+      return p?.spec.description === 'edited in east' && p.status?.conditions?.some((c) => c.type === 'Conflict' && c.status === 'True' && c.reason === 'OwnedElsewhere') ? p : undefined;
+    });
+    expect((westReverted.status?.conditions?.find((c) => c.type === 'Conflict') as { message?: string } | undefined)?.message).toContain('cluster east');
+    expect((await admin.getPool('east-pods')).description).toBe('edited in east');
     const b = await admin.getPool('east-pods');
     // The next writes of both agents to IPPools are refused with 409 (stale), and their informers' history expires.
     east.api.injectFault({ method: 'PATCH', path: '/ippools/', status: 409, count: 2 });
@@ -243,13 +255,19 @@ describe('strait join + member agent against a real broker', () => {
     const [, west] = members as [Member, Member];
     await west.agent!.stop();
     west.agent = undefined;
-    await admin.createPool({ name: 'west-egress', cidr: '10.143.0.0/24', purpose: 'egress' });
+    await admin.createPool({ name: 'west-egress', cidr: '10.143.0.0/24', purpose: 'egress', cluster: 'west' });
+    await admin.createPool({ name: 'shared-egress', cidr: '10.144.0.0/24', purpose: 'egress' });
     await admin.leaseAddress('west-egress', { owner: 'egress/x', cluster: 'west' });
+    await admin.leaseAddress('shared-egress', { owner: 'egress/y', cluster: 'west' });
     const out = await leaveCluster({ kubeConfig: west.kc });
     expect(out.left).toBe(true);
-    expect(out.released.addresses).toBe(1);
+    expect(out.released.addresses).toBe(2);
     expect((await admin.listClusters()).items.map((c) => c.id)).toEqual(['east']);
     expect((await admin.listAddresses({ cluster: 'west' })).items).toEqual([]);
+    // The pool west owned left with it; the admin's pool stays.
+    const pools = (await admin.listPools()).items.map((p) => p.name);
+    expect(pools).toContain('shared-egress');
+    expect(pools).not.toContain('west-egress');
     expect((await leaveCluster({ kubeConfig: west.kc })).left).toBe(false);
   });
 });

@@ -32,8 +32,8 @@ export interface MemberAgentOptions {
   gcIntervalMs?: number;
   gcGraceMs?: number;
   /**
-   * Token for pushing pools (creating/changing them at the broker). The broker currently lets only its admin
-   * write pools; without this the cluster credential is used and a refusal shows as Synced=False/Forbidden.
+   * @deprecated Ignored. Pools are pushed with the cluster credential: the broker lets a cluster create, change
+   * and delete the pools it owns. Still accepted so older callers keep working; never sends an admin token.
    */
   poolPushToken?: string;
   brokerRetryMs?: number;
@@ -54,7 +54,6 @@ export class MemberAgent {
   readonly log: Logger;
   private creds: StoredCredentials | undefined;
   private broker: BrokerClient | undefined;
-  private poolBroker: BrokerClient | undefined;
   private mirror: BrokerMirror | undefined;
   private informers = new Map<string, ResilientInformer>();
   private elector: LeaderElector | undefined;
@@ -75,6 +74,7 @@ export class MemberAgent {
     this.kube = new KubeClient(o.kubeConfig);
     this.log = o.log ?? createLogger('member-agent');
     this.identity = o.identity ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    if (o.poolPushToken) this.log.warn('poolPushToken is ignored: pools are pushed with the cluster credential (a cluster owns the pools it creates)');
   }
 
   get isLeader(): boolean {
@@ -114,7 +114,6 @@ export class MemberAgent {
     const c = this.creds;
     const common = { baseUrl: c.brokerURL, ...(c.caPem ? { caPem: c.caPem } : {}), timeoutMs: 10_000 };
     this.broker = new BrokerClient({ ...common, token: c.token });
-    this.poolBroker = this.o.poolPushToken ? new BrokerClient({ ...common, token: this.o.poolPushToken }) : this.broker;
     this.mirror = new BrokerMirror(this.broker, () => this.poke(), this.o.brokerRetryMs ?? 500);
     const kc = this.o.kubeConfig;
     const onChange = (): void => this.poke();
@@ -166,7 +165,6 @@ export class MemberAgent {
     await Promise.all([...this.informers.values()].map((i) => i.stop()));
     this.informers.clear();
     this.broker?.close();
-    if (this.poolBroker !== this.broker) this.poolBroker?.close();
     this.log.info('no longer leading');
   }
 
@@ -254,12 +252,14 @@ export class MemberAgent {
         case 'broker-create-pool': {
           let created: IPPool;
           try {
-            created = await this.poolBroker!.createPool(a.body);
+            created = await this.broker!.createPool(a.body);
           } catch (e) {
             if (!isStraitError(e, 'ALREADY_EXISTS')) throw e;
             created = await this.broker!.getPool(a.name);
           }
           this.mirror?.remember('IPPool', created);
+          // The name was taken by a pool this cluster does not own: the next round mirrors that one (NameTaken).
+          if (created.cluster !== self) return;
           await this.kube.patchCustom(refOf(IPPoolKind), a.name, {
             metadata: { labels: { [ORIGIN_LABEL]: self }, annotations: { [BROKER_RV_ANNOTATION]: created.resourceVersion, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields({ ...created }) }, finalizers: [SYNC_FINALIZER] },
             spec: { blockSize: created.blockSize },
@@ -267,11 +267,11 @@ export class MemberAgent {
           return;
         }
         case 'broker-put-pool':
-          this.mirror?.remember('IPPool', await this.poolBroker!.putPool(a.name, a.body));
+          this.mirror?.remember('IPPool', await this.broker!.putPool(a.name, a.body));
           return;
         case 'broker-delete-pool':
           try {
-            await this.poolBroker!.deletePool(a.name);
+            await this.broker!.deletePool(a.name);
           } catch (e) {
             if (!isStraitError(e, 'NOT_FOUND')) throw e;
           }
@@ -354,7 +354,7 @@ export class MemberAgent {
   }
 }
 
-const STICKY_CONFLICTS = new Set(['ImmutableField', 'BrokerOwned', 'BrokerChanged', 'NameTaken']);
+const STICKY_CONFLICTS = new Set(['ImmutableField', 'BrokerOwned', 'BrokerChanged', 'NameTaken', 'OwnedElsewhere']);
 
 function toReason(code: string): string {
   return code.toLowerCase().split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');

@@ -46,36 +46,48 @@ describe('planSync: Subnets (broker-owned)', () => {
 
 describe('planSync: IPPools (two-way)', () => {
   const mine = { origin: 'east', rv: '5', finalizers: [SYNC_FINALIZER] };
+  const east = { cluster: 'east' };
   it.each([
     ['mirrors a broker pool', broker({ pools: [pool('p', '10.1.0.0/24', '5')] }), cluster({}), ['crd-create:p']],
     ['pushes a pool created in the cluster', broker({}), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', purpose: 'pods' })] }), ['broker-create-pool:p']],
     ['deletes a mirror whose broker pool is gone', broker({}), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24' }, { origin: 'broker', rv: '5' })] }), ['crd-delete:p']],
-    ['in sync: only adds the finalizer to its own pool', broker({ pools: [pool('p', '10.1.0.0/24', '5')] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', blockSize: 26, purpose: 'pods' }, { origin: 'east', rv: '5' })] }), ['crd-patch:p']],
-    ['in sync with finalizer: nothing', broker({ pools: [pool('p', '10.1.0.0/24', '5')] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', blockSize: 26, purpose: 'pods' }, mine)] }), []],
-    ['pushes a local description edit', broker({ pools: [pool('p', '10.1.0.0/24', '5')] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', purpose: 'pods', description: 'x' }, mine)] }), ['broker-put-pool:p']],
-    ['broker newer wins over a local edit', broker({ pools: [pool('p', '10.1.0.0/24', '9', { description: 'b' })] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', description: 'x' }, mine)] }), ['crd-patch:p']],
-    ['reverts a cidr edit', broker({ pools: [pool('p', '10.1.0.0/24', '5')] }), cluster({ pools: [crd('p', { cidr: '10.2.0.0/24' }, mine)] }), ['crd-patch:p']],
-    ['deleting its own pool deletes it at the broker first', broker({ pools: [pool('p', '10.1.0.0/24', '5')] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24' }, { ...mine, deleting: true })] }), ['broker-delete-pool:p']],
+    ['in sync: only adds the finalizer to its own pool', broker({ pools: [pool('p', '10.1.0.0/24', '5', east)] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', blockSize: 26, purpose: 'pods' }, { origin: 'east', rv: '5' })] }), ['crd-patch:p']],
+    ['in sync with finalizer: nothing', broker({ pools: [pool('p', '10.1.0.0/24', '5', east)] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', blockSize: 26, purpose: 'pods' }, mine)] }), []],
+    ['pushes a local description edit', broker({ pools: [pool('p', '10.1.0.0/24', '5', east)] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', purpose: 'pods', description: 'x' }, mine)] }), ['broker-put-pool:p']],
+    ['broker newer wins over a local edit', broker({ pools: [pool('p', '10.1.0.0/24', '9', { description: 'b', ...east })] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', description: 'x' }, mine)] }), ['crd-patch:p']],
+    ['reverts a cidr edit', broker({ pools: [pool('p', '10.1.0.0/24', '5', east)] }), cluster({ pools: [crd('p', { cidr: '10.2.0.0/24' }, mine)] }), ['crd-patch:p']],
+    ['deleting its own pool deletes it at the broker first', broker({ pools: [pool('p', '10.1.0.0/24', '5', east)] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24' }, { ...mine, deleting: true })] }), ['broker-delete-pool:p']],
+    ['reverts a local edit of another cluster\'s pool', broker({ pools: [pool('p', '10.1.0.0/24', '5', { cluster: 'west' })] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', purpose: 'pods', description: 'x' }, { origin: 'broker', rv: '5' })] }), ['crd-patch:p']],
+    ['reverts a local edit of an admin pool', broker({ pools: [pool('p', '10.1.0.0/24', '5')] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', purpose: 'egress' }, { origin: 'broker', rv: '5' })] }), ['crd-patch:p']],
+    ['deleting a pool another cluster owns never deletes it at the broker', broker({ pools: [pool('p', '10.1.0.0/24', '5', { cluster: 'west' })] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24' }, { ...mine, deleting: true })] }), ['crd-patch:p']],
     ['deleting a mirror only drops the finalizer (the mirror comes back)', broker({ pools: [pool('p', '10.1.0.0/24', '5')] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24' }, { origin: 'broker', rv: '5', finalizers: [SYNC_FINALIZER], deleting: true })] }), ['crd-patch:p']],
   ])('%s', (_n, b, c, want) => {
     expect(types(planSync(b, c))).toEqual(want);
   });
 
   it('the push carries the broker resourceVersion it was based on (a stale push is refused by the broker)', () => {
-    const p = planSync(broker({ pools: [pool('p', '10.1.0.0/24', '5')] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', purpose: 'egress' }, mine)] }));
+    const p = planSync(broker({ pools: [pool('p', '10.1.0.0/24', '5', east)] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', purpose: 'egress' }, mine)] }));
     expect(p.actions[0]).toEqual({ type: 'broker-put-pool', name: 'p', body: { purpose: 'egress', resourceVersion: '5' } });
   });
 
+  it('pushes a new pool owned by this cluster; an edit of a pool owned elsewhere is reverted as Conflict/OwnedElsewhere', () => {
+    const push = planSync(broker({}), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', purpose: 'pods' })] }));
+    expect(push.actions[0]).toMatchObject({ type: 'broker-create-pool', body: { name: 'p', cidr: '10.1.0.0/24', cluster: 'east' } });
+    const west = planSync(broker({ pools: [pool('p', '10.1.0.0/24', '5', { cluster: 'west', description: 'w' })] }), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', purpose: 'egress' }, { origin: 'broker', rv: '5' })] }));
+    expect(west.actions[0]).toMatchObject({ type: 'crd-patch', patch: { spec: { purpose: 'pods', description: 'w' } } });
+    expect(west.verdicts[0]).toMatchObject({ synced: true, conflict: { reason: 'OwnedElsewhere', message: expect.stringContaining('cluster west') } });
+  });
+
   it('a cidr edit is reported as Conflict/ImmutableField; a lost edit as BrokerChanged', () => {
-    const a = planSync(broker({ pools: [pool('p', '10.1.0.0/24', '5')] }), cluster({ pools: [crd('p', { cidr: '10.2.0.0/24' }, mine)] }));
+    const a = planSync(broker({ pools: [pool('p', '10.1.0.0/24', '5', east)] }), cluster({ pools: [crd('p', { cidr: '10.2.0.0/24' }, mine)] }));
     expect(a.verdicts[0]?.conflict?.reason).toBe('ImmutableField');
     // The CRD still says what the agent last wrote: the broker simply moved on, no conflict.
     const untouched = crd('p', { cidr: '10.1.0.0/24', blockSize: 26, purpose: 'pods' }, mine);
     untouched.metadata.annotations = { ...untouched.metadata.annotations, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(untouched.spec!) };
-    expect(planSync(broker({ pools: [pool('p', '10.1.0.0/24', '9', { description: 'b' })] }), cluster({ pools: [untouched] })).verdicts[0]?.conflict).toBeUndefined();
+    expect(planSync(broker({ pools: [pool('p', '10.1.0.0/24', '9', { description: 'b', ...east })] }), cluster({ pools: [untouched] })).verdicts[0]?.conflict).toBeUndefined();
     // The CRD was edited after that and the broker moved on: the edit is lost, and said so.
     const edited = { ...untouched, spec: { ...untouched.spec, description: 'x' } };
-    const b = planSync(broker({ pools: [pool('p', '10.1.0.0/24', '9', { description: 'b' })] }), cluster({ pools: [edited] }));
+    const b = planSync(broker({ pools: [pool('p', '10.1.0.0/24', '9', { description: 'b', ...east })] }), cluster({ pools: [edited] }));
     expect(b.verdicts[0]?.conflict?.reason).toBe('BrokerChanged');
   });
 

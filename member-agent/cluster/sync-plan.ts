@@ -11,7 +11,10 @@ import type { KubeObject } from './kube-client.js';
  *   other cluster); a newer broker version always wins (so edits on both sides converge); a cluster edit of the
  *   mutable fields (purpose, description) is pushed with the broker resourceVersion it was based on (a stale push
  *   is refused and the next round applies the broker's version); cidr/blockSize/subnet are fixed once created.
- *   Deleting the CRD of a pool this cluster created deletes it at the broker (a finalizer holds the CRD until then);
+ *   Pools are owned: one pushed from this cluster is created with `cluster` = this cluster (the broker lets the
+ *   cluster credential write only pools it owns), so only the owner's edits are pushed; an edit of a mirror of
+ *   another cluster's pool (or an admin pool) is reverted with a Conflict (OwnedElsewhere).
+ *   Deleting the CRD of a pool this cluster owns deletes it at the broker (a finalizer holds the CRD until then);
  *   deleting a mirror of someone else's pool is undone.
  * - Gateways: every broker gateway is mirrored as `<cluster>.<name>`; this cluster's gateway candidates (Nodes
  *   labelled `strait.io/gateway=true`) are pushed to the broker.
@@ -22,6 +25,8 @@ export const BROKER_RV_ANNOTATION = 'strait.io/broker-resource-version';
 export const SYNC_FINALIZER = 'strait.io/broker-sync';
 /** The synced pool fields as last written by the agent: tells a local edit from a broker change. */
 export const SYNCED_SPEC_ANNOTATION = 'strait.io/synced-spec';
+/** On mirrored pools: the cluster that owns the pool at the broker, or `admin`. */
+export const POOL_OWNER_ANNOTATION = 'strait.io/pool-owner';
 export const GATEWAY_NODE_LABEL = 'strait.io/gateway';
 export const GATEWAY_ENDPOINT_ANNOTATION = 'strait.io/gateway-endpoint';
 export const TUNNEL_TYPES_ANNOTATION = 'strait.io/tunnel-types';
@@ -146,7 +151,7 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
       plan.verdicts.push({ kind: 'IPPool', name, synced, reason, message, ...(conflict ? { conflict } : {}) });
     };
     if (c?.metadata.deletionTimestamp) {
-      const mine = label(c, ORIGIN_LABEL) === self;
+      const mine = b?.cluster === self;
       if (c.metadata.finalizers?.includes(SYNC_FINALIZER)) {
         if (b && mine) plan.actions.push({ type: 'broker-delete-pool', name });
         else plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { finalizers: without(c.metadata.finalizers, SYNC_FINALIZER) } } });
@@ -156,7 +161,7 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
     if (b && !c) {
       plan.actions.push({
         type: 'crd-create', kind: 'IPPool',
-        object: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name, labels: { [ORIGIN_LABEL]: 'broker' }, annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(poolSpecFrom(b)) } }, spec: poolSpecFrom(b) },
+        object: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name, labels: { [ORIGIN_LABEL]: 'broker' }, annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(poolSpecFrom(b)), [POOL_OWNER_ANNOTATION]: ownerOf(b) } }, spec: poolSpecFrom(b) },
       });
       verdict(true, 'Mirrored', `mirrored from the broker (resourceVersion ${b.resourceVersion})`);
       continue;
@@ -169,7 +174,7 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
         const s = spec(c);
         plan.actions.push({
           type: 'broker-create-pool', name,
-          body: clean({ name, cidr: String(s.cidr), blockSize: s.blockSize as number | undefined, subnet: s.subnet as string | undefined, purpose: (s.purpose as IPPoolCreate['purpose']) ?? 'pods', description: s.description as string | undefined }) as IPPoolCreate,
+          body: clean({ name, cidr: String(s.cidr), blockSize: s.blockSize as number | undefined, subnet: s.subnet as string | undefined, purpose: (s.purpose as IPPoolCreate['purpose']) ?? 'pods', description: s.description as string | undefined, cluster: self }) as IPPoolCreate,
         });
         verdict(true, 'Pushed', 'created at the broker from this cluster');
       }
@@ -183,7 +188,7 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
     const mutableDiffers = (s.purpose ?? 'pods') !== b.purpose || (s.description ?? undefined) !== b.description;
     if (basedOn !== b.resourceVersion) {
       // The broker moved on (or the CRD never saw it): its version wins, local-only fields stay.
-      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(want) } }, spec: { ...want, description: b.description ?? null, subnet: b.subnet ?? null } } });
+      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(want), [POOL_OWNER_ANNOTATION]: ownerOf(b) } }, spec: { ...want, description: b.description ?? null, subnet: b.subnet ?? null } } });
       const lastSynced = ann(c, SYNCED_SPEC_ANNOTATION);
       const editedLocally = lastSynced !== undefined && lastSynced !== syncedPoolFields(s);
       const lostEdit = basedOn !== undefined && editedLocally && (fixedDiffers || mutableDiffers);
@@ -197,17 +202,27 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
       verdict(true, 'Mirrored', `at broker resourceVersion ${b.resourceVersion}`, { reason: 'ImmutableField', message: 'cidr, blockSize and subnet of a pool cannot change once it exists at the broker; the edit was reverted' });
       continue;
     }
+    const mine = b.cluster === self;
+    if (mutableDiffers && !mine) {
+      // Only the owner (or the admin) may change a pool at the broker: the mirror is read-only here.
+      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { annotations: { [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(want), [POOL_OWNER_ANNOTATION]: ownerOf(b) } }, spec: { purpose: b.purpose, description: b.description ?? null } } });
+      verdict(true, 'Mirrored', `at broker resourceVersion ${b.resourceVersion}`, { reason: 'OwnedElsewhere', message: `pool ${name} is owned by ${b.cluster === undefined ? 'the broker admin' : `cluster ${b.cluster}`} and changes only there; the local edit was reverted` });
+      continue;
+    }
     if (mutableDiffers) {
       plan.actions.push({ type: 'broker-put-pool', name, body: clean({ purpose: (s.purpose as IPPoolPut['purpose']) ?? 'pods', description: s.description as string | undefined, resourceVersion: b.resourceVersion }) as IPPoolPut });
       verdict(true, 'Pushed', 'local edit pushed to the broker');
       continue;
     }
-    const mine = label(c, ORIGIN_LABEL) === self;
     if (mine && !c.metadata.finalizers?.includes(SYNC_FINALIZER)) {
       plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { finalizers: [...(c.metadata.finalizers ?? []), SYNC_FINALIZER] } } });
     }
-    verdict(true, 'InSync', `at broker resourceVersion ${b.resourceVersion}${mine ? ' (created by this cluster)' : ''}`);
+    verdict(true, 'InSync', `at broker resourceVersion ${b.resourceVersion}${mine ? ' (owned by this cluster)' : ` (owned by ${ownerOf(b)})`}`);
   }
+}
+
+function ownerOf(b: BrokerPool): string {
+  return b.cluster ?? 'admin';
 }
 
 // ------------------------------------------------------------------------------------------------ gateways
