@@ -147,8 +147,9 @@ export class BrokerClient {
   createPool(req: IPPoolCreate): Promise<IPPool> {
     return this.request('POST', '/v1/ippools', req);
   }
-  listPools(): Promise<List<IPPool>> {
-    return this.request('GET', '/v1/ippools');
+  /** Pools, optionally only those a cluster owns. */
+  listPools(filter: { cluster?: string } = {}): Promise<List<IPPool>> {
+    return this.request('GET', `/v1/ippools${query(filter)}`);
   }
   getPool(name: string): Promise<IPPool> {
     return this.request('GET', `/v1/ippools/${enc(name)}`);
