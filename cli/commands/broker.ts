@@ -1,12 +1,23 @@
 import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import type { AddressLease, Block, Cluster, IPPool, PoolPurpose, Subnet, Token } from '../../api/index.js';
-import { StraitError } from '../../api/index.js';
+import { StraitError, type BrokerClient } from '../../api/index.js';
 import { initTls, startBroker, type BrokerRole } from '../../broker/index.js';
 import { age, clientFrom, print, type ClientFlags } from './broker-output.js';
 
 type AnyCommand = { optsWithGlobals(): Record<string, unknown> };
 const flagsOf = (cmd: AnyCommand): ClientFlags => cmd.optsWithGlobals() as ClientFlags;
+
+/** Runs one broker call with a client built from the command's flags, and always closes its keep-alive sockets. */
+async function withClient(cmd: AnyCommand, fn: (c: BrokerClient, f: ClientFlags) => Promise<void>): Promise<void> {
+  const f = flagsOf(cmd);
+  const c = clientFrom(f);
+  try {
+    await fn(c, f);
+  } finally {
+    c.close();
+  }
+}
 
 function clientGroup(program: Command, name: string, description: string): Command {
   return program
@@ -50,6 +61,7 @@ const POOL_COLS: [string, (c: never) => unknown][] = [
   ['BLOCK', (p: IPPool) => `/${p.blockSize}`],
   ['PURPOSE', (p: IPPool) => p.purpose],
   ['SUBNET', (p: IPPool) => p.subnet ?? ''],
+  ['OWNER', (p: IPPool) => p.cluster ?? '(admin)'],
   ['RV', (p: IPPool) => p.resourceVersion],
 ];
 const BLOCK_COLS: [string, (c: never) => unknown][] = [
@@ -116,63 +128,41 @@ export function registerBrokerCommands(program: Command): void {
     .option('--uses <n>', 'how many clusters may join with it', '1')
     .option('--description <text>', 'note shown in `token list`')
     .action(async (o, cmd) => {
-      const f = flagsOf(cmd);
-      const c = clientFrom(f);
-      try {
+      await withClient(cmd, async (c, f) => {
         const t = await c.createToken({ ttlSeconds: int(o.ttl), uses: int(o.uses), ...(o.description ? { description: o.description } : {}) });
         if (f.output === 'json') print(f, t);
         else process.stdout.write(`${t.token}\n# expires ${t.expiresAt}; join with: strait join --broker ${t.broker} --token ${t.token}${t.caHash ? ` --ca-hash ${t.caHash}` : ''}\n`);
-      } finally {
-        c.close();
-      }
+      });
     });
   token.command('list').description('List join tokens').action(async (_o, cmd) => {
-    const f = flagsOf(cmd);
-    const c = clientFrom(f);
-    try {
+    await withClient(cmd, async (c, f) => {
       const l = await c.listTokens();
       print(f, f.output === 'json' ? l : l.items, TOKEN_COLS);
-    } finally {
-      c.close();
-    }
+    });
   });
   token.command('revoke').description('Revoke a join token').argument('<id>').action(async (id, _o, cmd) => {
-    const c = clientFrom(flagsOf(cmd));
-    try {
+    await withClient(cmd, async (c) => {
       await c.revokeToken(id);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   // ------------------------------------------------------------------ clusters
   const cluster = clientGroup(program, 'cluster', 'Member clusters');
   cluster.command('list').description('List clusters').action(async (_o, cmd) => {
-    const f = flagsOf(cmd);
-    const c = clientFrom(f);
-    try {
+    await withClient(cmd, async (c, f) => {
       const l = await c.listClusters();
       print(f, f.output === 'json' ? l : l.items, CLUSTER_COLS);
-    } finally {
-      c.close();
-    }
+    });
   });
   cluster.command('get').description('Show a cluster').argument('<id>').action(async (id, _o, cmd) => {
-    const f = flagsOf(cmd);
-    const c = clientFrom(f);
-    try {
+    await withClient(cmd, async (c, f) => {
       print(f, await c.getCluster(id), CLUSTER_COLS);
-    } finally {
-      c.close();
-    }
+    });
   });
   cluster.command('remove').description('Remove a cluster (its leases are collected after the grace period)').argument('<id>').action(async (id, _o, cmd) => {
-    const c = clientFrom(flagsOf(cmd));
-    try {
+    await withClient(cmd, async (c) => {
       await c.removeCluster(id);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   // ------------------------------------------------------------------ subnets
@@ -183,40 +173,25 @@ export function registerBrokerCommands(program: Command): void {
     .requiredOption('--cidr <cidr>', 'the subnet, e.g. 10.240.0.0/12')
     .option('--description <text>')
     .action(async (name, o, cmd) => {
-      const f = flagsOf(cmd);
-      const c = clientFrom(f);
-      try {
+      await withClient(cmd, async (c, f) => {
         print(f, await c.createSubnet({ name, cidr: o.cidr, ...(o.description ? { description: o.description } : {}) }), SUBNET_COLS);
-      } finally {
-        c.close();
-      }
+      });
     });
   subnet.command('list').action(async (_o, cmd) => {
-    const f = flagsOf(cmd);
-    const c = clientFrom(f);
-    try {
+    await withClient(cmd, async (c, f) => {
       const l = await c.listSubnets();
       print(f, f.output === 'json' ? l : l.items, SUBNET_COLS);
-    } finally {
-      c.close();
-    }
+    });
   });
   subnet.command('get').argument('<name>').action(async (name, _o, cmd) => {
-    const f = flagsOf(cmd);
-    const c = clientFrom(f);
-    try {
+    await withClient(cmd, async (c, f) => {
       print(f, await c.getSubnet(name), SUBNET_COLS);
-    } finally {
-      c.close();
-    }
+    });
   });
   subnet.command('delete').argument('<name>').action(async (name, _o, cmd) => {
-    const c = clientFrom(flagsOf(cmd));
-    try {
+    await withClient(cmd, async (c) => {
       await c.deleteSubnet(name);
-    } finally {
-      c.close();
-    }
+    });
   });
 
   // ------------------------------------------------------------------ pools
@@ -227,51 +202,38 @@ export function registerBrokerCommands(program: Command): void {
     .requiredOption('--cidr <cidr>', 'the pool range')
     .option('--block-size <prefix>', 'prefix length of node blocks (default /26 IPv4, /122 IPv6)')
     .option('--subnet <name>', 'subnet the pool lies in')
+    .option('--cluster <id>', 'owning cluster (admin only; a cluster credential always creates pools it owns)')
     .addOption(new Option('--purpose <p>').choices(['pods', 'egress', 'services']).default('pods'))
     .option('--description <text>')
     .action(async (name, o, cmd) => {
-      const f = flagsOf(cmd);
-      const c = clientFrom(f);
-      try {
+      await withClient(cmd, async (c, f) => {
         const p = await c.createPool({
           name,
           cidr: o.cidr,
           purpose: o.purpose as PoolPurpose,
           ...(o.blockSize ? { blockSize: int(o.blockSize) } : {}),
           ...(o.subnet ? { subnet: o.subnet } : {}),
+          ...(o.cluster ? { cluster: o.cluster } : {}),
           ...(o.description ? { description: o.description } : {}),
         });
         print(f, p, POOL_COLS);
-      } finally {
-        c.close();
-      }
+      });
     });
   pool.command('list').action(async (_o, cmd) => {
-    const f = flagsOf(cmd);
-    const c = clientFrom(f);
-    try {
+    await withClient(cmd, async (c, f) => {
       const l = await c.listPools();
       print(f, f.output === 'json' ? l : l.items, POOL_COLS);
-    } finally {
-      c.close();
-    }
+    });
   });
   pool.command('get').argument('<name>').action(async (name, _o, cmd) => {
-    const f = flagsOf(cmd);
-    const c = clientFrom(f);
-    try {
+    await withClient(cmd, async (c, f) => {
       print(f, await c.getPool(name), POOL_COLS);
-    } finally {
-      c.close();
-    }
+    });
   });
   pool.command('delete').argument('<name>').action(async (name, _o, cmd) => {
-    const c = clientFrom(flagsOf(cmd));
-    try {
+    await withClient(cmd, async (c) => {
       await c.deletePool(name);
-    } finally {
-      c.close();
-    }
+    });
   });
   pool
     .command('blocks')
@@ -279,14 +241,10 @@ export function registerBrokerCommands(program: Command): void {
     .argument('[pool]')
     .option('--cluster <id>')
     .action(async (p, o, cmd) => {
-      const f = flagsOf(cmd);
-      const c = clientFrom(f);
-      try {
+      await withClient(cmd, async (c, f) => {
         const l = await c.listBlocks({ ...(p ? { pool: p } : {}), ...(o.cluster ? { cluster: o.cluster } : {}) });
         print(f, f.output === 'json' ? l : l.items, BLOCK_COLS);
-      } finally {
-        c.close();
-      }
+      });
     });
   pool
     .command('lease-block')
@@ -294,21 +252,14 @@ export function registerBrokerCommands(program: Command): void {
     .requiredOption('--cluster <id>')
     .requiredOption('--node <name>')
     .action(async (p, o, cmd) => {
-      const f = flagsOf(cmd);
-      const c = clientFrom(f);
-      try {
+      await withClient(cmd, async (c, f) => {
         print(f, await c.leaseBlock(p, { cluster: o.cluster, node: o.node }), BLOCK_COLS);
-      } finally {
-        c.close();
-      }
+      });
     });
   pool.command('release-block').argument('<id>').action(async (id, _o, cmd) => {
-    const c = clientFrom(flagsOf(cmd));
-    try {
+    await withClient(cmd, async (c) => {
       await c.releaseBlock(id);
-    } finally {
-      c.close();
-    }
+    });
   });
   pool
     .command('addresses')
@@ -316,14 +267,10 @@ export function registerBrokerCommands(program: Command): void {
     .argument('[pool]')
     .option('--cluster <id>')
     .action(async (p, o, cmd) => {
-      const f = flagsOf(cmd);
-      const c = clientFrom(f);
-      try {
+      await withClient(cmd, async (c, f) => {
         const l = await c.listAddresses({ ...(p ? { pool: p } : {}), ...(o.cluster ? { cluster: o.cluster } : {}) });
         print(f, f.output === 'json' ? l : l.items, ADDRESS_COLS);
-      } finally {
-        c.close();
-      }
+      });
     });
   pool
     .command('lease-address')
@@ -331,20 +278,13 @@ export function registerBrokerCommands(program: Command): void {
     .requiredOption('--owner <owner>')
     .option('--cluster <id>')
     .action(async (p, o, cmd) => {
-      const f = flagsOf(cmd);
-      const c = clientFrom(f);
-      try {
+      await withClient(cmd, async (c, f) => {
         print(f, await c.leaseAddress(p, { owner: o.owner, ...(o.cluster ? { cluster: o.cluster } : {}) }), ADDRESS_COLS);
-      } finally {
-        c.close();
-      }
+      });
     });
   pool.command('release-address').argument('<ip>').action(async (ip, _o, cmd) => {
-    const c = clientFrom(flagsOf(cmd));
-    try {
+    await withClient(cmd, async (c) => {
       await c.releaseAddress(ip);
-    } finally {
-      c.close();
-    }
+    });
   });
 }

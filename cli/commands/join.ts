@@ -1,5 +1,4 @@
 import type { Command } from '@commander-js/extra-typings';
-import { readFileSync } from 'node:fs';
 import { createLogger } from '../../host/index.js';
 import { joinCluster, leaveCluster, loadKubeConfig, MemberAgent } from '../../member-agent/index.js';
 
@@ -46,14 +45,12 @@ export function registerJoinCommands(program: Command): void {
     .description('Run the member agent in the foreground (leader-elected; syncs the broker and the cluster\'s Strait CRDs)')
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
     .option('--identity <id>', 'leader election identity (default: hostname-pid-random)')
-    .option('--pool-push-token-file <file>', 'token allowed to write pools at the broker (the broker lets only its admin do that)')
     .action(async (o) => {
       const log = createLogger('member-agent');
       const kubeConfig = loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG);
       const agent = new MemberAgent({
         kubeConfig, log,
         ...(o.identity ? { identity: o.identity } : {}),
-        ...(o.poolPushTokenFile ? { poolPushToken: readFileSync(o.poolPushTokenFile, 'utf8').trim() } : {}),
       });
       await agent.start();
       log.info({ identity: agent.identity, server: agent.kube.server }, 'member agent started');

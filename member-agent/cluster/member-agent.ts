@@ -31,11 +31,6 @@ export interface MemberAgentOptions {
   ipam?: IpamEngine;
   gcIntervalMs?: number;
   gcGraceMs?: number;
-  /**
-   * @deprecated Ignored. Pools are pushed with the cluster credential: the broker lets a cluster create, change
-   * and delete the pools it owns. Still accepted so older callers keep working; never sends an admin token.
-   */
-  poolPushToken?: string;
   brokerRetryMs?: number;
   log?: Logger;
 }
@@ -74,7 +69,6 @@ export class MemberAgent {
     this.kube = new KubeClient(o.kubeConfig);
     this.log = o.log ?? createLogger('member-agent');
     this.identity = o.identity ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    if (o.poolPushToken) this.log.warn('poolPushToken is ignored: pools are pushed with the cluster credential (a cluster owns the pools it creates)');
   }
 
   get isLeader(): boolean {
