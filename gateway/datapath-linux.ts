@@ -260,11 +260,29 @@ export class LinuxGatewayEgress implements GatewayEgress {
     // Reverse-path filtering rejects everything arriving on a device without any IPv4 address, even in loose mode.
     batch.push(`addr replace ${EGRESS_GATEWAY_DEV_ADDR} dev ${this.vxlanDev}`);
     await exec(['ip', '-batch', '-'], this.o, `${batch.join('\n')}\n`);
-    // Node traffic arrives on the VXLAN but replies leave via the LAN: strict reverse-path filtering would drop it.
-    for (const k of ['all', this.vxlanDev, 'default']) await exec(['sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=2`], this.o, undefined, true);
+    await this.disableVxlanRpFilter(links.map((l) => l.ifname));
     await exec(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], this.o);
     await exec(['sysctl', '-qw', `net.ipv6.conf.${this.o.wanDev}.ndisc_notify=1`], this.o, undefined, true);
     await exec(['nft', '-f', '-'], this.o, this.nftScript(config));
+  }
+
+  /**
+   * Node traffic arrives on the VXLAN but replies leave via the LAN, so reverse-path filtering must be off on the
+   * VXLAN device. The kernel applies max(all, dev): a non-zero `all` would override the device's 0. So when `all`
+   * is set, its value moves down to every other interface (each keeps max(own, all), i.e. its effective value is
+   * unchanged) and `all` becomes 0 — the host's other interfaces keep exactly the filtering they had.
+   */
+  private async disableVxlanRpFilter(ifnames: readonly string[]): Promise<void> {
+    const read = async (k: string): Promise<number> => Number((await exec(['sysctl', '-n', `net.ipv4.conf.${k}.rp_filter`], this.o, undefined, true)).stdout.trim()) || 0;
+    const all = await read('all');
+    if (all > 0) {
+      for (const dev of ifnames) {
+        if (dev === this.vxlanDev || dev.includes('.') || dev.includes('/')) continue;
+        if ((await read(dev)) < all) await exec(['sysctl', '-qw', `net.ipv4.conf.${dev}.rp_filter=${all}`], this.o, undefined, true);
+      }
+      await exec(['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0'], this.o, undefined, true);
+    }
+    await exec(['sysctl', '-qw', `net.ipv4.conf.${this.vxlanDev}.rp_filter=0`], this.o, undefined, true);
   }
 
   private nftScript(config: GatewayEgressConfig): string {

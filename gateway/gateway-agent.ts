@@ -8,6 +8,13 @@ import { LeaseKeeper, type LeaseStep } from './lease-keeper.js';
 import type { LeaseStore } from './lease-store.js';
 import type { FailoverProfile } from './profiles.js';
 
+/**
+ * The broker entry is refreshed this often even without a change: its `updatedAt` then tells readers whether the
+ * agent is still alive (a SIGKILLed gateway cannot mark itself Unhealthy), and a broker that lost the entry or was
+ * down when it changed gets it again.
+ */
+export const PUBLISH_REFRESH_MS = 2000;
+
 export interface GatewayAgentConfig {
   readonly cluster: string;
   readonly name: string;
@@ -54,6 +61,8 @@ export class GatewayAgent {
   private lastActive: string | undefined;
   private selfWasHealthy = true;
   private selfRecovered = false;
+  private lastPublishAt = Number.NEGATIVE_INFINITY;
+  private publishing = false;
   private datapath: Promise<void> = Promise.resolve();
   private datapathBusy = false;
   private datapathDirty = false;
@@ -121,6 +130,7 @@ export class GatewayAgent {
   async tick(): Promise<number> {
     const p = this.cfg.profile;
     const now = this.clock();
+    if (this.deps.publish && !this.publishing && now - this.lastPublishAt >= PUBLISH_REFRESH_MS) void this.publish();
     // Cut off: once probed, a gateway that hears no probe for (misses + 1) intervals has lost its nodes (LAN down,
     // partition) even though it may still reach the lease store; it must let a reachable standby take over.
     // The window is generous (≥ 500 ms): after an event-loop stall, timers run before pending probe datagrams are
@@ -212,10 +222,15 @@ export class GatewayAgent {
   }
 
   private async publish(): Promise<void> {
+    if (!this.deps.publish) return;
+    this.lastPublishAt = this.clock();
+    this.publishing = true;
     try {
-      await this.deps.publish?.(this.selfWasHealthy ? 'Healthy' : 'Unhealthy');
+      await this.deps.publish(this.selfWasHealthy ? 'Healthy' : 'Unhealthy');
     } catch (e) {
       this.deps.log.warn({ err: e }, 'publishing to the broker failed');
+    } finally {
+      this.publishing = false;
     }
   }
 

@@ -79,7 +79,8 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
       });
     }
     case 'broker-restart': {
-      // The broker goes away exactly while the gateway fails over: kill the agent and restart the broker at once.
+      // The broker goes away exactly while the gateway fails over: kill the agent and, at once, SIGKILL the broker
+      // process and its Redis (the lease store) and start both again (the backend's restartBroker).
       signal(b.agentPid(gateway), 'SIGKILL');
       const at = Date.now();
       await b.restartBroker();

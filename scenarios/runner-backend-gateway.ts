@@ -1,7 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StraitError } from '../api/index.js';
-import { gatewayAgentArgv, nodeSteerArgv, readAgentStatus, type CandidateAddress, type ProfileName } from '../gateway/index.js';
+import { gatewayAgentArgv, nodeSteerArgv, readAgentStatus, straitMainPath, type CandidateAddress, type ProfileName } from '../gateway/index.js';
 import { isAlive, netnsName, run, runDir, startDaemon, stopPid } from '../host/index.js';
 import { executePlan, type LabStepEvent } from './lab-executor.js';
 import { planLab, type LabStep } from './lab-plan.js';
@@ -21,9 +22,25 @@ import type { Topology } from './topology-model.js';
 
 export const EGRESS_IP = '172.31.0.200';
 const LEASE_PORT = 6379;
+const BROKER_PORT = 8443;
+/** The broker pool the egress IP is leased from; the gateway agent's own broker-lease naming (`egress-<gateway>-v4`). */
+const EGRESS_POOL = 'egress-lab-egress-v4';
 /** fwmarks / routing tables for "reply through the tunnel the flow came in on" (one per remote candidate). */
 const RET_MARK = 0x5350;
 const PRIORITIES = [100, 50, 25, 10];
+
+/** What the broker knows about the gateways: one line for the demo. */
+export interface BrokerView {
+  clusters: number;
+  gateways: { cluster: string; name: string; health: string; priority: number; updatedAt: string }[];
+  /** When the broker was asked (epoch ms), to compare with `updatedAt`. */
+  at: number;
+}
+
+/** The failover backend of this lab plus its broker. */
+export interface GatewayBackend extends FailoverBackend {
+  broker: { url: string; view(): Promise<BrokerView> };
+}
 
 export interface GatewayBackendOptions {
   topology: Topology;
@@ -40,14 +57,14 @@ interface Agent {
   log: string;
 }
 
-function egressConfigYaml(gateways: readonly string[], podCidr: string, wanCidr: string): string {
+function egressConfigYaml(gateways: readonly string[], podCidr: string, wanCidr: string, egressIp: string): string {
   return [
     'apiVersion: egress.strait.io/v1alpha1',
     'kind: EgressGateway',
     'metadata: { name: lab-egress }',
     'spec:',
     `  nodes: [${gateways.join(', ')}]`,
-    `  ippools: { ipv4: ["${EGRESS_IP}-${EGRESS_IP}"] }`,
+    `  ippools: { ipv4: ["${egressIp}-${egressIp}"] }`,
     '---',
     'apiVersion: egress.strait.io/v1alpha1',
     'kind: EgressPolicy',
@@ -56,7 +73,7 @@ function egressConfigYaml(gateways: readonly string[], podCidr: string, wanCidr:
     '  egressGatewayName: lab-egress',
     `  appliedTo: { podSubnet: ["${podCidr}"] }`,
     `  destSubnet: ["${wanCidr}"]`,
-    `  egressIP: { ipv4: ${EGRESS_IP} }`,
+    `  egressIP: { ipv4: ${egressIp} }`,
     '',
   ].join('\n');
 }
@@ -80,7 +97,7 @@ export function hostRebuildSteps(steps: readonly LabStep[], hostNs: string): Lab
   });
 }
 
-export async function startGatewayBackend(o: GatewayBackendOptions): Promise<FailoverBackend> {
+export async function startGatewayBackend(o: GatewayBackendOptions): Promise<GatewayBackend> {
   const step = o.onStep ?? (() => undefined);
   const topo = o.topology;
   const [c1, c2] = topo.clusters;
@@ -106,20 +123,71 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
   mkdirSync(dir, { recursive: true });
   const agents = new Map<string, Agent>();
   let redisPid: number | null = null;
+  let brokerPid: number | null = null;
+  const adminToken = randomBytes(24).toString('hex');
+  const brokerMain = straitMainPath();
+  const apiModule = join(dirname(dirname(brokerMain)), 'api', 'index.js');
   let mesh: WireguardMesh | null = null;
+  let egressIp: string;
+  let creds: Record<string, string> = {};
   // The broker's lease store runs on the underlay router, reached over the cluster networks like a real broker:
   // a gateway cut off from its network (link down, partition) cannot renew its lease and must fence itself.
   const router = topo.router ?? 'router';
   const leaseUrl = (c: { routerIp?: string }): string => `redis://${c.routerIp ?? '127.0.0.1'}:${LEASE_PORT}`;
 
   const startRedis = async (): Promise<void> => {
-    const d = startDaemon(['redis-server', '--port', String(LEASE_PORT), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    // Append-only with fsync per write: the broker's state (clusters, tokens, gateways, leases) survives a restart.
+    const d = startDaemon(['redis-server', '--port', String(LEASE_PORT), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], {
       netns: lab.netns(router),
       logFile: join(dir, 'lease-redis.log'),
     });
     redisPid = d.pid;
     lab.recordDaemon({ pid: d.pid, name: 'lease-redis', host: router });
     await waitFor('the lease store (redis-server)', 15_000, async () => (await lab.exec(router, ['redis-cli', '-p', String(LEASE_PORT), 'ping'], { allowFailure: true })).stdout.includes('PONG'));
+  };
+
+  const brokerUrl = (c: { routerIp?: string }): string => `http://${c.routerIp ?? '127.0.0.1'}:${BROKER_PORT}`;
+  /**
+   * Runs `body` (an async function body with a BrokerClient `c` holding the admin token and the JSON `args`) in a
+   * node process inside the router namespace — the broker listens only there — and returns its JSON result.
+   */
+  const brokerAdmin = async <T>(body: string, args: unknown = null): Promise<T> => {
+    const code = [
+      `import { BrokerClient } from ${JSON.stringify(apiModule)};`,
+      `const c = new BrokerClient({ baseUrl: 'http://127.0.0.1:${BROKER_PORT}', token: process.env.STRAIT_ADMIN_TOKEN, timeoutMs: 5000 });`,
+      `const args = JSON.parse(process.env.STRAIT_ARGS ?? 'null');`,
+      `try { const out = await (async () => { ${body} })(); process.stdout.write(JSON.stringify(out ?? null)); } finally { c.close(); }`,
+    ].join('\n');
+    const r = await run(['env', `STRAIT_ADMIN_TOKEN=${adminToken}`, `STRAIT_ARGS=${JSON.stringify(args)}`, process.execPath, '--input-type=module', '-e', code], {
+      netns: lab.netns(router),
+      timeoutMs: 15_000,
+    });
+    return JSON.parse(r.stdout || 'null') as T;
+  };
+  const startBrokerProcess = async (): Promise<void> => {
+    // Listens on all the router's underlay addresses: each cluster reaches it at its own router address.
+    const d = startDaemon(
+      [process.execPath, brokerMain, 'broker', '--listen', `0.0.0.0:${BROKER_PORT}`, '--state-dir', join(dir, 'broker'), '--redis', `redis://127.0.0.1:${LEASE_PORT}`],
+      { netns: lab.netns(router), logFile: join(dir, 'broker.log'), env: { ...process.env, STRAIT_ADMIN_TOKEN: adminToken } },
+    );
+    brokerPid = d.pid;
+    lab.recordDaemon({ pid: d.pid, name: 'broker', host: router });
+    await waitFor('the broker to answer', 20_000, async () => {
+      if (!isAlive(d.pid)) throw new StraitError('SCENARIO_LAB_FAILED', `the broker exited; see ${join(dir, 'broker.log')}`);
+      return (await brokerAdmin<{ status: string }>('return await c.health();').catch(() => null))?.status !== undefined;
+    });
+  };
+  // Read with curl, not a node process: the demo samples it while the probes run and must not compete for CPU.
+  const authHeader = join(dir, 'broker-admin.header');
+  writeFileSync(authHeader, `Authorization: Bearer ${adminToken}\n`, { mode: 0o600 });
+  const brokerGet = async <T>(path: string): Promise<T> => {
+    const r = await run(['curl', '-sS', '--fail', '--max-time', '5', '-H', `@${authHeader}`, `http://127.0.0.1:${BROKER_PORT}${path}`], { netns: lab.netns(router), timeoutMs: 10_000 });
+    return JSON.parse(r.stdout) as T;
+  };
+  const brokerView = async (): Promise<BrokerView> => {
+    const at = Date.now();
+    const [cl, gw] = await Promise.all([brokerGet<{ items: unknown[] }>('/v1/clusters'), brokerGet<{ items: BrokerView['gateways'] }>('/v1/gateways')]);
+    return { at, clusters: cl.items.length, gateways: gw.items.map((g) => ({ cluster: g.cluster, name: g.name, health: g.health, priority: g.priority, updatedAt: g.updatedAt })) };
   };
 
   /**
@@ -146,24 +214,33 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
     const d = startDaemon(a.argv, { netns: lab.netns(a.host), logFile: a.log });
     a.pid = d.pid;
     lab.recordDaemon({ pid: d.pid, name: a.argv[2] ?? 'agent', host: a.host });
-    if (a.argv[2] === 'gateway' && a.argv.includes('--egress-config')) {
-      // Workaround (reported to the gateway area): the agent sets rp_filter=2 (loose) for all interfaces, and loose
-      // reverse-path filtering drops everything arriving on an interface without an IPv4 address — which its
-      // egress VXLAN device is. Once the agent has applied its datapath (its first status), put it back to 0.
-      await waitFor(`${a.host} gateway agent to start`, 20_000, () => readAgentStatus(a.statusFile)?.pid === d.pid || !isAlive(d.pid));
-      for (const k of ['all', 'default', `vg${lab.runId}`]) await lab.exec(a.host, ['sysctl', '-qw', `net.ipv4.conf.${k}.rp_filter=0`], { allowFailure: true });
-    }
   };
 
   try {
-    step('broker: starting the lease store (redis-server on the underlay router)');
+    step('broker: starting its store (redis-server on the underlay router; also the gateways\' lease store)');
     await startRedis();
+    step(`broker: strait broker on ${router} (${[c1, c2].map((c) => brokerUrl(c)).join(', ')})`);
+    await startBrokerProcess();
+    // Admin: a join token for both clusters, the clusters join (each gets its credential), an egress pool owned
+    // by cluster 1 and the egress IP leased from it for the policy (the agents then get it through the file).
+    const setup = await brokerAdmin<{ creds: Record<string, string>; egressIp: string }>(
+      `const t = await c.createToken({ uses: args.clusters.length, ttlSeconds: 3600, description: 'failover lab' });
+       const creds = {};
+       for (const cl of args.clusters) creds[cl.id] = (await c.joinCluster({ id: cl.id, podCIDRs: cl.podCIDRs }, t.token)).credentials.token;
+       await c.createPool({ name: args.pool, cidr: args.eip + '/32', purpose: 'egress', cluster: args.clusters[0].id, description: 'lab egress IP' });
+       const lease = await c.leaseAddress(args.pool, { owner: args.owner, cluster: args.clusters[0].id });
+       return { creds, egressIp: lease.ip };`,
+      { clusters: [c1, c2].map((c) => ({ id: c.name, podCIDRs: [c.podCidr] })), pool: EGRESS_POOL, eip: EGRESS_IP, owner: `egress:${c1.name}:client-to-wan` },
+    );
+    egressIp = setup.egressIp;
+    creds = setup.creds;
+    step(`broker: ${c1.name} and ${c2.name} joined; egress IP ${egressIp} leased from pool ${EGRESS_POOL}`);
 
     step(`wireguard: ${c1.gateways.length * c2.gateways.length} tunnels between ${c1.name} and ${c2.name} gateway candidates`);
     mesh = await buildWireguardMesh(lab, c1.gateways, c2.gateways, dir);
 
     const egressFile = join(dir, 'egress.yaml');
-    writeFileSync(egressFile, egressConfigYaml(c1.gateways, c1.nodePodCidrs[clientNode] ?? c1.podCidr, topo.wan.cidr));
+    writeFileSync(egressFile, egressConfigYaml(c1.gateways, c1.nodePodCidrs[clientNode] ?? c1.podCidr, topo.wan.cidr, egressIp));
 
     step(`gateways: starting ${c1.gateways.length + c2.gateways.length} gateway agents (profile ${o.profile})`);
     for (const c of [c1, c2]) {
@@ -178,6 +255,8 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
           profile: o.profile,
           candidates: cands,
           leaseRedis: leaseUrl(c),
+          broker: brokerUrl(c),
+          ...(creds[c.name] ? { token: creds[c.name] } : {}),
           lanDev: 'eth0',
           ...(c === c1 ? { wanDev: 'eth1', egressConfig: egressFile } : {}),
           statusFile,
@@ -214,6 +293,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
   } catch (e) {
     for (const a of agents.values()) if (a.pid) await stopPid(a.pid, 500);
     await mesh?.stop();
+    if (brokerPid) await stopPid(brokerPid, 500);
     if (redisPid) await stopPid(redisPid, 500);
     await lab.down();
     throw e;
@@ -242,7 +322,8 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
     );
     return out;
   };
-  const backend: FailoverBackend = {
+  const backend: GatewayBackend = {
+    broker: { url: brokerUrl(c1), view: brokerView },
     lab,
     cluster: c1.name,
     gateways: c1.gateways,
@@ -250,9 +331,9 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
     clientPod,
     flows: {
       'cross-cluster': { host: remotePod, ip: lab.ip(remotePod), expectedSource: lab.ip(clientPod) },
-      egress: { host: ext.name, ip: lab.ip(ext.name), expectedSource: EGRESS_IP },
+      egress: { host: ext.name, ip: lab.ip(ext.name), expectedSource: egressIp },
     },
-    eips: [EGRESS_IP],
+    eips: [egressIp],
     steeringRoute: c2.podCidr,
     nexthops,
     gatewayLanDev: 'eth0',
@@ -266,14 +347,18 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
       if (a.pid && isAlive(a.pid)) await stopPid(a.pid, 500);
       await startAgent(a);
     },
+    // The broker crashes: its process and its Redis (lease store included) die with SIGKILL and come back. Redis
+    // persists every write, so broker state and gateway leases survive as a real persistent broker store would.
     restartBroker: async () => {
-      if (redisPid) {
+      for (const pid of [brokerPid, redisPid]) {
+        if (!pid) continue;
         try {
-          process.kill(redisPid, 'SIGKILL');
+          process.kill(pid, 'SIGKILL');
         } catch {}
-        await waitFor('the old lease store to exit', 5000, () => !isAlive(redisPid!));
+        await waitFor('the old broker process to exit', 5000, () => !isAlive(pid));
       }
       await startRedis();
+      await startBrokerProcess();
     },
     rebuildGateway: async (g) => {
       await executePlan(hostRebuildSteps(planLab(topo, lab.runId), netnsName(lab.runId, g)));
@@ -294,12 +379,23 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Fai
     down: async () => {
       for (const a of agents.values()) if (a.pid) await stopPid(a.pid, 1000);
       await mesh?.stop();
+      if (brokerPid) await stopPid(brokerPid, 1000);
       if (redisPid) await stopPid(redisPid, 1000);
       await lab.down();
     },
   };
   step('gateways: waiting for election, routes and the egress IP');
   await backend.waitSettled(Number(process.env.STRAIT_SETTLE_MS ?? 60_000)).catch(async (e: unknown) => {
+    if (process.env.STRAIT_KEEP_LAB) throw e;
+    await backend.down();
+    throw e;
+  });
+  // Every gateway agent publishes itself to the broker (endpoint, priority, health) when it starts.
+  const all = [...c1.gateways, ...c2.gateways];
+  await waitFor(`all ${all.length} gateways to be listed at the broker`, 30_000, async () => {
+    const v = await brokerView().catch(() => null);
+    return v !== null && all.every((g) => v.gateways.some((x) => x.name === g));
+  }).catch(async (e: unknown) => {
     if (process.env.STRAIT_KEEP_LAB) throw e;
     await backend.down();
     throw e;
