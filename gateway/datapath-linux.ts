@@ -270,13 +270,15 @@ export class LinuxGatewayEgress implements GatewayEgress {
    * Node traffic arrives on the VXLAN but replies leave via the LAN, so reverse-path filtering must be off on the
    * VXLAN device. The kernel applies max(all, dev): a non-zero `all` would override the device's 0. So when `all`
    * is set, its value moves down to every other interface (each keeps max(own, all), i.e. its effective value is
-   * unchanged) and `all` becomes 0 — the host's other interfaces keep exactly the filtering they had.
+   * unchanged) and `all` becomes 0 — the host's other interfaces keep exactly the filtering they had. Before, the
+   * agent set 2 on `all`, which (max) put loose filtering on the VXLAN device too.
    */
   private async disableVxlanRpFilter(ifnames: readonly string[]): Promise<void> {
     const read = async (k: string): Promise<number> => Number((await exec(['sysctl', '-n', `net.ipv4.conf.${k}.rp_filter`], this.o, undefined, true)).stdout.trim()) || 0;
     const all = await read('all');
     if (all > 0) {
-      for (const dev of ifnames) {
+      // `default` too: interfaces created later keep the filtering they would have had.
+      for (const dev of ['default', ...ifnames]) {
         if (dev === this.vxlanDev || dev.includes('.') || dev.includes('/')) continue;
         if ((await read(dev)) < all) await exec(['sysctl', '-qw', `net.ipv4.conf.${dev}.rp_filter=${all}`], this.o, undefined, true);
       }
