@@ -214,6 +214,12 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     const d = startDaemon(a.argv, { netns: lab.netns(a.host), logFile: a.log });
     a.pid = d.pid;
     lab.recordDaemon({ pid: d.pid, name: a.argv[2] ?? 'agent', host: a.host });
+    // Gateways first, each answering probes before the node agents start: node-steer does not rewrite its status
+    // file when only a gateway's health changes (no steering change), so a gateway coming up after the node agent
+    // can stay "down" in the status the lab waits on.
+    if (a.argv[2] === 'gateway') {
+      await waitFor(`${a.host} gateway agent to start`, 20_000, () => readAgentStatus(a.statusFile)?.pid === d.pid || !isAlive(d.pid));
+    }
   };
 
   try {

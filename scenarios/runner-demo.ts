@@ -15,7 +15,7 @@ const SILENT_AFTER_MS = 3500;
 export function formatBrokerView(when: string, v: BrokerView, cluster: string, active: string | null): string {
   const gws = [...v.gateways].sort((x, y) => `${x.cluster}/${x.name}`.localeCompare(`${y.cluster}/${y.name}`));
   const line = gws.map((g) => {
-    const age = v.at - Date.parse(g.updatedAt);
+    const age = Math.max(0, v.at - Date.parse(g.updatedAt));
     return `${g.name} ${g.health} p${g.priority} ${(age / 1000).toFixed(1)}s ago${age > SILENT_AFTER_MS ? ' SILENT' : ''}`;
   });
   return `broker (${when}): ${v.clusters} clusters, ${gws.length} gateways [${line.join(', ')}]; active in ${cluster} (datapath): ${active ?? 'none'}`;
