@@ -52,7 +52,7 @@ export function renderFailoverSection(reports: readonly { report: RunReport; rep
   for (const [name, v, low] of ANCHORS) {
     lines.push(`| ${name} | ${v} | ${Number.isFinite(best) && best > 0 ? `≥ ${Math.round(low / best)}× slower than our best p99` : '–'} |`);
   }
-  lines.push('', 'Anchors: see shared/reference/peers.md (published defaults and issue reports, not measured here).');
+  lines.push('', 'Anchors: the peers\' published defaults and their users\' issue reports, not measured here.');
   lines.push('Reports (per-trial SVG timelines): ' + reports.map((r) => `\`${r.reportDir}\``).join(', ') + '.', '');
   return lines.join('\n');
 }
