@@ -5,6 +5,7 @@ import { RecordingNodeEgress, RecordingNodeRoutes } from './datapath-fake.js';
 import type { EgressRule } from './egress-resolve.js';
 import type { GatewayMode } from './election.js';
 import { NodeSteerAgent } from './node-steer-agent.js';
+import type { AgentStatus } from './agent-status.js';
 import { PROFILES } from './profiles.js';
 
 class ManualProber implements CandidateProber {
@@ -25,14 +26,14 @@ const candidates = [
 ];
 const rule: EgressRule = { policy: 'a/p', gateway: 'egw', family: 'ipv4', priority: 100, sources: ['10.1.0.0/24'], destinations: ['0.0.0.0/0'], egressIp: '172.31.0.201', mark: 0x5e00 };
 
-function setup(mode: GatewayMode) {
+function setup(mode: GatewayMode, writeStatus?: (s: AgentStatus) => void) {
   let now = 0;
   const routes = new RecordingNodeRoutes();
   const egress = new RecordingNodeEgress();
   const prober = new ManualProber();
   const agent = new NodeSteerAgent(
     { cluster: 'c', name: 'n1', profile: PROFILES.default, mode, candidates, probePort: 1, remoteCidrs: ['10.60.0.0/16'], egress: { rules: [rule], candidates, clusterCidrs: [] } },
-    { routes, egress, prober, log: createLogger('n1', 'silent'), clock: () => now },
+    { routes, egress, prober, log: createLogger('n1', 'silent'), clock: () => now, ...(writeStatus ? { writeStatus } : {}) },
   );
   return { agent, routes, egress, prober, advance: (ms: number) => { now += ms; }, now: () => now };
 }
@@ -72,6 +73,24 @@ describe('NodeSteerAgent (fakes)', () => {
     await t.agent.evaluate();
     expect((await t.routes.current()).size).toBe(0);
     expect(await t.egress.current()).toEqual(new Map([['egw', null]]));
+    await t.agent.stop();
+  });
+
+  it('rewrites its status when only a standby gateway\'s health changes (routes stay)', async () => {
+    const written: AgentStatus[] = [];
+    const t = setup('active-standby', (st) => written.push(st));
+    await t.agent.start();
+    t.prober.onChange?.('gw1', true, 0);
+    await t.agent.evaluate();
+    const before = written.length;
+    t.prober.onChange?.('gw2', true, 1); // gw1 stays active: no route change
+    await t.agent.evaluate();
+    expect(await t.routes.current()).toEqual(new Map([['10.60.0.0/16', ['10.0.0.11']]]));
+    expect(written.length).toBeGreaterThan(before);
+    expect(written.at(-1)?.health).toMatchObject({ gw1: true, gw2: true });
+    const settled = written.length;
+    await t.agent.evaluate(); // nothing changed: nothing rewritten
+    expect(written.length).toBe(settled);
     await t.agent.stop();
   });
 });

@@ -77,7 +77,14 @@ export class NodeSteerAgent {
     const elected = electActive({
       candidates: this.cfg.candidates, health: this.tracker.view(), now, holdDownMs: this.cfg.profile.holdDownMs, mode: this.cfg.mode,
     });
-    if (elected.join(',') === this.active.join(',')) return;
+    const health = this.healthSignature();
+    const healthChanged = health !== this.lastHealth;
+    this.lastHealth = health;
+    if (elected.join(',') === this.active.join(',')) {
+      // Routes stay, but the status file must still say which gateways are up: labs and operators wait on it.
+      if (healthChanged) this.deps.writeStatus?.(this.status());
+      return;
+    }
     const prev = this.active;
     this.active = elected;
     this.switches += 1;
@@ -92,6 +99,12 @@ export class NodeSteerAgent {
     }
     this.deps.log.info({ from: prev, to: elected, ms: Math.round(this.clock() - now) }, 'steered');
     this.deps.writeStatus?.(this.status());
+  }
+
+  private lastHealth = '';
+
+  private healthSignature(): string {
+    return [...this.tracker.view()].map(([k, v]) => `${k}=${v.healthy ? 1 : 0}`).sort().join(',');
   }
 
   status(): AgentStatus {
