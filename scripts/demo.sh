@@ -24,8 +24,8 @@ if ! command -v node >/dev/null 2>&1 || ! node -e 'const [a,b]=process.versions.
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "==> npm ci" >&2
-  npm ci --no-audit --no-fund >&2
+  echo "==> npm dependencies" >&2
+  install_npm_dependencies
 fi
 echo "==> npm run build" >&2
 npm run -s build >&2

@@ -22,3 +22,13 @@ ensure_system_packages() {
     systemctl stop "$svc" 2>/dev/null || service "$svc" stop 2>/dev/null || true
   done
 }
+
+# npm dependencies exactly as locked. npm 11 on this platform writes lock files without the entries of other
+# platforms' optional packages (@swc/core-darwin-*, …) and `npm ci` then refuses the lock as out of sync; in that
+# case `npm install` installs the same locked versions (it only adds the missing optional entries).
+install_npm_dependencies() {
+  if ! npm ci --no-audit --no-fund >&2; then
+    echo "strait: npm ci refused the lock file; installing the locked versions with npm install" >&2
+    npm install --no-audit --no-fund >&2
+  fi
+}
