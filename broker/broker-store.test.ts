@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import ipaddr from 'ipaddr.js';
 import { isStraitError } from '../api/index.js';
-import { startTestRedis, type TestRedis } from '../testing/index.js';
+import { startTestRedis, type TestRedis, outcomeCode } from '../testing/index.js';
 import { BrokerStore } from './broker-store.js';
 
 let redis: TestRedis;
@@ -19,15 +19,6 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isStraitError(e)) return e.code;
-    throw e;
-  }
-}
 
 describe('BrokerStore (Lua on a real Redis)', () => {
   it('joins clusters, refusing overlap with the other cluster named', async () => {
@@ -45,23 +36,23 @@ describe('BrokerStore (Lua on a real Redis)', () => {
       expect((e as Error).message).toContain('10.1.128.0/17 overlaps 10.1.0.0/16');
     }
     await store.joinCluster(secret, { id: 'west', podCIDRs: ['10.2.0.0/16'], serviceCIDRs: [] });
-    expect(await code(store.joinCluster(secret, { id: 'north', podCIDRs: ['10.3.0.0/16'], serviceCIDRs: [] }))).toBe('JOIN_TOKEN_INVALID');
+    expect(await outcomeCode(store.joinCluster(secret, { id: 'north', podCIDRs: ['10.3.0.0/16'], serviceCIDRs: [] }))).toBe('JOIN_TOKEN_INVALID');
   });
 
   it('leases IPv4 and IPv6 blocks and addresses that format like ipaddr.js', async () => {
     await store.createSubnet({ name: 'v4', cidr: '10.200.0.0/16' });
     await store.createPool({ name: 'p4', cidr: '10.200.0.0/24', blockSize: 26, subnet: 'v4', purpose: 'pods' });
-    expect(await code(store.createPool({ name: 'p4b', cidr: '10.200.0.128/25', purpose: 'pods' }))).toBe('CIDR_OVERLAP');
-    expect(await code(store.createPool({ name: 'p4c', cidr: '10.201.0.0/25', subnet: 'v4', purpose: 'pods' }))).toBe('INVALID_ARGUMENT');
+    expect(await outcomeCode(store.createPool({ name: 'p4b', cidr: '10.200.0.128/25', purpose: 'pods' }))).toBe('CIDR_OVERLAP');
+    expect(await outcomeCode(store.createPool({ name: 'p4c', cidr: '10.201.0.0/25', subnet: 'v4', purpose: 'pods' }))).toBe('INVALID_ARGUMENT');
     const blocks = [];
     for (let i = 0; i < 3; i++) blocks.push((await store.leaseBlock('p4', 'east', 'n1')).cidr);
     expect(blocks).toEqual(['10.200.0.0/26', '10.200.0.64/26', '10.200.0.128/26']);
     const a = await store.leaseAddress('p4', 'egress/x', 'east');
     expect(a.lease.ip).toBe('10.200.0.254');
     expect((await store.leaseAddress('p4', 'egress/x', 'east')).existing).toBe(true);
-    expect(await code(store.leaseBlock('p4', 'east', 'n1'))).toBe('POOL_EXHAUSTED');
-    expect(await code(store.deletePool('p4'))).toBe('IN_USE');
-    expect(await code(store.deleteSubnet('v4'))).toBe('IN_USE');
+    expect(await outcomeCode(store.leaseBlock('p4', 'east', 'n1'))).toBe('POOL_EXHAUSTED');
+    expect(await outcomeCode(store.deletePool('p4'))).toBe('IN_USE');
+    expect(await outcomeCode(store.deleteSubnet('v4'))).toBe('IN_USE');
 
     await store.createPool({ name: 'p6', cidr: 'fd00:0:0:100::/56', blockSize: 64, purpose: 'pods' });
     for (let i = 0; i < 3; i++) {
@@ -76,12 +67,12 @@ describe('BrokerStore (Lua on a real Redis)', () => {
     expect(ips.slice(0, 3)).toEqual(['2001:db8::ff', '2001:db8::fe', '2001:db8::fd']);
     expect(ips[17]).toBe('2001:db8::ee');
     expect(await store.releaseAddress('2001:db8::fe')).toMatchObject({ owner: 'o1' });
-    expect(await code(store.releaseAddress('2001:db8::fe'))).toBe('NOT_FOUND');
+    expect(await outcomeCode(store.releaseAddress('2001:db8::fe'))).toBe('NOT_FOUND');
   });
 
   it('puts with compare-and-swap and logs every write as an event in order', async () => {
     const g = await store.put('Gateway', 'east/gw1', 'upsert', { cluster: 'east', name: 'gw1', endpoints: ['1.2.3.4'], tunnelTypes: ['vxlan'], publicKeys: {}, priority: 1, health: 'Healthy', updatedAt: 'x' }, '', { kind: 'Cluster', name: 'east' });
-    expect(await code(store.put('Gateway', 'east/gw1', 'upsert', { ...g, priority: 2 }, '1'))).toBe('STALE_RESOURCE_VERSION');
+    expect(await outcomeCode(store.put('Gateway', 'east/gw1', 'upsert', { ...g, priority: 2 }, '1'))).toBe('STALE_RESOURCE_VERSION');
     const g2 = await store.put('Gateway', 'east/gw1', 'upsert', { ...g, priority: 2 }, g.resourceVersion);
     expect(Number(g2.resourceVersion)).toBeGreaterThan(Number(g.resourceVersion));
     const events = await store.eventsAfter(0, 10000);

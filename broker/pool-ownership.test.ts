@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { isStraitError, StraitError } from '../api/index.js';
-import { startTestRedis, type TestRedis } from '../testing/index.js';
+import { startTestRedis, type TestRedis, outcomeCode } from '../testing/index.js';
 import { BrokerStore } from './broker-store.js';
 import { collectGarbage } from './jobs.js';
 
@@ -23,15 +23,6 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isStraitError(e)) return e.code;
-    throw e;
-  }
-}
 
 const ownedBy = (cluster: string) => (p: { cluster?: string | undefined }): void => {
   if (p.cluster !== cluster) throw new StraitError('FORBIDDEN', `not ${cluster}'s pool`);
@@ -42,23 +33,23 @@ describe('pools owned by clusters (BrokerStore on a real Redis)', () => {
     const p = await store.createPool({ name: 'east-a', cidr: '10.60.0.0/24', purpose: 'pods', cluster: 'east' });
     expect(p.cluster).toBe('east');
     const rev = await store.currentRev();
-    expect(await code(store.createPool({ name: 'ghost', cidr: '10.61.0.0/24', purpose: 'pods', cluster: 'nobody' }))).toBe('NOT_FOUND');
+    expect(await outcomeCode(store.createPool({ name: 'ghost', cidr: '10.61.0.0/24', purpose: 'pods', cluster: 'nobody' }))).toBe('NOT_FOUND');
     expect(await store.currentRev()).toBe(rev);
     // Overlap is still checked across owners.
-    expect(await code(store.createPool({ name: 'west-a', cidr: '10.60.0.128/25', purpose: 'pods', cluster: 'west' }))).toBe('CIDR_OVERLAP');
+    expect(await outcomeCode(store.createPool({ name: 'west-a', cidr: '10.60.0.128/25', purpose: 'pods', cluster: 'west' }))).toBe('CIDR_OVERLAP');
   });
 
   it('checks the owner on the stored pool and deletes exactly that version', async () => {
     await store.createPool({ name: 'swap', cidr: '10.62.0.0/24', purpose: 'pods', cluster: 'east' });
-    expect(await code(store.deletePool('swap', undefined, ownedBy('west')))).toBe('FORBIDDEN');
+    expect(await outcomeCode(store.deletePool('swap', undefined, ownedBy('west')))).toBe('FORBIDDEN');
     const old = await store.get('IPPool', 'swap');
     // Replaced by another owner under the same name: a delete based on the old version is stale, not a delete.
     await store.deletePool('swap');
     await store.createPool({ name: 'swap', cidr: '10.62.0.0/24', purpose: 'pods', cluster: 'west' });
-    expect(await code(store.deletePool('swap', old.resourceVersion, ownedBy('east')))).toBe('FORBIDDEN');
-    expect(await code(store.deletePool('swap', old.resourceVersion, ownedBy('west')))).toBe('STALE_RESOURCE_VERSION');
+    expect(await outcomeCode(store.deletePool('swap', old.resourceVersion, ownedBy('east')))).toBe('FORBIDDEN');
+    expect(await outcomeCode(store.deletePool('swap', old.resourceVersion, ownedBy('west')))).toBe('STALE_RESOURCE_VERSION');
     await store.deletePool('swap', undefined, ownedBy('west'));
-    expect(await code(store.get('IPPool', 'swap'))).toBe('NOT_FOUND');
+    expect(await outcomeCode(store.get('IPPool', 'swap'))).toBe('NOT_FOUND');
   });
 
   it('removing a cluster deletes its free pools, is refused while one is leased, and gc takes ownerless pools once free', async () => {
@@ -84,6 +75,6 @@ describe('pools owned by clusters (BrokerStore on a real Redis)', () => {
     // …and goes with the next gc once nothing is leased from it.
     await store.releaseBlock(lb.id);
     await collectGarbage(store, 3_600_000);
-    expect(await code(store.get('IPPool', 'west-late'))).toBe('NOT_FOUND');
+    expect(await outcomeCode(store.get('IPPool', 'west-late'))).toBe('NOT_FOUND');
   });
 });

@@ -60,6 +60,12 @@ export interface RouteSpec {
 
 const fromList = (q: string | undefined): string | undefined => (q === undefined || q === '' ? undefined : q);
 
+/** The `?cluster=&pool=` filter of the lease lists; undefined (no filter) when neither is given. */
+function byClusterAndPool(query: Record<string, string | undefined>): ((o: { cluster: string; pool: string }) => boolean) | undefined {
+  const cl = fromList(query.cluster), pool = fromList(query.pool);
+  return cl || pool ? (o) => (!cl || o.cluster === cl) && (!pool || o.pool === pool) : undefined;
+}
+
 /**
  * The whole v1 API as data: the koa app registers these, and the OpenAPI document is generated from the same
  * table, so the two cannot drift. Handlers receive the body already validated by `body`.
@@ -235,10 +241,7 @@ export const ROUTES: RouteSpec[] = [
   },
   {
     id: 'listBlocks', method: 'GET', path: '/v1/blocks', summary: 'List leased blocks (filters: ?cluster=, ?pool=)', auth: 'any', query: { cluster: 'only this cluster\'s blocks', pool: 'only this pool\'s blocks' }, status: 200, response: listOf(Block),
-    handler: (c) => {
-      const cl = fromList(c.query.cluster), pool = fromList(c.query.pool);
-      return c.store.list('Block', cl || pool ? (b) => (!cl || b.cluster === cl) && (!pool || b.pool === pool) : undefined);
-    },
+    handler: (c) => c.store.list('Block', byClusterAndPool(c.query)),
   },
   {
     id: 'releaseBlock', method: 'DELETE', path: '/v1/blocks/{id}', summary: 'Return a block', auth: 'any', status: 204,
@@ -259,10 +262,7 @@ export const ROUTES: RouteSpec[] = [
   },
   {
     id: 'listAddresses', method: 'GET', path: '/v1/addresses', summary: 'List leased addresses (filters: ?cluster=, ?pool=)', auth: 'any', query: { cluster: 'only this cluster\'s addresses', pool: 'only this pool\'s addresses' }, status: 200, response: listOf(AddressLease),
-    handler: (c) => {
-      const cl = fromList(c.query.cluster), pool = fromList(c.query.pool);
-      return c.store.list('AddressLease', cl || pool ? (a) => (!cl || a.cluster === cl) && (!pool || a.pool === pool) : undefined);
-    },
+    handler: (c) => c.store.list('AddressLease', byClusterAndPool(c.query)),
   },
   {
     id: 'releaseAddress', method: 'DELETE', path: '/v1/addresses/{ip}', summary: 'Return an address', auth: 'any', status: 204,

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { MemoryLeaseStore } from './lease-memory.js';
 import { LeaseHold } from './lease-keeper.js';
 import { PROFILES } from './profiles.js';
+import { seededRandom } from '../testing/index.js';
 
 /**
  * Discrete-event simulation of several gateways contending for one lease through a store with arbitrary request and
@@ -16,20 +17,10 @@ type Ev =
   | { t: number; kind: 'respond'; h: number; op: 'acquire' | 'renew'; sentAt: number; granted: number | false }
   | { t: number; kind: 'stepdown'; h: number };
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function simulate(seed: number, holders: number, unsafe = false): Promise<Interval[]> {
   const p = PROFILES.default;
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   let now = 0;
   const store = new MemoryLeaseStore(() => now);
   const holds = Array.from({ length: holders }, () => new LeaseHold(p.leaseTtlMs, unsafe ? 0 : p.safetyMarginMs));

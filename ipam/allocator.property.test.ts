@@ -1,18 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { isStraitError } from '../api/index.js';
 import { IpamEngine, MemoryAllocationStore, stickyKey, type IpamConfig, type Owner } from './index.js';
+import { seededRandom } from '../testing/index.js';
 
-/** mulberry32: small seeded PRNG so a failure reproduces from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const config: IpamConfig = {
   pools: [
@@ -24,7 +14,7 @@ const config: IpamConfig = {
 
 describe('allocator property: random allocate/release never duplicates and never leaks', () => {
   it.each([[1, 100_000], [20261122, 20_000]])('seed %i, %i operations', async (seed, total) => {
-    const random = rng(seed);
+    const random = seededRandom(seed);
     const t = { now: 0 };
     const store = new MemoryAllocationStore();
     const engine = new IpamEngine({ store, config, now: () => t.now });

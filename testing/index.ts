@@ -2,3 +2,5 @@ export { startTestRedis, type TestRedis } from './redis-server.js';
 export { describeRoot } from './root.js';
 export { runAllocationStoreConformance, type StoreHarness } from './allocation-store-conformance.js';
 export { TestKubeApiServer, startTestKubeApiServer, type TestKubeApiServerOptions, type KubeObject } from './kube-api-server.js';
+export { seededRandom } from './seeded-random.js';
+export { outcomeCode } from './outcome-code.js';
