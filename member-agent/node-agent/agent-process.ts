@@ -1,8 +1,8 @@
-import { connect } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError } from '../../api/index.js';
 import { startDaemon, stopPid, type DaemonHandle } from '../../host/index.js';
+import { socketAnswers } from './agent-server.js';
 import { repoRoot } from './cni-lab.js';
 
 export interface AgentProcessOptions {
@@ -28,21 +28,10 @@ export async function startAgentProcess(o: AgentProcessOptions, timeoutMs = 20_0
   });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !exited) {
-    if (await answers(o.socketPath)) return d;
+    if (await socketAnswers(o.socketPath)) return d;
     await new Promise((r) => setTimeout(r, 50));
   }
   await stopPid(d.pid);
   const log = existsSync(o.logFile) ? readFileSync(o.logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
   throw new StraitError('AGENT_UNREACHABLE', `the node agent did not come up on ${o.socketPath}${exited ? ' (it exited)' : ''}:\n${log}`, { socket: o.socketPath });
-}
-
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }

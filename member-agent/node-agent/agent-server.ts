@@ -103,7 +103,8 @@ export class AgentServer {
   }
 }
 
-function socketAnswers(path: string): Promise<boolean> {
+/** True when something accepts connections on the unix socket (a live agent, as opposed to a stale socket file). */
+export function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
     s.once('connect', () => {
