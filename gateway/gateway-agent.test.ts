@@ -113,4 +113,30 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     await t.gw1.agent.stop();
     await t.gw2.agent.stop();
   });
+  it('a restarted gateway does not grab the role before its first probe verdict, even if the holder renews late', async () => {
+    const t = setup();
+    await t.gw2.agent.start();
+    t.gw2.prober.onChange?.('gw1', true, 0);
+    t.gw2.prober.onChange?.('gw1', false, 1);
+    for (let i = 0; i < 5; i++) { await t.gw2.agent.tick(); t.advance(profile.renewIntervalMs); }
+    expect(await t.gw2.egress.live()).toEqual([EIP]);
+    // gw1 comes back. Before its prober has said anything about gw2, gw2 stalls past its lease (a loaded host).
+    await t.gw1.agent.start();
+    t.advance(profile.leaseTtlMs + 10);
+    for (let i = 0; i < 5; i++) { await t.gw1.agent.tick(); t.advance(profile.acquireRetryMs); }
+    await t.gw1.agent.idle();
+    expect(await t.gw1.egress.live()).toEqual([]);
+    expect(t.gw1.agent.status().role).toBe('standby');
+    // gw2 wakes up: its lease has run out in the store, but nobody took it, so it gets it again at once.
+    await t.gw2.agent.tick();
+    await t.gw2.agent.tick();
+    expect(t.gw2.agent.status().role).toBe('active');
+    // Once the prober has judged gw2 dead, gw1 is the lone survivor and takes over despite its hold-down.
+    t.gw1.prober.onChange?.('gw2', false, t.now());
+    await t.gw2.agent.stop();
+    for (let i = 0; i < 5; i++) { await t.gw1.agent.tick(); t.advance(profile.acquireRetryMs); }
+    await t.gw1.agent.idle();
+    expect(await t.gw1.egress.live()).toEqual([EIP]);
+    await t.gw1.agent.stop();
+  });
 });

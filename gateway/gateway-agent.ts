@@ -122,6 +122,12 @@ export class GatewayAgent {
    */
   private view(selfOk: boolean): Map<string, CandidateHealth> {
     const m = new Map(this.tracker.view());
+    // A peer the prober has not judged yet (the first few intervals after start) counts as healthy and settled:
+    // otherwise a restarted gateway sees itself as the lone survivor and grabs the role from a live peer whose
+    // renewal happens to run late, before a single probe could tell it that the peer is fine.
+    for (const c of this.cfg.candidates) {
+      if (c.name !== this.cfg.name && !m.has(c.name)) m.set(c.name, { healthy: true, since: Number.NEGATIVE_INFINITY, recovered: false });
+    }
     m.set(this.cfg.name, { healthy: selfOk, since: this.startedAt, recovered: this.selfRecovered });
     return m;
   }
