@@ -38,6 +38,13 @@ export interface GatewayAgentOptions {
   readonly clusterCidrs?: readonly string[];
   /** Endpoints published to the broker (default: the candidate address). */
   readonly endpoints?: readonly string[];
+  /** Tunnels to the other clusters' gateways, kept by the agent (needs `broker`; the first endpoint is the local end). */
+  readonly tunnel?: 'wireguard' | 'vxlan' | 'ipsec' | 'geneve';
+  /** Tunnel keys and files (give one carrying the run id in labs). */
+  readonly stateDir?: string;
+  readonly tunnelKeyFile?: string;
+  readonly underlayDev?: string;
+  readonly tunnelStatusFile?: string;
 }
 
 export interface NodeSteerOptions {
@@ -91,6 +98,8 @@ export function gatewayAgentArgv(o: GatewayAgentOptions): string[] {
     ...opt('--broker', o.broker), ...opt('--token', o.token), ...opt('--wan-dev', o.wanDev), ...opt('--lan-dev', o.lanDev),
     ...opt('--egress-config', o.egressConfig), ...opt('--probe-port', o.probePort), ...opt('--status-file', o.statusFile),
     ...(o.clusterCidrs ?? []).flatMap((c) => ['--cluster-cidr', c]), ...(o.endpoints ?? []).flatMap((e) => ['--endpoint', e]),
+    ...opt('--tunnel', o.tunnel), ...opt('--state-dir', o.stateDir), ...opt('--tunnel-key-file', o.tunnelKeyFile),
+    ...opt('--underlay-dev', o.underlayDev), ...opt('--tunnel-status-file', o.tunnelStatusFile),
   ];
 }
 

@@ -11,6 +11,7 @@ import type { ResolvedEgress } from './egress-resolve.js';
 import type { GatewayMode } from './election.js';
 import { GatewayAgent } from './gateway-agent.js';
 import { RedisLeaseStore } from './lease-redis.js';
+import { agentTunnels, type AgentTunnels } from './tunnel-main.js';
 import { NodeSteerAgent } from './node-steer-agent.js';
 import { PROFILES, validateProfile, type FailoverProfile } from './profiles.js';
 
@@ -36,6 +37,13 @@ export interface GatewayCliFlags {
   probePort?: string;
   statusFile?: string;
   endpoint?: string[];
+  /** Keep tunnels to the other clusters' gateways (needs --broker): wireguard, vxlan, ipsec or geneve. */
+  tunnel?: string;
+  /** Tunnel keys (generated on first start, then kept) and driver files. */
+  stateDir?: string;
+  tunnelKeyFile?: string;
+  underlayDev?: string;
+  tunnelStatusFile?: string;
 }
 
 export interface NodeSteerCliFlags {
@@ -128,6 +136,23 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   if (!Number.isInteger(priority)) throw new StraitError('GATEWAY_INVALID_CONFIG', `--priority ${f.priority}: expected an integer`);
   const probePort = parsePort(f.probePort);
   const broker = f.broker ? new BrokerClient({ baseUrl: f.broker, token: f.token, timeoutMs: 3000 }) : undefined;
+  if (f.tunnel && !broker) throw new StraitError('GATEWAY_INVALID_CONFIG', '--tunnel needs --broker (the peers come from the broker)');
+  const endpoints = f.endpoint?.length ? f.endpoint : [self.address];
+  const tunnels: AgentTunnels | undefined =
+    f.tunnel && broker
+      ? agentTunnels(
+          {
+            cluster: f.cluster, name: f.name, runId: f.runId, tunnel: f.tunnel,
+            stateDir: f.stateDir ?? `/var/lib/strait/gateway/${f.cluster}-${f.name}`,
+            endpoint: endpoints[0] ?? self.address,
+            ...(f.tunnelKeyFile ? { keyFile: f.tunnelKeyFile } : {}),
+            ...(f.underlayDev ? { underlayDev: f.underlayDev } : {}),
+            ...(f.tunnelStatusFile ? { statusFile: f.tunnelStatusFile } : {}),
+          },
+          broker,
+          log,
+        )
+      : undefined;
   const resolved = await loadEgress(f.egressConfig, f.clusterCidr ?? [], broker, f.cluster);
   for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
   const egw = resolved?.gateways.find((g) => g.candidates.length === 0 || g.candidates.includes(f.name));
@@ -153,7 +178,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
         ? {
             publish: async (health) => {
               await broker.putGateway(f.cluster, f.name, {
-                endpoints: f.endpoint?.length ? f.endpoint : [self.address], tunnelTypes: ['vxlan'], priority, health,
+                endpoints, tunnelTypes: [tunnels?.type ?? 'vxlan'], publicKeys: tunnels?.publicKeys ?? {}, priority, health,
               });
             },
           }
@@ -162,8 +187,25 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   );
   await agent.start();
   log.info({ profile: profile.name, lease: agent.leaseKey, egressIps: egw?.egressIps ?? [] }, 'gateway agent running');
+  // Tunnels on every candidate, active or standby: a standby's sessions are established before it takes over.
+  try {
+    await tunnels?.start();
+  } catch (e) {
+    await agent.stop();
+    await tunnels?.stop().catch(() => undefined);
+    if (resolved) await egress.clear();
+    redis.disconnect();
+    broker?.close();
+    throw e;
+  }
   await waitForSignal();
   await agent.stop();
+  if (tunnels && broker) {
+    await tunnels.stop();
+    // Gone from the broker at once: the other clusters' gateways move this cluster's CIDRs to the next candidate
+    // now instead of when the record goes stale.
+    await broker.deleteGateway(f.cluster, f.name).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'removing the gateway record failed'));
+  }
   if (resolved) await egress.clear();
   redis.disconnect();
   broker?.close();

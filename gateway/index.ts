@@ -29,3 +29,6 @@ export { NodeSteerAgent, type NodeSteerConfig, type NodeSteerDeps } from './node
 export { UdpCandidateProber, UdpEchoResponder, type CandidateProber, type EchoResponder, type ProbeTarget } from './candidate-prober.js';
 export { parseEgressObjects, resolveEgressFile, type EgressObjects } from './egress-file.js';
 export { runGatewayAgent, runNodeSteer, profileByName, type GatewayCliFlags, type NodeSteerCliFlags } from './agent-main.js';
+export { planTunnelPeers, remoteActive, peerId, type TunnelPlan, type TunnelPlanInput, type BrokerGatewayView, type BrokerClusterView } from './tunnel-peers.js';
+export { TunnelKeeper, type TunnelKeeperOptions, type TunnelKeeperStatus, type TunnelKeeperBroker } from './tunnel-keeper.js';
+export { loadTunnelKeys, type GatewayTunnelKeys } from './tunnel-keys.js';

@@ -28,6 +28,11 @@ export function registerGatewayCommands(program: Command): void {
     .option('--endpoint <ip>', 'endpoint published to the broker (repeat; default: the candidate address)', collect, [] as string[])
     .option('--probe-port <port>', 'UDP port of the probe echo responder')
     .option('--status-file <file>', 'rewrite this JSON file with the agent status on every change')
+    .addOption(new Option('--tunnel <type>', 'keep tunnels to the other clusters\' gateways (needs --broker); the first --endpoint is the local end').choices(['wireguard', 'vxlan', 'ipsec', 'geneve']))
+    .option('--state-dir <dir>', 'tunnel keys (generated on first start, then kept) and tunnel files (default /var/lib/strait/gateway/<cluster>-<name>)')
+    .option('--tunnel-key-file <file>', 'private key to use instead of the one under --state-dir (wg genkey output, or a PKCS#8 PEM for ipsec)')
+    .option('--underlay-dev <dev>', 'device the tunnels run over (default: the one holding the first --endpoint)')
+    .option('--tunnel-status-file <file>', 'rewrite this JSON file with the tunnel status (peers, handshakes, remote active gateways)')
     .action(async (o) => {
       await runGatewayAgent({ ...o, runId: o.runId });
     });

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { BrokerClient } from '../api/index.js';
+import { startTestBroker, type TestBroker } from '../broker/index.js';
+import { newRunId } from '../host/index.js';
+import { startTestRedis, type TestRedis } from '../testing/index.js';
+import { generateWireguardKeyPair, RecordingTunnelDriver, type TunnelPeer } from '../tunnel/index.js';
+import { TunnelKeeper, type TunnelKeeperStatus } from './tunnel-keeper.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+async function waitFor(what: string, f: () => boolean): Promise<void> {
+  const end = Date.now() + 15_000;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+const silent = { info: () => undefined, warn: () => undefined };
+
+// A real broker on a real redis-server; the datapath is the recording fake (the root test runs the real one).
+describe('TunnelKeeper against a real broker', () => {
+  let redis: TestRedis;
+  let broker: TestBroker;
+  let east: BrokerClient;
+  let west: BrokerClient;
+  const runId = newRunId();
+  const keeperStops: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    broker = await startTestBroker(redis.socket);
+    const t = await broker.admin.createToken({ uses: 2 });
+    const e = await broker.admin.joinCluster({ id: `east-${runId}`, podCIDRs: ['10.10.0.0/16'] }, t.token);
+    const w = await broker.admin.joinCluster({ id: `west-${runId}`, podCIDRs: ['10.20.0.0/16'], serviceCIDRs: ['10.96.20.0/24'] }, t.token);
+    east = broker.client(e.credentials.token);
+    west = broker.client(w.credentials.token);
+  });
+  afterAll(async () => {
+    for (const s of keeperStops) await s().catch(() => undefined);
+    await broker?.stop();
+    await redis?.stop();
+  });
+
+  it('follows the broker: tunnels to every remote candidate, CIDRs on the remote active one, moves them when it goes', async () => {
+    const E = `east-${runId}`;
+    const W = `west-${runId}`;
+    const keys = { w1: generateWireguardKeyPair().publicKey, w2: generateWireguardKeyPair().publicKey };
+    const put = (name: 'w1' | 'w2', ip: string, priority: number, health: 'Healthy' | 'Unhealthy' = 'Healthy') =>
+      west.putGateway(W, name, { endpoints: [ip], tunnelTypes: ['wireguard'], publicKeys: { wireguard: keys[name] }, priority, health });
+    await put('w1', '192.168.2.11', 100);
+    await east.putGateway(E, 'e1', { endpoints: ['192.168.1.11'], tunnelTypes: ['wireguard'], publicKeys: { wireguard: generateWireguardKeyPair().publicKey }, priority: 100, health: 'Healthy' });
+
+    const driver = new RecordingTunnelDriver('wireguard', {
+      runId, gatewayId: 'east.e1', localUnderlayIp: '192.168.1.11', underlayDev: 'eth0', localCidrs: ['10.10.0.0/16'],
+      stateDir: `/tmp/strait/${runId}/keeper`, keys: { wireguardPrivateKey: generateWireguardKeyPair().privateKey },
+    });
+    const statuses: TunnelKeeperStatus[] = [];
+    const keeper = new TunnelKeeper({ cluster: E, type: 'wireguard', driver, broker: east, log: silent, tickMs: 100, staleMs: 1500, onStatus: (s) => statuses.push(s) });
+    keeperStops.push(() => keeper.stop(true));
+    await keeper.start();
+    const peers = async (): Promise<readonly TunnelPeer[]> => (await driver.status()).peers as unknown as TunnelPeer[];
+    expect((await driver.status()).peers.map((p) => [p.id, p.remoteCidrs])).toEqual([[`${W}.w1`, ['10.20.0.0/16', '10.96.20.0/24']]]);
+    expect(statuses.at(-1)?.active).toEqual({ [W]: 'w1' });
+
+    // A standby appears (watch event): it gets a tunnel of its own, with a placeholder, the active keeps the CIDRs.
+    await put('w2', '192.168.2.12', 50);
+    await waitFor('the standby peer', () => driver.calls.some((c) => c.op === 'add' && c.peer.id === `${W}.w2`));
+    const p2 = (await peers()).find((p) => p.id === `${W}.w2`);
+    expect(p2?.remoteCidrs[0]).toMatch(/^169\.254\./);
+
+    // The active reports itself unhealthy: the CIDRs move to the standby, whose peer is updated, not re-added.
+    const before = driver.calls.length;
+    await put('w1', '192.168.2.11', 100, 'Unhealthy');
+    await waitFor('the CIDRs to move to w2', () => keeper.plan?.active[W] === 'w2');
+    await waitFor('the driver update', () => driver.calls.slice(before).some((c) => c.op === 'update' && c.peer.id === `${W}.w2`));
+    const moved = driver.calls.slice(before);
+    expect(moved.filter((c) => c.op === 'add' || c.op === 'delete')).toEqual([]);
+    expect((await peers()).find((p) => p.id === `${W}.w2`)?.remoteCidrs).toEqual(['10.20.0.0/16', '10.96.20.0/24']);
+
+    // w1 comes back healthy, w2 is deleted from the broker: w2's tunnel goes, w1 carries the CIDRs again.
+    await put('w1', '192.168.2.11', 100);
+    await west.deleteGateway(W, 'w2');
+    await waitFor('w2 removed', () => driver.calls.some((c) => c.op === 'delete' && c.peerId === `${W}.w2`));
+    await waitFor('w1 active again', () => keeper.plan?.active[W] === 'w1');
+
+    // Nobody re-publishes w1: it goes stale with time (no event) and its cluster's CIDRs stop being routed.
+    await waitFor('w1 stale', () => keeper.plan?.active[W] === null);
+    await keeper.stop(true);
+    expect(driver.calls.at(-1)).toEqual({ op: 'remove' });
+    // Own cluster's gateways never become peers.
+    expect(driver.calls.some((c) => (c.op === 'add' || c.op === 'update') && c.peer.cluster === E)).toBe(false);
+  }, 30_000);
+});

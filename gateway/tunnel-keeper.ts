@@ -1,0 +1,195 @@
+import type { Cluster, Gateway, List, WatchEvent } from '../api/index.js';
+import type { TunnelDriver, TunnelStatus, TunnelType } from '../tunnel/index.js';
+import { planTunnelPeers, type BrokerClusterView, type BrokerGatewayView, type TunnelPlan } from './tunnel-peers.js';
+
+/** The broker calls the keeper uses (BrokerClient has them). */
+export interface TunnelKeeperBroker {
+  listGateways(): Promise<List<Gateway>>;
+  listClusters(): Promise<List<Cluster>>;
+  watch(since: string | number, onEvent: (e: WatchEvent) => void, signal?: AbortSignal): Promise<void>;
+}
+
+interface Log {
+  info(o: object, msg?: string): void;
+  warn(o: object, msg?: string): void;
+}
+
+export interface TunnelKeeperOptions {
+  readonly cluster: string;
+  readonly type: TunnelType;
+  readonly driver: TunnelDriver;
+  readonly broker: TunnelKeeperBroker;
+  readonly log: Log;
+  /** A gateway record older than this is treated as gone (default 8 s: agents re-publish every 2 s). */
+  readonly staleMs?: number;
+  /** How often the plan is re-evaluated without events (staleness is a matter of time; default 1 s). */
+  readonly tickMs?: number;
+  readonly now?: () => number;
+  /** Called after every reconcile and every few ticks with the driver's status and the plan. */
+  readonly onStatus?: (s: TunnelKeeperStatus) => void;
+}
+
+export interface TunnelKeeperStatus {
+  readonly type: TunnelType;
+  readonly active: Record<string, string | null>;
+  readonly skipped: TunnelPlan['skipped'];
+  readonly tunnel: TunnelStatus;
+  readonly error?: string;
+  readonly at: number;
+}
+
+const key = (o: { cluster?: unknown; name?: unknown }): string => `${String(o.cluster)}/${String(o.name)}`;
+
+/**
+ * Keeps this gateway's tunnels to every gateway of the other clusters in step with the broker: lists gateways and
+ * clusters, follows the watch stream (re-listing after a break), re-plans on every change and once per tick (a
+ * silent gateway goes stale with time, not with an event) and hands the plan to the tunnel driver only when it
+ * changed. Runs the same on active and standby candidates, so a standby's sessions are up before it takes over.
+ */
+export class TunnelKeeper {
+  private readonly gateways = new Map<string, BrokerGatewayView>();
+  private readonly clusters = new Map<string, BrokerClusterView>();
+  private readonly abort = new AbortController();
+  private applied: string | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private watchLoop: Promise<void> | undefined;
+  private lastPlan: TunnelPlan | undefined;
+  private lastError: string | undefined;
+  private ticks = 0;
+  private stopped = false;
+
+  constructor(private readonly o: TunnelKeeperOptions) {}
+
+  get plan(): TunnelPlan | undefined {
+    return this.lastPlan;
+  }
+
+  /** Brings the tunnel device up and applies the broker's current view; then follows changes in the background. */
+  async start(): Promise<void> {
+    await this.o.driver.init();
+    const rv = await this.relist().catch((e: unknown) => {
+      this.o.log.warn({ err: (e as Error).message }, 'tunnels: listing the broker failed; retrying in the background');
+      return undefined;
+    });
+    await this.sync();
+    this.watchLoop = this.follow(rv);
+    const tick = this.o.tickMs ?? 1000;
+    this.timer = setInterval(() => {
+      this.ticks++;
+      void this.sync(this.ticks % 2 === 0);
+    }, tick);
+    this.timer.unref();
+  }
+
+  /** Stops following the broker; with `removeTunnels`, removes the devices and daemons the driver made. */
+  async stop(removeTunnels = true): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.abort.abort();
+    await this.watchLoop?.catch(() => undefined);
+    await this.running?.catch(() => undefined);
+    if (removeTunnels) await this.o.driver.remove();
+  }
+
+  private async relist(): Promise<string> {
+    const [gws, cls] = await Promise.all([this.o.broker.listGateways(), this.o.broker.listClusters()]);
+    this.gateways.clear();
+    for (const g of gws.items) this.gateways.set(key(g), g);
+    this.clusters.clear();
+    for (const c of cls.items) this.clusters.set(c.id, c);
+    // Resume the watch after the older of the two lists: replaying a few events twice is harmless.
+    return String(Math.min(Number(gws.resourceVersion), Number(cls.resourceVersion)));
+  }
+
+  private onEvent(e: WatchEvent): void {
+    if (e.kind === 'Gateway') {
+      const g = e.object as unknown as Gateway;
+      if (e.type === 'DELETED') this.gateways.delete(key(g));
+      else this.gateways.set(key(g), g);
+    } else if (e.kind === 'Cluster') {
+      const c = e.object as unknown as Cluster;
+      if (e.type === 'DELETED') this.clusters.delete(c.id);
+      else this.clusters.set(c.id, c);
+    } else return;
+    void this.sync();
+  }
+
+  private async follow(since: string | undefined): Promise<void> {
+    let rv = since;
+    while (!this.stopped) {
+      try {
+        if (rv === undefined) {
+          rv = await this.relist();
+          void this.sync();
+        }
+        let last = rv;
+        await this.o.broker.watch(
+          rv,
+          (e) => {
+            last = e.resourceVersion;
+            this.onEvent(e);
+          },
+          this.abort.signal,
+        );
+        rv = last;
+      } catch (e) {
+        if (this.stopped) return;
+        // WATCH_EXPIRED or an unreachable broker: list again before watching.
+        this.o.log.warn({ err: (e as Error).message }, 'tunnels: broker watch broke; re-listing');
+        rv = undefined;
+      }
+      if (!this.stopped) await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /** Re-plans and reconciles, one at a time; calls during a run coalesce into one more run. */
+  private sync(report = false): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.syncOnce(report);
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async syncOnce(report: boolean): Promise<void> {
+    const now = (this.o.now ?? Date.now)();
+    const plan = planTunnelPeers({
+      cluster: this.o.cluster,
+      type: this.o.type,
+      gateways: [...this.gateways.values()],
+      clusters: [...this.clusters.values()],
+      now,
+      staleMs: this.o.staleMs ?? 8000,
+    });
+    const want = JSON.stringify(plan.peers);
+    let changed = false;
+    if (want !== this.applied) {
+      try {
+        await this.o.driver.reconcile(plan.peers);
+        this.applied = want;
+        this.lastError = undefined;
+        changed = true;
+        this.o.log.info({ active: plan.active, peers: plan.peers.map((p) => p.id), skipped: plan.skipped }, 'tunnels reconciled');
+      } catch (e) {
+        this.lastError = (e as Error).message;
+        this.o.log.warn({ err: this.lastError }, 'tunnels: reconcile failed; retrying on the next tick');
+      }
+    }
+    this.lastPlan = plan;
+    if ((changed || report || this.lastError) && this.o.onStatus) {
+      const tunnel = await this.o.driver.status().catch(() => undefined);
+      if (tunnel) this.o.onStatus({ type: this.o.type, active: plan.active, skipped: plan.skipped, tunnel, ...(this.lastError ? { error: this.lastError } : {}), at: now });
+    }
+  }
+}
