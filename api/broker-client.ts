@@ -8,10 +8,16 @@ import type {
   AddressLeaseRequest,
   Block,
   BlockLeaseRequest,
+  BrokerEgressClusterPolicy,
+  BrokerEgressGateway,
+  BrokerEgressPolicy,
   Cluster,
   ClusterJoined,
   ClusterJoinRequest,
   ClusterPatch,
+  EgressClusterPolicyPut,
+  EgressGatewayPut,
+  EgressPolicyPut,
   Gateway,
   GatewayPut,
   IPPool,
@@ -194,6 +200,45 @@ export class BrokerClient {
   }
   listGateways(filter: { cluster?: string } = {}): Promise<List<Gateway>> {
     return this.request('GET', `/v1/gateways${query(filter)}`);
+  }
+
+  // ------------------------------------------------------------------- egress objects (a cluster's own)
+  /** Creates or replaces an EgressGateway of a cluster; `body.spec` is the CRD spec. */
+  putEgressGateway(cluster: string, name: string, body: EgressGatewayPut): Promise<BrokerEgressGateway> {
+    return this.request('PUT', `/v1/clusters/${enc(cluster)}/egressgateways/${enc(name)}`, body);
+  }
+  getEgressGateway(cluster: string, name: string): Promise<BrokerEgressGateway> {
+    return this.request('GET', `/v1/clusters/${enc(cluster)}/egressgateways/${enc(name)}`);
+  }
+  deleteEgressGateway(cluster: string, name: string): Promise<void> {
+    return this.request('DELETE', `/v1/clusters/${enc(cluster)}/egressgateways/${enc(name)}`);
+  }
+  listEgressGateways(opts: { cluster?: string } = {}): Promise<List<BrokerEgressGateway>> {
+    return this.request('GET', `/v1/egressgateways${query(opts)}`);
+  }
+  putEgressPolicy(cluster: string, namespace: string, name: string, body: EgressPolicyPut): Promise<BrokerEgressPolicy> {
+    return this.request('PUT', `/v1/clusters/${enc(cluster)}/egresspolicies/${enc(namespace)}/${enc(name)}`, body);
+  }
+  getEgressPolicy(cluster: string, namespace: string, name: string): Promise<BrokerEgressPolicy> {
+    return this.request('GET', `/v1/clusters/${enc(cluster)}/egresspolicies/${enc(namespace)}/${enc(name)}`);
+  }
+  deleteEgressPolicy(cluster: string, namespace: string, name: string): Promise<void> {
+    return this.request('DELETE', `/v1/clusters/${enc(cluster)}/egresspolicies/${enc(namespace)}/${enc(name)}`);
+  }
+  listEgressPolicies(opts: { cluster?: string } = {}): Promise<List<BrokerEgressPolicy>> {
+    return this.request('GET', `/v1/egresspolicies${query(opts)}`);
+  }
+  putEgressClusterPolicy(cluster: string, name: string, body: EgressClusterPolicyPut): Promise<BrokerEgressClusterPolicy> {
+    return this.request('PUT', `/v1/clusters/${enc(cluster)}/egressclusterpolicies/${enc(name)}`, body);
+  }
+  getEgressClusterPolicy(cluster: string, name: string): Promise<BrokerEgressClusterPolicy> {
+    return this.request('GET', `/v1/clusters/${enc(cluster)}/egressclusterpolicies/${enc(name)}`);
+  }
+  deleteEgressClusterPolicy(cluster: string, name: string): Promise<void> {
+    return this.request('DELETE', `/v1/clusters/${enc(cluster)}/egressclusterpolicies/${enc(name)}`);
+  }
+  listEgressClusterPolicies(opts: { cluster?: string } = {}): Promise<List<BrokerEgressClusterPolicy>> {
+    return this.request('GET', `/v1/egressclusterpolicies${query(opts)}`);
   }
 
   // ------------------------------------------------------------------- misc

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { EgressClusterPolicySpec, EgressGatewaySpec, EgressPolicySpec } from '../crds/index.js';
 
 /**
  * The broker's REST wire types (v1). Request schemas are strict (unknown fields are refused, so a typo such as
@@ -196,8 +197,35 @@ export const GatewayPut = z.strictObject({
   resourceVersion: ResourceVersion.optional(),
 });
 
+// --------------------------------------------------------------------------------------- egress objects
+/**
+ * A member cluster's own EgressGateways, EgressPolicies and EgressClusterPolicies, pushed by its member agent and
+ * read by gateway agents. `spec` is validated with the CRD spec schema of the kind (crds/egress-kinds.ts), so the
+ * broker holds exactly what the CRD would accept (defaults filled in; the CRD's CEL rules are the API server's).
+ */
+/** Kubernetes object names (DNS subdomain, up to 253 characters). */
+export const EgressObjectName = z.string().max(253).regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/, { message: 'must be a Kubernetes object name (a-z, 0-9, "-" and ".", alphanumeric at both ends, at most 253)' });
+/** Kubernetes namespace names (DNS label, up to 63 characters). */
+export const NamespaceName = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'must be a namespace name (DNS label)' });
+const egressPut = <S extends z.ZodType>(spec: S) => z.strictObject({ spec, labels: Labels.optional(), resourceVersion: ResourceVersion.optional() });
+export const EgressGatewayPut = egressPut(EgressGatewaySpec);
+export const EgressPolicyPut = egressPut(EgressPolicySpec);
+export const EgressClusterPolicyPut = egressPut(EgressClusterPolicySpec);
+const egressObject = <S extends z.ZodType>(spec: S) => z.object({
+  cluster: z.string(),
+  name: z.string(),
+  spec,
+  labels: z.record(z.string(), z.string()),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  resourceVersion: z.string(),
+});
+export const BrokerEgressGateway = egressObject(EgressGatewaySpec);
+export const BrokerEgressPolicy = egressObject(EgressPolicySpec).extend({ namespace: z.string() });
+export const BrokerEgressClusterPolicy = egressObject(EgressClusterPolicySpec);
+
 // --------------------------------------------------------------------------------------- lists and watch
-export const KIND_NAMES = ['Cluster', 'Subnet', 'IPPool', 'Block', 'AddressLease', 'Gateway'] as const;
+export const KIND_NAMES = ['Cluster', 'Subnet', 'IPPool', 'Block', 'AddressLease', 'Gateway', 'EgressGateway', 'EgressPolicy', 'EgressClusterPolicy'] as const;
 export const Kind = z.enum(KIND_NAMES);
 export const EventType = z.enum(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']);
 export const WatchEvent = z.object({
@@ -239,6 +267,12 @@ export type TunnelType = z.infer<typeof TunnelType>;
 export type GatewayHealth = z.infer<typeof GatewayHealth>;
 export type Gateway = z.infer<typeof Gateway>;
 export type GatewayPut = z.input<typeof GatewayPut>;
+export type EgressGatewayPut = z.input<typeof EgressGatewayPut>;
+export type EgressPolicyPut = z.input<typeof EgressPolicyPut>;
+export type EgressClusterPolicyPut = z.input<typeof EgressClusterPolicyPut>;
+export type BrokerEgressGateway = z.infer<typeof BrokerEgressGateway>;
+export type BrokerEgressPolicy = z.infer<typeof BrokerEgressPolicy>;
+export type BrokerEgressClusterPolicy = z.infer<typeof BrokerEgressClusterPolicy>;
 export type Kind = z.infer<typeof Kind>;
 export type EventType = z.infer<typeof EventType>;
 export interface WatchEvent<T = Record<string, unknown>> {
@@ -251,4 +285,4 @@ export interface List<T> {
   items: T[];
   resourceVersion: string;
 }
-export type KindObject = Cluster | Subnet | IPPool | Block | AddressLease | Gateway;
+export type KindObject = Cluster | Subnet | IPPool | Block | AddressLease | Gateway | BrokerEgressGateway | BrokerEgressPolicy | BrokerEgressClusterPolicy;

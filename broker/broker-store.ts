@@ -4,6 +4,9 @@ import {
   StraitError,
   type AddressLease,
   type Block,
+  type BrokerEgressClusterPolicy,
+  type BrokerEgressGateway,
+  type BrokerEgressPolicy,
   type Cluster,
   type Gateway,
   type IPPool,
@@ -25,7 +28,13 @@ export interface KindObjectMap {
   Block: Block;
   AddressLease: AddressLease;
   Gateway: Gateway;
+  EgressGateway: BrokerEgressGateway;
+  EgressPolicy: BrokerEgressPolicy;
+  EgressClusterPolicy: BrokerEgressClusterPolicy;
 }
+
+export const EGRESS_KINDS = ['EgressGateway', 'EgressPolicy', 'EgressClusterPolicy'] as const;
+export type EgressKind = (typeof EGRESS_KINDS)[number];
 
 export function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
@@ -125,8 +134,9 @@ export class BrokerStore {
     obj: Omit<KindObjectMap[K], 'resourceVersion'>,
     expectedRv = '',
     ref?: { kind: Kind; name: string },
+    keepCreatedAt = false,
   ): Promise<KindObjectMap[K]> {
-    const r = await this.s.put(kind, name, mode, encodeObject(obj), expectedRv, ref ? `o:${ref.kind}` : '', ref?.name ?? '');
+    const r = await this.s.put(kind, name, mode, encodeObject(obj), expectedRv, ref ? `o:${ref.kind}` : '', ref?.name ?? '', keepCreatedAt ? '1' : '');
     return this.result(r, kind, name, () => {
       if (r[0] === 'NOREF') throw new StraitError('NOT_FOUND', `${ref?.kind} ${JSON.stringify(ref?.name)} not found`, { kind: ref?.kind, name: ref?.name });
     }) as KindObjectMap[K];
@@ -316,7 +326,41 @@ export class BrokerStore {
       throw e;
     }
     await this.deleteOwnerlessPools(id);
+    await this.deleteEgressOf(id);
     return removed;
+  }
+
+  /**
+   * Creates or replaces one of a cluster's egress objects (keeping its createdAt). Refused with NOT_FOUND unless
+   * the cluster is registered, checked in the same script as the write, so nothing is left behind by a cluster
+   * that left a moment ago.
+   */
+  async putEgress<K extends EgressKind>(
+    kind: K,
+    obj: { cluster: string; name: string; namespace?: string; spec: unknown; labels: Record<string, string> },
+    expectedRv = '',
+  ): Promise<KindObjectMap[K]> {
+    const ts = now();
+    // createdAt goes second: the script swaps in the stored one when it replaces an object.
+    const full = { createdAt: ts, cluster: obj.cluster, ...(obj.namespace !== undefined ? { namespace: obj.namespace } : {}), name: obj.name, spec: obj.spec, labels: obj.labels, updatedAt: ts };
+    return this.put(kind, egressKey(obj), 'upsert', full as unknown as Omit<KindObjectMap[K], 'resourceVersion'>, expectedRv, { kind: 'Cluster', name: obj.cluster }, true);
+  }
+
+  /** Deletes every egress object of a cluster (it left); one event each. Returns how many went. */
+  async deleteEgressOf(cluster: string): Promise<number> {
+    let n = 0;
+    for (const kind of EGRESS_KINDS) {
+      const names = (await this.redis.hkeys(this.key(`o:${kind}`))).filter((k) => k.startsWith(`${cluster}/`));
+      for (const name of names) {
+        try {
+          await this.delete(kind, name);
+          n++;
+        } catch (e) {
+          if (!(e instanceof StraitError) || e.code !== 'NOT_FOUND') throw e;
+        }
+      }
+    }
+    return n;
   }
 
   /** Deletes the free pools of a cluster that is not registered (any more); leased ones stay until they are free. */
@@ -490,10 +534,18 @@ function nameOf(kind: Kind, o: unknown): string {
     case 'AddressLease':
       return x.ip ?? '';
     case 'Gateway':
-      return `${x.cluster}/${x.name}`;
+    case 'EgressGateway':
+    case 'EgressClusterPolicy':
+    case 'EgressPolicy':
+      return egressKey(x as { cluster: string; name: string; namespace?: string });
     default:
       return x.name ?? '';
   }
+}
+
+/** Hash field of a cluster-scoped object: `cluster/name`, or `cluster/namespace/name` for namespaced ones. */
+export function egressKey(o: { cluster: string; name: string; namespace?: string | undefined }): string {
+  return o.namespace === undefined ? `${o.cluster}/${o.name}` : `${o.cluster}/${o.namespace}/${o.name}`;
 }
 
 function describeGuard(key: string): string {

@@ -8,6 +8,9 @@ import {
   BlockLeaseRequest,
   ClusterJoinRequest,
   ClusterPatch,
+  EgressClusterPolicyPut,
+  EgressGatewayPut,
+  EgressPolicyPut,
   ERROR_CATALOG,
   GatewayPut,
   HeartbeatRequest,
@@ -37,6 +40,8 @@ beforeAll(async () => {
   await broker.admin.createPool({ name: 'p', cidr: '10.50.0.0/20', subnet: 's', blockSize: 26 });
   await broker.admin.leaseBlock('p', { cluster: 'east', node: 'n1' });
   await broker.admin.putGateway('east', 'gw', { endpoints: ['192.0.2.1'], tunnelTypes: ['vxlan'] });
+  await broker.admin.putEgressGateway('east', 'egw', { spec: { nodes: ['n1'] } });
+  await broker.admin.putEgressPolicy('east', 'prod', 'ep', { spec: { appliedTo: { podSubnet: ['10.1.0.0/24'] } } });
 });
 afterAll(async () => {
   agent?.destroy();
@@ -96,6 +101,9 @@ const VALID: [string, string, z.ZodType, Record<string, unknown>, 'admin' | 'joi
   ['PUT', '/v1/ippools/p', IPPoolPut, { description: 'x' }, 'admin'],
   ['POST', '/v1/ippools/p/blocks', BlockLeaseRequest, { cluster: 'east', node: 'n2' }, 'admin'],
   ['POST', '/v1/ippools/p/addresses', AddressLeaseRequest, { owner: 'egress/x', cluster: 'east' }, 'admin'],
+  ['PUT', '/v1/clusters/east/egressgateways/egw', EgressGatewayPut, { spec: { nodes: ['n1', 'n2'], ippools: { ipv4: ['192.0.2.10-192.0.2.20'] } }, labels: { a: 'b' } }, 'admin'],
+  ['PUT', '/v1/clusters/east/egresspolicies/prod/ep', EgressPolicyPut, { spec: { egressGatewayName: 'egw', appliedTo: { podSelector: { matchLabels: { app: 'x' } } }, destSubnet: ['0.0.0.0/0'] } }, 'admin'],
+  ['PUT', '/v1/clusters/east/egressclusterpolicies/ecp', EgressClusterPolicyPut, { spec: { egressIP: { useNodeIP: true }, appliedTo: {} } }, 'admin'],
 ];
 
 const hostileScalar = fc.oneof(
@@ -191,11 +199,13 @@ describe('fuzzing every endpoint with malformed and hostile input', () => {
     // Hostile path parameters and queries on the bodiless endpoints.
     const seg = fc.oneof(fc.string({ minLength: 1, maxLength: 30 }).filter((x) => x.trim() !== '' && x !== '.'), fc.constantFrom('..', '%00', 'a/b', '10.0.0.1/24', '::', 'fd00::zz', ' ', '%ff', 'p.0', 'p.0.0', 'east/../west'));
     const pathCases = fc.sample(
-      fc.record({ kind: fc.constantFrom('clusters', 'blocks', 'addresses', 'tokens', 'subnets', 'ippools', 'gw', 'watch'), s: seg, method: fc.constantFrom('DELETE', 'GET') }),
+      fc.record({ kind: fc.constantFrom('clusters', 'blocks', 'addresses', 'tokens', 'subnets', 'ippools', 'gw', 'watch', 'egw', 'egp', 'ecp'), s: seg, method: fc.constantFrom('DELETE', 'GET') }),
       { numRuns: 1300, seed: 7 },
     ).map(({ kind, s, method }): Case => {
       const e = encodeURIComponent(s);
-      const path = kind === 'gw' ? `/v1/clusters/${e}/gateways/${e}` : kind === 'watch' ? `/v1/watch?since=${e}` : `/v1/${kind}/${e}`;
+      const path = kind === 'gw' ? `/v1/clusters/${e}/gateways/${e}` : kind === 'watch' ? `/v1/watch?since=${e}`
+        : kind === 'egw' ? `/v1/clusters/${e}/egressgateways/${e}` : kind === 'egp' ? `/v1/clusters/${e}/egresspolicies/${e}/${e}`
+        : kind === 'ecp' ? `/v1/clusters/${e}/egressclusterpolicies/${e}` : `/v1/${kind}/${e}`;
       return { method: kind === 'watch' ? 'GET' : method, path, body: undefined, token: TEST_ADMIN_TOKEN };
     }).filter((c) => !(c.method === 'GET' && /^\/v1\/watch\?since=\d*$/.test(c.path)) && !(c.method === 'GET' && c.path.includes('/gateways/') === false && /\/v1\/(clusters|subnets|ippools)\/(east|s|p)$/.test(c.path)) && !(c.method === 'GET' && c.path === '/v1/clusters/east/gateways/gw'));
     total += pathCases.length;

@@ -50,7 +50,7 @@ export async function sweepHeartbeats(store: BrokerStore, timeoutMs: number, now
  * Returns blocks and addresses and deletes gateways of clusters that are gone, once they have been gone for
  * `graceMs` (a cluster that re-joins within the grace keeps everything).
  */
-export async function collectGarbage(store: BrokerStore, graceMs: number, nowMs = Date.now()): Promise<{ blocks: number; addresses: number; gateways: number }> {
+export async function collectGarbage(store: BrokerStore, graceMs: number, nowMs = Date.now()): Promise<{ blocks: number; addresses: number; gateways: number; egress: number }> {
   const clusters = new Set((await store.list('Cluster')).items.map((c) => c.id));
   const leftKey = store.key('left');
   const expired = async (cluster: string): Promise<boolean> => {
@@ -60,7 +60,7 @@ export async function collectGarbage(store: BrokerStore, graceMs: number, nowMs 
     const left = Number(await store.redis.hget(leftKey, cluster));
     return nowMs - left >= graceMs;
   };
-  const out = { blocks: 0, addresses: 0, gateways: 0 };
+  const out = { blocks: 0, addresses: 0, gateways: 0, egress: 0 };
   const ignoreGone = (e: unknown): void => {
     if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
   };
@@ -78,6 +78,12 @@ export async function collectGarbage(store: BrokerStore, graceMs: number, nowMs 
     if (await expired(g.cluster)) {
       await store.delete('Gateway', `${g.cluster}/${g.name}`).then(() => out.gateways++, ignoreGone);
     }
+  }
+  // Egress objects of clusters that are gone go at once (removal deletes them; this catches a broker that died in
+  // between, or a cluster removed by hand in Redis).
+  for (const kind of ['EgressGateway', 'EgressPolicy', 'EgressClusterPolicy'] as const) {
+    const gone = new Set((await store.list(kind)).items.map((o) => o.cluster).filter((c) => !clusters.has(c)));
+    for (const c of gone) out.egress += await store.deleteEgressOf(c);
   }
   // Pools of clusters that are gone go once nothing is leased from them (removal deletes the free ones at once).
   const owners = new Set((await store.list('IPPool')).items.map((p) => p.cluster).filter((c): c is string => c !== undefined && !clusters.has(c)));

@@ -55,8 +55,8 @@ describe('jobs', () => {
     await broker.admin.leaseAddress('gcp', { cluster: 'gone', owner: 'egress/e' });
     await broker.admin.putGateway('gone', 'gw', { endpoints: ['192.0.2.7'], tunnelTypes: ['vxlan'] });
     await broker.admin.removeCluster('gone');
-    expect(await collectGarbage(store, 3_600_000)).toEqual({ blocks: 0, addresses: 0, gateways: 0 });
-    expect(await collectGarbage(store, 0, Date.now() + 1)).toEqual({ blocks: 1, addresses: 1, gateways: 1 });
+    expect(await collectGarbage(store, 3_600_000)).toEqual({ blocks: 0, addresses: 0, gateways: 0, egress: 0 });
+    expect(await collectGarbage(store, 0, Date.now() + 1)).toEqual({ blocks: 1, addresses: 1, gateways: 1, egress: 0 });
     await broker.admin.deletePool('gcp');
   });
 });

@@ -75,7 +75,8 @@ local function copy(t) local c = {} for i, v in ipairs(t) do c[i] = v end return
 /**
  * Generic create/update/upsert with compare-and-swap.
  * ARGV: P, kind, name, mode (create|update|upsert), json (with placeholder rv), expectedRv ('' = any),
- *       refKey ('' = none), refField: the write is refused with NOREF unless HEXISTS P..refKey refField.
+ *       refKey ('' = none), refField: the write is refused with NOREF unless HEXISTS P..refKey refField,
+ *       keepCreated ('1': json's second member is `"createdAt":"…"` and a replaced object keeps its own).
  */
 export const PUT = `${PRELUDE}
 local key = P .. 'o:' .. ARGV[2]
@@ -90,6 +91,11 @@ end
 if ARGV[7] ~= '' and redis.call('HEXISTS', P .. ARGV[7], ARGV[8]) == 0 then return {'NOREF'} end
 local rev = nextrev()
 local json = stamp(ARGV[5], rev)
+if ARGV[9] == '1' and cur then
+  local was = string.match(cur, '^{"resourceVersion":"%d*","createdAt":"([^"]*)"')
+  local rest = string.match(json, '^{"resourceVersion":"%d*","createdAt":"[^"]*"(.*)$')
+  if was and rest then json = '{"resourceVersion":"' .. rev .. '","createdAt":"' .. was .. '"' .. rest end
+end
 redis.call('HSET', key, ARGV[3], json)
 local typ = 'ADDED'
 if cur then typ = 'MODIFIED' end

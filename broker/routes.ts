@@ -4,10 +4,17 @@ import {
   AddressLeaseRequest,
   Block,
   BlockLeaseRequest,
+  BrokerEgressClusterPolicy,
+  BrokerEgressGateway,
+  BrokerEgressPolicy,
   Cluster,
   ClusterJoined,
   ClusterJoinRequest,
   ClusterPatch,
+  EgressClusterPolicyPut,
+  EgressGatewayPut,
+  EgressObjectName,
+  EgressPolicyPut,
   Gateway,
   GatewayPut,
   Health,
@@ -16,6 +23,8 @@ import {
   IPPoolCreate,
   IPPoolPut,
   listOf,
+  Name,
+  NamespaceName,
   StraitError,
   Subnet,
   SubnetCreate,
@@ -26,7 +35,7 @@ import {
   type Gateway as GatewayT,
 } from '../api/index.js';
 import { requireClusterOrAdmin, requirePoolOwner, type Principal } from './auth.js';
-import type { BrokerStore } from './broker-store.js';
+import { egressKey, type BrokerStore, type EgressKind } from './broker-store.js';
 import { canonicalIp } from './cidr-range.js';
 
 export type Auth = 'none' | 'join' | 'any' | 'admin';
@@ -64,6 +73,48 @@ const fromList = (q: string | undefined): string | undefined => (q === undefined
 function byClusterAndPool(query: Record<string, string | undefined>): ((o: { cluster: string; pool: string }) => boolean) | undefined {
   const cl = fromList(query.cluster), pool = fromList(query.pool);
   return cl || pool ? (o) => (!cl || o.cluster === cl) && (!pool || o.pool === pool) : undefined;
+}
+
+/**
+ * PUT/GET/DELETE of one egress kind under `/v1/clusters/{id}/<plural>/[{namespace}/]{name}` plus the list
+ * `GET /v1/<plural>`. A cluster credential reads all and writes only its own cluster's objects.
+ */
+function egressRoutes(kind: EgressKind, plural: string, put: z.ZodType, object: z.ZodType, namespaced: boolean): RouteSpec[] {
+  const path = `/v1/clusters/{id}/${plural}/${namespaced ? '{namespace}/' : ''}{name}`;
+  const keyOf = (c: RouteContext): { cluster: string; name: string; namespace?: string } => ({
+    cluster: Name.parse(c.params.id),
+    name: EgressObjectName.parse(c.params.name),
+    ...(namespaced ? { namespace: NamespaceName.parse(c.params.namespace) } : {}),
+  });
+  return [
+    {
+      id: `put${kind}`, method: 'PUT', path, summary: `Create or replace an ${kind} of a cluster: {spec, labels?, resourceVersion?}, spec as in the CRD`, auth: 'any', body: put, status: 200, response: object,
+      handler: (c) => {
+        const k = keyOf(c);
+        requireClusterOrAdmin(c.principal, k.cluster, `write ${plural}`);
+        const b = c.body as { spec: unknown; labels?: Record<string, string>; resourceVersion?: string };
+        return c.store.putEgress(kind, { ...k, spec: b.spec, labels: b.labels ?? {} }, b.resourceVersion ?? '');
+      },
+    },
+    { id: `get${kind}`, method: 'GET', path, summary: `Get an ${kind}`, auth: 'any', status: 200, response: object, handler: (c) => c.store.get(kind, egressKey(keyOf(c))) },
+    {
+      id: `delete${kind}`, method: 'DELETE', path, summary: `Delete an ${kind}`, auth: 'any', status: 204,
+      handler: async (c) => {
+        const k = keyOf(c);
+        requireClusterOrAdmin(c.principal, k.cluster, `delete ${plural}`);
+        await c.store.delete(kind, egressKey(k), { ...(c.query.resourceVersion ? { expectedRv: c.query.resourceVersion } : {}) });
+        return undefined;
+      },
+    },
+    {
+      id: `list${kind === 'EgressPolicy' ? 'EgressPolicies' : kind === 'EgressClusterPolicy' ? 'EgressClusterPolicies' : `${kind}s`}`, method: 'GET', path: `/v1/${plural}`, summary: `List ${kind}s of all clusters (filter: ?cluster=)`, auth: 'any',
+      query: { cluster: `only this cluster's ${plural}` }, status: 200, response: listOf(object),
+      handler: (c) => {
+        const cl = fromList(c.query.cluster);
+        return c.store.list(kind, cl ? (o) => o.cluster === cl : undefined);
+      },
+    },
+  ];
 }
 
 /**
@@ -162,6 +213,10 @@ export const ROUTES: RouteSpec[] = [
       return c.store.list('Gateway', cl ? (g) => g.cluster === cl : undefined);
     },
   },
+  // ------------------------------------------------------------------ egress objects (pushed by member agents)
+  ...egressRoutes('EgressGateway', 'egressgateways', EgressGatewayPut, BrokerEgressGateway, false),
+  ...egressRoutes('EgressPolicy', 'egresspolicies', EgressPolicyPut, BrokerEgressPolicy, true),
+  ...egressRoutes('EgressClusterPolicy', 'egressclusterpolicies', EgressClusterPolicyPut, BrokerEgressClusterPolicy, false),
   // ------------------------------------------------------------------ subnets
   {
     id: 'createSubnet', method: 'POST', path: '/v1/subnets', summary: 'Create a global subnet', auth: 'admin', body: SubnetCreate, status: 201, response: Subnet,
