@@ -1,7 +1,9 @@
 // Public face of member-agent/. Other folders import only this file.
 
 // ---- node agent (IPAM API on a unix socket) and the strait-ipam CNI plugin
-export { startStandaloneNodeAgent, type StandaloneNodeAgentOptions, type RunningNodeAgent } from './node-agent/standalone-agent.js';
+export { startStandaloneNodeAgent, type StandaloneNodeAgentOptions, type RunningNodeAgent, type PodGcOptions } from './node-agent/standalone-agent.js';
+export { NodePodGc, type NodePodGcOptions, type PodGcRound } from './node-agent/pod-gc.js';
+export { statefulSetOfPod, podGcCandidates } from './node-agent/pod-gc-plan.js';
 export { AgentServer } from './node-agent/agent-server.js';
 export type { IpamService, IpamResult, AssignedIp, AddRequest, PodIdentity, Route as CniRoute } from './node-agent/ipam-service.js';
 export { EngineIpamService } from './node-agent/engine-ipam-service.js';

@@ -3,7 +3,25 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { StraitError } from '../../api/index.js';
 import { createLogger } from '../../host/index.js';
-import { startBrokerNodeAgent, startStandaloneNodeAgent, type RunningNodeAgent } from '../../member-agent/index.js';
+import { loadKubeConfig, startBrokerNodeAgent, startStandaloneNodeAgent, type PodGcOptions, type RunningNodeAgent } from '../../member-agent/index.js';
+import type { Logger } from '../../host/index.js';
+
+/** Pod IP GC settings from the flags: on with --kubeconfig or inside a pod (in-cluster config), off with --no-pod-gc. */
+function podGcFrom(o: { kubeconfig?: string; podGc: boolean; podGcGrace: string; podGcInterval: string }, log: Logger): PodGcOptions | undefined {
+  const seconds = (flag: string, v: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new StraitError('INVALID_ARGUMENT', `${flag} must be a number of seconds (at least ${min}), got ${JSON.stringify(v)}`);
+    return n * 1000;
+  };
+  const graceMs = seconds('--pod-gc-grace', o.podGcGrace, 0);
+  const intervalMs = seconds('--pod-gc-interval', o.podGcInterval, 0.1);
+  if (!o.podGc) return undefined;
+  if (!o.kubeconfig && !process.env.KUBERNETES_SERVICE_HOST) {
+    log.warn('pod IP GC is off (no --kubeconfig and not in a pod): addresses of pods whose DEL never comes stay held');
+    return undefined;
+  }
+  return { kubeConfig: loadKubeConfig(o.kubeconfig), graceMs, intervalMs };
+}
 
 export function registerNodeAgentCommands(program: Command): void {
   program
@@ -20,9 +38,14 @@ export function registerNodeAgentCommands(program: Command): void {
     .option('--state-dir <dir>', 'directory for the durable allocation store', '/var/lib/strait/ipam')
     .option('--node-name <name>', 'this node\'s name (blocks are leased to it)', hostname())
     .option('--node <name>', 'alias of --node-name')
+    .option('--kubeconfig <file>', 'pod IP GC: watch this node\'s Pods with this kubeconfig (in a pod: the in-cluster config by default)')
+    .option('--no-pod-gc', 'do not free addresses of pods that are gone (only DEL frees)')
+    .option('--pod-gc-grace <seconds>', 'pod IP GC: a pod must be gone this long before its addresses are freed', '30')
+    .option('--pod-gc-interval <seconds>', 'pod IP GC: how often to look', '10')
     .action(async (o) => {
       const log = createLogger('node-agent');
       const nodeName = o.node ?? o.nodeName;
+      const podGc = podGcFrom(o, log);
       let agent: RunningNodeAgent;
       if (o.broker !== undefined) {
         if (o.standalone) throw new StraitError('INVALID_ARGUMENT', 'choose one of --standalone and --broker URL');
@@ -49,13 +72,14 @@ export function registerNodeAgentCommands(program: Command): void {
           stateDir: o.stateDir,
           blockGraceMs: grace * 1000,
           log,
+          ...(podGc ? { podGc } : {}),
         });
       } else {
         if (!o.standalone) throw new StraitError('INVALID_ARGUMENT', 'choose a mode: --standalone --config FILE, or --broker URL --token CREDENTIAL --cluster ID');
         if (!o.config) throw new StraitError('INVALID_ARGUMENT', '--standalone needs --config FILE with the pools');
-        agent = await startStandaloneNodeAgent({ configFile: o.config, socketPath: o.socket, stateDir: o.stateDir, nodeName, log });
+        agent = await startStandaloneNodeAgent({ configFile: o.config, socketPath: o.socket, stateDir: o.stateDir, nodeName, log, ...(podGc ? { podGc } : {}) });
       }
-      log.info({ socket: o.socket, stateDir: o.stateDir, node: nodeName, pools: agent.poolNames, broker: o.broker }, 'node agent ready');
+      log.info({ socket: o.socket, stateDir: o.stateDir, node: nodeName, pools: agent.poolNames, broker: o.broker, podGc: podGc ? { graceMs: podGc.graceMs, intervalMs: podGc.intervalMs } : 'off' }, 'node agent ready');
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));
         process.once('SIGINT', () => resolve('SIGINT'));

@@ -20,13 +20,16 @@ export class ResilientInformer {
     list: () => Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }>,
     onChange: (type: 'add' | 'update' | 'delete', obj: KubeObject) => void,
     private readonly onError: (e: unknown) => void = () => undefined,
+    /** e.g. `spec.nodeName=n1`; applied to the watch here and to the list by `list` (client-node filters neither). */
+    fieldSelector?: string,
   ) {
     const listFn = async (): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> => {
       const l = (await list()) as k8s.KubernetesListObject<k8s.KubernetesObject>;
       this.listedOnce = true;
       return l;
     };
-    this.informer = k8s.makeInformer(kc, path, listFn);
+    // makeInformer() drops a field selector; ListWatch itself passes it on the watch.
+    this.informer = fieldSelector ? new k8s.ListWatch(path, new k8s.Watch(kc), listFn, false, undefined, fieldSelector) : k8s.makeInformer(kc, path, listFn);
     this.informer.on('add', (o) => onChange('add', o as unknown as KubeObject));
     this.informer.on('update', (o) => onChange('update', o as unknown as KubeObject));
     this.informer.on('delete', (o) => onChange('delete', o as unknown as KubeObject));

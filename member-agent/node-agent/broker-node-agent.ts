@@ -7,7 +7,8 @@ import { AgentServer } from './agent-server.js';
 import { withBlockSource } from './block-source.js';
 import { BrokerBlockSource, type BlockReconcileResult } from './broker-block-source.js';
 import { EngineIpamService } from './engine-ipam-service.js';
-import type { RunningNodeAgent } from './standalone-agent.js';
+import { startPodGc, type PodGcOptions, type RunningNodeAgent } from './standalone-agent.js';
+import type { NodePodGc } from './pod-gc.js';
 
 export interface BrokerNodeAgentOptions {
   /** e.g. `https://broker.example:8443` */
@@ -25,6 +26,8 @@ export interface BrokerNodeAgentOptions {
   blockGraceMs?: number;
   /** How often empty blocks and the broker's pools are looked at (default min(grace/2, 30 s), at least 100 ms). */
   housekeepingIntervalMs?: number;
+  /** Turns on pod IP GC (free addresses of pods that are gone). */
+  podGc?: PodGcOptions;
 }
 
 export interface RunningBrokerNodeAgent extends RunningNodeAgent {
@@ -57,6 +60,7 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
   mkdirSync(o.stateDir, { recursive: true });
   let local: FileAllocationStore | undefined;
   let server: AgentServer | undefined;
+  let podGc: NodePodGc | undefined;
   const poolsFile = join(o.stateDir, 'broker-pools.json');
   const savePools = (c: IpamConfig): void => {
     writeFileSync(`${poolsFile}.tmp`, JSON.stringify(c));
@@ -82,7 +86,9 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
     const store = withBlockSource(local, source);
     const engine = new IpamEngine({ store, config });
     await engine.sync();
-    server = new AgentServer(o.socketPath, new EngineIpamService(engine, o.nodeName), o.log);
+    podGc = await startPodGc(o.podGc, engine, o.nodeName, o.log);
+    const gc = podGc;
+    server = new AgentServer(o.socketPath, new EngineIpamService(engine, o.nodeName, gc && ((p) => gc.statefulSetOf(p))), o.log);
     await server.start();
 
     let poolsSeen = JSON.stringify(config);
@@ -121,6 +127,7 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
         return engine.getConfig().pools.map((p) => p.name);
       },
       engine,
+      ...(gc ? { podGc: gc } : {}),
       reconciled,
       housekeeping: async () => {
         while (running) await running;
@@ -130,12 +137,14 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
         clearInterval(timer);
         while (running) await running;
         await srv.stop();
+        await gc?.stop();
         await st.close();
         client.close();
       },
     };
   } catch (e) {
     await server?.stop();
+    await podGc?.stop();
     await local?.close();
     client.close();
     throw e;

@@ -9,13 +9,16 @@ export class EngineIpamService implements IpamService {
   constructor(
     private readonly engine: IpamEngine,
     private readonly nodeName: string,
+    /** Tells which StatefulSet ordinal a pod is (CNI_ARGS do not say), so its addresses stay with the ordinal. */
+    private readonly statefulSetOf?: (pod: PodIdentity) => Promise<{ name: string; ordinal: number } | undefined>,
   ) {}
 
   async add(req: AddRequest): Promise<IpamResult> {
     const netconfPools: PoolCandidates = {};
     if (req.pools.ipv4.length > 0) netconfPools.ipv4 = req.pools.ipv4;
     if (req.pools.ipv6.length > 0) netconfPools.ipv6 = req.pools.ipv6;
-    const res = await this.engine.allocate(toOwner(req.pod), {
+    const sts = await this.statefulSetOf?.(req.pod);
+    const res = await this.engine.allocate({ ...toOwner(req.pod), ...(sts ? { statefulSet: sts } : {}) }, {
       node: { name: this.nodeName },
       ...(Object.keys(netconfPools).length > 0 ? { netconfPools } : {}),
     });

@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs';
+import type * as k8s from '@kubernetes/client-node';
 import { FileAllocationStore, IpamEngine, type IpamConfig } from '../../ipam/index.js';
 import type { Logger } from '../../host/index.js';
 import { AgentServer } from './agent-server.js';
 import { withBlockSource, type BlockSource } from './block-source.js';
 import { EngineIpamService } from './engine-ipam-service.js';
 import { readPoolConfigFile } from './pool-config-file.js';
+import { NodePodGc } from './pod-gc.js';
 
 export interface StandaloneNodeAgentOptions {
   configFile: string;
@@ -14,13 +16,34 @@ export interface StandaloneNodeAgentOptions {
   log: Logger;
   /** Where blocks are leased from; the node's own store when omitted (standalone). */
   blockSource?: BlockSource;
+  /** Turns on pod IP GC (see `PodGcOptions`). */
+  podGc?: PodGcOptions;
+}
+
+/** Pod IP garbage collection of a node agent: watch this node's Pods with this kubeconfig, free what is gone. */
+export interface PodGcOptions {
+  kubeConfig: k8s.KubeConfig;
+  /** A pod must be gone this long before its addresses are freed (default 30 s). */
+  graceMs?: number;
+  /** Default 10 s. */
+  intervalMs?: number;
 }
 
 export interface RunningNodeAgent {
   readonly socketPath: string;
   readonly poolNames: string[];
   readonly engine: IpamEngine;
+  /** Present when pod IP GC runs. */
+  readonly podGc?: NodePodGc;
   stop(): Promise<void>;
+}
+
+/** Starts pod GC for an agent's engine (its Pod informer lists before the socket opens, so ADD finds pods). */
+export async function startPodGc(o: PodGcOptions | undefined, engine: IpamEngine, nodeName: string, log: Logger): Promise<NodePodGc | undefined> {
+  if (!o) return undefined;
+  const gc = new NodePodGc({ kubeConfig: o.kubeConfig, nodeName, engine, log, ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}), ...(o.intervalMs !== undefined ? { intervalMs: o.intervalMs } : {}) });
+  await gc.start();
+  return gc;
 }
 
 /**
@@ -33,23 +56,29 @@ export async function startStandaloneNodeAgent(o: StandaloneNodeAgentOptions): P
   const local = await FileAllocationStore.open(o.stateDir);
   const store = withBlockSource(local, o.blockSource ?? local);
   let server: AgentServer | undefined;
+  let podGc: NodePodGc | undefined;
   try {
     // The engine validates the pools at construction; sync() loads what the store holds (after a crash too).
     const engine = new IpamEngine({ store, config });
     await engine.sync();
-    server = new AgentServer(o.socketPath, new EngineIpamService(engine, o.nodeName), o.log);
+    podGc = await startPodGc(o.podGc, engine, o.nodeName, o.log);
+    const gc = podGc;
+    server = new AgentServer(o.socketPath, new EngineIpamService(engine, o.nodeName, gc && ((p) => gc.statefulSetOf(p))), o.log);
     await server.start();
     const srv = server;
     return {
       socketPath: o.socketPath,
       poolNames: config.pools.map((p) => p.name),
       engine,
+      ...(gc ? { podGc: gc } : {}),
       async stop() {
         await srv.stop();
+        await gc?.stop();
         await store.close();
       },
     };
   } catch (e) {
+    await podGc?.stop();
     await store.close();
     throw e;
   }
