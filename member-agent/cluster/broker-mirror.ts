@@ -38,6 +38,11 @@ export class BrokerMirror implements BrokerView {
     this.apply({ type: 'MODIFIED', kind, object: obj as unknown as Record<string, unknown>, resourceVersion: obj.resourceVersion });
   }
 
+  /** Drops an object the agent itself just deleted at the broker (the watch event follows). */
+  forget(kind: 'IPPool' | 'Gateway', key: string): void {
+    (kind === 'IPPool' ? this.pools : this.gateways).delete(key);
+  }
+
   private async run(): Promise<void> {
     while (this.running) {
       try {

@@ -139,6 +139,23 @@ describe('strait join + member agent against a real broker', () => {
     });
   });
 
+  it('a Node that loses the gateway label, or is deleted, is no longer a gateway at the broker (nor mirrored elsewhere)', async () => {
+    const [east, west] = members as [Member, Member];
+    const core = east.kc.makeApiClient(k8s.CoreV1Api);
+    const mc = { group: 'multicluster.strait.io', version: 'v1alpha1', plural: 'gateways' };
+    const westMirror = (name: string): Promise<unknown> => west.custom.getClusterCustomObject({ ...mc, name }).catch(() => undefined);
+    await core.createNode({ body: { metadata: { name: 'n3', labels: { 'strait.io/gateway': 'true' } }, status: { addresses: [{ type: 'InternalIP', address: '192.168.1.13' }] } } });
+    await eventually('n3 published and mirrored', async () => (await admin.getGateway('east', 'n3').catch(() => undefined)) && westMirror('east.n3'));
+    await core.patchNode({ name: 'n3', body: { metadata: { labels: { 'strait.io/gateway': null } } } }, merge);
+    await eventually('unlabelled n3 gone at the broker and in west', async () => !(await admin.getGateway('east', 'n3').catch(() => undefined)) && !(await westMirror('east.n3')));
+    await core.patchNode({ name: 'n3', body: { metadata: { labels: { 'strait.io/gateway': 'true' } } } }, merge);
+    await eventually('n3 labelled again', async () => admin.getGateway('east', 'n3').catch(() => undefined));
+    await core.deleteNode({ name: 'n3' });
+    await eventually('deleted n3 gone at the broker', async () => !(await admin.getGateway('east', 'n3').catch(() => undefined)));
+    // n1 stays.
+    expect((await admin.getGateway('east', 'n1')).endpoints).toEqual(['192.168.1.10']);
+  });
+
   it('edits of the owner and the broker converge; edits of a pool owned elsewhere and immutable edits are reverted with a Conflict condition', async () => {
     const [east, west] = members as [Member, Member];
     await east.custom.patchClusterCustomObject({ ...G, plural: 'ippools', name: 'east-pods', body: { spec: { description: 'edited in east' } } }, merge);

@@ -277,9 +277,18 @@ export class MemberAgent {
           this.mirror?.remember('Gateway', g);
           return;
         }
+        case 'broker-delete-gateway':
+          try {
+            await this.broker!.deleteGateway(a.cluster, a.name);
+          } catch (e) {
+            if (!isStraitError(e, 'NOT_FOUND')) throw e;
+          }
+          this.mirror?.forget('Gateway', `${a.cluster}/${a.name}`);
+          this.log.info({ gateway: `${a.cluster}/${a.name}` }, 'gateway Node unlabelled or gone: deleted at the broker');
+          return;
       }
     } catch (e) {
-      const [kind, name] = a.type === 'broker-put-gateway' ? ['Gateway', `${a.cluster}.${a.name}`] : a.type.startsWith('broker') ? ['IPPool', (a as { name: string }).name] : [(a as { kind: string }).kind, (a as { name?: string }).name ?? (a as { object?: KubeObject }).object?.metadata.name ?? ''];
+      const [kind, name] = a.type === 'broker-put-gateway' || a.type === 'broker-delete-gateway' ? ['Gateway', `${a.cluster}.${a.name}`] : a.type.startsWith('broker') ? ['IPPool', (a as { name: string }).name] : [(a as { kind: string }).kind, (a as { name?: string }).name ?? (a as { object?: KubeObject }).object?.metadata.name ?? ''];
       fail(kind, name, e);
     }
   }

@@ -113,6 +113,17 @@ describe('planSync: Gateways', () => {
     expect(p.actions).toEqual([{ type: 'broker-put-gateway', cluster: 'east', name: 'n1', body: { endpoints: ['192.168.0.5'], tunnelTypes: ['wireguard', 'vxlan'], publicKeys: { wireguard: 'K' }, priority: 100, health: 'Unknown' } }]);
   });
 
+  it('deletes this cluster\'s broker gateways whose Node lost the label or is gone; other clusters\' and labelled ones stay', () => {
+    const p = planSync(
+      broker({ gateways: [gw('east', 'n1', '3'), gw('east', 'n2', '4'), gw('east', 'gone', '5'), gw('east', 'noaddr', '6'), gw('west', 'n2', '7')] }),
+      cluster({ nodes: [node('n1', { 'strait.io/gateway': 'true' }), node('n2', {}), { name: 'noaddr', labels: { 'strait.io/gateway': 'true' }, annotations: {}, internalIPs: [] }] }),
+    );
+    expect(p.actions.filter((a) => a.type === 'broker-delete-gateway')).toEqual([
+      { type: 'broker-delete-gateway', cluster: 'east', name: 'n2' },
+      { type: 'broker-delete-gateway', cluster: 'east', name: 'gone' },
+    ]);
+  });
+
   it('gatewayCandidateOf prefers the endpoint annotation and skips nodes without an address', () => {
     expect(gatewayCandidateOf(node('n', { 'strait.io/gateway': 'true' }, { 'strait.io/gateway-endpoint': '203.0.113.9' }))?.endpoints).toEqual(['203.0.113.9']);
     expect(gatewayCandidateOf({ name: 'n', labels: { 'strait.io/gateway': 'true' }, annotations: {}, internalIPs: [] })).toBeUndefined();

@@ -17,7 +17,8 @@ import type { KubeObject } from './kube-client.js';
  *   Deleting the CRD of a pool this cluster owns deletes it at the broker (a finalizer holds the CRD until then);
  *   deleting a mirror of someone else's pool is undone.
  * - Gateways: every broker gateway is mirrored as `<cluster>.<name>`; this cluster's gateway candidates (Nodes
- *   labelled `strait.io/gateway=true`) are pushed to the broker.
+ *   labelled `strait.io/gateway=true`) are pushed to the broker under the Node's name; this cluster's gateways at
+ *   the broker are exactly its labelled Nodes, so one whose Node lost the label or is gone is deleted there.
  */
 
 export const ORIGIN_LABEL = 'strait.io/origin';
@@ -75,7 +76,8 @@ export type SyncAction =
   | { type: 'broker-create-pool'; name: string; body: IPPoolCreate }
   | { type: 'broker-put-pool'; name: string; body: IPPoolPut }
   | { type: 'broker-delete-pool'; name: string }
-  | { type: 'broker-put-gateway'; cluster: string; name: string; body: GatewayPut };
+  | { type: 'broker-put-gateway'; cluster: string; name: string; body: GatewayPut }
+  | { type: 'broker-delete-gateway'; cluster: string; name: string };
 
 export interface SyncPlan {
   actions: SyncAction[];
@@ -268,6 +270,11 @@ function planGateways(broker: BrokerView, cluster: ClusterView, plan: SyncPlan):
     if (!same) {
       plan.actions.push({ type: 'broker-put-gateway', cluster: cluster.clusterId, name: n.name, body: { ...cand, health: b?.health ?? 'Unknown', ...(b ? { resourceVersion: b.resourceVersion } : {}) } });
     }
+  }
+  // A labelled Node without an address keeps its entry (a gateway agent on it may publish one); only the label counts.
+  const labelled = new Set(cluster.nodes.filter((n) => n.labels[GATEWAY_NODE_LABEL] === 'true').map((n) => n.name));
+  for (const g of broker.gateways.values()) {
+    if (g.cluster === cluster.clusterId && !labelled.has(g.name)) plan.actions.push({ type: 'broker-delete-gateway', cluster: g.cluster, name: g.name });
   }
 }
 
