@@ -4,6 +4,8 @@ import type {
   GatewayEgress, GatewayEgressConfig, NodeEgress, NodeEgressConfig, NodeRoutes, NodeRoutesIntent,
 } from './datapath.js';
 import type { EgressRule } from './egress-resolve.js';
+import { GarpAnnouncer } from './garp-announcer.js';
+import { NftSession } from './nft-session.js';
 import { EGRESS_GATEWAY_DEV_ADDR, EGRESS_NEXTHOP_PREFIX, EGRESS_VNI, EGRESS_VXLAN_PORT, gatewayVxlanMac } from './vxlan-identity.js';
 
 /** Where the Linux datapath runs: inside `netns` when given (tests, labs), else in the current namespace. */
@@ -237,8 +239,23 @@ export class LinuxNodeEgress implements NodeEgress {
 export class LinuxGatewayEgress implements GatewayEgress {
   private egressIps: string[] = [];
   private readonly liveUntil = new Map<string, number>();
+  private readonly nft: NftSession;
+  private readonly garp: GarpAnnouncer;
 
-  constructor(private readonly o: LinuxDatapathOptions & { name: string; wanDev: string; lanDev: string }) {}
+  constructor(private readonly o: LinuxDatapathOptions & { name: string; wanDev: string; lanDev: string }) {
+    this.nft = new NftSession({ netns: o.netns });
+    this.garp = new GarpAnnouncer({ dev: o.wanDev, netns: o.netns });
+  }
+
+  /** One fence transaction through the long-lived nft session; a one-shot `nft` if the session fails. */
+  private async fence(commands: readonly string[], allowFailure = false): Promise<void> {
+    if (commands.length === 0) return;
+    try {
+      await this.nft.apply(commands);
+    } catch {
+      await exec(['nft', '-f', '-'], this.o, `${commands.join('\n')}\n`, allowFailure);
+    }
+  }
 
   private get table(): string {
     return `strait-gw-${this.o.runId}`;
@@ -264,6 +281,13 @@ export class LinuxGatewayEgress implements GatewayEgress {
     await exec(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], this.o);
     await exec(['sysctl', '-qw', `net.ipv6.conf.${this.o.wanDev}.ndisc_notify=1`], this.o, undefined, true);
     await exec(['nft', '-f', '-'], this.o, this.nftScript(config));
+    // IPv4 egress IPs stay on the WAN device for as long as the agent runs, live or not: the fence (ARP in/out,
+    // traffic to and from them) is what makes one live, so taking over costs one fence transaction and no `ip`.
+    // Added after the fence exists, so they never answer ARP unfenced. (IPv6 addresses still come and go: adding
+    // one is what makes the kernel send the unsolicited NA.)
+    const v4 = this.egressIps.filter((ip) => !ip.includes(':'));
+    if (v4.length) await exec(['ip', '-batch', '-'], this.o, `${v4.map((ip) => `addr replace ${ip}/32 dev ${this.o.wanDev}`).join('\n')}\n`);
+    this.garp.prepare(v4);
   }
 
   /**
@@ -340,10 +364,11 @@ export class LinuxGatewayEgress implements GatewayEgress {
     if (until <= performance.now()) return [];
     const fresh = ips.filter((ip) => (this.liveUntil.get(ip) ?? 0) <= performance.now());
     // Addresses first (harmless while not live: the fence hides them), then the fence, then the announcement.
-    if (fresh.length) {
-      const lines = fresh.map((ip) => (ip.includes(':') ? `-6 addr replace ${ip}/128 dev ${this.o.wanDev} nodad` : `addr replace ${ip}/32 dev ${this.o.wanDev}`));
-      await exec(['ip', '-batch', '-'], this.o, `${lines.join('\n')}\n`);
-    }
+    // IPv4 addresses are already there (apply); a v4 IP outside the applied config gets its address here.
+    const lines = fresh
+      .filter((ip) => ip.includes(':') || !this.egressIps.includes(ip))
+      .map((ip) => (ip.includes(':') ? `-6 addr replace ${ip}/128 dev ${this.o.wanDev} nodad` : `addr replace ${ip}/32 dev ${this.o.wanDev}`));
+    if (lines.length) await exec(['ip', '-batch', '-'], this.o, `${lines.join('\n')}\n`);
     // The timeout is computed here, synchronously right before nft is spawned (no await in between), from the
     // absolute deadline: a stall before this point shortens the fence, it can never extend it.
     const t0 = performance.now();
@@ -356,14 +381,12 @@ export class LinuxGatewayEgress implements GatewayEgress {
       const sets = v6 ? [`inet ${this.table} live6`] : [`inet ${this.table} live4`, `arp ${this.table} live4`];
       for (const s of sets) nft.push(`add element ${s} { ${ip} timeout ${ms}ms }`, `delete element ${s} { ${ip} }`, `add element ${s} { ${ip} timeout ${ms}ms }`);
     }
-    if (nft.length) await exec(['nft', '-f', '-'], this.o, `${nft.join('\n')}\n`);
-    // The kernel counts from when nft ran, a little after t0; our own bookkeeping stays on the early side.
+    await this.fence(nft);
+    // The kernel counts from when nft committed, a little after t0 (a pipe write to the running session, not a
+    // process start); our own bookkeeping stays on the early side.
     for (const ip of ips) this.liveUntil.set(ip, t0 + ms);
-    for (const ip of fresh) {
-      // IPv6: the kernel sends the unsolicited NA itself on address add (ndisc_notify=1, set in apply()).
-      // arping lingers ~1 s after sending; never make the lease loop wait for it.
-      if (!ip.includes(':')) void run(['arping', '-q', '-U', '-c', '1', '-I', this.o.wanDev, ip], { netns: this.o.netns, allowFailure: true, timeoutMs: 3000 }).catch(() => undefined);
-    }
+    // IPv6: the kernel sends the unsolicited NA itself on address add (ndisc_notify=1, set in apply()).
+    for (const ip of fresh) if (!ip.includes(':')) this.garp.announce(ip);
     return fresh;
   }
 
@@ -376,9 +399,10 @@ export class LinuxGatewayEgress implements GatewayEgress {
       const sets = ip.includes(':') ? [`inet ${this.table} live6`] : [`inet ${this.table} live4`, `arp ${this.table} live4`];
       for (const s of sets) nft.push(`add element ${s} { ${ip} timeout 1ms }`, `delete element ${s} { ${ip} }`);
     }
-    await exec(['nft', '-f', '-'], this.o, `${nft.join('\n')}\n`, true);
-    const lines = drop.map((ip) => (ip.includes(':') ? `-6 addr del ${ip}/128 dev ${this.o.wanDev}` : `addr del ${ip}/32 dev ${this.o.wanDev}`));
-    await exec(['ip', '-force', '-batch', '-'], this.o, `${lines.join('\n')}\n`, true);
+    await this.fence(nft, true);
+    // IPv4 addresses stay (fenced, see apply); IPv6 ones go, so that the next add announces them.
+    const lines = drop.filter((ip) => ip.includes(':') || !this.egressIps.includes(ip)).map((ip) => (ip.includes(':') ? `-6 addr del ${ip}/128 dev ${this.o.wanDev}` : `addr del ${ip}/32 dev ${this.o.wanDev}`));
+    if (lines.length) await exec(['ip', '-force', '-batch', '-'], this.o, `${lines.join('\n')}\n`, true);
   }
 
   async live(): Promise<string[]> {
@@ -387,6 +411,10 @@ export class LinuxGatewayEgress implements GatewayEgress {
 
   async clear(): Promise<void> {
     await this.release();
+    this.nft.close();
+    this.garp.close();
+    const v4 = this.egressIps.filter((ip) => !ip.includes(':'));
+    if (v4.length) await exec(['ip', '-force', '-batch', '-'], this.o, `${v4.map((ip) => `addr del ${ip}/32 dev ${this.o.wanDev}`).join('\n')}\n`, true);
     await exec(['nft', 'delete', 'table', 'inet', this.table], this.o, undefined, true);
     await exec(['nft', 'delete', 'table', 'arp', this.table], this.o, undefined, true);
     await exec(['ip', 'link', 'del', this.vxlanDev], this.o, undefined, true);
