@@ -44,16 +44,20 @@ export const PROFILES = {
     holdDownMs: 3000,
   },
   /**
-   * 10 ms × 3 misses: routes move ~40-60 ms after a gateway dies; lease 90 ms. Target p99 ≤ 100 ms. Costs more
-   * probe traffic and CPU, and a renewal stalled for > 40 ms (a very loaded host) drops egress IPs briefly.
+   * 10 ms × 3 misses: routes move ~40-60 ms after a gateway dies. Lease 60 ms, renewed every 10 ms: a holder that
+   * dies stops serving ≤ 45 ms after its last renewal and the standby can acquire ≤ 60 ms after it, which is what
+   * bounds the egress-IP move (the fence must outlive a renewal interval plus a stall, so it cannot shrink much
+   * further). Target p99 ≤ 100 ms. Costs more probe traffic and CPU (100 renewals/s, each one Redis call and one
+   * line to the fence's nft session), and a renewal stalled for > 35 ms (a very loaded host) drops egress IPs
+   * briefly.
    */
   fast: {
     name: 'fast',
     probeIntervalMs: 10,
     misses: 3,
-    leaseTtlMs: 90,
-    renewIntervalMs: 15,
-    safetyMarginMs: 25,
+    leaseTtlMs: 60,
+    renewIntervalMs: 10,
+    safetyMarginMs: 15,
     acquireRetryMs: 5,
     holdDownMs: 2000,
   },
