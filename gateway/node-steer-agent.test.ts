@@ -4,7 +4,7 @@ import type { CandidateProber } from './candidate-prober.js';
 import { RecordingNodeEgress, RecordingNodeRoutes } from './datapath-fake.js';
 import type { EgressRule } from './egress-resolve.js';
 import type { GatewayMode } from './election.js';
-import { NodeSteerAgent } from './node-steer-agent.js';
+import { NodeSteerAgent, noGatewayGraceMs } from './node-steer-agent.js';
 import type { AgentStatus } from './agent-status.js';
 import { PROFILES } from './profiles.js';
 
@@ -60,7 +60,7 @@ describe('NodeSteerAgent (fakes)', () => {
     await t.agent.stop();
   });
 
-  it('active-active: all healthy gateways carry routes; a dead one is removed alone; none healthy → no routes, egress blackholed', async () => {
+  it('active-active: all healthy gateways carry routes; a dead one is removed alone; none healthy past the grace → no routes, egress blackholed', async () => {
     const t = setup('active-active');
     await t.agent.start();
     for (const c of candidates) t.prober.onChange?.(c.name, true, 0);
@@ -70,6 +70,13 @@ describe('NodeSteerAgent (fakes)', () => {
     await t.agent.evaluate();
     expect((await t.routes.current()).get('10.60.0.0/16')).toEqual(['10.0.0.11', '10.0.0.13']);
     for (const c of ['gw1', 'gw3']) t.prober.onChange?.(c, false, 6);
+    await t.agent.evaluate();
+    // A blip of the last healthy gateways keeps them for a grace period; a gateway back within it changes nothing.
+    expect((await t.routes.current()).get('10.60.0.0/16')).toEqual(['10.0.0.11', '10.0.0.13']);
+    t.advance(noGatewayGraceMs(PROFILES.default) - 1);
+    await t.agent.evaluate();
+    expect((await t.routes.current()).get('10.60.0.0/16')).toEqual(['10.0.0.11', '10.0.0.13']);
+    t.advance(1);
     await t.agent.evaluate();
     expect((await t.routes.current()).size).toBe(0);
     expect(await t.egress.current()).toEqual(new Map([['egw', null]]));

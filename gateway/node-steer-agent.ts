@@ -6,6 +6,11 @@ import type { NodeEgress, NodeEgressConfig, NodeRoutes } from './datapath.js';
 import { electActive, HealthTracker, type GatewayMode } from './election.js';
 import type { FailoverProfile } from './profiles.js';
 
+/** How long a node keeps steering to its last gateway(s) while none is healthy (see `evaluate`). */
+export function noGatewayGraceMs(p: FailoverProfile): number {
+  return Math.max(200, p.probeIntervalMs * p.misses * 5);
+}
+
 export interface NodeSteerConfig {
   readonly cluster: string;
   readonly name: string;
@@ -74,9 +79,19 @@ export class NodeSteerAgent {
   /** Recomputes the election and moves routes when it changed. Exposed for tests. */
   async evaluate(): Promise<void> {
     const now = this.clock();
-    const elected = electActive({
+    let elected = electActive({
       candidates: this.cfg.candidates, health: this.tracker.view(), now, holdDownMs: this.cfg.profile.holdDownMs, mode: this.cfg.mode,
     });
+    // No healthy gateway at all: keep the current one(s) for a grace period before removing routes. On a loaded
+    // host the lone survivor's probes miss now and then; blackholing on each such blip turned one failover into
+    // several outages. A gateway that is really gone carries nothing either way; after the grace the routes go
+    // (an unreachable route fails fast, a dead next hop does not).
+    if (elected.length === 0 && this.active.length > 0) {
+      this.noneSince ??= now;
+      if (now - this.noneSince < noGatewayGraceMs(this.cfg.profile)) elected = this.active;
+    } else if (elected.length > 0) {
+      this.noneSince = undefined;
+    }
     const health = this.healthSignature();
     const healthChanged = health !== this.lastHealth;
     this.lastHealth = health;
@@ -89,19 +104,22 @@ export class NodeSteerAgent {
     this.active = elected;
     this.switches += 1;
     const addr = new Map(this.cfg.candidates.map((c) => [c.name, c.address]));
-    // Egress first: it is the traffic with a fenced source address; then cross-cluster routes.
+    // Egress steering and cross-cluster routes move together: two `ip` runs side by side, not one after the other.
+    const moves: Promise<void>[] = [];
     if (this.cfg.egress) {
       const gws = new Set(this.cfg.egress.rules.map((r) => r.gateway));
-      await this.deps.egress.steer(new Map([...gws].map((g) => [g, elected[0]])));
+      moves.push(this.deps.egress.steer(new Map([...gws].map((g) => [g, elected[0]]))));
     }
     if (this.cfg.remoteCidrs.length) {
-      await this.deps.routes.ensure({ remoteCidrs: this.cfg.remoteCidrs, nexthops: elected.map((n) => addr.get(n) ?? '').filter(Boolean), mode: this.cfg.mode });
+      moves.push(this.deps.routes.ensure({ remoteCidrs: this.cfg.remoteCidrs, nexthops: elected.map((n) => addr.get(n) ?? '').filter(Boolean), mode: this.cfg.mode }));
     }
+    await Promise.all(moves);
     this.deps.log.info({ from: prev, to: elected, ms: Math.round(this.clock() - now) }, 'steered');
     this.deps.writeStatus?.(this.status());
   }
 
   private lastHealth = '';
+  private noneSince: number | undefined;
 
   private healthSignature(): string {
     return [...this.tracker.view()].map(([k, v]) => `${k}=${v.healthy ? 1 : 0}`).sort().join(',');
