@@ -128,8 +128,16 @@ export class BrokerClient {
   removeCluster(id: string): Promise<void> {
     return this.request('DELETE', `/v1/clusters/${enc(id)}`);
   }
-  heartbeat(id: string): Promise<Cluster> {
-    return this.request('PUT', `/v1/clusters/${enc(id)}/heartbeat`, {});
+  /**
+   * Heartbeat. `nodes` / `addressOwners`, when given, must be the COMPLETE sets of the cluster's live node names and
+   * live address-lease owners: leases of names missing from them for longer than the broker's grace are returned.
+   * Leave them out when unknown (nothing is collected then).
+   */
+  heartbeat(id: string, opts: { nodes?: string[]; addressOwners?: string[] } = {}): Promise<Cluster> {
+    return this.request('PUT', `/v1/clusters/${enc(id)}/heartbeat`, {
+      ...(opts.nodes ? { nodes: opts.nodes } : {}),
+      ...(opts.addressOwners ? { addressOwners: opts.addressOwners } : {}),
+    });
   }
 
   // ------------------------------------------------------------------- subnets

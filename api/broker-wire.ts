@@ -97,7 +97,21 @@ export const ClusterJoinRequest = z.strictObject({
 });
 export const ClusterJoined = z.object({ cluster: Cluster, credentials: z.object({ token: z.string() }) });
 export const ClusterPatch = z.strictObject({ labels: Labels.optional(), resourceVersion: ResourceVersion.optional() });
-export const HeartbeatRequest = z.strictObject({ resourceVersion: ResourceVersion.optional() });
+/** Most node names / address owners one heartbeat may report (the heartbeat body limit is 1 MiB). */
+export const MAX_HEARTBEAT_NODES = 10_000;
+export const MAX_HEARTBEAT_OWNERS = 10_000;
+/** Kubernetes node names (DNS subdomain, up to 253 characters). */
+export const NodeName = z.string().max(253).regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/, { message: 'must be a Kubernetes node name (a-z, 0-9, "-" and ".", at most 253)' });
+/**
+ * `nodes` / `addressOwners`, when present, are the COMPLETE sets of the cluster's live node names and of the live
+ * owners of its address leases: the broker returns blocks of nodes and addresses of owners missing from them for
+ * longer than its grace period. Absent: unknown, nothing is collected (older agents send neither).
+ */
+export const HeartbeatRequest = z.strictObject({
+  resourceVersion: ResourceVersion.optional(),
+  nodes: z.array(NodeName).max(MAX_HEARTBEAT_NODES).optional(),
+  addressOwners: z.array(Owner).max(MAX_HEARTBEAT_OWNERS).optional(),
+});
 
 // --------------------------------------------------------------------------------------- global IPAM
 export const Subnet = z.object({
@@ -252,6 +266,7 @@ export type Cluster = z.infer<typeof Cluster>;
 export type ClusterJoinRequest = z.input<typeof ClusterJoinRequest>;
 export type ClusterJoined = z.infer<typeof ClusterJoined>;
 export type ClusterPatch = z.input<typeof ClusterPatch>;
+export type HeartbeatRequest = z.input<typeof HeartbeatRequest>;
 export type Subnet = z.infer<typeof Subnet>;
 export type SubnetCreate = z.input<typeof SubnetCreate>;
 export type SubnetPut = z.input<typeof SubnetPut>;

@@ -25,6 +25,8 @@ export interface AppDeps {
   caPem?: string;
   /** request body limit in bytes (default 64 KiB) */
   bodyLimit?: number;
+  /** body limit of heartbeats, which carry node and owner sets (default 1 MiB) */
+  heartbeatBodyLimit?: number;
 }
 
 /** Maps anything thrown to the one wire shape; the only place that decides HTTP statuses. */
@@ -77,15 +79,11 @@ export function createApp(deps: AppDeps): Koa {
       }
     }
   });
-  app.use(
-    bodyParser({
-      enableTypes: ['json'],
-      detectJSON: () => true,
-      jsonLimit: limit,
-      jsonStrict: true,
-      encoding: 'utf-8',
-    }),
-  );
+  const parser = (jsonLimit: number): Koa.Middleware => bodyParser({ enableTypes: ['json'], detectJSON: () => true, jsonLimit, jsonStrict: true, encoding: 'utf-8' });
+  const small = parser(limit);
+  // Heartbeats may carry the complete node and owner sets of a large cluster.
+  const large = parser(Math.max(limit, deps.heartbeatBodyLimit ?? 1024 * 1024));
+  app.use((ctx, next) => (ctx.method === 'PUT' && /^\/v1\/clusters\/[^/]+\/heartbeat$/.test(ctx.path) ? large(ctx, next) : small(ctx, next)));
 
   for (const spec of ROUTES) {
     if (!spec.handler) continue;

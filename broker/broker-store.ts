@@ -63,7 +63,7 @@ export interface RawEvent {
  */
 export class BrokerStore {
   readonly prefix: string;
-  private readonly s: Record<'put' | 'del' | 'createRanged' | 'join' | 'leaseBlock' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact', ScriptFn>;
+  private readonly s: Record<'put' | 'del' | 'createRanged' | 'join' | 'leaseBlock' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc', ScriptFn>;
 
   constructor(
     readonly redis: Redis,
@@ -80,6 +80,8 @@ export class BrokerStore {
       leaseAddress: S.LEASE_ADDRESS,
       releaseAddress: S.RELEASE_ADDRESS,
       compact: S.COMPACT,
+      heartbeat: S.HEARTBEAT,
+      ownerGc: S.OWNER_GC,
     };
     const fns: Partial<Record<keyof typeof defs, ScriptFn>> = {};
     for (const [name, lua] of Object.entries(defs) as [keyof typeof defs, string][]) {
@@ -287,8 +289,15 @@ export class BrokerStore {
     return h !== null && h === sha256Hex(secret);
   }
 
-  async heartbeat(id: string): Promise<Cluster> {
-    await this.redis.hset(this.key('hb'), id, String(Date.now()));
+  /**
+   * Records a heartbeat. `nodes` / `addressOwners`, when given, are the COMPLETE sets of the cluster's live node
+   * names and live address-lease owners (the owner GC returns leases of names missing from them for longer than
+   * its grace); when left out, that kind is unknown and nothing of it is collected.
+   */
+  async heartbeat(id: string, opts: { nodes?: readonly string[]; addressOwners?: readonly string[] } = {}): Promise<Cluster> {
+    const set = (xs: readonly string[] | undefined): string[] => (xs === undefined ? ['-1'] : [String(xs.length), ...xs]);
+    const r = await this.s.heartbeat(id, String(Date.now()), ...set(opts.nodes), ...set(opts.addressOwners));
+    if (r[0] === 'NOTFOUND') throw new StraitError('NOT_FOUND', `Cluster ${JSON.stringify(id)} not found`, { kind: 'Cluster', name: id });
     // Heartbeats themselves do not write events (they would flood the log); only a status flip does.
     return this.update('Cluster', id, (c) => (c.status === 'Ready' ? undefined : { ...strip(c), status: 'Ready' as const }));
   }
@@ -314,6 +323,12 @@ export class BrokerStore {
         ['hdel', 'joinedvia', id],
           ['hdel', 'hb', id],
           ['hsetnow', 'left', id],
+          ['hdel', 'lr', `node:${id}`],
+          ['hdel', 'lr', `owner:${id}`],
+          ['del', `live:node:${id}`, '-'],
+          ['del', `live:owner:${id}`, '-'],
+          ['del', `miss:node:${id}`, '-'],
+          ['del', `miss:owner:${id}`, '-'],
         ],
       });
     } catch (e) {
@@ -487,6 +502,26 @@ export class BrokerStore {
         throw new StraitError('POOL_EXHAUSTED', `pool ${pool} has no free ${what}`, { pool });
       default:
         return this.result(r, what, pool);
+    }
+  }
+
+  /**
+   * Owner GC of one lease (see HEARTBEAT / OWNER_GC in redis-scripts.ts): `released` when its node (block) or owner
+   * (address) has been missing from the cluster's reported set for at least `graceMs`.
+   */
+  async collectIfOwnerGone(kind: 'node' | 'owner', target: string, nowMs: number, graceMs: number): Promise<'released' | 'live' | 'wait' | 'unknown' | 'gone'> {
+    const r = await this.s.ownerGc(kind, target, String(nowMs), String(graceMs));
+    switch (r[0]) {
+      case 'OK':
+        return 'released';
+      case 'LIVE':
+        return 'live';
+      case 'WAIT':
+        return 'wait';
+      case 'UNKNOWN':
+        return 'unknown';
+      default:
+        return 'gone';
     }
   }
 

@@ -5,7 +5,7 @@ export { createApp, toStraitError, type AppDeps } from './app.js';
 export { buildOpenApi } from './openapi.js';
 export { ROUTES, type RouteSpec } from './routes.js';
 export { initTls, certHash, type TlsFiles } from './tls.js';
-export { BrokerJobs, DEFAULT_JOB_SETTINGS, sweepHeartbeats, collectGarbage, compactLog, type JobSettings } from './jobs.js';
+export { BrokerJobs, DEFAULT_JOB_SETTINGS, sweepHeartbeats, collectGarbage, collectOwnerless, compactLog, type JobSettings } from './jobs.js';
 export { WatchHub } from './watch-hub.js';
 export { RedisAllocationStore } from './redis-allocation-store.js';
 export { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';

@@ -10,6 +10,12 @@ export interface JobSettings {
   /** Blocks, addresses and gateways of a removed cluster are returned this long after it left. */
   gcGraceMs: number;
   gcEveryMs: number;
+  /**
+   * Blocks of nodes and addresses of owners missing from their cluster's reported live sets (heartbeat `nodes`,
+   * `addressOwners`) are returned once missing this long.
+   */
+  ownerGraceMs: number;
+  ownerGcEveryMs: number;
   /** Events kept in the log (older ones are trimmed; watchers behind them get 410). */
   compactKeep: number;
   compactEveryMs: number;
@@ -20,6 +26,8 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
   sweepEveryMs: 5_000,
   gcGraceMs: 120_000,
   gcEveryMs: 30_000,
+  ownerGraceMs: 300_000,
+  ownerGcEveryMs: 30_000,
   compactKeep: 100_000,
   compactEveryMs: 60_000,
 };
@@ -97,6 +105,50 @@ export async function collectGarbage(store: BrokerStore, graceMs: number, nowMs 
   return out;
 }
 
+/**
+ * Returns blocks leased to nodes and addresses leased to owners that their cluster no longer reports live (heartbeat
+ * `nodes` / `addressOwners`), once missing for `graceMs`. The time a name was first seen missing is kept in Redis
+ * (`miss:<node|owner>:<cluster>`), so replicas and restarts agree; a name reported live again clears it. Clusters
+ * that report no set are not touched. Check and release are one Lua step per lease.
+ */
+export async function collectOwnerless(store: BrokerStore, graceMs: number, nowMs = Date.now()): Promise<{ blocks: number; addresses: number }> {
+  const out = { blocks: 0, addresses: 0 };
+  const reported = Object.keys(await store.redis.hgetall(store.key('lr')));
+  const nodeClusters = new Set(reported.filter((f) => f.startsWith('node:')).map((f) => f.slice(5)));
+  const ownerClusters = new Set(reported.filter((f) => f.startsWith('owner:')).map((f) => f.slice(6)));
+  if (nodeClusters.size === 0 && ownerClusters.size === 0) return out;
+  const holders = new Map<string, Set<string>>();
+  const hold = (key: string, who: string): void => {
+    let s = holders.get(key);
+    if (!s) holders.set(key, (s = new Set()));
+    s.add(who);
+  };
+  if (nodeClusters.size > 0) {
+    for (const b of (await store.list('Block', (x) => nodeClusters.has(x.cluster))).items) {
+      const r = await store.collectIfOwnerGone('node', b.id, nowMs, graceMs);
+      if (r === 'released') out.blocks++;
+      else hold(`miss:node:${b.cluster}`, b.node);
+    }
+  }
+  if (ownerClusters.size > 0) {
+    for (const a of (await store.list('AddressLease', (x) => ownerClusters.has(x.cluster))).items) {
+      const r = await store.collectIfOwnerGone('owner', a.ip, nowMs, graceMs);
+      if (r === 'released') out.addresses++;
+      else hold(`miss:owner:${a.cluster}`, a.owner);
+    }
+  }
+  // Forget missing marks of names that hold nothing any more (their leases went, or they never had one).
+  for (const [kind, clusters] of [['node', nodeClusters], ['owner', ownerClusters]] as const) {
+    for (const c of clusters) {
+      const key = `miss:${kind}:${c}`;
+      const marked = await store.redis.hkeys(store.key(key));
+      const stale = marked.filter((who) => !holders.get(key)?.has(who));
+      if (stale.length > 0) await store.redis.hdel(store.key(key), ...stale);
+    }
+  }
+  return out;
+}
+
 export async function compactLog(store: BrokerStore, keep: number): Promise<number> {
   return store.compact(keep);
 }
@@ -145,6 +197,7 @@ export class BrokerJobs {
     const opts = { removeOnComplete: 100, removeOnFail: 100 };
     await queue.upsertJobScheduler('heartbeat-sweep', { every: s.sweepEveryMs }, { name: 'heartbeat-sweep', opts });
     await queue.upsertJobScheduler('gc', { every: s.gcEveryMs }, { name: 'gc', opts });
+    await queue.upsertJobScheduler('owner-gc', { every: s.ownerGcEveryMs }, { name: 'owner-gc', opts });
     await queue.upsertJobScheduler('compact', { every: s.compactEveryMs }, { name: 'compact', opts });
   }
 
@@ -163,6 +216,8 @@ export class BrokerJobs {
             return sweepHeartbeats(this.store, s.heartbeatTimeoutMs);
           case 'gc':
             return collectGarbage(this.store, s.gcGraceMs);
+          case 'owner-gc':
+            return collectOwnerless(this.store, s.ownerGraceMs);
           case 'compact':
             return compactLog(this.store, s.compactKeep);
           default:

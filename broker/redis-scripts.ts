@@ -265,22 +265,47 @@ emit('Block', 'ADDED', json, rev)
 return {'OK', json}
 `;
 
-/**
- * Returns a block. ARGV: P, id, requiredCluster ('' = any)
- */
-export const RELEASE_BLOCK = `${PRELUDE}
-local id = ARGV[2]
-local cur = redis.call('HGET', P .. 'o:Block', id)
-if not cur then return {'NOTFOUND'} end
-local obj = cjson.decode(cur)
-if ARGV[3] ~= '' and obj.cluster ~= ARGV[3] then return {'FORBIDDEN', obj.cluster} end
-local pool, idx = string.match(id, '^(.*)%.(%d+)%.%d+$')
-redis.call('HDEL', P .. 'pb:' .. pool, idx)
-redis.call('HDEL', P .. 'o:Block', id)
-local rev = nextrev()
-local json = stamp(cur, rev)
-emit('Block', 'DELETED', json, rev)
-return {'OK', json}
+/** Lua functions returning a block or an address (shared by the release scripts and the owner GC). */
+const RELEASE_FNS = `
+local function releaseBlock(id, required)
+  local cur = redis.call('HGET', P .. 'o:Block', id)
+  if not cur then return {'NOTFOUND'} end
+  local obj = cjson.decode(cur)
+  if required ~= '' and obj.cluster ~= required then return {'FORBIDDEN', obj.cluster} end
+  local pool, idx = string.match(id, '^(.*)%.(%d+)%.%d+$')
+  redis.call('HDEL', P .. 'pb:' .. pool, idx)
+  redis.call('HDEL', P .. 'o:Block', id)
+  local rev = nextrev()
+  local json = stamp(cur, rev)
+  emit('Block', 'DELETED', json, rev)
+  return {'OK', json}
+end
+local function releaseAddress(ip, required)
+  local meta = redis.call('HGET', P .. 'am', ip)
+  if not meta then return {'NOTFOUND'} end
+  local cur = redis.call('HGET', P .. 'o:AddressLease', ip)
+  local obj = cjson.decode(cur)
+  if required ~= '' and obj.cluster ~= required then return {'FORBIDDEN', obj.cluster} end
+  local pool, idx, owner = string.match(meta, '^([^|]*)|(%d+)|(.*)$')
+  local m = poolmeta(pool)
+  redis.call('HDEL', P .. 'pa:' .. pool, idx)
+  if m then
+    local b = math.floor(tonumber(idx) / (2 ^ (m.bits - m.bs)))
+    if redis.call('HINCRBY', P .. 'pab:' .. pool, b, -1) <= 0 then redis.call('HDEL', P .. 'pab:' .. pool, b) end
+  end
+  redis.call('HDEL', P .. 'po:' .. pool, owner)
+  redis.call('HDEL', P .. 'am', ip)
+  redis.call('HDEL', P .. 'o:AddressLease', ip)
+  local rev = nextrev()
+  local json = stamp(cur, rev)
+  emit('AddressLease', 'DELETED', json, rev)
+  return {'OK', json}
+end
+`;
+
+/** Returns a block. ARGV: P, id, requiredCluster ('' = any) */
+export const RELEASE_BLOCK = `${PRELUDE}${IP_MATH}${RELEASE_FNS}
+return releaseBlock(ARGV[2], ARGV[3])
 `;
 
 /**
@@ -340,27 +365,74 @@ return {'OK', json}
 `;
 
 /** Returns an address. ARGV: P, ip, requiredCluster ('' = any) */
-export const RELEASE_ADDRESS = `${PRELUDE}${IP_MATH}
-local ip = ARGV[2]
-local meta = redis.call('HGET', P .. 'am', ip)
-if not meta then return {'NOTFOUND'} end
-local cur = redis.call('HGET', P .. 'o:AddressLease', ip)
-local obj = cjson.decode(cur)
-if ARGV[3] ~= '' and obj.cluster ~= ARGV[3] then return {'FORBIDDEN', obj.cluster} end
-local pool, idx, owner = string.match(meta, '^([^|]*)|(%d+)|(.*)$')
-local m = poolmeta(pool)
-redis.call('HDEL', P .. 'pa:' .. pool, idx)
-if m then
-  local b = math.floor(tonumber(idx) / (2 ^ (m.bits - m.bs)))
-  if redis.call('HINCRBY', P .. 'pab:' .. pool, b, -1) <= 0 then redis.call('HDEL', P .. 'pab:' .. pool, b) end
+export const RELEASE_ADDRESS = `${PRELUDE}${IP_MATH}${RELEASE_FNS}
+return releaseAddress(ARGV[2], ARGV[3])
+`;
+
+/**
+ * Records a heartbeat and, when given, the cluster's complete sets of live node names and live address owners.
+ * ARGV: P, cluster, nowMs, nNodes (-1 = not reported), nodes..., nOwners (-1 = not reported), owners...
+ * Keys per kind (node|owner) and cluster: `live:<kind>:<c>` (the reported set), `miss:<kind>:<c>` (name → ms it was
+ * first seen missing, written by the GC), field `<kind>:<c>` of `lr` (when the set was last reported). A reported
+ * set clears the missing marks of names in it; an unreported one makes the kind unknown again (no GC): an agent
+ * that stops sending the set must not have its newer nodes judged against a stale one.
+ */
+export const HEARTBEAT = `${PRELUDE}
+local c, now = ARGV[2], ARGV[3]
+if redis.call('HEXISTS', P .. 'o:Cluster', c) == 0 then return {'NOTFOUND'} end
+redis.call('HSET', P .. 'hb', c, now)
+local i = 4
+for _, kind in ipairs({'node', 'owner'}) do
+  local n = tonumber(ARGV[i])
+  i = i + 1
+  local live, miss, field = P .. 'live:' .. kind .. ':' .. c, P .. 'miss:' .. kind .. ':' .. c, kind .. ':' .. c
+  redis.call('DEL', live)
+  if n < 0 then
+    redis.call('DEL', miss)
+    redis.call('HDEL', P .. 'lr', field)
+  else
+    local j = i
+    while j < i + n do
+      local upto = math.min(j + 999, i + n - 1)
+      redis.call('SADD', live, unpack(ARGV, j, upto))
+      j = upto + 1
+    end
+    redis.call('HSET', P .. 'lr', field, now)
+    for _, who in ipairs(redis.call('HKEYS', miss)) do
+      if redis.call('SISMEMBER', live, who) == 1 then redis.call('HDEL', miss, who) end
+    end
+    i = i + n
+  end
 end
-redis.call('HDEL', P .. 'po:' .. pool, owner)
-redis.call('HDEL', P .. 'am', ip)
-redis.call('HDEL', P .. 'o:AddressLease', ip)
-local rev = nextrev()
-local json = stamp(cur, rev)
-emit('AddressLease', 'DELETED', json, rev)
-return {'OK', json}
+return {'OK'}
+`;
+
+/**
+ * Owner GC of one lease: returns a block whose node (or an address whose owner) has been missing from its
+ * cluster's reported set for at least the grace; marks it missing (first time) otherwise. Check and release are
+ * one step, so a name reported live again in between keeps its lease.
+ * ARGV: P, kind (node|owner), target (block id | ip), nowMs, graceMs
+ * Answers UNKNOWN (cluster reports no set), GONE, LIVE, WAIT <firstMissingMs>, or the release's OK.
+ */
+export const OWNER_GC = `${PRELUDE}${IP_MATH}${RELEASE_FNS}
+local kind, target, now, grace = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local cur
+if kind == 'node' then cur = redis.call('HGET', P .. 'o:Block', target) else cur = redis.call('HGET', P .. 'o:AddressLease', target) end
+if not cur then return {'GONE'} end
+local obj = cjson.decode(cur)
+local c, who = obj.cluster, obj.owner
+if kind == 'node' then who = obj.node end
+if redis.call('HEXISTS', P .. 'lr', kind .. ':' .. c) == 0 then return {'UNKNOWN'} end
+local miss = P .. 'miss:' .. kind .. ':' .. c
+if redis.call('SISMEMBER', P .. 'live:' .. kind .. ':' .. c, who) == 1 then
+  redis.call('HDEL', miss, who)
+  return {'LIVE'}
+end
+redis.call('HSETNX', miss, who, now)
+local first = tonumber(redis.call('HGET', miss, who))
+if now - first < grace then return {'WAIT', tostring(first)} end
+if kind == 'node' then return releaseBlock(target, '') end
+return releaseAddress(target, '')
 `;
 
 /** Trims the event log to revisions > keepAfter and records the compaction point. ARGV: P, keepAfterRev */

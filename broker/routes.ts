@@ -174,10 +174,11 @@ export const ROUTES: RouteSpec[] = [
     },
   },
   {
-    id: 'heartbeat', method: 'PUT', path: '/v1/clusters/{id}/heartbeat', summary: 'Record a heartbeat (marks the cluster Ready)', auth: 'any', body: HeartbeatRequest, status: 200, response: Cluster,
+    id: 'heartbeat', method: 'PUT', path: '/v1/clusters/{id}/heartbeat', summary: 'Record a heartbeat (marks the cluster Ready); nodes / addressOwners, when given, are the complete sets of live node names and address owners (leases of names missing longer than the grace are returned)', auth: 'any', body: HeartbeatRequest, status: 200, response: Cluster,
     handler: (c) => {
       requireClusterOrAdmin(c.principal, c.params.id!, 'heartbeat');
-      return c.store.heartbeat(c.params.id!);
+      const b = c.body as z.output<typeof HeartbeatRequest>;
+      return c.store.heartbeat(c.params.id!, { ...(b.nodes ? { nodes: b.nodes } : {}), ...(b.addressOwners ? { addressOwners: b.addressOwners } : {}) });
     },
   },
   // ------------------------------------------------------------------ gateways

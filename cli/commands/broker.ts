@@ -90,8 +90,12 @@ export function registerBrokerCommands(program: Command): void {
     .option('--tls-cert <file>', 'server certificate (PEM)')
     .option('--tls-key <file>', 'server key (PEM)')
     .option('--advertise-url <url>', 'URL members use to reach this broker (goes into join tokens)')
+    .option('--owner-grace <seconds>', 'return blocks of nodes / addresses of owners their cluster has reported gone for this long', '300')
     .action(async (o) => {
+      const ownerGrace = Number(o.ownerGrace);
+      if (!Number.isFinite(ownerGrace) || ownerGrace < 0) throw new StraitError('INVALID_ARGUMENT', `--owner-grace wants seconds, got ${JSON.stringify(o.ownerGrace)}`);
       const h = await startBroker({
+        jobs: { ownerGraceMs: ownerGrace * 1000 },
         listen: o.listen,
         stateDir: o.stateDir,
         role: o.role as BrokerRole,
