@@ -1,16 +1,24 @@
-import { isStraitError, type BrokerClient, type Cluster, type Gateway, type IPPool, type Subnet, type WatchEvent } from '../../api/index.js';
+import {
+  isStraitError, type BrokerClient, type BrokerEgressClusterPolicy, type BrokerEgressGateway, type BrokerEgressPolicy,
+  type Cluster, type Gateway, type IPPool, type Subnet, type WatchEvent,
+} from '../../api/index.js';
 import type { BrokerView } from './sync-plan.js';
+import type { EgressBrokerView } from './egress-push-plan.js';
 
 /**
  * A local copy of the broker's Subnets, IPPools, Gateways and Clusters, kept current by the broker's watch: list,
  * then watch from the list's resourceVersion; on a dropped connection re-watch from the last event seen; on 410
  * (WATCH_EXPIRED) list again. An event older than the copy's object is ignored, so replays do no harm.
+ * Of the egress objects it keeps only this cluster's own (the ones the agent pushes).
  */
-export class BrokerMirror implements BrokerView {
+export class BrokerMirror implements BrokerView, EgressBrokerView {
   subnets = new Map<string, Subnet>();
   pools = new Map<string, IPPool>();
   gateways = new Map<string, Gateway>();
   clusters = new Map<string, Cluster>();
+  egressGateways = new Map<string, BrokerEgressGateway>();
+  egressPolicies = new Map<string, BrokerEgressPolicy>();
+  egressClusterPolicies = new Map<string, BrokerEgressClusterPolicy>();
   since = '';
   connected = false;
   listed = false;
@@ -20,7 +28,13 @@ export class BrokerMirror implements BrokerView {
   private running = false;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly client: BrokerClient, private readonly onChange: () => void, private readonly retryMs = 500) {}
+  constructor(
+    private readonly client: BrokerClient,
+    private readonly onChange: () => void,
+    private readonly retryMs = 500,
+    /** This cluster's id: egress objects of other clusters are not kept. */
+    private readonly cluster = '',
+  ) {}
 
   start(): void {
     this.running = true;
@@ -34,13 +48,14 @@ export class BrokerMirror implements BrokerView {
   }
 
   /** Updates the copy with an object the agent itself just wrote (so the next plan sees it before the event). */
-  remember(kind: 'IPPool' | 'Gateway', obj: IPPool | Gateway): void {
+  remember(kind: 'IPPool' | 'Gateway' | 'EgressGateway' | 'EgressPolicy' | 'EgressClusterPolicy', obj: IPPool | Gateway | BrokerEgressGateway | BrokerEgressPolicy | BrokerEgressClusterPolicy): void {
     this.apply({ type: 'MODIFIED', kind, object: obj as unknown as Record<string, unknown>, resourceVersion: obj.resourceVersion });
   }
 
   /** Drops an object the agent itself just deleted at the broker (the watch event follows). */
-  forget(kind: 'IPPool' | 'Gateway', key: string): void {
-    (kind === 'IPPool' ? this.pools : this.gateways).delete(key);
+  forget(kind: 'IPPool' | 'Gateway' | 'EgressGateway' | 'EgressPolicy' | 'EgressClusterPolicy', key: string): void {
+    const tables = { IPPool: this.pools, Gateway: this.gateways, EgressGateway: this.egressGateways, EgressPolicy: this.egressPolicies, EgressClusterPolicy: this.egressClusterPolicies } as const;
+    (tables[kind] as Map<string, unknown>).delete(key);
   }
 
   private async run(): Promise<void> {
@@ -64,12 +79,19 @@ export class BrokerMirror implements BrokerView {
   }
 
   private async relist(): Promise<void> {
-    const [s, p, g, c] = await Promise.all([this.client.listSubnets(), this.client.listPools(), this.client.listGateways(), this.client.listClusters()]);
+    const own = { cluster: this.cluster };
+    const [s, p, g, c, eg, ep, ecp] = await Promise.all([
+      this.client.listSubnets(), this.client.listPools(), this.client.listGateways(), this.client.listClusters(),
+      this.client.listEgressGateways(own), this.client.listEgressPolicies(own), this.client.listEgressClusterPolicies(own),
+    ]);
     this.subnets = new Map(s.items.map((x) => [x.name, x]));
     this.pools = new Map(p.items.map((x) => [x.name, x]));
     this.gateways = new Map(g.items.map((x) => [`${x.cluster}/${x.name}`, x]));
     this.clusters = new Map(c.items.map((x) => [x.id, x]));
-    this.since = [s, p, g, c].map((l) => l.resourceVersion).reduce((a, b) => (BigInt(a) < BigInt(b) ? a : b));
+    this.egressGateways = new Map(eg.items.map((x) => [x.name, x]));
+    this.egressPolicies = new Map(ep.items.map((x) => [`${x.namespace}/${x.name}`, x]));
+    this.egressClusterPolicies = new Map(ecp.items.map((x) => [x.name, x]));
+    this.since = [s, p, g, c, eg, ep, ecp].map((l) => l.resourceVersion).reduce((a, b) => (BigInt(a) < BigInt(b) ? a : b));
     this.listed = true;
     this.relists++;
     this.lastError = undefined;
@@ -100,6 +122,12 @@ export class BrokerMirror implements BrokerView {
         return [this.gateways as Map<string, unknown>, `${String(o.cluster)}/${String(o.name)}`];
       case 'Cluster':
         return [this.clusters as Map<string, unknown>, String(o.id)];
+      case 'EgressGateway':
+        return o.cluster === this.cluster ? [this.egressGateways as Map<string, unknown>, String(o.name)] : undefined;
+      case 'EgressPolicy':
+        return o.cluster === this.cluster ? [this.egressPolicies as Map<string, unknown>, `${String(o.namespace)}/${String(o.name)}`] : undefined;
+      case 'EgressClusterPolicy':
+        return o.cluster === this.cluster ? [this.egressClusterPolicies as Map<string, unknown>, String(o.name)] : undefined;
       default:
         return undefined;
     }

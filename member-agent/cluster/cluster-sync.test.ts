@@ -1,7 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { isStraitError, type BrokerClient } from '../../api/index.js';
-import { startTestBroker, type TestBroker } from '../../broker/index.js';
+import { collectOwnerless, startTestBroker, type TestBroker } from '../../broker/index.js';
+import { Redis } from 'ioredis';
 import { IpamEngine, MemoryAllocationStore } from '../../ipam/index.js';
 import { startTestKubeApiServer, startTestRedis, type TestKubeApiServer, type TestRedis } from '../../testing/index.js';
 import { createLogger, run } from '../../host/index.js';
@@ -182,6 +183,84 @@ describe('strait join + member agent against a real broker', () => {
       return p?.spec.cidr === '10.128.4.0/24' && p.status?.conditions?.some((c) => c.type === 'Conflict' && c.status === 'True') ? p : undefined;
     });
     expect(reverted.status?.conditions?.find((c) => c.type === 'Conflict')?.reason).toBe('ImmutableField');
+  });
+
+  it('pushes the cluster\'s own EgressGateways and egress policies to the broker: create, update, delete, Synced; converges across a broker restart', async () => {
+    const [east] = members as [Member];
+    const E = { group: 'egress.strait.io', version: 'v1alpha1' };
+    const synced = async (plural: string, name: string, namespace?: string): Promise<boolean> => {
+      const o = (await (namespace ? east.custom.getNamespacedCustomObject({ ...E, plural, namespace, name }) : east.custom.getClusterCustomObject({ ...E, plural, name })).catch(() => undefined)) as Obj | undefined;
+      return !!o?.status?.conditions?.some((c) => c.type === 'Synced' && c.status === 'True');
+    };
+    await east.custom.createClusterCustomObject({ ...E, plural: 'egressgateways', body: { apiVersion: 'egress.strait.io/v1alpha1', kind: 'EgressGateway', metadata: { name: 'egw', labels: { team: 'net' } }, spec: { nodes: ['n1'], ippools: { ipv4: ['10.151.0.1-10.151.0.5'] } } } });
+    await east.custom.createNamespacedCustomObject({ ...E, plural: 'egresspolicies', namespace: 'default', body: { apiVersion: 'egress.strait.io/v1alpha1', kind: 'EgressPolicy', metadata: { name: 'p1' }, spec: { egressGatewayName: 'egw', appliedTo: { podSelector: { matchLabels: { app: 'a' } } } } } });
+    await east.custom.createClusterCustomObject({ ...E, plural: 'egressclusterpolicies', body: { apiVersion: 'egress.strait.io/v1alpha1', kind: 'EgressClusterPolicy', metadata: { name: 'cp1' }, spec: { egressGatewayName: 'egw', appliedTo: { podSubnet: ['10.244.0.0/24'] } } } });
+    await eventually('egress objects at the broker', async () => {
+      const [g, p, c] = await Promise.all([admin.listEgressGateways({ cluster: 'east' }), admin.listEgressPolicies({ cluster: 'east' }), admin.listEgressClusterPolicies({ cluster: 'east' })]);
+      return g.items.length === 1 && p.items.length === 1 && c.items.length === 1;
+    });
+    const g = await admin.getEgressGateway('east', 'egw');
+    expect(g.spec).toMatchObject({ nodes: ['n1'], ippools: { ipv4: ['10.151.0.1-10.151.0.5'] }, clusterDefault: false });
+    expect(g.labels).toEqual({ team: 'net' });
+    expect((await admin.getEgressPolicy('east', 'default', 'p1')).spec.appliedTo).toEqual({ podSelector: { matchLabels: { app: 'a' } } });
+    await eventually('Synced on all three', async () => (await synced('egressgateways', 'egw')) && (await synced('egresspolicies', 'p1', 'default')) && (await synced('egressclusterpolicies', 'cp1')));
+    // West has none of its own: nothing of east's is pushed as west's.
+    expect((await admin.listEgressGateways({ cluster: 'west' })).items).toEqual([]);
+
+    // Update in the cluster; an edit at the broker (the admin) is overwritten by the cluster's version; a stray
+    // object of east at the broker with no CRD is deleted.
+    await east.custom.patchNamespacedCustomObject({ ...E, plural: 'egresspolicies', namespace: 'default', name: 'p1', body: { spec: { priority: 300 } } }, merge);
+    await eventually('update pushed', async () => (await admin.getEgressPolicy('east', 'default', 'p1')).spec.priority === 300);
+    await admin.putEgressGateway('east', 'egw', { spec: { ...g.spec, clusterDefault: true }, labels: {} });
+    await admin.putEgressClusterPolicy('east', 'stray', { spec: { appliedTo: { podSubnet: ['10.244.1.0/24'] } } });
+    await eventually('broker edit reverted, stray deleted', async () => {
+      const cur = await admin.getEgressGateway('east', 'egw');
+      const names = (await admin.listEgressClusterPolicies({ cluster: 'east' })).items.map((x) => x.name);
+      return cur.spec.clusterDefault === false && cur.labels.team === 'net' && names.join() === 'cp1';
+    });
+
+    // Broker down: cp1 deleted and p2 created in the cluster meanwhile; after the restart the broker matches.
+    await broker.stop();
+    await east.custom.deleteClusterCustomObject({ ...E, plural: 'egressclusterpolicies', name: 'cp1' });
+    await east.custom.createNamespacedCustomObject({ ...E, plural: 'egresspolicies', namespace: 'default', body: { apiVersion: 'egress.strait.io/v1alpha1', kind: 'EgressPolicy', metadata: { name: 'p2' }, spec: { appliedTo: { podSubnet: ['10.244.0.0/25'] } } } });
+    await new Promise((r) => setTimeout(r, 300));
+    broker = await startTestBroker(redis.socket, { listen: `127.0.0.1:${brokerPort}`, bookmarkMs: 500 });
+    admin = broker.admin;
+    await eventually('converged after the broker restart', async () => {
+      const p = (await admin.listEgressPolicies({ cluster: 'east' })).items.map((x) => `${x.namespace}/${x.name}`).sort();
+      const c = (await admin.listEgressClusterPolicies({ cluster: 'east' })).items;
+      return p.join() === 'default/p1,default/p2' && c.length === 0;
+    });
+    await eventually('p2 Synced', async () => synced('egresspolicies', 'p2', 'default'));
+  });
+
+  it('heartbeats carry the complete live Node names and egress lease owners; the broker returns what they no longer hold', async () => {
+    const [east] = members as [Member];
+    const store = broker.handle.store;
+    const r = new Redis({ path: redis.socket });
+    try {
+      const members = async (k: string): Promise<string[]> => (await r.smembers(store.key(k))).sort();
+      await eventually('live sets reported', async () =>
+        (await members('live:node:east')).join() === 'n1,n2' && (await members('live:owner:east')).join() === 'egress:east:default/p1,egress:east:default/p2');
+      expect(east.agent!.heartbeatSets()).toEqual({ nodes: ['n1', 'n2'], addressOwners: ['egress:east:default/p1', 'egress:east:default/p2'] });
+      await admin.createPool({ name: 'hb-pods', cidr: '10.150.0.0/24', blockSize: 28, purpose: 'pods' });
+      await admin.createPool({ name: 'hb-egress', cidr: '10.151.0.0/28', purpose: 'egress' });
+      const live = await admin.leaseBlock('hb-pods', { cluster: 'east', node: 'n1' });
+      await admin.leaseBlock('hb-pods', { cluster: 'east', node: 'ghost' });
+      const held = await admin.leaseAddress('hb-egress', { owner: 'egress:east:default/p1', cluster: 'east' });
+      await admin.leaseAddress('hb-egress', { owner: 'egress:east:deleted-policy', cluster: 'east' });
+      // The broker's owner GC with no grace: first pass marks the missing, the second returns them.
+      await collectOwnerless(store, 0);
+      await collectOwnerless(store, 0);
+      expect((await admin.listBlocks({ cluster: 'east' })).items.map((b) => b.id)).toEqual([live.id]);
+      expect((await admin.listAddresses({ cluster: 'east' })).items.map((a) => a.ip)).toEqual([held.ip]);
+      await admin.releaseBlock(live.id);
+      await admin.releaseAddress(held.ip);
+      await admin.deletePool('hb-pods');
+      await admin.deletePool('hb-egress');
+    } finally {
+      r.disconnect();
+    }
   });
 
   it('killing the agent, the broker and an API server mid-sync ends in the same state', async () => {

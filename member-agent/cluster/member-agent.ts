@@ -1,12 +1,16 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import { BrokerClient, StraitError, isStraitError, type Gateway, type IPPool } from '../../api/index.js';
 import {
-  ClusterSetKind, GatewayKind, IPPoolKind, SubnetKind, EgressGatewayKind, ReservedIPKind,
+  BrokerClient, StraitError, isStraitError, type EgressClusterPolicyPut, type EgressGatewayPut, type EgressPolicyPut, type Gateway, type IPPool,
+} from '../../api/index.js';
+import {
+  ClusterSetKind, GatewayKind, IPPoolKind, SubnetKind, EgressGatewayKind, EgressPolicyKind, EgressClusterPolicyKind, ReservedIPKind,
   sameConditions, setCondition, type Condition, type KindDefinition,
 } from '../../crds/index.js';
 import type { IpamEngine } from '../../ipam/index.js';
+import { policyKey } from '../../gateway/index.js';
+import { egressKey, planEgressPush, type EgressAction, type EgressKind, type EgressVerdict } from './egress-push-plan.js';
 import { createLogger, type Logger } from '../../host/index.js';
 import { ResilientInformer } from './informer-set.js';
 import { BrokerMirror } from './broker-mirror.js';
@@ -36,6 +40,7 @@ export interface MemberAgentOptions {
 }
 
 const KIND_DEFS: Record<CrdKind, KindDefinition> = { Subnet: SubnetKind, IPPool: IPPoolKind, Gateway: GatewayKind };
+const EGRESS_DEFS: Record<EgressKind, KindDefinition> = { EgressGateway: EgressGatewayKind, EgressPolicy: EgressPolicyKind, EgressClusterPolicy: EgressClusterPolicyKind };
 const nowIso = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 /**
@@ -108,7 +113,7 @@ export class MemberAgent {
     const c = this.creds;
     const common = { baseUrl: c.brokerURL, ...(c.caPem ? { caPem: c.caPem } : {}), timeoutMs: 10_000 };
     this.broker = new BrokerClient({ ...common, token: c.token });
-    this.mirror = new BrokerMirror(this.broker, () => this.poke(), this.o.brokerRetryMs ?? 500);
+    this.mirror = new BrokerMirror(this.broker, () => this.poke(), this.o.brokerRetryMs ?? 500, c.clusterID);
     const kc = this.o.kubeConfig;
     const onChange = (): void => this.poke();
     const onError = (e: unknown): void => this.log.debug({ err: String(e) }, 'informer error (restarting)');
@@ -125,6 +130,8 @@ export class MemberAgent {
       ['Gateway', custom(GatewayKind)],
       ['ReservedIP', custom(ReservedIPKind)],
       ['EgressGateway', custom(EgressGatewayKind)],
+      ['EgressPolicy', custom(EgressPolicyKind)],
+      ['EgressClusterPolicy', custom(EgressClusterPolicyKind)],
       ['ClusterSet', custom(ClusterSetKind)],
       ['Node', new ResilientInformer(kc, '/api/v1/nodes', () => this.kube.core.listNode(), onChange, onError)],
       ['Namespace', new ResilientInformer(kc, '/api/v1/namespaces', () => this.kube.core.listNamespace(), () => undefined, onError)],
@@ -145,6 +152,7 @@ export class MemberAgent {
     if (this.o.ipam) this.timers.push(setInterval(() => this.poke(), this.o.gcIntervalMs ?? 10_000));
     this.loop = this.reconcileLoop();
     this.poke();
+    void this.heartbeat();
   }
 
   private async follow(): Promise<void> {
@@ -162,9 +170,29 @@ export class MemberAgent {
     this.log.info('no longer leading');
   }
 
+  /**
+   * The heartbeat carries what the broker needs to return leases nobody holds any more: the cluster's live Node names
+   * (blocks of other nodes go back) and the live owners of its address leases (`egress:<cluster>:<policy>` for each
+   * EgressPolicy/EgressClusterPolicy). Each set is sent only when complete: before the informer listed, it is left
+   * out and the broker collects nothing of that kind.
+   */
+  heartbeatSets(): { nodes?: string[]; addressOwners?: string[] } {
+    const cluster = this.creds?.clusterID ?? '';
+    const inf = (k: string): ResilientInformer | undefined => this.informers.get(k);
+    const nodes = inf('Node');
+    const pol = inf('EgressPolicy');
+    const cpol = inf('EgressClusterPolicy');
+    return {
+      ...(nodes?.synced ? { nodes: nodes.list().map((n) => n.metadata.name).sort() } : {}),
+      ...(pol?.synced && cpol?.synced
+        ? { addressOwners: [...pol.list(), ...cpol.list()].map((p) => `egress:${cluster}:${policyKey(p)}`).sort() }
+        : {}),
+    };
+  }
+
   private async heartbeat(): Promise<void> {
     if (!this.broker || !this.creds) return;
-    await this.broker.heartbeat(this.creds.clusterID).catch((e: unknown) => this.log.debug({ err: String(e) }, 'heartbeat failed'));
+    await this.broker.heartbeat(this.creds.clusterID, this.heartbeatSets()).catch((e: unknown) => this.log.debug({ err: String(e) }, 'heartbeat failed'));
   }
 
   private async reconcileLoop(): Promise<void> {
@@ -212,6 +240,17 @@ export class MemberAgent {
         await this.execute(a, creds.clusterID);
       }
       await this.writeStatuses(plan.verdicts);
+    }
+    if (mirror.listed && ['EgressGateway', 'EgressPolicy', 'EgressClusterPolicy'].every((k) => inf(k)?.synced)) {
+      // Only with all three listed: a delete at the broker must never come from a partial view of the cluster.
+      const plan = planEgressPush(mirror, {
+        egressGateways: inf('EgressGateway')?.list() ?? [], egressPolicies: inf('EgressPolicy')?.list() ?? [], egressClusterPolicies: inf('EgressClusterPolicy')?.list() ?? [],
+      });
+      for (const a of plan.actions) {
+        if (!this.leading) return;
+        await this.executeEgress(a, creds.clusterID);
+      }
+      await this.writeEgressStatuses(plan.verdicts);
     }
     await this.writeClusterSetStatus(mirror, crdReady);
     await this.collectGarbage();
@@ -290,6 +329,68 @@ export class MemberAgent {
     } catch (e) {
       const [kind, name] = a.type === 'broker-put-gateway' || a.type === 'broker-delete-gateway' ? ['Gateway', `${a.cluster}.${a.name}`] : a.type.startsWith('broker') ? ['IPPool', (a as { name: string }).name] : [(a as { kind: string }).kind, (a as { name?: string }).name ?? (a as { object?: KubeObject }).object?.metadata.name ?? ''];
       fail(kind, name, e);
+    }
+  }
+
+  private async executeEgress(a: EgressAction, self: string): Promise<void> {
+    const b = this.broker!;
+    const key = egressKey(a.namespace, a.name);
+    this.stats.actions++;
+    try {
+      if (a.type === 'egress-put') {
+        let stored;
+        try {
+          // The body passed the broker's own schema in the plan; the casts only restate that.
+          stored = a.kind === 'EgressGateway' ? await b.putEgressGateway(self, a.name, a.body as EgressGatewayPut)
+            : a.kind === 'EgressPolicy' ? await b.putEgressPolicy(self, a.namespace ?? 'default', a.name, a.body as EgressPolicyPut)
+              : await b.putEgressClusterPolicy(self, a.name, a.body as EgressClusterPolicyPut);
+        } catch (e) {
+          if (!isStraitError(e, 'STALE_RESOURCE_VERSION')) throw e;
+          // Changed at the broker since the mirror saw it: take its version; the next round pushes again on top.
+          const cur = a.kind === 'EgressGateway' ? await b.getEgressGateway(self, a.name)
+            : a.kind === 'EgressPolicy' ? await b.getEgressPolicy(self, a.namespace ?? 'default', a.name)
+              : await b.getEgressClusterPolicy(self, a.name);
+          this.mirror?.remember(a.kind, cur);
+          throw e;
+        }
+        this.mirror?.remember(a.kind, stored);
+        return;
+      }
+      try {
+        if (a.kind === 'EgressGateway') await b.deleteEgressGateway(self, a.name);
+        else if (a.kind === 'EgressPolicy') await b.deleteEgressPolicy(self, a.namespace ?? 'default', a.name);
+        else await b.deleteEgressClusterPolicy(self, a.name);
+      } catch (e) {
+        if (!isStraitError(e, 'NOT_FOUND')) throw e;
+      }
+      this.mirror?.forget(a.kind, key);
+      this.log.info({ kind: a.kind, name: key }, 'gone from the cluster: deleted at the broker');
+    } catch (e) {
+      this.stats.errors++;
+      this.failures.set(`${a.kind}/${key}`, { reason: isStraitError(e) ? toReason(e.code) : 'Error', message: e instanceof Error ? e.message : String(e) });
+      this.log.debug({ kind: a.kind, name: key, err: String(e) }, 'egress push failed');
+      setTimeout(() => this.poke(), isStraitError(e, 'STALE_RESOURCE_VERSION') ? 50 : 1_000).unref();
+    }
+  }
+
+  /** Synced on each egress object (other condition types, e.g. the gateway agents' Ready, are left as they are). */
+  private async writeEgressStatuses(verdicts: EgressVerdict[]): Promise<void> {
+    const now = nowIso();
+    for (const v of verdicts) {
+      const key = egressKey(v.namespace, v.name);
+      const cur = this.informers.get(v.kind)?.list().find((o) => o.metadata.name === v.name && (v.namespace === undefined || o.metadata.namespace === v.namespace));
+      if (!cur) continue;
+      const failure = this.failures.get(`${v.kind}/${key}`);
+      const prev = (cur.status as { conditions?: Condition[] } | undefined)?.conditions;
+      const gen = cur.metadata.generation;
+      const conds = setCondition(prev, {
+        type: 'Synced', status: !failure && v.synced ? 'True' : 'False', reason: failure?.reason ?? v.reason, message: failure?.message ?? v.message,
+        ...(gen ? { observedGeneration: gen } : {}),
+      }, now);
+      if (sameConditions(prev, conds)) continue;
+      await this.kube.patchCustom(refOf(EGRESS_DEFS[v.kind]), v.name, { status: { conditions: conds } }, { status: true, ...(v.namespace ? { ns: v.namespace } : {}) }).catch((e: unknown) => {
+        this.log.debug({ err: String(e) }, 'egress status write failed');
+      });
     }
   }
 
