@@ -45,6 +45,9 @@ export interface GatewayAgentOptions {
   readonly tunnelKeyFile?: string;
   readonly underlayDev?: string;
   readonly tunnelStatusFile?: string;
+  /** Egress objects from the broker (followed by watch) instead of `egressConfig`. */
+  readonly egressFromBroker?: boolean;
+  readonly egressGateway?: string;
 }
 
 export interface NodeSteerOptions {
@@ -63,6 +66,10 @@ export interface NodeSteerOptions {
   readonly statusFile?: string;
   /** Cluster-internal CIDRs: never steered to an egress gateway. */
   readonly clusterCidrs?: readonly string[];
+  /** Egress objects from the broker (followed by watch) instead of `egressConfig`: needs `broker` and `token`. */
+  readonly egressFromBroker?: boolean;
+  readonly broker?: string;
+  readonly token?: string;
 }
 
 export const DEFAULT_PROBE_PORT = 4801;
@@ -100,6 +107,7 @@ export function gatewayAgentArgv(o: GatewayAgentOptions): string[] {
     ...(o.clusterCidrs ?? []).flatMap((c) => ['--cluster-cidr', c]), ...(o.endpoints ?? []).flatMap((e) => ['--endpoint', e]),
     ...opt('--tunnel', o.tunnel), ...opt('--state-dir', o.stateDir), ...opt('--tunnel-key-file', o.tunnelKeyFile),
     ...opt('--underlay-dev', o.underlayDev), ...opt('--tunnel-status-file', o.tunnelStatusFile),
+    ...(o.egressFromBroker ? ['--egress-from-broker'] : []), ...opt('--egress-gateway', o.egressGateway),
   ];
 }
 
@@ -115,6 +123,7 @@ export function nodeSteerArgv(o: NodeSteerOptions): string[] {
     ...(o.remoteCidrs ?? []).flatMap((c) => ['--remote-cidr', c]),
     ...opt('--dev', o.dev), ...opt('--egress-config', o.egressConfig), ...opt('--probe-port', o.probePort),
     ...opt('--status-file', o.statusFile), ...(o.clusterCidrs ?? []).flatMap((c) => ['--cluster-cidr', c]),
+    ...(o.egressFromBroker ? ['--egress-from-broker'] : []), ...opt('--broker', o.broker), ...opt('--token', o.token),
   ];
 }
 

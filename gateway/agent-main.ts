@@ -6,6 +6,9 @@ import { DEFAULT_PROBE_PORT, parseCandidate, type CandidateAddress } from './age
 import { writeAgentStatus } from './agent-status.js';
 import { UdpCandidateProber, UdpEchoResponder } from './candidate-prober.js';
 import { LinuxGatewayEgress, LinuxNodeEgress, LinuxNodeRoutes } from './datapath-linux.js';
+import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress, type LiveNodeEgressConfig } from './egress-broker-datapath.js';
+import { egressLeaseOwner, egressPoolName } from './egress-broker-objects.js';
+import { EgressBrokerSource } from './egress-broker-source.js';
 import { resolveEgressFile } from './egress-file.js';
 import type { ResolvedEgress } from './egress-resolve.js';
 import type { GatewayMode } from './election.js';
@@ -14,6 +17,7 @@ import { RedisLeaseStore } from './lease-redis.js';
 import { agentTunnels, type AgentTunnels } from './tunnel-main.js';
 import { NodeSteerAgent } from './node-steer-agent.js';
 import { PROFILES, validateProfile, type FailoverProfile } from './profiles.js';
+import { raiseToRealtime } from './realtime-priority.js';
 
 /**
  * Composition root for the two agent processes (`strait gateway`, `strait node-steer`): parses and checks the
@@ -44,6 +48,10 @@ export interface GatewayCliFlags {
   tunnelKeyFile?: string;
   underlayDev?: string;
   tunnelStatusFile?: string;
+  /** Egress objects of this cluster from the broker (followed by watch) instead of a file. */
+  egressFromBroker?: boolean;
+  /** The EgressGateway this candidate serves (names its lease); default: the first at the broker listing it. */
+  egressGateway?: string;
 }
 
 export interface NodeSteerCliFlags {
@@ -59,6 +67,9 @@ export interface NodeSteerCliFlags {
   egressConfig?: string;
   probePort?: string;
   statusFile?: string;
+  broker?: string;
+  token?: string;
+  egressFromBroker?: boolean;
 }
 
 export function profileByName(name: string): FailoverProfile {
@@ -114,9 +125,25 @@ async function loadEgress(file: string | undefined, clusterCidrs: readonly strin
   // With a broker, pool IPs are broker address leases from the pool named after the EgressGateway.
   const lease = broker
     ? async (policy: string, gateway: string, family: 'ipv4' | 'ipv6') =>
-        (await broker.leaseAddress(`egress-${gateway}-${family === 'ipv4' ? 'v4' : 'v6'}`, { owner: `egress:${cluster}:${policy}`, cluster })).ip
+        (await broker.leaseAddress(egressPoolName(gateway, family), { owner: egressLeaseOwner(cluster, policy), cluster })).ip
     : undefined;
   return resolveEgressFile(file, { clusterCidrs }, lease);
+}
+
+/** `--egress-from-broker`: the cluster's egress objects at the broker, resolved and then followed by watch. */
+async function brokerEgress(
+  f: { egressFromBroker?: boolean; egressConfig?: string; cluster: string; clusterCidr?: string[] },
+  broker: BrokerClient | undefined,
+  log: ReturnType<typeof createLogger>,
+  onChange: (r: ResolvedEgress) => Promise<void>,
+): Promise<EgressBrokerSource | undefined> {
+  if (!f.egressFromBroker) return undefined;
+  if (f.egressConfig) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --egress-config or --egress-from-broker, not both');
+  if (!broker) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-from-broker needs --broker');
+  return new EgressBrokerSource({
+    cluster: f.cluster, broker, clusterCidrs: f.clusterCidr ?? [], log,
+    onChange: (r) => onChange(r).catch((e: unknown) => log.error({ err: e }, 'applying the new egress objects failed')),
+  });
 }
 
 function waitForSignal(): Promise<NodeJS.Signals> {
@@ -153,18 +180,33 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
           log,
         )
       : undefined;
-  const resolved = await loadEgress(f.egressConfig, f.clusterCidr ?? [], broker, f.cluster);
-  for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
-  const egw = resolved?.gateways.find((g) => g.candidates.length === 0 || g.candidates.includes(f.name));
-  if (resolved && (!f.wanDev || !f.lanDev)) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-config needs --wan-dev and --lan-dev');
+  // Set once the datapath exists; the source reports changes only after start() returned.
+  const ref: { live?: LiveGatewayEgress; egw?: string } = {};
+  const source = await brokerEgress(f, broker, log, async (r) => {
+    if (ref.live && ref.egw) await ref.live.update(gatewayEgressConfig(r, ref.egw));
+  });
+  const resolved = source ? await source.start() : await loadEgress(f.egressConfig, f.clusterCidr ?? [], broker, f.cluster);
+  if (!source) for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
+  const egwName = f.egressGateway ?? resolved?.gateways.find((g) => g.candidates.length === 0 || g.candidates.includes(f.name))?.name;
+  const egw = egwName ? (resolved?.gateways.find((g) => g.name === egwName) ?? { name: egwName, candidates: [], egressIps: [] }) : undefined;
+  if (source && !egw) {
+    await source.stop();
+    throw new StraitError('GATEWAY_INVALID_CONFIG', `no EgressGateway of cluster ${f.cluster} at the broker lists ${f.name}; give --egress-gateway NAME`);
+  }
+  if (resolved && (!f.wanDev || !f.lanDev)) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-config / --egress-from-broker need --wan-dev and --lan-dev');
   const redis = redisFrom(f.leaseRedis);
   redis.on('error', (e) => log.warn({ err: e.message }, 'lease store'));
-  const egress = new LinuxGatewayEgress({ runId: f.runId, name: f.name, wanDev: f.wanDev ?? 'none', lanDev: f.lanDev ?? 'none' });
+  const linuxEgress = new LinuxGatewayEgress({ runId: f.runId, name: f.name, wanDev: f.wanDev ?? 'none', lanDev: f.lanDev ?? 'none' });
+  // From the broker, the agent's egress config is a live object: new policies change its rules and IPs in place.
+  const live = source && resolved && egw ? new LiveGatewayEgress(linuxEgress, gatewayEgressConfig(resolved, egw.name)) : undefined;
+  ref.live = live;
+  ref.egw = egw?.name;
+  const egress = live ?? linuxEgress;
   const agent = new GatewayAgent(
     {
       cluster: f.cluster, name: f.name, profile, probePort,
       candidates: candidates.map((c) => (c.name === f.name ? { ...c, priority } : c)),
-      ...(resolved && egw ? { egress: { gateway: egw.name, config: { rules: resolved.rules.filter((r) => r.gateway === egw.name), egressIps: [...egw.egressIps] } } } : {}),
+      ...(resolved && egw ? { egress: { gateway: egw.name, config: live?.config ?? { rules: resolved.rules.filter((r) => r.gateway === egw.name), egressIps: [...egw.egressIps] } } } : {}),
     },
     {
       leaseStore: new RedisLeaseStore(redis),
@@ -185,6 +227,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
         : {}),
     },
   );
+  if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
   await agent.start();
   log.info({ profile: profile.name, lease: agent.leaseKey, egressIps: egw?.egressIps ?? [] }, 'gateway agent running');
   // Tunnels on every candidate, active or standby: a standby's sessions are established before it takes over.
@@ -193,12 +236,14 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   } catch (e) {
     await agent.stop();
     await tunnels?.stop().catch(() => undefined);
+    await source?.stop();
     if (resolved) await egress.clear();
     redis.disconnect();
     broker?.close();
     throw e;
   }
   await waitForSignal();
+  await source?.stop();
   await agent.stop();
   if (tunnels && broker) {
     await tunnels.stop();
@@ -220,27 +265,47 @@ export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
   }
   const mode: GatewayMode = f.mode;
   const probePort = parsePort(f.probePort);
-  const resolved = await loadEgress(f.egressConfig, f.clusterCidr ?? [], undefined, f.cluster);
-  for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
+  const broker = f.broker ? new BrokerClient({ baseUrl: f.broker, token: f.token, timeoutMs: 3000 }) : undefined;
+  const ref: { live?: LiveNodeEgress } = {};
+  const source = await brokerEgress(f, broker, log, async (r) => {
+    await ref.live?.update(r.rules);
+  });
+  const resolved = source ? await source.start() : await loadEgress(f.egressConfig, f.clusterCidr ?? [], undefined, f.cluster);
+  if (!source) for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
   if ((resolved || (f.remoteCidr ?? []).length) && !f.dev) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --dev (the underlay device towards the gateways)');
   const o = { runId: f.runId, dev: f.dev ?? 'none' };
   const routes = new LinuxNodeRoutes(o);
-  const egress = new LinuxNodeEgress(o);
+  const linuxEgress = new LinuxNodeEgress(o);
+  const egressCfg: LiveNodeEgressConfig | undefined = resolved ? { rules: [...resolved.rules], candidates: [...candidates], clusterCidrs: [...(f.clusterCidr ?? [])] } : undefined;
+  const live = source && egressCfg ? new LiveNodeEgress(linuxEgress, egressCfg) : undefined;
+  ref.live = live;
+  const egress = live ?? linuxEgress;
   const agent = new NodeSteerAgent(
     {
       cluster: f.cluster, name: f.name, profile, mode, candidates, probePort, remoteCidrs: f.remoteCidr ?? [],
-      ...(resolved ? { egress: { rules: resolved.rules, candidates, clusterCidrs: f.clusterCidr ?? [] } } : {}),
+      ...(egressCfg ? { egress: egressCfg } : {}),
     },
     {
       routes, egress, log,
       prober: new UdpCandidateProber({ intervalMs: profile.probeIntervalMs, misses: profile.misses }),
-      ...(f.statusFile ? { writeStatus: (s) => writeAgentStatus(f.statusFile ?? '', s) } : {}),
+      ...(f.statusFile || live
+        ? {
+            writeStatus: (s) => {
+              // Rules that appear later are steered to the candidate the agent chose last.
+              live?.noteActive(s.active[0]);
+              if (f.statusFile) writeAgentStatus(f.statusFile, s);
+            },
+          }
+        : {}),
     },
   );
+  if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
   await agent.start();
   log.info({ profile: profile.name, mode, candidates: candidates.map((c) => c.name) }, 'node steering running');
   await waitForSignal();
+  await source?.stop();
   await agent.stop();
   if (resolved) await egress.clear();
   if ((f.remoteCidr ?? []).length) await routes.clear();
+  broker?.close();
 }

@@ -42,7 +42,15 @@ export async function resolveEgressFile(
   extra: Omit<EgressInputs, 'gateways' | 'policies' | 'clusterPolicies' | 'leased'> = {},
   lease?: (policy: string, gateway: string, family: 'ipv4' | 'ipv6') => Promise<string>,
 ): Promise<ResolvedEgress> {
-  const objs = parseEgressObjects(readFileSync(path, 'utf8'), path);
+  return resolveEgressObjects(parseEgressObjects(readFileSync(path, 'utf8'), path), extra, lease);
+}
+
+/** The same for objects from anywhere (a file, the broker): pool IPs from `lease` or the lowest free one. */
+export async function resolveEgressObjects(
+  objs: EgressObjects,
+  extra: Omit<EgressInputs, 'gateways' | 'policies' | 'clusterPolicies' | 'leased'> = {},
+  lease?: (policy: string, gateway: string, family: 'ipv4' | 'ipv6') => Promise<string>,
+): Promise<ResolvedEgress> {
   const inputs: EgressInputs = { ...extra, gateways: objs.gateways, policies: objs.policies, clusterPolicies: objs.clusterPolicies };
   let resolved = resolveEgress(inputs);
   if (resolved.pending.length === 0) return resolved;

@@ -33,6 +33,8 @@ export function registerGatewayCommands(program: Command): void {
     .option('--tunnel-key-file <file>', 'private key to use instead of the one under --state-dir (wg genkey output, or a PKCS#8 PEM for ipsec)')
     .option('--underlay-dev <dev>', 'device the tunnels run over (default: the one holding the first --endpoint)')
     .option('--tunnel-status-file <file>', 'rewrite this JSON file with the tunnel status (peers, handshakes, remote active gateways)')
+    .option('--egress-from-broker', 'read this cluster\'s EgressGateway/EgressPolicy/EgressClusterPolicy objects from the broker and follow changes (instead of --egress-config)')
+    .option('--egress-gateway <name>', 'with --egress-from-broker: the EgressGateway this candidate serves (default: the first listing it)')
     .action(async (o) => {
       await runGatewayAgent({ ...o, runId: o.runId });
     });
@@ -50,6 +52,9 @@ export function registerGatewayCommands(program: Command): void {
     .option('--cluster-cidr <cidr>', 'cluster-internal CIDR never steered (repeat)', collect, [] as string[])
     .option('--dev <dev>', 'underlay device towards the gateways')
     .option('--egress-config <file>', 'YAML/JSON with EgressGateway / EgressPolicy / EgressClusterPolicy objects')
+    .option('--egress-from-broker', 'read this cluster\'s egress objects from the broker and follow changes (needs --broker)')
+    .option('--broker <url>', 'broker URL (with --egress-from-broker)')
+    .option('--token <token>', 'broker credential (the cluster\'s)')
     .option('--probe-port <port>', 'UDP port of the gateways\' probe responders')
     .option('--status-file <file>', 'rewrite this JSON file with the agent status on every change')
     .action(async (o) => {
