@@ -12,6 +12,7 @@ export class ResilientInformer {
   private backoffMs = 200;
   private restartTimer: NodeJS.Timeout | undefined;
   private listedOnce = false;
+  private failing = false;
   errors = 0;
 
   constructor(
@@ -35,9 +36,11 @@ export class ResilientInformer {
     this.informer.on('delete', (o) => onChange('delete', o as unknown as KubeObject));
     this.informer.on('connect', () => {
       this.backoffMs = 200;
+      this.failing = false;
     });
     this.informer.on('error', (e) => {
       if (this.stopping) return;
+      this.failing = true;
       this.errors++;
       this.onError(e);
       this.restartTimer = setTimeout(() => {
@@ -50,6 +53,14 @@ export class ResilientInformer {
   /** True once a list succeeded, so the cache reflects the cluster (possibly slightly behind). */
   get synced(): boolean {
     return this.listedOnce;
+  }
+
+  /**
+   * Listed and not failing since its last (re)connect: the cache is complete up to watch latency. While its watch
+   * is down the cache misses what was created meanwhile, so a "complete set" must not be read from it then.
+   */
+  get fresh(): boolean {
+    return this.listedOnce && !this.failing;
   }
 
   async start(): Promise<void> {

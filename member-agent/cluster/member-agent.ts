@@ -173,8 +173,9 @@ export class MemberAgent {
   /**
    * The heartbeat carries what the broker needs to return leases nobody holds any more: the cluster's live Node names
    * (blocks of other nodes go back) and the live owners of its address leases (`egress:<cluster>:<policy>` for each
-   * EgressPolicy/EgressClusterPolicy). Each set is sent only when complete: before the informer listed, it is left
-   * out and the broker collects nothing of that kind.
+   * EgressPolicy/EgressClusterPolicy). Each set is sent only when complete: before the informer listed, or while
+   * its watch is failing (the cache would miss what was created meanwhile), it is left out and the broker collects
+   * nothing of that kind.
    */
   heartbeatSets(): { nodes?: string[]; addressOwners?: string[] } {
     const cluster = this.creds?.clusterID ?? '';
@@ -183,8 +184,8 @@ export class MemberAgent {
     const pol = inf('EgressPolicy');
     const cpol = inf('EgressClusterPolicy');
     return {
-      ...(nodes?.synced ? { nodes: nodes.list().map((n) => n.metadata.name).sort() } : {}),
-      ...(pol?.synced && cpol?.synced
+      ...(nodes?.fresh ? { nodes: nodes.list().map((n) => n.metadata.name).sort() } : {}),
+      ...(pol?.fresh && cpol?.fresh
         ? { addressOwners: [...pol.list(), ...cpol.list()].map((p) => `egress:${cluster}:${policyKey(p)}`).sort() }
         : {}),
     };
