@@ -13,10 +13,11 @@ import { resolveEgressFile } from './egress-file.js';
 import type { ResolvedEgress } from './egress-resolve.js';
 import type { GatewayMode } from './election.js';
 import { GatewayAgent } from './gateway-agent.js';
-import { RedisLeaseStore } from './lease-redis.js';
+import { leaseStoreRetryMs, RedisLeaseStore } from './lease-redis.js';
 import { agentTunnels, type AgentTunnels } from './tunnel-main.js';
 import { NodeSteerAgent } from './node-steer-agent.js';
 import { PROFILES, validateProfile, type FailoverProfile } from './profiles.js';
+import { raiseToRealtime } from './realtime-priority.js';
 import { raiseToRealtime } from './realtime-priority.js';
 
 /**
@@ -99,7 +100,9 @@ function parsePort(s: string | undefined): number {
 }
 
 function redisFrom(spec: string): Redis {
-  const opts = { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: true, lazyConnect: false };
+  // Reconnect fast after a store restart (ioredis defaults to 50 ms, 100 ms, 150 ms, …): egress IPs cannot move
+  // while the lease store is unreachable, so every retry step is added to the failover.
+  const opts = { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: true, lazyConnect: false, retryStrategy: leaseStoreRetryMs };
   if (spec.startsWith('redis://') || spec.startsWith('rediss://')) return new Redis(spec, opts);
   if (spec.startsWith('unix://')) return new Redis({ ...opts, path: spec.slice('unix://'.length) });
   if (spec.startsWith('/')) return new Redis({ ...opts, path: spec });
@@ -228,6 +231,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
     },
   );
   if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
+  if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
   await agent.start();
   log.info({ profile: profile.name, lease: agent.leaseKey, egressIps: egw?.egressIps ?? [] }, 'gateway agent running');
   // Tunnels on every candidate, active or standby: a standby's sessions are established before it takes over.
@@ -299,6 +303,7 @@ export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
         : {}),
     },
   );
+  if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
   if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
   await agent.start();
   log.info({ profile: profile.name, mode, candidates: candidates.map((c) => c.name) }, 'node steering running');

@@ -26,6 +26,11 @@ export interface FailoverProfile {
   readonly acquireRetryMs: number;
   /** A recovered candidate must stay healthy this long before it may become active again (no flapping). */
   readonly holdDownMs: number;
+  /**
+   * SCHED_RR priority for the agents (gateway and node-steer), 0 = normal scheduling. Timings of a few ms only hold
+   * on a busy host if the agent runs when its timer fires (see realtime-priority.ts).
+   */
+  readonly realtimePriority: number;
 }
 
 export const PROFILES = {
@@ -42,6 +47,7 @@ export const PROFILES = {
     safetyMarginMs: 50,
     acquireRetryMs: 15,
     holdDownMs: 3000,
+    realtimePriority: 0,
   },
   /**
    * 10 ms × 3 misses: routes move ~40-60 ms after a gateway dies. Lease 60 ms, renewed every 10 ms: a holder that
@@ -60,6 +66,9 @@ export const PROFILES = {
     safetyMarginMs: 15,
     acquireRetryMs: 5,
     holdDownMs: 2000,
+    // 10 ms probes and a 45 ms fence window do not survive CFS delays on a loaded host (seen: 50+ ms stalls at
+    // load 5-11 on 2 cores, each one a lapsed fence or a false "gateway down").
+    realtimePriority: 10,
   },
 } as const satisfies Record<string, FailoverProfile>;
 
@@ -72,6 +81,7 @@ export function validateProfile(p: FailoverProfile): string[] {
   const positive: (keyof FailoverProfile)[] = ['probeIntervalMs', 'misses', 'leaseTtlMs', 'renewIntervalMs', 'acquireRetryMs'];
   for (const k of positive) if (!(Number(p[k]) > 0)) errs.push(`${k} must be > 0`);
   if (p.safetyMarginMs < 0 || p.holdDownMs < 0) errs.push('safetyMarginMs and holdDownMs must be >= 0');
+  if (!Number.isInteger(p.realtimePriority) || p.realtimePriority < 0 || p.realtimePriority > 99) errs.push('realtimePriority must be an integer 0-99');
   if (p.renewIntervalMs * 2 + p.safetyMarginMs >= p.leaseTtlMs) {
     errs.push('renewIntervalMs * 2 + safetyMarginMs must be < leaseTtlMs (one slow renewal must not drop egress IPs)');
   }
