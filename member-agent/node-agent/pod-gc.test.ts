@@ -158,6 +158,24 @@ describe('node agent pod IP GC (test API server, CNI calls through the agent soc
   });
 });
 
+describe('pod IP GC without an API server', () => {
+  it('the agent still serves CNI calls; GC waits for the first Pod list and frees nothing meanwhile', async () => {
+    const dead = new k8s.KubeConfig();
+    dead.loadFromString(api.kubeconfigYaml().replace(api.url, 'http://127.0.0.1:1'));
+    const sock = join(dir, 'offline.sock');
+    const a = await startStandaloneNodeAgent({ configFile, socketPath: sock, stateDir: join(dir, 'offline-state'), nodeName: 'n1', log, podGc: { kubeConfig: dead, graceMs: 0, intervalMs: 50 } });
+    try {
+      const r = await runPlugin(cniEnv('ADD', 'ctr-x', { name: 'x', uid: 'uid-x' }), JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'bridge', ipam: { type: 'strait-ipam', socket: sock } }));
+      expect(r.exitCode).toBe(0);
+      const round = await a.podGc!.collectNow();
+      expect(round).toMatchObject({ ran: false, plan: { orphans: [], unpin: [] } });
+      expect(await a.engine.allocations()).toHaveLength(1);
+    } finally {
+      await a.stop();
+    }
+  });
+});
+
 describe('pod IP GC of a broker-backed node agent (real broker on real Redis)', () => {
   it('frees the address of a deleted pod in the node\'s broker-leased block', async () => {
     const redis = await startTestRedis();

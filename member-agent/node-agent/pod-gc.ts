@@ -75,8 +75,10 @@ export class NodePodGc {
     return this.pods.synced;
   }
 
+  /** Waits for the first Pod list at most a few seconds: an API server that does not answer must not keep the node's CNI socket closed. */
   async start(): Promise<void> {
-    await this.pods.start();
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this.pods.start(), new Promise((r) => (t = setTimeout(r, 5_000)))]).finally(() => clearTimeout(t));
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.round()
