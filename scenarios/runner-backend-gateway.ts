@@ -21,7 +21,10 @@ import type { Topology } from './topology-model.js';
  */
 
 export const EGRESS_IP = '172.31.0.200';
+/** The broker's Redis. */
 const LEASE_PORT = 6379;
+/** The gateways' lease store: its own Redis, so a broker restart (process and Redis) never touches the leases. */
+const LEASE_STORE_PORT = 6380;
 const BROKER_PORT = 8443;
 /** The broker pool the egress IP is leased from; the gateway agent's own broker-lease naming (`egress-<gateway>-v4`). */
 const EGRESS_POOL = 'egress-lab-egress-v4';
@@ -57,25 +60,17 @@ interface Agent {
   log: string;
 }
 
-function egressConfigYaml(gateways: readonly string[], podCidr: string, wanCidr: string, egressIp: string): string {
-  return [
-    'apiVersion: egress.strait.io/v1alpha1',
-    'kind: EgressGateway',
-    'metadata: { name: lab-egress }',
-    'spec:',
-    `  nodes: [${gateways.join(', ')}]`,
-    `  ippools: { ipv4: ["${egressIp}-${egressIp}"] }`,
-    '---',
-    'apiVersion: egress.strait.io/v1alpha1',
-    'kind: EgressPolicy',
-    'metadata: { name: client-to-wan, namespace: default }',
-    'spec:',
-    '  egressGatewayName: lab-egress',
-    `  appliedTo: { podSubnet: ["${podCidr}"] }`,
-    `  destSubnet: ["${wanCidr}"]`,
-    `  egressIP: { ipv4: ${egressIp} }`,
-    '',
-  ].join('\n');
+/**
+ * The cluster's egress objects as its member agent would push them to the broker: an EgressGateway over the
+ * cluster's candidates with a one-address pool, and a policy for the client node's pods towards the WAN with no
+ * fixed IP — the gateway agents lease it from the broker pool (`egress-lab-egress-v4`, owner
+ * `egress:<cluster>:default/client-to-wan`) and follow the objects by watch (`--egress-from-broker`).
+ */
+function egressObjects(gateways: readonly string[], podCidr: string, wanCidr: string, egressIp: string): { gateway: unknown; policy: unknown } {
+  return {
+    gateway: { spec: { nodes: [...gateways], ippools: { ipv4: [`${egressIp}-${egressIp}`] } } },
+    policy: { spec: { egressGatewayName: 'lab-egress', appliedTo: { podSubnet: [podCidr] }, destSubnet: [wanCidr] } },
+  };
 }
 
 async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
@@ -123,6 +118,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   mkdirSync(dir, { recursive: true });
   const agents = new Map<string, Agent>();
   let redisPid: number | null = null;
+  let leaseStorePid: number | null = null;
   let brokerPid: number | null = null;
   const adminToken = randomBytes(24).toString('hex');
   const brokerMain = straitMainPath();
@@ -133,17 +129,21 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   // The broker's lease store runs on the underlay router, reached over the cluster networks like a real broker:
   // a gateway cut off from its network (link down, partition) cannot renew its lease and must fence itself.
   const router = topo.router ?? 'router';
-  const leaseUrl = (c: { routerIp?: string }): string => `redis://${c.routerIp ?? '127.0.0.1'}:${LEASE_PORT}`;
+  const leaseUrl = (c: { routerIp?: string }): string => `redis://${c.routerIp ?? '127.0.0.1'}:${LEASE_STORE_PORT}`;
 
-  const startRedis = async (): Promise<void> => {
-    // Append-only with fsync per write: the broker's state (clusters, tokens, gateways, leases) survives a restart.
-    const d = startDaemon(['redis-server', '--port', String(LEASE_PORT), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], {
+  const startRedisOn = async (port: number, name: string, fsync: 'always' | 'everysec'): Promise<number> => {
+    // Append-only: the broker's state (clusters, tokens, gateways) and the leases survive a restart.
+    mkdirSync(join(dir, name), { recursive: true });
+    const d = startDaemon(['redis-server', '--port', String(port), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'yes', '--appendfsync', fsync, '--dir', join(dir, name)], {
       netns: lab.netns(router),
-      logFile: join(dir, 'lease-redis.log'),
+      logFile: join(dir, `${name}.log`),
     });
-    redisPid = d.pid;
-    lab.recordDaemon({ pid: d.pid, name: 'lease-redis', host: router });
-    await waitFor('the lease store (redis-server)', 15_000, async () => (await lab.exec(router, ['redis-cli', '-p', String(LEASE_PORT), 'ping'], { allowFailure: true })).stdout.includes('PONG'));
+    lab.recordDaemon({ pid: d.pid, name, host: router });
+    await waitFor(`${name} (redis-server)`, 15_000, async () => (await lab.exec(router, ['redis-cli', '-p', String(port), 'ping'], { allowFailure: true })).stdout.includes('PONG'));
+    return d.pid;
+  };
+  const startRedis = async (): Promise<void> => {
+    redisPid = await startRedisOn(LEASE_PORT, 'broker-redis', 'always');
   };
 
   const brokerUrl = (c: { routerIp?: string }): string => `http://${c.routerIp ?? '127.0.0.1'}:${BROKER_PORT}`;
@@ -223,30 +223,42 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   };
 
   try {
-    step('broker: starting its store (redis-server on the underlay router; also the gateways\' lease store)');
+    step('broker: starting its store (redis-server on the underlay router) and the gateways\' lease store (a second one)');
     await startRedis();
+    // The lease store lives apart from the broker (gateway fencing is a cluster-local matter): a broker restart,
+    // Redis included, must not stop an egress IP from moving.
+    // fsync once a second: Redis write()s the AOF before it replies, so a crashed store process loses no lease
+    // (only a host crash could, and a host takes far longer than a lease to come back); fsync per renewal (100/s
+    // in the fast profile) stalled renewals by 35+ ms on this VM's disk and let the fence lapse.
+    leaseStorePid = await startRedisOn(LEASE_STORE_PORT, 'lease-store', 'everysec');
     step(`broker: strait broker on ${router} (${[c1, c2].map((c) => brokerUrl(c)).join(', ')})`);
     await startBrokerProcess();
     // Admin: a join token for both clusters, the clusters join (each gets its credential), an egress pool owned
-    // by cluster 1 and the egress IP leased from it for the policy (the agents then get it through the file).
-    const setup = await brokerAdmin<{ creds: Record<string, string>; egressIp: string }>(
+    // by cluster 1. Then cluster 1 (its credential, as its member agent would) pushes its egress objects; the
+    // gateway and node agents read them from the broker and lease the egress IP from the pool themselves.
+    const objs = egressObjects(c1.gateways, c1.nodePodCidrs[clientNode] ?? c1.podCidr, topo.wan.cidr, EGRESS_IP);
+    const setup = await brokerAdmin<{ creds: Record<string, string> }>(
       `const t = await c.createToken({ uses: args.clusters.length, ttlSeconds: 3600, description: 'failover lab' });
        const creds = {};
        for (const cl of args.clusters) creds[cl.id] = (await c.joinCluster({ id: cl.id, podCIDRs: cl.podCIDRs }, t.token)).credentials.token;
-       await c.createPool({ name: args.pool, cidr: args.eip + '/32', purpose: 'egress', cluster: args.clusters[0].id, description: 'lab egress IP' });
-       const lease = await c.leaseAddress(args.pool, { owner: args.owner, cluster: args.clusters[0].id });
-       return { creds, egressIp: lease.ip };`,
-      { clusters: [c1, c2].map((c) => ({ id: c.name, podCIDRs: [c.podCidr] })), pool: EGRESS_POOL, eip: EGRESS_IP, owner: `egress:${c1.name}:client-to-wan` },
+       const id = args.clusters[0].id;
+       await c.createPool({ name: args.pool, cidr: args.eip + '/32', purpose: 'egress', cluster: id, description: 'lab egress IP' });
+       const m = new c.constructor({ baseUrl: c.baseUrl, token: creds[id], timeoutMs: 5000 });
+       try {
+         await m.putEgressGateway(id, 'lab-egress', args.objs.gateway);
+         await m.putEgressPolicy(id, 'default', 'client-to-wan', args.objs.policy);
+       } finally { m.close(); }
+       return { creds };`,
+      { clusters: [c1, c2].map((c) => ({ id: c.name, podCIDRs: [c.podCidr] })), pool: EGRESS_POOL, eip: EGRESS_IP, objs },
     );
-    egressIp = setup.egressIp;
+    // The pool holds one address: whichever agent leases first, the policy's egress IP is this one.
+    egressIp = EGRESS_IP;
     creds = setup.creds;
-    step(`broker: ${c1.name} and ${c2.name} joined; egress IP ${egressIp} leased from pool ${EGRESS_POOL}`);
+    step(`broker: ${c1.name} and ${c2.name} joined; ${c1.name} pushed EgressGateway lab-egress and EgressPolicy default/client-to-wan (pool ${EGRESS_POOL})`);
 
     step(`wireguard: ${c1.gateways.length * c2.gateways.length} tunnels between ${c1.name} and ${c2.name} gateway candidates`);
     mesh = await buildWireguardMesh(lab, c1.gateways, c2.gateways, dir);
 
-    const egressFile = join(dir, 'egress.yaml');
-    writeFileSync(egressFile, egressConfigYaml(c1.gateways, c1.nodePodCidrs[clientNode] ?? c1.podCidr, topo.wan.cidr, egressIp));
 
     step(`gateways: starting ${c1.gateways.length + c2.gateways.length} gateway agents (profile ${o.profile})`);
     for (const c of [c1, c2]) {
@@ -264,7 +276,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
           broker: brokerUrl(c),
           ...(creds[c.name] ? { token: creds[c.name] } : {}),
           lanDev: 'eth0',
-          ...(c === c1 ? { wanDev: 'eth1', egressConfig: egressFile } : {}),
+          ...(c === c1 ? { wanDev: 'eth1', egressFromBroker: true } : {}),
           statusFile,
         });
         agents.set(`gw:${g}`, { host: g, argv, pid: null, statusFile, log: join(dir, `${g}.gateway.log`) });
@@ -282,7 +294,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
           candidates: c.gateways.map((g, i) => ({ name: g, address: c.nodeIps[g]!, priority: PRIORITIES[i] ?? 1 })),
           remoteCidrs: [other.podCidr],
           dev: 'eth0',
-          ...(c === c1 ? { egressConfig: egressFile } : {}),
+          ...(c === c1 ? { egressFromBroker: true, broker: brokerUrl(c), ...(creds[c.name] ? { token: creds[c.name] } : {}) } : {}),
           statusFile,
         });
         agents.set(`steer:${n}`, { host: n, argv, pid: null, statusFile, log: join(dir, `${n}.steer.log`) });
@@ -301,6 +313,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     await mesh?.stop();
     if (brokerPid) await stopPid(brokerPid, 500);
     if (redisPid) await stopPid(redisPid, 500);
+    if (leaseStorePid) await stopPid(leaseStorePid, 500);
     await lab.down();
     throw e;
   }
@@ -353,8 +366,8 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
       if (a.pid && isAlive(a.pid)) await stopPid(a.pid, 500);
       await startAgent(a);
     },
-    // The broker crashes: its process and its Redis (lease store included) die with SIGKILL and come back. Redis
-    // persists every write, so broker state and gateway leases survive as a real persistent broker store would.
+    // The broker crashes: its process and its Redis die with SIGKILL and come back. Redis persists every write, so
+    // broker state survives as a real persistent broker store would. The lease store is not the broker's: untouched.
     restartBroker: async () => {
       for (const pid of [brokerPid, redisPid]) {
         if (!pid) continue;
@@ -387,6 +400,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
       await mesh?.stop();
       if (brokerPid) await stopPid(brokerPid, 1000);
       if (redisPid) await stopPid(redisPid, 1000);
+      if (leaseStorePid) await stopPid(leaseStorePid, 1000);
       await lab.down();
     },
   };
@@ -406,6 +420,10 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     await backend.down();
     throw e;
   });
+  // The agents leased the egress IP from the broker pool themselves, under the policy's owner (what GC checks).
+  const leases = await brokerGet<{ items: { ip: string; owner: string }[] }>(`/v1/addresses?pool=${EGRESS_POOL}`).catch(() => ({ items: [] }));
+  const lease = leases.items[0];
+  step(lease ? `broker: egress IP ${lease.ip} leased by the gateway agents (owner ${lease.owner})` : `broker: no lease in pool ${EGRESS_POOL} yet`);
   void phases;
   return backend;
 }
