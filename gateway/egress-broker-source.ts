@@ -82,9 +82,22 @@ export class EgressBrokerSource {
     return this.current;
   }
 
-  /** Lists and resolves once (throws when the broker cannot be read), then follows changes in the background. */
+  /**
+   * Lists and resolves once, then follows changes in the background. A broker that cannot be read yet (restarting)
+   * is retried every second: an agent needs its egress objects before it may serve any egress IP.
+   */
   async start(): Promise<ResolvedEgress> {
-    const rv = await this.relist();
+    let rv: string | undefined;
+    for (let attempt = 1; rv === undefined; attempt++) {
+      try {
+        rv = await this.relist();
+      } catch (e) {
+        // Refused (bad credential, unknown cluster): retrying cannot help. Unreachable / 5xx: it may come back.
+        if (this.stopped || (e instanceof StraitError && e.status < 500)) throw e;
+        this.o.log.warn({ err: (e as Error).message, attempt }, 'egress: cannot list the broker\'s egress objects yet; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
     await this.resolve(false);
     this.loop = this.follow(rv);
     this.retry = setInterval(() => {
