@@ -21,7 +21,10 @@ import type { Topology } from './topology-model.js';
  */
 
 export const EGRESS_IP = '172.31.0.200';
+/** The broker's Redis. */
 const LEASE_PORT = 6379;
+/** The gateways' lease store: its own Redis, so a broker restart (process and Redis) never touches the leases. */
+const LEASE_STORE_PORT = 6380;
 const BROKER_PORT = 8443;
 /** The broker pool the egress IP is leased from; the gateway agent's own broker-lease naming (`egress-<gateway>-v4`). */
 const EGRESS_POOL = 'egress-lab-egress-v4';
@@ -115,6 +118,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   mkdirSync(dir, { recursive: true });
   const agents = new Map<string, Agent>();
   let redisPid: number | null = null;
+  let leaseStorePid: number | null = null;
   let brokerPid: number | null = null;
   const adminToken = randomBytes(24).toString('hex');
   const brokerMain = straitMainPath();
@@ -125,17 +129,21 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   // The broker's lease store runs on the underlay router, reached over the cluster networks like a real broker:
   // a gateway cut off from its network (link down, partition) cannot renew its lease and must fence itself.
   const router = topo.router ?? 'router';
-  const leaseUrl = (c: { routerIp?: string }): string => `redis://${c.routerIp ?? '127.0.0.1'}:${LEASE_PORT}`;
+  const leaseUrl = (c: { routerIp?: string }): string => `redis://${c.routerIp ?? '127.0.0.1'}:${LEASE_STORE_PORT}`;
 
-  const startRedis = async (): Promise<void> => {
-    // Append-only with fsync per write: the broker's state (clusters, tokens, gateways, leases) survives a restart.
-    const d = startDaemon(['redis-server', '--port', String(LEASE_PORT), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], {
+  const startRedisOn = async (port: number, name: string, fsync: 'always' | 'everysec'): Promise<number> => {
+    // Append-only: the broker's state (clusters, tokens, gateways) and the leases survive a restart.
+    mkdirSync(join(dir, name), { recursive: true });
+    const d = startDaemon(['redis-server', '--port', String(port), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'yes', '--appendfsync', fsync, '--dir', join(dir, name)], {
       netns: lab.netns(router),
-      logFile: join(dir, 'lease-redis.log'),
+      logFile: join(dir, `${name}.log`),
     });
-    redisPid = d.pid;
-    lab.recordDaemon({ pid: d.pid, name: 'lease-redis', host: router });
-    await waitFor('the lease store (redis-server)', 15_000, async () => (await lab.exec(router, ['redis-cli', '-p', String(LEASE_PORT), 'ping'], { allowFailure: true })).stdout.includes('PONG'));
+    lab.recordDaemon({ pid: d.pid, name, host: router });
+    await waitFor(`${name} (redis-server)`, 15_000, async () => (await lab.exec(router, ['redis-cli', '-p', String(port), 'ping'], { allowFailure: true })).stdout.includes('PONG'));
+    return d.pid;
+  };
+  const startRedis = async (): Promise<void> => {
+    redisPid = await startRedisOn(LEASE_PORT, 'broker-redis', 'always');
   };
 
   const brokerUrl = (c: { routerIp?: string }): string => `http://${c.routerIp ?? '127.0.0.1'}:${BROKER_PORT}`;
@@ -215,8 +223,14 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   };
 
   try {
-    step('broker: starting its store (redis-server on the underlay router; also the gateways\' lease store)');
+    step('broker: starting its store (redis-server on the underlay router) and the gateways\' lease store (a second one)');
     await startRedis();
+    // The lease store lives apart from the broker (gateway fencing is a cluster-local matter): a broker restart,
+    // Redis included, must not stop an egress IP from moving.
+    // fsync once a second: Redis write()s the AOF before it replies, so a crashed store process loses no lease
+    // (only a host crash could, and a host takes far longer than a lease to come back); fsync per renewal (100/s
+    // in the fast profile) stalled renewals by 35+ ms on this VM's disk and let the fence lapse.
+    leaseStorePid = await startRedisOn(LEASE_STORE_PORT, 'lease-store', 'everysec');
     step(`broker: strait broker on ${router} (${[c1, c2].map((c) => brokerUrl(c)).join(', ')})`);
     await startBrokerProcess();
     // Admin: a join token for both clusters, the clusters join (each gets its credential), an egress pool owned
@@ -299,6 +313,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     await mesh?.stop();
     if (brokerPid) await stopPid(brokerPid, 500);
     if (redisPid) await stopPid(redisPid, 500);
+    if (leaseStorePid) await stopPid(leaseStorePid, 500);
     await lab.down();
     throw e;
   }
@@ -351,8 +366,8 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
       if (a.pid && isAlive(a.pid)) await stopPid(a.pid, 500);
       await startAgent(a);
     },
-    // The broker crashes: its process and its Redis (lease store included) die with SIGKILL and come back. Redis
-    // persists every write, so broker state and gateway leases survive as a real persistent broker store would.
+    // The broker crashes: its process and its Redis die with SIGKILL and come back. Redis persists every write, so
+    // broker state survives as a real persistent broker store would. The lease store is not the broker's: untouched.
     restartBroker: async () => {
       for (const pid of [brokerPid, redisPid]) {
         if (!pid) continue;
@@ -385,6 +400,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
       await mesh?.stop();
       if (brokerPid) await stopPid(brokerPid, 1000);
       if (redisPid) await stopPid(redisPid, 1000);
+      if (leaseStorePid) await stopPid(leaseStorePid, 1000);
       await lab.down();
     },
   };
