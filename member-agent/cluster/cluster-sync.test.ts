@@ -232,6 +232,17 @@ describe('strait join + member agent against a real broker', () => {
       return p.join() === 'default/p1,default/p2' && c.length === 0;
     });
     await eventually('p2 Synced', async () => synced('egresspolicies', 'p2', 'default'));
+
+    // A push based on a stale broker version (the agent's copy set back, as after a missed event) is refused with
+    // 409; the agent re-reads the object and the next round's push goes through.
+    const mirror = (east.agent as unknown as { mirror: { egressPolicies: Map<string, { resourceVersion: string }> } }).mirror;
+    const copy = mirror.egressPolicies.get('default/p1')!;
+    mirror.egressPolicies.set('default/p1', { ...copy, resourceVersion: '1' });
+    const errorsBefore = east.agent!.stats.errors;
+    await east.custom.patchNamespacedCustomObject({ ...E, plural: 'egresspolicies', namespace: 'default', name: 'p1', body: { spec: { priority: 400 } } }, merge);
+    await eventually('pushed after the 409', async () => (await admin.getEgressPolicy('east', 'default', 'p1')).spec.priority === 400);
+    expect(east.agent!.stats.errors).toBeGreaterThan(errorsBefore);
+    await eventually('p1 Synced again', async () => synced('egresspolicies', 'p1', 'default'));
   });
 
   it('heartbeats carry the complete live Node names and egress lease owners; the broker returns what they no longer hold', async () => {
