@@ -18,7 +18,6 @@ import { agentTunnels, type AgentTunnels } from './tunnel-main.js';
 import { NodeSteerAgent } from './node-steer-agent.js';
 import { PROFILES, validateProfile, type FailoverProfile } from './profiles.js';
 import { raiseToRealtime } from './realtime-priority.js';
-import { raiseToRealtime } from './realtime-priority.js';
 
 /**
  * Composition root for the two agent processes (`strait gateway`, `strait node-steer`): parses and checks the
@@ -231,7 +230,6 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
     },
   );
   if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
-  if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
   await agent.start();
   log.info({ profile: profile.name, lease: agent.leaseKey, egressIps: egw?.egressIps ?? [] }, 'gateway agent running');
   // Tunnels on every candidate, active or standby: a standby's sessions are established before it takes over.
@@ -303,7 +301,6 @@ export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
         : {}),
     },
   );
-  if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
   if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
   await agent.start();
   log.info({ profile: profile.name, mode, candidates: candidates.map((c) => c.name) }, 'node steering running');
