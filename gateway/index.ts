@@ -32,3 +32,6 @@ export { runGatewayAgent, runNodeSteer, profileByName, type GatewayCliFlags, typ
 export { planTunnelPeers, remoteActive, peerId, type TunnelPlan, type TunnelPlanInput, type BrokerGatewayView, type BrokerClusterView } from './tunnel-peers.js';
 export { TunnelKeeper, type TunnelKeeperOptions, type TunnelKeeperStatus, type TunnelKeeperBroker } from './tunnel-keeper.js';
 export { loadTunnelKeys, type GatewayTunnelKeys } from './tunnel-keys.js';
+export { EgressBrokerSource, resolveEgressWithLeases, type EgressBrokerSourceOptions, type EgressBrokerClient } from './egress-broker-source.js';
+export { egressObjectsFromBroker, egressLeaseOwner, egressPoolName, type BrokerEgressState } from './egress-broker-objects.js';
+export { LiveGatewayEgress, LiveNodeEgress, gatewayEgressConfig, type LiveGatewayEgressConfig, type LiveNodeEgressConfig } from './egress-broker-datapath.js';
