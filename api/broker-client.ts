@@ -4,9 +4,11 @@ import https from 'node:https';
 import { ERROR_CATALOG, type ErrorCode } from './error-catalog.js';
 import { StraitError } from './strait-error.js';
 import type {
+  AddressBatchLeaseRequest,
   AddressLease,
   AddressLeaseRequest,
   Block,
+  BlockBatchLeaseRequest,
   BlockLeaseRequest,
   BrokerEgressClusterPolicy,
   BrokerEgressGateway,
@@ -178,6 +180,10 @@ export class BrokerClient {
   leaseBlock(pool: string, req: BlockLeaseRequest): Promise<Block> {
     return this.request('POST', `/v1/ippools/${enc(pool)}/blocks`, req);
   }
+  /** Leases one block per entry of `nodes` in one atomic step (all or nothing: POOL_EXHAUSTED leases none). */
+  leaseBlocks(pool: string, req: BlockBatchLeaseRequest): Promise<List<Block>> {
+    return this.request('POST', `/v1/ippools/${enc(pool)}/blocks`, req);
+  }
   /** Blocks, optionally only one cluster's or one pool's. */
   listBlocks(filter: { cluster?: string; pool?: string } = {}): Promise<List<Block>> {
     return this.request('GET', `/v1/blocks${query(filter)}`);
@@ -187,6 +193,13 @@ export class BrokerClient {
   }
   /** Leases one address (egress IPs); the same owner gets the same address back. */
   leaseAddress(pool: string, req: AddressLeaseRequest): Promise<AddressLease> {
+    return this.request('POST', `/v1/ippools/${enc(pool)}/addresses`, req);
+  }
+  /**
+   * Leases one address per owner (≤ 256) in one atomic step, all or nothing; owners already holding an address of
+   * the pool get it back. Items come in the order of `owners`.
+   */
+  leaseAddresses(pool: string, req: AddressBatchLeaseRequest): Promise<List<AddressLease>> {
     return this.request('POST', `/v1/ippools/${enc(pool)}/addresses`, req);
   }
   listAddresses(filter: { cluster?: string; pool?: string } = {}): Promise<List<AddressLease>> {

@@ -171,6 +171,10 @@ export const Block = z.object({
   resourceVersion: z.string(),
 });
 export const BlockLeaseRequest = z.strictObject({ cluster: Name, node: Name });
+/** Most leases one batch request may take. */
+export const MAX_BATCH_LEASES = 256;
+/** Batch form of POST /v1/ippools/{name}/blocks: one block per entry of `nodes` (a node may appear more than once). */
+export const BlockBatchLeaseRequest = z.strictObject({ cluster: Name, nodes: z.array(Name).min(1).max(MAX_BATCH_LEASES) });
 
 export const AddressLease = z.object({
   ip: z.string(),
@@ -182,6 +186,11 @@ export const AddressLease = z.object({
 });
 /** `cluster` defaults to the caller's cluster; admins must name one. Leasing twice for one owner returns the same IP. */
 export const AddressLeaseRequest = z.strictObject({ owner: Owner, cluster: Name.optional() });
+/**
+ * Batch form of POST /v1/ippools/{name}/addresses: one address per owner, all or nothing, owner-idempotent (an owner
+ * that already holds an address of the pool gets it back; an owner listed twice gets one address).
+ */
+export const AddressBatchLeaseRequest = z.strictObject({ owners: z.array(Owner).min(1).max(MAX_BATCH_LEASES), cluster: Name.optional() });
 
 // --------------------------------------------------------------------------------------- gateways
 export const TunnelType = z.enum(['vxlan', 'geneve', 'wireguard', 'ipsec']);
@@ -278,6 +287,8 @@ export type Block = z.infer<typeof Block>;
 export type BlockLeaseRequest = z.input<typeof BlockLeaseRequest>;
 export type AddressLease = z.infer<typeof AddressLease>;
 export type AddressLeaseRequest = z.input<typeof AddressLeaseRequest>;
+export type AddressBatchLeaseRequest = z.input<typeof AddressBatchLeaseRequest>;
+export type BlockBatchLeaseRequest = z.input<typeof BlockBatchLeaseRequest>;
 export type TunnelType = z.infer<typeof TunnelType>;
 export type GatewayHealth = z.infer<typeof GatewayHealth>;
 export type Gateway = z.infer<typeof Gateway>;

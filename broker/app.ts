@@ -33,6 +33,12 @@ export interface AppDeps {
 export function toStraitError(e: unknown): StraitError {
   if (e instanceof StraitError) return e;
   if (e instanceof z.ZodError) {
+    // A body that fits no form of a union (single or batch lease) is explained by the form it came closest to.
+    const union = e.issues[0] as { code?: string; errors?: z.core.$ZodIssue[][] } | undefined;
+    if (e.issues.length === 1 && union?.code === 'invalid_union' && union.errors?.length) {
+      const best = [...union.errors].sort((a, b) => a.length - b.length)[0]!;
+      if (best.length > 0) return toStraitError(new z.ZodError(best));
+    }
     const issues = e.issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
     const custom = e.issues.map((i) => (i.code === 'custom' ? (i.params as { code?: string } | undefined)?.code : undefined)).find((c) => c !== undefined);
     const code: ErrorCode = custom && Object.hasOwn(ERROR_CATALOG, custom) ? (custom as ErrorCode) : 'INVALID_ARGUMENT';
@@ -59,6 +65,19 @@ export function createApp(deps: AppDeps): Koa {
   const openapi = buildOpenApi();
   const limit = deps.bodyLimit ?? 64 * 1024;
 
+  // Label children per (method, route, status), looked up once: observing through a labels object hashes the
+  // labels on every request.
+  const children = new Map<string, { duration: { observe(v: number): void }; count: { inc(): void } }>();
+  const metricsOf = (method: string, route: string, status: number): { duration: { observe(v: number): void }; count: { inc(): void } } => {
+    const key = `${method} ${status} ${route}`;
+    let c = children.get(key);
+    if (!c) {
+      const labels = { method, route, status: String(status) };
+      c = { duration: deps.metrics.requestDuration.labels(labels), count: deps.metrics.requests.labels(labels) };
+      children.set(key, c);
+    }
+    return c;
+  };
   // The one error mapper at the edge, plus request metrics.
   app.use(async (ctx, next) => {
     const start = process.hrtime.bigint();
@@ -73,9 +92,9 @@ export function createApp(deps: AppDeps): Koa {
     } finally {
       if (ctx.respond !== false) {
         const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-        const labels = { method: ctx.method, route, status: String(ctx.status) };
-        deps.metrics.requestDuration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
-        deps.metrics.requests.inc(labels);
+        const m = metricsOf(ctx.method, route, ctx.status);
+        m.duration.observe(Number(process.hrtime.bigint() - start) / 1e9);
+        m.count.inc();
       }
     }
   });

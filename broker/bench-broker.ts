@@ -20,7 +20,9 @@ const MAIN = new URL('../cli/main.js', import.meta.url).pathname;
 
 function spawnReplica(dir: string, socket: string, token: string): Promise<{ url: string; pid: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'broker', '--listen', '127.0.0.1:0', '--state-dir', dir, '--redis', `unix://${socket}`, '--role', 'api'], {
+    // BENCH_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=DIR`) goes to the broker processes, for profiling them under load.
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, MAIN, 'broker', '--listen', '127.0.0.1:0', '--state-dir', dir, '--redis', `unix://${socket}`, '--role', 'api'], {
       env: { ...process.env, STRAIT_ADMIN_TOKEN: token, STRAIT_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

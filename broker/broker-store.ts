@@ -63,7 +63,7 @@ export interface RawEvent {
  */
 export class BrokerStore {
   readonly prefix: string;
-  private readonly s: Record<'put' | 'del' | 'createRanged' | 'join' | 'leaseBlock' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc', ScriptFn>;
+  private readonly s: Record<'put' | 'del' | 'createRanged' | 'join' | 'leaseBlock' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses', ScriptFn>;
 
   constructor(
     readonly redis: Redis,
@@ -82,6 +82,8 @@ export class BrokerStore {
       compact: S.COMPACT,
       heartbeat: S.HEARTBEAT,
       ownerGc: S.OWNER_GC,
+      leaseBlocks: S.LEASE_BLOCKS,
+      leaseAddresses: S.LEASE_ADDRESSES,
     };
     const fns: Partial<Record<keyof typeof defs, ScriptFn>> = {};
     for (const [name, lua] of Object.entries(defs) as [keyof typeof defs, string][]) {
@@ -470,6 +472,32 @@ export class BrokerStore {
   async leaseBlock(pool: string, cluster: string, node: string): Promise<Block> {
     const r = await this.s.leaseBlock(pool, cluster, node, now());
     return this.leaseResult(r, pool, cluster, 'block') as Block;
+  }
+
+  /** One block per entry of `nodes`, in one atomic step; all or nothing (POOL_EXHAUSTED changes nothing). */
+  async leaseBlocks(pool: string, cluster: string, nodes: readonly string[]): Promise<List<Block>> {
+    const r = await this.s.leaseBlocks(pool, cluster, now(), nodes.length, ...nodes);
+    if (r[0] === 'EXHAUSTED') {
+      throw new StraitError('POOL_EXHAUSTED', `pool ${pool} cannot lease ${nodes.length} blocks (${r[1]} free); nothing was leased`, { pool, requested: nodes.length, available: Number(r[1]) });
+    }
+    if (r[0] !== 'OK') this.leaseResult(r, pool, cluster, 'block');
+    return { items: r.slice(2).map((j) => JSON.parse(j) as Block), resourceVersion: r[1] ?? '' };
+  }
+
+  /**
+   * One address per owner, in one atomic step; all or nothing (POOL_EXHAUSTED and ALREADY_EXISTS change nothing);
+   * owners that hold an address of the pool get it back. Items are in the order of `owners`.
+   */
+  async leaseAddresses(pool: string, owners: readonly string[], cluster: string): Promise<List<AddressLease>> {
+    const r = await this.s.leaseAddresses(pool, cluster, now(), owners.length, ...owners);
+    if (r[0] === 'OWNED') {
+      throw new StraitError('ALREADY_EXISTS', `owner ${JSON.stringify(r[1])} already holds an address of pool ${pool} for another cluster; nothing was leased`, { pool, owner: r[1] });
+    }
+    if (r[0] === 'EXHAUSTED') {
+      throw new StraitError('POOL_EXHAUSTED', `pool ${pool} cannot lease the addresses asked for (${r[1]} free); nothing was leased`, { pool, requested: owners.length, available: Number(r[1]) });
+    }
+    if (r[0] !== 'OK') this.leaseResult(r, pool, cluster, 'address');
+    return { items: r.slice(2).map((j) => JSON.parse(j) as AddressLease), resourceVersion: r[1] ?? '' };
   }
 
   async releaseBlock(id: string, requiredCluster = ''): Promise<Block> {

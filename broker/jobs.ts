@@ -172,8 +172,8 @@ export class BrokerJobs {
     private readonly queueName = 'broker-jobs',
   ) {
     // Lazy: an API-only replica opens these only if someone asks for the queue depth.
-    this.conn = store.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: true });
-    this.workerConn = store.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: true });
+    this.conn = store.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, enableAutoPipelining: false, lazyConnect: true });
+    this.workerConn = store.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, enableAutoPipelining: false, lazyConnect: true });
     this.conn.on('error', () => undefined);
     this.workerConn.on('error', () => undefined);
   }

@@ -1,8 +1,10 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
+  AddressBatchLeaseRequest,
   AddressLease,
   AddressLeaseRequest,
   Block,
+  BlockBatchLeaseRequest,
   BlockLeaseRequest,
   BrokerEgressClusterPolicy,
   BrokerEgressGateway,
@@ -288,11 +290,12 @@ export const ROUTES: RouteSpec[] = [
     },
   },
   {
-    id: 'leaseBlock', method: 'POST', path: '/v1/ippools/{name}/blocks', summary: 'Lease the next free block of a pool to a node of a cluster', auth: 'any', body: BlockLeaseRequest, status: 201, response: Block,
+    id: 'leaseBlock', method: 'POST', path: '/v1/ippools/{name}/blocks', summary: 'Lease the next free block of a pool to a node of a cluster ({cluster, node} → Block); batch: {cluster, nodes:[…≤256]} → {items, resourceVersion}, one block per entry, all or nothing in one atomic step', auth: 'any',
+    body: z.union([BlockLeaseRequest, BlockBatchLeaseRequest]), status: 201, response: z.union([Block, listOf(Block)]),
     handler: (c) => {
-      const b = c.body as z.output<typeof BlockLeaseRequest>;
+      const b = c.body as z.output<typeof BlockLeaseRequest> | z.output<typeof BlockBatchLeaseRequest>;
       requireClusterOrAdmin(c.principal, b.cluster, 'lease blocks');
-      return c.store.leaseBlock(c.params.name!, b.cluster, b.node);
+      return 'nodes' in b ? c.store.leaseBlocks(c.params.name!, b.cluster, b.nodes) : c.store.leaseBlock(c.params.name!, b.cluster, b.node);
     },
   },
   {
@@ -307,12 +310,14 @@ export const ROUTES: RouteSpec[] = [
     },
   },
   {
-    id: 'leaseAddress', method: 'POST', path: '/v1/ippools/{name}/addresses', summary: 'Lease one address (egress IPs); the same owner gets the same address', auth: 'any', body: AddressLeaseRequest, status: 201, response: AddressLease,
+    id: 'leaseAddress', method: 'POST', path: '/v1/ippools/{name}/addresses', summary: 'Lease one address (egress IPs); the same owner gets the same address ({owner} → AddressLease); batch: {owners:[…≤256]} → {items, resourceVersion} in owner order, all or nothing in one atomic step', auth: 'any',
+    body: z.union([AddressLeaseRequest, AddressBatchLeaseRequest]), status: 201, response: z.union([AddressLease, listOf(AddressLease)]),
     handler: (c) => {
-      const b = c.body as z.output<typeof AddressLeaseRequest>;
+      const b = c.body as z.output<typeof AddressLeaseRequest> | z.output<typeof AddressBatchLeaseRequest>;
       const cluster = b.cluster ?? (c.principal.kind === 'cluster' ? c.principal.cluster : undefined);
       if (!cluster) throw new StraitError('INVALID_ARGUMENT', 'cluster is required when the admin leases an address', { field: 'cluster' });
       requireClusterOrAdmin(c.principal, cluster, 'lease addresses');
+      if ('owners' in b) return c.store.leaseAddresses(c.params.name!, b.owners, cluster);
       return c.store.leaseAddress(c.params.name!, b.owner, cluster).then((r) => r.lease);
     },
   },

@@ -92,7 +92,9 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
     redisOpts = { path: embedded.socket };
     logger.info({ socket: embedded.socket, pid: embedded.pid, reused: !embedded.started }, 'embedded redis-server');
   }
-  const base: RedisOptions = { maxRetriesPerRequest: 3, enableOfflineQueue: true, retryStrategy: (n) => Math.min(50 * n, 1000), ...redisOpts };
+  // Auto-pipelining: commands issued by concurrent requests within one event-loop turn go out in one socket write
+  // (a write per command was the largest single cost of a lease under load). Duplicated connections turn it off.
+  const base: RedisOptions = { maxRetriesPerRequest: 3, enableOfflineQueue: true, enableAutoPipelining: true, retryStrategy: (n) => Math.min(50 * n, 1000), ...redisOpts };
   const redis = redisUrl && !redisUrl.startsWith('unix://') ? new Redis(redisUrl, base) : new Redis(base);
   redis.on('error', (e) => logger.debug({ err: e.message }, 'redis'));
   const store = new BrokerStore(redis, opts.prefix);
