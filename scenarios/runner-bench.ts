@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { OutageSummary, RunReport } from './report-model.js';
@@ -9,6 +10,10 @@ import type { Profile } from './scenario-model.js';
  * `npm run bench:failover`: the built-in gateway-failover scenario, N trials per fault (default 20) for each
  * profile, and the distribution written to docs/benchmarks.md `## Failover`, next to the anchors' published
  * figures and the goals (p99 ≤ 300 ms default, ≤ 100 ms fast).
+ *
+ * Flags: `--trials N`, `--profile default|fast` (one profile only), `--no-doc` (do not touch docs/benchmarks.md),
+ * `--from DIR,DIR` (no run: render the section from the report directories of earlier runs, e.g. one per profile).
+ * The host's 1-minute load average is sampled every 5 s during a run and kept beside the report (`load.json`).
  */
 
 const ANCHORS = [
@@ -21,15 +26,36 @@ function ms(v: number | null): string {
   return v === null ? '–' : String(Math.round(v));
 }
 
+export interface LoadSummary {
+  samples: number;
+  min: number;
+  mean: number;
+  max: number;
+}
+
+export function summariseLoad(samples: readonly number[]): LoadSummary | null {
+  if (samples.length === 0) return null;
+  const r = (v: number): number => Math.round(v * 10) / 10;
+  return { samples: samples.length, min: r(Math.min(...samples)), mean: r(samples.reduce((a, b) => a + b, 0) / samples.length), max: r(Math.max(...samples)) };
+}
+
 function row(profile: string, fault: string, s: OutageSummary): string {
   return `| ${profile} | ${fault} | ${s.trials} | ${ms(s.p50OutageMs)} | ${ms(s.p95OutageMs)} | ${ms(s.p99OutageMs)} | ${ms(s.maxOutageMs)} | ${s.eipConflicts} | ${s.wrongSourceIPs} | ${s.failed} |`;
 }
 
-export function renderFailoverSection(reports: readonly { report: RunReport; reportDir: string }[], trials: number, machine: string): string {
+export interface BenchRun {
+  report: RunReport;
+  reportDir: string;
+  load?: LoadSummary | null;
+}
+
+export function renderFailoverSection(reports: readonly BenchRun[], trials: number, machine: string, command?: string): string {
+  const loads = reports.filter((r) => r.load).map((r) => `${r.report.profile} ${r.load!.min}–${r.load!.max} (mean ${r.load!.mean})`);
   const lines = [
     '## Failover',
     '',
-    `Command: \`npm run bench:failover${trials === 20 ? '' : ` -- --trials ${trials}`}\` (= \`strait scenario run gateway-failover --trials ${trials} --profile default|fast\`; 20 trials per fault by default), ${new Date().toISOString().slice(0, 10)}, ${machine}.`,
+    `Command: \`${command ?? `npm run bench:failover${trials === 20 ? '' : ` -- --trials ${trials}`}`}\` (= \`strait scenario run gateway-failover --trials ${trials} --profile default|fast\`; 20 trials per fault by default), ${new Date().toISOString().slice(0, 10)}, ${machine}.`,
+    ...(loads.length ? [`Host load average (1 min, sampled every 5 s) during the runs: ${loads.join('; ')}.`] : []),
     'A trial that did not recover counts its outage up to the end of the trial (a lower bound) and is in the failed column.',
     'Outage = longest gap between answered UDP probes (every 10 ms, pod → pod in the other cluster over WireGuard, and pod →',
     'external server through the egress IP), worst flow per trial. EIP conflicts = trials in which the egress IP was live on',
@@ -65,12 +91,38 @@ export function replaceSection(doc: string, section: string): string {
   return `${doc.slice(0, start + 1)}${section}${next < 0 ? '' : doc.slice(next)}`;
 }
 
+function flag(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function readRun(reportDir: string): BenchRun {
+  const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as RunReport;
+  const loadFile = join(reportDir, 'load.json');
+  const load = existsSync(loadFile) ? (JSON.parse(readFileSync(loadFile, 'utf8')) as LoadSummary) : null;
+  return { report, reportDir, load };
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const trials = Number(args[args.indexOf('--trials') + 1] ?? 20) || 20;
-  const profiles: Profile[] = args.includes('--profile') ? [args[args.indexOf('--profile') + 1] as Profile] : ['default', 'fast'];
-  const reports: { report: RunReport; reportDir: string }[] = [];
+  const trials = Number(flag(args, '--trials') ?? 20) || 20;
+  const profiles: Profile[] = args.includes('--profile') ? [flag(args, '--profile') as Profile] : ['default', 'fast'];
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const docPath = join(root, 'docs', 'benchmarks.md');
+  const cpus = (await import('node:os')).cpus().length;
+  const machine = `${cpus} cores, machine shared with other work`;
+  const from = flag(args, '--from');
+  if (from) {
+    const runs = from.split(',').filter(Boolean).map(readRun);
+    const n = Math.max(...runs.flatMap((r) => Object.values(r.report.summary.byFault).map((f) => f.trials)));
+    writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderFailoverSection(runs, n, machine, flag(args, '--command'))));
+    process.stdout.write(`wrote ${docPath} (## Failover) from ${runs.length} runs\n`);
+    return;
+  }
+  const reports: BenchRun[] = [];
   for (const profile of profiles) {
+    const samples: number[] = [loadavg()[0] ?? 0];
+    const sampler = setInterval(() => samples.push(loadavg()[0] ?? 0), 5000);
     process.stdout.write(`== gateway-failover, profile ${profile}, ${trials} trials per fault\n`);
     // One profile failing (e.g. a lab that cannot come up) must not lose the other's figures.
     const r = await runScenarioCommand({
@@ -81,19 +133,22 @@ async function main(): Promise<void> {
       onEvent: (e) => {
         if (e.type === 'trial-done') process.stdout.write(`  [${e.index}/${e.total}] ${e.result.fault}: ${e.result.outageMs} ms${e.result.violations.length ? ` FAIL ${e.result.violations.join('; ')}` : ''}\n`);
       },
-    }).catch((e: unknown) => {
-      process.stdout.write(`  profile ${profile} failed: ${e instanceof Error ? e.message : String(e)}\n`);
-      return null;
-    });
+    })
+      .catch((e: unknown) => {
+        process.stdout.write(`  profile ${profile} failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        return null;
+      })
+      .finally(() => clearInterval(sampler));
     if (!r) continue;
+    const load = summariseLoad(samples);
+    writeFileSync(join(r.reportDir, 'load.json'), JSON.stringify(load));
     const s = r.report.summary;
     process.stdout.write(`  p50 ${ms(s.p50OutageMs)} ms, p95 ${ms(s.p95OutageMs)} ms, p99 ${ms(s.p99OutageMs)} ms, max ${ms(s.maxOutageMs)} ms; vs Submariner's 15 s lease: ${s.p99OutageMs ? Math.round(15000 / s.p99OutageMs) : '–'}× faster at p99\n`);
-    reports.push(r);
+    process.stdout.write(`  load average during the run: ${load ? `${load.min}–${load.max}, mean ${load.mean}` : '–'}; report ${r.reportDir}\n`);
+    reports.push({ ...r, load });
   }
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const docPath = join(root, 'docs', 'benchmarks.md');
-  const cpus = (await import('node:os')).cpus().length;
-  writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderFailoverSection(reports, trials, `${cpus} cores, machine shared with other work`)));
+  if (args.includes('--no-doc')) return;
+  writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderFailoverSection(reports, trials, machine)));
   process.stdout.write(`wrote ${docPath} (## Failover)\n`);
 }
 
