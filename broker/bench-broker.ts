@@ -1,5 +1,6 @@
-// `npm run bench:broker`: leases/s through the HTTP API with 64 concurrent clients, next to redis-benchmark on the
-// same Redis in the same run (the ceiling), and pool-write → watch-event latency at 100 concurrent watchers.
+// `npm run bench:broker`: leases/s through the HTTP API with 64 concurrent clients, one lease per request and in
+// batches, next to redis-benchmark running the same lease scripts on the same Redis in the same run (the ceilings),
+// and pool-write → watch-event latency at 100 concurrent watchers.
 import { spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,6 +17,10 @@ const CLIENTS = 64;
 const WATCHERS = 100;
 const WRITES = Number(process.env.BENCH_WRITES ?? 200);
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 1);
+/** Leases per batch request (≤ 256). */
+const BATCH = Number(process.env.BENCH_BATCH ?? 64);
+/** Leases redis-benchmark takes per ceiling run (each kept in Redis: ~0.5 KB apiece with its event). */
+const CEILING_LEASES = Number(process.env.BENCH_CEILING_LEASES ?? 100_000);
 const MAIN = new URL('../cli/main.js', import.meta.url).pathname;
 
 function spawnReplica(dir: string, socket: string, token: string): Promise<{ url: string; pid: number }> {
@@ -104,43 +109,58 @@ async function main(): Promise<void> {
     const cred = (await admin.joinCluster({ id: 'bench', podCIDRs: ['100.64.0.0/16'] }, t.token)).credentials.token;
     await admin.createPool({ name: 'big', cidr: '10.0.0.0/8', blockSize: 30 });
     await admin.createPool({ name: 'ceiling', cidr: '11.0.0.0/8', blockSize: 30 });
+    await admin.createPool({ name: 'ceiling2', cidr: '12.0.0.0/8', blockSize: 30 });
 
     // ---------------------------------------------------------------- leases/s over HTTP, 64 clients
+    // Each client leases blocks (3 of 4 requests) and addresses (1 of 4) from one pool: first one lease per request,
+    // then BATCH leases per request (POST …/blocks {nodes}, POST …/addresses {owners}: one Lua call each).
     const clients = Array.from({ length: CLIENTS }, (_, i) => new BrokerClient({ baseUrl: urls[i % urls.length]!, token: cred }));
-    let leases = 0;
-    const lat: number[] = [];
-    const cpu0 = replicas.map((r) => cpuSeconds(r.pid));
-    const redisCpu0 = cpuSeconds(redisD.pid);
-    const deadline = Date.now() + DURATION_MS;
-    const t0 = Date.now();
-    await Promise.all(
-      clients.map(async (c, i) => {
-        let k = 0;
-        while (Date.now() < deadline) {
-          const s = performance.now();
-          if (k++ % 4 === 3) await c.leaseAddress('big', { owner: `o-${i}-${k}` });
-          else await c.leaseBlock('big', { cluster: 'bench', node: `n${i}` });
-          lat.push(performance.now() - s);
-          leases++;
-        }
-      }),
-    );
-    const httpRate = leases / ((Date.now() - t0) / 1000);
-    // CPU per lease does not depend on how loaded the machine is, so it tells what an idle core would do.
-    const brokerCpuMsPerLease = (replicas.reduce((a, r, i) => a + cpuSeconds(r.pid) - cpu0[i]!, 0) * 1000) / leases;
-    const redisCpuMsPerLease = ((cpuSeconds(redisD.pid) - redisCpu0) * 1000) / leases;
+    const phase = async (perRequest: number, lease: (c: BrokerClient, i: number, k: number) => Promise<unknown>) => {
+      let leases = 0;
+      const lat: number[] = [];
+      const cpu0 = replicas.map((r) => cpuSeconds(r.pid));
+      const redisCpu0 = cpuSeconds(redisD.pid);
+      const deadline = Date.now() + DURATION_MS;
+      const t0 = Date.now();
+      await Promise.all(
+        clients.map(async (c, i) => {
+          let k = 0;
+          while (Date.now() < deadline) {
+            const s = performance.now();
+            await lease(c, i, k++);
+            lat.push(performance.now() - s);
+            leases += perRequest;
+          }
+        }),
+      );
+      const rate = leases / ((Date.now() - t0) / 1000);
+      // CPU per lease depends less on how loaded the machine is than leases/s do.
+      const brokerCpuMs = (replicas.reduce((a, r, i) => a + cpuSeconds(r.pid) - cpu0[i]!, 0) * 1000) / leases;
+      const redisCpuMs = ((cpuSeconds(redisD.pid) - redisCpu0) * 1000) / leases;
+      return { rate, lat, brokerCpuMs, redisCpuMs };
+    };
+    const single = await phase(1, (c, i, k) => (k % 4 === 3 ? c.leaseAddress('big', { owner: `o-${i}-${k}` }) : c.leaseBlock('big', { cluster: 'bench', node: `n${i}` })));
+    const nodes = Array.from({ length: BATCH }, (_, j) => `n${j}`);
+    const batch = await phase(BATCH, (c, i, k) => (k % 4 === 3
+      ? c.leaseAddresses('big', { owners: Array.from({ length: BATCH }, (_, j) => `b-${i}-${k}-${j}`) })
+      : c.leaseBlocks('big', { cluster: 'bench', nodes })));
 
     const bare = await bareHttpBaseline();
 
     // ---------------------------------------------------------------- the ceiling: redis-benchmark, same Redis
-    const sha = (await store.redis.script('LOAD', S.LEASE_BLOCK)) as string;
-    const rb = async (args: string[]): Promise<number> => {
-      const r = await run(['redis-benchmark', '-s', socket, '-c', String(CLIENTS), '-n', '200000', '-q', ...args], { timeoutMs: 300_000 });
+    // The broker's own lease scripts, run by redis-benchmark with 64 connections: one block per call, and BATCH
+    // blocks per call (the script behind the batch request); the same number of leases each.
+    const shaSingle = (await store.redis.script('LOAD', S.LEASE_BLOCK)) as string;
+    const shaBatch = (await store.redis.script('LOAD', S.LEASE_BLOCKS)) as string;
+    const rb = async (requests: number, args: string[]): Promise<number> => {
+      const r = await run(['redis-benchmark', '-s', socket, '-c', String(CLIENTS), '-n', String(requests), '-q', ...args], { timeoutMs: 300_000 });
       const m = /([\d.]+) requests per second/.exec(r.stdout.replace(/\r/g, '\n'));
       return m ? Number(m[1]) : NaN;
     };
-    const ceilingScript = await rb(['EVALSHA', sha, '0', store.prefix, 'ceiling', 'bench', 'n1', new Date().toISOString()]);
-    const ceilingIncr = await rb(['INCR', '{bench}:counter']);
+    const iso = new Date().toISOString();
+    const ceilingScript = await rb(CEILING_LEASES, ['EVALSHA', shaSingle, '0', store.prefix, 'ceiling', 'bench', 'n1', iso]);
+    const ceilingBatch = BATCH * (await rb(Math.ceil(CEILING_LEASES / BATCH), ['EVALSHA', shaBatch, '0', store.prefix, 'ceiling2', 'bench', iso, String(BATCH), ...nodes]));
+    const ceilingIncr = await rb(200_000, ['INCR', '{bench}:counter']);
 
     // ---------------------------------------------------------------- pool write → event at 100 watchers
     const sent = new Map<string, number>();
@@ -172,26 +192,44 @@ async function main(): Promise<void> {
     await Promise.all(pending);
     const expected = WRITES * WATCHERS;
 
+    const r0 = (x: number, d = 0): number => +x.toFixed(d);
     const out = {
       replicas: REPLICAS,
-      machine: `${cpus().length} CPU(s), load ${(await run(['cat', '/proc/loadavg'])).stdout.trim().split(' ').slice(0, 3).join(' ')}`,
-      httpLeasesPerSecond: Math.round(httpRate),
-      httpLeaseLatencyMs: { p50: +pct(lat, 50).toFixed(2), p99: +pct(lat, 99).toFixed(2) },
-      brokerCpuMsPerLease: +brokerCpuMsPerLease.toFixed(3),
-      redisCpuMsPerLease: +redisCpuMsPerLease.toFixed(3),
-      leasesPerSecondPerIdleBrokerCore: Math.round(1000 / brokerCpuMsPerLease),
-      leasesPerSecondRedisBound: Math.round(1000 / redisCpuMsPerLease),
+      machine: `${cpus().length} CPU(s), load ${(await run(['cat', '/proc/loadavg'])).stdout.trim().split(' ').slice(0, 3).join(' ')} (shared: other jobs run here)`,
+      clients: CLIENTS,
+      batchSize: BATCH,
+      leasesPerSecond: {
+        httpSingle: r0(single.rate),
+        httpBatch: r0(batch.rate),
+        redisBenchmarkSingleScript: r0(ceilingScript),
+        redisBenchmarkBatchScript: r0(ceilingBatch),
+      },
+      ratios: {
+        httpBatchToHttpSingle: r0(batch.rate / single.rate, 2),
+        httpSingleToSingleScriptCeiling: r0(single.rate / ceilingScript, 3),
+        httpBatchToBatchScriptCeiling: r0(batch.rate / ceilingBatch, 3),
+        batchScriptToSingleScriptCeiling: r0(ceilingBatch / ceilingScript, 2),
+      },
+      requestLatencyMs: {
+        single: { p50: r0(pct(single.lat, 50), 2), p99: r0(pct(single.lat, 99), 2) },
+        batch: { p50: r0(pct(batch.lat, 50), 2), p99: r0(pct(batch.lat, 99), 2) },
+      },
+      cpuMsPerLease: {
+        brokerSingle: r0(single.brokerCpuMs, 4),
+        brokerBatch: r0(batch.brokerCpuMs, 4),
+        redisSingle: r0(single.redisCpuMs, 4),
+        redisBatch: r0(batch.redisCpuMs, 4),
+      },
+      leasesPerSecondPerIdleBrokerCore: { single: r0(1000 / single.brokerCpuMs), batch: r0(1000 / batch.brokerCpuMs) },
       bareNodeHttpPerSecond: bare.perSecond,
       bareNodeHttpCpuMsPerRequest: bare.cpuMsPerRequest,
-      ratioBrokerCpuToBareHttp: +(brokerCpuMsPerLease / bare.cpuMsPerRequest).toFixed(2),
-      redisBenchmarkLeaseScriptPerSecond: Math.round(ceilingScript),
-      redisBenchmarkIncrPerSecond: Math.round(ceilingIncr),
-      ratioHttpToScriptCeiling: +(httpRate / ceilingScript).toFixed(3),
+      ratioBrokerCpuPerSingleLeaseToBareHttp: r0(single.brokerCpuMs / bare.cpuMsPerRequest, 2),
+      redisBenchmarkIncrPerSecond: r0(ceilingIncr),
       watchers: WATCHERS,
       poolWrites: WRITES,
       eventsMeasured: delays.length,
       eventsExpected: expected,
-      propagationMs: { p50: +pct(delays, 50).toFixed(2), p99: +pct(delays, 99).toFixed(2), max: +Math.max(...delays).toFixed(2) },
+      propagationMs: { p50: r0(pct(delays, 50), 2), p99: r0(pct(delays, 99), 2), max: r0(Math.max(...delays), 2) },
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     for (const c of [...clients, ...watchers, admin, writer]) c.close();
