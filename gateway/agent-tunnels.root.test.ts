@@ -21,6 +21,10 @@ import type { TunnelKeeperStatus } from './tunnel-keeper.js';
  */
 
 const env = { ...process.env, STRAIT_LOG_LEVEL: 'info' };
+// WireGuard by default; STRAIT_AGENT_TUNNEL=vxlan|ipsec|geneve runs the same lab with another type (no handshake
+// checks for the stateless ones).
+const TYPE = (process.env.STRAIT_AGENT_TUNNEL ?? 'wireguard') as 'wireguard' | 'vxlan' | 'ipsec' | 'geneve';
+const SESSIONS = TYPE === 'wireguard';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 async function waitFor<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -32,7 +36,7 @@ async function waitFor<T>(what: string, f: () => Promise<T | undefined | false> 
   }
 }
 
-describeRoot('gateway agents keep their own WireGuard tunnels via the broker (root, real processes)', () => {
+describeRoot(`gateway agents keep their own ${TYPE} tunnels via the broker (root, real processes)`, () => {
   const runId = newRunId();
   const dir = runDir(runId);
   const names = ['ul', 'gwa1', 'gwa2', 'gwb1', 'poda', 'podb'] as const;
@@ -47,6 +51,7 @@ describeRoot('gateway agents keep their own WireGuard tunnels via the broker (ro
     { name: 'gwa2', address: '10.10.1.12', priority: 50 },
   ];
   const west: CandidateAddress[] = [{ name: 'gwb1', address: '10.20.1.11', priority: 100 }];
+  let passed = false;
   const underlay: Record<string, string> = { gwa1: '10.99.0.11', gwa2: '10.99.0.12', gwb1: '10.99.0.21' };
 
   const tunnels = (g: string): TunnelKeeperStatus | null => {
@@ -62,7 +67,7 @@ describeRoot('gateway agents keep their own WireGuard tunnels via the broker (ro
   const startAgent = (cluster: 'east' | 'west', c: CandidateAddress, cands: CandidateAddress[]): void => {
     const argv = gatewayAgentArgv({
       cluster, name: c.name, priority: c.priority, runId, candidates: cands, leaseRedis: redis!.socket,
-      broker: 'http://10.99.0.1:8443', token: creds[cluster], endpoints: [underlay[c.name]!], tunnel: 'wireguard',
+      broker: 'http://10.99.0.1:8443', token: creds[cluster], endpoints: [underlay[c.name]!], tunnel: TYPE,
       stateDir: join(dir, c.name), tunnelStatusFile: join(dir, `${c.name}.tunnels.json`), statusFile: join(dir, `${c.name}.status.json`),
     });
     agents.set(c.name, startDaemon(argv, { netns: ns[c.name as 'gwa1'], logFile: join(dir, `${c.name}.log`), env }));
@@ -122,33 +127,37 @@ describeRoot('gateway agents keep their own WireGuard tunnels via the broker (ro
     for (const f of readdirSync('/var/run/wireguard', { withFileTypes: true }).filter((e) => e.name.startsWith(`wg${runId}`))) rmSync(join('/var/run/wireguard', f.name), { force: true });
     await broker?.stop();
     await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    // Logs stay for a failed run (the path is in the failure output).
+    if (passed) rmSync(dir, { recursive: true, force: true });
+    else process.stderr.write(`agent tunnel test logs kept in ${dir}\n`);
   }, 60_000);
 
   it('publishes keys, builds tunnels on active and standby, carries pod traffic, and fails over without a handshake', async () => {
     // Every agent published its endpoint, tunnel type and WireGuard key.
     const gws = await waitFor('three gateways at the broker', async () => {
       const l = await broker!.admin.listGateways();
-      return l.items.length === 3 && l.items.every((g) => g.publicKeys.wireguard) ? l.items : undefined;
+      return l.items.length === 3 && l.items.every((g) => !SESSIONS || g.publicKeys.wireguard) ? l.items : undefined;
     });
     expect(gws.map((g) => [g.cluster, g.name, g.endpoints[0], g.tunnelTypes]).sort()).toEqual([
-      ['east', 'gwa1', '10.99.0.11', ['wireguard']],
-      ['east', 'gwa2', '10.99.0.12', ['wireguard']],
-      ['west', 'gwb1', '10.99.0.21', ['wireguard']],
+      ['east', 'gwa1', '10.99.0.11', [TYPE]],
+      ['east', 'gwa2', '10.99.0.12', [TYPE]],
+      ['west', 'gwb1', '10.99.0.21', [TYPE]],
     ]);
     await waitFor('east election', () => readAgentStatus(join(dir, 'gwa1.status.json'))?.role === 'active' && readAgentStatus(join(dir, 'gwa2.status.json'))?.role === 'standby');
 
     // Sessions up everywhere before any traffic: the standby's too (warm), both of west's peers too.
-    await waitFor('handshakes on every tunnel', () => handshake('gwa1', 'west.gwb1') > 0 && handshake('gwa2', 'west.gwb1') > 0 && handshake('gwb1', 'east.gwa1') > 0 && handshake('gwb1', 'east.gwa2') > 0);
+    const peersUp = (g: string, ids: string[]): boolean => ids.every((id) => ['up', 'configured'].includes(tunnels(g)?.tunnel.peers.find((p) => p.id === id)?.state ?? ''));
+    await waitFor('every tunnel up', () => peersUp('gwa1', ['west.gwb1']) && peersUp('gwa2', ['west.gwb1']) && peersUp('gwb1', ['east.gwa1', 'east.gwa2']));
+    if (SESSIONS) await waitFor('handshakes on every tunnel', () => handshake('gwa1', 'west.gwb1') > 0 && handshake('gwa2', 'west.gwb1') > 0 && handshake('gwb1', 'east.gwa1') > 0 && handshake('gwb1', 'east.gwa2') > 0);
     expect(tunnels('gwb1')?.active).toEqual({ east: 'gwa1' });
     expect(tunnels('gwa2')?.active).toEqual({ west: 'gwb1' });
-    expect(tunnels('gwb1')?.tunnel.implementation).toBe('wireguard-go');
+    if (SESSIONS) expect(tunnels('gwb1')?.tunnel.implementation).toBe('wireguard-go');
 
     // Pod to pod through the active gateway's tunnel (the only route between the clusters).
     await waitFor('podA → podB through gwa1', () => ping('poda', '10.20.1.2'));
     expect(await ping('podb', '10.10.1.2')).toBe(true);
     const warm = handshake('gwa2', 'west.gwb1');
-    expect(warm).toBeGreaterThan(0);
+    if (SESSIONS) expect(warm).toBeGreaterThan(0);
 
     // The active steps down (SIGTERM): its record leaves the broker, west moves east's CIDRs to gwa2's tunnel; the
     // pod's route moves to gwa2 as node steering would.
@@ -162,8 +171,9 @@ describeRoot('gateway agents keep their own WireGuard tunnels via the broker (ro
     // The session the standby had set up before the failover carried the traffic: no handshake since.
     await waitFor('a fresh gwa2 tunnel status', () => (tunnels('gwa2')?.at ?? 0) > resumedAt);
     expect(handshake('gwa2', 'west.gwb1')).toBe(warm);
-    // gwa1 removed its tunnel device on the way out.
+    // gwa1 removed its tunnel devices on the way out (every device a driver makes carries the run id).
     const links = await run(['ip', '-j', 'link', 'show'], { netns: ns.gwa1 });
-    expect((JSON.parse(links.stdout) as { ifname: string }[]).some((l) => l.ifname.startsWith(`wg${runId}`))).toBe(false);
+    expect((JSON.parse(links.stdout) as { ifname: string }[]).filter((l) => l.ifname.includes(runId))).toEqual([]);
+    passed = true;
   }, 90_000);
 });

@@ -59,6 +59,8 @@ export class TunnelKeeper {
   private lastError: string | undefined;
   private ticks = 0;
   private stopped = false;
+  private reporting = false;
+  private reportAgain = false;
 
   constructor(private readonly o: TunnelKeeperOptions) {}
 
@@ -187,9 +189,30 @@ export class TunnelKeeper {
       }
     }
     this.lastPlan = plan;
-    if ((changed || report || this.lastError) && this.o.onStatus) {
-      const tunnel = await this.o.driver.status().catch(() => undefined);
-      if (tunnel) this.o.onStatus({ type: this.o.type, active: plan.active, skipped: plan.skipped, tunnel, ...(this.lastError ? { error: this.lastError } : {}), at: now });
+    if (changed || report || this.lastError) this.report();
+  }
+
+  /**
+   * Status reports run beside the reconcile loop, never in it: a driver slow to answer (strongSwan busy
+   * negotiating) must not hold back the next reconcile. One at a time; a request meanwhile runs once more after.
+   */
+  private report(): void {
+    if (!this.o.onStatus || this.stopped) return;
+    if (this.reporting) {
+      this.reportAgain = true;
+      return;
     }
+    this.reporting = true;
+    void (async () => {
+      do {
+        this.reportAgain = false;
+        const tunnel = await this.o.driver.status().catch(() => undefined);
+        const plan = this.lastPlan;
+        if (tunnel && plan && !this.stopped) {
+          this.o.onStatus?.({ type: this.o.type, active: plan.active, skipped: plan.skipped, tunnel, ...(this.lastError ? { error: this.lastError } : {}), at: (this.o.now ?? Date.now)() });
+        }
+      } while (this.reportAgain && !this.stopped);
+      this.reporting = false;
+    })();
   }
 }
