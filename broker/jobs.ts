@@ -123,8 +123,19 @@ export async function collectOwnerless(store: BrokerStore, graceMs: number, nowM
     if (!s) holders.set(key, (s = new Set()));
     s.add(who);
   };
+  // Only leases whose name is missing from the set as read here go to the Lua step (which checks again): the job's
+  // Redis work grows with the missing leases, not with all leases. A name that goes missing just after this read is
+  // marked on the next run (later, never sooner).
+  const liveSets = new Map<string, Set<string>>();
+  const liveOf = async (kind: 'node' | 'owner', cluster: string): Promise<Set<string>> => {
+    const key = `live:${kind}:${cluster}`;
+    let s = liveSets.get(key);
+    if (!s) liveSets.set(key, (s = new Set(await store.redis.smembers(store.key(key)))));
+    return s;
+  };
   if (nodeClusters.size > 0) {
     for (const b of (await store.list('Block', (x) => nodeClusters.has(x.cluster))).items) {
+      if ((await liveOf('node', b.cluster)).has(b.node)) continue;
       const r = await store.collectIfOwnerGone('node', b.id, nowMs, graceMs);
       if (r === 'released') out.blocks++;
       else hold(`miss:node:${b.cluster}`, b.node);
@@ -132,6 +143,7 @@ export async function collectOwnerless(store: BrokerStore, graceMs: number, nowM
   }
   if (ownerClusters.size > 0) {
     for (const a of (await store.list('AddressLease', (x) => ownerClusters.has(x.cluster))).items) {
+      if ((await liveOf('owner', a.cluster)).has(a.owner)) continue;
       const r = await store.collectIfOwnerGone('owner', a.ip, nowMs, graceMs);
       if (r === 'released') out.addresses++;
       else hold(`miss:owner:${a.cluster}`, a.owner);

@@ -291,4 +291,34 @@ export function registerBrokerCommands(program: Command): void {
       await c.releaseAddress(ip);
     });
   });
+
+  // ------------------------------------------------------------------ egress objects (pushed by member agents)
+  const egress = clientGroup(program, 'egress', 'Egress objects the member clusters pushed to the broker');
+  egress
+    .command('list')
+    .description('List EgressGateways, EgressPolicies and EgressClusterPolicies of all clusters')
+    .option('--cluster <id>', 'only this cluster\'s')
+    .action(async (o, cmd) => {
+      await withClient(cmd, async (c, f) => {
+        const opts = o.cluster ? { cluster: o.cluster } : {};
+        const [gws, pols, cpols] = await Promise.all([c.listEgressGateways(opts), c.listEgressPolicies(opts), c.listEgressClusterPolicies(opts)]);
+        if (f.output === 'json') return print(f, { egressGateways: gws.items, egressPolicies: pols.items, egressClusterPolicies: cpols.items });
+        const rows = [
+          ...gws.items.map((x) => ({ kind: 'EgressGateway', ...x })),
+          ...pols.items.map((x) => ({ kind: 'EgressPolicy', ...x })),
+          ...cpols.items.map((x) => ({ kind: 'EgressClusterPolicy', ...x })),
+        ];
+        print(f, rows, EGRESS_COLS);
+      });
+    });
 }
+
+type EgressRow = { kind: string; cluster: string; name: string; namespace?: string; updatedAt: string; spec: unknown };
+const EGRESS_COLS: [string, (r: never) => unknown][] = [
+  ['KIND', (r: EgressRow) => r.kind],
+  ['CLUSTER', (r: EgressRow) => r.cluster],
+  ['NAMESPACE', (r: EgressRow) => r.namespace ?? ''],
+  ['NAME', (r: EgressRow) => r.name],
+  ['GATEWAY', (r: EgressRow) => (r.spec as { egressGatewayName?: string }).egressGatewayName ?? ''],
+  ['UPDATED', (r: EgressRow) => age(r.updatedAt)],
+];
