@@ -177,6 +177,8 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
             ...(f.tunnelKeyFile ? { keyFile: f.tunnelKeyFile } : {}),
             ...(f.underlayDev ? { underlayDev: f.underlayDev } : {}),
             ...(f.tunnelStatusFile ? { statusFile: f.tunnelStatusFile } : {}),
+            // The other clusters' gateways, probed like this cluster's nodes probe its candidates (same profile).
+            probe: { port: probePort, intervalMs: profile.probeIntervalMs, misses: profile.misses, holdDownMs: profile.holdDownMs },
           },
           broker,
           log,
@@ -233,9 +235,14 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   await agent.start();
   log.info({ profile: profile.name, lease: agent.leaseKey, egressIps: egw?.egressIps ?? [] }, 'gateway agent running');
   // Tunnels on every candidate, active or standby: a standby's sessions are established before it takes over.
+  // The other clusters' gateways probe this one at its tunnel endpoint: answer there too when it is not the
+  // candidate address (answered while this process runs; a killed or frozen agent falls silent).
+  const endpointResponder = tunnels && endpoints[0] && endpoints[0] !== self.address ? new UdpEchoResponder({ address: endpoints[0], port: probePort }) : undefined;
   try {
+    await endpointResponder?.start();
     await tunnels?.start();
   } catch (e) {
+    await endpointResponder?.stop().catch(() => undefined);
     await agent.stop();
     await tunnels?.stop().catch(() => undefined);
     await source?.stop();
@@ -247,6 +254,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   await waitForSignal();
   await source?.stop();
   await agent.stop();
+  await endpointResponder?.stop();
   if (tunnels && broker) {
     await tunnels.stop();
     // Gone from the broker at once: the other clusters' gateways move this cluster's CIDRs to the next candidate

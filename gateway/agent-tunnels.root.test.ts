@@ -159,11 +159,15 @@ describeRoot(`gateway agents keep their own ${TYPE} tunnels via the broker (root
     const warm = handshake('gwa2', 'west.gwb1');
     if (SESSIONS) expect(warm).toBeGreaterThan(0);
 
-    // The active steps down (SIGTERM): its record leaves the broker, west moves east's CIDRs to gwa2's tunnel; the
+    // The active agent dies (SIGKILL): east elects gwa2; west's gateway, probing east's gateways like east's nodes
+    // do, moves east's CIDRs to gwa2's tunnel while gwa1's broker record is still fresh (not from staleness). The
     // pod's route moves to gwa2 as node steering would.
-    await stopPid(agents.get('gwa1')!.pid, 5000);
+    process.kill(agents.get('gwa1')!.pid, 'SIGKILL');
     await waitFor('gwa2 active', () => readAgentStatus(join(dir, 'gwa2.status.json'))?.role === 'active');
     await waitFor('west to route east via gwa2', () => tunnels('gwb1')?.active.east === 'gwa2');
+    const gwa1Record = (await broker!.admin.listGateways({ cluster: 'east' })).items.find((g) => g.name === 'gwa1');
+    expect(gwa1Record?.health).toBe('Healthy');
+    expect(Date.now() - Date.parse(gwa1Record?.updatedAt ?? '')).toBeLessThan(8000);
     await sh(['ip', '-n', ns.poda, 'route', 'replace', 'default', 'via', '10.10.1.12']);
     await waitFor('podA → podB through gwa2', () => ping('poda', '10.20.1.2'));
     const resumedAt = Date.now();
@@ -171,9 +175,12 @@ describeRoot(`gateway agents keep their own ${TYPE} tunnels via the broker (root
     // The session the standby had set up before the failover carried the traffic: no handshake since.
     await waitFor('a fresh gwa2 tunnel status', () => (tunnels('gwa2')?.at ?? 0) > resumedAt);
     expect(handshake('gwa2', 'west.gwb1')).toBe(warm);
-    // gwa1 removed its tunnel devices on the way out (every device a driver makes carries the run id).
-    const links = await run(['ip', '-j', 'link', 'show'], { netns: ns.gwa1 });
+    // A clean stop (SIGTERM) removes the gateway's tunnel devices (every device a driver makes carries the run id)
+    // and its broker record, so the other clusters stop routing to it at once.
+    await stopPid(agents.get('gwa2')!.pid, 5000);
+    const links = await run(['ip', '-j', 'link', 'show'], { netns: ns.gwa2 });
     expect((JSON.parse(links.stdout) as { ifname: string }[]).filter((l) => l.ifname.includes(runId))).toEqual([]);
+    expect((await broker!.admin.listGateways({ cluster: 'east' })).items.map((g) => g.name)).toEqual(['gwa1']);
     passed = true;
   }, 90_000);
 });

@@ -1,5 +1,7 @@
 import type { Cluster, Gateway, List, WatchEvent } from '../api/index.js';
 import type { TunnelDriver, TunnelStatus, TunnelType } from '../tunnel/index.js';
+import type { CandidateProber } from './candidate-prober.js';
+import { electActive, HealthTracker, type CandidateHealth } from './election.js';
 import { planTunnelPeers, type BrokerClusterView, type BrokerGatewayView, type TunnelPlan } from './tunnel-peers.js';
 
 /** The broker calls the keeper uses (BrokerClient has them). */
@@ -25,8 +27,21 @@ export interface TunnelKeeperOptions {
   /** How often the plan is re-evaluated without events (staleness is a matter of time; default 1 s). */
   readonly tickMs?: number;
   readonly now?: () => number;
-  /** Called after every reconcile and every few ticks with the driver's status and the plan. */
+  /** Called after every reconcile and every 2 s with the driver's status and the plan. */
   readonly onStatus?: (s: TunnelKeeperStatus) => void;
+  /**
+   * Probe the other clusters' gateways (their probe responders at their published endpoints) and pick each remote
+   * cluster's active gateway by the same election its nodes run (priority, misses, hold-down): a remote failover
+   * moves its CIDRs as fast as the remote nodes move their routes, instead of when the broker record goes stale.
+   */
+  readonly probe?: {
+    /** A new prober per target set (targets are fixed at start). */
+    readonly prober: () => CandidateProber;
+    readonly port: number;
+    readonly holdDownMs: number;
+    /** Monotonic clock of the prober's `at` (default performance.now). */
+    readonly clock?: () => number;
+  };
 }
 
 export interface TunnelKeeperStatus {
@@ -61,6 +76,10 @@ export class TunnelKeeper {
   private stopped = false;
   private reporting = false;
   private reportAgain = false;
+  private lastReportAt = 0;
+  private readonly tracker = new HealthTracker(1);
+  private prober: CandidateProber | undefined;
+  private probeKey = '';
 
   constructor(private readonly o: TunnelKeeperOptions) {}
 
@@ -77,10 +96,14 @@ export class TunnelKeeper {
     });
     await this.sync();
     this.watchLoop = this.follow(rv);
-    const tick = this.o.tickMs ?? 1000;
+    // With probes, hold-downs end between events: re-plan often (cheap: the driver is called only on change).
+    const tick = this.o.tickMs ?? (this.o.probe ? 100 : 1000);
     this.timer = setInterval(() => {
       this.ticks++;
-      void this.sync(this.ticks % 2 === 0);
+      const now = Date.now();
+      const report = now - this.lastReportAt >= 2000;
+      if (report) this.lastReportAt = now;
+      void this.sync(report);
     }, tick);
     this.timer.unref();
   }
@@ -92,6 +115,7 @@ export class TunnelKeeper {
     this.abort.abort();
     await this.watchLoop?.catch(() => undefined);
     await this.running?.catch(() => undefined);
+    await this.prober?.stop().catch(() => undefined);
     if (removeTunnels) await this.o.driver.remove();
   }
 
@@ -164,7 +188,52 @@ export class TunnelKeeper {
     return this.running;
   }
 
+  /** Keeps one prober running over the remote gateways' endpoints (restarted when that set changes). */
+  private async ensureProber(): Promise<void> {
+    const p = this.o.probe;
+    if (!p) return;
+    const targets = [...this.gateways.values()]
+      .filter((g) => g.cluster !== this.o.cluster && g.tunnelTypes.includes(this.o.type))
+      .map((g) => ({ name: key(g), address: g.endpoints.find((e) => !e.includes(':')) ?? '', port: p.port }))
+      .filter((t) => t.address !== '')
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const k = JSON.stringify(targets);
+    if (k === this.probeKey) return;
+    this.probeKey = k;
+    await this.prober?.stop().catch(() => undefined);
+    this.prober = undefined;
+    if (targets.length === 0) return;
+    const prober = p.prober();
+    this.prober = prober;
+    await prober.start(targets, (name, up, at) => {
+      if (up) this.tracker.markUp(name, at);
+      else this.tracker.markDown(name, at);
+      this.o.log.info({ gateway: name, up }, 'tunnels: remote gateway probe changed');
+      void this.sync();
+    });
+  }
+
+  /** The election a remote cluster's nodes run, over this gateway's probes of its candidates. */
+  private choose(cluster: string, usable: readonly BrokerGatewayView[]): string | undefined {
+    const p = this.o.probe;
+    if (!p) return undefined;
+    const view = this.tracker.view();
+    // Not probed yet: counts as healthy and settled (as the gateway agent treats peers it has not judged yet).
+    const health = new Map<string, CandidateHealth>(
+      usable.map((g) => [g.name, view.get(key(g)) ?? { healthy: true, since: Number.NEGATIVE_INFINITY, recovered: false }]),
+    );
+    void cluster;
+    return electActive({
+      candidates: usable.map((g) => ({ name: g.name, priority: g.priority })),
+      health,
+      now: (p.clock ?? (() => performance.now()))(),
+      holdDownMs: p.holdDownMs,
+      mode: 'active-standby',
+    })[0];
+  }
+
   private async syncOnce(report: boolean): Promise<void> {
+    await this.ensureProber().catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'tunnels: starting remote probes failed'));
     const now = (this.o.now ?? Date.now)();
     const plan = planTunnelPeers({
       cluster: this.o.cluster,
@@ -173,6 +242,7 @@ export class TunnelKeeper {
       clusters: [...this.clusters.values()],
       now,
       staleMs: this.o.staleMs ?? 8000,
+      ...(this.o.probe ? { choose: (c: string, u: readonly BrokerGatewayView[]) => this.choose(c, u) } : {}),
     });
     const want = JSON.stringify(plan.peers);
     let changed = false;

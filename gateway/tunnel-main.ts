@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { StraitError, type BrokerClient } from '../api/index.js';
 import { run } from '../host/index.js';
 import { createTunnelRegistry, realTunnelFactories, TUNNEL_TYPES, type TunnelType } from '../tunnel/index.js';
+import { UdpCandidateProber } from './candidate-prober.js';
 import { TunnelKeeper, type TunnelKeeperStatus } from './tunnel-keeper.js';
 import { loadTunnelKeys } from './tunnel-keys.js';
 import { peerId } from './tunnel-peers.js';
@@ -20,6 +21,8 @@ export interface AgentTunnelFlags {
   readonly endpoint: string;
   readonly underlayDev?: string;
   readonly statusFile?: string;
+  /** Probe the remote gateways (their responders on this port) to follow their failovers at once. */
+  readonly probe?: { readonly port: number; readonly intervalMs: number; readonly misses: number; readonly holdDownMs: number };
 }
 
 interface Log {
@@ -90,6 +93,15 @@ export function agentTunnels(f: AgentTunnelFlags, broker: BrokerClient, log: Log
         broker,
         log,
         ...(f.statusFile ? { onStatus: (s: TunnelKeeperStatus) => writeJson(f.statusFile ?? '', s) } : {}),
+        ...(f.probe
+          ? {
+              probe: {
+                port: f.probe.port,
+                holdDownMs: f.probe.holdDownMs,
+                prober: () => new UdpCandidateProber({ intervalMs: f.probe?.intervalMs ?? 50, misses: f.probe?.misses ?? 3 }),
+              },
+            }
+          : {}),
       });
       await keeper.start();
       log.info({ type, endpoint: f.endpoint, publicKey: keys.publicKeys.wireguard }, 'tunnels: following the broker');

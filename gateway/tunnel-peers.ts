@@ -34,6 +34,11 @@ export interface TunnelPlanInput {
    * re-publish every few seconds, so a few refresh periods.
    */
   readonly staleMs: number;
+  /**
+   * Picks a remote cluster's active gateway among its usable ones (fresh, not Unhealthy, speaking our type), e.g.
+   * the election over this gateway's own probes of them; undefined falls back to the broker's view (remoteActive).
+   */
+  readonly choose?: (cluster: string, usable: readonly BrokerGatewayView[]) => string | undefined;
 }
 
 export interface TunnelPlan {
@@ -118,7 +123,10 @@ export function planTunnelPeers(input: TunnelPlanInput): TunnelPlan {
   const clusters = [...new Set(eligible.map((e) => e.g.cluster))];
   const actives = new Set<string>();
   for (const c of clusters) {
-    const a = remoteActive(eligible.filter((e) => e.g.cluster === c).map((e) => e.g), input.now, input.staleMs);
+    const mine = eligible.filter((e) => e.g.cluster === c).map((e) => e.g);
+    const usable = mine.filter((g) => (HEALTH_RANK[g.health] ?? 0) > 0 && input.now - Date.parse(g.updatedAt) <= input.staleMs);
+    const chosen = input.choose?.(c, usable);
+    const a = (chosen !== undefined ? usable.find((g) => g.name === chosen) : undefined) ?? remoteActive(mine, input.now, input.staleMs);
     const hasCidrs = (cidrsOf.get(c) ?? []).length > 0;
     active[c] = a && hasCidrs ? a.name : null;
     if (a && hasCidrs) actives.add(`${c}/${a.name}`);
