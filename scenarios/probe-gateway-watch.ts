@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { GatewayEvent } from './probe-analysis.js';
+import { FenceSetReader } from './probe-eip-sampler.js';
 import { parseRouteEvents } from './probe-ip-monitor.js';
 import type { EipSample, FailoverBackend } from './runner-backend.js';
 
@@ -17,9 +18,24 @@ export interface GatewayWatch {
   markGone(gateway: string, at: number): void;
 }
 
-export async function watchGateways(b: FailoverBackend, sampleMs = 20): Promise<GatewayWatch> {
+/** A look at every gateway's fence; each sample carries when its look began (`sampledAt`) and ended (`seenBy`). */
+type Sample = EipSample & { seenBy: number };
+
+export async function watchGateways(b: FailoverBackend, sampleMs = 10): Promise<GatewayWatch> {
+  // One long-lived nft per gateway namespace: looks of ~1 ms, timed to ~1 ms (see probe-eip-sampler.ts).
+  const readers = new Map(b.gateways.map((g) => [g, new FenceSetReader(b.lab.netns(g), `inet strait-gw-${b.lab.runId} live4`)]));
+  /** Live elements per gateway; `unknown` lists the gateways that could not be read this time. */
+  const lookAll = async (): Promise<{ samples: Sample[]; unknown: Set<string> } | null> => {
+    const looks = await Promise.all([...readers].map(async ([g, r]) => ({ g, look: await r.look() })));
+    if (looks.every((l) => l.look === null)) return null;
+    return {
+      samples: looks.flatMap(({ g, look }) => (look ? look.elements.map((e) => ({ gateway: g, sampledAt: look.before, seenBy: look.after, ...e })) : [])),
+      unknown: new Set(looks.filter((l) => l.look === null).map((l) => l.g)),
+    };
+  };
   const startedAt = Date.now();
-  const initialEips = await b.eipHolders();
+  const first = await lookAll();
+  const initialEips = first && first.unknown.size === 0 ? first.samples : (await b.eipHolders()).map((e) => ({ ...e, seenBy: e.sampledAt ?? startedAt }));
   const active = await b.activeGateway();
   const events: GatewayEvent[] = [];
   if (active) events.push({ at: startedAt, kind: 'route', cluster: b.cluster, gateway: active });
@@ -31,8 +47,9 @@ export async function watchGateways(b: FailoverBackend, sampleMs = 20): Promise<
 
   const held = new Set(initialEips.map((e) => `${e.gateway} ${e.ip}`));
   // Sampling bounds what happened between two looks at a gateway: an element first seen was added no later than
-  // the look that saw it; one that vanished stopped being live no later than its remaining timeout said (and not
-  // before it was first seen).
+  // the END of the look that saw it (that bound is used: an overlap is reported only when it certainly happened);
+  // one that vanished stopped being live when its remaining timeout said, counted from the START of the look that
+  // read it (the earliest it can have been), and not before it was first seen.
   const addedAt = new Map<string, number>();
   const expiresAt = new Map<string, number>();
   for (const e of initialEips) if (e.expiresMs !== undefined) expiresAt.set(`${e.gateway} ${e.ip}`, (e.sampledAt ?? startedAt) + e.expiresMs);
@@ -41,16 +58,18 @@ export async function watchGateways(b: FailoverBackend, sampleMs = 20): Promise<
   const sampler = (async () => {
     while (!stopping) {
       const t0 = Date.now();
-      let now: EipSample[];
-      try {
-        now = (await b.eipHolders()).filter((e) => !gone.has(e.gateway));
-      } catch {
-        now = [...held].map((k) => ({ gateway: k.split(' ')[0]!, ip: k.split(' ')[1]! }));
-      }
+      const seen = await lookAll().catch(() => null);
+      // Not readable is unknown, not empty: keep what that gateway was last seen serving (a namespace that is gone
+      // is handled by markGone).
+      const keep = (g: string): boolean => !seen || seen.unknown.has(g);
+      const now: Sample[] = [
+        ...(seen?.samples ?? []),
+        ...[...held].map((k) => ({ gateway: k.split(' ')[0]!, ip: k.split(' ')[1]!, seenBy: t0 })).filter((e) => keep(e.gateway)),
+      ].filter((e) => !gone.has(e.gateway));
       const keys = new Map(now.map((e) => [`${e.gateway} ${e.ip}`, e]));
       for (const [k, e] of keys) {
         if (held.has(k)) continue;
-        const at = e.sampledAt ?? t0;
+        const at = e.seenBy;
         addedAt.set(k, at);
         events.push({ at, kind: 'eip-add', gateway: e.gateway, ip: e.ip });
       }
@@ -81,6 +100,7 @@ export async function watchGateways(b: FailoverBackend, sampleMs = 20): Promise<
     stop: async () => {
       stopping = true;
       await sampler;
+      for (const r of readers.values()) r.close();
       mon.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 30));
       events.push(...parseRouteEvents(monOut, b.cluster, b.steeringRoute, b.nexthops));

@@ -1,0 +1,89 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { liveElements } from './runner-backend-gateway.js';
+
+/** One look at a gateway's fence set: the live elements, bracketed by when the look started and ended. */
+export interface FenceLook {
+  before: number;
+  after: number;
+  elements: { ip: string; expiresMs?: number }[];
+}
+
+/**
+ * Reads one nftables set in a gateway's namespace through a long-lived `nft -i` process, so a look costs ~1 ms
+ * and its time is known to ~1 ms. Spawning `nft list set` per look (5-30 ms on a loaded host) left the moment an
+ * egress IP appeared uncertain by more than the lease's safety margin: the EIP-conflict check could neither prove
+ * nor rule out an overlap of a few ms. Any error, exit or timeout answers `null` (unknown) and drops the process;
+ * the next look starts a fresh one.
+ */
+export class FenceSetReader {
+  private proc: ChildProcessByStdio<Writable, Readable, Readable> | undefined;
+  private out = '';
+  private pending: { resolve: (text: string | null) => void; timer: NodeJS.Timeout } | undefined;
+
+  constructor(private readonly netns: string, private readonly setRef: string) {}
+
+  private start(): ChildProcessByStdio<Writable, Readable, Readable> {
+    const p = spawn('ip', ['netns', 'exec', this.netns, 'nft', '-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.out = '';
+    p.stdin.on('error', () => undefined);
+    p.on('error', () => this.finish(null));
+    p.on('exit', () => {
+      if (this.proc === p) this.proc = undefined;
+      this.finish(null);
+    });
+    p.stdout.on('data', (d: Buffer) => {
+      this.out += d.toString();
+      // `list set` prints the enclosing table: the answer is complete at its closing brace.
+      if (/^}\s*$/m.test(this.out)) {
+        const text = this.out;
+        this.out = '';
+        this.finish(text);
+      }
+    });
+    p.stderr.on('data', () => {
+      // Missing set (agent not up yet, namespace being rebuilt): unknown; a fresh process for the next look.
+      this.finish(null);
+      this.kill();
+    });
+    return p;
+  }
+
+  private finish(text: string | null): void {
+    const w = this.pending;
+    this.pending = undefined;
+    if (!w) return;
+    clearTimeout(w.timer);
+    w.resolve(text);
+  }
+
+  private kill(): void {
+    const p = this.proc;
+    this.proc = undefined;
+    if (!p) return;
+    p.stdin.end();
+    p.kill('SIGKILL');
+  }
+
+  async look(): Promise<FenceLook | null> {
+    if (this.pending) return null;
+    this.proc ??= this.start();
+    const p = this.proc;
+    const before = Date.now();
+    const text = await new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => {
+        this.finish(null);
+        this.kill();
+      }, 1000);
+      this.pending = { resolve, timer };
+      p.stdin.write(`list set ${this.setRef}\n`);
+    });
+    const after = Date.now();
+    return text === null ? null : { before, after, elements: liveElements(text) };
+  }
+
+  close(): void {
+    this.finish(null);
+    this.kill();
+  }
+}
