@@ -131,10 +131,10 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   const router = topo.router ?? 'router';
   const leaseUrl = (c: { routerIp?: string }): string => `redis://${c.routerIp ?? '127.0.0.1'}:${LEASE_STORE_PORT}`;
 
-  const startRedisOn = async (port: number, name: string, fsync: 'always' | 'everysec'): Promise<number> => {
+  const startRedisOn = async (port: number, name: string, fsync: 'always' | 'everysec', rtPriority = 0): Promise<number> => {
     // Append-only: the broker's state (clusters, tokens, gateways) and the leases survive a restart.
     mkdirSync(join(dir, name), { recursive: true });
-    const d = startDaemon(['redis-server', '--port', String(port), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'yes', '--appendfsync', fsync, '--dir', join(dir, name)], {
+    const d = startDaemon([...(rtPriority ? ['chrt', '--rr', String(rtPriority)] : []), 'redis-server', '--port', String(port), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'yes', '--appendfsync', fsync, '--dir', join(dir, name)], {
       netns: lab.netns(router),
       logFile: join(dir, `${name}.log`),
     });
@@ -230,7 +230,9 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     // fsync once a second: Redis write()s the AOF before it replies, so a crashed store process loses no lease
     // (only a host crash could, and a host takes far longer than a lease to come back); fsync per renewal (100/s
     // in the fast profile) stalled renewals by 35+ ms on this VM's disk and let the fence lapse.
-    leaseStorePid = await startRedisOn(LEASE_STORE_PORT, 'lease-store', 'everysec');
+    // With the fast profile the store is on the failover path like the agents (a renewal answered 35 ms late drops
+    // the egress IP): same SCHED_RR priority, as a deployment would give it a CPU of its own.
+    leaseStorePid = await startRedisOn(LEASE_STORE_PORT, 'lease-store', 'everysec', o.profile === 'fast' ? 10 : 0);
     step(`broker: strait broker on ${router} (${[c1, c2].map((c) => brokerUrl(c)).join(', ')})`);
     await startBrokerProcess();
     // Admin: a join token for both clusters, the clusters join (each gets its credential), an egress pool owned
