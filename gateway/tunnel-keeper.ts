@@ -80,6 +80,7 @@ export class TunnelKeeper {
   private readonly tracker = new HealthTracker(1);
   private prober: CandidateProber | undefined;
   private probeKey = '';
+  private readonly chosen = new Map<string, string>();
 
   constructor(private readonly o: TunnelKeeperOptions) {}
 
@@ -222,14 +223,19 @@ export class TunnelKeeper {
     const health = new Map<string, CandidateHealth>(
       usable.map((g) => [g.name, view.get(key(g)) ?? { healthy: true, since: Number.NEGATIVE_INFINITY, recovered: false }]),
     );
-    void cluster;
-    return electActive({
+    const elected = electActive({
       candidates: usable.map((g) => ({ name: g.name, priority: g.priority })),
       health,
       now: (p.clock ?? (() => performance.now()))(),
       holdDownMs: p.holdDownMs,
       mode: 'active-standby',
     })[0];
+    // Every candidate probed down (this gateway cut off, or a stalled event loop missing replies): keep the last
+    // choice rather than fall back to the broker's view, which still names the gateway that just failed.
+    const last = this.chosen.get(cluster);
+    const pick = elected ?? (last !== undefined && usable.some((g) => g.name === last) ? last : undefined);
+    if (pick !== undefined) this.chosen.set(cluster, pick);
+    return pick;
   }
 
   private async syncOnce(report: boolean): Promise<void> {

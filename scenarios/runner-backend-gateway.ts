@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StraitError } from '../api/index.js';
-import { gatewayAgentArgv, nodeSteerArgv, readAgentStatus, straitMainPath, type CandidateAddress, type ProfileName } from '../gateway/index.js';
+import { gatewayAgentArgv, nodeSteerArgv, peerId, readAgentStatus, straitMainPath, type CandidateAddress, type ProfileName, type TunnelKeeperStatus } from '../gateway/index.js';
 import { isAlive, netnsName, run, runDir, startDaemon, stopPid } from '../host/index.js';
+import { WireguardDriver } from '../tunnel/index.js';
 import { executePlan, type LabStepEvent } from './lab-executor.js';
 import { planLab, type LabStep } from './lab-plan.js';
 import { labUp } from './lab.js';
@@ -50,6 +51,12 @@ export interface GatewayBackendOptions {
   profile: ProfileName;
   runId?: string;
   onStep?: (message: string) => void;
+  /**
+   * Who builds the WireGuard tunnels between the clusters: the gateway agents themselves (`agent`: `--tunnel
+   * wireguard`, peers and keys from the broker, remote failovers followed by probes) or the lab (`mesh`: one
+   * point-to-point device per gateway pair, built outside the agents). Default: $STRAIT_LAB_TUNNELS or `agent`.
+   */
+  tunnels?: 'agent' | 'mesh';
 }
 
 interface Agent {
@@ -116,6 +123,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   });
   const dir = runDir(lab.runId);
   mkdirSync(dir, { recursive: true });
+  const tunnelMode = o.tunnels ?? (process.env.STRAIT_LAB_TUNNELS === 'mesh' ? 'mesh' : 'agent');
   const agents = new Map<string, Agent>();
   let redisPid: number | null = null;
   let leaseStorePid: number | null = null;
@@ -258,8 +266,10 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     creds = setup.creds;
     step(`broker: ${c1.name} and ${c2.name} joined; ${c1.name} pushed EgressGateway lab-egress and EgressPolicy default/client-to-wan (pool ${EGRESS_POOL})`);
 
-    step(`wireguard: ${c1.gateways.length * c2.gateways.length} tunnels between ${c1.name} and ${c2.name} gateway candidates`);
-    mesh = await buildWireguardMesh(lab, c1.gateways, c2.gateways, dir);
+    if (tunnelMode === 'mesh') {
+      step(`wireguard: ${c1.gateways.length * c2.gateways.length} tunnels between ${c1.name} and ${c2.name} gateway candidates (built by the lab)`);
+      mesh = await buildWireguardMesh(lab, c1.gateways, c2.gateways, dir);
+    }
 
 
     step(`gateways: starting ${c1.gateways.length + c2.gateways.length} gateway agents (profile ${o.profile})`);
@@ -279,8 +289,11 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
           ...(creds[c.name] ? { token: creds[c.name] } : {}),
           lanDev: 'eth0',
           ...(c === c1 ? { wanDev: 'eth1', egressFromBroker: true } : {}),
+          ...(tunnelMode === 'agent' ? { tunnel: 'wireguard' as const, stateDir: join(dir, `${g}.state`), tunnelStatusFile: join(dir, `${g}.tunnels.json`) } : {}),
           statusFile,
         });
+        // wireguard-go's UAPI socket is global and outlives a SIGKILLed daemon: record it for teardown.
+        if (tunnelMode === 'agent') lab.recordFile(`/var/run/wireguard/${new WireguardDriver({ runId: lab.runId, gatewayId: peerId(c.name, g), localUnderlayIp: '0.0.0.0', underlayDev: 'eth0', localCidrs: [], stateDir: '/' }).ifname}.sock`);
         agents.set(`gw:${g}`, { host: g, argv, pid: null, statusFile, log: join(dir, `${g}.gateway.log`) });
       });
     }
@@ -302,10 +315,24 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
         agents.set(`steer:${n}`, { host: n, argv, pid: null, statusFile, log: join(dir, `${n}.steer.log`) });
       }
     }
-    step('tunnels: routes between the clusters over the WireGuard pairs (replies follow the tunnel a flow came in on)');
-    for (const g of [...c1.gateways, ...c2.gateways]) await gatewayTunnelRoutes(g);
+    if (mesh) {
+      step('tunnels: routes between the clusters over the WireGuard pairs (replies follow the tunnel a flow came in on)');
+      for (const g of [...c1.gateways, ...c2.gateways]) await gatewayTunnelRoutes(g);
+    }
     for (const a of agents.values()) if (a.argv[2] === 'gateway') await startAgent(a);
     for (const a of agents.values()) if (a.argv[2] !== 'gateway') await startAgent(a);
+    if (tunnelMode === 'agent') {
+      // Every gateway keeps a WireGuard session to every gateway of the other cluster, standbys included.
+      step(`wireguard: the ${c1.gateways.length + c2.gateways.length} gateway agents build their own tunnels (keys and endpoints via the broker)`);
+      const all = [...c1.gateways, ...c2.gateways];
+      await waitFor('every gateway agent\'s tunnels to be up', 30_000, () =>
+        all.every((g) => {
+          const other = c1.gateways.includes(g) ? c2 : c1;
+          const st = readTunnelStatus(join(dir, `${g}.tunnels.json`));
+          return other.gateways.every((r) => st?.tunnel.peers.some((p) => p.id === peerId(other.name, r) && p.state === 'up'));
+        }),
+      );
+    }
 
     step(`traffic: echo servers on ${remotePod} and ${ext.name}`);
     await startEchoServers(lab, remotePod, lab.ip(remotePod), join(dir, `${remotePod}.echo.ndjson`));
@@ -383,8 +410,10 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     },
     rebuildGateway: async (g) => {
       await executePlan(hostRebuildSteps(planLab(topo, lab.runId), netnsName(lab.runId, g)));
-      await mesh!.bringUp(g);
-      await gatewayTunnelRoutes(g);
+      if (mesh) {
+        await mesh.bringUp(g);
+        await gatewayTunnelRoutes(g);
+      }
       const a = agents.get(`gw:${g}`);
       if (a) await startAgent(a);
     },
@@ -428,6 +457,15 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   step(lease ? `broker: egress IP ${lease.ip} leased by the gateway agents (owner ${lease.owner})` : `broker: no lease in pool ${EGRESS_POOL} yet`);
   void phases;
   return backend;
+}
+
+/** The tunnel status a gateway agent rewrites (`--tunnel-status-file`), or null before the first. */
+function readTunnelStatus(file: string): TunnelKeeperStatus | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as TunnelKeeperStatus;
+  } catch {
+    return null;
+  }
 }
 
 /** nft durations: `132ms`, `1s32ms`, `2m1s`. */
