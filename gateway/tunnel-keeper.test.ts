@@ -89,4 +89,59 @@ describe('TunnelKeeper against a real broker', () => {
     // Own cluster's gateways never become peers.
     expect(driver.calls.some((c) => (c.op === 'add' || c.op === 'update') && c.peer.cluster === E)).toBe(false);
   }, 30_000);
+
+  it('with probes, elects the remote active like the remote nodes: a probed-down active loses the CIDRs while its record is fresh, a recovery waits out the hold-down', async () => {
+    const W = `west-${runId}`;
+    const keys = { p1: generateWireguardKeyPair().publicKey, p2: generateWireguardKeyPair().publicKey };
+    const put = (name: 'p1' | 'p2', ip: string, priority: number) =>
+      west.putGateway(W, name, { endpoints: [ip], tunnelTypes: ['wireguard'], publicKeys: { wireguard: keys[name] }, priority, health: 'Healthy' });
+    await put('p1', '192.168.5.11', 100);
+    await put('p2', '192.168.5.12', 50);
+    // A hand-driven prober: the test says which remote gateways answer.
+    let report: ((name: string, up: boolean, at: number) => void) | undefined;
+    let targets: string[] = [];
+    const prober = {
+      start: async (t: readonly { name: string; address: string; port: number }[], cb: (name: string, up: boolean, at: number) => void) => {
+        targets = t.map((x) => `${x.name}@${x.address}:${x.port}`);
+        report = cb;
+      },
+      stop: async () => undefined,
+    };
+    let clock = 0;
+    const driver = new RecordingTunnelDriver('wireguard', {
+      runId, gatewayId: 'east.e9', localUnderlayIp: '192.168.1.19', underlayDev: 'eth0', localCidrs: ['10.10.0.0/16'],
+      stateDir: `/tmp/strait/${runId}/keeper2`, keys: { wireguardPrivateKey: generateWireguardKeyPair().privateKey },
+    });
+    const keeper = new TunnelKeeper({
+      cluster: `east-${runId}`, type: 'wireguard', driver, broker: east, log: silent, tickMs: 50,
+      probe: { prober: () => prober, port: 4801, holdDownMs: 1000, clock: () => clock },
+    });
+    keeperStops.push(() => keeper.stop(true));
+    await keeper.start();
+    await waitFor('probe targets', () => targets.length >= 2);
+    expect(targets).toContain(`${W}/p1@192.168.5.11:4801`);
+    // Not probed yet: healthy, so priority decides.
+    await waitFor('p1 active', () => keeper.plan?.active[W] === 'p1');
+    report!(`${W}/p1`, true, clock);
+    report!(`${W}/p2`, true, clock);
+    clock = 100;
+    report!(`${W}/p1`, false, clock);
+    await waitFor('p2 active after p1 probed down', () => keeper.plan?.active[W] === 'p2');
+    const rec = (await east.listGateways({ cluster: W })).items.find((g) => g.name === 'p1');
+    expect(rec?.health).toBe('Healthy'); // the broker still says so: the switch came from the probes
+    clock = 200;
+    report!(`${W}/p1`, true, clock);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(keeper.plan?.active[W]).toBe('p2'); // hold-down
+    clock = 1300;
+    await waitFor('p1 back after the hold-down', () => keeper.plan?.active[W] === 'p1');
+    // Every candidate probed down: the last choice stays.
+    report!(`${W}/p1`, false, clock);
+    report!(`${W}/p2`, false, clock);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(keeper.plan?.active[W]).toBe('p1');
+    await keeper.stop(true);
+    await west.deleteGateway(W, 'p1');
+    await west.deleteGateway(W, 'p2');
+  }, 30_000);
 });
