@@ -28,8 +28,10 @@ async function sample(b: FailoverBackend): Promise<{ view: BrokerView; active: s
 }
 
 /**
- * The main demo: the built-in failover lab (a `strait broker` on the underlay router with its Redis, which is also the gateways' lease store, two clusters with two gateway candidates and a
- * worker with a pod each, WireGuard between the clusters, an egress policy with one egress IP), traffic from a pod
+ * The main demo: the built-in failover lab (a `strait broker` on the underlay router with its Redis, the gateways'
+ * lease store beside it, two clusters with two gateway candidates and a worker with a pod each, WireGuard between the
+ * clusters built by the gateway agents themselves from the broker's keys and endpoints, an egress policy pushed to
+ * the broker whose egress IP the agents lease there), traffic from a pod
  * to the other cluster and to the external server, one SIGKILL of the active gateway agent, the measured outage,
  * and teardown.
  */
