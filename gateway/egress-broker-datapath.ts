@@ -39,8 +39,15 @@ export class LiveGatewayEgress implements GatewayEgress {
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  apply(): Promise<void> {
-    return this.run(() => this.inner.apply({ rules: [...this.config.rules], egressIps: [...this.config.egressIps] }));
+  /** Applies `config` and makes it the current one (the agent passes `this.config` itself: a no-op copy). */
+  apply(config: GatewayEgressConfig = this.config): Promise<void> {
+    const rules = [...config.rules];
+    const egressIps = [...config.egressIps];
+    return this.run(() => {
+      this.config.rules = rules;
+      this.config.egressIps = egressIps;
+      return this.inner.apply({ rules: [...rules], egressIps: [...egressIps] });
+    });
   }
 
   serve(ips: readonly string[], until: number): Promise<string[]> {
@@ -98,8 +105,15 @@ export class LiveNodeEgress implements NodeEgress {
     readonly config: LiveNodeEgressConfig,
   ) {}
 
-  apply(): Promise<void> {
-    return this.run(() => this.inner.apply(this.snapshot()));
+  /** Applies `config` and makes it the current one (the agent passes `this.config` itself: a no-op copy). */
+  apply(config: NodeEgressConfig = this.config): Promise<void> {
+    const next = { rules: [...config.rules], candidates: [...config.candidates], clusterCidrs: [...config.clusterCidrs] };
+    return this.run(() => {
+      this.config.rules = next.rules;
+      this.config.candidates = next.candidates;
+      this.config.clusterCidrs = next.clusterCidrs;
+      return this.inner.apply(this.snapshot());
+    });
   }
 
   steer(active: ReadonlyMap<string, string | undefined>): Promise<void> {

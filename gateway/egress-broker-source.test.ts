@@ -6,6 +6,8 @@ import { startTestRedis, type TestRedis } from '../testing/index.js';
 import { RecordingGatewayEgress, RecordingNodeEgress } from './datapath-fake.js';
 import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress } from './egress-broker-datapath.js';
 import { EgressBrokerSource } from './egress-broker-source.js';
+import { datapathConformance } from './datapath.conformance.js';
+import { RecordingNodeRoutes } from './datapath-fake.js';
 import type { ResolvedEgress } from './egress-resolve.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -133,5 +135,21 @@ describe('live egress datapaths', () => {
     await live.update([rule('a', '172.31.0.201'), rule('b', '172.31.0.202', 'egw2')]);
     expect(inner.calls.at(-1)).toMatchObject({ op: 'steer', args: new Map([['egw', 'gw1'], ['egw2', 'gw1']]) });
     expect(live.config.rules.map((r) => r.policy)).toEqual(['a', 'b']);
+  });
+});
+
+// The live wrappers keep the datapath contract: the same conformance suite as the Linux datapath and the fake.
+datapathConformance('live (broker-following) egress over the recording fake', () => {
+  let t = 0;
+  return Promise.resolve({
+    routes: new RecordingNodeRoutes(),
+    nodeEgress: new LiveNodeEgress(new RecordingNodeEgress(), { rules: [], candidates: [], clusterCidrs: [] }),
+    gatewayEgress: new LiveGatewayEgress(new RecordingGatewayEgress(() => t), { rules: [], egressIps: [] }, () => t),
+    sleep: (ms: number) => {
+      t += ms;
+      return Promise.resolve();
+    },
+    now: () => t,
+    teardown: () => Promise.resolve(),
   });
 });
