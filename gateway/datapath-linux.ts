@@ -288,6 +288,8 @@ export class LinuxGatewayEgress implements GatewayEgress {
     const v4 = this.egressIps.filter((ip) => !ip.includes(':'));
     if (v4.length) await exec(['ip', '-batch', '-'], this.o, `${v4.map((ip) => `addr replace ${ip}/32 dev ${this.o.wanDev}`).join('\n')}\n`);
     this.garp.prepare(v4);
+    // A standby's first fence transaction is its takeover: the session must already be running by then.
+    this.nft.warm();
   }
 
   /**

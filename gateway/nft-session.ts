@@ -94,6 +94,11 @@ export class NftSession {
     p.kill('SIGKILL');
   }
 
+  /** Starts the process now, so that the first transaction (a takeover) does not pay for the spawn. */
+  warm(): void {
+    this.proc ??= this.start();
+  }
+
   /** Ends the process (a pending transaction is rejected); a later `apply` starts a new one. */
   close(): void {
     this.fail(new Error('nft session closed'));
