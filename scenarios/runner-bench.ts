@@ -59,7 +59,7 @@ export function renderFailoverSection(reports: readonly BenchRun[], trials: numb
     'A trial that did not recover counts its outage up to the end of the trial (a lower bound) and is in the failed column.',
     'Outage = longest gap between answered UDP probes (every 10 ms, pod → pod in the other cluster over WireGuard, and pod →',
     'external server through the egress IP), worst flow per trial. EIP conflicts = trials in which the egress IP was live on',
-    'two gateways at once (kernel fence sampled every 20 ms); wrong source IP = trials in which a server saw another source.',
+    'two gateways at once (kernel fences read every 10 ms through a running nft, overlaps counted only when certain); wrong source IP = trials in which a server saw another source.',
     '',
     '| profile | fault | trials | p50 ms | p95 ms | p99 ms | max ms | EIP conflicts | wrong source IP | failed |',
     '|---|---|---|---|---|---|---|---|---|---|',
