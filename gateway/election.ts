@@ -84,10 +84,11 @@ export class HealthTracker {
     return undefined;
   }
 
-  markUp(name: string, now: number): 'up' | undefined {
+  /** Up. `comeback`: the caller knows this is a recovery even if it never saw the candidate up (held down). */
+  markUp(name: string, now: number, comeback = false): 'up' | undefined {
     const s = this.state.get(name);
     if (s?.healthy) return undefined;
-    this.state.set(name, { healthy: true, since: now, recovered: s?.recovered ?? false, missed: 0 });
+    this.state.set(name, { healthy: true, since: now, recovered: comeback || (s?.recovered ?? false), missed: 0 });
     return 'up';
   }
 

@@ -139,4 +139,35 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     expect(await t.gw1.egress.live()).toEqual([EIP]);
     await t.gw1.agent.stop();
   });
+  it('a higher-priority gateway that joins while a peer serves (never seen up by it) is held down on both sides: the egress IP is never left unserved', async () => {
+    const t = setup();
+    await t.gw2.agent.start();
+    t.gw2.prober.onChange?.('gw1', false, 0); // gw2 started alone: gw1 judged down without ever being seen up
+    for (let i = 0; i < 5; i++) { await t.gw2.agent.tick(); t.advance(profile.renewIntervalMs); }
+    expect(await t.gw2.egress.live()).toEqual([EIP]);
+    await t.gw1.agent.start();
+    const back = t.now();
+    t.gw1.prober.onChange?.('gw2', true, back);
+    t.gw2.prober.onChange?.('gw1', true, back);
+    let handedOver = -1;
+    let unserved = 0;
+    try {
+      while (t.now() - back < profile.holdDownMs + 1000) {
+        await t.gw2.agent.tick();
+        await t.gw1.agent.tick();
+        await t.gw1.agent.idle();
+        await t.gw2.agent.idle();
+        const [a, b] = [await t.gw1.egress.live(), await t.gw2.egress.live()];
+        expect(a.includes(EIP) && b.includes(EIP)).toBe(false);
+        if (!a.includes(EIP) && !b.includes(EIP)) unserved += profile.renewIntervalMs;
+        if (handedOver < 0 && a.includes(EIP)) handedOver = t.now() - back;
+        t.advance(profile.renewIntervalMs);
+      }
+    } finally {
+      await t.gw1.agent.stop();
+      await t.gw2.agent.stop();
+    }
+    expect(handedOver).toBeGreaterThanOrEqual(profile.holdDownMs);
+    expect(unserved).toBeLessThanOrEqual(profile.renewIntervalMs); // only the handover tick itself
+  });
 });

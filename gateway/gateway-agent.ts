@@ -94,7 +94,10 @@ export class GatewayAgent {
     await this.deps.prober.start(
       peers.map((c) => ({ name: c.name, address: c.address, port: this.cfg.probePort })),
       (name, up, at) => {
-        if (up) this.tracker.markUp(name, at);
+        // A peer that turns up while we serve is joining while another holds the role: a comeback, exactly as it
+        // judges itself (see above). Both sides must hold it down, or we would hand over to a peer that waits out
+        // its own hold-down first and nobody would serve meanwhile (the case when we never saw it up before).
+        if (up) this.tracker.markUp(name, at, this.keeper.serving());
         else this.tracker.markDown(name, at);
         this.deps.log.info({ peer: name, up }, 'peer health changed');
       },
