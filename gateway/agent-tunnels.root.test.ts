@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestBroker, type TestBroker } from '../broker/index.js';
 import { deleteNetns, ensureNetns, isAlive, netnsName, newRunId, pidsInNetns, run, runDir, sh, startDaemon, stopPid, type DaemonHandle } from '../host/index.js';
-import { describeRoot, startTestRedis, type TestRedis } from '../testing/index.js';
+import { describeRoot, startTestRedis, type TestRedis, waitFor } from '../testing/index.js';
 import { gatewayAgentArgv, type CandidateAddress } from './agent-argv.js';
 import { readAgentStatus } from './agent-status.js';
 import type { TunnelKeeperStatus } from './tunnel-keeper.js';
@@ -25,16 +25,6 @@ const env = { ...process.env, STRAIT_LOG_LEVEL: 'info' };
 // checks for the stateless ones).
 const TYPE = (process.env.STRAIT_AGENT_TUNNEL ?? 'wireguard') as 'wireguard' | 'vxlan' | 'ipsec' | 'geneve';
 const SESSIONS = TYPE === 'wireguard';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describeRoot(`gateway agents keep their own ${TYPE} tunnels via the broker (root, real processes)`, () => {
   const runId = newRunId();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { BrokerClient } from '../api/index.js';
 import { startTestBroker, type TestBroker } from '../broker/index.js';
 import { newRunId } from '../host/index.js';
-import { startTestRedis, type TestRedis } from '../testing/index.js';
+import { startTestRedis, type TestRedis, waitFor } from '../testing/index.js';
 import { RecordingGatewayEgress, RecordingNodeEgress } from './datapath-fake.js';
 import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress } from './egress-broker-datapath.js';
 import { EgressBrokerSource } from './egress-broker-source.js';
@@ -10,14 +10,6 @@ import { datapathConformance } from './datapath.conformance.js';
 import { RecordingNodeRoutes } from './datapath-fake.js';
 import type { ResolvedEgress } from './egress-resolve.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what: string, f: () => boolean): Promise<void> {
-  const end = Date.now() + 15_000;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 const silent = { info: () => undefined, warn: () => undefined };
 
 // A real broker on a real redis-server: egress objects pushed by the cluster, pool IPs leased from its pool.

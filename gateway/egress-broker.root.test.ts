@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import type { BrokerClient } from '../api/index.js';
 import { startTestBroker, type TestBroker } from '../broker/index.js';
 import { newRunId, run, sh, startDaemon, stopPid, type DaemonHandle } from '../host/index.js';
-import { describeRoot, startTestRedis, type TestRedis } from '../testing/index.js';
+import { describeRoot, startTestRedis, type TestRedis, waitFor } from '../testing/index.js';
 import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress } from './agent-argv.js';
 import { readAgentStatus } from './agent-status.js';
 import { eipFenceLive } from './datapath-linux.js';
@@ -19,16 +19,6 @@ import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, writeSc
  */
 
 const env = { ...process.env, STRAIT_LOG_LEVEL: 'info' };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 function sources(file: string): string[] {
   try {
     return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[2] ?? '');

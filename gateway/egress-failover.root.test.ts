@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { newRunId, run, startDaemon, stopPid, type DaemonHandle } from '../host/index.js';
-import { describeRoot, startTestRedis, type TestRedis } from '../testing/index.js';
+import { describeRoot, startTestRedis, type TestRedis, sleep, waitFor } from '../testing/index.js';
 import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress } from './agent-argv.js';
 import { readAgentStatus, type AgentStatus } from './agent-status.js';
 import { eipFenceLive } from './datapath-linux.js';
@@ -14,17 +14,6 @@ const PROFILE = (process.env.STRAIT_GW_TEST_PROFILE ?? 'default') as ProfileName
 const EIP = '172.31.0.201';
 // Agents log at info into their log files (the test runner's silence must not leak into them).
 const env = { ...process.env, STRAIT_LOG_LEVEL: 'info' };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, f: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 interface Reply { at: number; seq: number; src: string }
 function replies(file: string): Reply[] {

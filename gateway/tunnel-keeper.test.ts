@@ -2,18 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { BrokerClient } from '../api/index.js';
 import { startTestBroker, type TestBroker } from '../broker/index.js';
 import { newRunId } from '../host/index.js';
-import { startTestRedis, type TestRedis } from '../testing/index.js';
+import { startTestRedis, type TestRedis, waitFor } from '../testing/index.js';
 import { generateWireguardKeyPair, RecordingTunnelDriver, type TunnelPeer } from '../tunnel/index.js';
 import { TunnelKeeper, type TunnelKeeperStatus } from './tunnel-keeper.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function waitFor(what: string, f: () => boolean): Promise<void> {
-  const end = Date.now() + 15_000;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 const silent = { info: () => undefined, warn: () => undefined };
 
 // A real broker on a real redis-server; the datapath is the recording fake (the root test runs the real one).
