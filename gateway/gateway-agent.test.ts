@@ -1,29 +1,10 @@
 import { describe, it, expect } from '@jest/globals';
 import { createLogger } from '../host/index.js';
-import type { CandidateProber, EchoResponder } from './candidate-prober.js';
 import { RecordingGatewayEgress } from './datapath-fake.js';
 import { GatewayAgent } from './gateway-agent.js';
 import { MemoryLeaseStore } from './lease-memory.js';
 import { PROFILES } from './profiles.js';
-
-/** Prober whose verdicts the test sets by hand. */
-class ManualProber implements CandidateProber {
-  onChange: ((name: string, up: boolean, at: number) => void) | undefined;
-  start(_t: unknown, onChange: (name: string, up: boolean, at: number) => void): Promise<void> {
-    this.onChange = onChange;
-    return Promise.resolve();
-  }
-  stop(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-class SilentResponder implements EchoResponder {
-  on = true;
-  start(): Promise<void> { return Promise.resolve(); }
-  serving(on: boolean): void { this.on = on; }
-  lastProbeAt(): number | undefined { return undefined; }
-  stop(): Promise<void> { return Promise.resolve(); }
-}
+import { ManualProber, SilentResponder } from './prober-fake.js';
 
 const EIP = '172.31.0.201';
 const profile = PROFILES.default;

@@ -1,23 +1,12 @@
 import { describe, it, expect } from '@jest/globals';
 import { createLogger } from '../host/index.js';
-import type { CandidateProber } from './candidate-prober.js';
 import { RecordingNodeEgress, RecordingNodeRoutes } from './datapath-fake.js';
 import type { EgressRule } from './egress-resolve.js';
 import type { GatewayMode } from './election.js';
 import { NodeSteerAgent, noGatewayGraceMs } from './node-steer-agent.js';
 import type { AgentStatus } from './agent-status.js';
 import { PROFILES } from './profiles.js';
-
-class ManualProber implements CandidateProber {
-  onChange: ((name: string, up: boolean, at: number) => void) | undefined;
-  start(_t: unknown, onChange: (name: string, up: boolean, at: number) => void): Promise<void> {
-    this.onChange = onChange;
-    return Promise.resolve();
-  }
-  stop(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { ManualProber } from './prober-fake.js';
 
 const candidates = [
   { name: 'gw1', address: '10.0.0.11', priority: 100 },
