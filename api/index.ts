@@ -2,3 +2,4 @@ export { ERROR_CATALOG, ERROR_CODES, type ErrorCode, type ErrorSpec } from './er
 export { StraitError, isStraitError } from './strait-error.js';
 export * from './broker-wire.js';
 export { BrokerClient, type BrokerClientOptions } from './broker-client.js';
+export { followBroker, type FollowBrokerOptions } from './broker-follow.js';

@@ -1,4 +1,4 @@
-import { StraitError, type AddressLease, type BrokerEgressClusterPolicy, type BrokerEgressGateway, type BrokerEgressPolicy, type List, type WatchEvent } from '../api/index.js';
+import { followBroker, StraitError, type AddressLease, type BrokerEgressClusterPolicy, type BrokerEgressGateway, type BrokerEgressPolicy, type List, type WatchEvent } from '../api/index.js';
 import type { EgressObjects } from './egress-file.js';
 import { egressLeaseOwner, egressObjectsFromBroker, egressPoolName, egressRecordKey } from './egress-broker-objects.js';
 import { resolveEgress, type EgressInputs, type ResolvedEgress } from './egress-resolve.js';
@@ -99,7 +99,11 @@ export class EgressBrokerSource {
       }
     }
     await this.resolve(false);
-    this.loop = this.follow(rv);
+    this.loop = followBroker({
+      since: rv, watch: (since, f, signal) => this.o.broker.watch(since, f, signal), relist: () => this.relist(),
+      onEvent: (e) => this.onEvent(e), onRelisted: () => void this.sync(), stopped: () => this.stopped, signal: this.abort.signal,
+      onBreak: (e) => this.o.log.warn({ err: e.message }, 'egress: broker watch broke; re-listing'),
+    });
     this.retry = setInterval(() => {
       if ((this.current?.pending.length ?? 0) > 0) void this.sync();
     }, this.o.retryMs ?? 3000);
@@ -133,29 +137,6 @@ export class EgressBrokerSource {
     if (e.type === 'DELETED') this.objects.delete(k);
     else this.objects.set(k, e.object as unknown as BrokerEgressGateway);
     void this.sync();
-  }
-
-  private async follow(since: string): Promise<void> {
-    let rv: string | undefined = since;
-    while (!this.stopped) {
-      try {
-        if (rv === undefined) {
-          rv = await this.relist();
-          void this.sync();
-        }
-        let last: string = rv;
-        await this.o.broker.watch(rv, (e) => {
-          last = e.resourceVersion;
-          this.onEvent(e);
-        }, this.abort.signal);
-        rv = last;
-      } catch (e) {
-        if (this.stopped) return;
-        this.o.log.warn({ err: (e as Error).message }, 'egress: broker watch broke; re-listing');
-        rv = undefined;
-      }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, 500));
-    }
   }
 
   private sync(): Promise<void> {

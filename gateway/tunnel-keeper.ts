@@ -1,4 +1,4 @@
-import type { Cluster, Gateway, List, WatchEvent } from '../api/index.js';
+import { followBroker, type Cluster, type Gateway, type List, type WatchEvent } from '../api/index.js';
 import type { TunnelDriver, TunnelStatus, TunnelType } from '../tunnel/index.js';
 import type { CandidateProber } from './candidate-prober.js';
 import { electActive, HealthTracker, type CandidateHealth } from './election.js';
@@ -96,7 +96,11 @@ export class TunnelKeeper {
       return undefined;
     });
     await this.sync();
-    this.watchLoop = this.follow(rv);
+    this.watchLoop = followBroker({
+      since: rv, watch: (since, f, signal) => this.o.broker.watch(since, f, signal), relist: () => this.relist(),
+      onEvent: (e) => this.onEvent(e), onRelisted: () => void this.sync(), stopped: () => this.stopped, signal: this.abort.signal,
+      onBreak: (e) => this.o.log.warn({ err: e.message }, 'tunnels: broker watch broke; re-listing'),
+    });
     // With probes, hold-downs end between events: re-plan often (cheap: the driver is called only on change).
     const tick = this.o.tickMs ?? (this.o.probe ? 100 : 1000);
     this.timer = setInterval(() => {
@@ -141,34 +145,6 @@ export class TunnelKeeper {
       else this.clusters.set(c.id, c);
     } else return;
     void this.sync();
-  }
-
-  private async follow(since: string | undefined): Promise<void> {
-    let rv = since;
-    while (!this.stopped) {
-      try {
-        if (rv === undefined) {
-          rv = await this.relist();
-          void this.sync();
-        }
-        let last = rv;
-        await this.o.broker.watch(
-          rv,
-          (e) => {
-            last = e.resourceVersion;
-            this.onEvent(e);
-          },
-          this.abort.signal,
-        );
-        rv = last;
-      } catch (e) {
-        if (this.stopped) return;
-        // WATCH_EXPIRED or an unreachable broker: list again before watching.
-        this.o.log.warn({ err: (e as Error).message }, 'tunnels: broker watch broke; re-listing');
-        rv = undefined;
-      }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, 500));
-    }
   }
 
   /** Re-plans and reconciles, one at a time; calls during a run coalesce into one more run. */
