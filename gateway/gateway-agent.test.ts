@@ -26,7 +26,17 @@ function setup() {
     );
     return { agent, egress, prober };
   };
-  return { advance: (ms: number) => { now += ms; }, now: () => now, gw1: mk('gw1'), gw2: mk('gw2') };
+  const gw1 = mk('gw1');
+  const gw2 = mk('gw2');
+  /** Both agents' served egress IPs once their datapath is idle; never the egress IP on both (the invariant). */
+  const live = async (): Promise<{ a: string[]; b: string[] }> => {
+    await gw1.agent.idle();
+    await gw2.agent.idle();
+    const [a, b] = [await gw1.egress.live(), await gw2.egress.live()];
+    expect(a.includes(EIP) && b.includes(EIP)).toBe(false);
+    return { a, b };
+  };
+  return { advance: (ms: number) => { now += ms; }, now: () => now, gw1, gw2, live };
 }
 
 describe('GatewayAgent (fakes, fake clock)', () => {
@@ -36,16 +46,10 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     await t.gw2.agent.start();
     t.gw1.prober.onChange?.('gw2', true, 0);
     t.gw2.prober.onChange?.('gw1', true, 0);
-    const both = async (): Promise<void> => {
-      await t.gw1.agent.idle();
-      await t.gw2.agent.idle();
-      const [a, b] = [await t.gw1.egress.live(), await t.gw2.egress.live()];
-      expect(a.includes(EIP) && b.includes(EIP)).toBe(false);
-    };
     for (let i = 0; i < 10; i++) {
       await t.gw1.agent.tick();
       await t.gw2.agent.tick();
-      await both();
+      await t.live();
       t.advance(profile.renewIntervalMs);
     }
     expect(await t.gw1.egress.live()).toEqual([EIP]);
@@ -55,7 +59,7 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     let tookOver = -1;
     for (let ms = 0; ms <= 2 * profile.leaseTtlMs; ms += 5) {
       await t.gw2.agent.tick();
-      await both();
+      await t.live();
       if (tookOver < 0 && (await t.gw2.egress.live()).includes(EIP)) tookOver = ms;
       t.advance(5);
     }
@@ -82,10 +86,7 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     while (t.now() - back < profile.holdDownMs + 1000) {
       await t.gw2.agent.tick();
       await t.gw1.agent.tick();
-      await t.gw1.agent.idle();
-      await t.gw2.agent.idle();
-      const [a, b] = [await t.gw1.egress.live(), await t.gw2.egress.live()];
-      expect(a.includes(EIP) && b.includes(EIP)).toBe(false);
+      const { a } = await t.live();
       if (handedOver < 0 && a.includes(EIP)) handedOver = t.now() - back;
       t.advance(profile.renewIntervalMs);
     }
@@ -136,10 +137,7 @@ describe('GatewayAgent (fakes, fake clock)', () => {
       while (t.now() - back < profile.holdDownMs + 1000) {
         await t.gw2.agent.tick();
         await t.gw1.agent.tick();
-        await t.gw1.agent.idle();
-        await t.gw2.agent.idle();
-        const [a, b] = [await t.gw1.egress.live(), await t.gw2.egress.live()];
-        expect(a.includes(EIP) && b.includes(EIP)).toBe(false);
+        const { a, b } = await t.live();
         if (!a.includes(EIP) && !b.includes(EIP)) unserved += profile.renewIntervalMs;
         if (handedOver < 0 && a.includes(EIP)) handedOver = t.now() - back;
         t.advance(profile.renewIntervalMs);
