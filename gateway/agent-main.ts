@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { BrokerClient, StraitError } from '../api/index.js';
 import { createLogger } from '../host/index.js';
 import { DEFAULT_PROBE_PORT, parseCandidate, type CandidateAddress } from './agent-argv.js';
-import { writeAgentStatus } from './agent-status.js';
+import { AgentStatusWriter } from './agent-status.js';
 import { UdpCandidateProber, UdpEchoResponder } from './candidate-prober.js';
 import { LinuxGatewayEgress, LinuxNodeEgress, LinuxNodeRoutes } from './datapath-linux.js';
 import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress, type LiveNodeEgressConfig } from './egress-broker-datapath.js';
@@ -148,6 +148,10 @@ async function brokerEgress(
   });
 }
 
+function statusWriter(file: string | undefined, log: ReturnType<typeof createLogger>): AgentStatusWriter | undefined {
+  return file ? new AgentStatusWriter(file, (e) => log.warn({ err: (e as Error).message, file }, 'writing the status file failed')) : undefined;
+}
+
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -158,6 +162,7 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   const log = createLogger(`gateway:${f.name}`);
   const profile = profileByName(f.profile);
+  const status = statusWriter(f.statusFile, log);
   const candidates = parseCandidates(f.candidate);
   const self = candidates.find((c) => c.name === f.name);
   if (!self) throw new StraitError('GATEWAY_INVALID_CONFIG', `--name ${f.name} is not among the --candidate entries`);
@@ -219,7 +224,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
       responder: new UdpEchoResponder({ address: self.address, port: probePort }),
       log,
       selfHealthy: operstateOk([f.wanDev, f.lanDev]),
-      ...(f.statusFile ? { writeStatus: (s) => writeAgentStatus(f.statusFile ?? '', s) } : {}),
+      ...(status ? { writeStatus: (s) => status.write(s) } : {}),
       ...(broker
         ? {
             publish: async (health) => {
@@ -254,6 +259,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   await waitForSignal();
   await source?.stop();
   await agent.stop();
+  await status?.flush();
   await endpointResponder?.stop();
   if (tunnels && broker) {
     await tunnels.stop();
@@ -269,6 +275,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
 export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
   const log = createLogger(`node-steer:${f.name}`);
   const profile = profileByName(f.profile);
+  const status = statusWriter(f.statusFile, log);
   const candidates = parseCandidates(f.candidate);
   if (f.mode !== 'active-standby' && f.mode !== 'active-active') {
     throw new StraitError('GATEWAY_INVALID_CONFIG', `--mode ${f.mode}: expected active-standby or active-active`);
@@ -303,7 +310,7 @@ export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
             writeStatus: (s) => {
               // Rules that appear later are steered to the candidate the agent chose last.
               live?.noteActive(s.active[0]);
-              if (f.statusFile) writeAgentStatus(f.statusFile, s);
+              status?.write(s);
             },
           }
         : {}),
@@ -315,6 +322,7 @@ export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
   await waitForSignal();
   await source?.stop();
   await agent.stop();
+  await status?.flush();
   if (resolved) await egress.clear();
   if ((f.remoteCidr ?? []).length) await routes.clear();
   broker?.close();

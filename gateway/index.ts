@@ -18,7 +18,7 @@ export {
   gatewayAgentArgv, nodeSteerArgv, parseCandidate, straitMainPath, DEFAULT_PROBE_PORT,
   type GatewayAgentOptions, type NodeSteerOptions, type CandidateAddress,
 } from './agent-argv.js';
-export { readAgentStatus, writeAgentStatus, type AgentStatus } from './agent-status.js';
+export { readAgentStatus, AgentStatusWriter, type AgentStatus } from './agent-status.js';
 export { resolveEgress, pickPoolIp, policyKey, EGRESS_MARK_BASE, type EgressInputs, type EgressRule, type ResolvedEgress, type ResolvedGateway, type PendingAllocation, type PodInfo, type NamespaceInfo, type NodeInfo } from './egress-resolve.js';
 export type { NodeRoutes, NodeRoutesIntent, NodeEgress, NodeEgressConfig, GatewayEgress, GatewayEgressConfig } from './datapath.js';
 export { LinuxNodeRoutes, LinuxNodeEgress, LinuxGatewayEgress, eipFenceLive, type LinuxDatapathOptions } from './datapath-linux.js';

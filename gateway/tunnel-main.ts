@@ -1,7 +1,6 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError, type BrokerClient } from '../api/index.js';
-import { run } from '../host/index.js';
+import { LatestFileWriter, run } from '../host/index.js';
 import { createTunnelRegistry, realTunnelFactories, TUNNEL_TYPES, type TunnelType } from '../tunnel/index.js';
 import { UdpCandidateProber } from './candidate-prober.js';
 import { TunnelKeeper, type TunnelKeeperStatus } from './tunnel-keeper.js';
@@ -55,12 +54,6 @@ async function deviceOf(ip: string): Promise<string> {
   return dev;
 }
 
-function writeJson(file: string, v: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(v)}\n`);
-  renameSync(tmp, file);
-}
-
 /**
  * Composition of the agent's own tunnels: key material from `stateDir` (or `keyFile`), the real driver of the
  * chosen type (its implementation detected at init: wireguard-go where the kernel lacks WireGuard), and a
@@ -71,6 +64,7 @@ export function agentTunnels(f: AgentTunnelFlags, broker: BrokerClient, log: Log
   if (!f.stateDir.startsWith('/')) throw new StraitError('GATEWAY_INVALID_CONFIG', `--state-dir ${f.stateDir}: expected an absolute path`);
   const keys = loadTunnelKeys(type, f.stateDir, f.keyFile);
   let keeper: TunnelKeeper | undefined;
+  const status = f.statusFile ? new LatestFileWriter(f.statusFile) : undefined;
   return {
     type,
     publicKeys: keys.publicKeys,
@@ -92,7 +86,7 @@ export function agentTunnels(f: AgentTunnelFlags, broker: BrokerClient, log: Log
         driver,
         broker,
         log,
-        ...(f.statusFile ? { onStatus: (s: TunnelKeeperStatus) => writeJson(f.statusFile ?? '', s) } : {}),
+        ...(status ? { onStatus: (s: TunnelKeeperStatus) => status.write(`${JSON.stringify(s)}\n`) } : {}),
         ...(f.probe
           ? {
               probe: {
@@ -108,6 +102,7 @@ export function agentTunnels(f: AgentTunnelFlags, broker: BrokerClient, log: Log
     },
     async stop() {
       await keeper?.stop(true);
+      await status?.flush();
     },
   };
 }

@@ -3,3 +3,4 @@ export { newRunId, assertRunId, netnsName, ifName, runDir, RUN_ID_PATTERN } from
 export { ensureNetns, deleteNetns, listNetns, pidsInNetns, isRoot } from './netns.js';
 export { startDaemon, stopPid, stopPidFile, isAlive, type DaemonHandle } from './daemon.js';
 export { createLogger, type Logger } from './logger.js';
+export { LatestFileWriter } from './latest-file-writer.js';
