@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StraitError } from '../api/index.js';
 import { gatewayAgentArgv, nodeSteerArgv, peerId, readAgentStatus, straitMainPath, type CandidateAddress, type ProfileName, type TunnelKeeperStatus } from '../gateway/index.js';
@@ -57,6 +57,8 @@ export interface GatewayBackendOptions {
    * point-to-point device per gateway pair, built outside the agents). Default: $STRAIT_LAB_TUNNELS or `agent`.
    */
   tunnels?: 'agent' | 'mesh';
+  /** Teardown copies every daemon's log (agents, broker, Redis) here first, for reading a report afterwards. */
+  logsDir?: string;
 }
 
 interface Agent {
@@ -428,6 +430,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     },
     down: async () => {
       for (const a of agents.values()) if (a.pid) await stopPid(a.pid, 1000);
+      if (o.logsDir) keepLogs(dir, o.logsDir);
       await mesh?.stop();
       if (brokerPid) await stopPid(brokerPid, 1000);
       if (redisPid) await stopPid(redisPid, 1000);
@@ -457,6 +460,16 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   step(lease ? `broker: egress IP ${lease.ip} leased by the gateway agents (owner ${lease.owner})` : `broker: no lease in pool ${EGRESS_POOL} yet`);
   void phases;
   return backend;
+}
+
+/** Copies the run directory's `*.log` files to `to`; a failure to copy never stops the teardown. */
+function keepLogs(from: string, to: string): void {
+  try {
+    mkdirSync(to, { recursive: true });
+    for (const f of readdirSync(from)) if (f.endsWith('.log')) copyFileSync(join(from, f), join(to, f));
+  } catch {
+    // The report is still complete without the logs.
+  }
 }
 
 /** The tunnel status a gateway agent rewrites (`--tunnel-status-file`), or null before the first. */

@@ -42,7 +42,7 @@ export async function runFailoverDemo(o: { profile?: Profile; onStep?: (m: strin
   const runId = newRunId();
   const reportDir = defaultReportDir('demo', runId);
   const say = o.onStep ?? (() => undefined);
-  const report = await withFailoverLab({ scenario: s, profile, runId, ...(o.onStep ? { onStep: o.onStep } : {}) }, async (b) => {
+  const report = await withFailoverLab({ scenario: s, profile, runId, logsDir: join(reportDir, 'logs'), ...(o.onStep ? { onStep: o.onStep } : {}) }, async (b) => {
     const before = await sample(b).catch(() => null);
     if (before) say(formatBrokerView('before the fault', before.view, b.cluster, before.active));
     else say('broker: could not be read');

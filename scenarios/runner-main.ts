@@ -25,7 +25,7 @@ export interface ScenarioRunOptions {
  * Ctrl-C / SIGTERM (the signal is re-raised as exit code 130 / 143 after teardown).
  */
 export async function withFailoverLab<T>(
-  o: { scenario: Scenario; profile: Profile; runId: string; onStep?: (m: string) => void },
+  o: { scenario: Scenario; profile: Profile; runId: string; onStep?: (m: string) => void; logsDir?: string },
   fn: (b: FailoverBackend) => Promise<T>,
 ): Promise<T> {
   if (!isRoot()) throw new StraitError('SCENARIO_NEEDS_ROOT', 'scenarios build network namespaces: run as root (e.g. sudo)');
@@ -39,7 +39,7 @@ export async function withFailoverLab<T>(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    backend = await startGatewayBackend({ topology: scenarioTopology(o.scenario), profile: o.profile, runId: o.runId, ...(o.onStep ? { onStep: o.onStep } : {}) });
+    backend = await startGatewayBackend({ topology: scenarioTopology(o.scenario), profile: o.profile, runId: o.runId, ...(o.onStep ? { onStep: o.onStep } : {}), ...(o.logsDir ? { logsDir: o.logsDir } : {}) });
     return await fn(backend);
   } finally {
     o.onStep?.('lab: tearing down');
@@ -60,7 +60,7 @@ export async function runScenarioCommand(o: ScenarioRunOptions): Promise<{ repor
   const runId = newRunId();
   // Not under the run directory: teardown removes that, and the report must outlive the lab.
   const reportDir = o.reportDir ?? defaultReportDir(s.name, runId);
-  const report = await withFailoverLab({ scenario: s, profile, runId, ...(o.onStep ? { onStep: o.onStep } : {}) }, (b) =>
+  const report = await withFailoverLab({ scenario: s, profile, runId, logsDir: join(reportDir, 'logs'), ...(o.onStep ? { onStep: o.onStep } : {}) }, (b) =>
     runScenario(b, s, {
       profile,
       trialsPerFault: o.trials ?? s.trialsPerFault,
