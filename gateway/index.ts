@@ -35,3 +35,4 @@ export { loadTunnelKeys, type GatewayTunnelKeys } from './tunnel-keys.js';
 export { EgressBrokerSource, resolveEgressWithLeases, type EgressBrokerSourceOptions, type EgressBrokerClient } from './egress-broker-source.js';
 export { egressObjectsFromBroker, egressLeaseOwner, egressPoolName, type BrokerEgressState } from './egress-broker-objects.js';
 export { LiveGatewayEgress, LiveNodeEgress, gatewayEgressConfig, type LiveGatewayEgressConfig, type LiveNodeEgressConfig } from './egress-broker-datapath.js';
+export { nftInteractive } from './nft-session.js';

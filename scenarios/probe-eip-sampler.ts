@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { nftInteractive } from '../gateway/index.js';
 import { liveElements } from './runner-backend-gateway.js';
 
 /** One look at a gateway's fence set: the live elements, bracketed by when the look started and ended. */
@@ -24,7 +25,10 @@ export class FenceSetReader {
   constructor(private readonly netns: string, private readonly setRef: string) {}
 
   private start(): ChildProcessByStdio<Writable, Readable, Readable> {
-    const p = spawn('ip', ['netns', 'exec', this.netns, 'nft', '-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // The same start as the agents' fence sessions: no history file read or written, gone with this process.
+    const { argv, env } = nftInteractive(this.netns);
+    const [cmd, ...args] = argv;
+    const p = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.out = '';
     p.stdin.on('error', () => undefined);
     p.on('error', () => this.finish(null));
