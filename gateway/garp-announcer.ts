@@ -9,8 +9,16 @@ import { unrefChild } from './nft-session.js';
  * fork of the (large) agent process at the worst moment (10–40 ms on a loaded host), and the external hosts move
  * their neighbour entry that much sooner. Closing stdin without a line makes `read` fail, so nothing is sent.
  */
+/**
+ * How long after an announcement the next announcer is started. Starting it is a fork of the agent, which blocks
+ * the event loop for 2-10 ms (libuv waits for the exec): right after a takeover that delayed the first lease
+ * renewal and the nodes' next probe answers. Nothing needs a second announcement that soon.
+ */
+export const GARP_REARM_DELAY_MS = 1000;
+
 export class GarpAnnouncer {
   private readonly ready = new Map<string, ChildProcessByStdio<Writable, null, null>>();
+  private readonly rearm = new Set<NodeJS.Timeout>();
 
   constructor(private readonly opts: { dev: string; netns?: string }) {}
 
@@ -40,11 +48,18 @@ export class GarpAnnouncer {
     this.ready.delete(ip);
     if (p && p.exitCode === null && p.stdin.writable) p.stdin.end('go\n');
     else void run(this.argv(ip), { netns: this.opts.netns, allowFailure: true, timeoutMs: 3000 }).catch(() => undefined);
-    this.prepare([ip]);
+    const t = setTimeout(() => {
+      this.rearm.delete(t);
+      this.prepare([ip]);
+    }, GARP_REARM_DELAY_MS);
+    t.unref();
+    this.rearm.add(t);
   }
 
   /** Ends the waiting announcers without announcing; `prepare` starts new ones. */
   close(): void {
+    for (const t of this.rearm) clearTimeout(t);
+    this.rearm.clear();
     for (const p of this.ready.values()) p.stdin.end();
     this.ready.clear();
   }
