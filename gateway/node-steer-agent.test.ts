@@ -49,6 +49,38 @@ describe('NodeSteerAgent (fakes)', () => {
     await t.agent.stop();
   });
 
+  it('holds down a gateway it first sees up late, while it steers to another (a comeback it never saw go down)', async () => {
+    const t = setup('active-standby');
+    await t.agent.start();
+    // gw1 is down when the node starts: only gw2 and gw3 answer.
+    t.prober.onChange?.('gw2', true, 0);
+    t.prober.onChange?.('gw3', true, 0);
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw2']]));
+    t.advance(5000);
+    t.prober.onChange?.('gw1', true, t.now());
+    await t.agent.evaluate();
+    // gw1's own agent holds itself down (gw2 holds the lease): the node must not steer egress to it yet.
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw2']]));
+    t.advance(PROFILES.default.holdDownMs);
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw1']]));
+    await t.agent.stop();
+  });
+
+  it('takes the best gateway at once when it answers within the first probe rounds', async () => {
+    const t = setup('active-standby');
+    await t.agent.start();
+    t.prober.onChange?.('gw2', true, 0);
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw2']]));
+    t.advance(PROFILES.default.probeIntervalMs);
+    t.prober.onChange?.('gw1', true, t.now());
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw1']]));
+    await t.agent.stop();
+  });
+
   it('active-active: all healthy gateways carry routes; a dead one is removed alone; none healthy past the grace → no routes, egress blackholed', async () => {
     const t = setup('active-active');
     await t.agent.start();

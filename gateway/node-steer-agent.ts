@@ -45,6 +45,7 @@ export class NodeSteerAgent {
   private timer: NodeJS.Timeout | undefined;
   private busy: Promise<void> = Promise.resolve();
   private stopped = false;
+  private startedAt = 0;
 
   constructor(
     private readonly cfg: NodeSteerConfig,
@@ -56,10 +57,17 @@ export class NodeSteerAgent {
 
   async start(): Promise<void> {
     if (this.cfg.egress) await this.deps.egress.apply(this.cfg.egress);
+    this.startedAt = this.clock();
+    const p = this.cfg.profile;
     await this.deps.prober.start(
       this.cfg.candidates.map((c) => ({ name: c.name, address: c.address, port: this.cfg.probePort })),
       (name, up, at) => {
-        if (up) this.tracker.markUp(name, at);
+        // A candidate first seen up after start-up, while this node already steers to another one, is joining
+        // while another holds the role: a comeback, held down here exactly as its own agent holds itself down
+        // (gateway-agent.ts). Steering to it at once would send egress to a gateway that does not serve the
+        // egress IP yet. Within the first probe rounds every live candidate answers: no hold-down there.
+        const lateJoin = at - this.startedAt > p.probeIntervalMs * (p.misses + 1) && this.active.length > 0 && !this.active.includes(name);
+        if (up) this.tracker.markUp(name, at, lateJoin);
         else this.tracker.markDown(name, at);
         this.deps.log.info({ gateway: name, up }, 'gateway health changed');
         this.kick();
