@@ -15,7 +15,8 @@ export function renderMarkdown(r: RunReport): string {
   const lines: string[] = [
     `# Scenario \`${r.scenario}\` — profile \`${r.profile}\``,
     '',
-    `Run \`${r.runId}\`, started ${r.startedAt}. ${s.trials} trials, ${s.failed === 0 ? '**all passed**' : `**${s.failed} failed**`}.`,
+    `Run \`${r.runId}\`, started ${r.startedAt}. ${s.trials} trials, ${s.failed === 0 ? '**all passed**' : `**${s.failed} failed**`}.` +
+      (r.skipped?.length ? ` **${r.skipped.length} could not run**: ${r.skipped.map((k) => `#${k.index} ${k.fault} (${k.error})`).join('; ')}.` : ''),
     'Outage = the longest gap between answered probes around the fault (UDP every few ms, worst flow of the trial).',
     '',
     '## Outage distribution (ms)',

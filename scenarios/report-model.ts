@@ -100,4 +100,6 @@ export interface RunReport {
   startedAt: string;
   trials: TrialResult[];
   summary: RunSummary;
+  /** Trials that could not run at all (not in `trials` or the summary): index, fault and why. */
+  skipped?: { index: number; fault: string; error: string }[];
 }

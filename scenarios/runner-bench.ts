@@ -78,6 +78,9 @@ export function renderFailoverSection(reports: readonly BenchRun[], trials: numb
   for (const [name, v, low] of ANCHORS) {
     lines.push(`| ${name} | ${v} | ${Number.isFinite(best) && best > 0 ? `≥ ${Math.round(low / best)}× slower than our best p99` : '–'} |`);
   }
+  for (const { report } of reports) {
+    for (const k of report.skipped ?? []) lines.push('', `Profile ${report.profile}: trial ${k.index} (\`${k.fault}\`) could not run and is not in the table: ${k.error}.`);
+  }
   lines.push('', 'Anchors: the peers\' published defaults and their users\' issue reports, not measured here.');
   lines.push('Reports (per-trial SVG timelines): ' + reports.map((r) => `\`${r.reportDir}\``).join(', ') + '.', '');
   return lines.join('\n');
@@ -132,6 +135,7 @@ async function main(): Promise<void> {
       onStep: (m) => process.stdout.write(`  ${m}\n`),
       onEvent: (e) => {
         if (e.type === 'trial-done') process.stdout.write(`  [${e.index}/${e.total}] ${e.result.fault}: ${e.result.outageMs} ms${e.result.violations.length ? ` FAIL ${e.result.violations.join('; ')}` : ''}\n`);
+        else if (e.type === 'note') process.stdout.write(`  note: ${e.message}\n`);
       },
     })
       .catch((e: unknown) => {

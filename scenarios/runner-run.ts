@@ -29,8 +29,29 @@ export interface RunOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** One trial: traffic on, fault, traffic keeps running, measure, undo the fault. */
+/**
+ * One trial: traffic on, fault, traffic keeps running, measure, undo the fault. A trial that fails after its fault
+ * was injected still undoes it: otherwise every later trial would run on a lab missing a gateway.
+ */
 export async function runTrial(b: FailoverBackend, s: Scenario, fault: ScenarioFault, index: number, o: RunOptions): Promise<{ result: TrialResult; timeline: TrialTimeline }> {
+  const state: TrialFaultState = {};
+  try {
+    return await runTrialSteps(b, s, fault, index, o, state);
+  } catch (e) {
+    if (state.injected && !state.restored) {
+      state.restored = true;
+      await state.injected.restore().catch((r: unknown) => o.onEvent?.({ type: 'note', message: `trial ${index}: undoing the fault failed too: ${r instanceof Error ? r.message : String(r)}` }));
+    }
+    throw e;
+  }
+}
+
+interface TrialFaultState {
+  injected?: InjectedFault;
+  restored?: boolean;
+}
+
+async function runTrialSteps(b: FailoverBackend, s: Scenario, fault: ScenarioFault, index: number, o: RunOptions, state: TrialFaultState): Promise<{ result: TrialResult; timeline: TrialTimeline }> {
   const kinds = s.traffic.kinds.filter((k): k is TrafficKind => b.flows[k] !== undefined);
   const duration = s.timing.beforeFaultMs + s.timing.afterFaultMs;
   const watch = await watchGateways(b);
@@ -54,6 +75,7 @@ export async function runTrial(b: FailoverBackend, s: Scenario, fault: ScenarioF
     // The gateway carrying the traffic right now is the one to hit (it may have changed while the probes started).
     active = (await b.activeGateway()) ?? b.gateways[0]!;
     injected = await injectFault(b, fault.kind, active);
+    state.injected = injected;
     if (injected.nodeGone) watch.markGone(active, injected.at);
     await Promise.all(runs.map((r) => r.run.done));
   } finally {
@@ -86,6 +108,7 @@ export async function runTrial(b: FailoverBackend, s: Scenario, fault: ScenarioF
   };
   const evaluated = evaluateTrial(m, s.assertions);
   // Put the lab back before the next trial: undo the fault, then let the candidates settle.
+  state.restored = true;
   await injected.restore();
   await sleep(s.timing.settleMs);
   try {
@@ -104,6 +127,7 @@ export async function runScenario(b: FailoverBackend, s: Scenario, o: RunOptions
   mkdirSync(o.workDir, { recursive: true });
   const total = faults.length * o.trialsPerFault;
   const trials: TrialResult[] = [];
+  const skipped: { index: number; fault: string; error: string }[] = [];
   const startedAt = new Date().toISOString();
   let index = 0;
   for (const fault of faults) {
@@ -115,7 +139,9 @@ export async function runScenario(b: FailoverBackend, s: Scenario, o: RunOptions
         done = await runTrial(b, s, fault, index, o);
       } catch (e) {
         // A trial that could not run (e.g. its probes never started) is reported and skipped, not fatal to the run.
-        o.onEvent?.({ type: 'note', message: `trial ${index} (${faultLabel(fault)}) could not run: ${e instanceof Error ? e.message : String(e)}` });
+        const error = e instanceof Error ? e.message : String(e);
+        skipped.push({ index, fault: faultLabel(fault), error });
+        o.onEvent?.({ type: 'note', message: `trial ${index} (${faultLabel(fault)}) could not run: ${error}` });
         await b.waitSettled(30_000).catch(() => undefined);
         continue;
       }
@@ -125,7 +151,7 @@ export async function runScenario(b: FailoverBackend, s: Scenario, o: RunOptions
       o.onEvent?.({ type: 'trial-done', index, total, result, svg });
     }
   }
-  const report: RunReport = { scenario: s.name, profile: o.profile, runId: b.lab.runId, startedAt, trials, summary: summariseRun(trials) };
+  const report: RunReport = { scenario: s.name, profile: o.profile, runId: b.lab.runId, startedAt, trials, summary: summariseRun(trials), ...(skipped.length ? { skipped } : {}) };
   writeRunReport(o.reportDir ?? join(o.workDir, 'report'), report);
   return report;
 }
