@@ -341,6 +341,8 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     await startEchoServers(lab, ext.name, lab.ip(ext.name), join(dir, `${ext.name}.echo.ndjson`));
   } catch (e) {
     for (const a of agents.values()) if (a.pid) await stopPid(a.pid, 500);
+    // A lab that did not come up is exactly when the logs are wanted.
+    if (o.logsDir) keepLogs(dir, o.logsDir);
     await mesh?.stop();
     if (brokerPid) await stopPid(brokerPid, 500);
     if (redisPid) await stopPid(redisPid, 500);
@@ -462,11 +464,11 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   return backend;
 }
 
-/** Copies the run directory's `*.log` files to `to`; a failure to copy never stops the teardown. */
+/** Copies the run directory's logs and tunnel status files to `to`; a failure to copy never stops the teardown. */
 function keepLogs(from: string, to: string): void {
   try {
     mkdirSync(to, { recursive: true });
-    for (const f of readdirSync(from)) if (f.endsWith('.log')) copyFileSync(join(from, f), join(to, f));
+    for (const f of readdirSync(from)) if (f.endsWith('.log') || f.endsWith('.tunnels.json')) copyFileSync(join(from, f), join(to, f));
   } catch {
     // The report is still complete without the logs.
   }
