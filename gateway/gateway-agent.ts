@@ -14,8 +14,6 @@ import type { FailoverProfile } from './profiles.js';
  * down when it changed gets it again.
  */
 export const PUBLISH_REFRESH_MS = 2000;
-/** How long start-up waits for its first publish (see start()). */
-export const START_PUBLISH_WAIT_MS = 1000;
 
 export interface GatewayAgentConfig {
   readonly cluster: string;
@@ -38,11 +36,8 @@ export interface GatewayAgentDeps {
   readonly clock?: () => number;
   /** False while this gateway cannot do its job (e.g. its WAN link is down): it then steps down and falls silent. */
   readonly selfHealthy?: () => boolean;
-  /**
-   * Publishes this gateway (endpoint, priority, health, and whether it holds the lease) to the broker; failures are
-   * logged, never fatal. The other clusters' gateways follow `active` to pick this cluster's gateway.
-   */
-  readonly publish?: (health: 'Healthy' | 'Unhealthy', active: boolean) => Promise<void>;
+  /** Publishes this gateway (endpoint, priority, health) to the broker; failures are logged, never fatal. */
+  readonly publish?: (health: 'Healthy' | 'Unhealthy') => Promise<void>;
   readonly writeStatus?: (s: AgentStatus) => void;
 }
 
@@ -68,7 +63,6 @@ export class GatewayAgent {
   private selfRecovered = false;
   private lastPublishAt = Number.NEGATIVE_INFINITY;
   private publishing = false;
-  private publishAgain = false;
   private datapath: Promise<void> = Promise.resolve();
   private datapathBusy = false;
   private datapathDirty = false;
@@ -95,10 +89,6 @@ export class GatewayAgent {
       this.selfRecovered = true;
     }
     if (this.cfg.egress) await this.deps.egress.apply(this.cfg.egress.config);
-    // Published (not active) before this gateway answers a single probe: the other clusters follow a gateway that
-    // says it holds the lease and answers them, and the record this agent left behind when it died may still say
-    // so. A broker that does not answer within a second does not hold the start up.
-    await Promise.race([this.publish(), new Promise((r) => setTimeout(r, START_PUBLISH_WAIT_MS).unref())]);
     await this.deps.responder.start();
     const peers = this.cfg.candidates.filter((c) => c.name !== this.cfg.name);
     await this.deps.prober.start(
@@ -112,6 +102,7 @@ export class GatewayAgent {
         this.deps.log.info({ peer: name, up }, 'peer health changed');
       },
     );
+    void this.publish();
     this.schedule(0);
   }
 
@@ -182,11 +173,7 @@ export class GatewayAgent {
       await this.datapath;
       step = await this.keeper.stepDown(() => this.drop());
     }
-    if (step === 'acquired' || step === 'lost' || step === 'released') {
-      this.deps.log.info({ step, epoch: this.keeper.hold.epoch }, 'lease');
-      // The role changed: tell the other clusters now, not at the next refresh.
-      void this.publish();
-    }
+    if (step === 'acquired' || step === 'lost' || step === 'released') this.deps.log.info({ step, epoch: this.keeper.hold.epoch }, 'lease');
     this.report();
     if (this.keeper.serving()) return p.renewIntervalMs;
     return want ? p.acquireRetryMs : p.probeIntervalMs;
@@ -243,24 +230,14 @@ export class GatewayAgent {
     this.deps.log.info({ ips }, 'egress IPs dropped');
   }
 
-  /** One publish at a time; a change while one is in flight is published right after it (latest state wins). */
   private async publish(): Promise<void> {
     if (!this.deps.publish) return;
-    if (this.publishing) {
-      this.publishAgain = true;
-      return;
-    }
+    this.lastPublishAt = this.clock();
     this.publishing = true;
     try {
-      do {
-        this.publishAgain = false;
-        this.lastPublishAt = this.clock();
-        try {
-          await this.deps.publish(this.selfWasHealthy ? 'Healthy' : 'Unhealthy', this.keeper.serving());
-        } catch (e) {
-          this.deps.log.warn({ err: e }, 'publishing to the broker failed');
-        }
-      } while (this.publishAgain && !this.stopped);
+      await this.deps.publish(this.selfWasHealthy ? 'Healthy' : 'Unhealthy');
+    } catch (e) {
+      this.deps.log.warn({ err: e }, 'publishing to the broker failed');
     } finally {
       this.publishing = false;
     }
