@@ -63,6 +63,8 @@ export class GatewayAgent {
   private selfRecovered = false;
   private lastPublishAt = Number.NEGATIVE_INFINITY;
   private publishing = false;
+  /** The publish in flight: stop() waits for it, or a late PUT would bring back a record deleted after the stop. */
+  private publishRun: Promise<void> = Promise.resolve();
   private datapath: Promise<void> = Promise.resolve();
   private datapathBusy = false;
   private datapathDirty = false;
@@ -230,17 +232,21 @@ export class GatewayAgent {
     this.deps.log.info({ ips }, 'egress IPs dropped');
   }
 
-  private async publish(): Promise<void> {
-    if (!this.deps.publish) return;
+  private publish(): Promise<void> {
+    if (!this.deps.publish || this.stopped) return Promise.resolve();
     this.lastPublishAt = this.clock();
     this.publishing = true;
-    try {
-      await this.deps.publish(this.selfWasHealthy ? 'Healthy' : 'Unhealthy');
-    } catch (e) {
-      this.deps.log.warn({ err: e }, 'publishing to the broker failed');
-    } finally {
-      this.publishing = false;
-    }
+    const run = (async () => {
+      try {
+        await this.deps.publish?.(this.selfWasHealthy ? 'Healthy' : 'Unhealthy');
+      } catch (e) {
+        this.deps.log.warn({ err: e }, 'publishing to the broker failed');
+      } finally {
+        this.publishing = false;
+      }
+    })();
+    this.publishRun = run;
+    return run;
   }
 
   status(): AgentStatus {
@@ -273,6 +279,7 @@ export class GatewayAgent {
     if (this.dropTimer) clearTimeout(this.dropTimer);
     await this.deps.prober.stop();
     await this.deps.responder.stop();
+    await this.publishRun;
     this.report();
   }
 }
