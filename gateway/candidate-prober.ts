@@ -43,6 +43,8 @@ const MAGIC = 0x53545052; // "STPR"
 export class UdpCandidateProber implements CandidateProber {
   private sock: Socket | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The current run's off switch: a tick already queued by setImmediate, or a reply already read, may still run. */
+  private run: { stopped: boolean } | undefined;
 
   constructor(private readonly opts: { intervalMs: number; misses: number; clock?: () => number }) {}
 
@@ -51,9 +53,12 @@ export class UdpCandidateProber implements CandidateProber {
     const state = targets.map(() => ({ seq: 0, answered: true, missed: 0, up: undefined as boolean | undefined }));
     const v6 = targets.some((t) => t.address.includes(':'));
     const sock = createSocket({ type: v6 ? 'udp6' : 'udp4' });
+    const run = { stopped: false };
     this.sock = sock;
+    this.run = run;
     sock.on('error', () => undefined); // ICMP unreachable etc.: the missing answer is what counts
     sock.on('message', (msg) => {
+      if (run.stopped) return;
       if (msg.length < 12 || msg.readUInt32BE(0) !== MAGIC) return;
       const i = msg.readUInt32BE(4);
       const s = state[i];
@@ -68,6 +73,9 @@ export class UdpCandidateProber implements CandidateProber {
     });
     await new Promise<void>((resolve) => sock.bind(0, resolve));
     const tick = (): void => {
+      // stop() may come between the interval firing and this deferred tick: sending on the closed socket would
+      // throw out of the event loop and kill the agent (it did, when the tunnel keeper swapped probers at start-up).
+      if (run.stopped) return;
       targets.forEach((t, i) => {
         const s = state[i];
         if (!s) return;
@@ -94,6 +102,7 @@ export class UdpCandidateProber implements CandidateProber {
   }
 
   async stop(): Promise<void> {
+    if (this.run) this.run.stopped = true;
     if (this.timer) clearInterval(this.timer);
     const s = this.sock;
     this.sock = undefined;
@@ -133,6 +142,11 @@ export class UdpEchoResponder implements EchoResponder {
 
   lastProbeAt(): number | undefined {
     return this.last;
+  }
+
+  /** The bound port (the one asked for, or the kernel's pick for port 0); undefined when not started. */
+  port(): number | undefined {
+    return this.sock?.address().port;
   }
 
   async stop(): Promise<void> {

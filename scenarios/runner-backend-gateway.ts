@@ -82,10 +82,13 @@ function egressObjects(gateways: readonly string[], podCidr: string, wanCidr: st
   };
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean, detail?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new StraitError('SCENARIO_LAB_FAILED', `timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const d = detail?.();
+      throw new StraitError('SCENARIO_LAB_FAILED', `timed out after ${timeoutMs} ms waiting for ${what}${d ? `: ${d}` : ''}`);
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -220,6 +223,14 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     }
   };
 
+  // An agent that died while the lab comes up fails the start at once, with the end of its log (a crash's stack).
+  const assertAgentsAlive = (): void => {
+    for (const a of agents.values()) {
+      if (a.pid !== null && !isAlive(a.pid)) {
+        throw new StraitError('SCENARIO_LAB_FAILED', `the ${a.argv[2] ?? 'agent'} agent on ${a.host} exited while the lab came up; the end of ${a.log}:\n${logTail(a.log, 12)}`);
+      }
+    }
+  };
   const startAgent = async (a: Agent): Promise<void> => {
     const d = startDaemon(a.argv, { netns: lab.netns(a.host), logFile: a.log });
     a.pid = d.pid;
@@ -327,13 +338,20 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
       // Every gateway keeps a WireGuard session to every gateway of the other cluster, standbys included.
       step(`wireguard: the ${c1.gateways.length + c2.gateways.length} gateway agents build their own tunnels (keys and endpoints via the broker)`);
       const all = [...c1.gateways, ...c2.gateways];
-      await waitFor('every gateway agent\'s tunnels to be up', 30_000, () =>
-        all.every((g) => {
+      // What is missing, per gateway: the message a failed start-up ends with.
+      const missing = (): string[] =>
+        all.flatMap((g) => {
           const other = c1.gateways.includes(g) ? c2 : c1;
           const st = readTunnelStatus(join(dir, `${g}.tunnels.json`));
-          return other.gateways.every((r) => st?.tunnel.peers.some((p) => p.id === peerId(other.name, r) && p.state === 'up'));
-        }),
-      );
+          const notUp = other.gateways.filter((r) => !st?.tunnel.peers.some((p) => p.id === peerId(other.name, r) && p.state === 'up'));
+          if (notUp.length === 0) return [];
+          const states = notUp.map((r) => `${r} ${st?.tunnel.peers.find((p) => p.id === peerId(other.name, r))?.state ?? 'not planned'}`);
+          return [`${g}: ${states.join(', ')}${st?.error ? ` (error: ${st.error})` : ''}`];
+        });
+      await waitFor('every gateway agent\'s tunnels to be up', 30_000, () => {
+        assertAgentsAlive();
+        return missing().length === 0;
+      }, () => missing().join('; '));
     }
 
     step(`traffic: echo servers on ${remotePod} and ${ext.name}`);
@@ -471,6 +489,15 @@ function keepLogs(from: string, to: string): void {
     for (const f of readdirSync(from)) if (f.endsWith('.log') || f.endsWith('.tunnels.json')) copyFileSync(join(from, f), join(to, f));
   } catch {
     // The report is still complete without the logs.
+  }
+}
+
+/** The last `n` lines of a daemon's log ('' if unreadable): enough for a crash's message and stack. */
+function logTail(file: string, n: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n');
+  } catch {
+    return '';
   }
 }
 
