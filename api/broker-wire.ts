@@ -204,6 +204,8 @@ export const Gateway = z.object({
   publicKeys: z.object({ wireguard: z.string().optional(), ipsec: z.string().optional() }),
   priority: z.number().int(),
   health: GatewayHealth,
+  /** This candidate holds its cluster's gateway lease (serves the role) right now, as its agent last published. */
+  active: z.boolean().optional(),
   updatedAt: Timestamp,
   resourceVersion: z.string(),
 });
@@ -216,6 +218,7 @@ export const GatewayPut = z.strictObject({
   publicKeys: PublicKeys.default({}),
   priority: z.number().int().min(0).max(1_000_000).default(100),
   health: GatewayHealth.default('Unknown'),
+  active: z.boolean().optional(),
   updatedAt: Timestamp.max(64).optional(),
   resourceVersion: ResourceVersion.optional(),
 });

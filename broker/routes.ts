@@ -195,7 +195,8 @@ export const ROUTES: RouteSpec[] = [
       }
       const g: Omit<GatewayT, 'resourceVersion'> = {
         cluster, name, endpoints: b.endpoints.map(canonicalIp), tunnelTypes: b.tunnelTypes,
-        publicKeys: b.publicKeys, priority: b.priority, health: b.health, updatedAt: new Date().toISOString(),
+        publicKeys: b.publicKeys, priority: b.priority, health: b.health, ...(b.active !== undefined ? { active: b.active } : {}),
+        updatedAt: new Date().toISOString(),
       };
       return c.store.put('Gateway', `${cluster}/${name}`, 'upsert', g, b.resourceVersion ?? '', { kind: 'Cluster', name: cluster });
     },

@@ -227,9 +227,9 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
       ...(status ? { writeStatus: (s) => status.write(s) } : {}),
       ...(broker
         ? {
-            publish: async (health) => {
+            publish: async (health, active) => {
               await broker.putGateway(f.cluster, f.name, {
-                endpoints, tunnelTypes: [tunnels?.type ?? 'vxlan'], publicKeys: tunnels?.publicKeys ?? {}, priority, health,
+                endpoints, tunnelTypes: [tunnels?.type ?? 'vxlan'], publicKeys: tunnels?.publicKeys ?? {}, priority, health, active,
               });
             },
           }

@@ -14,6 +14,8 @@ import type { FailoverProfile } from './profiles.js';
  * down when it changed gets it again.
  */
 export const PUBLISH_REFRESH_MS = 2000;
+/** How long start-up waits for its first publish (see start()). */
+export const START_PUBLISH_WAIT_MS = 1000;
 
 export interface GatewayAgentConfig {
   readonly cluster: string;
@@ -36,8 +38,11 @@ export interface GatewayAgentDeps {
   readonly clock?: () => number;
   /** False while this gateway cannot do its job (e.g. its WAN link is down): it then steps down and falls silent. */
   readonly selfHealthy?: () => boolean;
-  /** Publishes this gateway (endpoint, priority, health) to the broker; failures are logged, never fatal. */
-  readonly publish?: (health: 'Healthy' | 'Unhealthy') => Promise<void>;
+  /**
+   * Publishes this gateway (endpoint, priority, health, and whether it holds the lease) to the broker; failures are
+   * logged, never fatal. The other clusters' gateways follow `active` to pick this cluster's gateway.
+   */
+  readonly publish?: (health: 'Healthy' | 'Unhealthy', active: boolean) => Promise<void>;
   readonly writeStatus?: (s: AgentStatus) => void;
 }
 
@@ -65,6 +70,7 @@ export class GatewayAgent {
   private publishing = false;
   /** The publish in flight: stop() waits for it, or a late PUT would bring back a record deleted after the stop. */
   private publishRun: Promise<void> = Promise.resolve();
+  private publishAgain = false;
   private datapath: Promise<void> = Promise.resolve();
   private datapathBusy = false;
   private datapathDirty = false;
@@ -91,6 +97,10 @@ export class GatewayAgent {
       this.selfRecovered = true;
     }
     if (this.cfg.egress) await this.deps.egress.apply(this.cfg.egress.config);
+    // Published (not active) before this gateway answers a single probe: the other clusters follow a gateway that
+    // says it holds the lease and answers them, and the record this agent left behind when it died may still say
+    // so. A broker that does not answer within a second does not hold the start up.
+    await Promise.race([this.publish(), new Promise((r) => setTimeout(r, START_PUBLISH_WAIT_MS).unref())]);
     await this.deps.responder.start();
     const peers = this.cfg.candidates.filter((c) => c.name !== this.cfg.name);
     await this.deps.prober.start(
@@ -104,7 +114,6 @@ export class GatewayAgent {
         this.deps.log.info({ peer: name, up }, 'peer health changed');
       },
     );
-    void this.publish();
     this.schedule(0);
   }
 
@@ -175,7 +184,11 @@ export class GatewayAgent {
       await this.datapath;
       step = await this.keeper.stepDown(() => this.drop());
     }
-    if (step === 'acquired' || step === 'lost' || step === 'released') this.deps.log.info({ step, epoch: this.keeper.hold.epoch }, 'lease');
+    if (step === 'acquired' || step === 'lost' || step === 'released') {
+      this.deps.log.info({ step, epoch: this.keeper.hold.epoch }, 'lease');
+      // The role changed: tell the other clusters now, not at the next refresh.
+      void this.publish();
+    }
     this.report();
     if (this.keeper.serving()) return p.renewIntervalMs;
     return want ? p.acquireRetryMs : p.probeIntervalMs;
@@ -232,15 +245,25 @@ export class GatewayAgent {
     this.deps.log.info({ ips }, 'egress IPs dropped');
   }
 
+  /** One publish at a time; a change while one is in flight is published right after it (latest state wins). */
   private publish(): Promise<void> {
     if (!this.deps.publish || this.stopped) return Promise.resolve();
-    this.lastPublishAt = this.clock();
+    if (this.publishing) {
+      this.publishAgain = true;
+      return this.publishRun;
+    }
     this.publishing = true;
     const run = (async () => {
       try {
-        await this.deps.publish?.(this.selfWasHealthy ? 'Healthy' : 'Unhealthy');
-      } catch (e) {
-        this.deps.log.warn({ err: e }, 'publishing to the broker failed');
+        do {
+          this.publishAgain = false;
+          this.lastPublishAt = this.clock();
+          try {
+            await this.deps.publish?.(this.selfWasHealthy ? 'Healthy' : 'Unhealthy', this.keeper.serving());
+          } catch (e) {
+            this.deps.log.warn({ err: e }, 'publishing to the broker failed');
+          }
+        } while (this.publishAgain && !this.stopped);
       } finally {
         this.publishing = false;
       }

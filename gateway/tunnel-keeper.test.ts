@@ -136,4 +136,54 @@ describe('TunnelKeeper against a real broker', () => {
     await west.deleteGateway(W, 'p1');
     await west.deleteGateway(W, 'p2');
   }, 30_000);
+
+  it('follows the remote cluster\'s own lease holder when it answers: a blip only this gateway saw costs no hold-down', async () => {
+    const W = `west-${runId}`;
+    const keys = { q1: generateWireguardKeyPair().publicKey, q2: generateWireguardKeyPair().publicKey };
+    const put = (name: 'q1' | 'q2', ip: string, priority: number, active: boolean) =>
+      west.putGateway(W, name, { endpoints: [ip], tunnelTypes: ['wireguard'], publicKeys: { wireguard: keys[name] }, priority, health: 'Healthy', active });
+    await put('q1', '192.168.6.11', 100, true);
+    await put('q2', '192.168.6.12', 50, false);
+    let report: ((name: string, up: boolean, at: number) => void) | undefined;
+    const prober = {
+      start: async (_t: unknown, cb: (name: string, up: boolean, at: number) => void) => {
+        report = cb;
+      },
+      stop: async () => undefined,
+    };
+    let clock = 0;
+    const driver = new RecordingTunnelDriver('wireguard', {
+      runId, gatewayId: 'east.e8', localUnderlayIp: '192.168.1.18', underlayDev: 'eth0', localCidrs: ['10.10.0.0/16'],
+      stateDir: `/tmp/strait/${runId}/keeper3`, keys: { wireguardPrivateKey: generateWireguardKeyPair().privateKey },
+    });
+    const keeper = new TunnelKeeper({
+      cluster: `east-${runId}`, type: 'wireguard', driver, broker: east, log: silent, tickMs: 50,
+      probe: { prober: () => prober, port: 4801, holdDownMs: 60_000, clock: () => clock },
+    });
+    keeperStops.push(() => keeper.stop(true));
+    await keeper.start();
+    await waitFor('q1 active', () => report !== undefined && keeper.plan?.active[W] === 'q1');
+    report!(`${W}/q1`, true, clock);
+    report!(`${W}/q2`, true, clock);
+    // A blip only this gateway sees: q1 probed down, then back. Its cluster never moved (q1 still says active).
+    clock = 100;
+    report!(`${W}/q1`, false, clock);
+    await waitFor('q2 carries the CIDRs while q1 is probed down', () => keeper.plan?.active[W] === 'q2');
+    clock = 130;
+    report!(`${W}/q1`, true, clock);
+    // Without following the claim this would wait out the 60 s hold-down.
+    await waitFor('q1 back at once: its cluster still routes through it', () => keeper.plan?.active[W] === 'q1');
+    // A real failover: q2 takes the lease and says so; q1 comes back later, its old record still claiming.
+    clock = 200;
+    report!(`${W}/q1`, false, clock);
+    await put('q2', '192.168.6.12', 50, true);
+    await waitFor('q2 active', () => keeper.plan?.active[W] === 'q2');
+    clock = 300;
+    report!(`${W}/q1`, true, clock);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(keeper.plan?.active[W]).toBe('q2'); // q2's claim is the newer one
+    await keeper.stop(true);
+    await west.deleteGateway(W, 'q1');
+    await west.deleteGateway(W, 'q2');
+  }, 30_000);
 });

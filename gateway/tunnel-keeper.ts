@@ -199,6 +199,18 @@ export class TunnelKeeper {
     const health = new Map<string, CandidateHealth>(
       usable.map((g) => [g.name, view.get(key(g)) ?? { healthy: true, since: Number.NEGATIVE_INFINITY, recovered: false }]),
     );
+    // The remote cluster's own choice first: the gateway that says it holds the lease and answers our probes. Our
+    // probes alone can disagree with the remote nodes after a blip only we saw (measured: a 15 ms remote blip held
+    // that gateway down here for the whole hold-down while its own nodes kept using it, and the tunnel dropped
+    // their replies: 2.1 s of cross-cluster outage). Two claimants (a handover, or a stale claim of a restarted
+    // one): the newest record. A claimant we probe down loses the CIDRs at once: probes stay the fast path.
+    const claimant = usable
+      .filter((g) => g.active === true && health.get(g.name)?.healthy === true)
+      .sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt))[0];
+    if (claimant) {
+      this.chosen.set(cluster, claimant.name);
+      return claimant.name;
+    }
     const elected = electActive({
       candidates: usable.map((g) => ({ name: g.name, priority: g.priority })),
       health,

@@ -10,6 +10,8 @@ export interface BrokerGatewayView {
   readonly publicKeys: { readonly wireguard?: string; readonly ipsec?: string };
   readonly priority: number;
   readonly health: string;
+  /** Its own cluster's lease holder, as its agent last published (absent: not said). */
+  readonly active?: boolean;
   /** RFC 3339, set by the broker on every PUT. */
   readonly updatedAt: string;
 }
