@@ -25,6 +25,32 @@ describe('UdpCandidateProber with UdpEchoResponder', () => {
     }
   });
 
+  it('replies carry the lease epoch the responder claims at the moment it answers; changes reach onClaim before onChange', async () => {
+    const responder = new UdpEchoResponder({ address: '127.0.0.1', port: 0 });
+    let epoch = 4;
+    responder.claims(() => epoch);
+    await responder.start();
+    const prober = new UdpCandidateProber({ intervalMs: 10, misses: 3 });
+    const seen: string[] = [];
+    try {
+      await prober.start(
+        [{ name: 'gw', address: '127.0.0.1', port: responder.port() ?? 0 }],
+        (name, up) => seen.push(`${name}:${up ? 'up' : 'down'}`),
+        (name, e) => seen.push(`${name}:claims ${e}`),
+      );
+      await waitFor('claim and up', () => seen.length === 2, 5000);
+      epoch = 0;
+      await waitFor('claim dropped', () => seen.length === 3, 5000);
+      epoch = 5;
+      await waitFor('new claim', () => seen.length === 4, 5000);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(seen).toEqual(['gw:claims 4', 'gw:up', 'gw:claims 0', 'gw:claims 5']);
+    } finally {
+      await prober.stop();
+      await responder.stop();
+    }
+  });
+
   it('stop() between the interval and its deferred tick sends nothing on the closed socket and reports nothing after', async () => {
     // The probe tick runs in setImmediate after the interval fires. A timer of the same period created right after
     // start() fires in the same timers phase, after the prober's: stopping there lands exactly in that window. A send

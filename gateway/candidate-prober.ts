@@ -13,7 +13,15 @@ export interface ProbeTarget {
  * the factory), so tests can drive health by hand.
  */
 export interface CandidateProber {
-  start(targets: readonly ProbeTarget[], onChange: (name: string, up: boolean, at: number) => void): Promise<void>;
+  /**
+   * `onClaim` hears which lease epoch a target says it holds (0: none), whenever that changes: replies carry it
+   * (see EchoResponder.claims). It is called before the `onChange` of the same reply.
+   */
+  start(
+    targets: readonly ProbeTarget[],
+    onChange: (name: string, up: boolean, at: number) => void,
+    onClaim?: (name: string, epoch: number, at: number) => void,
+  ): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -26,10 +34,19 @@ export interface EchoResponder {
    * A gateway that stops being probed at all is cut off from its nodes (LAN down, partition) and must step down.
    */
   lastProbeAt(): number | undefined;
+  /**
+   * Every reply carries `epoch()`: the epoch of the gateway lease this agent holds right now, 0 if none. Nodes and
+   * other clusters follow the answering gateway with the highest claim, so a probe blip only they saw does not
+   * send traffic to a gateway that does not serve it (and hold it there for a hold-down).
+   */
+  claims(epoch: () => number): void;
   stop(): Promise<void>;
 }
 
 const MAGIC = 0x53545052; // "STPR"
+/** A probe: magic, target index, sequence. A reply is the probe followed by the claimed lease epoch (uint32). */
+const PROBE_BYTES = 12;
+const REPLY_BYTES = 16;
 
 /**
  * UDP prober: one socket, one 12-byte datagram (magic, target index, sequence) per target per interval. A probe
@@ -48,9 +65,13 @@ export class UdpCandidateProber implements CandidateProber {
 
   constructor(private readonly opts: { intervalMs: number; misses: number; clock?: () => number }) {}
 
-  async start(targets: readonly ProbeTarget[], onChange: (name: string, up: boolean, at: number) => void): Promise<void> {
+  async start(
+    targets: readonly ProbeTarget[],
+    onChange: (name: string, up: boolean, at: number) => void,
+    onClaim?: (name: string, epoch: number, at: number) => void,
+  ): Promise<void> {
     const clock = this.opts.clock ?? (() => performance.now());
-    const state = targets.map(() => ({ seq: 0, answered: true, missed: 0, up: undefined as boolean | undefined }));
+    const state = targets.map(() => ({ seq: 0, answered: true, missed: 0, up: undefined as boolean | undefined, claim: 0 }));
     const v6 = targets.some((t) => t.address.includes(':'));
     const sock = createSocket({ type: v6 ? 'udp6' : 'udp4' });
     const run = { stopped: false };
@@ -59,13 +80,19 @@ export class UdpCandidateProber implements CandidateProber {
     sock.on('error', () => undefined); // ICMP unreachable etc.: the missing answer is what counts
     sock.on('message', (msg) => {
       if (run.stopped) return;
-      if (msg.length < 12 || msg.readUInt32BE(0) !== MAGIC) return;
+      if (msg.length < PROBE_BYTES || msg.readUInt32BE(0) !== MAGIC) return;
       const i = msg.readUInt32BE(4);
       const s = state[i];
       const t = targets[i];
       if (!s || !t || msg.readUInt32BE(8) !== s.seq || s.answered) return;
       s.answered = true;
       s.missed = 0;
+      // A bare echo (a responder that claims nothing) counts as claim 0.
+      const claim = msg.length >= REPLY_BYTES ? msg.readUInt32BE(PROBE_BYTES) : 0;
+      if (claim !== s.claim) {
+        s.claim = claim;
+        onClaim?.(t.name, claim, clock());
+      }
       if (s.up !== true) {
         s.up = true;
         onChange(t.name, true, clock());
@@ -88,7 +115,7 @@ export class UdpCandidateProber implements CandidateProber {
         }
         s.seq = (s.seq + 1) >>> 0;
         s.answered = false;
-        const b = Buffer.alloc(12);
+        const b = Buffer.alloc(PROBE_BYTES);
         b.writeUInt32BE(MAGIC, 0);
         b.writeUInt32BE(i, 4);
         b.writeUInt32BE(s.seq, 8);
@@ -114,6 +141,7 @@ export class UdpEchoResponder implements EchoResponder {
   private sock: Socket | undefined;
   private on = true;
   private last: number | undefined;
+  private epoch: () => number = () => 0;
 
   constructor(private readonly opts: { address: string; port: number }) {}
 
@@ -122,10 +150,14 @@ export class UdpEchoResponder implements EchoResponder {
     this.sock = sock;
     sock.on('error', () => undefined);
     sock.on('message', (msg, rinfo) => {
-      if (msg.length < 12 || msg.readUInt32BE(0) !== MAGIC) return;
+      if (msg.length < PROBE_BYTES || msg.readUInt32BE(0) !== MAGIC) return;
       this.last = performance.now();
       if (!this.on) return;
-      sock.send(msg, rinfo.port, rinfo.address, () => undefined);
+      const reply = Buffer.alloc(REPLY_BYTES);
+      msg.copy(reply, 0, 0, PROBE_BYTES);
+      // Read at reply time, not when the role last changed: a lease that ran out is no claim, tick or no tick.
+      reply.writeUInt32BE(Math.min(Math.max(0, Math.floor(this.epoch())), 0xffffffff), PROBE_BYTES);
+      sock.send(reply, rinfo.port, rinfo.address, () => undefined);
     });
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
@@ -142,6 +174,10 @@ export class UdpEchoResponder implements EchoResponder {
 
   lastProbeAt(): number | undefined {
     return this.last;
+  }
+
+  claims(epoch: () => number): void {
+    this.epoch = epoch;
   }
 
   /** The bound port (the one asked for, or the kernel's pick for port 0); undefined when not started. */

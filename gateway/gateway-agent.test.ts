@@ -20,11 +20,12 @@ function setup() {
   const mk = (name: string) => {
     const egress = new RecordingGatewayEgress(clock);
     const prober = new ManualProber();
+    const responder = new SilentResponder();
     const agent = new GatewayAgent(
       { cluster: 'c', name, profile, candidates, probePort: 1, egress: { gateway: 'egw', config: { rules: [], egressIps: [EIP] } } },
-      { leaseStore: store, egress, prober, responder: new SilentResponder(), log: createLogger(name, 'silent'), clock },
+      { leaseStore: store, egress, prober, responder, log: createLogger(name, 'silent'), clock },
     );
-    return { agent, egress, prober };
+    return { agent, egress, prober, responder };
   };
   const gw1 = mk('gw1');
   const gw2 = mk('gw2');
@@ -40,6 +41,21 @@ function setup() {
 }
 
 describe('GatewayAgent (fakes, fake clock)', () => {
+  it('its probe replies claim the lease epoch while it serves, and nothing once the lease ran out, tick or no tick', async () => {
+    const t = setup();
+    await t.gw1.agent.start();
+    t.gw1.prober.onChange?.('gw2', true, 0);
+    expect(t.gw1.responder.epoch()).toBe(0);
+    await t.gw1.agent.tick();
+    const epoch = t.gw1.agent.status().epoch;
+    expect(epoch).toBeGreaterThan(0);
+    expect(t.gw1.responder.epoch()).toBe(epoch);
+    // A stalled agent (no ticks): its replies stop claiming when its hold ends, not when it next runs.
+    t.advance(profile.leaseTtlMs);
+    expect(t.gw1.responder.epoch()).toBe(0);
+    await t.gw1.agent.stop();
+  });
+
   it('highest priority serves the egress IP; on its death the standby takes over only after the lease, never overlapping', async () => {
     const t = setup();
     await t.gw1.agent.start();

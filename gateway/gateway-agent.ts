@@ -101,6 +101,8 @@ export class GatewayAgent {
     // says it holds the lease and answers them, and the record this agent left behind when it died may still say
     // so. A broker that does not answer within a second does not hold the start up.
     await Promise.race([this.publish(), new Promise((r) => setTimeout(r, START_PUBLISH_WAIT_MS).unref())]);
+    // Every probe reply says whether this gateway holds the lease (its epoch), as of the moment it answers.
+    this.deps.responder.claims(() => (this.keeper.serving() ? (this.keeper.hold.epoch ?? 0) : 0));
     await this.deps.responder.start();
     const peers = this.cfg.candidates.filter((c) => c.name !== this.cfg.name);
     await this.deps.prober.start(

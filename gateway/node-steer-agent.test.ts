@@ -121,4 +121,63 @@ describe('NodeSteerAgent (fakes)', () => {
     expect(written.length).toBe(settled);
     await t.agent.stop();
   });
+
+  it('follows the gateway that answers and holds the lease: a blip only this node saw costs no hold-down', async () => {
+    const t = setup('active-standby');
+    await t.agent.start();
+    for (const c of candidates) t.prober.onChange?.(c.name, true, 0);
+    t.prober.onClaim?.('gw1', 7, 0);
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw1']]));
+    // Probed down: left at once (it may be dead), the election picks the standby that would take over.
+    t.advance(10);
+    t.prober.onChange?.('gw1', false, t.now());
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw2']]));
+    // Back 30 ms later, still holding epoch 7: it never stopped serving, so back to it now, not after the hold-down.
+    t.advance(30);
+    t.prober.onChange?.('gw1', true, t.now());
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw1']]));
+    expect(await t.routes.current()).toEqual(new Map([['10.60.0.0/16', ['10.0.0.11']]]));
+    await t.agent.stop();
+  });
+
+  it('stays with the lease holder until the preferred gateway takes the lease back; two claimants: the higher epoch', async () => {
+    const t = setup('active-standby');
+    await t.agent.start();
+    for (const c of candidates) t.prober.onChange?.(c.name, true, 0);
+    t.prober.onClaim?.('gw1', 7, 0);
+    await t.agent.evaluate();
+    t.advance(10);
+    t.prober.onChange?.('gw1', false, t.now());
+    t.prober.onClaim?.('gw2', 8, t.now()); // gw2 took over
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw2']]));
+    // gw1 returns, its replies still claiming the epoch it lost (its agent has not noticed yet): the newer one wins.
+    t.advance(100);
+    t.prober.onChange?.('gw1', true, t.now());
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw2']]));
+    t.prober.onClaim?.('gw1', 0, t.now());
+    // The hold-down is over and gw1 ranks first, but gw2 still serves: no move before gw1 holds the lease.
+    t.advance(PROFILES.default.holdDownMs);
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw2']]));
+    t.prober.onClaim?.('gw2', 0, t.now());
+    t.prober.onClaim?.('gw1', 9, t.now());
+    await t.agent.evaluate();
+    expect(await t.egress.current()).toEqual(new Map([['egw', 'gw1']]));
+    await t.agent.stop();
+  });
+
+  it('active-active ignores claims (every healthy gateway carries flows)', async () => {
+    const t = setup('active-active');
+    await t.agent.start();
+    for (const c of candidates) t.prober.onChange?.(c.name, true, 0);
+    t.prober.onClaim?.('gw2', 3, 0);
+    await t.agent.evaluate();
+    expect((await t.routes.current()).get('10.60.0.0/16')).toHaveLength(3);
+    await t.agent.stop();
+  });
 });

@@ -46,6 +46,8 @@ export class NodeSteerAgent {
   private busy: Promise<void> = Promise.resolve();
   private stopped = false;
   private startedAt = 0;
+  /** Lease epoch each candidate's replies claim (absent: none). */
+  private readonly claims = new Map<string, number>();
 
   constructor(
     private readonly cfg: NodeSteerConfig,
@@ -72,6 +74,12 @@ export class NodeSteerAgent {
         this.deps.log.info({ gateway: name, up }, 'gateway health changed');
         this.kick();
       },
+      (name, epoch) => {
+        if (epoch > 0) this.claims.set(name, epoch);
+        else this.claims.delete(name);
+        this.deps.log.info({ gateway: name, epoch }, epoch > 0 ? 'gateway holds the lease' : 'gateway holds no lease');
+        this.kick();
+      },
     );
     // Re-evaluate periodically too: a hold-down ends without any probe event.
     this.timer = setInterval(() => this.kick(), Math.max(50, this.cfg.profile.probeIntervalMs * 5));
@@ -87,9 +95,10 @@ export class NodeSteerAgent {
   /** Recomputes the election and moves routes when it changed. Exposed for tests. */
   async evaluate(): Promise<void> {
     const now = this.clock();
-    let elected = electActive({
-      candidates: this.cfg.candidates, health: this.tracker.view(), now, holdDownMs: this.cfg.profile.holdDownMs, mode: this.cfg.mode,
-    });
+    const claimant = this.claimant();
+    let elected = claimant
+      ? [claimant]
+      : electActive({ candidates: this.cfg.candidates, health: this.tracker.view(), now, holdDownMs: this.cfg.profile.holdDownMs, mode: this.cfg.mode });
     // No healthy gateway at all: keep the current one(s) for a grace period before removing routes. On a loaded
     // host the lone survivor's probes miss now and then; blackholing on each such blip turned one failover into
     // several outages. A gateway that is really gone carries nothing either way; after the grace the routes go
@@ -124,6 +133,25 @@ export class NodeSteerAgent {
     await Promise.all(moves);
     this.deps.log.info({ from: prev, to: elected, ms: Math.round(this.clock() - now) }, 'steered');
     this.deps.writeStatus?.(this.status());
+  }
+
+  /**
+   * Active-standby: the answering candidate whose replies say it holds the cluster's gateway lease (the newest
+   * epoch if two do, during a handover). It serves the egress IPs and the other clusters route to it, so the node
+   * follows it whatever its own probes said a moment ago: a blip only this node saw must not hold the real
+   * gateway down for a hold-down while traffic goes to a standby that serves nothing (measured before: 2 s of
+   * outage). Probes stay the fast path: a claimant that stops answering is dropped at once, and with no claimant
+   * (the holder died, its lease not yet taken over) the election picks the standby that is about to take it.
+   */
+  private claimant(): string | undefined {
+    if (this.cfg.mode !== 'active-standby') return undefined;
+    const view = this.tracker.view();
+    let best: { name: string; epoch: number } | undefined;
+    for (const c of this.cfg.candidates) {
+      const epoch = this.claims.get(c.name);
+      if (epoch !== undefined && view.get(c.name)?.healthy === true && (!best || epoch > best.epoch)) best = { name: c.name, epoch };
+    }
+    return best?.name;
   }
 
   private lastHealth = '';

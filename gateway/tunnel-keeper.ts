@@ -81,6 +81,8 @@ export class TunnelKeeper {
   private prober: CandidateProber | undefined;
   private probeKey = '';
   private readonly chosen = new Map<string, string>();
+  /** Lease epoch each remote gateway's probe replies claim (key: cluster/name; absent: none). */
+  private readonly claims = new Map<string, number>();
 
   constructor(private readonly o: TunnelKeeperOptions) {}
 
@@ -182,12 +184,22 @@ export class TunnelKeeper {
     if (targets.length === 0) return;
     const prober = p.prober();
     this.prober = prober;
-    await prober.start(targets, (name, up, at) => {
-      if (up) this.tracker.markUp(name, at);
-      else this.tracker.markDown(name, at);
-      this.o.log.info({ gateway: name, up }, 'tunnels: remote gateway probe changed');
-      void this.sync();
-    });
+    this.claims.clear();
+    await prober.start(
+      targets,
+      (name, up, at) => {
+        if (up) this.tracker.markUp(name, at);
+        else this.tracker.markDown(name, at);
+        this.o.log.info({ gateway: name, up }, 'tunnels: remote gateway probe changed');
+        void this.sync();
+      },
+      (name, epoch) => {
+        if (epoch > 0) this.claims.set(name, epoch);
+        else this.claims.delete(name);
+        this.o.log.info({ gateway: name, epoch }, 'tunnels: remote gateway lease claim changed');
+        void this.sync();
+      },
+    );
   }
 
   /** The election a remote cluster's nodes run, over this gateway's probes of its candidates. */
@@ -202,11 +214,13 @@ export class TunnelKeeper {
     // The remote cluster's own choice first: the gateway that says it holds the lease and answers our probes. Our
     // probes alone can disagree with the remote nodes after a blip only we saw (measured: a 15 ms remote blip held
     // that gateway down here for the whole hold-down while its own nodes kept using it, and the tunnel dropped
-    // their replies: 2.1 s of cross-cluster outage). Two claimants (a handover, or a stale claim of a restarted
-    // one): the newest record. A claimant we probe down loses the CIDRs at once: probes stay the fast path.
-    const claimant = usable
-      .filter((g) => g.active === true && health.get(g.name)?.healthy === true)
-      .sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt))[0];
+    // their replies: 2.1 s of cross-cluster outage). The claim in its probe replies comes first (the epoch it holds
+    // as it answers, no broker round trip; two claimants during a handover: the higher epoch), then the one in its
+    // broker record (the newest record). A claimant we probe down loses the CIDRs at once: probes stay the fast path.
+    const answering = usable.filter((g) => health.get(g.name)?.healthy === true);
+    const claimant =
+      answering.filter((g) => this.claims.has(key(g))).sort((a, b) => (this.claims.get(key(b)) ?? 0) - (this.claims.get(key(a)) ?? 0))[0] ??
+      answering.filter((g) => g.active === true).sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt))[0];
     if (claimant) {
       this.chosen.set(cluster, claimant.name);
       return claimant.name;
