@@ -431,7 +431,16 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
       await startBrokerProcess();
     },
     rebuildGateway: async (g) => {
-      await executePlan(hostRebuildSteps(planLab(topo, lab.runId), netnsName(lab.runId, g)));
+      const hostNs = netnsName(lab.runId, g);
+      const steps = hostRebuildSteps(planLab(topo, lab.runId), hostNs);
+      // The kernel tears a deleted namespace down in the background (node death even defers it to here): the far
+      // ends of its veths vanish only then, and creating them again before that fails with "File exists".
+      const farEnds = steps.flatMap((s) => (s.kind === 'veth' ? [s.a.netns === hostNs ? s.b : s.a] : []));
+      await waitFor(`${g}'s old links to be gone`, 10_000, async () => {
+        for (const e of farEnds) if ((await run(['ip', 'link', 'show', 'dev', e.ifname], { netns: e.netns, allowFailure: true })).code === 0) return false;
+        return true;
+      });
+      await executePlan(steps);
       if (mesh) {
         await mesh.bringUp(g);
         await gatewayTunnelRoutes(g);

@@ -14,6 +14,7 @@ describeRoot('gateway-failover scenario (real lab, root)', () => {
     const s = loadScenario('gateway-failover');
     const scenario = { ...s, timing: { beforeFaultMs: 500, afterFaultMs: 2500, settleMs: 3500 } };
     const dir = mkdtempSync(join(tmpdir(), 'strait-scenario-'));
+    let failed = true;
     try {
       const { report } = await runScenarioCommand({ scenario, trials: 1, reportDir: dir });
       expect(report.trials.map((t) => t.fault).sort()).toEqual(s.faults.map((f) => f.kind).sort());
@@ -30,8 +31,15 @@ describeRoot('gateway-failover scenario (real lab, root)', () => {
       }
       expect(existsSync(join(dir, 'summary.md'))).toBe(true);
       expect(readFileSync(join(dir, 'trial-1.svg'), 'utf8')).toContain('<svg');
+      failed = false;
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      // A failure keeps the report (daemon logs in logs/) and prints its summary: per trial outage, flows, takeover.
+      if (failed) {
+        const summary = existsSync(join(dir, 'summary.md')) ? readFileSync(join(dir, 'summary.md'), 'utf8') : '(no summary: the lab did not come up)';
+        console.error(`scenario report kept in ${dir}:\n${summary}`);
+      } else {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   }, 280_000);
 });
