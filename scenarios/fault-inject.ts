@@ -1,5 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
-import { deleteNetns, pidsInNetns } from '../host/index.js';
+import { deleteNetns, openNetnsRef, pidsInNetns, pidsInNetnsRef, run } from '../host/index.js';
 import type { FailoverBackend } from './runner-backend.js';
 import type { FaultKind } from './scenario-model.js';
 
@@ -16,25 +15,6 @@ export interface InjectedFault {
   nodeGone: boolean;
   /** Undo the fault (restart, unfreeze, relink, unpartition, rebuild). */
   restore(): Promise<void>;
-}
-
-/** An open file of the namespace: holds the kernel's namespace object after `ip netns del`. Closes once. */
-function openNetnsRef(ns: string): { close(): void } {
-  let fd: number | undefined;
-  try {
-    fd = openSync(`/run/netns/${ns}`, 'r');
-  } catch {
-    fd = undefined;
-  }
-  return {
-    close(): void {
-      // Never twice: the number may belong to another file by then.
-      if (fd === undefined) return;
-      const f = fd;
-      fd = undefined;
-      closeSync(f);
-    },
-  };
 }
 
 function signal(pid: number | null, sig: NodeJS.Signals): void {
@@ -87,22 +67,34 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
     }
     case 'node-death': {
       const ns = lab.netns(gateway);
-      const pids = await pidsInNetns(ns);
+      // Held open from the start: after the namespace is deleted by name, this reference still finds what runs
+      // in it and reaches its links, and it decides when the kernel tears it down (see below).
+      const keep = openNetnsRef(ns);
+      const pids = keep ? pidsInNetnsRef(keep) : await pidsInNetns(ns);
       // The node dies when its processes do: that is the fault's moment, not the end of the cleanup after it.
       const at = Date.now();
       // The namespace only dies with its last process: kill everything in it (all of it belongs to this run).
       for (const pid of pids) signal(pid, 'SIGKILL');
-      // A dead node falls silent at once: every link of it goes dark.
-      const links = JSON.parse((await lab.exec(gateway, ['ip', '-j', 'link', 'show'], { allowFailure: true })).stdout || '[]') as { ifname: string }[];
-      const down = links.filter((l) => l.ifname !== 'lo').map((l) => `link set dev ${l.ifname} down`);
-      if (down.length) await lab.exec(gateway, ['ip', '-force', '-batch', '-'], { input: `${down.join('\n')}\n`, allowFailure: true });
-      // Deleted now, torn down by the kernel only when the trial is over. Tearing a namespace down holds the (one,
-      // shared) kernel's rtnl lock for ~60 ms, and every other "node" of the lab waits for it to change a route:
-      // measured in the fast profile, node-death trials in which the client node's route move took 61-66 ms instead
-      // of ~10. A real node death stalls no other node's kernel. The open namespace file keeps the kernel object
-      // (links down, nothing running) until restore closes it.
-      const keep = openNetnsRef(ns);
       await deleteNetns(ns);
+      if (!keep) return done(() => b.rebuildGateway(gateway), true);
+      // Deleted by name, nothing enters it any more. What entered between the listing and the deletion (the
+      // scenario's own fence reader restarts its `nft` in the namespace on its next look) would keep a dead node
+      // running and its namespace alive for good: kill that too.
+      for (let i = 0; i < 5; i++) {
+        const late = pidsInNetnsRef(keep);
+        if (late.length === 0) break;
+        for (const pid of late) signal(pid, 'SIGKILL');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // A dead node falls silent at once: every link of it goes dark.
+      const links = JSON.parse((await run([...keep.enter, 'ip', '-j', 'link', 'show'], { allowFailure: true })).stdout || '[]') as { ifname: string }[];
+      const down = links.filter((l) => l.ifname !== 'lo').map((l) => `link set dev ${l.ifname} down`);
+      if (down.length) await run([...keep.enter, 'ip', '-force', '-batch', '-'], { input: `${down.join('\n')}\n`, allowFailure: true });
+      // Torn down by the kernel only when the trial is over. Tearing a namespace down holds the (one, shared)
+      // kernel's rtnl lock for ~60 ms, and every other "node" of the lab waits for it to change a route: measured
+      // in the fast profile, node-death trials in which the client node's route move took 61-66 ms instead of ~10.
+      // A real node death stalls no other node's kernel. The open reference keeps the kernel object (links down,
+      // nothing running) until restore drops it.
       const release = setTimeout(() => keep.close(), 10_000);
       release.unref();
       const restore = async (): Promise<void> => {
