@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { renderFailoverSection, summariseLoad } from './runner-bench.js';
+import { parseBenchArgs, renderFailoverSection, summariseLoad } from './runner-bench.js';
 import type { RunReport } from './report-model.js';
 
 const summary = { trials: 2, p50OutageMs: 50, p95OutageMs: 60, p99OutageMs: 60, maxOutageMs: 60, eipConflicts: 0, wrongSourceIPs: 0, failed: 0 };
@@ -16,5 +16,14 @@ describe('bench:failover section', () => {
     expect(md).toContain('`npm run bench:failover -- --profile fast`');
     expect(md).toContain('fast 1–4 (mean 2.3)');
     expect(md).toContain('| fast | `gateway-sigkill` | 2 | 50 | 60 | 60 | 60 | 0 | 0 | 0 |');
+  });
+
+  it('parses its flags and refuses unknown ones or bad values before any run starts', () => {
+    expect(parseBenchArgs([])).toEqual({ help: false, trials: 20, profiles: ['default', 'fast'], doc: true });
+    expect(parseBenchArgs(['--trials', '5', '--profile', 'fast', '--no-doc'])).toEqual({ help: false, trials: 5, profiles: ['fast'], doc: false });
+    expect(parseBenchArgs(['--help']).help).toBe(true);
+    expect(() => parseBenchArgs(['--trails', '5'])).toThrow(/--trails[\s\S]*usage: npm run bench:failover/);
+    expect(() => parseBenchArgs(['--trials', 'x'])).toThrow(/--trials x: expected a positive integer/);
+    expect(() => parseBenchArgs(['--profile', 'turbo'])).toThrow(/expected default or fast/);
   });
 });

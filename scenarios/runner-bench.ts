@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { StraitError } from '../api/index.js';
 import { dirname, join } from 'node:path';
 import type { OutageSummary, RunReport } from './report-model.js';
 import { runScenarioCommand } from './runner-main.js';
@@ -94,9 +96,50 @@ export function replaceSection(doc: string, section: string): string {
   return `${doc.slice(0, start + 1)}${section}${next < 0 ? '' : doc.slice(next)}`;
 }
 
-function flag(args: readonly string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
+export const BENCH_USAGE = `usage: npm run bench:failover -- [--trials N] [--profile default|fast] [--no-doc]
+       npm run bench:failover -- --from REPORT_DIR[,REPORT_DIR…] [--command TEXT]
+Runs the built-in gateway-failover scenario N times per fault (default 20) for each profile (default: both) and
+writes the distribution to docs/benchmarks.md (## Failover); --from rewrites that section from earlier reports.
+`;
+
+export interface BenchArgs {
+  readonly help: boolean;
+  readonly trials: number;
+  readonly profiles: Profile[];
+  readonly doc: boolean;
+  readonly from?: string;
+  readonly command?: string;
+}
+
+/** The bench's flags; an unknown flag or a bad value is an error (a typo must not start a 40-minute run). */
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  let v;
+  try {
+    v = parseArgs({
+      args: [...argv],
+      options: {
+        help: { type: 'boolean', short: 'h' }, trials: { type: 'string' }, profile: { type: 'string' },
+        'no-doc': { type: 'boolean' }, from: { type: 'string' }, command: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    throw new StraitError('INVALID_ARGUMENT', `${(e as Error).message}\n${BENCH_USAGE}`);
+  }
+  const trials = v.trials === undefined ? 20 : Number(v.trials);
+  if (!Number.isInteger(trials) || trials < 1) throw new StraitError('INVALID_ARGUMENT', `--trials ${v.trials}: expected a positive integer`);
+  if (v.profile !== undefined && v.profile !== 'default' && v.profile !== 'fast') {
+    throw new StraitError('INVALID_ARGUMENT', `--profile ${v.profile}: expected default or fast`);
+  }
+  return {
+    help: v.help === true,
+    trials,
+    profiles: v.profile ? [v.profile] : ['default', 'fast'],
+    doc: v['no-doc'] !== true,
+    ...(v.from !== undefined ? { from: v.from } : {}),
+    ...(v.command !== undefined ? { command: v.command } : {}),
+  };
 }
 
 function readRun(reportDir: string): BenchRun {
@@ -107,18 +150,21 @@ function readRun(reportDir: string): BenchRun {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const trials = Number(flag(args, '--trials') ?? 20) || 20;
-  const profiles: Profile[] = args.includes('--profile') ? [flag(args, '--profile') as Profile] : ['default', 'fast'];
+  const args = parseBenchArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(BENCH_USAGE);
+    return;
+  }
+  const { trials, profiles } = args;
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const docPath = join(root, 'docs', 'benchmarks.md');
   const cpus = (await import('node:os')).cpus().length;
   const machine = `${cpus} cores, machine shared with other work`;
-  const from = flag(args, '--from');
+  const from = args.from;
   if (from) {
     const runs = from.split(',').filter(Boolean).map(readRun);
     const n = Math.max(...runs.flatMap((r) => Object.values(r.report.summary.byFault).map((f) => f.trials)));
-    writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderFailoverSection(runs, n, machine, flag(args, '--command'))));
+    writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderFailoverSection(runs, n, machine, args.command)));
     process.stdout.write(`wrote ${docPath} (## Failover) from ${runs.length} runs\n`);
     return;
   }
@@ -151,7 +197,7 @@ async function main(): Promise<void> {
     process.stdout.write(`  load average during the run: ${load ? `${load.min}–${load.max}, mean ${load.mean}` : '–'}; report ${r.reportDir}\n`);
     reports.push({ ...r, load });
   }
-  if (args.includes('--no-doc')) return;
+  if (!args.doc) return;
   writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), renderFailoverSection(reports, trials, machine)));
   process.stdout.write(`wrote ${docPath} (## Failover)\n`);
 }
