@@ -256,11 +256,12 @@ export class TunnelKeeper {
     let changed = false;
     if (want !== this.applied) {
       try {
+        const t0 = performance.now();
         await this.o.driver.reconcile(plan.peers);
         this.applied = want;
         this.lastError = undefined;
         changed = true;
-        this.o.log.info({ active: plan.active, peers: plan.peers.map((p) => p.id), skipped: plan.skipped }, 'tunnels reconciled');
+        this.o.log.info({ active: plan.active, peers: plan.peers.map((p) => p.id), skipped: plan.skipped, ms: Math.round(performance.now() - t0) }, 'tunnels reconciled');
       } catch (e) {
         this.lastError = (e as Error).message;
         this.o.log.warn({ err: this.lastError }, 'tunnels: reconcile failed; retrying on the next tick');

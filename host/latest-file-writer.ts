@@ -17,6 +17,8 @@ export class LatestFileWriter {
   constructor(
     readonly file: string,
     private readonly onError: (e: unknown) => void = () => undefined,
+    /** File mode of new files (e.g. 0o600 for anything holding keys). */
+    private readonly mode?: number,
   ) {}
 
   write(text: string): void {
@@ -36,7 +38,7 @@ export class LatestFileWriter {
         const text = this.pending;
         this.pending = undefined;
         try {
-          await writeFile(tmp, text);
+          await writeFile(tmp, text, this.mode !== undefined ? { mode: this.mode } : {});
           await rename(tmp, this.file);
         } catch (e) {
           this.onError(e);

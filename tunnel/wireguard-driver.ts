@@ -4,7 +4,7 @@ import { StraitError } from '../api/index.js';
 import { isAlive, startDaemon, stopPid } from '../host/index.js';
 import { createSerial, dp, devName, enableForwarding, linkExists, routesOnDev, shortHash, waitFor } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
-import { readPeerRecord, writePeerRecord } from './peer-record.js';
+import { PeerRecordStore } from './peer-record.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
 import type { TunnelDriver, TunnelImplementation, TunnelLocalConfig, TunnelLocalKeys, TunnelPeer, TunnelPeerStatus, TunnelStatus } from './types.js';
 
@@ -35,8 +35,13 @@ export class WireguardDriver implements TunnelDriver {
   private impl: TunnelImplementation | undefined;
 
   private readonly serial = createSerial();
+  private readonly record: PeerRecordStore;
+  /** The route set last installed on the device (unset: list and fix the routes on the next reconcile). */
+  private routesKey: string | undefined;
 
-  constructor(readonly config: TunnelLocalConfig) {}
+  constructor(readonly config: TunnelLocalConfig) {
+    this.record = new PeerRecordStore(config.stateDir);
+  }
 
   private get ns(): string | undefined {
     return this.config.netns;
@@ -73,6 +78,7 @@ export class WireguardDriver implements TunnelDriver {
 
   private async initNow(): Promise<void> {
     validateLocalConfig(this.type, this.config);
+    this.routesKey = undefined;
     mkdirSync(this.config.stateDir, { recursive: true, mode: 0o700 });
     await enableForwarding(this.ns);
     const name = this.ifname;
@@ -136,22 +142,34 @@ export class WireguardDriver implements TunnelDriver {
     const name = this.ifname;
     const have = new Map((await this.dump()).map((p) => [p.publicKey, p]));
     const want = new Map(desired.map((p) => [p.publicKey!, p]));
-    for (const key of have.keys()) if (!want.has(key)) await dp(['wg', 'set', name, 'peer', key, 'remove'], { netns: this.ns });
+    // Every peer change in one `wg set` (one fork, one UAPI transaction): when a remote cluster fails over, its
+    // CIDRs leave the old gateway's peer and reach the new one's at once (allowed-ips are unique across peers, so
+    // setting them on the new peer takes them from the old). Changed and new peers first, in the plan's order
+    // (the new active first), then removals: a peer whose key rotated hands its CIDRs to its new key before it goes.
+    const sets: string[] = [];
     for (const p of desired) {
       const cur = have.get(p.publicKey!);
       const endpoint = `${p.endpoint}:${p.port ?? WIREGUARD_PORT}`;
       const allowed = [...p.remoteCidrs].sort();
       const psk = p.psk ?? '(none)';
       if (cur && cur.endpoint === endpoint && cur.allowedIps.join(',') === allowed.join(',') && cur.psk === psk) continue;
-      const argv = ['wg', 'set', name, 'peer', p.publicKey!, 'endpoint', endpoint, 'allowed-ips', allowed.join(','), 'persistent-keepalive', String(KEEPALIVE_S)];
-      argv.push('preshared-key', p.psk ? this.writeKey(`psk-${shortHash(p.id, 8)}`, p.psk) : '/dev/null');
-      await dp(argv, { netns: this.ns });
+      sets.push('peer', p.publicKey!, 'endpoint', endpoint, 'allowed-ips', allowed.join(','), 'persistent-keepalive', String(KEEPALIVE_S));
+      sets.push('preshared-key', p.psk ? this.writeKey(`psk-${shortHash(p.id, 8)}`, p.psk) : '/dev/null');
     }
+    for (const key of have.keys()) if (!want.has(key)) sets.push('peer', key, 'remove');
+    if (sets.length) await dp(['wg', 'set', name, ...sets], { netns: this.ns });
+    // Routes go `dev wg…` whichever peer carries a CIDR, so a failover leaves them alone: listed and fixed only
+    // when the set of CIDRs changed (or nothing is known about the device: after init).
     const routes = new Set(desired.flatMap((p) => p.remoteCidrs));
-    for (const r of await routesOnDev(this.ns, name)) if (!routes.has(r.dst)) await dp(['ip', 'route', 'del', r.dst, 'dev', name], { netns: this.ns, allowFailure: true });
-    const present = new Set((await routesOnDev(this.ns, name)).map((r) => r.dst));
-    for (const c of routes) if (!present.has(c)) await dp(['ip', 'route', 'replace', c, 'dev', name], { netns: this.ns });
-    writePeerRecord(this.config.stateDir, desired);
+    const routesKey = [...routes].sort().join(',');
+    if (routesKey !== this.routesKey) {
+      this.routesKey = undefined;
+      for (const r of await routesOnDev(this.ns, name)) if (!routes.has(r.dst)) await dp(['ip', 'route', 'del', r.dst, 'dev', name], { netns: this.ns, allowFailure: true });
+      const present = new Set((await routesOnDev(this.ns, name)).map((r) => r.dst));
+      for (const c of routes) if (!present.has(c)) await dp(['ip', 'route', 'replace', c, 'dev', name], { netns: this.ns });
+      this.routesKey = routesKey;
+    }
+    this.record.set(desired);
   }
 
   rotateLocalKeys(keys: TunnelLocalKeys): Promise<void> {
@@ -171,7 +189,7 @@ export class WireguardDriver implements TunnelDriver {
     const dump = exists ? await this.dump() : [];
     const byKey = new Map(dump.map((p) => [p.publicKey, p]));
     const now = Date.now();
-    const peers: TunnelPeerStatus[] = readPeerRecord(this.config.stateDir)
+    const peers: TunnelPeerStatus[] = this.record.get()
       .filter((p) => byKey.has(p.publicKey ?? ''))
       .map((p) => {
         const d = byKey.get(p.publicKey!)!;
@@ -210,7 +228,11 @@ export class WireguardDriver implements TunnelDriver {
     if (pid) await stopPid(pid, 3000);
     await dp(['ip', 'link', 'del', this.ifname], { netns: this.ns, allowFailure: true });
     rmSync(join(WIREGUARD_SOCKET_DIR, `${this.ifname}.sock`), { force: true });
+    // A record write still in flight would bring the state dir back.
+    await this.record.flush();
+    this.record.clear();
     rmSync(this.config.stateDir, { recursive: true, force: true });
     this.impl = undefined;
+    this.routesKey = undefined;
   }
 }
