@@ -50,23 +50,25 @@ export const PROFILES = {
     realtimePriority: 0,
   },
   /**
-   * 10 ms × 3 misses: routes move ~40-60 ms after a gateway dies. Lease 60 ms, renewed every 10 ms: a holder that
-   * dies stops serving ≤ 45 ms after its last renewal and the standby can acquire ≤ 60 ms after it, which is what
+   * 10 ms × 3 misses: routes move ~40-60 ms after a gateway dies. Lease 50 ms, renewed every 10 ms: a holder that
+   * dies stops serving ≤ 40 ms after its last renewal and the standby can acquire ≤ 50 ms after it, which is what
    * bounds the egress-IP move (the fence must outlive a renewal interval plus a stall, so it cannot shrink much
    * further). Target p99 ≤ 100 ms. Costs more probe traffic and CPU (100 renewals/s, each one Redis call and one
-   * line to the fence's nft session), and a renewal stalled for > 35 ms (a very loaded host) drops egress IPs
-   * briefly.
+   * line to the fence's nft session), and a renewal stalled for > 30 ms (a very loaded host) drops egress IPs
+   * briefly. (It was 60/15: the egress move after link down or a partition, where the holder cannot release, sat
+   * at 70-110 ms, the last fault kinds above 100; the 10 ms margin is enough because the fence is counted from
+   * when the renewal was sent and enforced by the kernel, see lease-keeper.ts.)
    */
   fast: {
     name: 'fast',
     probeIntervalMs: 10,
     misses: 3,
-    leaseTtlMs: 60,
+    leaseTtlMs: 50,
     renewIntervalMs: 10,
-    safetyMarginMs: 15,
+    safetyMarginMs: 10,
     acquireRetryMs: 5,
     holdDownMs: 2000,
-    // 10 ms probes and a 45 ms fence window do not survive CFS delays on a loaded host (seen: 50+ ms stalls at
+    // 10 ms probes and a 40 ms fence window do not survive CFS delays on a loaded host (seen: 50+ ms stalls at
     // load 5-11 on 2 cores, each one a lapsed fence or a false "gateway down").
     realtimePriority: 10,
   },
