@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { electActive, HealthTracker, type CandidateHealth } from './election.js';
+import { electActive, HealthTracker, leaseClaimant, type CandidateHealth } from './election.js';
 
 const C = [
   { name: 'gw1', priority: 100 },
@@ -63,5 +63,16 @@ describe('HealthTracker', () => {
     expect(t.markDown('b', 8)).toBeUndefined();
     expect(t.markUp('b', 9)).toBe('up');
     expect(t.view().get('b')?.recovered).toBe(false);
+  });
+});
+
+describe('leaseClaimant', () => {
+  it('picks the answering candidate with the highest claimed epoch; none when nobody answering claims', () => {
+    const claims = new Map([['gw1', 7], ['gw2', 8], ['gw3', 0]]);
+    expect(leaseClaimant(['gw1', 'gw2', 'gw3'], claims, () => true)).toBe('gw2');
+    expect(leaseClaimant(['gw1', 'gw2', 'gw3'], claims, (n) => n !== 'gw2')).toBe('gw1');
+    expect(leaseClaimant(['gw3'], claims, () => true)).toBeUndefined(); // epoch 0 is no claim
+    expect(leaseClaimant(['gw1', 'gw2'], claims, () => false)).toBeUndefined();
+    expect(leaseClaimant(['gw4'], claims, () => true)).toBeUndefined();
   });
 });

@@ -52,6 +52,21 @@ export function electActive(input: ElectionInput): string[] {
 }
 
 /**
+ * The lease holder among the candidates that answer: the one whose probe replies claim the highest lease epoch
+ * (two claim during a handover, or while a stalled old holder has not noticed its loss). Undefined when no
+ * answering candidate claims. Observers follow it ahead of `electActive` (docs/gateways.md, "Following the lease
+ * holder"); the election decides only while nobody answering holds the lease.
+ */
+export function leaseClaimant(names: Iterable<string>, claims: ReadonlyMap<string, number>, answering: (name: string) => boolean): string | undefined {
+  let best: { name: string; epoch: number } | undefined;
+  for (const name of names) {
+    const epoch = claims.get(name);
+    if (epoch !== undefined && epoch > 0 && answering(name) && (!best || epoch > best.epoch)) best = { name, epoch };
+  }
+  return best?.name;
+}
+
+/**
  * Turns probe outcomes into `CandidateHealth`: down after `misses` consecutive unanswered probes, up again on
  * the first answer. Transitions are returned so callers act only on change. Also accepts up/down events from a
  * prober that counts misses itself (`markUp`/`markDown`).

@@ -3,7 +3,7 @@ import type { AgentStatus } from './agent-status.js';
 import type { CandidateAddress } from './agent-argv.js';
 import type { CandidateProber } from './candidate-prober.js';
 import type { NodeEgress, NodeEgressConfig, NodeRoutes } from './datapath.js';
-import { electActive, HealthTracker, type GatewayMode } from './election.js';
+import { electActive, HealthTracker, leaseClaimant, type GatewayMode } from './election.js';
 import type { FailoverProfile } from './profiles.js';
 
 /** How long a node keeps steering to its last gateway(s) while none is healthy (see `evaluate`). */
@@ -146,12 +146,7 @@ export class NodeSteerAgent {
   private claimant(): string | undefined {
     if (this.cfg.mode !== 'active-standby') return undefined;
     const view = this.tracker.view();
-    let best: { name: string; epoch: number } | undefined;
-    for (const c of this.cfg.candidates) {
-      const epoch = this.claims.get(c.name);
-      if (epoch !== undefined && view.get(c.name)?.healthy === true && (!best || epoch > best.epoch)) best = { name: c.name, epoch };
-    }
-    return best?.name;
+    return leaseClaimant(this.cfg.candidates.map((c) => c.name), this.claims, (n) => view.get(n)?.healthy === true);
   }
 
   private lastHealth = '';

@@ -1,7 +1,7 @@
 import { followBroker, type Cluster, type Gateway, type List, type WatchEvent } from '../api/index.js';
 import type { TunnelDriver, TunnelStatus, TunnelType } from '../tunnel/index.js';
 import type { CandidateProber } from './candidate-prober.js';
-import { electActive, HealthTracker, type CandidateHealth } from './election.js';
+import { electActive, HealthTracker, leaseClaimant, type CandidateHealth } from './election.js';
 import { planTunnelPeers, type BrokerClusterView, type BrokerGatewayView, type TunnelPlan } from './tunnel-peers.js';
 
 /** The broker calls the keeper uses (BrokerClient has them). */
@@ -218,8 +218,9 @@ export class TunnelKeeper {
     // as it answers, no broker round trip; two claimants during a handover: the higher epoch), then the one in its
     // broker record (the newest record). A claimant we probe down loses the CIDRs at once: probes stay the fast path.
     const answering = usable.filter((g) => health.get(g.name)?.healthy === true);
+    const probed = leaseClaimant(answering.map(key), this.claims, () => true);
     const claimant =
-      answering.filter((g) => this.claims.has(key(g))).sort((a, b) => (this.claims.get(key(b)) ?? 0) - (this.claims.get(key(a)) ?? 0))[0] ??
+      answering.find((g) => key(g) === probed) ??
       answering.filter((g) => g.active === true).sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt))[0];
     if (claimant) {
       this.chosen.set(cluster, claimant.name);

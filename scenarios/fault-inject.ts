@@ -77,15 +77,19 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
       for (const pid of pids) signal(pid, 'SIGKILL');
       await deleteNetns(ns);
       if (!keep) return done(() => b.rebuildGateway(gateway), true);
-      // Deleted by name, nothing enters it any more. What entered between the listing and the deletion (the
-      // scenario's own fence reader restarts its `nft` in the namespace on its next look) would keep a dead node
-      // running and its namespace alive for good: kill that too.
-      for (let i = 0; i < 5; i++) {
-        const late = pidsInNetnsRef(keep);
-        if (late.length === 0) break;
-        for (const pid of late) signal(pid, 'SIGKILL');
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      // Deleted by name, nothing enters it by name any more. What entered between the listing and the deletion
+      // (the scenario's own fence reader restarts its `nft` in the namespace on its next look; an `ip netns exec`
+      // that opened the namespace file before the deletion can even enter it later) would keep a dead node running
+      // and its namespace alive for good: kill that now, and again when the fault is undone.
+      const sweep = async (): Promise<void> => {
+        for (let i = 0; i < 5; i++) {
+          const late = pidsInNetnsRef(keep);
+          if (late.length === 0) break;
+          for (const pid of late) signal(pid, 'SIGKILL');
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      };
+      await sweep();
       // A dead node falls silent at once: every link of it goes dark.
       const links = JSON.parse((await run([...keep.enter, 'ip', '-j', 'link', 'show'], { allowFailure: true })).stdout || '[]') as { ifname: string }[];
       const down = links.filter((l) => l.ifname !== 'lo').map((l) => `link set dev ${l.ifname} down`);
@@ -96,9 +100,11 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
       // A real node death stalls no other node's kernel. The open reference keeps the kernel object (links down,
       // nothing running) until restore drops it.
       const release = setTimeout(() => keep.close(), 10_000);
+      // (After this timer the reference is closed: a later sweep finds nothing by it, the rebuild still copes.)
       release.unref();
       const restore = async (): Promise<void> => {
         clearTimeout(release);
+        await sweep();
         keep.close();
         await b.rebuildGateway(gateway);
       };

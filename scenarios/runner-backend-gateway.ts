@@ -436,9 +436,15 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
       // The kernel tears a deleted namespace down in the background (node death even defers it to here): the far
       // ends of its veths vanish only then, and creating them again before that fails with "File exists".
       const farEnds = steps.flatMap((s) => (s.kind === 'veth' ? [s.a.netns === hostNs ? s.b : s.a] : []));
-      await waitFor(`${g}'s old links to be gone`, 10_000, async () => {
+      const farEndsGone = async (): Promise<boolean> => {
         for (const e of farEnds) if ((await run(['ip', 'link', 'show', 'dev', e.ifname], { netns: e.netns, allowFailure: true })).code === 0) return false;
         return true;
+      };
+      // Something may still hold the old namespace (a process that entered it late): then delete the far ends,
+      // which takes each veth pair away whatever holds the other end, rather than leave the host unbuilt.
+      await waitFor(`${g}'s old links to be gone`, 5000, farEndsGone).catch(async () => {
+        for (const e of farEnds) await run(['ip', 'link', 'del', 'dev', e.ifname], { netns: e.netns, allowFailure: true });
+        await waitFor(`${g}'s old links to be gone (deleted by hand)`, 5000, farEndsGone);
       });
       await executePlan(steps);
       if (mesh) {
