@@ -46,7 +46,7 @@ export class NodeSteerAgent {
   private busy: Promise<void> = Promise.resolve();
   private stopped = false;
   private startedAt = 0;
-  /** Lease epoch each candidate's replies claim (absent: none). */
+  /** Lease epoch each candidate's replies claim (0 or absent: none; leaseClaimant ignores 0). */
   private readonly claims = new Map<string, number>();
 
   constructor(
@@ -75,8 +75,7 @@ export class NodeSteerAgent {
         this.kick();
       },
       (name, epoch) => {
-        if (epoch > 0) this.claims.set(name, epoch);
-        else this.claims.delete(name);
+        this.claims.set(name, epoch);
         this.deps.log.info({ gateway: name, epoch }, epoch > 0 ? 'gateway holds the lease' : 'gateway holds no lease');
         this.kick();
       },

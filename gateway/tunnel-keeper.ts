@@ -81,7 +81,7 @@ export class TunnelKeeper {
   private prober: CandidateProber | undefined;
   private probeKey = '';
   private readonly chosen = new Map<string, string>();
-  /** Lease epoch each remote gateway's probe replies claim (key: cluster/name; absent: none). */
+  /** Lease epoch each remote gateway's probe replies claim (key: cluster/name; 0 or absent: none). */
   private readonly claims = new Map<string, number>();
 
   constructor(private readonly o: TunnelKeeperOptions) {}
@@ -194,8 +194,7 @@ export class TunnelKeeper {
         void this.sync();
       },
       (name, epoch) => {
-        if (epoch > 0) this.claims.set(name, epoch);
-        else this.claims.delete(name);
+        this.claims.set(name, epoch);
         this.o.log.info({ gateway: name, epoch }, 'tunnels: remote gateway lease claim changed');
         void this.sync();
       },

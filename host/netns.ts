@@ -21,13 +21,15 @@ export async function listNetns(): Promise<string[]> {
     .filter((n) => n.length > 0);
 }
 
-/** Pids of every process whose network namespace is `name` (to kill them before deleting it). */
+/** Pids of every process whose network namespace is `name` (to kill them before deleting it); none if it is gone. */
 export async function pidsInNetns(name: string): Promise<number[]> {
-  const r = await run(['ip', 'netns', 'pids', name], { allowFailure: true });
-  return r.stdout
-    .split('\n')
-    .map((s) => Number.parseInt(s, 10))
-    .filter((n) => Number.isInteger(n) && n > 0);
+  const ref = openNetnsRef(name);
+  if (!ref) return [];
+  try {
+    return pidsInNetnsRef(ref);
+  } finally {
+    ref.close();
+  }
 }
 
 export function isRoot(): boolean {

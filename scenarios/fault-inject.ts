@@ -1,4 +1,4 @@
-import { deleteNetns, openNetnsRef, pidsInNetns, pidsInNetnsRef, run } from '../host/index.js';
+import { deleteNetns, openNetnsRef, pidsInNetnsRef, run } from '../host/index.js';
 import type { FailoverBackend } from './runner-backend.js';
 import type { FaultKind } from './scenario-model.js';
 
@@ -70,7 +70,7 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
       // Held open from the start: after the namespace is deleted by name, this reference still finds what runs
       // in it and reaches its links, and it decides when the kernel tears it down (see below).
       const keep = openNetnsRef(ns);
-      const pids = keep ? pidsInNetnsRef(keep) : await pidsInNetns(ns);
+      const pids = keep ? pidsInNetnsRef(keep) : [];
       // The node dies when its processes do: that is the fault's moment, not the end of the cleanup after it.
       const at = Date.now();
       // The namespace only dies with its last process: kill everything in it (all of it belongs to this run).
@@ -99,8 +99,8 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
       // in the fast profile, node-death trials in which the client node's route move took 61-66 ms instead of ~10.
       // A real node death stalls no other node's kernel. The open reference keeps the kernel object (links down,
       // nothing running) until restore drops it.
+      // (Once this timer has closed it, a later sweep finds nothing by it; the rebuild still copes.)
       const release = setTimeout(() => keep.close(), 10_000);
-      // (After this timer the reference is closed: a later sweep finds nothing by it, the rebuild still copes.)
       release.unref();
       const restore = async (): Promise<void> => {
         clearTimeout(release);
