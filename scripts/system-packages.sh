@@ -23,12 +23,9 @@ ensure_system_packages() {
   done
 }
 
-# npm dependencies exactly as locked. npm 11 on this platform writes lock files without the entries of other
-# platforms' optional packages (@swc/core-darwin-*, …) and `npm ci` then refuses the lock as out of sync; in that
-# case `npm install` installs the same locked versions (it only adds the missing optional entries).
+# npm dependencies exactly as locked. The lock file carries every platform's optional packages (it was generated
+# from nothing, not rewritten into an existing node_modules), so `npm ci` accepts it as it is; a refusal is a bug
+# in the lock file and fails here loudly instead of being papered over by `npm install`.
 install_npm_dependencies() {
-  if ! npm ci --no-audit --no-fund >&2; then
-    echo "strait: npm ci refused the lock file; installing the locked versions with npm install" >&2
-    npm install --no-audit --no-fund >&2
-  fi
+  npm ci --no-audit --no-fund >&2
 }
