@@ -1,6 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { isStraitError } from '../api/index.js';
-import { IpamEngine, MemoryAllocationStore, type AllocationRequest, type IpamConfig, type Owner } from './index.js';
+import type { AllocationRequest } from './allocation-request.js';
+import { IpamEngine } from './ipam-engine.js';
+import type { IpamConfig } from './model.js';
+import type { Owner } from './owner.js';
+import { MemoryAllocationStore } from './stores/memory-store.js';
 
 const node = (name = 'n1'): AllocationRequest => ({ node: { name } });
 const pod = (i: number | string, extra: Partial<Owner> = {}): Owner => ({ containerId: `ctr-${i}`, ifName: 'eth0', namespace: 'default', podName: `pod-${i}`, ...extra });
