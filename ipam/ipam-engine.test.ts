@@ -210,6 +210,20 @@ describe('StatefulSet fixed IPs', () => {
     expect(await e.release(sts('a0', 0))).toEqual([]);
   });
 
+  it('is sticky per store: a pod of the ordinal on another node agent (its own store) gets a fresh address', async () => {
+    // What docs/ipam.md promises today: each node agent keeps its allocations in its own store.
+    const n1 = engine(cfg);
+    const n2 = engine(cfg);
+    const first = await n1.e.allocate(sts('a0', 0), node('n1'));
+    await n1.e.release(sts('a0', 0));
+    await n2.e.allocate(pod('other'), node('n2'));
+    const moved = await n2.e.allocate(sts('b0', 0), node('n2'));
+    expect(moved.ips).not.toEqual(first.ips);
+    expect(moved.explanation.join('\n')).not.toMatch(/keeps/);
+    // The parked address stays held on the first node until the StatefulSet is gone.
+    expect((await n1.store.list()).map((r) => r.ownerKey)).toEqual(['sticky:prod/web/0/eth0', 'sticky:prod/web/0/eth0']);
+  });
+
   it('does not give a parked address to anyone else', async () => {
     const { e } = engine({ pools: [{ name: 'p', subnet: '10.0.0.0/29', default: true }] });
     const held = v4(await e.allocate(sts('a', 0), node()));
