@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AllocationStore } from './allocation-store.js';
-import { FileAllocationStore } from './file-store.js';
+import type { AllocationStore } from './stores/allocation-store.js';
+import { FileAllocationStore } from './stores/file-store.js';
 import { IpamEngine } from './ipam-engine.js';
-import { MemoryAllocationStore } from './memory-store.js';
+import { MemoryAllocationStore } from './stores/memory-store.js';
 import type { IpamConfig } from './model.js';
 import type { Owner } from './owner.js';
 

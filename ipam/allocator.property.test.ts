@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { isStraitError } from '../api/index.js';
-import { IpamEngine, MemoryAllocationStore, stickyKey, type IpamConfig, type Owner } from './index.js';
+import { IpamEngine } from './ipam-engine.js';
+import type { IpamConfig } from './model.js';
+import { stickyKey, type Owner } from './owner.js';
+import { MemoryAllocationStore } from './stores/memory-store.js';
 import { seededRandom } from '../testing/index.js';
 
 

@@ -1,5 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { matchesSelector, planBlockRelease, planGarbageCollection, type AllocationRecord, type LabelSelector } from './index.js';
+import { planBlockRelease, planGarbageCollection } from './gc-plan.js';
+import { matchesSelector } from './label-selector.js';
+import type { LabelSelector } from './model.js';
+import type { AllocationRecord } from './stores/allocation-store.js';
 
 const rec = (address: string, updatedAt: number, owner?: { containerId: string; podUid?: string }, sticky?: string): AllocationRecord => ({
   address,

@@ -1,4 +1,4 @@
-import type { AllocationRecord } from './allocation-store.js';
+import type { AllocationRecord } from './stores/allocation-store.js';
 import { statefulSetOfSticky } from './owner.js';
 
 /** What is alive right now, as the node agent or the cluster controller sees it. */

@@ -1,6 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { isStraitError } from '../api/index.js';
-import { IpamEngine, MemoryAllocationStore, type AllocationRequest, type IpamConfig, type Owner } from './index.js';
+import type { AllocationRequest } from './allocation-request.js';
+import { IpamEngine } from './ipam-engine.js';
+import type { IpamConfig } from './model.js';
+import type { Owner } from './owner.js';
+import { MemoryAllocationStore } from './stores/memory-store.js';
 
 const node = (name = 'n1'): AllocationRequest => ({ node: { name } });
 const pod = (i: number | string, extra: Partial<Owner> = {}): Owner => ({ containerId: `ctr-${i}`, ifName: 'eth0', namespace: 'default', podName: `pod-${i}`, ...extra });
@@ -204,6 +208,20 @@ describe('StatefulSet fixed IPs', () => {
     // Delete and recreate ordinal 0 (new container id, no DEL in between: takeover).
     expect((await e.allocate(sts('c0', 0), node('n1'))).ips).toEqual(first[0]!.ips);
     expect(await e.release(sts('a0', 0))).toEqual([]);
+  });
+
+  it('is sticky per store: a pod of the ordinal on another node agent (its own store) gets a fresh address', async () => {
+    // What docs/ipam.md promises today: each node agent keeps its allocations in its own store.
+    const n1 = engine(cfg);
+    const n2 = engine(cfg);
+    const first = await n1.e.allocate(sts('a0', 0), node('n1'));
+    await n1.e.release(sts('a0', 0));
+    await n2.e.allocate(pod('other'), node('n2'));
+    const moved = await n2.e.allocate(sts('b0', 0), node('n2'));
+    expect(moved.ips).not.toEqual(first.ips);
+    expect(moved.explanation.join('\n')).not.toMatch(/keeps/);
+    // The parked address stays held on the first node until the StatefulSet is gone.
+    expect((await n1.store.list()).map((r) => r.ownerKey)).toEqual(['sticky:prod/web/0/eth0', 'sticky:prod/web/0/eth0']);
   });
 
   it('does not give a parked address to anyone else', async () => {

@@ -1,20 +1,27 @@
 import { StraitError } from '../api/index.js';
-import type { AllocatedIp, AllocationRequest, AllocationResult, PoolRejection } from './allocation-request.js';
-import type { AllocationRecord, AllocationStore } from './allocation-store.js';
-import { BlockState } from './block-state.js';
-import { cidrOf, formatCidr } from './cidr.js';
+import { AllocationIndex } from './allocation-index.js';
+import type { AllocationRequest, AllocationResult, PoolRejection } from './allocation-request.js';
+import { allocationResult } from './allocation-result.js';
+import type { BlockLeaser } from './block-leaser.js';
+import { BlockLedger, type PoolBlocks } from './block-ledger.js';
 import { planBlockRelease, planGarbageCollection, type BlockUsage, type GcPlan, type LiveSet } from './gc-plan.js';
-import { formatIp, parseIp, type IpFamily } from './ip-address.js';
-import { rangesContain } from './ip-range.js';
+import { formatIp, type IpFamily } from './ip-address.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { IpamConfig, Route } from './model.js';
-import { ownerKey, parkedOwnerKey, stickyKey, validateOwner, type Owner } from './owner.js';
+import { LocalBlockLeaser } from './local-block-leaser.js';
+import type { IpamConfig } from './model.js';
+import { ownerKey, stickyKey, validateOwner, type Owner } from './owner.js';
 import { noPoolFits, selectPools } from './pool-selection.js';
 import { compileIpamConfig, type CompiledPool } from './pool-validation.js';
+import { ResyncThrottle } from './resync-throttle.js';
+import { parkedRecord, parksOnRelease, planStickyTakeover } from './sticky-binding.js';
+import type { AllocationRecord, AllocationStore } from './stores/allocation-store.js';
 
 export interface IpamEngineOptions {
+  /** The durable truth of allocations (and, with the default leaser, of block leases). */
   store: AllocationStore;
   config: IpamConfig;
+  /** Where blocks come from; default `LocalBlockLeaser` over `store` (standalone: the node takes any free block). */
+  blockLeaser?: BlockLeaser;
   /** Clock in ms; injected by tests. */
   now?: () => number;
   /**
@@ -38,32 +45,12 @@ export interface PoolUsage {
   blocks: Record<string, string[]>;
 }
 
-interface PoolState {
-  pool: CompiledPool;
-  /** Blocks with any usage or lease, by CIDR text. */
-  blocks: Map<string, BlockState>;
-  /** CIDR text → node holding the lease. */
-  leases: Map<string, string>;
-  /** node → blocks leased to it, in lease order. */
-  byNode: Map<string, BlockState[]>;
-}
-
-const ctrKey = (containerId: string, ifName: string): string => `${containerId}/${ifName}`;
-
-/** A cached record with where it sits, so the hot path never re-parses addresses. */
-interface Entry {
-  rec: AllocationRecord;
-  ps: PoolState | undefined;
-  block: BlockState | undefined;
-  offset: number;
-  /** Whether the address is in its pool's usable ranges (counts in usage, may be handed out again). */
-  usable: boolean;
-}
-
 /**
- * The IPAM engine the node agent (and the broker) calls. Holds a cache of the store for speed; the store stays
- * the arbiter: every address is reserved in the store (atomically, durably) before it is returned, and an address
- * the store says is taken is skipped. Safe for any number of concurrent calls.
+ * The IPAM engine the node agent calls: an orchestrator over pool selection (`selectPools`), the block ledger
+ * (blocks, their usage and leases), the allocation index (the cache of the store's records), the StatefulSet
+ * takeover plan (`sticky-binding.ts`), a `BlockLeaser` and the `AllocationStore`. The caches are for speed; the
+ * store stays the arbiter: every address is reserved in the store (atomically, durably) before it is returned, and
+ * an address the store says is taken is skipped. Safe for any number of concurrent calls.
  *
  * - `allocate(owner, request)`: idempotent per owner (same owner → same addresses, one per family).
  * - `release(owner)`: idempotent; StatefulSet addresses are parked for the next pod of the same ordinal.
@@ -72,27 +59,25 @@ interface Entry {
  */
 export class IpamEngine {
   private readonly store: AllocationStore;
+  private readonly leaser: BlockLeaser;
   private readonly now: () => number;
-  private readonly resyncIntervalMs: number;
-  private readonly lastResync = new Map<string, number>();
-  private pools = new Map<string, PoolState>();
-  private readonly records = new Map<string, Entry>();
-  private readonly byOwner = new Map<string, Set<string>>();
-  private readonly byContainer = new Map<string, Set<string>>();
+  private readonly resync: ResyncThrottle;
+  private ledger: BlockLedger;
+  private readonly index: AllocationIndex;
   private readonly ownerLocks = new KeyedMutex();
   private readonly leaseLocks = new KeyedMutex();
   private ready: Promise<void> | undefined;
-  private compiled = new Map<string, CompiledPool>();
-  private compiledFor: Map<string, PoolState> | undefined;
   private config: IpamConfig;
 
   /** Validates the config at once (throws INVALID_POOL, POOL_OVERLAP, ...); does no I/O. */
   constructor(opts: IpamEngineOptions) {
     this.store = opts.store;
+    this.leaser = opts.blockLeaser ?? new LocalBlockLeaser(opts.store);
     this.now = opts.now ?? Date.now;
-    this.resyncIntervalMs = opts.resyncIntervalMs ?? 1000;
+    this.resync = new ResyncThrottle(opts.resyncIntervalMs ?? 1000);
     this.config = opts.config;
-    this.pools = this.buildPools(compileIpamConfig(opts.config));
+    this.ledger = new BlockLedger(compileIpamConfig(opts.config), this.now);
+    this.index = new AllocationIndex((r) => this.ledger.place(r.address, r.pool), this.now);
   }
 
   /** Loads allocations and leases from the store. Called implicitly by the first operation. */
@@ -109,155 +94,28 @@ export class IpamEngine {
     const compiled = compileIpamConfig(config);
     await this.sync();
     this.config = config;
-    this.pools = this.buildPools(compiled);
+    this.ledger = new BlockLedger(compiled, this.now);
     await this.reloadLeases();
-    for (const e of [...this.records.values()]) {
-      this.records.delete(e.rec.address);
-      this.cacheAdd(e.rec);
-    }
+    this.index.replaceAll();
   }
 
   getConfig(): IpamConfig {
     return this.config;
   }
 
-  private buildPools(compiled: CompiledPool[]): Map<string, PoolState> {
-    return new Map(compiled.map((p) => [p.name, { pool: p, blocks: new Map(), leases: new Map(), byNode: new Map() }]));
-  }
-
   private async load(): Promise<void> {
-    this.records.clear();
-    this.byOwner.clear();
-    this.byContainer.clear();
-    for (const ps of this.pools.values()) {
-      ps.blocks.clear();
-      ps.leases.clear();
-      ps.byNode.clear();
-    }
+    this.index.clear();
+    this.ledger.clear();
     await this.reloadLeases();
-    for (const r of await this.store.list()) this.cacheAdd(r);
+    for (const r of await this.store.list()) this.index.add(r);
   }
 
   private async reloadLeases(): Promise<void> {
-    const leases = await this.store.listBlocks();
-    for (const ps of this.pools.values()) {
-      ps.leases.clear();
-      ps.byNode.clear();
-    }
-    for (const l of leases) {
-      const ps = this.pools.get(l.pool);
-      if (!ps) continue;
-      let block;
-      try {
-        block = this.blockFor(ps, parseIp(l.cidr.split('/')[0]!).value);
-      } catch {
-        continue;
-      }
-      if (block.cidrText !== l.cidr) continue; // leased under another block size; ignore until released
-      this.noteLease(ps, block, l.node);
-    }
-  }
-
-  private noteLease(ps: PoolState, block: BlockState, node: string): void {
-    ps.leases.set(block.cidrText, node);
-    let list = ps.byNode.get(node);
-    if (!list) ps.byNode.set(node, (list = []));
-    if (!list.includes(block)) list.push(block);
-  }
-
-  private blockFor(ps: PoolState, value: bigint): BlockState {
-    const cidr = cidrOf(ps.pool.family, value, ps.pool.blockPrefix);
-    const text = formatCidr(cidr);
-    let b = ps.blocks.get(text);
-    if (!b) {
-      b = new BlockState(cidr, ps.pool.usable, this.now());
-      ps.blocks.set(text, b);
-    }
-    return b;
-  }
-
-  /** The pool state an address belongs to (by the record's pool, if it still contains the address). */
-  private poolOf(r: AllocationRecord): PoolState | undefined {
-    const v = parseIp(r.address);
-    const inside = (ps: PoolState): boolean => v.family === ps.pool.family && v.value >= ps.pool.subnet.first && v.value <= ps.pool.subnet.last;
-    const ps = this.pools.get(r.pool);
-    if (ps && inside(ps)) return ps;
-    // Unknown or changed pool (config edited, unreadable record): account it to the pool that hands it out now.
-    for (const other of this.pools.values()) if (inside(other) && rangesContain(other.pool.usable, v.value)) return other;
-    return undefined;
-  }
-
-  private place(r: AllocationRecord): Entry {
-    const ps = this.poolOf(r);
-    if (!ps) return { rec: r, ps, block: undefined, offset: -1, usable: false };
-    const v = parseIp(r.address).value;
-    const block = this.blockFor(ps, v);
-    return { rec: r, ps, block, offset: block.offsetOf(v), usable: rangesContain(ps.pool.usable, v) };
-  }
-
-  /** Adds or updates a record; `at` is its known place (fresh allocations), else computed (or kept from before). */
-  private cacheAdd(r: AllocationRecord, at?: { ps: PoolState; block: BlockState; offset: number }): void {
-    const prev = this.records.get(r.address);
-    if (prev) this.unindex(prev.rec);
-    const entry: Entry = at ? { rec: r, ...at, usable: true } : prev ? { ...prev, rec: r } : this.place(r);
-    this.records.set(r.address, entry);
-    entry.block?.markUsed(entry.offset);
-    let s = this.byOwner.get(r.ownerKey);
-    if (!s) this.byOwner.set(r.ownerKey, (s = new Set()));
-    s.add(r.address);
-    if (r.owner) {
-      const k = ctrKey(r.owner.containerId, r.owner.ifName);
-      let c = this.byContainer.get(k);
-      if (!c) this.byContainer.set(k, (c = new Set()));
-      c.add(r.address);
-    }
-  }
-
-  private unindex(r: AllocationRecord): void {
-    const s = this.byOwner.get(r.ownerKey);
-    s?.delete(r.address);
-    if (s?.size === 0) this.byOwner.delete(r.ownerKey);
-    if (r.owner) {
-      const k = ctrKey(r.owner.containerId, r.owner.ifName);
-      const c = this.byContainer.get(k);
-      c?.delete(r.address);
-      if (c?.size === 0) this.byContainer.delete(k);
-    }
-  }
-
-  private cacheRemove(address: string): void {
-    const e = this.records.get(address);
-    if (!e) return;
-    this.unindex(e.rec);
-    this.records.delete(address);
-    e.block?.markFree(e.offset, e.usable, this.now());
-  }
-
-  private ownerRecords(key: string): AllocationRecord[] {
-    return [...(this.byOwner.get(key) ?? [])].flatMap((a) => this.records.get(a)?.rec ?? []);
+    this.ledger.setLeases(await this.leaser.list());
   }
 
   private result(records: AllocationRecord[], explanation: string[]): AllocationResult {
-    const ips: AllocatedIp[] = [];
-    const routes: Route[] = [];
-    const seen = new Set<string>();
-    const sorted = [...records].sort((a, b) => (a.family < b.family ? -1 : a.family > b.family ? 1 : 0));
-    for (const r of sorted) {
-      const pool = this.pools.get(r.pool)?.pool;
-      const prefix = pool ? pool.subnet.prefix : r.family === 'ipv4' ? 32 : 128;
-      const ip: AllocatedIp = { address: `${r.address}/${prefix}`, family: r.family, pool: r.pool };
-      if (pool?.gateway !== undefined) ip.gateway = pool.gateway;
-      if (pool?.vlan !== undefined) ip.vlan = pool.vlan;
-      ips.push(ip);
-      for (const rt of pool?.routes ?? []) {
-        const k = `${rt.dst} ${rt.gw ?? ''}`;
-        if (!seen.has(k)) {
-          seen.add(k);
-          routes.push({ ...rt });
-        }
-      }
-    }
-    return { ips, routes, explanation };
+    return allocationResult(records, (name) => this.ledger.compiled.get(name), explanation);
   }
 
   /**
@@ -272,38 +130,24 @@ export class IpamEngine {
     const key = ownerKey(owner);
     return this.ownerLocks.run(key, async () => {
       await this.sync();
-      const existing = this.ownerRecords(key);
-      if (existing.length > 0) {
-        const out: AllocationRecord[] = [];
-        for (const r of existing) {
-          if (r.owner?.containerId !== owner.containerId) {
-            const next: AllocationRecord = { ...r, owner: { ...owner }, updatedAt: this.now() };
-            if (await this.store.replace(r.address, r.ownerKey, next)) {
-              this.cacheAdd(next);
-              out.push(next);
-              continue;
-            }
-          }
-          out.push(r);
-        }
-        return this.result(out, ['owner already holds its addresses']);
-      }
-      const selection = selectPools(this.poolStates(), owner.ifName, owner.namespace, request);
+      const existing = this.index.ofOwner(key);
+      if (existing.length > 0) return this.result(await this.refreshContainer(existing, owner), ['owner already holds its addresses']);
+      const selection = selectPools(this.ledger.compiled, owner.ifName, owner.namespace, request);
       const explanation = [...selection.explanation];
       const got: AllocationRecord[] = [];
       const tookOver = new Set<string>();
+      const sticky = stickyKey(owner);
       try {
         for (const fam of selection.families) {
           const rejected: PoolRejection[] = [...fam.rejected];
           let rec: AllocationRecord | undefined;
-          const sticky = stickyKey(owner);
           if (sticky) {
             rec = await this.takeSticky(owner, key, sticky, fam.family, fam.candidates);
             if (rec) tookOver.add(rec.address);
             if (rec) explanation.push(`${fam.family}: StatefulSet ${sticky} keeps ${rec.address} from pool "${rec.pool}"`);
           }
           for (const pool of rec ? [] : fam.candidates) {
-            rec = await this.allocateInPool(this.pools.get(pool.name)!, owner, key, sticky, request.node.name);
+            rec = await this.allocateInPool(this.ledger.get(pool.name)!, owner, key, sticky, request.node.name);
             if (rec) {
               explanation.push(`${fam.family}: ${rec.address} from pool "${pool.name}" block ${rec.block}`);
               break;
@@ -323,59 +167,68 @@ export class IpamEngine {
     });
   }
 
-  private poolStates(): Map<string, CompiledPool> {
-    if (this.compiledFor !== this.pools) {
-      this.compiledFor = this.pools;
-      this.compiled = new Map([...this.pools].map(([n, ps]) => [n, ps.pool]));
+  /** The owner's records with its current container id (a re-created sandbox of a pod keyed by pod uid). */
+  private async refreshContainer(existing: AllocationRecord[], owner: Owner): Promise<AllocationRecord[]> {
+    const out: AllocationRecord[] = [];
+    for (const r of existing) {
+      if (r.owner?.containerId !== owner.containerId) {
+        const next: AllocationRecord = { ...r, owner: { ...owner }, updatedAt: this.now() };
+        if (await this.store.replace(r.address, r.ownerKey, next)) {
+          this.index.add(next);
+          out.push(next);
+          continue;
+        }
+      }
+      out.push(r);
     }
-    return this.compiled;
+    return out;
   }
 
   /** Takes over the address bound to a StatefulSet ordinal, if it is in one of the candidate pools. */
   private async takeSticky(owner: Owner, key: string, sticky: string, family: IpFamily, candidates: CompiledPool[]): Promise<AllocationRecord | undefined> {
+    // A lost compare-and-swap means another pod of the ordinal (or GC) moved first: look again, a few times.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const bound = (await this.store.list({ sticky })).filter((r) => r.family === family);
-      const cur = bound[0];
-      if (!cur) return undefined;
-      if (!candidates.some((p) => p.name === cur.pool)) {
-        // The pod now asks for other pools: the old binding no longer applies; free it if nobody uses it.
-        if (!cur.owner && (await this.store.replace(cur.address, cur.ownerKey))) this.cacheRemove(cur.address);
-        return undefined;
-      }
-      const next: AllocationRecord = { ...cur, ownerKey: key, owner: { ...owner }, updatedAt: this.now() };
-      if (cur.ownerKey === key || (await this.store.replace(cur.address, cur.ownerKey, next))) {
-        if (cur.ownerKey === key) return cur;
-        this.cacheAdd(next);
-        return next;
+      const plan = planStickyTakeover(await this.store.list({ sticky }), family, candidates, owner, key, this.now());
+      switch (plan.kind) {
+        case 'none':
+          return undefined;
+        case 'unbind':
+          if (plan.free && (await this.store.replace(plan.free.address, plan.free.ownerKey))) this.index.remove(plan.free.address);
+          return undefined;
+        case 'held':
+          return plan.record;
+        case 'take':
+          if (await this.store.replace(plan.from.address, plan.from.ownerKey, plan.next)) {
+            this.index.add(plan.next);
+            return plan.next;
+          }
       }
     }
     return undefined;
   }
 
-  private async allocateInPool(ps: PoolState, owner: Owner, key: string, sticky: string | undefined, node: string): Promise<AllocationRecord | undefined> {
+  private async allocateInPool(p: PoolBlocks, owner: Owner, key: string, sticky: string | undefined, node: string): Promise<AllocationRecord | undefined> {
     let resynced = false;
     for (;;) {
-      const r = await this.reserveInNodeBlocks(ps, owner, key, sticky, node);
+      const r = await this.reserveInNodeBlocks(p, owner, key, sticky, node);
       if (r) return r;
-      if (await this.leaseNewBlock(ps, node)) continue;
+      if (await this.leaseNewBlock(p, node)) continue;
       // Nothing free as far as the cache knows; another process may have freed addresses or blocks. Look once.
-      const last = this.lastResync.get(ps.pool.name);
-      if (resynced || (last !== undefined && this.now() - last < this.resyncIntervalMs)) return undefined;
+      if (resynced || !this.resync.tryResync(p.pool.name, this.now())) return undefined;
       resynced = true;
-      this.lastResync.set(ps.pool.name, this.now());
-      await this.resyncPool(ps);
+      await this.resyncPool(p);
     }
   }
 
-  private async reserveInNodeBlocks(ps: PoolState, owner: Owner, key: string, sticky: string | undefined, node: string): Promise<AllocationRecord | undefined> {
-    for (const b of ps.byNode.get(node) ?? []) {
+  private async reserveInNodeBlocks(p: PoolBlocks, owner: Owner, key: string, sticky: string | undefined, node: string): Promise<AllocationRecord | undefined> {
+    for (const b of p.nodeBlocks(node)) {
       for (let o = b.findFree(); o >= 0; o = b.findFree()) {
         // Mark before awaiting so concurrent allocations in this process never pick the same address.
         b.markUsed(o);
         const rec: AllocationRecord = {
-          address: formatIp(ps.pool.family, b.valueAt(o)),
-          family: ps.pool.family,
-          pool: ps.pool.name,
+          address: formatIp(p.pool.family, b.valueAt(o)),
+          family: p.pool.family,
+          pool: p.pool.name,
           ownerKey: key,
           owner: { ...owner },
           block: b.cidrText,
@@ -390,86 +243,61 @@ export class IpamEngine {
           throw e;
         }
         if (ok) {
-          this.cacheAdd(rec, { ps, block: b, offset: o });
+          this.index.add(rec, { pool: p, block: b, offset: o, usable: true });
           return rec;
         }
         // Taken by another process: learn who holds it (stays marked used either way).
         const holder = await this.store.get(rec.address);
-        if (holder) this.cacheAdd(holder);
+        if (holder) this.index.add(holder);
       }
     }
     return undefined;
   }
 
-  /** Leases the first unleased block with a free address to `node`. False if none is left. */
-  private async leaseNewBlock(ps: PoolState, node: string): Promise<boolean> {
-    return this.leaseLocks.run(`${ps.pool.name} ${node}`, async () => {
+  /** Leases one more block of the pool to `node` through the leaser. False if none is left. */
+  private async leaseNewBlock(p: PoolBlocks, node: string): Promise<boolean> {
+    return this.leaseLocks.run(`${p.pool.name} ${node}`, async () => {
       // Another caller may have leased while we waited.
-      if ((ps.byNode.get(node) ?? []).some((b) => b.free > 0)) return true;
-      if (this.store.leaseAnyBlock) return this.leaseBlockPickedByStore(ps, node);
-      const size = 1n << BigInt((ps.pool.family === 'ipv4' ? 32 : 128) - ps.pool.blockPrefix);
-      for (const r of ps.pool.usable) {
-        for (let start = cidrOf(ps.pool.family, r.first, ps.pool.blockPrefix).first; start <= r.last; start += size) {
-          const text = formatCidr(cidrOf(ps.pool.family, start, ps.pool.blockPrefix));
-          if (ps.leases.has(text)) continue;
-          const b = this.blockFor(ps, start);
-          if (b.free === 0) continue;
-          if (await this.store.leaseBlock({ pool: ps.pool.name, cidr: b.cidrText, node, leasedAt: this.now() })) {
-            b.emptySince = this.now();
-            this.noteLease(ps, b, node);
-            return true;
-          }
-          const holder = (await this.store.listBlocks({ pool: ps.pool.name })).find((l) => l.cidr === b.cidrText);
-          if (holder) this.noteLease(ps, b, holder.node);
-        }
-      }
-      return false;
+      if (p.hasFreeFor(node)) return true;
+      const lease = await this.leaser.lease({
+        pool: p.pool.name,
+        node,
+        leasedAt: this.now(),
+        candidates: p.unleasedCidrs(),
+        heldElsewhere: (l) => {
+          const b = p.blockNamed(l.cidr);
+          if (b) p.noteLease(b, l.node);
+        },
+      });
+      if (!lease) return false;
+      this.ledger.accept(p, lease, this.now());
+      return true;
     });
   }
 
-  /** The store (a broker) chose the block: account it like one the engine picked. */
-  private async leaseBlockPickedByStore(ps: PoolState, node: string): Promise<boolean> {
-    const l = await this.store.leaseAnyBlock!(ps.pool.name, node, this.now());
-    if (!l) return false;
-    let b: BlockState | undefined;
-    try {
-      b = this.blockFor(ps, parseIp(l.cidr.split('/')[0]!).value);
-    } catch {
-      b = undefined;
-    }
-    if (b?.cidrText !== l.cidr) {
-      throw new StraitError('INVALID_POOL', `block ${l.cidr} leased for pool "${ps.pool.name}" is not a /${ps.pool.blockPrefix} block of ${formatCidr(ps.pool.subnet)}`, { pool: ps.pool.name, cidr: l.cidr });
-    }
-    b.emptySince = this.now();
-    this.noteLease(ps, b, node);
-    return true;
-  }
-
-  private async resyncPool(ps: PoolState): Promise<void> {
-    const fresh = await this.store.list({ pool: ps.pool.name });
-    const freshSet = new Set(fresh.map((r) => r.address));
-    for (const e of [...this.records.values()]) if (e.rec.pool === ps.pool.name && !freshSet.has(e.rec.address)) this.cacheRemove(e.rec.address);
-    for (const r of fresh) this.cacheAdd(r);
+  private async resyncPool(p: PoolBlocks): Promise<void> {
+    const fresh = await this.store.list({ pool: p.pool.name });
+    this.index.removeAbsent(p.pool.name, new Set(fresh.map((r) => r.address)));
+    for (const r of fresh) this.index.add(r);
     await this.reloadLeases();
   }
 
   /** Frees (or, for a StatefulSet, parks) one record in the store and the cache. */
   private async releaseRecord(r: AllocationRecord, forget = false): Promise<boolean> {
-    if (r.sticky && r.owner && !forget) {
-      const parked: AllocationRecord = { ...r, ownerKey: parkedOwnerKey(r.sticky), updatedAt: this.now() };
-      delete parked.owner;
+    if (parksOnRelease(r, forget)) {
+      const parked = parkedRecord(r, this.now());
       if (!(await this.store.replace(r.address, r.ownerKey, parked))) return false;
-      this.cacheAdd(parked);
+      this.index.add(parked);
       return true;
     }
     if (!(await this.store.replace(r.address, r.ownerKey))) {
       // Gone or changed hands in the store: the cache is stale; trust the store.
       const cur = await this.store.get(r.address);
-      if (cur) this.cacheAdd(cur);
-      else this.cacheRemove(r.address);
+      if (cur) this.index.add(cur);
+      else this.index.remove(r.address);
       return false;
     }
-    this.cacheRemove(r.address);
+    this.index.remove(r.address);
     return true;
   }
 
@@ -482,10 +310,9 @@ export class IpamEngine {
     validateOwner(owner);
     return this.ownerLocks.run(ownerKey(owner), async () => {
       await this.sync();
-      const addrs = [...(this.byContainer.get(ctrKey(owner.containerId, owner.ifName)) ?? [])];
       const out: AllocationRecord[] = [];
-      for (const a of addrs) {
-        const r = this.records.get(a)?.rec;
+      for (const a of this.index.addressesOf(owner.containerId, owner.ifName)) {
+        const r = this.index.get(a);
         if (r && (await this.releaseRecord(r))) out.push(r);
       }
       return out;
@@ -496,9 +323,8 @@ export class IpamEngine {
   async check(owner: Owner): Promise<AllocationResult | undefined> {
     validateOwner(owner);
     await this.sync();
-    const addrs = [...(this.byContainer.get(ctrKey(owner.containerId, owner.ifName)) ?? [])];
     const held: AllocationRecord[] = [];
-    for (const a of addrs) {
+    for (const a of this.index.addressesOf(owner.containerId, owner.ifName)) {
       const r = await this.store.get(a);
       if (r?.owner?.containerId === owner.containerId && r.owner.ifName === owner.ifName) held.push(r);
     }
@@ -508,7 +334,7 @@ export class IpamEngine {
   /** All records in the cache (copy), e.g. for GC views and tests. */
   async allocations(): Promise<AllocationRecord[]> {
     await this.sync();
-    return [...this.records.values()].map((e) => structuredClone(e.rec));
+    return this.index.all().map((r) => structuredClone(r));
   }
 
   /** The GC plan for the given live set (pure; nothing changes). */
@@ -523,18 +349,14 @@ export class IpamEngine {
       if (r.owner) await this.release(r.owner);
     }
     for (const r of plan.unpin) {
-      if (await this.store.replace(r.address, r.ownerKey)) this.cacheRemove(r.address);
+      if (await this.store.replace(r.address, r.ownerKey)) this.index.remove(r.address);
     }
     return plan;
   }
 
   /** Leased blocks and their usage. */
   blockUsage(): BlockUsage[] {
-    const out: BlockUsage[] = [];
-    for (const ps of this.pools.values())
-      for (const [node, blocks] of ps.byNode)
-        for (const b of blocks) out.push({ pool: ps.pool.name, cidr: b.cidrText, node, used: b.used, emptySince: b.emptySince });
-    return out;
+    return this.ledger.usage();
   }
 
   /** Returns blocks empty for at least `graceMs` to the pool. Resolves to the blocks released. */
@@ -542,17 +364,15 @@ export class IpamEngine {
     await this.sync();
     const done: BlockUsage[] = [];
     for (const u of planBlockRelease(this.blockUsage(), now, graceMs)) {
-      const ps = this.pools.get(u.pool)!;
-      const list = ps.byNode.get(u.node) ?? [];
-      const b = list.find((x) => x.cidrText === u.cidr);
+      const p = this.ledger.get(u.pool)!;
+      const b = p.nodeBlock(u.node, u.cidr);
       // Re-check synchronously: an allocation may have marked an address since the plan was made.
       if (!b || b.used > 0) continue;
-      ps.byNode.set(u.node, list.filter((x) => x !== b));
-      ps.leases.delete(u.cidr);
+      p.forgetLease(b, u.node);
       try {
-        await this.store.releaseBlock(u.pool, u.cidr, u.node);
+        await this.leaser.release(u.pool, u.cidr, u.node);
       } catch (e) {
-        this.noteLease(ps, b, u.node);
+        p.noteLease(b, u.node);
         throw e;
       }
       done.push(u);
@@ -563,14 +383,11 @@ export class IpamEngine {
   /** Per-pool totals, used and free counts, and leased blocks. */
   async usage(): Promise<PoolUsage[]> {
     await this.sync();
-    const used = new Map<string, number>();
-    for (const e of this.records.values()) if (e.ps && e.usable) used.set(e.ps.pool.name, (used.get(e.ps.pool.name) ?? 0) + 1);
-    return [...this.pools.values()].map((ps) => {
-      const u = used.get(ps.pool.name) ?? 0;
-      const total = Number(ps.pool.total);
-      const blocks: Record<string, string[]> = {};
-      for (const [node, list] of ps.byNode) blocks[node] = list.map((b) => b.cidrText);
-      return { pool: ps.pool.name, family: ps.pool.family, total, used: u, free: total - u, blocks };
+    const used = this.index.usedPerPool();
+    return [...this.ledger.all()].map((p) => {
+      const u = used.get(p.pool.name) ?? 0;
+      const total = Number(p.pool.total);
+      return { pool: p.pool.name, family: p.pool.family, total, used: u, free: total - u, blocks: p.leasesByNode() };
     });
   }
 }

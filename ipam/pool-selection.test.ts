@@ -1,15 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { isStraitError, type StraitError } from '../api/index.js';
-import {
-  compileIpamConfig,
-  namespaceDefaultsFromAnnotations,
-  noPoolFits,
-  poolsFromPodAnnotations,
-  selectPools,
-  type AllocationRequest,
-  type CompiledPool,
-  type IPPool,
-} from './index.js';
+import type { AllocationRequest } from './allocation-request.js';
+import type { IPPool } from './model.js';
+import { namespaceDefaultsFromAnnotations, poolsFromPodAnnotations } from './pool-annotations.js';
+import { noPoolFits, selectPools } from './pool-selection.js';
+import { compileIpamConfig, type CompiledPool } from './pool-validation.js';
 
 const pools: IPPool[] = [
   { name: 'def4', subnet: '10.0.0.0/24', default: true },

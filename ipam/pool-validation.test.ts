@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { isStraitError } from '../api/index.js';
-import { compileIpamConfig, formatRange, parseIPPool, parseReservedIP, parseSubnet, type IpamConfig } from './index.js';
+import { formatRange } from './ip-range.js';
+import type { IpamConfig } from './model.js';
+import { compileIpamConfig, parseIPPool, parseReservedIP, parseSubnet } from './pool-validation.js';
 
 const code = (fn: () => unknown): string | undefined => {
   try {

@@ -31,7 +31,7 @@ const byAddress = (a: AllocationRecord, b: AllocationRecord): number => (a.addre
 /**
  * The one conformance suite every AllocationStore runs (memory, file, Redis). Call it at the top level of a test
  * file: `runAllocationStoreConformance('memory', async () => ({ store: new MemoryAllocationStore() }))`.
- * It checks the contract in ipam/allocation-store.ts, concurrency (no address or block ever held twice),
+ * It checks the contract in ipam/stores/allocation-store.ts, concurrency (no address or block ever held twice),
  * durability across reopen when `reopen` is given, and the IpamEngine running on top of the store.
  */
 export function runAllocationStoreConformance(name: string, factory: () => Promise<StoreHarness>): void {

@@ -4,8 +4,7 @@ import { BrokerClient, StraitError, type IPPool as BrokerPool } from '../../api/
 import { FileAllocationStore, IpamEngine, type BlockUsage, type IpamConfig } from '../../ipam/index.js';
 import type { Logger } from '../../host/index.js';
 import { AgentServer } from './agent-server.js';
-import { withBlockSource } from './block-source.js';
-import { BrokerBlockSource, type BlockReconcileResult } from './broker-block-source.js';
+import { BrokerBlockLeaser, type BlockReconcileResult } from './broker-block-leaser.js';
 import { EngineIpamService } from './engine-ipam-service.js';
 import { startPodGc, type PodGcOptions, type RunningNodeAgent } from './standalone-agent.js';
 import type { NodePodGc } from './pod-gc.js';
@@ -81,10 +80,9 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
       o.log.warn({ err: e, pools: config.pools.map((p) => p.name) }, 'broker unreachable: serving from the pools and blocks recorded in the state dir');
     }
     local = await FileAllocationStore.open(o.stateDir);
-    const source = new BrokerBlockSource(client, local, o.cluster, o.log);
-    const reconciled: BlockReconcileResult = reconciledAtStart ? await source.reconcile(o.nodeName) : { adopted: [], dropped: [], orphaned: [] };
-    const store = withBlockSource(local, source);
-    const engine = new IpamEngine({ store, config });
+    const leaser = new BrokerBlockLeaser(client, local, o.cluster, o.log);
+    const reconciled: BlockReconcileResult = reconciledAtStart ? await leaser.reconcile(o.nodeName) : { adopted: [], dropped: [], orphaned: [] };
+    const engine = new IpamEngine({ store: local, config, blockLeaser: leaser });
     await engine.sync();
     podGc = await startPodGc(o.podGc, engine, o.nodeName, o.log);
     const gc = podGc;
@@ -96,7 +94,7 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
     const housekeeping = async (): Promise<BlockUsage[]> => {
       const next = poolsFromBroker((await client.listPools()).items);
       if (needsReconcile) {
-        const r = await source.reconcile(o.nodeName, { dropStale: false });
+        const r = await leaser.reconcile(o.nodeName, { dropStale: false });
         needsReconcile = false;
         Object.assign(reconciled, r);
         // reconfigure() re-reads the leases, so adopted blocks become the engine's.

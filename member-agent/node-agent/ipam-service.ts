@@ -1,7 +1,7 @@
 /**
- * What the CNI handler needs from IP address management on this node. The standalone implementation sits on
- * the ipam/ engine with a durable file store; a broker-backed one will lease blocks from the broker instead
- * (see `BlockSource`). Implementations are idempotent per owner and only resolve once the change is durable.
+ * What the CNI handler needs from IP address management on this node. `EngineIpamService` sits on the ipam/
+ * engine with a durable file store; the engine's blocks come from the store itself (standalone) or from the broker
+ * (`BrokerBlockLeaser`). Implementations are idempotent per owner and only resolve once the change is durable.
  */
 export interface PodIdentity {
   containerId: string;

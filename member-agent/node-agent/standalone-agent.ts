@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import type * as k8s from '@kubernetes/client-node';
-import { FileAllocationStore, IpamEngine, type IpamConfig } from '../../ipam/index.js';
+import { FileAllocationStore, IpamEngine, type BlockLeaser, type IpamConfig } from '../../ipam/index.js';
 import type { Logger } from '../../host/index.js';
 import { AgentServer } from './agent-server.js';
-import { withBlockSource, type BlockSource } from './block-source.js';
 import { EngineIpamService } from './engine-ipam-service.js';
 import { readPoolConfigFile } from './pool-config-file.js';
 import { NodePodGc } from './pod-gc.js';
@@ -15,7 +14,7 @@ export interface StandaloneNodeAgentOptions {
   nodeName: string;
   log: Logger;
   /** Where blocks are leased from; the node's own store when omitted (standalone). */
-  blockSource?: BlockSource;
+  blockLeaser?: BlockLeaser;
   /** Turns on pod IP GC (see `PodGcOptions`). */
   podGc?: PodGcOptions;
 }
@@ -53,13 +52,12 @@ export async function startPodGc(o: PodGcOptions | undefined, engine: IpamEngine
 export async function startStandaloneNodeAgent(o: StandaloneNodeAgentOptions): Promise<RunningNodeAgent> {
   const config = (await readPoolConfigFile(o.configFile)) as IpamConfig;
   mkdirSync(o.stateDir, { recursive: true });
-  const local = await FileAllocationStore.open(o.stateDir);
-  const store = withBlockSource(local, o.blockSource ?? local);
+  const store = await FileAllocationStore.open(o.stateDir);
   let server: AgentServer | undefined;
   let podGc: NodePodGc | undefined;
   try {
     // The engine validates the pools at construction; sync() loads what the store holds (after a crash too).
-    const engine = new IpamEngine({ store, config });
+    const engine = new IpamEngine({ store, config, ...(o.blockLeaser ? { blockLeaser: o.blockLeaser } : {}) });
     await engine.sync();
     podGc = await startPodGc(o.podGc, engine, o.nodeName, o.log);
     const gc = podGc;

@@ -2,7 +2,10 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileAllocationStore, IpamEngine, type IpamConfig, type Owner } from './index.js';
+import { IpamEngine } from '../ipam-engine.js';
+import type { IpamConfig } from '../model.js';
+import type { Owner } from '../owner.js';
+import { FileAllocationStore } from './file-store.js';
 
 const config: IpamConfig = { pools: [{ name: 'p1', subnet: '10.77.0.0/24', ips: ['10.77.0.10-10.77.0.109'], gateway: '10.77.0.1', default: true }] };
 const pod = (i: number | string): Owner => ({ containerId: `ctr-${i}`, ifName: 'eth0', namespace: 'default', podName: `p${i}` });

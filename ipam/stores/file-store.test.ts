@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileAllocationStore } from './index.js';
-import { runAllocationStoreConformance } from '../testing/index.js';
+import { runAllocationStoreConformance } from '../../testing/index.js';
+import { FileAllocationStore } from './file-store.js';
 
 runAllocationStoreConformance('file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'strait-ipam-store-'));

@@ -1,6 +1,7 @@
 // Child process for the kill -9 test: allocates (and now and then releases) as fast as it can on a file store,
 // printing each answer only after the engine returned it. The parent kills it with SIGKILL mid-way.
-import { FileAllocationStore, IpamEngine } from '../index.js';
+import { IpamEngine } from '../../ipam-engine.js';
+import { FileAllocationStore } from '../file-store.js';
 
 const [dir] = process.argv.slice(2);
 const config = { pools: [{ name: 'p1', subnet: '10.88.0.0/22', gateway: '10.88.0.1', default: true }] };

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { StraitError } from '../api/index.js';
+import { StraitError } from '../../api/index.js';
 import type { AllocationRecord, AllocationStore, BlockLease } from './allocation-store.js';
-import { canonicalIp, parseIp } from './ip-address.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { canonicalIp, parseIp } from '../ip-address.js';
+import { KeyedMutex } from '../keyed-mutex.js';
 
 /**
  * A durable AllocationStore for a standalone node: one file per address (like CNI host-local) and one per block

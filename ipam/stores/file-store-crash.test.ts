@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FileAllocationStore, IpamEngine, ownerKey } from './index.js';
+import { IpamEngine } from '../ipam-engine.js';
+import { ownerKey } from '../owner.js';
+import { FileAllocationStore } from './file-store.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const hooks = new URL('./crash-test/ts-hooks.mjs', import.meta.url).href;

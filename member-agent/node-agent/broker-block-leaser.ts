@@ -1,7 +1,6 @@
 import { StraitError, type BrokerClient } from '../../api/index.js';
-import type { AllocationStore, BlockLease } from '../../ipam/index.js';
+import type { AllocationStore, BlockLease, BlockLeaseRequest, BlockLeaser } from '../../ipam/index.js';
 import type { Logger } from '../../host/index.js';
-import type { BlockSource } from './block-source.js';
 
 export interface BlockReconcileResult {
   /** Blocks the broker holds for this node that the local store had not recorded (a crash between the two). */
@@ -15,13 +14,14 @@ export interface BlockReconcileResult {
 const key = (pool: string, cidr: string): string => `${pool} ${cidr}`;
 
 /**
- * Block leases from the broker. The broker picks the block (`POST /v1/ippools/{pool}/blocks`), so this implements
- * `leaseAnyBlock`; every lease is then recorded in the node's durable local store, which stays the engine's view of
- * its own blocks (a restart reuses them without asking the broker). Order of writes, so a crash never gives a block
+ * The broker's BlockLeaser for a node agent. The broker picks the block (`POST /v1/ippools/{pool}/blocks`; the
+ * engine's candidates are ignored); every lease is then recorded in the node's durable local store, which stays the
+ * engine's view of its own blocks (a restart reuses them without asking the broker). Allocations stay in the local
+ * store, so pod ADDs inside leased blocks never wait for the broker. Order of writes, so a crash never gives a block
  * to two nodes: lease at the broker before recording locally; return at the broker before forgetting locally.
  * `reconcile()` repairs the crash windows at start.
  */
-export class BrokerBlockSource implements BlockSource {
+export class BrokerBlockLeaser implements BlockLeaser {
   /** `pool cidr` → broker block id (needed to return a block). */
   private readonly ids = new Map<string, string>();
 
@@ -32,7 +32,7 @@ export class BrokerBlockSource implements BlockSource {
     private readonly log: Logger,
   ) {}
 
-  async leaseAnyBlock(pool: string, node: string, leasedAt: number): Promise<BlockLease | undefined> {
+  async lease({ pool, node, leasedAt }: BlockLeaseRequest): Promise<BlockLease | undefined> {
     let block;
     try {
       block = await this.client.leaseBlock(pool, { cluster: this.cluster, node });
@@ -52,12 +52,7 @@ export class BrokerBlockSource implements BlockSource {
     return lease;
   }
 
-  /** The broker cannot lease one given block; a block counts as held only if this node already holds it. */
-  async leaseBlock(l: BlockLease): Promise<boolean> {
-    return (await this.local.listBlocks({ pool: l.pool })).some((x) => x.cidr === l.cidr && x.node === l.node);
-  }
-
-  async releaseBlock(pool: string, cidr: string, node: string): Promise<boolean> {
+  async release(pool: string, cidr: string, node: string): Promise<boolean> {
     const id = this.ids.get(key(pool, cidr)) ?? (await this.findId(pool, cidr, node));
     if (id !== undefined) {
       try {
@@ -71,7 +66,7 @@ export class BrokerBlockSource implements BlockSource {
     return this.local.releaseBlock(pool, cidr, node);
   }
 
-  listBlocks(filter?: { pool?: string; node?: string }): Promise<BlockLease[]> {
+  list(filter?: { pool?: string; node?: string }): Promise<BlockLease[]> {
     return this.local.listBlocks(filter);
   }
 
@@ -87,7 +82,7 @@ export class BrokerBlockSource implements BlockSource {
    */
   async reconcile(node: string, opts: { dropStale?: boolean } = {}): Promise<BlockReconcileResult> {
     // While an engine already serves from the local store, dropping a block under it could hand an address out of a
-    // block the broker gave away; stale blocks are then only reported, and go when they are empty (releaseBlock).
+    // block the broker gave away; stale blocks are then only reported, and go when they are empty (release).
     const dropStale = opts.dropStale ?? true;
     const out: BlockReconcileResult = { adopted: [], dropped: [], orphaned: [] };
     const remote = (await this.client.listBlocks({ cluster: this.cluster })).items.filter((b) => b.node === node);

@@ -1,5 +1,5 @@
-import type { IpFamily } from './ip-address.js';
-import type { Owner } from './owner.js';
+import type { IpFamily } from '../ip-address.js';
+import type { Owner } from '../owner.js';
 
 /** One address held by one owner. Keyed by `address` alone: an address is never held twice, whatever the pool. */
 export interface AllocationRecord {
@@ -30,7 +30,8 @@ export interface BlockLease {
 /**
  * The durable truth of allocations and block leases. Implementations: `MemoryAllocationStore` (tests, broker
  * fakes), `FileAllocationStore` (standalone node), and the broker's Redis store. All pass
- * `runAllocationStoreConformance` in `testing/`.
+ * `runAllocationStoreConformance` in `testing/`. The engine takes blocks through a `BlockLeaser`; its default,
+ * `LocalBlockLeaser`, uses the block calls below (a broker-backed node records the broker's leases in them too).
  *
  * Contract for every implementation:
  * - Each method is atomic on its own; a reservation, lease or replacement is durable (as far as the backend is)
@@ -70,13 +71,6 @@ export interface AllocationStore {
   releaseBlock(pool: string, cidr: string, node: string): Promise<boolean>;
 
   listBlocks(filter?: { pool?: string; node?: string }): Promise<BlockLease[]>;
-
-  /**
-   * Optional: the store picks the block itself (a broker that leases "the next free block" of a pool). When present
-   * the engine calls this instead of walking the pool and asking `leaseBlock` for one CIDR after another. Resolves
-   * the lease now held by `node` (durable, like `leaseBlock`), or undefined when the pool has no free block.
-   */
-  leaseAnyBlock?(pool: string, node: string, leasedAt: number): Promise<BlockLease | undefined>;
 
   /** Releases resources (file handles, connections). The store is unusable afterwards. */
   close(): Promise<void>;
