@@ -1,16 +1,8 @@
+import { createSerial } from '../../host/index.js';
 import type { CandidateAddress } from '../agents/agent-argv.js';
 import type { GatewayEgress, GatewayEgressConfig, NodeEgress, NodeEgressConfig } from './datapath.js';
 import type { EgressRule, ResolvedEgress } from './egress-resolve.js';
 
-/** Runs calls one at a time: the agent's own datapath calls and config updates never interleave. */
-function serial(): <T>(fn: () => Promise<T>) => Promise<T> {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = tail.then(fn, fn);
-    tail = next.catch(() => undefined);
-    return next;
-  };
-}
 
 /** A gateway egress config whose content changes in place when the broker's objects change. */
 export interface LiveGatewayEgressConfig {
@@ -30,7 +22,7 @@ export function gatewayEgressConfig(r: ResolvedEgress, gateway: string): LiveGat
  * (never later).
  */
 export class LiveGatewayEgress implements GatewayEgress {
-  private readonly run = serial();
+  private readonly run = createSerial(); // datapath calls and config updates never interleave
   private servingUntil = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -96,7 +88,7 @@ export interface LiveNodeEgressConfig {
  * and steers the new set to the candidate the agent last chose (`noteActive` tells it when no rule existed yet).
  */
 export class LiveNodeEgress implements NodeEgress {
-  private readonly run = serial();
+  private readonly run = createSerial(); // datapath calls and config updates never interleave
   private target: string | undefined;
   private known = false;
 
