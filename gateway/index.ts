@@ -27,7 +27,7 @@ export {
   type GatewayAgentOptions, type NodeSteerOptions, type CandidateAddress,
 } from './agents/agent-argv.js';
 export { readAgentStatus, type AgentStatus } from './agents/agent-status.js';
-export { eipFenceLive } from './egress/datapath-linux.js';
+export { eipFenceLive } from './egress/eip-fence.js';
 export { nftInteractive } from './egress/nft-session.js';
 export { PROFILES, PROFILE_NAMES, type FailoverProfile, type ProfileName } from './failover/profiles.js';
 export { peerId } from './tunnels/tunnel-peers.js';

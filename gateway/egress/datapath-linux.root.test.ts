@@ -1,7 +1,9 @@
-import { deleteNetns, ensureNetns, netnsName, newRunId, sh } from '../../host/index.js';
+import { deleteNetns, ensureNetns, netnsName, newRunId, sh, sleep } from '../../host/index.js';
 import { describeRoot } from '../../testing/index.js';
 import { datapathConformance } from './datapath.conformance.js';
-import { LinuxGatewayEgress, LinuxNodeEgress, LinuxNodeRoutes } from './datapath-linux.js';
+import { LinuxGatewayEgress } from './gateway-egress-linux.js';
+import { LinuxNodeEgress } from './node-egress-linux.js';
+import { LinuxNodeRoutes } from './node-routes-linux.js';
 
 describeRoot('linux datapath (root)', () => {
   datapathConformance('linux', async () => {
@@ -24,7 +26,7 @@ describeRoot('linux datapath (root)', () => {
       routes: new LinuxNodeRoutes({ ...o, dev: 'lan0' }),
       nodeEgress: new LinuxNodeEgress({ ...o, dev: 'lan0' }),
       gatewayEgress: new LinuxGatewayEgress({ ...o, name: 'gw1', wanDev: 'wan0', lanDev: 'lan0' }),
-      sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)),
+      sleep,
       now: () => performance.now(),
       teardown: () => deleteNetns(ns),
     };

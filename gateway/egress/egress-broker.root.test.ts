@@ -6,7 +6,7 @@ import { newRunId, run, sh, startDaemon, stopPid, type DaemonHandle } from '../.
 import { describeRoot, startTestRedis, type TestRedis, waitFor } from '../../testing/index.js';
 import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress } from '../agents/agent-argv.js';
 import { readAgentStatus } from '../agents/agent-status.js';
-import { eipFenceLive } from './datapath-linux.js';
+import { eipFenceLive } from './eip-fence.js';
 import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, writeScript, type EgressLab } from '../egress-lab.js';
 
 /**

@@ -4,7 +4,7 @@ import { newRunId, run, startDaemon, stopPid, type DaemonHandle } from '../../ho
 import { describeRoot, startTestRedis, type TestRedis, sleep, waitFor } from '../../testing/index.js';
 import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress } from '../agents/agent-argv.js';
 import { readAgentStatus, type AgentStatus } from '../agents/agent-status.js';
-import { eipFenceLive } from './datapath-linux.js';
+import { eipFenceLive } from './eip-fence.js';
 import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, writeScript, type EgressLab } from '../egress-lab.js';
 import { PROFILES, type ProfileName } from '../failover/profiles.js';
 
