@@ -52,10 +52,9 @@ const REPLY_BYTES = 16;
  * UDP prober: one socket, one 12-byte datagram (magic, target index, sequence) per target per interval. A probe
  * counts as answered only if its own sequence comes back before the next one is due, so a late reply is a miss.
  *
- * Why not tunnel/'s HealthProber: its responder runs as a separate child process, which survives a SIGKILL or
- * SIGSTOP of the gateway agent, so nodes would keep steering to a dead or frozen gateway. Here the responder lives
- * in the agent's own event loop: if the agent cannot act, it cannot answer. (Reconciling the two probe protocols so
- * nodes can use tunnel/'s prober is open work.)
+ * Why the responder is not a separate child process (as tunnel/'s former health prober had it): a child survives a
+ * SIGKILL or SIGSTOP of the gateway agent, so nodes would keep steering to a dead or frozen gateway. Here the
+ * responder lives in the agent's own event loop: if the agent cannot act, it cannot answer.
  */
 export class UdpCandidateProber implements CandidateProber {
   private sock: Socket | undefined;
