@@ -18,7 +18,10 @@ export interface NodeRoutesIntent {
 }
 
 export interface NodeRoutes {
-  /** Replaces existing routes without error; removes routes it installed for CIDRs no longer listed. */
+  /**
+   * Replaces existing routes without error; removes routes it installed for CIDRs no longer listed, including routes
+   * an earlier run of the agent installed (read from the kernel, not from memory).
+   */
   ensure(intent: NodeRoutesIntent): Promise<void>;
   /** Installed routes: CIDR → next hops. */
   current(): Promise<Map<string, string[]>>;
