@@ -62,7 +62,6 @@ export const ERROR_CATALOG = {
   TUNNEL_UNAVAILABLE: { status: 503, message: 'no implementation of this tunnel type on this host' },
   TUNNEL_DATAPATH_FAILED: { status: 500, message: 'tunnel datapath operation failed' },
   TUNNEL_VICI_ERROR: { status: 502, message: 'strongSwan VICI request failed' },
-  TUNNEL_PROBE_INVALID: { status: 400, message: 'invalid health probe settings' },
 
   // ---------------------------------------------------------------- lab and scenarios
   LAB_TOPOLOGY_INVALID: { status: 400, message: 'invalid lab topology' },

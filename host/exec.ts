@@ -60,6 +60,26 @@ export function run(argv: readonly string[], opts: ExecOptions = {}): Promise<Ex
   });
 }
 
+/**
+ * `run` with a room's defaults whose failures become the room's own error (a datapath's catalog code, say). The one
+ * exec wrapper: the tunnel drivers and the gateway datapath differ only in their defaults and the error they raise.
+ */
+export function execWith(
+  toError: (e: ExecError, opts: ExecOptions) => Error,
+  defaults: ExecOptions = {},
+): (argv: readonly string[], opts?: ExecOptions) => Promise<ExecResult> {
+  return async (argv, opts = {}) => {
+    const o: ExecOptions = { ...defaults };
+    for (const [k, v] of Object.entries(opts)) if (v !== undefined) (o as Record<string, unknown>)[k] = v;
+    try {
+      return await run(argv, o);
+    } catch (e) {
+      if (e instanceof ExecError) throw toError(e, o);
+      throw e;
+    }
+  };
+}
+
 /** Runs a command and returns its stdout; throws ExecError on failure. */
 export async function sh(argv: readonly string[], opts: ExecOptions = {}): Promise<string> {
   return (await run(argv, opts)).stdout;

@@ -2,14 +2,10 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runDir } from '../host/index.js';
+import { runDir, sleep } from '../host/index.js';
 import type { Lab } from './lab.js';
 
 /** Traffic helpers for lab tests and tools: all run inside the lab's namespaces, to lab addresses only. */
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** Resolves with the exit code, or 'timeout' after `ms` (the timer is cleared so it never holds the process). */
 async function exitedWithin(child: ChildProcess, ms: number): Promise<number | null | 'timeout'> {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError } from '../api/index.js';
+import { sleep } from '../host/index.js';
 import { injectFault, type InjectedFault } from './fault-inject.js';
 import { watchGateways } from './probe-gateway-watch.js';
 import { readTcpResult, readUdpResult, startFlowProbes } from './probe-traffic.js';
@@ -26,8 +27,6 @@ export interface RunOptions {
   /** Only these faults (labels); all when absent. */
   only?: readonly string[];
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * One trial: traffic on, fault, traffic keeps running, measure, undo the fault. A trial that fails after its fault

@@ -4,4 +4,4 @@ export { runAllocationStoreConformance, type StoreHarness } from './allocation-s
 export { TestKubeApiServer, startTestKubeApiServer, type TestKubeApiServerOptions, type KubeObject } from './kube-api-server.js';
 export { seededRandom } from './seeded-random.js';
 export { outcomeCode } from './outcome-code.js';
-export { sleep, waitFor } from './wait-for.js';
+export { sleep, waitFor } from '../host/index.js';

@@ -1,18 +1,12 @@
 import { createHash } from 'node:crypto';
-import { ExecError, run, type ExecResult } from '../host/index.js';
+import { execWith } from '../host/index.js';
 import { StraitError } from '../api/index.js';
 
 /** Runs a datapath command in the gateway namespace; failures become TUNNEL_DATAPATH_FAILED with the output. */
-export async function dp(argv: readonly string[], opts: { netns?: string; allowFailure?: boolean; input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ExecResult> {
-  try {
-    return await run(argv, { ...opts, env: opts.env ?? process.env, timeoutMs: opts.timeoutMs ?? 20_000 });
-  } catch (e) {
-    if (e instanceof ExecError) {
-      throw new StraitError('TUNNEL_DATAPATH_FAILED', e.message, { argv: e.argv, code: e.result.code, stderr: e.result.stderr.slice(0, 2000) }, { cause: e });
-    }
-    throw e;
-  }
-}
+export const dp = execWith(
+  (e) => new StraitError('TUNNEL_DATAPATH_FAILED', e.message, { argv: e.argv, code: e.result.code, stderr: e.result.stderr.slice(0, 2000) }, { cause: e }),
+  { timeoutMs: 20_000 },
+);
 
 /** 4 hex chars from a stable hash: short per-peer/per-gateway suffixes for 15-byte interface names. */
 export function shortHash(s: string, len = 4): string {
@@ -71,31 +65,4 @@ export async function routesOnDev(netns: string | undefined, dev: string, table 
 
 export async function enableForwarding(netns: string | undefined): Promise<void> {
   await dp(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { netns });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `check` until true or the deadline; returns the final value. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, stepMs = 25): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(stepMs);
-  }
-}
-
-/**
- * Serialises async operations of one driver: concurrent `reconcile()` calls (a timer and a watch event, say)
- * would otherwise interleave their reads and writes of the same datapath.
- */
-export function createSerial(): <T>(fn: () => Promise<T>) => Promise<T> {
-  let chain: Promise<unknown> = Promise.resolve();
-  return <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = chain.then(fn, fn);
-    chain = next.catch(() => undefined);
-    return next;
-  };
 }

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError } from '../api/index.js';
-import { isAlive, startDaemon, stopPid } from '../host/index.js';
-import { createSerial, dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev, shortHash, waitFor } from './datapath.js';
+import { createSerial, falseOnTimeout, isAlive, startDaemon, stopPid, waitFor } from '../host/index.js';
+import { dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev, shortHash } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
 import { readPeerRecord, writePeerRecord } from './peer-record.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
@@ -117,7 +117,7 @@ export class GeneveDriver implements TunnelDriver {
           `--log-file=${join(this.dir, 'ovsdb-server.log')}`, '-vconsole:off', '-vfile:info'],
         { netns: this.ns, logFile: join(this.dir, 'ovsdb-server.out'), pidFile: join(this.dir, 'ovsdb-server.pid'), env },
       );
-      if (!(await waitFor(() => existsSync(join(this.dir, 'db.sock')) || !isAlive(d.pid), 10_000)) || !isAlive(d.pid)) {
+      if (!(await waitFor('ovsdb-server socket', () => existsSync(join(this.dir, 'db.sock')) || !isAlive(d.pid), 10_000, 25).then(() => true, falseOnTimeout)) || !isAlive(d.pid)) {
         throw new StraitError('TUNNEL_DATAPATH_FAILED', 'ovsdb-server did not start', { log: this.tail('ovsdb-server.log') });
       }
       await this.vsctl(['--no-wait', 'init']);
@@ -127,7 +127,7 @@ export class GeneveDriver implements TunnelDriver {
         ['ovs-vswitchd', this.db, `--unixctl=${join(this.dir, 'ovs-vswitchd.ctl')}`, `--log-file=${join(this.dir, 'ovs-vswitchd.log')}`, '-vconsole:off', '-vfile:info'],
         { netns: this.ns, logFile: join(this.dir, 'ovs-vswitchd.out'), pidFile: join(this.dir, 'ovs-vswitchd.pid'), env },
       );
-      if (!(await waitFor(() => existsSync(join(this.dir, 'ovs-vswitchd.ctl')) || !isAlive(d.pid), 10_000)) || !isAlive(d.pid)) {
+      if (!(await waitFor('ovs-vswitchd socket', () => existsSync(join(this.dir, 'ovs-vswitchd.ctl')) || !isAlive(d.pid), 10_000, 25).then(() => true, falseOnTimeout)) || !isAlive(d.pid)) {
         throw new StraitError('TUNNEL_DATAPATH_FAILED', 'ovs-vswitchd did not start', { log: this.tail('ovs-vswitchd.log') });
       }
     }
@@ -160,7 +160,7 @@ export class GeneveDriver implements TunnelDriver {
       '--', '--may-exist', 'add-port', phy, ul]);
     await this.vsctl(['--may-exist', 'add-br', int, '--', 'set', 'bridge', int, 'datapath_type=netdev', `other-config:hwaddr=${overlayMac(this.config.localUnderlayIp)}`,
       'fail-mode=secure', '--', 'set', 'interface', int, `mtu_request=${this.mtu}`]);
-    await waitFor(async () => (await linkExists(ns, phy)) && (await linkExists(ns, int)), 5000);
+    await waitFor('OVS ports', async () => (await linkExists(ns, phy)) && (await linkExists(ns, int)), 5000, 25).catch(falseOnTimeout);
     await this.ofctl(['del-flows', int]);
     for (const a of saved.addrs) {
       await dp(['ip', 'addr', 'del', a, 'dev', ul], { netns: ns, allowFailure: true });

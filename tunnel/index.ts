@@ -26,19 +26,6 @@ export {
 export { detectCapabilities } from './detect-capabilities.js';
 export { generateWireguardKeyPair, wireguardPublicKey, generateWireguardPsk, type WireguardKeyPair } from './wireguard-keys.js';
 export { generateIpsecKeyPair, generateIpsecPsk, type IpsecKeyPair } from './ipsec-keys.js';
-export { ProbeStateMachine, type ProbeHealth, type ProbeStateOptions, type ProbeTransition } from './probe-state.js';
-export {
-  HealthProber,
-  startHealthProber,
-  startProbeResponder,
-  DEFAULT_PROBE_PORT,
-  type ProbeTarget,
-  type HealthProberOptions,
-  type ProbeTransitionEvent,
-  type ProbeResultEvent,
-  type ProberStats,
-  type ProbeResponder,
-} from './health-prober.js';
 export { realTunnelFactories } from './real-drivers.js';
 export { VxlanDriver, VXLAN_PORT } from './vxlan-driver.js';
 export { GeneveDriver, GENEVE_PORT } from './geneve-driver.js';

@@ -2,8 +2,8 @@ import { createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError } from '../api/index.js';
-import { isAlive, startDaemon, stopPid } from '../host/index.js';
-import { createSerial, dp, enableForwarding, linkExists, shortHash, waitFor } from './datapath.js';
+import { createSerial, falseOnTimeout, isAlive, startDaemon, stopPid, waitFor } from '../host/index.js';
+import { dp, enableForwarding, linkExists, shortHash } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
 import { readPeerRecord, writePeerRecord } from './peer-record.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
@@ -139,7 +139,7 @@ export class IpsecDriver implements TunnelDriver {
         pidFile: this.pidFile,
         env: { ...process.env, STRONGSWAN_CONF: join(this.dir, 'strongswan.conf') },
       });
-      const up = await waitFor(() => existsSync(this.socketPath) || !isAlive(d.pid), 10_000);
+      const up = await waitFor('charon VICI socket', () => existsSync(this.socketPath) || !isAlive(d.pid), 10_000, 25).then(() => true, falseOnTimeout);
       if (!up || !isAlive(d.pid)) {
         await stopPid(d.pid);
         const log = existsSync(join(this.dir, 'charon.log')) ? readFileSync(join(this.dir, 'charon.log'), 'utf8') : '';

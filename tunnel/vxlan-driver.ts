@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { StraitError } from '../api/index.js';
-import { createSerial, dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev } from './datapath.js';
+import { createSerial } from '../host/index.js';
+import { dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
 import { readPeerRecord, writePeerRecord } from './peer-record.js';

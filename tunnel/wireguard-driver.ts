@@ -1,8 +1,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError } from '../api/index.js';
-import { isAlive, startDaemon, stopPid } from '../host/index.js';
-import { createSerial, dp, devName, enableForwarding, linkExists, routesOnDev, shortHash, waitFor } from './datapath.js';
+import { createSerial, falseOnTimeout, isAlive, startDaemon, stopPid, waitFor } from '../host/index.js';
+import { dp, devName, enableForwarding, linkExists, routesOnDev, shortHash } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
 import { PeerRecordStore } from './peer-record.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
@@ -94,7 +94,7 @@ export class WireguardDriver implements TunnelDriver {
           env: { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', LOG_LEVEL: 'error' },
         });
         const sock = join(WIREGUARD_SOCKET_DIR, `${name}.sock`);
-        const ok = await waitFor(async () => existsSync(sock) && (await linkExists(this.ns, name)), 5000);
+        const ok = await waitFor('wireguard-go socket', async () => existsSync(sock) && (await linkExists(this.ns, name)), 5000, 25).then(() => true, falseOnTimeout);
         if (!ok) {
           await stopPid(d.pid);
           const log = existsSync(join(this.config.stateDir, 'wireguard-go.log')) ? readFileSync(join(this.config.stateDir, 'wireguard-go.log'), 'utf8') : '';

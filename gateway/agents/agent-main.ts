@@ -1,0 +1,331 @@
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { BrokerClient, StraitError } from '../../api/index.js';
+import { createLogger } from '../../host/index.js';
+import { DEFAULT_PROBE_PORT, parseCandidate, type CandidateAddress } from './agent-argv.js';
+import { AgentStatusWriter } from './agent-status.js';
+import { UdpCandidateProber, UdpEchoResponder } from '../failover/candidate-prober.js';
+import { LinuxGatewayEgress } from '../egress/gateway-egress-linux.js';
+import { LinuxNodeEgress } from '../egress/node-egress-linux.js';
+import { LinuxNodeRoutes } from '../egress/node-routes-linux.js';
+import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress, type LiveNodeEgressConfig } from '../egress/egress-broker-datapath.js';
+import { egressLeaseOwner, egressPoolName } from '../egress/egress-broker-objects.js';
+import { EgressBrokerSource } from '../egress/egress-broker-source.js';
+import { resolveEgressFile } from '../egress/egress-file.js';
+import type { ResolvedEgress } from '../egress/egress-resolve.js';
+import type { GatewayMode } from '../failover/election.js';
+import { GatewayAgent } from './gateway-agent.js';
+import { leaseStoreRetryMs, RedisLeaseStore } from '../failover/lease-redis.js';
+import { agentTunnels, type AgentTunnels } from './tunnel-main.js';
+import { NodeSteerAgent } from '../node/node-steer-agent.js';
+import { PROFILES, validateProfile, type FailoverProfile } from '../failover/profiles.js';
+import { raiseToRealtime } from '../failover/realtime-priority.js';
+
+/**
+ * Composition root for the two agent processes (`strait gateway`, `strait node-steer`): parses and checks the
+ * flags, builds the real dependencies (Redis lease store, Linux datapath, UDP prober/responder, broker client) and
+ * runs until SIGTERM/SIGINT, stepping down cleanly (egress IPs dropped, lease released) on the way out.
+ */
+export interface GatewayCliFlags {
+  cluster: string;
+  name: string;
+  priority: string;
+  runId: string;
+  profile: string;
+  candidate: string[];
+  leaseRedis: string;
+  broker?: string;
+  token?: string;
+  wanDev?: string;
+  lanDev?: string;
+  egressConfig?: string;
+  clusterCidr?: string[];
+  probePort?: string;
+  statusFile?: string;
+  endpoint?: string[];
+  /** Keep tunnels to the other clusters' gateways (needs --broker): wireguard, vxlan, ipsec or geneve. */
+  tunnel?: string;
+  /** Tunnel keys (generated on first start, then kept) and driver files. */
+  stateDir?: string;
+  tunnelKeyFile?: string;
+  underlayDev?: string;
+  tunnelStatusFile?: string;
+  /** Egress objects of this cluster from the broker (followed by watch) instead of a file. */
+  egressFromBroker?: boolean;
+  /** The EgressGateway this candidate serves (names its lease); default: the first at the broker listing it. */
+  egressGateway?: string;
+}
+
+export interface NodeSteerCliFlags {
+  cluster: string;
+  name: string;
+  runId: string;
+  profile: string;
+  mode: string;
+  candidate: string[];
+  remoteCidr?: string[];
+  clusterCidr?: string[];
+  dev?: string;
+  egressConfig?: string;
+  probePort?: string;
+  statusFile?: string;
+  broker?: string;
+  token?: string;
+  egressFromBroker?: boolean;
+}
+
+export function profileByName(name: string): FailoverProfile {
+  const p = (PROFILES as Record<string, FailoverProfile>)[name];
+  if (!p) throw new StraitError('GATEWAY_UNKNOWN_PROFILE', `unknown profile "${name}" (use ${Object.keys(PROFILES).join(' or ')})`, { profile: name });
+  const errs = validateProfile(p);
+  if (errs.length) throw new StraitError('GATEWAY_INVALID_CONFIG', `profile ${name}: ${errs.join('; ')}`);
+  return p;
+}
+
+function parseCandidates(list: readonly string[]): CandidateAddress[] {
+  const out = list.map((s) => {
+    const c = parseCandidate(s);
+    if (!c) throw new StraitError('GATEWAY_INVALID_CONFIG', `--candidate ${s}: expected name=address@priority, e.g. gw1=10.50.0.11@100`, { candidate: s });
+    return c;
+  });
+  if (out.length === 0) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give at least one --candidate name=address@priority');
+  if (new Set(out.map((c) => c.name)).size !== out.length) throw new StraitError('GATEWAY_INVALID_CONFIG', 'candidate names must be unique');
+  return out;
+}
+
+function parsePort(s: string | undefined): number {
+  if (s === undefined) return DEFAULT_PROBE_PORT;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new StraitError('GATEWAY_INVALID_CONFIG', `--probe-port ${s}: expected 1-65535`);
+  return n;
+}
+
+function redisFrom(spec: string): Redis {
+  // Reconnect fast after a store restart (ioredis defaults to 50 ms, 100 ms, 150 ms, …): egress IPs cannot move
+  // while the lease store is unreachable, so every retry step is added to the failover.
+  const opts = { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: true, lazyConnect: false, retryStrategy: leaseStoreRetryMs };
+  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) return new Redis(spec, opts);
+  if (spec.startsWith('unix://')) return new Redis({ ...opts, path: spec.slice('unix://'.length) });
+  if (spec.startsWith('/')) return new Redis({ ...opts, path: spec });
+  throw new StraitError('GATEWAY_INVALID_CONFIG', `--lease-redis ${spec}: expected redis://host:port, unix:///path or /path/to/socket`);
+}
+
+/** Healthy while every given device is up (read from /sys, which `ip netns exec` mounts per namespace). */
+function operstateOk(devs: readonly (string | undefined)[]): () => boolean {
+  const list = devs.filter((d): d is string => Boolean(d));
+  return () =>
+    list.every((dev) => {
+      try {
+        const s = readFileSync(`/sys/class/net/${dev}/operstate`, 'utf8').trim();
+        return s === 'up' || s === 'unknown';
+      } catch {
+        return false;
+      }
+    });
+}
+
+async function loadEgress(file: string | undefined, clusterCidrs: readonly string[], broker: BrokerClient | undefined, cluster: string): Promise<ResolvedEgress | undefined> {
+  if (!file) return undefined;
+  // With a broker, pool IPs are broker address leases from the pool named after the EgressGateway.
+  const lease = broker
+    ? async (policy: string, gateway: string, family: 'ipv4' | 'ipv6') =>
+        (await broker.leaseAddress(egressPoolName(gateway, family), { owner: egressLeaseOwner(cluster, policy), cluster })).ip
+    : undefined;
+  return resolveEgressFile(file, { clusterCidrs }, lease);
+}
+
+/** `--egress-from-broker`: the cluster's egress objects at the broker, resolved and then followed by watch. */
+async function brokerEgress(
+  f: { egressFromBroker?: boolean; egressConfig?: string; cluster: string; clusterCidr?: string[] },
+  broker: BrokerClient | undefined,
+  log: ReturnType<typeof createLogger>,
+  onChange: (r: ResolvedEgress) => Promise<void>,
+): Promise<EgressBrokerSource | undefined> {
+  if (!f.egressFromBroker) return undefined;
+  if (f.egressConfig) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --egress-config or --egress-from-broker, not both');
+  if (!broker) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-from-broker needs --broker');
+  return new EgressBrokerSource({
+    cluster: f.cluster, broker, clusterCidrs: f.clusterCidr ?? [], log,
+    onChange: (r) => onChange(r).catch((e: unknown) => log.error({ err: e }, 'applying the new egress objects failed')),
+  });
+}
+
+function statusWriter(file: string | undefined, log: ReturnType<typeof createLogger>): AgentStatusWriter | undefined {
+  return file ? new AgentStatusWriter(file, (e) => log.warn({ err: (e as Error).message, file }, 'writing the status file failed')) : undefined;
+}
+
+function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}
+
+export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
+  const log = createLogger(`gateway:${f.name}`);
+  const profile = profileByName(f.profile);
+  const status = statusWriter(f.statusFile, log);
+  const candidates = parseCandidates(f.candidate);
+  const self = candidates.find((c) => c.name === f.name);
+  if (!self) throw new StraitError('GATEWAY_INVALID_CONFIG', `--name ${f.name} is not among the --candidate entries`);
+  const priority = Number(f.priority);
+  if (!Number.isInteger(priority)) throw new StraitError('GATEWAY_INVALID_CONFIG', `--priority ${f.priority}: expected an integer`);
+  const probePort = parsePort(f.probePort);
+  const broker = f.broker ? new BrokerClient({ baseUrl: f.broker, token: f.token, timeoutMs: 3000 }) : undefined;
+  if (f.tunnel && !broker) throw new StraitError('GATEWAY_INVALID_CONFIG', '--tunnel needs --broker (the peers come from the broker)');
+  const endpoints = f.endpoint?.length ? f.endpoint : [self.address];
+  const tunnels: AgentTunnels | undefined =
+    f.tunnel && broker
+      ? agentTunnels(
+          {
+            cluster: f.cluster, name: f.name, runId: f.runId, tunnel: f.tunnel,
+            stateDir: f.stateDir ?? `/var/lib/strait/gateway/${f.cluster}-${f.name}`,
+            endpoint: endpoints[0] ?? self.address,
+            ...(f.tunnelKeyFile ? { keyFile: f.tunnelKeyFile } : {}),
+            ...(f.underlayDev ? { underlayDev: f.underlayDev } : {}),
+            ...(f.tunnelStatusFile ? { statusFile: f.tunnelStatusFile } : {}),
+            // The other clusters' gateways, probed like this cluster's nodes probe its candidates (same profile).
+            probe: { port: probePort, intervalMs: profile.probeIntervalMs, misses: profile.misses, holdDownMs: profile.holdDownMs },
+          },
+          broker,
+          log,
+        )
+      : undefined;
+  // Set once the datapath exists; the source reports changes only after start() returned.
+  const ref: { live?: LiveGatewayEgress; egw?: string } = {};
+  const source = await brokerEgress(f, broker, log, async (r) => {
+    if (ref.live && ref.egw) await ref.live.update(gatewayEgressConfig(r, ref.egw));
+  });
+  const resolved = source ? await source.start() : await loadEgress(f.egressConfig, f.clusterCidr ?? [], broker, f.cluster);
+  if (!source) for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
+  const egwName = f.egressGateway ?? resolved?.gateways.find((g) => g.candidates.length === 0 || g.candidates.includes(f.name))?.name;
+  const egw = egwName ? (resolved?.gateways.find((g) => g.name === egwName) ?? { name: egwName, candidates: [], egressIps: [] }) : undefined;
+  if (source && !egw) {
+    await source.stop();
+    throw new StraitError('GATEWAY_INVALID_CONFIG', `no EgressGateway of cluster ${f.cluster} at the broker lists ${f.name}; give --egress-gateway NAME`);
+  }
+  if (resolved && (!f.wanDev || !f.lanDev)) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-config / --egress-from-broker need --wan-dev and --lan-dev');
+  const redis = redisFrom(f.leaseRedis);
+  redis.on('error', (e) => log.warn({ err: e.message }, 'lease store'));
+  const linuxEgress = new LinuxGatewayEgress({ runId: f.runId, name: f.name, wanDev: f.wanDev ?? 'none', lanDev: f.lanDev ?? 'none' });
+  // From the broker, the agent's egress config is a live object: new policies change its rules and IPs in place.
+  const live = source && resolved && egw ? new LiveGatewayEgress(linuxEgress, gatewayEgressConfig(resolved, egw.name)) : undefined;
+  ref.live = live;
+  ref.egw = egw?.name;
+  const egress = live ?? linuxEgress;
+  const agent = new GatewayAgent(
+    {
+      cluster: f.cluster, name: f.name, profile, probePort,
+      candidates: candidates.map((c) => (c.name === f.name ? { ...c, priority } : c)),
+      ...(resolved && egw ? { egress: { gateway: egw.name, config: live?.config ?? { rules: resolved.rules.filter((r) => r.gateway === egw.name), egressIps: [...egw.egressIps] } } } : {}),
+    },
+    {
+      leaseStore: new RedisLeaseStore(redis),
+      egress,
+      prober: new UdpCandidateProber({ intervalMs: profile.probeIntervalMs, misses: profile.misses }),
+      responder: new UdpEchoResponder({ address: self.address, port: probePort }),
+      log,
+      selfHealthy: operstateOk([f.wanDev, f.lanDev]),
+      ...(status ? { writeStatus: (s) => status.write(s) } : {}),
+      ...(broker
+        ? {
+            publish: async (health, active) => {
+              await broker.putGateway(f.cluster, f.name, {
+                endpoints, tunnelTypes: [tunnels?.type ?? 'vxlan'], publicKeys: tunnels?.publicKeys ?? {}, priority, health, active,
+              });
+            },
+          }
+        : {}),
+    },
+  );
+  if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
+  await agent.start();
+  log.info({ profile: profile.name, lease: agent.leaseKey, egressIps: egw?.egressIps ?? [] }, 'gateway agent running');
+  // Tunnels on every candidate, active or standby: a standby's sessions are established before it takes over.
+  // The other clusters' gateways probe this one at its tunnel endpoint: answer there too when it is not the
+  // candidate address (answered while this process runs; a killed or frozen agent falls silent).
+  const endpointResponder = tunnels && endpoints[0] && endpoints[0] !== self.address ? new UdpEchoResponder({ address: endpoints[0], port: probePort }) : undefined;
+  try {
+    await endpointResponder?.start();
+    await tunnels?.start();
+  } catch (e) {
+    await endpointResponder?.stop().catch(() => undefined);
+    await agent.stop();
+    await tunnels?.stop().catch(() => undefined);
+    await source?.stop();
+    if (resolved) await egress.clear();
+    redis.disconnect();
+    broker?.close();
+    throw e;
+  }
+  await waitForSignal();
+  await source?.stop();
+  await agent.stop();
+  await status?.flush();
+  await endpointResponder?.stop();
+  if (tunnels && broker) {
+    await tunnels.stop();
+    // Gone from the broker at once: the other clusters' gateways move this cluster's CIDRs to the next candidate
+    // now instead of when the record goes stale.
+    await broker.deleteGateway(f.cluster, f.name).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'removing the gateway record failed'));
+  }
+  if (resolved) await egress.clear();
+  redis.disconnect();
+  broker?.close();
+}
+
+export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
+  const log = createLogger(`node-steer:${f.name}`);
+  const profile = profileByName(f.profile);
+  const status = statusWriter(f.statusFile, log);
+  const candidates = parseCandidates(f.candidate);
+  if (f.mode !== 'active-standby' && f.mode !== 'active-active') {
+    throw new StraitError('GATEWAY_INVALID_CONFIG', `--mode ${f.mode}: expected active-standby or active-active`);
+  }
+  const mode: GatewayMode = f.mode;
+  const probePort = parsePort(f.probePort);
+  const broker = f.broker ? new BrokerClient({ baseUrl: f.broker, token: f.token, timeoutMs: 3000 }) : undefined;
+  const ref: { live?: LiveNodeEgress } = {};
+  const source = await brokerEgress(f, broker, log, async (r) => {
+    await ref.live?.update(r.rules);
+  });
+  const resolved = source ? await source.start() : await loadEgress(f.egressConfig, f.clusterCidr ?? [], undefined, f.cluster);
+  if (!source) for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
+  if ((resolved || (f.remoteCidr ?? []).length) && !f.dev) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --dev (the underlay device towards the gateways)');
+  const o = { runId: f.runId, dev: f.dev ?? 'none' };
+  const routes = new LinuxNodeRoutes(o);
+  const linuxEgress = new LinuxNodeEgress(o);
+  const egressCfg: LiveNodeEgressConfig | undefined = resolved ? { rules: [...resolved.rules], candidates: [...candidates], clusterCidrs: [...(f.clusterCidr ?? [])] } : undefined;
+  const live = source && egressCfg ? new LiveNodeEgress(linuxEgress, egressCfg) : undefined;
+  ref.live = live;
+  const egress = live ?? linuxEgress;
+  const agent = new NodeSteerAgent(
+    {
+      cluster: f.cluster, name: f.name, profile, mode, candidates, probePort, remoteCidrs: f.remoteCidr ?? [],
+      ...(egressCfg ? { egress: egressCfg } : {}),
+    },
+    {
+      routes, egress, log,
+      prober: new UdpCandidateProber({ intervalMs: profile.probeIntervalMs, misses: profile.misses }),
+      ...(f.statusFile || live
+        ? {
+            writeStatus: (s) => {
+              // Rules that appear later are steered to the candidate the agent chose last.
+              live?.noteActive(s.active[0]);
+              status?.write(s);
+            },
+          }
+        : {}),
+    },
+  );
+  if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
+  await agent.start();
+  log.info({ profile: profile.name, mode, candidates: candidates.map((c) => c.name) }, 'node steering running');
+  await waitForSignal();
+  await source?.stop();
+  await agent.stop();
+  await status?.flush();
+  if (resolved) await egress.clear();
+  if ((f.remoteCidr ?? []).length) await routes.clear();
+  broker?.close();
+}

@@ -1,0 +1,167 @@
+import { describe, it, expect } from '@jest/globals';
+import { createLogger } from '../../host/index.js';
+import { GatewayAgent } from './gateway-agent.js';
+import { MemoryLeaseStore } from '../failover/lease-memory.js';
+import { PROFILES } from '../failover/profiles.js';
+import { ManualProber, RecordingGatewayEgress, SilentResponder } from '../testing.js';
+
+const EIP = '172.31.0.201';
+const profile = PROFILES.default;
+const candidates = [
+  { name: 'gw1', address: '10.0.0.11', priority: 100 },
+  { name: 'gw2', address: '10.0.0.12', priority: 50 },
+];
+
+function setup() {
+  let now = 0;
+  const clock = (): number => now;
+  const store = new MemoryLeaseStore(clock);
+  const mk = (name: string) => {
+    const egress = new RecordingGatewayEgress(clock);
+    const prober = new ManualProber();
+    const responder = new SilentResponder();
+    const agent = new GatewayAgent(
+      { cluster: 'c', name, profile, candidates, probePort: 1, egress: { gateway: 'egw', config: { rules: [], egressIps: [EIP] } } },
+      { leaseStore: store, egress, prober, responder, log: createLogger(name, 'silent'), clock },
+    );
+    return { agent, egress, prober, responder };
+  };
+  const gw1 = mk('gw1');
+  const gw2 = mk('gw2');
+  /** Both agents' served egress IPs once their datapath is idle; never the egress IP on both (the invariant). */
+  const live = async (): Promise<{ a: string[]; b: string[] }> => {
+    await gw1.agent.idle();
+    await gw2.agent.idle();
+    const [a, b] = [await gw1.egress.live(), await gw2.egress.live()];
+    expect(a.includes(EIP) && b.includes(EIP)).toBe(false);
+    return { a, b };
+  };
+  return { advance: (ms: number) => { now += ms; }, now: () => now, gw1, gw2, live };
+}
+
+describe('GatewayAgent (fakes, fake clock)', () => {
+  it('its probe replies claim the lease epoch while it serves, and nothing once the lease ran out, tick or no tick', async () => {
+    const t = setup();
+    await t.gw1.agent.start();
+    t.gw1.prober.onChange?.('gw2', true, 0);
+    expect(t.gw1.responder.epoch()).toBe(0);
+    await t.gw1.agent.tick();
+    const epoch = t.gw1.agent.status().epoch;
+    expect(epoch).toBeGreaterThan(0);
+    expect(t.gw1.responder.epoch()).toBe(epoch);
+    // A stalled agent (no ticks): its replies stop claiming when its hold ends, not when it next runs.
+    t.advance(profile.leaseTtlMs);
+    expect(t.gw1.responder.epoch()).toBe(0);
+    await t.gw1.agent.stop();
+  });
+
+  it('highest priority serves the egress IP; on its death the standby takes over only after the lease, never overlapping', async () => {
+    const t = setup();
+    await t.gw1.agent.start();
+    await t.gw2.agent.start();
+    t.gw1.prober.onChange?.('gw2', true, 0);
+    t.gw2.prober.onChange?.('gw1', true, 0);
+    for (let i = 0; i < 10; i++) {
+      await t.gw1.agent.tick();
+      await t.gw2.agent.tick();
+      await t.live();
+      t.advance(profile.renewIntervalMs);
+    }
+    expect(await t.gw1.egress.live()).toEqual([EIP]);
+    expect(t.gw1.egress.announced).toEqual([EIP]);
+    // gw1 dies (no more ticks, no release). gw2 notices by probe and tries at once, but waits for the lease.
+    t.gw2.prober.onChange?.('gw1', false, t.now());
+    let tookOver = -1;
+    for (let ms = 0; ms <= 2 * profile.leaseTtlMs; ms += 5) {
+      await t.gw2.agent.tick();
+      await t.live();
+      if (tookOver < 0 && (await t.gw2.egress.live()).includes(EIP)) tookOver = ms;
+      t.advance(5);
+    }
+    expect(tookOver).toBeGreaterThan(0);
+    expect(tookOver).toBeLessThanOrEqual(profile.leaseTtlMs + 10);
+    expect(t.gw2.agent.status().role).toBe('active');
+    expect(t.gw2.egress.announced).toEqual([EIP]); // gratuitous ARP on the move
+    await t.gw1.agent.stop();
+    await t.gw2.agent.stop();
+  });
+
+  it('a recovered higher-priority gateway waits for the hold-down, then takes over by handover (no expiry wait)', async () => {
+    const t = setup();
+    await t.gw2.agent.start();
+    t.gw2.prober.onChange?.('gw1', true, 0);
+    t.gw2.prober.onChange?.('gw1', false, 1); // gw1 was up, then died: its comeback is a recovery
+    for (let i = 0; i < 5; i++) { await t.gw2.agent.tick(); t.advance(profile.renewIntervalMs); }
+    expect(await t.gw2.egress.live()).toEqual([EIP]);
+    await t.gw1.agent.start();
+    t.gw1.prober.onChange?.('gw2', true, t.now());
+    const back = t.now();
+    t.gw2.prober.onChange?.('gw1', true, back);
+    let handedOver = -1;
+    while (t.now() - back < profile.holdDownMs + 1000) {
+      await t.gw2.agent.tick();
+      await t.gw1.agent.tick();
+      const { a } = await t.live();
+      if (handedOver < 0 && a.includes(EIP)) handedOver = t.now() - back;
+      t.advance(profile.renewIntervalMs);
+    }
+    expect(handedOver).toBeGreaterThanOrEqual(profile.holdDownMs);
+    expect(handedOver).toBeLessThan(profile.holdDownMs + profile.leaseTtlMs);
+    await t.gw1.agent.stop();
+    await t.gw2.agent.stop();
+  });
+  it('a restarted gateway does not grab the role before its first probe verdict, even if the holder renews late', async () => {
+    const t = setup();
+    await t.gw2.agent.start();
+    t.gw2.prober.onChange?.('gw1', true, 0);
+    t.gw2.prober.onChange?.('gw1', false, 1);
+    for (let i = 0; i < 5; i++) { await t.gw2.agent.tick(); t.advance(profile.renewIntervalMs); }
+    expect(await t.gw2.egress.live()).toEqual([EIP]);
+    // gw1 comes back. Before its prober has said anything about gw2, gw2 stalls past its lease (a loaded host).
+    await t.gw1.agent.start();
+    t.advance(profile.leaseTtlMs + 10);
+    for (let i = 0; i < 5; i++) { await t.gw1.agent.tick(); t.advance(profile.acquireRetryMs); }
+    await t.gw1.agent.idle();
+    expect(await t.gw1.egress.live()).toEqual([]);
+    expect(t.gw1.agent.status().role).toBe('standby');
+    // gw2 wakes up: its lease has run out in the store, but nobody took it, so it gets it again at once.
+    await t.gw2.agent.tick();
+    await t.gw2.agent.tick();
+    expect(t.gw2.agent.status().role).toBe('active');
+    // Once the prober has judged gw2 dead, gw1 is the lone survivor and takes over despite its hold-down.
+    t.gw1.prober.onChange?.('gw2', false, t.now());
+    await t.gw2.agent.stop();
+    for (let i = 0; i < 5; i++) { await t.gw1.agent.tick(); t.advance(profile.acquireRetryMs); }
+    await t.gw1.agent.idle();
+    expect(await t.gw1.egress.live()).toEqual([EIP]);
+    await t.gw1.agent.stop();
+  });
+  it('a higher-priority gateway that joins while a peer serves (never seen up by it) is held down on both sides: the egress IP is never left unserved', async () => {
+    const t = setup();
+    await t.gw2.agent.start();
+    t.gw2.prober.onChange?.('gw1', false, 0); // gw2 started alone: gw1 judged down without ever being seen up
+    for (let i = 0; i < 5; i++) { await t.gw2.agent.tick(); t.advance(profile.renewIntervalMs); }
+    expect(await t.gw2.egress.live()).toEqual([EIP]);
+    await t.gw1.agent.start();
+    const back = t.now();
+    t.gw1.prober.onChange?.('gw2', true, back);
+    t.gw2.prober.onChange?.('gw1', true, back);
+    let handedOver = -1;
+    let unserved = 0;
+    try {
+      while (t.now() - back < profile.holdDownMs + 1000) {
+        await t.gw2.agent.tick();
+        await t.gw1.agent.tick();
+        const { a, b } = await t.live();
+        if (!a.includes(EIP) && !b.includes(EIP)) unserved += profile.renewIntervalMs;
+        if (handedOver < 0 && a.includes(EIP)) handedOver = t.now() - back;
+        t.advance(profile.renewIntervalMs);
+      }
+    } finally {
+      await t.gw1.agent.stop();
+      await t.gw2.agent.stop();
+    }
+    expect(handedOver).toBeGreaterThanOrEqual(profile.holdDownMs);
+    expect(unserved).toBeLessThanOrEqual(profile.renewIntervalMs); // only the handover tick itself
+  });
+});

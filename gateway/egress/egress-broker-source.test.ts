@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { BrokerClient } from '../../api/index.js';
+import { startTestBroker, type TestBroker } from '../../broker/index.js';
+import { newRunId } from '../../host/index.js';
+import { startTestRedis, type TestRedis, waitFor } from '../../testing/index.js';
+import { RecordingGatewayEgress, RecordingNodeEgress } from './datapath-fake.js';
+import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress } from './egress-broker-datapath.js';
+import { EgressBrokerSource } from './egress-broker-source.js';
+import { datapathConformance } from './datapath.conformance.js';
+import { RecordingNodeRoutes } from './datapath-fake.js';
+import type { ResolvedEgress } from './egress-resolve.js';
+
+const silent = { info: () => undefined, warn: () => undefined };
+
+// A real broker on a real redis-server: egress objects pushed by the cluster, pool IPs leased from its pool.
+describe('EgressBrokerSource against a real broker', () => {
+  let redis: TestRedis;
+  let broker: TestBroker;
+  let east: BrokerClient;
+  let west: BrokerClient;
+  const runId = newRunId();
+  const E = `east-${runId}`;
+  const W = `west-${runId}`;
+  const sources: EgressBrokerSource[] = [];
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    broker = await startTestBroker(redis.socket);
+    const t = await broker.admin.createToken({ uses: 2 });
+    east = broker.client((await broker.admin.joinCluster({ id: E, podCIDRs: ['10.50.0.0/24'] }, t.token)).credentials.token);
+    west = broker.client((await broker.admin.joinCluster({ id: W, podCIDRs: ['10.60.0.0/24'] }, t.token)).credentials.token);
+  });
+  afterAll(async () => {
+    for (const s of sources) await s.stop();
+    await broker?.stop();
+    await redis?.stop();
+  });
+
+  it('resolves the cluster\'s objects with pool IPs leased by policy owner, and follows new, changed and deleted policies', async () => {
+    await east.createPool({ name: 'egress-egw-v4', cidr: '172.31.0.200/29', purpose: 'egress' });
+    await east.putEgressGateway(E, 'egw', { spec: { nodes: ['gw1', 'gw2'], clusterDefault: true, ippools: { ipv4: ['172.31.0.200-172.31.0.207'] } } });
+    await east.putEgressPolicy(E, 'default', 'pod-out', { spec: { appliedTo: { podSubnet: ['10.50.0.2/32'] }, destSubnet: ['172.31.0.100/32'] } });
+    // Another cluster's objects never leak in.
+    await west.putEgressGateway(W, 'egw', { spec: { nodes: ['w1'], ippools: { ipv4: ['172.31.1.200-172.31.1.207'] } } });
+    await west.putEgressPolicy(W, 'default', 'other', { spec: { appliedTo: { podSubnet: ['10.60.0.2/32'] }, egressIP: { useNodeIP: true } } });
+
+    const changes: ResolvedEgress[] = [];
+    const src = new EgressBrokerSource({ cluster: E, broker: east, clusterCidrs: ['10.50.0.0/24'], log: silent, onChange: (r) => void changes.push(r) });
+    sources.push(src);
+    const first = await src.start();
+    expect(first.errors).toEqual([]);
+    expect(first.rules).toHaveLength(1);
+    const eip1 = first.rules[0]!.egressIp;
+    expect(eip1).toMatch(/^172\.31\.0\.20[0-7]$/);
+    expect(first.rules[0]).toMatchObject({ policy: 'default/pod-out', gateway: 'egw', sources: ['10.50.0.2/32'], destinations: ['172.31.0.100/32'] });
+    expect(first.gateways).toEqual([{ name: 'egw', candidates: ['gw1', 'gw2'], egressIps: [eip1] }]);
+    // The lease owner is the one the member agent reports for GC.
+    const leases = await east.listAddresses({ pool: 'egress-egw-v4' });
+    expect(leases.items.map((l) => [l.ip, l.owner])).toEqual([[eip1, `egress:${E}:default/pod-out`]]);
+
+    // A second candidate resolving the same objects gets the same IP (leasing is idempotent per owner).
+    const again = new EgressBrokerSource({ cluster: E, broker: east, clusterCidrs: ['10.50.0.0/24'], log: silent });
+    sources.push(again);
+    expect((await again.start()).rules[0]!.egressIp).toBe(eip1);
+
+    // A new cluster policy: a new rule with its own leased IP.
+    await east.putEgressClusterPolicy(E, 'all-out', { spec: { appliedTo: { podSubnet: ['10.50.0.3/32'] }, destSubnet: ['172.31.0.101/32'], priority: 10 } });
+    await waitFor('the new rule', () => changes.at(-1)?.rules.length === 2);
+    const r2 = changes.at(-1)!;
+    const eip2 = r2.rules.find((r) => r.policy === 'all-out')!.egressIp;
+    expect(eip2).not.toBe(eip1);
+    expect(r2.gateways[0]!.egressIps).toEqual([eip1, eip2].sort());
+
+    // Changed policy (new destination) and a deleted one.
+    await east.putEgressPolicy(E, 'default', 'pod-out', { spec: { appliedTo: { podSubnet: ['10.50.0.2/32'] }, destSubnet: ['172.31.0.0/24'] } });
+    await waitFor('the changed rule', () => changes.at(-1)?.rules.find((r) => r.policy === 'default/pod-out')?.destinations[0] === '172.31.0.0/24');
+    expect(changes.at(-1)!.rules.find((r) => r.policy === 'default/pod-out')!.egressIp).toBe(eip1);
+    await east.deleteEgressClusterPolicy(E, 'all-out');
+    await waitFor('the rule gone', () => changes.at(-1)?.rules.length === 1);
+
+    // A policy whose gateway's pool does not exist yet holds back only itself, and resolves once the pool appears.
+    await east.putEgressGateway(E, 'egw2', { spec: { nodes: ['gw1', 'gw2'], ippools: { ipv4: ['172.31.0.210-172.31.0.214'] } } });
+    await east.putEgressPolicy(E, 'default', 'late', { spec: { egressGatewayName: 'egw2', appliedTo: { podSubnet: ['10.50.0.4/32'] } } });
+    await waitFor('the lease error', () => changes.at(-1)?.errors.some((e) => e.policy === 'default/late') === true);
+    expect(changes.at(-1)!.rules.map((r) => r.policy)).toEqual(['default/pod-out']);
+    await east.createPool({ name: 'egress-egw2-v4', cidr: '172.31.0.208/29', purpose: 'egress' });
+    await waitFor('the late policy resolved', () => changes.at(-1)?.rules.some((r) => r.policy === 'default/late') === true);
+    expect(changes.at(-1)!.errors).toEqual([]);
+  }, 30_000);
+});
+
+describe('live egress datapaths', () => {
+  const rule = (policy: string, ip: string, gateway = 'egw') => ({
+    policy, gateway, family: 'ipv4' as const, priority: 100, sources: ['10.50.0.2/32'], destinations: ['0.0.0.0/0'], egressIp: ip, mark: 0x5e00,
+  });
+  const resolved = (rules: ReturnType<typeof rule>[]): ResolvedEgress => ({
+    rules, gateways: [{ name: 'egw', candidates: [], egressIps: [...new Set(rules.map((r) => r.egressIp))].sort() }], pending: [], errors: [], clusterCidrs: [],
+  });
+
+  it('gateway: an update while serving re-applies, drops removed IPs and makes the wanted ones live with the last lease deadline', async () => {
+    let now = 1000;
+    const inner = new RecordingGatewayEgress(() => now);
+    const live = new LiveGatewayEgress(inner, gatewayEgressConfig(resolved([rule('a', '172.31.0.201')]), 'egw'), () => now);
+    await live.apply();
+    expect(await live.serve(live.config.egressIps, 1500)).toEqual(['172.31.0.201']);
+    await live.update(gatewayEgressConfig(resolved([rule('b', '172.31.0.202')]), 'egw'));
+    expect(live.config.egressIps).toEqual(['172.31.0.202']);
+    expect(await inner.live()).toEqual(['172.31.0.202']);
+    expect(inner.calls.find((c) => c.op === 'release')?.args).toEqual(['172.31.0.201']);
+    // A renewal that still carries the old IP does not bring it back.
+    await live.serve(['172.31.0.201', '172.31.0.202'], 1600);
+    expect(await inner.live()).toEqual(['172.31.0.202']);
+    // Not serving (lease dropped): an update applies but makes nothing live.
+    await live.release();
+    now = 2000;
+    await live.update(gatewayEgressConfig(resolved([rule('c', '172.31.0.203')]), 'egw'));
+    expect(await inner.live()).toEqual([]);
+  });
+
+  it('node: rules that appear later are steered to the candidate the agent chose', async () => {
+    const inner = new RecordingNodeEgress();
+    const live = new LiveNodeEgress(inner, { rules: [], candidates: [{ name: 'gw1', address: '10.50.0.11', priority: 100 }], clusterCidrs: [] });
+    await live.apply();
+    await live.update([rule('a', '172.31.0.201')]);
+    expect(inner.calls.filter((c) => c.op === 'steer')).toEqual([]); // no choice known yet
+    live.noteActive('gw1');
+    await live.update([rule('a', '172.31.0.201'), rule('b', '172.31.0.202', 'egw2')]);
+    expect(inner.calls.at(-1)).toMatchObject({ op: 'steer', args: new Map([['egw', 'gw1'], ['egw2', 'gw1']]) });
+    expect(live.config.rules.map((r) => r.policy)).toEqual(['a', 'b']);
+  });
+});
+
+// The live wrappers keep the datapath contract: the same conformance suite as the Linux datapath and the fake.
+datapathConformance('live (broker-following) egress over the recording fake', () => {
+  let t = 0;
+  return Promise.resolve({
+    routes: new RecordingNodeRoutes(),
+    nodeEgress: new LiveNodeEgress(new RecordingNodeEgress(), { rules: [], candidates: [], clusterCidrs: [] }),
+    gatewayEgress: new LiveGatewayEgress(new RecordingGatewayEgress(() => t), { rules: [], egressIps: [] }, () => t),
+    sleep: (ms: number) => {
+      t += ms;
+      return Promise.resolve();
+    },
+    now: () => t,
+    teardown: () => Promise.resolve(),
+  });
+});

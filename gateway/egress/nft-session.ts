@@ -1,0 +1,160 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { withNetns } from '../../host/index.js';
+
+const SETPRIV = '/usr/bin/setpriv';
+
+/**
+ * How to start a long-lived `nft -i` (in `netns`), for the fence session here and for readers of nft sets.
+ * - `HOME=/nonexistent`: interactive nft (libedit) reads `~/.nft.history` when it starts and writes its whole
+ *   history back when it ends. A fence session adds ~550 bytes of history per lease renewal (100/s in the fast
+ *   profile): root's history file had grown to 4.5 MB, read by every new session, and a session orphaned by a
+ *   SIGKILLed agent spent ~2 s of realtime CPU writing it back — one of two cores gone in the middle of the
+ *   failover (`perf sched`). Without a home there is nothing to read or write.
+ * - `setpriv --pdeathsig KILL` (util-linux, where present): the session dies with the agent at once instead of
+ *   lingering as an orphan.
+ */
+export function nftInteractive(netns: string | undefined, flags: readonly string[] = []): { argv: string[]; env: NodeJS.ProcessEnv } {
+  const inner = withNetns(['nft', '-i', ...flags], netns);
+  const argv = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...inner] : inner;
+  return { argv, env: { ...process.env, HOME: '/nonexistent' } };
+}
+
+/**
+ * Transactions after which a fence session is replaced by a fresh process. Interactive nft keeps every line in its
+ * in-memory history (~0.5 KB each, measured: RSS 5 → 22 MB over 30,000 lines): 100 renewals a second would grow it
+ * by ~180 MB an hour. Replacing it after 1,000 transactions (10 s at 100/s) bounds that to ~0.5 MB, at the cost of
+ * one spawn right after an answered transaction, when the next one is a whole renewal interval away.
+ */
+export const NFT_SESSION_MAX_TRANSACTIONS = 1000;
+
+/**
+ * A long-lived `nft -i -e` process: one line written = one nftables transaction, acknowledged by the
+ * `# new generation N` line `-e` (echo) prints after each commit. Why: the fence is refreshed on every lease
+ * renewal, and spawning `nft` costs 5–15 ms (40+ ms on a loaded host) against ~0.6 ms for a line to a running
+ * session; a fence refreshed late under load is an egress outage. Transactions run one at a time, in order.
+ *
+ * On any error (an `Error:` on stderr, the process exiting, no answer within `timeoutMs`) the transaction is
+ * rejected and the process is dropped; the next `apply` starts a fresh one, so a late line of an old error can never
+ * be taken for the answer to a new transaction.
+ */
+export class NftSession {
+  private proc: ChildProcessByStdio<Writable, Readable, Readable> | undefined;
+  private out = '';
+  private err = '';
+  private pending: { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private done = 0;
+
+  constructor(private readonly opts: { netns?: string; timeoutMs?: number; maxTransactions?: number } = {}) {}
+
+  /** Runs `commands` (nft commands, one per entry) as ONE transaction. */
+  apply(commands: readonly string[]): Promise<void> {
+    const line = commands.map((c) => c.trim()).filter(Boolean).join('; ');
+    const next = this.queue.then(() => this.send(line));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private start(): ChildProcessByStdio<Writable, Readable, Readable> {
+    const { argv, env } = nftInteractive(this.opts.netns, ['-e']);
+    const [cmd, ...args] = argv;
+    const p = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    this.done = 0;
+    // An idle session must not keep the agent process alive on its way out.
+    unrefChild(p);
+    this.out = '';
+    this.err = '';
+    p.stdin.on('error', () => undefined);
+    // Every handler checks that `p` is still the current process: a replaced or failed one may still report.
+    p.stdout.on('data', (d: Buffer) => {
+      if (this.proc !== p) return;
+      this.out += d.toString();
+      let i: number;
+      while ((i = this.out.indexOf('\n')) >= 0) {
+        const l = this.out.slice(0, i);
+        this.out = this.out.slice(i + 1);
+        if (l.startsWith('# new generation')) this.settle();
+      }
+    });
+    p.stderr.on('data', (d: Buffer) => {
+      if (this.proc !== p) return;
+      this.err += d.toString();
+      if (/Error/.test(this.err)) this.fail(new Error(`nft: ${this.err.trim().split('\n')[0] ?? 'error'}`));
+    });
+    p.on('exit', (code) => {
+      if (this.proc !== p) return;
+      this.proc = undefined;
+      if (this.pending) this.fail(new Error(`nft session exited (${code ?? 'signal'}) ${this.err.trim()}`));
+    });
+    p.on('error', (e) => {
+      if (this.proc === p) this.fail(e);
+    });
+    return p;
+  }
+
+  private send(line: string): Promise<void> {
+    if (!line) return Promise.resolve();
+    this.proc ??= this.start();
+    const p = this.proc;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(new Error('nft session: no answer')), this.opts.timeoutMs ?? 5000);
+      this.pending = { resolve, reject, timer };
+      p.stdin.write(`${line}\n`);
+    });
+  }
+
+  private settle(): void {
+    const w = this.pending;
+    if (!w) return;
+    this.pending = undefined;
+    clearTimeout(w.timer);
+    w.resolve();
+    this.done += 1;
+    if (this.done >= (this.opts.maxTransactions ?? NFT_SESSION_MAX_TRANSACTIONS)) {
+      // Idle now (one transaction at a time): swap in a fresh process, ready for the next one.
+      this.kill();
+      this.proc = this.start();
+    }
+  }
+
+  private fail(e: Error): void {
+    const w = this.pending;
+    this.pending = undefined;
+    this.kill();
+    if (!w) return;
+    clearTimeout(w.timer);
+    w.reject(e);
+  }
+
+  private kill(): void {
+    const p = this.proc;
+    this.proc = undefined;
+    if (!p) return;
+    p.stdin.end();
+    p.kill('SIGKILL');
+  }
+
+  /** The running process's pid, if one runs (tests). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** Starts the process now, so that the first transaction (a takeover) does not pay for the spawn. */
+  warm(): void {
+    this.proc ??= this.start();
+  }
+
+  /** Ends the process (a pending transaction is rejected); a later `apply` starts a new one. */
+  close(): void {
+    this.fail(new Error('nft session closed'));
+  }
+}
+
+/** Lets the process exit while `p` (and its pipes) still run. */
+export function unrefChild(p: { unref(): void; stdin: unknown; stdout: unknown; stderr: unknown }): void {
+  p.unref();
+  for (const s of [p.stdin, p.stdout, p.stderr]) (s as { unref?: () => void } | null)?.unref?.();
+}
