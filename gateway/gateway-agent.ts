@@ -9,6 +9,11 @@ import { adaptiveLeaseTtlMs, LeaseKeeper, type LeaseStep } from './lease-keeper.
 import type { LeaseStore } from './lease-store.js';
 import type { FailoverProfile } from './profiles.js';
 
+/** Silence from every prober after which a gateway counts itself cut off from its nodes (see tick()). */
+export function isolationWindowMs(p: FailoverProfile): number {
+  return Math.max(500, 4 * p.probeIntervalMs * (p.misses + 1), 2 * p.maxDetectionMs);
+}
+
 /**
  * The broker entry is refreshed this often even without a change: its `updatedAt` then tells readers whether the
  * agent is still alive (a SIGKILLed gateway cannot mark itself Unhealthy), and a broker that lost the entry or was
@@ -170,7 +175,9 @@ export class GatewayAgent {
     // read, and a false "isolated" would hand the egress IPs away for nothing.
     // A late tick keeps the previous verdict: it runs before the poll phase reads the probes waiting in the socket.
     const lastProbe = this.deps.responder.lastProbeAt();
-    if (!late) this.isolatedVerdict = lastProbe !== undefined && performance.now() - lastProbe > Math.max(500, 4 * p.probeIntervalMs * (p.misses + 1));
+    // At least twice the failure detector's maximum: a standby whose only prober is the peer that just died must
+    // find the peer dead (≤ maxDetectionMs) before it finds itself cut off, or it never takes over.
+    if (!late) this.isolatedVerdict = lastProbe !== undefined && performance.now() - lastProbe > isolationWindowMs(p);
     const isolated = this.isolatedVerdict;
     const devicesOk = this.deps.selfHealthy?.() ?? true;
     const selfOk = devicesOk && !isolated;
