@@ -35,3 +35,4 @@ export type { FailoverBackend } from './runner-backend.js';
 export { jsonOutput } from './report-writer.js';
 export type { RunReport, TrialResult, RunSummary } from './report-model.js';
 export { runFailoverDemo } from './runner-demo.js';
+export { parseStressSpec, formatStressSpec, startStress, type StressSpec, type StressRecord } from './stress.js';

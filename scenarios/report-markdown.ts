@@ -17,6 +17,9 @@ export function renderMarkdown(r: RunReport): string {
     '',
     `Run \`${r.runId}\`, started ${r.startedAt}. ${s.trials} trials, ${s.failed === 0 ? '**all passed**' : `**${s.failed} failed**`}.` +
       (r.skipped?.length ? ` **${r.skipped.length} could not run**: ${r.skipped.map((k) => `#${k.index} ${k.fault} (${k.error})`).join('; ')}.` : ''),
+    ...(r.stress
+      ? [`Under stress: \`${r.stress.command.join(' ')}\` (pid ${r.stress.pid}) from ${r.stress.startedAt} to ${r.stress.stoppedAt ?? '?'} (${r.stress.ended ?? 'running'}); load average ${r.stress.loadAvgAtStart.join(' ')} at its start, ${r.stress.loadAvgAtStop?.join(' ') ?? '?'} at its stop.`]
+      : []),
     'Outage = the longest gap between answered probes around the fault (UDP every few ms, worst flow of the trial).',
     '',
     '## Outage distribution (ms)',

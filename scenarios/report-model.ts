@@ -1,3 +1,4 @@
+import type { StressRecord } from './stress.js';
 import type { EipConflict, FlowAnalysis, GatewayEvent, TcpAnalysis, UdpRecord } from './probe-analysis.js';
 import { percentile } from './probe-analysis.js';
 import type { FaultKind, Profile, TrafficKind } from './scenario-model.js';
@@ -102,4 +103,6 @@ export interface RunReport {
   summary: RunSummary;
   /** Trials that could not run at all (not in `trials` or the summary): index, fault and why. */
   skipped?: { index: number; fault: string; error: string }[];
+  /** `--stress`: the stress-ng run beside the whole scenario. */
+  stress?: StressRecord;
 }

@@ -46,5 +46,6 @@ export function jsonOutput(r: RunReport, reportDir: string | null): unknown {
       violations: t.violations,
     })),
     summary: r.summary,
+    ...(r.stress ? { stress: r.stress } : {}),
   };
 }

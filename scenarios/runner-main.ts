@@ -4,7 +4,9 @@ import { isRoot, newRunId, runDir } from '../host/index.js';
 import type { RunReport } from './report-model.js';
 import type { FailoverBackend } from './runner-backend.js';
 import { startGatewayBackend } from './runner-backend-gateway.js';
+import { writeRunReport } from './report-writer.js';
 import { runScenario, type RunEvent } from './runner-run.js';
+import { startStress, type StressSpec } from './stress.js';
 import { loadScenario, scenarioTopology } from './scenario-files.js';
 import type { Profile, Scenario } from './scenario-model.js';
 
@@ -16,6 +18,8 @@ export interface ScenarioRunOptions {
   reportDir?: string;
   /** Only these faults (labels). */
   only?: readonly string[];
+  /** stress-ng on the host for the whole run (scenarios/stress.ts), recorded in the report. */
+  stress?: StressSpec;
   onStep?: (message: string) => void;
   onEvent?: (e: RunEvent) => void;
 }
@@ -60,15 +64,26 @@ export async function runScenarioCommand(o: ScenarioRunOptions): Promise<{ repor
   const runId = newRunId();
   // Not under the run directory: teardown removes that, and the report must outlive the lab.
   const reportDir = o.reportDir ?? defaultReportDir(s.name, runId);
-  const report = await withFailoverLab({ scenario: s, profile, runId, logsDir: join(reportDir, 'logs'), ...(o.onStep ? { onStep: o.onStep } : {}) }, (b) =>
-    runScenario(b, s, {
-      profile,
-      trialsPerFault: o.trials ?? s.trialsPerFault,
-      reportDir,
-      workDir: join(runDir(runId), 'probes'),
-      ...(o.only ? { only: o.only } : {}),
-      ...(o.onEvent ? { onEvent: o.onEvent } : {}),
-    }),
-  );
+  const stress = o.stress ? await startStress(o.stress) : undefined;
+  if (stress) o.onStep?.(`stress: ${stress.record.command.join(' ')} (pid ${stress.record.pid}, load ${stress.record.loadAvgAtStart.join(' ')})`);
+  let report: RunReport;
+  try {
+    report = await withFailoverLab({ scenario: s, profile, runId, logsDir: join(reportDir, 'logs'), ...(o.onStep ? { onStep: o.onStep } : {}) }, (b) =>
+      runScenario(b, s, {
+        profile,
+        trialsPerFault: o.trials ?? s.trialsPerFault,
+        reportDir,
+        workDir: join(runDir(runId), 'probes'),
+        ...(o.only ? { only: o.only } : {}),
+        ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+      }),
+    );
+  } finally {
+    await stress?.stop();
+  }
+  if (stress) {
+    report.stress = stress.record;
+    writeRunReport(reportDir, report);
+  }
   return { report, reportDir };
 }

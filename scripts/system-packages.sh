@@ -1,7 +1,7 @@
 # The Debian packages Strait's lab, tests and CI use. Sourced by ensure-ready.sh, .ci/run and the demo.
 STRAIT_DEBIAN_PACKAGES=(redis-server containernetworking-plugins iproute2 nftables iputils-ping iputils-arping
   ethtool conntrack tcpdump iperf3 wireguard-tools wireguard-go openvswitch-switch strongswan-swanctl
-  charon-systemd libcharon-extra-plugins libstrongswan-extra-plugins socat procps netcat-openbsd)
+  charon-systemd libcharon-extra-plugins libstrongswan-extra-plugins socat procps netcat-openbsd stress-ng)
 
 ensure_system_packages() {
   local missing=()

@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import { builtinScenarioNames, jsonOutput, loadScenario, runScenarioCommand, type RunEvent } from '../../scenarios/index.js';
+import { builtinScenarioNames, jsonOutput, loadScenario, parseStressSpec, runScenarioCommand, type RunEvent } from '../../scenarios/index.js';
 import { StraitError } from '../../api/index.js';
 
 function fmtMs(v: number | null): string {
@@ -30,11 +30,13 @@ export function registerScenarioCommands(program: Command): void {
     .option('--profile <profile>', 'failover profile: default or fast')
     .option('--report <dir>', 'report directory (default /tmp/strait-reports/<scenario>-<runid>)')
     .option('--only <faults>', 'comma-separated fault labels to run (default: all)')
+    .option('--stress <spec>', 'run stress-ng on the host for the whole run: cpu=N[,io=M] (recorded in the report)')
     .option('--json', 'print the result as JSON on stdout (progress goes to stderr)')
     .action(async (name, o) => {
       const trials = o.trials === undefined ? undefined : Number.parseInt(o.trials, 10);
       if (trials !== undefined && !(trials >= 1 && trials <= 1000)) throw new StraitError('INVALID_ARGUMENT', `--trials must be 1..1000, got ${o.trials}`);
       if (o.profile !== undefined && o.profile !== 'default' && o.profile !== 'fast') throw new StraitError('INVALID_ARGUMENT', `--profile must be default or fast, got ${o.profile}`);
+      const stress = o.stress === undefined ? undefined : parseStressSpec(o.stress);
       const scenario = loadScenario(name);
       const out = o.json ? process.stderr : process.stdout;
       const say = (m: string): void => void out.write(`${m}\n`);
@@ -55,6 +57,7 @@ export function registerScenarioCommands(program: Command): void {
         ...(o.profile ? { profile: o.profile as 'default' | 'fast' } : {}),
         ...(o.report ? { reportDir: o.report } : {}),
         ...(o.only ? { only: o.only.split(',').map((x) => x.trim()) } : {}),
+        ...(stress ? { stress } : {}),
         onStep: (m) => say(`  ${m}`),
         onEvent,
       });

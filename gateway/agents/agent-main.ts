@@ -74,6 +74,11 @@ export interface NodeSteerCliFlags {
   egressFromBroker?: boolean;
 }
 
+/** The probe loop for one profile: its interval, and the failure detector's bounds (failure-detector.ts). */
+function candidateProber(p: FailoverProfile): UdpCandidateProber {
+  return new UdpCandidateProber({ intervalMs: p.probeIntervalMs, misses: p.misses, minDetectionMs: p.minDetectionMs, maxDetectionMs: p.maxDetectionMs });
+}
+
 export function profileByName(name: string): FailoverProfile {
   const p = (PROFILES as Record<string, FailoverProfile>)[name];
   if (!p) throw new StraitError('GATEWAY_UNKNOWN_PROFILE', `unknown profile "${name}" (use ${Object.keys(PROFILES).join(' or ')})`, { profile: name });
@@ -185,7 +190,10 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
             ...(f.underlayDev ? { underlayDev: f.underlayDev } : {}),
             ...(f.tunnelStatusFile ? { statusFile: f.tunnelStatusFile } : {}),
             // The other clusters' gateways, probed like this cluster's nodes probe its candidates (same profile).
-            probe: { port: probePort, intervalMs: profile.probeIntervalMs, misses: profile.misses, holdDownMs: profile.holdDownMs },
+            probe: {
+              port: probePort, intervalMs: profile.probeIntervalMs, misses: profile.misses, holdDownMs: profile.holdDownMs,
+              minDetectionMs: profile.minDetectionMs, maxDetectionMs: profile.maxDetectionMs,
+            },
           },
           broker,
           log,
@@ -222,7 +230,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
     {
       leaseStore: new RedisLeaseStore(redis),
       egress,
-      prober: new UdpCandidateProber({ intervalMs: profile.probeIntervalMs, misses: profile.misses }),
+      prober: candidateProber(profile),
       responder: new UdpEchoResponder({ address: self.address, port: probePort }),
       log,
       selfHealthy: operstateOk([f.wanDev, f.lanDev]),
@@ -306,7 +314,7 @@ export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
     },
     {
       routes, egress, log,
-      prober: new UdpCandidateProber({ intervalMs: profile.probeIntervalMs, misses: profile.misses }),
+      prober: candidateProber(profile),
       ...(f.statusFile || live
         ? {
             writeStatus: (s) => {

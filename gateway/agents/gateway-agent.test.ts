@@ -164,4 +164,45 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     expect(handedOver).toBeGreaterThanOrEqual(profile.holdDownMs);
     expect(unserved).toBeLessThanOrEqual(profile.renewIntervalMs); // only the handover tick itself
   });
+
+  it('a holder whose own renewals run late now and then (nothing else wrong) keeps its fence after the first stall', async () => {
+    // Every tenth renewal runs 150 ms late: longer than ttl − margin − renew (110 ms). The first one lapses the
+    // fence (nothing learnt yet); then the holder asks the store for a TTL that covers the stalls it has seen
+    // (adaptiveLeaseTtlMs) and serves straight through. With a fixed TTL every such stall dropped the egress IP.
+    const t = setup();
+    await t.gw1.agent.start();
+    t.gw1.prober.onChange?.('gw2', true, 0);
+    await t.gw1.agent.tick(t.now());
+    const epoch = t.gw1.agent.status().epoch;
+    let lapses = 0;
+    try {
+      for (let i = 0; i < 200; i++) {
+        const due = t.now() + profile.renewIntervalMs;
+        t.advance(profile.renewIntervalMs + (i % 10 === 5 ? 150 : 0));
+        if (t.gw1.agent.status().role !== 'active') lapses += 1;
+        await t.gw1.agent.tick(due);
+      }
+      expect(lapses).toBe(1);
+      expect(t.gw1.agent.status().epoch).toBe(epoch);
+    } finally {
+      await t.gw1.agent.stop();
+    }
+  });
+
+  it('a renewal refused because the holder was so late that its lease ran out is followed by an acquire at once', async () => {
+    const t = setup();
+    await t.gw1.agent.start();
+    t.gw1.prober.onChange?.('gw2', true, 0);
+    await t.gw1.agent.tick(t.now());
+    const epoch = t.gw1.agent.status().epoch ?? 0;
+    try {
+      t.advance(profile.maxLeaseTtlMs + 1); // nobody took it meanwhile
+      await t.gw1.agent.tick(t.now());
+      expect(t.gw1.agent.status().role).toBe('active');
+      expect(t.gw1.agent.status().epoch).toBeGreaterThan(epoch);
+      expect((await t.live()).a).toEqual([EIP]);
+    } finally {
+      await t.gw1.agent.stop();
+    }
+  });
 });

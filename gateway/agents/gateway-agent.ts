@@ -4,9 +4,15 @@ import type { CandidateAddress } from './agent-argv.js';
 import type { CandidateProber, EchoResponder } from '../failover/candidate-prober.js';
 import type { GatewayEgress, GatewayEgressConfig } from '../egress/datapath.js';
 import { electActive, HealthTracker, type CandidateHealth } from '../failover/election.js';
-import { LeaseKeeper, type LeaseStep } from '../failover/lease-keeper.js';
+import { SchedulerLateness } from '../failover/failure-detector.js';
+import { adaptiveLeaseTtlMs, LeaseKeeper, type LeaseStep } from '../failover/lease-keeper.js';
 import type { LeaseStore } from '../failover/lease-store.js';
 import type { FailoverProfile } from '../failover/profiles.js';
+
+/** Silence from every prober after which a gateway counts itself cut off from its nodes (see tick()). */
+export function isolationWindowMs(p: FailoverProfile): number {
+  return Math.max(500, 4 * p.probeIntervalMs * (p.misses + 1), 2 * p.maxDetectionMs);
+}
 
 /**
  * The broker entry is refreshed this often even without a change: its `updatedAt` then tells readers whether the
@@ -58,6 +64,10 @@ export class GatewayAgent {
   private readonly keeper: LeaseKeeper;
   private readonly startedAt: number;
   private timer: NodeJS.Timeout | undefined;
+  /** When the scheduled tick was due, and how late this agent's own timers fire (monotonic clock). */
+  private dueAt: number | undefined;
+  private readonly lateness: SchedulerLateness;
+  private isolatedVerdict = false;
   private dropTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private servingIps: string[] = [];
@@ -85,6 +95,7 @@ export class GatewayAgent {
     this.leaseKey = cfg.egress ? `egress/${cfg.cluster}/${cfg.egress.gateway}` : `gateway/${cfg.cluster}`;
     this.keeper = new LeaseKeeper(deps.leaseStore, this.leaseKey, cfg.name, cfg.profile, this.clock);
     this.startedAt = this.clock();
+    this.lateness = new SchedulerLateness(cfg.profile.renewIntervalMs);
   }
 
   async start(): Promise<void> {
@@ -121,6 +132,7 @@ export class GatewayAgent {
 
   private schedule(ms: number): void {
     if (this.stopped) return;
+    this.dueAt = this.clock() + ms;
     this.timer = setTimeout(() => {
       this.tick().then(
         (next) => this.schedule(next),
@@ -148,17 +160,25 @@ export class GatewayAgent {
     return m;
   }
 
-  /** One control step; returns ms until the next. Exposed for tests. */
-  async tick(): Promise<number> {
+  /** One control step; returns ms until the next. Exposed for tests (`dueAt`: when it was due; default: as scheduled). */
+  async tick(dueAt?: number): Promise<number> {
     const p = this.cfg.profile;
     const now = this.clock();
+    const due = dueAt ?? this.dueAt;
+    this.dueAt = undefined;
+    // A tick that fired late means this process was not scheduled: no verdict on silence from it (below).
+    const late = due !== undefined && this.lateness.observe(now, due).late;
     if (this.deps.publish && !this.publishing && now - this.lastPublishAt >= PUBLISH_REFRESH_MS) void this.publish();
     // Cut off: once probed, a gateway that hears no probe for (misses + 1) intervals has lost its nodes (LAN down,
     // partition) even though it may still reach the lease store; it must let a reachable standby take over.
     // The window is generous (≥ 500 ms): after an event-loop stall, timers run before pending probe datagrams are
     // read, and a false "isolated" would hand the egress IPs away for nothing.
+    // A late tick keeps the previous verdict: it runs before the poll phase reads the probes waiting in the socket.
     const lastProbe = this.deps.responder.lastProbeAt();
-    const isolated = lastProbe !== undefined && performance.now() - lastProbe > Math.max(500, 4 * p.probeIntervalMs * (p.misses + 1));
+    // At least twice the failure detector's maximum: a standby whose only prober is the peer that just died must
+    // find the peer dead (≤ maxDetectionMs) before it finds itself cut off, or it never takes over.
+    if (!late) this.isolatedVerdict = lastProbe !== undefined && performance.now() - lastProbe > isolationWindowMs(p);
+    const isolated = this.isolatedVerdict;
     const devicesOk = this.deps.selfHealthy?.() ?? true;
     const selfOk = devicesOk && !isolated;
     if (selfOk !== this.selfWasHealthy) {
@@ -178,21 +198,23 @@ export class GatewayAgent {
     const want = elected[0] === this.cfg.name;
     let step: LeaseStep = 'idle';
     if (want) {
-      // The lease loop never waits for the datapath: a slow `nft` must not delay the next renewal.
-      step = await this.keeper.step(true);
+      // The lease loop never waits for the datapath: a slow `nft` must not delay the next renewal. The TTL asked
+      // for covers the longest stall seen lately (own timer lateness + store answer time), within the profile.
+      step = await this.keeper.step(true, adaptiveLeaseTtlMs(p, this.lateness.maxMs() + this.keeper.maxRttMs()));
       this.syncDatapath();
     } else if (this.keeper.hold.epoch !== undefined || this.servingIps.length) {
       // Stepping down is the one place that waits: egress IPs must be gone before the lease is released.
       await this.datapath;
       step = await this.keeper.stepDown(() => this.drop());
     }
-    if (step === 'acquired' || step === 'lost' || step === 'released') {
+    if (step === 'acquired' || step === 'reacquired' || step === 'lost' || step === 'released') {
       this.deps.log.info({ step, epoch: this.keeper.hold.epoch }, 'lease');
       // The role changed: tell the other clusters now, not at the next refresh.
       void this.publish();
     }
     this.report();
-    if (this.keeper.serving()) return p.renewIntervalMs;
+    // Renewals at a fixed rate from when the last one was sent: the store's answer time must not add to the period.
+    if (this.keeper.serving()) return Math.max(0, Math.min(p.renewIntervalMs, this.keeper.lastSentAt + p.renewIntervalMs - this.clock()));
     return want ? p.acquireRetryMs : p.probeIntervalMs;
   }
 

@@ -21,7 +21,10 @@ export interface AgentTunnelFlags {
   readonly underlayDev?: string;
   readonly statusFile?: string;
   /** Probe the remote gateways (their responders on this port) to follow their failovers at once. */
-  readonly probe?: { readonly port: number; readonly intervalMs: number; readonly misses: number; readonly holdDownMs: number };
+  readonly probe?: {
+    readonly port: number; readonly intervalMs: number; readonly misses: number; readonly holdDownMs: number;
+    readonly minDetectionMs?: number; readonly maxDetectionMs?: number;
+  };
 }
 
 interface Log {
@@ -92,7 +95,12 @@ export function agentTunnels(f: AgentTunnelFlags, broker: BrokerClient, log: Log
               probe: {
                 port: f.probe.port,
                 holdDownMs: f.probe.holdDownMs,
-                prober: () => new UdpCandidateProber({ intervalMs: f.probe?.intervalMs ?? 50, misses: f.probe?.misses ?? 3 }),
+                prober: () =>
+                  new UdpCandidateProber({
+                    intervalMs: f.probe?.intervalMs ?? 50, misses: f.probe?.misses ?? 3,
+                    ...(f.probe?.minDetectionMs ? { minDetectionMs: f.probe.minDetectionMs } : {}),
+                    ...(f.probe?.maxDetectionMs ? { maxDetectionMs: f.probe.maxDetectionMs } : {}),
+                  }),
               },
             }
           : {}),

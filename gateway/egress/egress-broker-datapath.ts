@@ -63,6 +63,9 @@ export class LiveGatewayEgress implements GatewayEgress {
 
   update(next: LiveGatewayEgressConfig): Promise<void> {
     return this.run(async () => {
+      // Nothing changed for this gateway (the broker came back, a relist, another gateway's policy): touch nothing.
+      // Applying rebuilds the tables, so the fence would go dark until the serve below, for no reason at all.
+      if (sameGatewayConfig(this.config, next)) return;
       const removed = this.config.egressIps.filter((ip) => !next.egressIps.includes(ip));
       this.config.rules = [...next.rules];
       this.config.egressIps = [...next.egressIps];
@@ -73,6 +76,10 @@ export class LiveGatewayEgress implements GatewayEgress {
       if (this.servingUntil > this.clock() && next.egressIps.length) await this.inner.serve(next.egressIps, this.servingUntil);
     });
   }
+}
+
+function sameGatewayConfig(a: LiveGatewayEgressConfig, b: LiveGatewayEgressConfig): boolean {
+  return JSON.stringify([a.rules, [...a.egressIps].sort()]) === JSON.stringify([b.rules, [...b.egressIps].sort()]);
 }
 
 /** A node egress config whose rules change in place when the broker's objects change. */
@@ -132,6 +139,8 @@ export class LiveNodeEgress implements NodeEgress {
 
   update(rules: readonly EgressRule[]): Promise<void> {
     return this.run(async () => {
+      // Same rules (a relist after the broker came back): re-applying would rebuild marks and routing under traffic.
+      if (JSON.stringify(this.config.rules) === JSON.stringify(rules)) return;
       this.config.rules = [...rules];
       await this.inner.apply(this.snapshot());
       if (this.known) await this.inner.steer(new Map([...new Set(rules.map((r) => r.gateway))].map((g) => [g, this.target])));

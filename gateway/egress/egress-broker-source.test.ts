@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { BrokerClient } from '../../api/index.js';
+import { StraitError, type BrokerClient } from '../../api/index.js';
 import { startTestBroker, type TestBroker } from '../../broker/index.js';
 import { newRunId } from '../../host/index.js';
 import { startTestRedis, type TestRedis, waitFor } from '../../testing/index.js';
 import { RecordingGatewayEgress, RecordingNodeEgress } from './datapath-fake.js';
 import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress } from './egress-broker-datapath.js';
-import { EgressBrokerSource } from './egress-broker-source.js';
+import { EgressBrokerSource, type EgressBrokerClient } from './egress-broker-source.js';
 import { datapathConformance } from './datapath.conformance.js';
 import { RecordingNodeRoutes } from './datapath-fake.js';
 import type { ResolvedEgress } from './egress-resolve.js';
@@ -87,6 +87,39 @@ describe('EgressBrokerSource against a real broker', () => {
     await waitFor('the late policy resolved', () => changes.at(-1)?.rules.some((r) => r.policy === 'default/late') === true);
     expect(changes.at(-1)!.errors).toEqual([]);
   }, 30_000);
+
+  it('a broker that cannot lease right now (restarting) takes no IP away: a policy keeps the IP leased before', async () => {
+    // Issue #12: when the broker came back after a restart, the agents re-listed and re-resolved; a lease call
+    // that failed meanwhile dropped the egress IP from the gateway's config, which took it off a gateway that
+    // served it correctly (dark three times in one trial).
+    await east.createPool({ name: 'egress-egw3-v4', cidr: '172.31.0.216/29', purpose: 'egress' });
+    await east.putEgressGateway(E, 'egw3', { spec: { nodes: ['gw1', 'gw2'], ippools: { ipv4: ['172.31.0.216-172.31.0.223'] } } });
+    await east.putEgressPolicy(E, 'default', 'steady', { spec: { egressGatewayName: 'egw3', appliedTo: { podSubnet: ['10.50.0.5/32'] } } });
+    let failing = false;
+    const flaky: EgressBrokerClient = {
+      listEgressGateways: (o) => east.listEgressGateways(o),
+      listEgressPolicies: (o) => east.listEgressPolicies(o),
+      listEgressClusterPolicies: (o) => east.listEgressClusterPolicies(o),
+      leaseAddress: (pool, req) => (failing ? Promise.reject(new StraitError('UNAVAILABLE', 'broker unreachable: connect ECONNREFUSED')) : east.leaseAddress(pool, req)),
+      watch: (since, f, signal) => east.watch(since, f, signal),
+    };
+    const changes: ResolvedEgress[] = [];
+    const src = new EgressBrokerSource({ cluster: E, broker: flaky, clusterCidrs: ['10.50.0.0/24'], log: silent, onChange: (r) => void changes.push(r) });
+    sources.push(src);
+    const before = (await src.start()).gateways.find((g) => g.name === 'egw3')?.egressIps;
+    expect(before).toHaveLength(1);
+    failing = true;
+    // Something changes at the broker while it cannot lease: every policy is re-resolved.
+    await east.putEgressPolicy(E, 'default', 'newcomer', { spec: { egressGatewayName: 'egw3', appliedTo: { podSubnet: ['10.50.0.6/32'] } } });
+    await waitFor('the re-resolution', () => changes.length > 0);
+    const after = changes.at(-1)!;
+    expect(after.gateways.find((g) => g.name === 'egw3')?.egressIps).toEqual(before);
+    expect(after.rules.find((r) => r.policy === 'default/steady')?.egressIp).toBe(before?.[0]);
+    // The newcomer never had an IP: it waits (reported), and gets one once the broker answers again.
+    expect(after.errors.map((e) => e.policy)).toEqual(['default/newcomer']);
+    failing = false;
+    await waitFor('the newcomer resolved', () => changes.at(-1)?.rules.some((r) => r.policy === 'default/newcomer') === true, 10_000);
+  }, 30_000);
 });
 
 describe('live egress datapaths', () => {
@@ -115,6 +148,31 @@ describe('live egress datapaths', () => {
     now = 2000;
     await live.update(gatewayEgressConfig(resolved([rule('c', '172.31.0.203')]), 'egw'));
     expect(await inner.live()).toEqual([]);
+  });
+
+  it('gateway: an update that changes nothing for this gateway (a relist after a broker restart) touches nothing', async () => {
+    const now = 1000;
+    const inner = new RecordingGatewayEgress(() => now);
+    const cfg = (): ReturnType<typeof gatewayEgressConfig> => gatewayEgressConfig(resolved([rule('a', '172.31.0.201')]), 'egw');
+    const live = new LiveGatewayEgress(inner, cfg(), () => now);
+    await live.apply();
+    await live.serve(live.config.egressIps, 1500);
+    const calls = inner.calls.length;
+    await live.update(cfg());
+    // Before: apply (tables rebuilt, the fence dark) and serve again, on every relist.
+    expect(inner.calls.slice(calls)).toEqual([]);
+    expect(await inner.live()).toEqual(['172.31.0.201']);
+  });
+
+  it('node: the same rules again (a relist) re-apply nothing', async () => {
+    const inner = new RecordingNodeEgress();
+    const live = new LiveNodeEgress(inner, { rules: [], candidates: [{ name: 'gw1', address: '10.50.0.11', priority: 100 }], clusterCidrs: [] });
+    await live.apply();
+    live.noteActive('gw1');
+    await live.update([rule('a', '172.31.0.201')]);
+    const calls = inner.calls.length;
+    await live.update([rule('a', '172.31.0.201')]);
+    expect(inner.calls.slice(calls)).toEqual([]);
   });
 
   it('node: rules that appear later are steered to the candidate the agent chose', async () => {

@@ -74,6 +74,8 @@ export class EgressBrokerSource {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
+  /** Pool IPs the broker leased, by policy|gateway|family: kept while the broker cannot answer (see resolve). */
+  private readonly leased = new Map<string, string>();
 
   constructor(private readonly o: EgressBrokerSourceOptions) {}
 
@@ -162,9 +164,22 @@ export class EgressBrokerSource {
       policies: [...this.objects.entries()].filter(([k]) => k.startsWith('EgressPolicy/')).map(([, v]) => v as BrokerEgressPolicy),
       clusterPolicies: [...this.objects.entries()].filter(([k]) => k.startsWith('EgressClusterPolicy/')).map(([, v]) => v as BrokerEgressClusterPolicy),
     });
-    const r = await resolveEgressWithLeases(objs, { clusterCidrs: this.o.clusterCidrs ?? [] }, async (policy, gateway, family) =>
-      (await this.o.broker.leaseAddress(egressPoolName(gateway, family), { owner: egressLeaseOwner(this.o.cluster, policy), cluster: this.o.cluster })).ip,
-    );
+    const r = await resolveEgressWithLeases(objs, { clusterCidrs: this.o.clusterCidrs ?? [] }, async (policy, gateway, family) => {
+      const k = `${policy}|${gateway}|${family}`;
+      try {
+        const ip = (await this.o.broker.leaseAddress(egressPoolName(gateway, family), { owner: egressLeaseOwner(this.o.cluster, policy), cluster: this.o.cluster })).ip;
+        this.leased.set(k, ip);
+        return ip;
+      } catch (e) {
+        // The broker cannot answer right now (restarting, unreachable, its store loading): a policy whose IP it
+        // leased before keeps that IP. Leasing is idempotent per owner, so the broker would hand out the same one;
+        // dropping it meanwhile took the egress IP off a gateway that served it correctly.
+        const known = this.leased.get(k);
+        if (known === undefined || (e instanceof StraitError && e.status < 500)) throw e;
+        this.o.log.warn({ policy, gateway, family, ip: known, err: (e as Error).message }, 'egress: cannot lease from the broker right now; keeping the IP it leased before');
+        return known;
+      }
+    });
     const key = JSON.stringify({ rules: r.rules, gateways: r.gateways, pending: r.pending, errors: r.errors.map((e) => [e.policy, e.error.code]) });
     if (key === this.currentKey) return;
     const first = this.current === undefined;

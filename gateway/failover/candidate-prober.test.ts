@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { describe, expect, it } from '@jest/globals';
 import { waitFor } from '../../testing/index.js';
 import { UdpCandidateProber, UdpEchoResponder } from './candidate-prober.js';
@@ -81,6 +82,31 @@ describe('UdpCandidateProber with UdpEchoResponder', () => {
       expect(errors).toEqual([]);
     } finally {
       process.off('uncaughtException', onUncaught);
+    }
+  });
+
+  it('a target that answers every probe late (not scheduled in time) is alive, not dead; silence still convicts', async () => {
+    // The old prober counted an answer only before the next probe went out: a responder 3.5 intervals behind was
+    // "down" after three probes although it answered every one of them.
+    const sock = createSocket('udp4');
+    let answering = true;
+    sock.on('message', (msg, rinfo) => {
+      if (answering) setTimeout(() => sock.send(msg, rinfo.port, rinfo.address), 35);
+    });
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const prober = new UdpCandidateProber({ intervalMs: 10, misses: 3, minDetectionMs: 30, maxDetectionMs: 200 });
+    const seen: string[] = [];
+    try {
+      await prober.start([{ name: 'gw', address: '127.0.0.1', port: sock.address().port }], (name, up) => seen.push(`${name}:${up ? 'up' : 'down'}`));
+      await waitFor('up', () => seen.length === 1, 5000);
+      await new Promise((r) => setTimeout(r, 800));
+      expect(seen).toEqual(['gw:up']);
+      answering = false;
+      await waitFor('down', () => seen.length === 2, 5000);
+      expect(seen).toEqual(['gw:up', 'gw:down']);
+    } finally {
+      await prober.stop();
+      await new Promise<void>((r) => sock.close(() => r()));
     }
   });
 });

@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { FailureDetector } from './failure-detector.js';
 
 /** A gateway candidate to probe: its name and the UDP echo responder's address. */
 export interface ProbeTarget {
@@ -47,10 +48,16 @@ const MAGIC = 0x53545052; // "STPR"
 /** A probe: magic, target index, sequence. A reply is the probe followed by the claimed lease epoch (uint32). */
 const PROBE_BYTES = 12;
 const REPLY_BYTES = 16;
+/** Answers to this many most recent probes count (at 10 ms: 640 ms back). */
+const RECENT_SEQS = 64;
 
 /**
- * UDP prober: one socket, one 12-byte datagram (magic, target index, sequence) per target per interval. A probe
- * counts as answered only if its own sequence comes back before the next one is due, so a late reply is a miss.
+ * UDP prober: one socket, one 12-byte datagram (magic, target index, sequence) per target per interval. Any answer
+ * to one of the last `RECENT_SEQS` probes proves the target alive (a slow answer is a live peer that was not
+ * scheduled, not a dead one); the `FailureDetector` decides when silence means death: never on a tick that fired
+ * late (this process was not scheduled), never before `misses` on-time silent rounds, and only after a silence
+ * that the jitter the target's answers showed so far makes improbable, between the profile's minimum and maximum
+ * detection time.
  *
  * Why the responder is not a separate child process (as tunnel/'s former health prober had it): a child survives a
  * SIGKILL or SIGSTOP of the gateway agent, so nodes would keep steering to a dead or frozen gateway. Here the
@@ -62,7 +69,18 @@ export class UdpCandidateProber implements CandidateProber {
   /** The current run's off switch: a tick already queued by setImmediate, or a reply already read, may still run. */
   private run: { stopped: boolean } | undefined;
 
-  constructor(private readonly opts: { intervalMs: number; misses: number; clock?: () => number }) {}
+  constructor(
+    private readonly opts: {
+      intervalMs: number;
+      misses: number;
+      /** Detection bounds (FailoverProfile); default: `misses × interval` and 20 intervals. */
+      minDetectionMs?: number;
+      maxDetectionMs?: number;
+      clock?: () => number;
+      /** Told about every tick that fired late (this process was not scheduled): lateness ms. */
+      onLateTick?: (latenessMs: number) => void;
+    },
+  ) {}
 
   async start(
     targets: readonly ProbeTarget[],
@@ -70,7 +88,14 @@ export class UdpCandidateProber implements CandidateProber {
     onClaim?: (name: string, epoch: number, at: number) => void,
   ): Promise<void> {
     const clock = this.opts.clock ?? (() => performance.now());
-    const state = targets.map(() => ({ seq: 0, answered: true, missed: 0, up: undefined as boolean | undefined, claim: 0 }));
+    const { intervalMs, misses } = this.opts;
+    const minDetectionMs = this.opts.minDetectionMs ?? intervalMs * misses;
+    const detector = new FailureDetector(
+      { intervalMs, misses, minDetectionMs, maxDetectionMs: Math.max(minDetectionMs, this.opts.maxDetectionMs ?? 20 * intervalMs) },
+      targets.map((t) => t.name),
+      clock(),
+    );
+    const state = targets.map(() => ({ seq: 0, claim: 0, claimSeq: 0 }));
     const v6 = targets.some((t) => t.address.includes(':'));
     const sock = createSocket({ type: v6 ? 'udp6' : 'udp4' });
     const run = { stopped: false };
@@ -83,37 +108,35 @@ export class UdpCandidateProber implements CandidateProber {
       const i = msg.readUInt32BE(4);
       const s = state[i];
       const t = targets[i];
-      if (!s || !t || msg.readUInt32BE(8) !== s.seq || s.answered) return;
-      s.answered = true;
-      s.missed = 0;
-      // A bare echo (a responder that claims nothing) counts as claim 0.
+      // Any recent probe's answer: a late answer is a live peer (duplicates do no harm).
+      const seq = msg.readUInt32BE(8);
+      if (!s || !t || ((s.seq - seq) >>> 0) >= RECENT_SEQS) return;
+      const now = clock();
+      // A bare echo (a responder that claims nothing) counts as claim 0. Only the newest answer's claim counts: a
+      // late answer must not bring back an epoch the target has given up since.
       const claim = msg.length >= REPLY_BYTES ? msg.readUInt32BE(PROBE_BYTES) : 0;
-      if (claim !== s.claim) {
+      const newer = ((seq - s.claimSeq) >>> 0) < 0x80000000;
+      if (newer) s.claimSeq = seq;
+      if (newer && claim !== s.claim) {
         s.claim = claim;
-        onClaim?.(t.name, claim, clock());
+        onClaim?.(t.name, claim, now);
       }
-      if (s.up !== true) {
-        s.up = true;
-        onChange(t.name, true, clock());
-      }
+      if (detector.reply(t.name, now)) onChange(t.name, true, now);
     });
     await new Promise<void>((resolve) => sock.bind(0, resolve));
     const tick = (): void => {
       // stop() may come between the interval firing and this deferred tick: sending on the closed socket would
       // throw out of the event loop and kill the agent (it did, when the tunnel keeper swapped probers at start-up).
       if (run.stopped) return;
+      const now = clock();
+      const v = detector.tick(now, due);
+      due = now + intervalMs;
+      if (v.late) this.opts.onLateTick?.(v.latenessMs);
+      for (const name of v.down) onChange(name, false, now);
       targets.forEach((t, i) => {
         const s = state[i];
         if (!s) return;
-        if (!s.answered) {
-          s.missed += 1;
-          if (s.missed >= this.opts.misses && s.up !== false) {
-            s.up = false;
-            onChange(t.name, false, clock());
-          }
-        }
         s.seq = (s.seq + 1) >>> 0;
-        s.answered = false;
         const b = Buffer.alloc(PROBE_BYTES);
         b.writeUInt32BE(MAGIC, 0);
         b.writeUInt32BE(i, 4);
@@ -121,6 +144,7 @@ export class UdpCandidateProber implements CandidateProber {
         sock.send(b, t.port, t.address, () => undefined);
       });
     };
+    let due: number | undefined;
     tick();
     // setImmediate: after a stall the timer fires before the poll phase reads replies already waiting in the
     // socket; checking in the check phase (after poll) keeps a slow process from calling healthy gateways dead.

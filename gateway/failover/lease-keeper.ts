@@ -16,10 +16,11 @@ export class LeaseHold {
     readonly safetyMarginMs: number,
   ) {}
 
-  granted(sentAt: number, epoch: number): void {
+  /** `ttlMs`: the TTL the granted request asked the store for (default: the base TTL). */
+  granted(sentAt: number, epoch: number, ttlMs: number = this.ttlMs): void {
     if (this.epoch !== epoch) this.validUntil = Number.NEGATIVE_INFINITY;
     this.epoch = epoch;
-    this.validUntil = Math.max(this.validUntil, sentAt + this.ttlMs - this.safetyMarginMs);
+    this.validUntil = Math.max(this.validUntil, sentAt + ttlMs - this.safetyMarginMs);
   }
 
   /** The store said no: the lease is gone (expired and maybe taken). Stop at once. */
@@ -37,7 +38,23 @@ export class LeaseHold {
   }
 }
 
-export type LeaseStep = 'acquired' | 'renewed' | 'taken' | 'lost' | 'idle' | 'released' | 'store-error';
+export type LeaseStep = 'acquired' | 'reacquired' | 'renewed' | 'taken' | 'lost' | 'idle' | 'released' | 'store-error';
+
+/**
+ * The TTL a holder asks the store for, pure. The fence must outlive one renewal interval plus the longest stall
+ * this holder has seen lately (its own timer lateness plus the store's answer time): a holder that is merely slow
+ * must not lose its fence while nothing is wrong. On a quiet host that is the profile's `leaseTtlMs` (so a dead
+ * holder is replaced as fast as before); under load it grows with the stalls, never beyond `maxLeaseTtlMs` (so a
+ * dead holder is replaced at worst that long after its last renewal). Safety does not depend on it: the holder
+ * counts the TTL it asked for from when it sent the request.
+ */
+export function adaptiveLeaseTtlMs(
+  p: { leaseTtlMs: number; maxLeaseTtlMs: number; renewIntervalMs: number; safetyMarginMs: number },
+  stallMs: number,
+): number {
+  const need = p.safetyMarginMs + p.renewIntervalMs + 1.5 * Math.max(0, stallMs);
+  return Math.ceil(Math.min(Math.max(p.leaseTtlMs, p.maxLeaseTtlMs), Math.max(p.leaseTtlMs, need)));
+}
 
 /**
  * Drives a `LeaseHold` against a `LeaseStore`: `step(true)` acquires or renews, `stepDown(drop)` first drops
@@ -46,6 +63,10 @@ export type LeaseStep = 'acquired' | 'renewed' | 'taken' | 'lost' | 'idle' | 're
  */
 export class LeaseKeeper {
   readonly hold: LeaseHold;
+  /** When the last acquire/renew was sent (the renewal cadence is counted from it, not from its answer). */
+  lastSentAt = Number.NEGATIVE_INFINITY;
+  /** Store answer times of the last 64 requests, ms. */
+  private readonly rtts: number[] = [];
 
   constructor(
     private readonly store: LeaseStore,
@@ -57,27 +78,50 @@ export class LeaseKeeper {
     this.hold = new LeaseHold(timing.leaseTtlMs, timing.safetyMarginMs);
   }
 
-  async step(wantActive: boolean): Promise<LeaseStep> {
+  /**
+   * Acquires or renews with `ttlMs` (default: the base TTL). A renewal refused because the lease ran out (this
+   * holder was late, nobody else took it) is followed at once by an acquire: the holder keeps the role with a new
+   * epoch instead of dropping and coming back a tick later. 'lost' only when someone else holds it now.
+   */
+  async step(wantActive: boolean, ttlMs: number = this.hold.ttlMs): Promise<LeaseStep> {
     // Not wanting the lease is handled by stepDown (drop first, then release); nothing to do here.
     if (!wantActive) return 'idle';
-    const sentAt = this.clock();
+    let sentAt = this.clock();
+    this.lastSentAt = sentAt;
     try {
       if (this.hold.epoch !== undefined) {
-        const ok = await this.store.renew(this.key, this.holder, this.hold.epoch, this.hold.ttlMs);
+        const ok = await this.store.renew(this.key, this.holder, this.hold.epoch, ttlMs);
+        this.rtt(sentAt);
         if (ok) {
-          this.hold.granted(sentAt, this.hold.epoch);
+          this.hold.granted(sentAt, this.hold.epoch, ttlMs);
           return 'renewed';
         }
         this.hold.lost();
-        return 'lost';
+        sentAt = this.clock();
+        const again = await this.store.acquire(this.key, this.holder, ttlMs);
+        this.rtt(sentAt);
+        if (again === false) return 'lost';
+        this.hold.granted(sentAt, again.epoch, ttlMs);
+        return 'reacquired';
       }
-      const r = await this.store.acquire(this.key, this.holder, this.hold.ttlMs);
+      const r = await this.store.acquire(this.key, this.holder, ttlMs);
+      this.rtt(sentAt);
       if (r === false) return 'taken';
-      this.hold.granted(sentAt, r.epoch);
+      this.hold.granted(sentAt, r.epoch, ttlMs);
       return 'acquired';
     } catch {
       return 'store-error';
     }
+  }
+
+  private rtt(sentAt: number): void {
+    this.rtts.push(this.clock() - sentAt);
+    if (this.rtts.length > 64) this.rtts.shift();
+  }
+
+  /** The slowest store answer of the last 64 requests, ms. */
+  maxRttMs(): number {
+    return this.rtts.reduce((a, b) => Math.max(a, b), 0);
   }
 
   /** Drop first (egress IPs, fence), then release the lease so the successor need not wait for expiry. */

@@ -10,10 +10,23 @@ export interface FailoverProfile {
   readonly name: string;
   /** How often nodes and gateways send a UDP probe to each gateway candidate. */
   readonly probeIntervalMs: number;
-  /** Consecutive unanswered probes after which a candidate counts as down. */
+  /** At least this many probe rounds, each on time and unanswered, before a candidate counts as down. */
   readonly misses: number;
+  /**
+   * The failure detector (failure-detector.ts) declares a candidate dead after a silence between these two bounds:
+   * the minimum on a quiet host (`probeIntervalMs × misses`, the old plain counter's speed), growing with the
+   * jitter its answers actually showed, never beyond the maximum. The prober's own stalls are not counted.
+   */
+  readonly minDetectionMs: number;
+  readonly maxDetectionMs: number;
   /** Lease time to live as stored by the lease store (Redis PX). */
   readonly leaseTtlMs: number;
+  /**
+   * The most a holder may stretch its lease to when its own renewals run late (lease-keeper.ts
+   * `adaptiveLeaseTtlMs`): on a quiet host it asks for `leaseTtlMs`; a dead holder's lease runs out at worst this
+   * long after its last renewal.
+   */
+  readonly maxLeaseTtlMs: number;
   /** How often the active gateway renews its lease. */
   readonly renewIntervalMs: number;
   /**
@@ -42,7 +55,10 @@ export const PROFILES = {
     name: 'default',
     probeIntervalMs: 30,
     misses: 3,
+    minDetectionMs: 90,
+    maxDetectionMs: 600,
     leaseTtlMs: 200,
+    maxLeaseTtlMs: 600,
     renewIntervalMs: 40,
     safetyMarginMs: 50,
     acquireRetryMs: 15,
@@ -63,7 +79,10 @@ export const PROFILES = {
     name: 'fast',
     probeIntervalMs: 10,
     misses: 3,
+    minDetectionMs: 30,
+    maxDetectionMs: 200,
     leaseTtlMs: 50,
+    maxLeaseTtlMs: 200,
     renewIntervalMs: 10,
     safetyMarginMs: 10,
     acquireRetryMs: 5,
@@ -82,6 +101,10 @@ export function validateProfile(p: FailoverProfile): string[] {
   const errs: string[] = [];
   const positive: (keyof FailoverProfile)[] = ['probeIntervalMs', 'misses', 'leaseTtlMs', 'renewIntervalMs', 'acquireRetryMs'];
   for (const k of positive) if (!(Number(p[k]) > 0)) errs.push(`${k} must be > 0`);
+  if (!(p.maxLeaseTtlMs >= p.leaseTtlMs)) errs.push('maxLeaseTtlMs must be >= leaseTtlMs');
+  if (!(p.minDetectionMs >= p.probeIntervalMs) || !(p.maxDetectionMs >= p.minDetectionMs)) {
+    errs.push('need probeIntervalMs <= minDetectionMs <= maxDetectionMs');
+  }
   if (p.safetyMarginMs < 0 || p.holdDownMs < 0) errs.push('safetyMarginMs and holdDownMs must be >= 0');
   if (!Number.isInteger(p.realtimePriority) || p.realtimePriority < 0 || p.realtimePriority > 99) errs.push('realtimePriority must be an integer 0-99');
   if (p.renewIntervalMs * 2 + p.safetyMarginMs >= p.leaseTtlMs) {
@@ -90,7 +113,11 @@ export function validateProfile(p: FailoverProfile): string[] {
   return errs;
 }
 
-/** Expected detection time for a dead gateway under this profile: [best, worst] in ms, before acting. */
+/**
+ * Expected detection time for a dead gateway under this profile, before acting: [best, worst] in ms on a quiet
+ * host (the minimum plus one interval of phase). Under load the detector may wait up to `maxDetectionMs` (plus its
+ * own scheduling stalls).
+ */
 export function detectionWindowMs(p: FailoverProfile): [number, number] {
-  return [p.probeIntervalMs * p.misses, p.probeIntervalMs * (p.misses + 1)];
+  return [p.minDetectionMs, p.minDetectionMs + p.probeIntervalMs];
 }
