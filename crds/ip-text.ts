@@ -63,11 +63,14 @@ function v6Value(s: string): bigint | string {
 
 /** Why an IPv6 value is refused as an IPv4 address in disguise, or undefined when it is a plain IPv6 address. */
 export function ipv4InIpv6Reason(value: bigint): string | undefined {
-  const v4 = value & 0xffffffffn;
-  const quad = `${Number(v4 >> 24n)}.${Number((v4 >> 16n) & 255n)}.${Number((v4 >> 8n) & 255n)}.${Number(v4 & 255n)}`;
-  if (value >> 32n === MAPPED_PREFIX >> 32n) return `IPv4-mapped IPv6 address (::ffff:0:0/96) is not accepted; write the IPv4 address ${quad}`;
-  if (value >> 32n === 0n && value > 1n) return `IPv4-compatible IPv6 address (::/96, deprecated by RFC 4291) is not accepted; write the IPv4 address ${quad}`;
-  return undefined;
+  const high = value >> 32n;
+  if (high !== 0n && high !== MAPPED_PREFIX >> 32n) return undefined;
+  if (high === 0n && value <= 1n) return undefined;
+  const v4 = Number(value & 0xffffffffn);
+  const quad = `${v4 >>> 24}.${(v4 >>> 16) & 255}.${(v4 >>> 8) & 255}.${v4 & 255}`;
+  return high === 0n
+    ? `IPv4-compatible IPv6 address (::/96, deprecated by RFC 4291) is not accepted; write the IPv4 address ${quad}`
+    : `IPv4-mapped IPv6 address (::ffff:0:0/96) is not accepted; write the IPv4 address ${quad}`;
 }
 
 /** Parses one address: a dotted quad without leading zeros, or IPv6 text (RFC 4291 forms, no zone). */
