@@ -1,6 +1,5 @@
-import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
-import { EgressClusterPolicySpec, EgressGatewaySpec, EgressPolicySpec } from '../crds/index.js';
+import { cidrProblem, EgressClusterPolicySpec, EgressGatewaySpec, EgressPolicySpec, ipProblem, refineWith } from '../crds/index.js';
 
 /**
  * The broker's REST wire types (v1). Request schemas are strict (unknown fields are refused, so a typo such as
@@ -9,43 +8,33 @@ import { EgressClusterPolicySpec, EgressGatewaySpec, EgressPolicySpec } from '..
  * (Kubernetes style), which is also the position in the watch stream.
  */
 
-/** True for a canonical CIDR (`10.0.0.0/8`, `fd00::/64`): parses, and has no host bits set. */
+/**
+ * True for a canonical CIDR (`10.0.0.0/8`, `fd00::/64`) in the one strict grammar of crds/ip-text.ts: no leading
+ * zeros, no IPv4-mapped IPv6, no host bits.
+ */
 export function isCanonicalCidr(s: string): boolean {
-  if (typeof s !== 'string' || s.length > 64 || !ipaddr.isValidCIDR(s)) return false;
-  // ipaddr accepts IPv4 forms like "10.1" and leading zeros; insist on the plain four-part or IPv6 spelling.
-  const [addr, bits] = s.split('/');
-  if (!addr || !bits || !/^\d{1,3}$/.test(bits)) return false;
-  if (!addr.includes(':') && !/^(\d{1,3}\.){3}\d{1,3}$/.test(addr)) return false;
-  try {
-    const [ip, prefix] = ipaddr.parseCIDR(s);
-    const net = ip.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(s) : ipaddr.IPv6.networkAddressFromCIDR(s);
-    return net.toString() === ip.toString() && prefix >= 0 && ip.toString() === normaliseIp(addr);
-  } catch {
-    return false;
-  }
+  return cidrProblem(s) === undefined;
 }
 
-function normaliseIp(s: string): string {
-  try {
-    return ipaddr.parse(s).toString();
-  } catch {
-    return '';
-  }
-}
-
-/** True for a plain IPv4 or IPv6 address in its usual spelling. */
+/** True for a plain IPv4 or IPv6 address in the same strict grammar. */
 export function isIpAddress(s: string): boolean {
-  if (typeof s !== 'string' || s.length > 45) return false;
-  if (!s.includes(':')) return /^(\d{1,3}\.){3}\d{1,3}$/.test(s) && ipaddr.IPv4.isValidFourPartDecimal(s);
-  return ipaddr.IPv6.isValid(s) && !s.includes('%');
+  return ipProblem(s) === undefined;
 }
 
 // --------------------------------------------------------------------------------------- building blocks
 /** DNS-label-like names: lower case, digits, '-' and '.', 1..63 characters, alphanumeric at both ends. */
 export const NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
 export const Name = z.string().regex(NAME_PATTERN, { message: 'must be 1-63 characters of a-z, 0-9, "-" and ".", alphanumeric at both ends' });
-export const Cidr = z.string().max(64).refine(isCanonicalCidr, { message: 'not a canonical CIDR (no host bits, e.g. 10.0.0.0/16)', params: { code: 'INVALID_CIDR' } });
-export const IpAddress = z.string().max(45).refine(isIpAddress, { message: 'not an IP address', params: { code: 'INVALID_IP' } });
+/** A canonical CIDR (no host bits, e.g. 10.0.0.0/16); the refusal carries INVALID_CIDR and says what is wrong. */
+export const Cidr = z.string().superRefine(refineWith((s) => cidrProblem(s)));
+/**
+ * A CIDR addresses are handed out from or claimed (pool, subnet, a cluster's pod/service CIDRs): also refuses
+ * special-purpose ranges (0.0.0.0/0, ::/0, loopback, link-local, multicast, broadcast; SPECIAL_PURPOSE_ADDRESS).
+ */
+export const AllocatableCidr = z.string().superRefine(refineWith((s) => cidrProblem(s, { allocatable: true })));
+export const IpAddress = z.string().superRefine(refineWith((s) => ipProblem(s)));
+/** An address other hosts reach (gateway endpoint): not unspecified, multicast or broadcast. */
+export const EndpointAddress = z.string().superRefine(refineWith((s) => ipProblem(s, { unicast: true })));
 export const ResourceVersion = z.string().regex(/^\d{1,18}$/, { message: 'resourceVersion is a decimal string' });
 export const Labels = z.record(z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_./]{0,62}$/), z.string().max(253)).refine((o) => Object.keys(o).length <= 64, { message: 'at most 64 labels' });
 const Description = z.string().max(1024);
@@ -91,8 +80,8 @@ export const Cluster = z.object({
 });
 export const ClusterJoinRequest = z.strictObject({
   id: Name,
-  podCIDRs: z.array(Cidr).min(1).max(16),
-  serviceCIDRs: z.array(Cidr).max(16).default([]),
+  podCIDRs: z.array(AllocatableCidr).min(1).max(16),
+  serviceCIDRs: z.array(AllocatableCidr).max(16).default([]),
   labels: Labels.optional(),
 });
 export const ClusterJoined = z.object({ cluster: Cluster, credentials: z.object({ token: z.string() }) });
@@ -121,7 +110,7 @@ export const Subnet = z.object({
   createdAt: Timestamp,
   resourceVersion: z.string(),
 });
-export const SubnetCreate = z.strictObject({ name: Name, cidr: Cidr, description: Description.optional() });
+export const SubnetCreate = z.strictObject({ name: Name, cidr: AllocatableCidr, description: Description.optional() });
 /** PUT replaces the mutable fields; `cidr` may be repeated but not changed. */
 export const SubnetPut = z.strictObject({ name: Name.optional(), cidr: Cidr.optional(), description: Description.optional(), resourceVersion: ResourceVersion.optional() });
 
@@ -141,7 +130,7 @@ export const IPPool = z.object({
 });
 export const IPPoolCreate = z.strictObject({
   name: Name,
-  cidr: Cidr,
+  cidr: AllocatableCidr,
   blockSize: z.number().int().min(1).max(128).optional(),
   subnet: Name.optional(),
   purpose: PoolPurpose.default('pods'),
@@ -213,7 +202,7 @@ export const Gateway = z.object({
 export const GatewayPut = z.strictObject({
   cluster: Name.optional(),
   name: Name.optional(),
-  endpoints: z.array(IpAddress).min(1).max(16),
+  endpoints: z.array(EndpointAddress).min(1).max(16),
   tunnelTypes: z.array(TunnelType).min(1).max(4),
   publicKeys: PublicKeys.default({}),
   priority: z.number().int().min(0).max(1_000_000).default(100),

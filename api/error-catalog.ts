@@ -54,6 +54,10 @@ export const ERROR_CATALOG = {
   WATCH_EXPIRED: { status: 410, message: 'the requested resourceVersion is older than the event log keeps; relist' },
   CA_PIN_MISMATCH: { status: 401, message: 'the broker CA does not match the pinned caHash' },
 
+  // ---------------------------------------------------------------- exact input (addresses, path names)
+  SPECIAL_PURPOSE_ADDRESS: { status: 400, message: 'a special-purpose address or range where an ordinary unicast one is needed' },
+  INVALID_PATH_PARAMETER: { status: 400, message: 'a name or id in the request path is malformed' },
+
   // ---------------------------------------------------------------- tunnel
   TUNNEL_UNKNOWN_TYPE: { status: 400, message: 'unknown tunnel type' },
   TUNNEL_INVALID_PEER: { status: 400, message: 'invalid tunnel peer' },

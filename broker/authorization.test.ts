@@ -93,6 +93,21 @@ const MATRIX: [string, string | (() => string), unknown, Partial<Record<Who, num
   ['DELETE', () => `/v1/addresses/${eastIp}`, undefined, { west: 403 }],
   ['DELETE', '/v1/clusters/east', undefined, { west: 403 }],
   ['POST', '/v1/clusters', { id: 'south', podCIDRs: ['10.9.0.0/16'] }, { none: 401, garbage: 401, admin: 401, east: 401, west: 401, join: 201 }],
+  // issue #10: hostile names and inexact addresses are 400 for every credential (401 without one), never stored
+  ['PUT', '/v1/clusters/east/gateways/%0d%0aX-Injected:%201', gw, { admin: 400, east: 400, west: 400 }],
+  ['PUT', '/v1/clusters/east/gateways/%00', gw, { admin: 400, east: 400, west: 400 }],
+  ['PUT', '/v1/clusters/east/gateways/a%2Fb', gw, { admin: 400, east: 400, west: 400 }],
+  ['PUT', '/v1/clusters/east/gateways/$(id)', gw, { admin: 400, east: 400, west: 400 }],
+  ['PUT', `/v1/clusters/east/gateways/${'g'.repeat(2000)}`, gw, { admin: 400, east: 400, west: 400 }],
+  ['DELETE', '/v1/clusters/east/gateways/$(id)', undefined, { admin: 400, east: 400, west: 400 }],
+  ['GET', '/v1/clusters/%0d%0a', undefined, { admin: 400, east: 400, west: 400 }],
+  ['PUT', '/v1/clusters/east/gateways/gw3', { endpoints: ['::ffff:192.0.2.9'], tunnelTypes: ['vxlan'] }, { admin: 400, east: 400, west: 400 }],
+  ['POST', '/v1/ippools', { name: 'octal', cidr: '010.150.0.0/16' }, { admin: 400, east: 400, west: 400 }],
+  ['POST', '/v1/ippools', { name: 'mapped', cidr: '::ffff:10.50.0.0/120' }, { admin: 400, east: 400, west: 400 }],
+  ['POST', '/v1/ippools', { name: 'all', cidr: '0.0.0.0/0' }, { admin: 400, east: 400, west: 400 }],
+  ['POST', '/v1/subnets', { name: 'all6', cidr: '::/0' }, { admin: 400, east: 403, west: 403 }],
+  ['PUT', '/v1/clusters/east/egresspolicies/prod/ep2', { spec: { appliedTo: {}, egressIp: { ipv4: '192.0.2.5' } } }, { admin: 400, east: 400, west: 400 }],
+  ['PUT', '/v1/clusters/east/egressgateways/eg2', { spec: { nodes: ['n1'], ippools: { ipv4: ['fd00::1-fd00::9'] } } }, { admin: 400, east: 400, west: 400 }],
 ];
 
 async function call(method: string, path: string, body: unknown, token: string | undefined): Promise<{ status: number; json: unknown }> {

@@ -1,5 +1,4 @@
-import ipaddr from 'ipaddr.js';
-import { StraitError } from '../api/index.js';
+import { canonicalIp, formatCidr, parseCidr } from '../ipam/index.js';
 
 /**
  * A CIDR in the shapes the Lua scripts need: fixed-width hex bounds (so Redis compares ranges as strings:
@@ -19,47 +18,21 @@ export interface CidrRange {
   groups: number[];
 }
 
+/** Parses with the one strict grammar (ipam's parseCidr: no leading zeros, no IPv4-mapped IPv6, no host bits). */
 export function parseCidrRange(cidr: string): CidrRange {
-  let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
-  try {
-    parsed = ipaddr.parseCIDR(cidr);
-  } catch {
-    throw new StraitError('INVALID_CIDR', `not a CIDR: ${JSON.stringify(cidr)}`, { value: cidr });
-  }
-  const [ip, prefix] = parsed;
-  const bytes = ip.toByteArray();
-  const bits = bytes.length * 8;
-  const family = bytes.length === 4 ? 4 : 6;
-  const startBytes = bytes.map((b, i) => {
-    const lo = i * 8;
-    if (prefix >= lo + 8) return b;
-    if (prefix <= lo) return 0;
-    return b & (0xff << (8 - (prefix - lo))) & 0xff;
-  });
-  const endBytes = startBytes.map((b, i) => {
-    const lo = i * 8;
-    if (prefix >= lo + 8) return b;
-    if (prefix <= lo) return 0xff;
-    return b | (0xff >> (prefix - lo));
-  });
-  const hex = (a: number[]): string => a.map((b) => b.toString(16).padStart(2, '0')).join('');
+  const c = parseCidr(cidr);
+  const bits = c.family === 'ipv4' ? 32 : 128;
+  const hex = (v: bigint): string => v.toString(16).padStart(bits / 4, '0');
   const groups: number[] = [];
-  for (let i = 0; i < startBytes.length; i += 2) groups.push(((startBytes[i] ?? 0) << 8) | (startBytes[i + 1] ?? 0));
-  return { cidr: canonicalCidr(cidr), family, prefix, bits, start: hex(startBytes), end: hex(endBytes), groups };
+  for (let i = bits - 16; i >= 0; i -= 16) groups.push(Number((c.first >> BigInt(i)) & 0xffffn));
+  return { cidr: formatCidr(c), family: c.family === 'ipv4' ? 4 : 6, prefix: c.prefix, bits, start: hex(c.first), end: hex(c.last), groups };
 }
 
 export function canonicalCidr(cidr: string): string {
-  const [ip, prefix] = ipaddr.parseCIDR(cidr);
-  return `${ip.toString()}/${prefix}`;
+  return formatCidr(parseCidr(cidr));
 }
 
-export function canonicalIp(ip: string): string {
-  try {
-    return ipaddr.parse(ip).toString();
-  } catch {
-    throw new StraitError('INVALID_IP', `not an IP address: ${JSON.stringify(ip)}`, { value: ip });
-  }
-}
+export { canonicalIp };
 
 export function rangesOverlap(a: CidrRange, b: CidrRange): boolean {
   return a.family === b.family && a.start <= b.end && b.start <= a.end;

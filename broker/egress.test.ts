@@ -62,7 +62,7 @@ describe('egress objects at the broker', () => {
     await expect(broker.admin.putEgressGateway('nowhere', 'g', { spec: gwSpec })).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404, details: { kind: 'Cluster', name: 'nowhere' } });
     await expect(east.putEgressPolicy('east', 'prod', 'bad', { spec: { appliedTo: { podSubnet: ['10.0.0.1/33'] } } })).rejects.toMatchObject({ status: 400 });
     await expect(east.putEgressPolicy('east', 'prod', 'bad', { spec: { priority: 5000, appliedTo: {} } } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(east.putEgressPolicy('east', 'Not_A_Namespace', 'x', { spec: policySpec })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(east.putEgressPolicy('east', 'Not_A_Namespace', 'x', { spec: policySpec })).rejects.toMatchObject({ code: 'INVALID_PATH_PARAMETER' });
     await expect(west.putEgressGateway('east', 'g2', { spec: gwSpec })).rejects.toMatchObject({ code: 'FORBIDDEN', status: 403 });
     await expect(west.deleteEgressGateway('east', 'g2')).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(broker.admin.listEgressPolicies()).resolves.toMatchObject({ items: [] });

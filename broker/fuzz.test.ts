@@ -15,6 +15,7 @@ import {
   EgressPolicyPut,
   ERROR_CATALOG,
   GatewayPut,
+  NAME_PATTERN,
   HeartbeatRequest,
   IPPoolCreate,
   IPPoolPut,
@@ -110,6 +111,13 @@ const VALID: [string, string, z.ZodType, Record<string, unknown>, 'admin' | 'joi
   ['PUT', '/v1/clusters/east/egressclusterpolicies/ecp', EgressClusterPolicyPut, { spec: { egressIP: { useNodeIP: true }, appliedTo: {} } }, 'admin'],
 ];
 
+/** Address text that must be refused wherever it lands (as a CIDR, an address or a range). */
+const ADDRESS_SHAPES = [
+  '010.150.0.0/16', '10.150.00.0/24', '10.0.0.0/08', '::ffff:10.160.0.0/120', '::ffff:a00:0/120', '::10.160.0.0/120', '0.0.0.0/0', '::/0',
+  '255.255.255.255/32', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', 'fe80::/64', 'ff02::/16', '::/128', '::1/128', ':::/64', '10.1.0.1/24',
+  '::1::1', '1.2.3.4:80', '::ffff:1.2.3.4', '010.101.0.11', '0.0.0.0', '224.0.0.1', '255.255.255.255', 'fe80::1%eth0', '192.0.2.20-192.0.2.10',
+  '192.0.2.10-fd00::1', 'fd00::1-fd00::9', '192.0.2.10-192.0.2.11-192.0.2.12',
+];
 const hostileScalar = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 20 }),
@@ -119,6 +127,8 @@ const hostileScalar = fc.oneof(
   fc.constant(null),
   fc.constantFrom('10.0.0.1/8', '300.1.1.1/8', 'fd00::/129', '10.0.0.0/33', ' 10.0.0.0/8', '10.0.0.0/8\n', '::ffff:1.2.3.4/120', '010.0.0.0/8', '10.1/16',
     'UPPER', '../etc', '%2e%2e', 'a'.repeat(64), '-a', 'a-', 'é', '', '1e309', 'NaN', '__proto__', 'constructor', 'vxlan ', 'Healthy\u0000', '-1', '9'.repeat(30)),
+  // Issue #10: octal and mapped addresses, special-purpose ranges, malformed egress addresses and ranges.
+  fc.constantFrom(...ADDRESS_SHAPES),
   fc.constantFrom(-1, 0, 1e308, Number.MAX_SAFE_INTEGER + 2, 2 ** 31, -0, 0.5, 129),
 );
 const hostileValue = fc.oneof(hostileScalar, fc.array(hostileScalar, { maxLength: 5 }), fc.dictionary(fc.string({ maxLength: 8 }), hostileScalar, { maxKeys: 4 }));
@@ -201,7 +211,7 @@ describe('fuzzing every endpoint with malformed and hostile input', () => {
       expect(await snapshot()).toBe(before);
     }
     // Hostile path parameters and queries on the bodiless endpoints.
-    const seg = fc.oneof(fc.string({ minLength: 1, maxLength: 30 }).filter((x) => x.trim() !== '' && x !== '.'), fc.constantFrom('..', '%00', 'a/b', '10.0.0.1/24', '::', 'fd00::zz', ' ', '%ff', 'p.0', 'p.0.0', 'east/../west'));
+    const seg = fc.oneof(fc.string({ minLength: 1, maxLength: 30 }).filter((x) => x.trim() !== '' && x !== '.'), fc.constantFrom('..', '%00', 'a/b', '10.0.0.1/24', '::', 'fd00::zz', ' ', '%ff', 'p.0', 'p.0.0', 'east/../west', '\r\nX-Injected: 1', '$(id)', '`id`', 'a'.repeat(2000), 'gw\u0000', '010.50.0.1', '::ffff:10.50.0.1', 'GW', 'gw.', '-gw'));
     const pathCases = fc.sample(
       fc.record({ kind: fc.constantFrom('clusters', 'blocks', 'addresses', 'tokens', 'subnets', 'ippools', 'gw', 'watch', 'egw', 'egp', 'ecp'), s: seg, method: fc.constantFrom('DELETE', 'GET') }),
       { numRuns: 1300, seed: 7 },
@@ -212,10 +222,54 @@ describe('fuzzing every endpoint with malformed and hostile input', () => {
         : kind === 'ecp' ? `/v1/clusters/${e}/egressclusterpolicies/${e}` : `/v1/${kind}/${e}`;
       return { method: kind === 'watch' ? 'GET' : method, path, body: undefined, token: TEST_ADMIN_TOKEN };
     }).filter((c) => !(c.method === 'GET' && /^\/v1\/watch\?since=\d*$/.test(c.path)) && !(c.method === 'GET' && c.path.includes('/gateways/') === false && /\/v1\/(clusters|subnets|ippools)\/(east|s|p)$/.test(c.path)) && !(c.method === 'GET' && c.path === '/v1/clusters/east/gateways/gw'));
+    // Hostile gateway names on PUT with a valid body (issue #10: CR LF, NUL, `..`, `$(id)`, 2,000 characters).
+    const gwPuts = fc.sample(seg, { numRuns: 300, seed: 11 }).filter((x) => !NAME_PATTERN.test(x)).map((x): Case => ({
+      method: 'PUT', path: `/v1/clusters/east/gateways/${encodeURIComponent(x)}`, body: JSON.stringify({ endpoints: ['192.0.2.2'], tunnelTypes: ['vxlan'] }), token: TEST_ADMIN_TOKEN,
+    }));
+    pathCases.push(...gwPuts);
     total += pathCases.length;
     failures.push(...(await runCases(pathCases)));
     expect(await snapshot()).toBe(before);
     expect(failures.slice(0, 10)).toEqual([]);
     expect(total).toBeGreaterThanOrEqual(10_000);
+  }, 240_000); // >= 10k requests: about a minute alone, several on a loaded 2-core machine
+
+  it('refuses malformed egress specs deep inside spec: bad addresses, ranges, CIDRs and unknown keys (issue #10)', async () => {
+    const before = await snapshot();
+    const SPECS: [string, z.ZodType, Record<string, unknown>][] = [
+      ['/v1/clusters/east/egressgateways/egw', EgressGatewayPut, { nodes: ['n1'], nodeSelector: { matchExpressions: [{ key: 'a', operator: 'Exists' }] }, ippools: { ipv4: ['192.0.2.10-192.0.2.20'], ipv6: ['fd00::10-fd00::20'] } }],
+      ['/v1/clusters/east/egresspolicies/prod/ep', EgressPolicyPut, { egressGatewayName: 'egw', egressIP: { ipv4: '192.0.2.11', ipv6: 'fd00::11' }, appliedTo: { podSubnet: ['10.1.0.0/24'] }, destSubnet: ['0.0.0.0/0', 'fd00::/64'] }],
+      ['/v1/clusters/east/egressclusterpolicies/ecp', EgressClusterPolicyPut, { egressIP: { allocatorPolicy: 'roundRobin' }, appliedTo: { namespaceSelector: { matchLabels: { a: 'b' } }, podSubnet: ['10.1.0.0/24'] }, destSubnet: ['192.0.2.0/24'] }],
+    ];
+    type Path = (string | number)[];
+    const leaves = (v: unknown, at: Path = []): Path[] => (typeof v === 'string' ? [at] : v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => leaves(x, [...at, Array.isArray(v) ? Number(k) : k])) : []);
+    const objects = (v: unknown, at: Path = []): Path[] => (v && typeof v === 'object' ? [...(Array.isArray(v) ? [] : [at]), ...Object.entries(v).flatMap(([k, x]) => objects(x, [...at, Array.isArray(v) ? Number(k) : k]))] : []);
+    const set = (root: Record<string, unknown>, at: Path, fn: (o: Record<string, unknown>, k: string | number) => void): Record<string, unknown> => {
+      const copy = structuredClone(root);
+      let o: Record<string, unknown> = copy;
+      for (const k of at.slice(0, -1)) o = o[k as string] as Record<string, unknown>;
+      fn(o, at[at.length - 1]!);
+      return copy;
+    };
+    const cases: Case[] = [];
+    for (const [path, schema, spec] of SPECS) {
+      expect(schema.safeParse({ spec }).success).toBe(true);
+      const variants: Record<string, unknown>[] = [];
+      for (const leaf of leaves(spec)) for (const shape of ADDRESS_SHAPES) variants.push(set(spec, leaf, (o, k) => { o[k as string] = shape; }));
+      for (const at of objects(spec)) for (const key of ['bogus', 'egressIp', 'ipv5', '__proto__', 'podSubnets']) {
+        variants.push(at.length === 0 ? { ...spec, [key]: 'x' } : set(spec, [...at, key], (o, k) => { Object.defineProperty(o, k, { value: 'x', enumerable: true, configurable: true, writable: true }); }));
+      }
+      for (const v of variants) {
+        const body = JSON.stringify({ spec: v });
+        // A fixed egress IP must be a plain unicast address of its own family: no shape above may pass there.
+        const fixed = ['ipv4', 'ipv6'].some((f) => JSON.stringify((v.egressIP as Record<string, unknown> | undefined)?.[f]) !== JSON.stringify((spec.egressIP as Record<string, unknown> | undefined)?.[f]));
+        if (fixed) expect([body, schema.safeParse(JSON.parse(body)).success]).toEqual([body, false]);
+        if (schema.safeParse(JSON.parse(body)).success) continue;
+        cases.push({ method: 'PUT', path, body, token: TEST_ADMIN_TOKEN });
+      }
+    }
+    expect(cases.length).toBeGreaterThan(300);
+    expect((await runCases(cases)).slice(0, 10)).toEqual([]);
+    expect(await snapshot()).toBe(before);
   });
 });

@@ -24,6 +24,7 @@ import {
   IPPool,
   IPPoolCreate,
   IPPoolPut,
+  IpAddress,
   listOf,
   Name,
   NamespaceName,
@@ -63,10 +64,48 @@ export interface RouteSpec {
   summary: string;
   auth: Auth;
   body?: z.ZodType;
+  /**
+   * Schema of every `{param}` in `path` (checked when the table is built): handlers only ever see validated
+   * params, so a name such as `%0d%0aX-Injected:%201`, `..`, `a/b` or 2,000 characters never reaches the store.
+   */
+  params?: Record<string, z.ZodType<string>>;
   query?: Record<string, string>;
   status: number;
   response?: z.ZodType;
   handler?: (c: RouteContext) => Promise<unknown>;
+}
+
+// ------------------------------------------------------------------ path parameters
+/** Join token ids: the 8 hex digits before the dot of `<id>.<secret>`. */
+const TokenId = z.string().regex(/^[0-9a-f]{8}$/, { message: 'must be a token id (8 hex digits)' });
+/** Block ids: `<pool>.<index>.<revision>`, as the lease script makes them. */
+const BlockId = z.string().max(100).regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?\.\d{1,12}\.\d{1,18}$/, { message: 'must be a block id (<pool>.<index>.<revision>)' });
+const CLUSTER = { id: Name };
+const NAMED = { name: Name };
+
+/** Wraps a route's handler so its path parameters are parsed first; refuses a route whose params lack a schema. */
+function withParams(r: RouteSpec): RouteSpec {
+  const names = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+  const missing = names.filter((n) => !r.params?.[n]);
+  if (missing.length) throw new Error(`route ${r.id}: path parameters without a schema: ${missing.join(', ')}`);
+  const handler = r.handler;
+  if (!handler || names.length === 0) return r;
+  const schemas = r.params!;
+  return {
+    ...r,
+    handler: (c) => {
+      const params: Record<string, string> = {};
+      for (const n of names) {
+        const got = schemas[n]!.safeParse(c.params[n]);
+        if (!got.success) {
+          const raw = String(c.params[n] ?? '');
+          throw new StraitError('INVALID_PATH_PARAMETER', `path parameter ${n}: ${got.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw.slice(0, 80))}${raw.length > 80 ? `, ${raw.length} characters` : ''})`, { parameter: n });
+        }
+        params[n] = got.data;
+      }
+      return handler({ ...c, params });
+    },
+  };
 }
 
 const fromList = (q: string | undefined): string | undefined => (q === undefined || q === '' ? undefined : q);
@@ -83,14 +122,15 @@ function byClusterAndPool(query: Record<string, string | undefined>): ((o: { clu
  */
 function egressRoutes(kind: EgressKind, plural: string, put: z.ZodType, object: z.ZodType, namespaced: boolean): RouteSpec[] {
   const path = `/v1/clusters/{id}/${plural}/${namespaced ? '{namespace}/' : ''}{name}`;
+  const params = { id: Name, name: EgressObjectName, ...(namespaced ? { namespace: NamespaceName } : {}) };
   const keyOf = (c: RouteContext): { cluster: string; name: string; namespace?: string } => ({
-    cluster: Name.parse(c.params.id),
-    name: EgressObjectName.parse(c.params.name),
-    ...(namespaced ? { namespace: NamespaceName.parse(c.params.namespace) } : {}),
+    cluster: c.params.id!,
+    name: c.params.name!,
+    ...(namespaced ? { namespace: c.params.namespace! } : {}),
   });
   return [
     {
-      id: `put${kind}`, method: 'PUT', path, summary: `Create or replace an ${kind} of a cluster: {spec, labels?, resourceVersion?}, spec as in the CRD`, auth: 'any', body: put, status: 200, response: object,
+      id: `put${kind}`, method: 'PUT', path, summary: `Create or replace an ${kind} of a cluster: {spec, labels?, resourceVersion?}, spec as in the CRD`, auth: 'any', params, body: put, status: 200, response: object,
       handler: (c) => {
         const k = keyOf(c);
         requireClusterOrAdmin(c.principal, k.cluster, `write ${plural}`);
@@ -98,9 +138,9 @@ function egressRoutes(kind: EgressKind, plural: string, put: z.ZodType, object: 
         return c.store.putEgress(kind, { ...k, spec: b.spec, labels: b.labels ?? {} }, b.resourceVersion ?? '');
       },
     },
-    { id: `get${kind}`, method: 'GET', path, summary: `Get an ${kind}`, auth: 'any', status: 200, response: object, handler: (c) => c.store.get(kind, egressKey(keyOf(c))) },
+    { id: `get${kind}`, method: 'GET', path, summary: `Get an ${kind}`, auth: 'any', params, status: 200, response: object, handler: (c) => c.store.get(kind, egressKey(keyOf(c))) },
     {
-      id: `delete${kind}`, method: 'DELETE', path, summary: `Delete an ${kind}`, auth: 'any', status: 204,
+      id: `delete${kind}`, method: 'DELETE', path, summary: `Delete an ${kind}`, auth: 'any', params, status: 204,
       handler: async (c) => {
         const k = keyOf(c);
         requireClusterOrAdmin(c.principal, k.cluster, `delete ${plural}`);
@@ -123,7 +163,7 @@ function egressRoutes(kind: EgressKind, plural: string, put: z.ZodType, object: 
  * The whole v1 API as data: the koa app registers these, and the OpenAPI document is generated from the same
  * table, so the two cannot drift. Handlers receive the body already validated by `body`.
  */
-export const ROUTES: RouteSpec[] = [
+export const ROUTES: RouteSpec[] = ([
   // ------------------------------------------------------------------ tokens
   {
     id: 'createToken', method: 'POST', path: '/v1/tokens', summary: 'Create a join token (shown once)', auth: 'admin',
@@ -136,7 +176,7 @@ export const ROUTES: RouteSpec[] = [
   },
   { id: 'listTokens', method: 'GET', path: '/v1/tokens', summary: 'List join tokens (never their secrets)', auth: 'admin', status: 200, response: listOf(Token), handler: (c) => c.store.listTokens() },
   {
-    id: 'revokeToken', method: 'DELETE', path: '/v1/tokens/{id}', summary: 'Revoke a join token', auth: 'admin', status: 204,
+    id: 'revokeToken', method: 'DELETE', path: '/v1/tokens/{id}', summary: 'Revoke a join token', auth: 'admin', params: { id: TokenId }, status: 204,
     handler: async (c) => {
       await c.store.revokeToken(c.params.id!);
       return undefined;
@@ -154,9 +194,9 @@ export const ROUTES: RouteSpec[] = [
     },
   },
   { id: 'listClusters', method: 'GET', path: '/v1/clusters', summary: 'List clusters', auth: 'any', status: 200, response: listOf(Cluster), handler: (c) => c.store.list('Cluster') },
-  { id: 'getCluster', method: 'GET', path: '/v1/clusters/{id}', summary: 'Get a cluster', auth: 'any', status: 200, response: Cluster, handler: (c) => c.store.get('Cluster', c.params.id!) },
+  { id: 'getCluster', method: 'GET', path: '/v1/clusters/{id}', summary: 'Get a cluster', auth: 'any', params: CLUSTER, status: 200, response: Cluster, handler: (c) => c.store.get('Cluster', c.params.id!) },
   {
-    id: 'patchCluster', method: 'PATCH', path: '/v1/clusters/{id}', summary: 'Change a cluster\'s labels (merge)', auth: 'any', body: ClusterPatch, status: 200, response: Cluster,
+    id: 'patchCluster', method: 'PATCH', path: '/v1/clusters/{id}', summary: 'Change a cluster\'s labels (merge)', auth: 'any', params: CLUSTER, body: ClusterPatch, status: 200, response: Cluster,
     handler: (c) => {
       requireClusterOrAdmin(c.principal, c.params.id!, 'change the cluster object');
       const b = c.body as z.output<typeof ClusterPatch>;
@@ -167,7 +207,7 @@ export const ROUTES: RouteSpec[] = [
     },
   },
   {
-    id: 'removeCluster', method: 'DELETE', path: '/v1/clusters/{id}', summary: 'Remove a cluster (its blocks, addresses and gateways are collected after a grace period)', auth: 'any', status: 204,
+    id: 'removeCluster', method: 'DELETE', path: '/v1/clusters/{id}', summary: 'Remove a cluster (its blocks, addresses and gateways are collected after a grace period)', auth: 'any', params: CLUSTER, status: 204,
     handler: async (c) => {
       requireClusterOrAdmin(c.principal, c.params.id!, 'remove');
       await c.store.removeCluster(c.params.id!, fromList(c.query.resourceVersion));
@@ -176,7 +216,7 @@ export const ROUTES: RouteSpec[] = [
     },
   },
   {
-    id: 'heartbeat', method: 'PUT', path: '/v1/clusters/{id}/heartbeat', summary: 'Record a heartbeat (marks the cluster Ready); nodes / addressOwners, when given, are the complete sets of live node names and address owners (leases of names missing longer than the grace are returned)', auth: 'any', body: HeartbeatRequest, status: 200, response: Cluster,
+    id: 'heartbeat', method: 'PUT', path: '/v1/clusters/{id}/heartbeat', summary: 'Record a heartbeat (marks the cluster Ready); nodes / addressOwners, when given, are the complete sets of live node names and address owners (leases of names missing longer than the grace are returned)', auth: 'any', params: CLUSTER, body: HeartbeatRequest, status: 200, response: Cluster,
     handler: (c) => {
       requireClusterOrAdmin(c.principal, c.params.id!, 'heartbeat');
       const b = c.body as z.output<typeof HeartbeatRequest>;
@@ -185,7 +225,7 @@ export const ROUTES: RouteSpec[] = [
   },
   // ------------------------------------------------------------------ gateways
   {
-    id: 'putGateway', method: 'PUT', path: '/v1/clusters/{id}/gateways/{name}', summary: 'Create or replace a gateway of a cluster', auth: 'any', body: GatewayPut, status: 200, response: Gateway,
+    id: 'putGateway', method: 'PUT', path: '/v1/clusters/{id}/gateways/{name}', summary: 'Create or replace a gateway of a cluster', auth: 'any', params: { ...CLUSTER, ...NAMED }, body: GatewayPut, status: 200, response: Gateway,
     handler: (c) => {
       const cluster = c.params.id!, name = c.params.name!;
       requireClusterOrAdmin(c.principal, cluster, 'write gateways');
@@ -201,9 +241,9 @@ export const ROUTES: RouteSpec[] = [
       return c.store.put('Gateway', `${cluster}/${name}`, 'upsert', g, b.resourceVersion ?? '', { kind: 'Cluster', name: cluster });
     },
   },
-  { id: 'getGateway', method: 'GET', path: '/v1/clusters/{id}/gateways/{name}', summary: 'Get a gateway', auth: 'any', status: 200, response: Gateway, handler: (c) => c.store.get('Gateway', `${c.params.id}/${c.params.name}`) },
+  { id: 'getGateway', method: 'GET', path: '/v1/clusters/{id}/gateways/{name}', summary: 'Get a gateway', auth: 'any', params: { ...CLUSTER, ...NAMED }, status: 200, response: Gateway, handler: (c) => c.store.get('Gateway', `${c.params.id}/${c.params.name}`) },
   {
-    id: 'deleteGateway', method: 'DELETE', path: '/v1/clusters/{id}/gateways/{name}', summary: 'Delete a gateway', auth: 'any', status: 204,
+    id: 'deleteGateway', method: 'DELETE', path: '/v1/clusters/{id}/gateways/{name}', summary: 'Delete a gateway', auth: 'any', params: { ...CLUSTER, ...NAMED }, status: 204,
     handler: async (c) => {
       requireClusterOrAdmin(c.principal, c.params.id!, 'delete gateways');
       await c.store.delete('Gateway', `${c.params.id}/${c.params.name}`, { ...(c.query.resourceVersion ? { expectedRv: c.query.resourceVersion } : {}) });
@@ -230,9 +270,9 @@ export const ROUTES: RouteSpec[] = [
     },
   },
   { id: 'listSubnets', method: 'GET', path: '/v1/subnets', summary: 'List subnets', auth: 'any', status: 200, response: listOf(Subnet), handler: (c) => c.store.list('Subnet') },
-  { id: 'getSubnet', method: 'GET', path: '/v1/subnets/{name}', summary: 'Get a subnet', auth: 'any', status: 200, response: Subnet, handler: (c) => c.store.get('Subnet', c.params.name!) },
+  { id: 'getSubnet', method: 'GET', path: '/v1/subnets/{name}', summary: 'Get a subnet', auth: 'any', params: NAMED, status: 200, response: Subnet, handler: (c) => c.store.get('Subnet', c.params.name!) },
   {
-    id: 'putSubnet', method: 'PUT', path: '/v1/subnets/{name}', summary: 'Change a subnet\'s description (cidr is fixed)', auth: 'admin', body: SubnetPut, status: 200, response: Subnet,
+    id: 'putSubnet', method: 'PUT', path: '/v1/subnets/{name}', summary: 'Change a subnet\'s description (cidr is fixed)', auth: 'admin', params: NAMED, body: SubnetPut, status: 200, response: Subnet,
     handler: (c) => {
       const b = c.body as z.output<typeof SubnetPut>;
       const name = c.params.name!;
@@ -245,7 +285,7 @@ export const ROUTES: RouteSpec[] = [
     },
   },
   {
-    id: 'deleteSubnet', method: 'DELETE', path: '/v1/subnets/{name}', summary: 'Delete a subnet (refused while it has pools)', auth: 'admin', status: 204,
+    id: 'deleteSubnet', method: 'DELETE', path: '/v1/subnets/{name}', summary: 'Delete a subnet (refused while it has pools)', auth: 'admin', params: NAMED, status: 204,
     handler: async (c) => {
       await c.store.deleteSubnet(c.params.name!, fromList(c.query.resourceVersion));
       return undefined;
@@ -265,9 +305,9 @@ export const ROUTES: RouteSpec[] = [
     const cl = fromList(c.query.cluster);
     return c.store.list('IPPool', cl ? (p) => p.cluster === cl : undefined);
   } },
-  { id: 'getPool', method: 'GET', path: '/v1/ippools/{name}', summary: 'Get an IP pool', auth: 'any', status: 200, response: IPPool, handler: (c) => c.store.get('IPPool', c.params.name!) },
+  { id: 'getPool', method: 'GET', path: '/v1/ippools/{name}', summary: 'Get an IP pool', auth: 'any', params: NAMED, status: 200, response: IPPool, handler: (c) => c.store.get('IPPool', c.params.name!) },
   {
-    id: 'putPool', method: 'PUT', path: '/v1/ippools/{name}', summary: 'Change a pool\'s purpose or description (cidr, blockSize, subnet and cluster are fixed); a cluster only its own pools', auth: 'any', body: IPPoolPut, status: 200, response: IPPool,
+    id: 'putPool', method: 'PUT', path: '/v1/ippools/{name}', summary: 'Change a pool\'s purpose or description (cidr, blockSize, subnet and cluster are fixed); a cluster only its own pools', auth: 'any', params: NAMED, body: IPPoolPut, status: 200, response: IPPool,
     handler: (c) => {
       const b = c.body as z.output<typeof IPPoolPut>;
       const name = c.params.name!;
@@ -284,14 +324,14 @@ export const ROUTES: RouteSpec[] = [
     },
   },
   {
-    id: 'deletePool', method: 'DELETE', path: '/v1/ippools/{name}', summary: 'Delete a pool (refused while it has leases); a cluster only its own pools', auth: 'any', status: 204,
+    id: 'deletePool', method: 'DELETE', path: '/v1/ippools/{name}', summary: 'Delete a pool (refused while it has leases); a cluster only its own pools', auth: 'any', params: NAMED, status: 204,
     handler: async (c) => {
       await c.store.deletePool(c.params.name!, fromList(c.query.resourceVersion), (p) => requirePoolOwner(c.principal, p, 'delete'));
       return undefined;
     },
   },
   {
-    id: 'leaseBlock', method: 'POST', path: '/v1/ippools/{name}/blocks', summary: 'Lease the next free block of a pool to a node of a cluster ({cluster, node} → Block); batch: {cluster, nodes:[…≤256]} → {items, resourceVersion}, one block per entry, all or nothing in one atomic step', auth: 'any',
+    id: 'leaseBlock', method: 'POST', path: '/v1/ippools/{name}/blocks', summary: 'Lease the next free block of a pool to a node of a cluster ({cluster, node} → Block); batch: {cluster, nodes:[…≤256]} → {items, resourceVersion}, one block per entry, all or nothing in one atomic step', auth: 'any', params: NAMED,
     body: z.union([BlockLeaseRequest, BlockBatchLeaseRequest]), status: 201, response: z.union([Block, listOf(Block)]),
     handler: (c) => {
       const b = c.body as z.output<typeof BlockLeaseRequest> | z.output<typeof BlockBatchLeaseRequest>;
@@ -304,14 +344,14 @@ export const ROUTES: RouteSpec[] = [
     handler: (c) => c.store.list('Block', byClusterAndPool(c.query)),
   },
   {
-    id: 'releaseBlock', method: 'DELETE', path: '/v1/blocks/{id}', summary: 'Return a block', auth: 'any', status: 204,
+    id: 'releaseBlock', method: 'DELETE', path: '/v1/blocks/{id}', summary: 'Return a block', auth: 'any', params: { id: BlockId }, status: 204,
     handler: async (c) => {
       await c.store.releaseBlock(c.params.id!, c.principal.kind === 'cluster' ? c.principal.cluster : '');
       return undefined;
     },
   },
   {
-    id: 'leaseAddress', method: 'POST', path: '/v1/ippools/{name}/addresses', summary: 'Lease one address (egress IPs); the same owner gets the same address ({owner} → AddressLease); batch: {owners:[…≤256]} → {items, resourceVersion} in owner order, all or nothing in one atomic step', auth: 'any',
+    id: 'leaseAddress', method: 'POST', path: '/v1/ippools/{name}/addresses', summary: 'Lease one address (egress IPs); the same owner gets the same address ({owner} → AddressLease); batch: {owners:[…≤256]} → {items, resourceVersion} in owner order, all or nothing in one atomic step', auth: 'any', params: NAMED,
     body: z.union([AddressLeaseRequest, AddressBatchLeaseRequest]), status: 201, response: z.union([AddressLease, listOf(AddressLease)]),
     handler: (c) => {
       const b = c.body as z.output<typeof AddressLeaseRequest> | z.output<typeof AddressBatchLeaseRequest>;
@@ -327,7 +367,7 @@ export const ROUTES: RouteSpec[] = [
     handler: (c) => c.store.list('AddressLease', byClusterAndPool(c.query)),
   },
   {
-    id: 'releaseAddress', method: 'DELETE', path: '/v1/addresses/{ip}', summary: 'Return an address', auth: 'any', status: 204,
+    id: 'releaseAddress', method: 'DELETE', path: '/v1/addresses/{ip}', summary: 'Return an address', auth: 'any', params: { ip: IpAddress }, status: 204,
     handler: async (c) => {
       await c.store.releaseAddress(canonicalIp(c.params.ip!), c.principal.kind === 'cluster' ? c.principal.cluster : '');
       return undefined;
@@ -340,4 +380,4 @@ export const ROUTES: RouteSpec[] = [
   { id: 'healthz', method: 'GET', path: '/healthz', summary: 'Liveness', auth: 'none', status: 200, response: Health },
   { id: 'readyz', method: 'GET', path: '/readyz', summary: 'Readiness: Redis reachable', auth: 'none', status: 200, response: Health },
   { id: 'metrics', method: 'GET', path: '/metrics', summary: 'Prometheus metrics', auth: 'none', status: 200 },
-];
+] satisfies RouteSpec[]).map(withParams);

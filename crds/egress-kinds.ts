@@ -1,17 +1,18 @@
 import { z } from 'zod';
-import { Cidr, Ip, IpRange, LabelSelector, ObjectName, StatusBase } from './common-schemas.js';
+import { Cidr, Ip, Ipv4, Ipv4Range, Ipv6, Ipv6Range, LabelSelector, ObjectName, StatusBase } from './common-schemas.js';
 import { ageColumn, defineKind, readyColumn } from './kind-definition.js';
 
 export const EGRESS_GROUP = 'egress.strait.io';
 export const EGRESS_VERSION = 'v1alpha1';
 
 // ------------------------------------------------------------------------------------------------ EgressGateway
-export const EgressGatewaySpec = z.object({
+// Spec objects are strict: an unknown field (a typo such as `egressIp`) is refused, not silently dropped.
+export const EgressGatewaySpec = z.strictObject({
   nodeSelector: LabelSelector.optional().describe('candidate gateway nodes chosen by labels'),
-  nodes: z.array(z.string()).optional().describe('candidate gateway nodes by name, in priority order'),
-  ippools: z.object({
-    ipv4: z.array(IpRange).optional(),
-    ipv6: z.array(IpRange).optional(),
+  nodes: z.array(ObjectName).optional().describe('candidate gateway nodes by name, in priority order'),
+  ippools: z.strictObject({
+    ipv4: z.array(Ipv4Range).optional(),
+    ipv6: z.array(Ipv6Range).optional(),
   }).default({}).describe('egress IPs the gateway may hand to policies (leased from the broker)'),
   clusterDefault: z.boolean().default(false).describe('gateway used by policies that name none'),
 });
@@ -40,10 +41,10 @@ export type EgressGatewaySpec = z.infer<typeof EgressGatewaySpec>;
 export type EgressGatewayStatus = z.infer<typeof EgressGatewayStatus>;
 
 // ------------------------------------------------------------------------------------------------ policies
-export const EgressIP = z.object({
+export const EgressIP = z.strictObject({
   useNodeIP: z.boolean().default(false).describe("SNAT to the gateway node's own IP"),
-  ipv4: Ip.optional().describe('a fixed egress IP (must lie in the gateway pools)'),
-  ipv6: Ip.optional(),
+  ipv4: Ipv4.optional().describe('a fixed egress IP (must lie in the gateway pools)'),
+  ipv6: Ipv6.optional(),
   allocatorPolicy: z.enum(['default', 'roundRobin']).default('default').describe('how an IP is picked from the pool when none is fixed'),
 });
 export type EgressIP = z.infer<typeof EgressIP>;
@@ -56,9 +57,9 @@ const policyFields = {
 };
 const egressIPRule = { rule: '!(self.egressIP.useNodeIP && (has(self.egressIP.ipv4) || has(self.egressIP.ipv6)))', message: 'useNodeIP excludes a fixed egress IP' };
 
-export const EgressPolicySpec = z.object({
+export const EgressPolicySpec = z.strictObject({
   ...policyFields,
-  appliedTo: z.object({
+  appliedTo: z.strictObject({
     podSelector: LabelSelector.optional(),
     podSubnet: z.array(Cidr).optional(),
   }),
@@ -87,9 +88,9 @@ export const EgressPolicyKind = defineKind({
 export type EgressPolicySpec = z.infer<typeof EgressPolicySpec>;
 export type EgressPolicyStatus = z.infer<typeof EgressPolicyStatus>;
 
-export const EgressClusterPolicySpec = z.object({
+export const EgressClusterPolicySpec = z.strictObject({
   ...policyFields,
-  appliedTo: z.object({
+  appliedTo: z.strictObject({
     namespaceSelector: LabelSelector.optional().describe('namespaces whose pods the policy covers (empty: all)'),
     podSelector: LabelSelector.optional(),
     podSubnet: z.array(Cidr).optional(),

@@ -2,9 +2,12 @@
 // Each kind has ONE source of truth: its zod schemas. The TS types (z.infer) and the CRD manifests
 // (crds/manifests/*.yaml, `npm run gen:crds`) are both derived from them.
 export {
-  Cidr, Ip, IpRange, LabelSelector, Condition, Conditions, StatusBase, ClusterId, ObjectName,
-  CIDR_PATTERN, IP_PATTERN, RANGE_PATTERN,
+  Cidr, AllocatableCidr, Ip, Ipv4, Ipv6, IpRange, Ipv4Range, Ipv6Range, LabelSelector, Condition, Conditions, StatusBase,
+  ClusterId, ObjectName, CIDR_PATTERN, IP_PATTERN, RANGE_PATTERN,
 } from './common-schemas.js';
+export { type IpTextFamily, type IpTextResult, type CidrTextResult, readIp, readCidr, hostBitsOf, ipv4InIpv6Reason } from './ip-text.js';
+export { SPECIAL_RANGES, allocatableCidrRefusal, unicastIpRefusal } from './special-ranges.js';
+export { type AddressCode, type AddressProblem, type IpCheck, type CidrCheck, ipProblem, cidrProblem, ipRangeProblem, refineWith } from './address-checks.js';
 export { type KindDefinition, type PrinterColumn, defineKind } from './kind-definition.js';
 export {
   IPAM_GROUP, IPAM_VERSION,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Cidr, Ip, IpRange, LabelSelector, ObjectName, StatusBase } from './common-schemas.js';
+import { AllocatableCidr, Cidr, Ip, IpRange, LabelSelector, ObjectName, StatusBase } from './common-schemas.js';
 import { ageColumn, defineKind, readyColumn, syncedColumn } from './kind-definition.js';
 
 export const IPAM_GROUP = 'ipam.strait.io';
@@ -10,7 +10,7 @@ export const Route = z.object({ dst: Cidr, gw: Ip.optional() });
 
 /** Mirrors the broker's Subnet (cidr, description); gateway, routes, vlan and exclusions are this cluster's own. */
 export const SubnetSpec = z.object({
-  cidr: Cidr.describe('the network, e.g. 10.128.0.0/14; pools naming this subnet draw from it'),
+  cidr: AllocatableCidr.describe('the network, e.g. 10.128.0.0/14; pools naming this subnet draw from it'),
   description: z.string().max(1024).optional(),
   gateway: Ip.optional().describe('default gateway handed to pods in this subnet'),
   routes: z.array(Route).optional(),
@@ -40,7 +40,7 @@ export type SubnetStatus = z.infer<typeof SubnetStatus>;
  * node agents apply (ips, exclusions, affinity, default).
  */
 export const IPPoolSpec = z.object({
-  cidr: Cidr.describe('the pool network; the broker leases blocks of it to nodes'),
+  cidr: AllocatableCidr.describe('the pool network; the broker leases blocks of it to nodes'),
   blockSize: z.number().int().min(1).max(128).optional().describe('prefix length of node blocks (default /26 for IPv4, /122 for IPv6)'),
   subnet: ObjectName.optional().describe('name of the Subnet the pool belongs to'),
   purpose: z.enum(['pods', 'egress', 'services']).default('pods'),

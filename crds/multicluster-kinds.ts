@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Cidr, ClusterId, Ip, StatusBase } from './common-schemas.js';
+import { AllocatableCidr, ClusterId, Ip, StatusBase } from './common-schemas.js';
 import { ageColumn, defineKind, readyColumn, syncedColumn } from './kind-definition.js';
 
 export const MULTICLUSTER_GROUP = 'multicluster.strait.io';
@@ -10,8 +10,8 @@ export const ClusterSetSpec = z.object({
   clusterID: ClusterId.describe('this cluster, as registered at the broker'),
   brokerURL: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'),
   caHash: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional().describe('pinned broker CA (sha256 of its DER)'),
-  podCIDRs: z.array(Cidr).default([]),
-  serviceCIDRs: z.array(Cidr).default([]),
+  podCIDRs: z.array(AllocatableCidr).default([]),
+  serviceCIDRs: z.array(AllocatableCidr).default([]),
   credentialsSecret: z.object({ namespace: z.string(), name: z.string() }).describe('Secret holding the cluster credentials'),
 });
 export const ClusterSetStatus = StatusBase.extend({

@@ -1,5 +1,6 @@
 import { StraitError } from '../api/index.js';
-import { familyBits, formatIp, parseIp, type IpFamily } from './ip-address.js';
+import { allocatableCidrRefusal, readCidr } from '../crds/index.js';
+import { familyBits, formatIp, type IpFamily } from './ip-address.js';
 
 /** A network in prefix form; `first`/`last` are the network and last (broadcast for IPv4) addresses. */
 export interface Cidr {
@@ -10,28 +11,26 @@ export interface Cidr {
 }
 
 /**
- * Parses `a.b.c.d/n` or `x::/n`. Host bits must be zero: a pool written as 10.0.0.5/24 is almost always a typo,
- * and accepting it silently would hide that.
+ * Parses `a.b.c.d/n` or `x::/n` (the strict grammar of crds/ip-text.ts: no leading zeros, no IPv4-mapped IPv6).
+ * Host bits must be zero: a pool written as 10.0.0.5/24 is almost always a typo, and accepting it silently would
+ * hide that.
  */
 export function parseCidr(text: string): Cidr {
-  const s = typeof text === 'string' ? text.trim() : '';
-  const slash = s.indexOf('/');
+  const r = readCidr(typeof text === 'string' ? text.trim() : text);
   const bad = (why: string): StraitError =>
     new StraitError('INVALID_CIDR', `not a CIDR: ${JSON.stringify(text)} (${why})`, { value: text });
-  if (slash < 0) throw bad('missing /prefix');
-  let addr;
-  try {
-    addr = parseIp(s.slice(0, slash));
-  } catch {
-    throw bad('bad address');
-  }
-  const ptext = s.slice(slash + 1);
-  const bits = familyBits(addr.family);
-  if (!/^\d{1,3}$/.test(ptext) || Number(ptext) > bits) throw bad(`prefix must be 0..${bits}`);
-  const prefix = Number(ptext);
-  const hostMask = (1n << BigInt(bits - prefix)) - 1n;
-  if ((addr.value & hostMask) !== 0n) throw bad(`host bits set; did you mean ${formatCidr(cidrOf(addr.family, addr.value, prefix))}?`);
-  return { family: addr.family, prefix, first: addr.value, last: addr.value | hostMask };
+  if (!r.ok) throw bad(r.reason);
+  const hostMask = (1n << BigInt(familyBits(r.family) - r.prefix)) - 1n;
+  if ((r.value & hostMask) !== 0n) throw bad(`host bits set; did you mean ${formatCidr(cidrOf(r.family, r.value, r.prefix))}?`);
+  return { family: r.family, prefix: r.prefix, first: r.value, last: r.value | hostMask };
+}
+
+/**
+ * Why `c` may not be a pool, subnet or cluster CIDR (default route, loopback, link-local, multicast, broadcast,
+ * unspecified, IPv4-mapped), or undefined. See docs/ipam.md.
+ */
+export function specialRangeRefusal(c: Cidr): string | undefined {
+  return allocatableCidrRefusal(c.family, c.first, c.prefix);
 }
 
 /** The network of `prefix` length containing `value`. */

@@ -8,7 +8,7 @@
 
 // Addresses, CIDRs, ranges
 export { type IpFamily, type IpAddress, parseIp, formatIp, canonicalIp, isIp, familyBits } from './ip-address.js';
-export { type Cidr, parseCidr, formatCidr, cidrOf, cidrSize, cidrContains, cidrsOverlap } from './cidr.js';
+export { type Cidr, parseCidr, formatCidr, cidrOf, cidrSize, cidrContains, cidrsOverlap, specialRangeRefusal } from './cidr.js';
 export {
   type IpRange,
   parseIpSpec,

@@ -1,5 +1,5 @@
-import ipaddr from 'ipaddr.js';
 import { StraitError } from '../api/index.js';
+import { readIp } from '../crds/index.js';
 
 /** Address family, named as CNI netconf and pool annotations name it. */
 export type IpFamily = 'ipv4' | 'ipv6';
@@ -17,56 +17,15 @@ export function familyBits(family: IpFamily): number {
   return family === 'ipv4' ? 32 : 128;
 }
 
-/** Parses a single address (no prefix). IPv4 must be dotted quad; IPv4-mapped IPv6 stays IPv6. */
-const V4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
-const HEX = /^[0-9a-fA-F]{1,4}$/;
-
-/** Plain hex IPv6 (no embedded IPv4, no zone) without ipaddr.js: this is on the allocator's hot path. */
-function fastV6(s: string): bigint | undefined {
-  const dbl = s.indexOf('::');
-  if (dbl !== s.lastIndexOf('::')) return undefined;
-  const head = dbl < 0 ? s.split(':') : s.slice(0, dbl) === '' ? [] : s.slice(0, dbl).split(':');
-  const tail = dbl < 0 ? [] : s.slice(dbl + 2) === '' ? [] : s.slice(dbl + 2).split(':');
-  const n = head.length + tail.length;
-  if (dbl < 0 ? n !== 8 : n > 7) return undefined;
-  let v = 0n;
-  for (const g of head) {
-    if (!HEX.test(g)) return undefined;
-    v = (v << 16n) | BigInt(parseInt(g, 16));
-  }
-  v <<= BigInt(16 * (8 - head.length));
-  let t = 0n;
-  for (const g of tail) {
-    if (!HEX.test(g)) return undefined;
-    t = (t << 16n) | BigInt(parseInt(g, 16));
-  }
-  return v | t;
-}
-
+/**
+ * Parses a single address (no prefix) with the one strict grammar of crds/ip-text.ts: IPv4 is a dotted quad without
+ * leading zeros, IPv6 has no zone, and IPv4-mapped or -compatible IPv6 is refused. Surrounding white space is
+ * forgiven here (config files); the wire schemas refuse it.
+ */
 export function parseIp(text: string): IpAddress {
-  const s = typeof text === 'string' ? text.trim() : '';
-  const m = V4.exec(s);
-  if (m) {
-    const a = Number(m[1]);
-    const b = Number(m[2]);
-    const c = Number(m[3]);
-    const d = Number(m[4]);
-    if (a < 256 && b < 256 && c < 256 && d < 256) return { family: 'ipv4', value: BigInt(a * 16777216 + b * 65536 + c * 256 + d) };
-  }
-  if (s.includes(':') && !s.includes('.')) {
-    const v = fastV6(s);
-    if (v !== undefined) return { family: 'ipv6', value: v };
-  }
-  if (ipaddr.IPv4.isValidFourPartDecimal(s)) {
-    const b = ipaddr.IPv4.parse(s).octets;
-    return { family: 'ipv4', value: BigInt((((b[0]! << 24) >>> 0) + (b[1]! << 16) + (b[2]! << 8) + b[3]!) >>> 0) };
-  }
-  if (ipaddr.IPv6.isValid(s) && !s.includes('%')) {
-    let v = 0n;
-    for (const part of ipaddr.IPv6.parse(s).parts) v = (v << 16n) | BigInt(part);
-    return { family: 'ipv6', value: v };
-  }
-  throw new StraitError('INVALID_IP', `not an IP address: ${JSON.stringify(text)}`, { value: text });
+  const r = readIp(typeof text === 'string' ? text.trim() : text);
+  if (!r.ok) throw new StraitError('INVALID_IP', `not an IP address: ${JSON.stringify(text)} (${r.reason})`, { value: text });
+  return { family: r.family, value: r.value };
 }
 
 export function isIp(text: string): boolean {

@@ -26,8 +26,8 @@ export function parseIpSpec(text: string): IpRange {
     try {
       a = parseIp(s.slice(0, dash));
       b = parseIp(s.slice(dash + 1));
-    } catch {
-      throw bad('expected first-last, e.g. 10.0.0.10-10.0.0.50');
+    } catch (e) {
+      throw bad(`expected first-last, e.g. 10.0.0.10-10.0.0.50: ${(e as Error).message}`);
     }
     if (a.family !== b.family) throw bad('mixed address families');
     if (a.value > b.value) throw bad('first is after last');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { StraitError, isStraitError } from '../api/index.js';
-import { cidrContains, formatCidr, parseCidr, type Cidr } from './cidr.js';
+import { cidrContains, formatCidr, parseCidr, specialRangeRefusal, type Cidr } from './cidr.js';
 import { formatIp, parseIp, type IpFamily } from './ip-address.js';
 import {
   clipRanges,
@@ -102,10 +102,17 @@ function field<T>(code: Code, label: string, fieldName: string, fn: () => T): T 
   }
 }
 
+/** Pools and subnets hand addresses out: no default route, loopback, link-local, multicast (docs/ipam.md). */
+function refuseSpecialRange(label: string, fieldName: string, cidr: Cidr): void {
+  const why = specialRangeRefusal(cidr);
+  if (why) throw new StraitError('SPECIAL_PURPOSE_ADDRESS', `${label}: ${fieldName} ${formatCidr(cidr)} ${why}`, { field: fieldName });
+}
+
 export function parseSubnet(input: unknown): Subnet {
   const s = shape(SubnetSchema, input, 'INVALID_SUBNET', 'subnet');
   const label = `subnet "${s.name}"`;
   const cidr = field('INVALID_SUBNET', label, 'cidr', () => parseCidr(s.cidr));
+  refuseSpecialRange(label, 'cidr', cidr);
   checkCommon('INVALID_SUBNET', label, cidr, s.gateway, s.routes, s.excludeIPs);
   return s;
 }
@@ -114,6 +121,7 @@ export function parseIPPool(input: unknown): IPPool {
   const p = shape(IPPoolSchema, input, 'INVALID_POOL', 'pool');
   const label = `pool "${p.name}"`;
   const cidr = field('INVALID_POOL', label, 'subnet', () => parseCidr(p.subnet));
+  refuseSpecialRange(label, 'subnet', cidr);
   checkCommon('INVALID_POOL', label, cidr, p.gateway, p.routes, p.excludeIPs);
   for (const [i, text] of (p.ips ?? []).entries()) {
     const r = field('INVALID_POOL', label, `ips[${i}]`, () => parseIpSpec(text));
