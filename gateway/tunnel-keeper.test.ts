@@ -5,8 +5,9 @@ import { newRunId } from '../host/index.js';
 import { startTestRedis, type TestRedis, waitFor } from '../testing/index.js';
 import { generateWireguardKeyPair, RecordingTunnelDriver, type TunnelPeer } from '../tunnel/index.js';
 import { TunnelKeeper, type TunnelKeeperStatus } from './tunnel-keeper.js';
+import { createLogger } from '../host/index.js';
 
-const silent = { info: () => undefined, warn: () => undefined };
+const silent = createLogger('test', 'silent');
 
 // A real broker on a real redis-server; the datapath is the recording fake (the root test runs the real one).
 describe('TunnelKeeper against a real broker', () => {
