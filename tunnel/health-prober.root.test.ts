@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { describeRoot } from '../testing/index.js';
 import { newRunId, sh } from '../host/index.js';
 import { createTwoGateways, type TwoGateways } from './two-gateway-topology.js';
-import { startHealthProber, startProbeResponder, type ProbeTransitionEvent } from './index.js';
+import { startHealthProber, startProbeResponder, type ProbeTransitionEvent } from './health-prober.js';
 
 describeRoot('health prober between namespaces', () => {
   let topo: TwoGateways;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { startHealthProber, startProbeResponder, type ProbeTransitionEvent } from './index.js';
+import { startHealthProber, startProbeResponder, type ProbeTransitionEvent } from './health-prober.js';
 
 function waitEvent(p: NodeJS.EventEmitter, name: string, timeoutMs = 10_000): Promise<ProbeTransitionEvent> {
   return new Promise((resolve, reject) => {
