@@ -1,6 +1,42 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Files that only tests and benches load: unit tests, conformance suites, end-to-end suites, benches and the
+ * test face `testing/`. Everything else is product code and ships in `dist/` (tsconfig.build.json leaves
+ * these out; scripts/check-build-files.mjs checks that nothing of them is pulled back in through an import).
+ */
+export const TEST_ONLY_FILES = ['testing/**', '**/*.test.ts', '**/*.conformance.ts', '**/conformance-suite.ts', '**/*-e2e-suite.ts', '**/*bench*.ts'];
+
+/** Product code never imports the test face or Jest (they would ship, and @jest/globals throws outside Jest). */
+export const productImports = {
+  files: ['**/*.ts'],
+  ignores: TEST_ONLY_FILES,
+  rules: {
+    'no-restricted-imports': ['error', {
+      paths: [{ name: '@jest/globals', message: 'product code must not import Jest; tests, conformance suites and benches may.' }],
+      patterns: [{ regex: '(^|/)testing(/|$)', message: 'product code must not import testing/ (the test face): it does not ship.' }],
+    }],
+  },
+};
+
+/**
+ * One logger type (host/logger.ts `Logger`, pino) and errors logged as objects: `log.warn({ err }, '…')`
+ * keeps the type, code, details and stack that `String(e)` or `e.message` throw away.
+ */
+export const loggingRules = {
+  files: ['**/*.ts'],
+  ignores: ['host/logger.ts'],
+  rules: {
+    'no-restricted-syntax': ['error',
+      { selector: 'Property[key.name="err"] > CallExpression[callee.name="String"]', message: 'log the error object: { err } (pino serializes it), not String(e).' },
+      { selector: 'Property[key.name="err"] > MemberExpression[property.name="message"]', message: 'log the error object: { err } (pino serializes it), not e.message.' },
+      { selector: 'Property[key.name="err"] > TemplateLiteral', message: 'log the error object: { err } (pino serializes it), not a string.' },
+      { selector: ':matches(TSInterfaceDeclaration, TSTypeAliasDeclaration)[id.name=/^Log(ger)?$/]', message: 'one logger type: import { type Logger } from host.' },
+    ],
+  },
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
@@ -16,4 +52,6 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: true }],
     },
   },
+  productImports,
+  loggingRules,
 );

@@ -1,5 +1,7 @@
-export { ERROR_CATALOG, ERROR_CODES, type ErrorCode, type ErrorSpec } from './error-catalog.js';
+// Public face of api/: the broker's wire types (all of broker-wire.ts: both sides of the wire use them), the
+// error catalog and StraitError, and the broker client. Other folders import only this file.
+export { ERROR_CATALOG, ERROR_CODES, type ErrorCode } from './error-catalog.js';
 export { StraitError, isStraitError } from './strait-error.js';
 export * from './broker-wire.js';
-export { BrokerClient, type BrokerClientOptions } from './broker-client.js';
-export { followBroker, type FollowBrokerOptions } from './broker-follow.js';
+export { BrokerClient } from './broker-client.js';
+export { followBroker } from './broker-follow.js';

@@ -197,7 +197,7 @@ export class BrokerJobs {
   private queueOf(): Queue {
     if (!this.queue) {
       this.queue = new Queue(this.queueName, { connection: this.conn, prefix: this.prefix });
-      this.queue.on('error', (err) => this.logger?.debug({ err: err.message }, 'broker job queue'));
+      this.queue.on('error', (err) => this.logger?.debug({ err }, 'broker job queue'));
     }
     return this.queue;
   }
@@ -239,8 +239,8 @@ export class BrokerJobs {
       { connection: this.workerConn, prefix: this.prefix, concurrency: 1 },
     );
     this.worker.on('completed', (job, result) => onDone?.(job.name, result));
-    this.worker.on('failed', (job, err) => this.logger?.warn({ job: job?.name, err: err.message }, 'broker job failed'));
-    this.worker.on('error', (err) => this.logger?.warn({ err: err.message }, 'broker worker error'));
+    this.worker.on('failed', (job, err) => this.logger?.warn({ job: job?.name, err }, 'broker job failed'));
+    this.worker.on('error', (err) => this.logger?.warn({ err }, 'broker worker error'));
     // After Redis comes back (a restart without persistence loses the schedules), re-install the schedules and make
     // sure the worker loop is running again.
     let first = true;
@@ -250,7 +250,7 @@ export class BrokerJobs {
         return;
       }
       if (this.closing) return;
-      void this.schedule().catch((err: Error) => this.logger?.warn({ err: err.message }, 're-installing job schedules failed'));
+      void this.schedule().catch((err: Error) => this.logger?.warn({ err }, 're-installing job schedules failed'));
       if (this.worker && !this.worker.isRunning() && !this.closing) void this.worker.run().catch(() => undefined);
     });
   }

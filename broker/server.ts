@@ -96,7 +96,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
   // (a write per command was the largest single cost of a lease under load). Duplicated connections turn it off.
   const base: RedisOptions = { maxRetriesPerRequest: 3, enableOfflineQueue: true, enableAutoPipelining: true, retryStrategy: (n) => Math.min(50 * n, 1000), ...redisOpts };
   const redis = redisUrl && !redisUrl.startsWith('unix://') ? new Redis(redisUrl, base) : new Redis(base);
-  redis.on('error', (e) => logger.debug({ err: e.message }, 'redis'));
+  redis.on('error', (e) => logger.debug({ err: e }, 'redis'));
   const store = new BrokerStore(redis, opts.prefix);
 
   const jobSettings = { ...DEFAULT_JOB_SETTINGS, ...opts.jobs };

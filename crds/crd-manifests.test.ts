@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { ALL_KINDS, crdManifestOf, kindByName, setCondition, sameConditions, type KindDefinition } from './index.js';
+import { ALL_KINDS, crdManifestOf, setCondition, sameConditions, type KindDefinition } from './index.js';
+import { kindByName } from './kind-registry.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const examples = readdirSync(join(here, 'examples')).filter((f) => f.endsWith('.yaml'));

@@ -3,7 +3,7 @@ import { describeRoot } from '../testing/index.js';
 import type { TunnelType } from '../tunnel/index.js';
 import { labUp, type Lab } from './lab.js';
 import { findLeftovers, netnsInodes } from './lab-leftovers.js';
-import { backgroundPing, ping, pingUntil, startCapture, tcpMessage, tcpTransfer } from './lab-traffic.js';
+import { backgroundPing, parsePingSummary, ping, pingUntil, startCapture, tcpMessage, tcpTransfer } from './lab-traffic.js';
 
 /**
  * End-to-end checks of one tunnel type through the lab, shared by the per-type `lab-<type>.root.test.ts`
@@ -57,6 +57,16 @@ export function describeTwoClusterTunnel(type: TunnelType): void {
       const st = await lab.tunnel?.status('c1');
       expect(st?.peers.map((p) => p.cluster)).toEqual(['c2']);
     });
+
+    it('delivers each packet once (ping counts no duplicates, both ways)', async () => {
+      const lab = h.get();
+      for (const [from, to] of [[a, b], [b, a]] as const) {
+        const r = await lab.exec(from, ['ping', '-n', '-c', '5', '-i', '0.2', '-W', '1', lab.ip(to)], { allowFailure: true });
+        const s = parsePingSummary(r.stdout);
+        expect({ from, duplicates: s?.duplicates, transmitted: s?.transmitted }).toEqual({ from, duplicates: 0, transmitted: 5 });
+        expect(s?.received).toBeGreaterThanOrEqual(4);
+      }
+    }, 30_000);
 
     it('moves 10 MB over TCP with the same SHA-256 on both ends', async () => {
       const lab = h.get();

@@ -66,14 +66,16 @@ export interface PingStats {
   transmitted: number;
   received: number;
   lost: number;
+  /** Replies beyond the first for the same sequence number (ping's `+N duplicates`). */
+  duplicates: number;
 }
 
 export function parsePingSummary(text: string): PingStats | undefined {
-  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(text);
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received(?:, \+(\d+) duplicates)?/.exec(text);
   if (!m) return undefined;
   const transmitted = Number(m[1]);
   const received = Number(m[2]);
-  return { transmitted, received, lost: transmitted - received };
+  return { transmitted, received, lost: transmitted - received, duplicates: Number(m[3] ?? 0) };
 }
 
 /** A ping that runs in the background until `stop()`, which returns its counts. */

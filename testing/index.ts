@@ -5,3 +5,5 @@ export { TestKubeApiServer, startTestKubeApiServer, type TestKubeApiServerOption
 export { seededRandom } from './seeded-random.js';
 export { outcomeCode } from './outcome-code.js';
 export { sleep, waitFor } from '../host/index.js';
+// Test doubles that live beside their interfaces, for other rooms' tests (the product faces leave them out).
+export { RecordingTunnelDriver, fakeTunnelFactories, type FakeTunnelCall } from '../tunnel/fake-driver.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chooseImplementations, generateWireguardKeyPair, podMtu, tunnelMtu, wireguardPublicKey, type HostFacts } from './index.js';
+import { chooseImplementations, generateWireguardKeyPair, podMtu, wireguardPublicKey, type HostFacts } from './index.js';
+import { tunnelMtu } from './mtu.js';
 
 const allCommands = Object.fromEntries(
   ['ovs-vswitchd', 'ovsdb-server', 'ovsdb-tool', 'ovs-vsctl', 'ovs-ofctl', 'wireguard-go', 'wg', '/usr/sbin/charon-systemd'].map((c) => [c, `/bin/${c}`]),

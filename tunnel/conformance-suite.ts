@@ -19,6 +19,12 @@ export interface ConformanceHarness {
    * many packets of the type's UDP port were seen and whether the marker appeared in clear.
    */
   wire?(): Promise<{ packets: number; markerInClear: boolean }>;
+  /**
+   * Real datapath only: `count` pings and ping's own tally of transmitted, received and duplicate replies
+   * (`+N duplicates`): `pods` from A's pod address to B's through the tunnel, `underlay` from A to B's underlay
+   * address beside it (a driver that borrows the underlay device must not make the kernel see frames twice).
+   */
+  pingTally?(count: number, path: 'pods' | 'underlay'): Promise<PingTally>;
   /** Pod MTU to test with DF (real datapath only). */
   podMtu?: number;
   /** New driver objects for the same two gateways (as after a crash of the process that owned `a` and `b`). */
@@ -26,6 +32,19 @@ export interface ConformanceHarness {
   /** Anything the drivers left behind after remove() (devices, processes, sockets, files); [] when clean. */
   leftovers(): Promise<string[]>;
   teardown(): Promise<void>;
+}
+
+export interface PingTally {
+  transmitted: number;
+  received: number;
+  duplicates: number;
+}
+
+/** Reads ping's summary line (`5 packets transmitted, 5 received, +12 duplicates, 0% packet loss`). */
+export function parsePingTally(out: string): PingTally {
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received(?:, \+(\d+) duplicates)?/.exec(out);
+  if (!m) throw new Error(`no ping summary in: ${out.slice(-300)}`);
+  return { transmitted: Number(m[1]), received: Number(m[2]), duplicates: Number(m[3] ?? 0) };
 }
 
 function stable(s: TunnelStatus): unknown {
@@ -78,6 +97,16 @@ export function tunnelConformance(setup: () => Promise<ConformanceHarness>, opts
     const w = await h.wire();
     expect(w.packets).toBeGreaterThan(0);
     expect(w.markerInClear).toBe(h.type === 'vxlan' || h.type === 'geneve');
+  }, 30_000);
+
+  it('delivers every packet once, through the tunnel and on the underlay beside it (ping counts no duplicates)', async () => {
+    if (!h.pingTally) return;
+    expect(await reachSoon()).toBe(true);
+    for (const path of ['pods', 'underlay'] as const) {
+      const t = await h.pingTally(10, path);
+      expect({ path, duplicates: t.duplicates, transmitted: t.transmitted }).toEqual({ path, duplicates: 0, transmitted: 10 });
+      expect(t.received).toBeGreaterThanOrEqual(9); // one loss allowed on a loaded machine; a duplicate never
+    }
   }, 30_000);
 
   it('status reports the peers with ids, endpoints and CIDRs', async () => {

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describeRoot } from '../testing/index.js';
 import { listNetns, newRunId, pidsInNetns, run, withNetns } from '../host/index.js';
-import { tunnelConformance, type ConformanceHarness } from './conformance-suite.js';
+import { parsePingTally, tunnelConformance, type ConformanceHarness } from './conformance-suite.js';
 import { createTwoGateways, pingOnce, type TwoGateways } from './two-gateway-topology.js';
 import { createTunnelRegistry, generateIpsecPsk, generateWireguardKeyPair, podMtu, type TunnelPeer, type TunnelType } from './index.js';
 import { realTunnelFactories } from './real-drivers.js';
@@ -54,6 +54,11 @@ async function harness(type: TunnelType): Promise<ConformanceHarness> {
       const packets = out.split('\n').filter((l) => l.includes(`.${port}:`) || l.includes(`.${port} >`)).length;
       return { packets, markerInClear: out.includes('STRAITMK') };
     },
+    pingTally: async (count, path) => {
+      const [from, to] = path === 'pods' ? [topo.a.podIp, topo.b.podIp] : [topo.a.underlayIp, topo.b.underlayIp];
+      const r = await run(['ping', '-n', '-c', String(count), '-i', '0.1', '-W', '1', '-I', from, to], { netns: topo.a.netns, allowFailure: true });
+      return parsePingTally(r.stdout);
+    },
     leftovers: async () => {
       const left: string[] = [];
       for (const side of [topo.a, topo.b]) {
@@ -66,6 +71,8 @@ async function harness(type: TunnelType): Promise<ConformanceHarness> {
         // The underlay is back as it was (OVS userspace borrows it).
         const ul = await run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'ul0'], { netns: side.netns });
         if (!ul.stdout.includes(`${side.underlayIp}/24`)) left.push(`${side.name}: ul0 lost ${side.underlayIp}`);
+        const tables = await run(['nft', 'list', 'tables'], { netns: side.netns });
+        for (const t of tables.stdout.split('\n').filter((l) => l.trim())) left.push(`${side.name}: nft ${t.trim()}`);
         const cfg = side.config(type);
         if (existsSync(cfg.stateDir)) left.push(`${side.name}: ${cfg.stateDir}`);
       }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { tunnelConformance } from './conformance-suite.js';
-import { createTunnelRegistry, fakeTunnelFactories, RecordingTunnelDriver, TUNNEL_TYPES, type TunnelLocalConfig, type TunnelPeer } from './index.js';
+import { createTunnelRegistry, TUNNEL_TYPES, type TunnelLocalConfig, type TunnelPeer } from './index.js';
+import { fakeTunnelFactories, RecordingTunnelDriver } from './fake-driver.js';
 
 const KEY_A = 'QHvNHv/a14cQ+VNmtZJa1dOEV6KzCE1Ejpdd9kCNWX8=';
 const KEY_B = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';

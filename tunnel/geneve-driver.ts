@@ -30,6 +30,13 @@ interface SavedUnderlay {
  *   neighbour with the peer's derived MAC: no transit subnet, no ARP over the overlay.
  * - Its MTU is the tunnel MTU: OVS userspace neither fragments nor sends "fragmentation needed", but the
  *   kernel does when it forwards into gn…, so pods get PMTU discovery from the gateway.
+ * - The kernel stops reading the underlay device (an nft netdev ingress chain that drops everything, table
+ *   `strait_gnv_<run>`). OVS reads it through an AF_PACKET socket, which does not take the packet away from
+ *   the kernel: without the drop every frame arriving there was handled twice, once by OVS (→ gp… → kernel)
+ *   and once by the kernel straight off the device. Pod traffic from other nodes was forwarded into the
+ *   tunnel twice (two Geneve copies per packet, +N duplicates at the far pod) and Geneve arriving there got
+ *   "port unreachable" for 6081 from the kernel beside OVS's decapsulation. AF_PACKET taps run before the
+ *   ingress hook, so OVS still sees every frame.
  */
 export class GeneveDriver implements TunnelDriver {
   readonly type = 'geneve' as const;
@@ -53,6 +60,10 @@ export class GeneveDriver implements TunnelDriver {
   }
   private get brPhy(): string {
     return devName('gp', this.config.runId);
+  }
+  /** nft table (netdev family) that keeps the kernel off the underlay device while OVS owns it. */
+  private get ingressTable(): string {
+    return `strait_gnv_${this.config.runId}`;
   }
   private get db(): string {
     return `unix:${join(this.dir, 'db.sock')}`;
@@ -162,6 +173,9 @@ export class GeneveDriver implements TunnelDriver {
       'fail-mode=secure', '--', 'set', 'interface', int, `mtu_request=${this.mtu}`]);
     await waitFor('OVS ports', async () => (await linkExists(ns, phy)) && (await linkExists(ns, int)), 5000, 25).catch(falseOnTimeout);
     await this.ofctl(['del-flows', int]);
+    // `add` is idempotent for an identical table/chain, so a second init() changes nothing.
+    await dp(['nft', 'add', 'table', 'netdev', this.ingressTable], { netns: ns });
+    await dp(['nft', 'add', 'chain', 'netdev', this.ingressTable, 'underlay', `{ type filter hook ingress device "${ul}" priority 0; policy drop; }`], { netns: ns });
     for (const a of saved.addrs) {
       await dp(['ip', 'addr', 'del', a, 'dev', ul], { netns: ns, allowFailure: true });
       await dp(['ip', 'addr', 'replace', a, 'dev', phy], { netns: ns });
@@ -327,7 +341,8 @@ export class GeneveDriver implements TunnelDriver {
         const pid = this.pidOf(n);
         if (pid) await stopPid(pid, 3000);
       }
-      // Give the underlay its addresses and routes back.
+      // Give the underlay back to the kernel: first let it read the device again, then its addresses and routes.
+      await dp(['nft', 'delete', 'table', 'netdev', this.ingressTable], { netns: ns, allowFailure: true });
       const savedFile = join(this.dir, 'underlay.json');
       if (existsSync(savedFile)) {
         const saved = JSON.parse(readFileSync(savedFile, 'utf8')) as SavedUnderlay;

@@ -7,11 +7,11 @@ import {
   generateIpsecKeyPair,
   generateIpsecPsk,
   generateWireguardKeyPair,
-  IpsecDriver,
   WireguardDriver,
   type TunnelDriver,
   type TunnelPeer,
 } from './index.js';
+import { IpsecDriver } from './ipsec-driver.js';
 
 /** Runs `ping -i 0.05` from A's pod address to B's while `during` runs; returns [sent, received]. */
 async function pingDuring(topo: TwoGateways, during: () => Promise<void>): Promise<[number, number]> {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { BrokerClient, StraitError } from '../../api/index.js';
-import { createLogger } from '../../host/index.js';
+import { createLogger, type Logger } from '../../host/index.js';
 import { DEFAULT_PROBE_PORT, parseCandidate, type CandidateAddress } from './agent-argv.js';
 import { AgentStatusWriter } from './agent-status.js';
 import { UdpCandidateProber, UdpEchoResponder } from '../failover/candidate-prober.js';
@@ -143,7 +143,7 @@ async function loadEgress(file: string | undefined, clusterCidrs: readonly strin
 async function brokerEgress(
   f: { egressFromBroker?: boolean; egressConfig?: string; cluster: string; clusterCidr?: string[] },
   broker: BrokerClient | undefined,
-  log: ReturnType<typeof createLogger>,
+  log: Logger,
   onChange: (r: ResolvedEgress) => Promise<void>,
 ): Promise<EgressBrokerSource | undefined> {
   if (!f.egressFromBroker) return undefined;
@@ -155,8 +155,8 @@ async function brokerEgress(
   });
 }
 
-function statusWriter(file: string | undefined, log: ReturnType<typeof createLogger>): AgentStatusWriter | undefined {
-  return file ? new AgentStatusWriter(file, (e) => log.warn({ err: (e as Error).message, file }, 'writing the status file failed')) : undefined;
+function statusWriter(file: string | undefined, log: Logger): AgentStatusWriter | undefined {
+  return file ? new AgentStatusWriter(file, (e) => log.warn({ err: e, file }, 'writing the status file failed')) : undefined;
 }
 
 function waitForSignal(): Promise<NodeJS.Signals> {
@@ -205,7 +205,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
     if (ref.live && ref.egw) await ref.live.update(gatewayEgressConfig(r, ref.egw));
   });
   const resolved = source ? await source.start() : await loadEgress(f.egressConfig, f.clusterCidr ?? [], broker, f.cluster);
-  if (!source) for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
+  if (!source) for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, err: e.error }, e.error.message);
   const egwName = f.egressGateway ?? resolved?.gateways.find((g) => g.candidates.length === 0 || g.candidates.includes(f.name))?.name;
   const egw = egwName ? (resolved?.gateways.find((g) => g.name === egwName) ?? { name: egwName, candidates: [], egressIps: [] }) : undefined;
   if (source && !egw) {
@@ -214,7 +214,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   }
   if (resolved && (!f.wanDev || !f.lanDev)) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-config / --egress-from-broker need --wan-dev and --lan-dev');
   const redis = redisFrom(f.leaseRedis);
-  redis.on('error', (e) => log.warn({ err: e.message }, 'lease store'));
+  redis.on('error', (e) => log.warn({ err: e }, 'lease store'));
   const linuxEgress = new LinuxGatewayEgress({ runId: f.runId, name: f.name, wanDev: f.wanDev ?? 'none', lanDev: f.lanDev ?? 'none' });
   // From the broker, the agent's egress config is a live object: new policies change its rules and IPs in place.
   const live = source && resolved && egw ? new LiveGatewayEgress(linuxEgress, gatewayEgressConfig(resolved, egw.name)) : undefined;
@@ -275,7 +275,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
     await tunnels.stop();
     // Gone from the broker at once: the other clusters' gateways move this cluster's CIDRs to the next candidate
     // now instead of when the record goes stale.
-    await broker.deleteGateway(f.cluster, f.name).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'removing the gateway record failed'));
+    await broker.deleteGateway(f.cluster, f.name).catch((e: unknown) => log.warn({ err: e }, 'removing the gateway record failed'));
   }
   if (resolved) await egress.clear();
   redis.disconnect();
@@ -298,7 +298,7 @@ export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
     await ref.live?.update(r.rules);
   });
   const resolved = source ? await source.start() : await loadEgress(f.egressConfig, f.clusterCidr ?? [], undefined, f.cluster);
-  if (!source) for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
+  if (!source) for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, err: e.error }, e.error.message);
   if ((resolved || (f.remoteCidr ?? []).length) && !f.dev) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --dev (the underlay device towards the gateways)');
   const o = { runId: f.runId, dev: f.dev ?? 'none' };
   const routes = new LinuxNodeRoutes(o);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { StraitError, type BrokerClient } from '../../api/index.js';
-import { LatestFileWriter, run } from '../../host/index.js';
+import { LatestFileWriter, run, type Logger } from '../../host/index.js';
 import { createTunnelRegistry, realTunnelFactories, TUNNEL_TYPES, type TunnelType } from '../../tunnel/index.js';
 import { UdpCandidateProber } from '../failover/candidate-prober.js';
 import { TunnelKeeper, type TunnelKeeperStatus } from '../tunnels/tunnel-keeper.js';
@@ -25,11 +25,6 @@ export interface AgentTunnelFlags {
     readonly port: number; readonly intervalMs: number; readonly misses: number; readonly holdDownMs: number;
     readonly minDetectionMs?: number; readonly maxDetectionMs?: number;
   };
-}
-
-interface Log {
-  info(o: object, msg?: string): void;
-  warn(o: object, msg?: string): void;
 }
 
 export interface AgentTunnels {
@@ -62,7 +57,7 @@ async function deviceOf(ip: string): Promise<string> {
  * chosen type (its implementation detected at init: wireguard-go where the kernel lacks WireGuard), and a
  * TunnelKeeper following the broker.
  */
-export function agentTunnels(f: AgentTunnelFlags, broker: BrokerClient, log: Log): AgentTunnels {
+export function agentTunnels(f: AgentTunnelFlags, broker: BrokerClient, log: Logger): AgentTunnels {
   const type = parseTunnelType(f.tunnel);
   if (!f.stateDir.startsWith('/')) throw new StraitError('GATEWAY_INVALID_CONFIG', `--state-dir ${f.stateDir}: expected an absolute path`);
   const keys = loadTunnelKeys(type, f.stateDir, f.keyFile);

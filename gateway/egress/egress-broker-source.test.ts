@@ -9,8 +9,9 @@ import { EgressBrokerSource, type EgressBrokerClient } from './egress-broker-sou
 import { datapathConformance } from './datapath.conformance.js';
 import { RecordingNodeRoutes } from './datapath-fake.js';
 import type { ResolvedEgress } from './egress-resolve.js';
+import { createLogger } from '../../host/index.js';
 
-const silent = { info: () => undefined, warn: () => undefined };
+const silent = createLogger('test', 'silent');
 
 // A real broker on a real redis-server: egress objects pushed by the cluster, pool IPs leased from its pool.
 describe('EgressBrokerSource against a real broker', () => {

@@ -2,6 +2,7 @@ import { followBroker, StraitError, type AddressLease, type BrokerEgressClusterP
 import type { EgressObjects } from './egress-file.js';
 import { egressLeaseOwner, egressObjectsFromBroker, egressPoolName, egressRecordKey } from './egress-broker-objects.js';
 import { resolveEgress, type EgressInputs, type ResolvedEgress } from './egress-resolve.js';
+import type { Logger } from '../../host/index.js';
 
 /** The broker calls the source uses (BrokerClient has them). */
 export interface EgressBrokerClient {
@@ -12,17 +13,12 @@ export interface EgressBrokerClient {
   watch(since: string | number, onEvent: (e: WatchEvent) => void, signal?: AbortSignal): Promise<void>;
 }
 
-interface Log {
-  info(o: object, msg?: string): void;
-  warn(o: object, msg?: string): void;
-}
-
 export interface EgressBrokerSourceOptions {
   readonly cluster: string;
   readonly broker: EgressBrokerClient;
   /** Cluster-internal CIDRs (never steered), as for the file path. */
   readonly clusterCidrs?: readonly string[];
-  readonly log: Log;
+  readonly log: Logger;
   /** Called with every resolution that differs from the previous one (not for the first: start() returns it). */
   readonly onChange?: (r: ResolvedEgress) => Promise<void> | void;
   /** While a policy still waits for a pool IP (pool missing, exhausted, broker down), retry this often (default 3 s). */
@@ -96,7 +92,7 @@ export class EgressBrokerSource {
       } catch (e) {
         // Refused (bad credential, unknown cluster): retrying cannot help. Unreachable / 5xx: it may come back.
         if (this.stopped || (e instanceof StraitError && e.status < 500)) throw e;
-        this.o.log.warn({ err: (e as Error).message, attempt }, 'egress: cannot list the broker\'s egress objects yet; retrying');
+        this.o.log.warn({ err: e, attempt }, 'egress: cannot list the broker\'s egress objects yet; retrying');
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
@@ -104,7 +100,7 @@ export class EgressBrokerSource {
     this.loop = followBroker({
       since: rv, watch: (since, f, signal) => this.o.broker.watch(since, f, signal), relist: () => this.relist(),
       onEvent: (e) => this.onEvent(e), onRelisted: () => void this.sync(), stopped: () => this.stopped, signal: this.abort.signal,
-      onBreak: (e) => this.o.log.warn({ err: e.message }, 'egress: broker watch broke; re-listing'),
+      onBreak: (e) => this.o.log.warn({ err: e }, 'egress: broker watch broke; re-listing'),
     });
     this.retry = setInterval(() => {
       if ((this.current?.pending.length ?? 0) > 0) void this.sync();
@@ -150,7 +146,7 @@ export class EgressBrokerSource {
     this.running = (async () => {
       do {
         this.again = false;
-        await this.resolve(true).catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'egress: resolving broker objects failed'));
+        await this.resolve(true).catch((e: unknown) => this.o.log.warn({ err: e }, 'egress: resolving broker objects failed'));
       } while (this.again && !this.stopped);
     })().finally(() => {
       this.running = undefined;
@@ -176,7 +172,7 @@ export class EgressBrokerSource {
         // dropping it meanwhile took the egress IP off a gateway that served it correctly.
         const known = this.leased.get(k);
         if (known === undefined || (e instanceof StraitError && e.status < 500)) throw e;
-        this.o.log.warn({ policy, gateway, family, ip: known, err: (e as Error).message }, 'egress: cannot lease from the broker right now; keeping the IP it leased before');
+        this.o.log.warn({ policy, gateway, family, ip: known, err: e }, 'egress: cannot lease from the broker right now; keeping the IP it leased before');
         return known;
       }
     });
@@ -185,7 +181,7 @@ export class EgressBrokerSource {
     const first = this.current === undefined;
     this.current = r;
     this.currentKey = key;
-    for (const e of r.errors) this.o.log.warn({ policy: e.policy, code: e.error.code }, e.error.message);
+    for (const e of r.errors) this.o.log.warn({ policy: e.policy, err: e.error }, e.error.message);
     this.o.log.info({ rules: r.rules.length, gateways: r.gateways.map((g) => `${g.name}:${g.egressIps.join(',')}`), pending: r.pending.length }, 'egress resolved from the broker');
     if (notify && !first) await this.o.onChange?.(r);
   }

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { BrokerClient } from '../../api/index.js';
 import { startTestBroker, type TestBroker } from '../../broker/index.js';
 import { newRunId } from '../../host/index.js';
-import { startTestRedis, type TestRedis, waitFor } from '../../testing/index.js';
-import { generateWireguardKeyPair, RecordingTunnelDriver, type TunnelPeer } from '../../tunnel/index.js';
+import { RecordingTunnelDriver, startTestRedis, type TestRedis, waitFor } from '../../testing/index.js';
+import { generateWireguardKeyPair, type TunnelPeer } from '../../tunnel/index.js';
 import { TunnelKeeper, type TunnelKeeperStatus } from './tunnel-keeper.js';
+import { createLogger } from '../../host/index.js';
 
-const silent = { info: () => undefined, warn: () => undefined };
+const silent = createLogger('test', 'silent');
 
 // A real broker on a real redis-server; the datapath is the recording fake (the root test runs the real one).
 describe('TunnelKeeper against a real broker', () => {

@@ -3,6 +3,7 @@ import type { TunnelDriver, TunnelStatus, TunnelType } from '../../tunnel/index.
 import type { CandidateProber } from '../failover/candidate-prober.js';
 import { electActive, HealthTracker, leaseClaimant, type CandidateHealth } from '../failover/election.js';
 import { planTunnelPeers, type BrokerClusterView, type BrokerGatewayView, type TunnelPlan } from './tunnel-peers.js';
+import type { Logger } from '../../host/index.js';
 
 /** The broker calls the keeper uses (BrokerClient has them). */
 export interface TunnelKeeperBroker {
@@ -11,17 +12,12 @@ export interface TunnelKeeperBroker {
   watch(since: string | number, onEvent: (e: WatchEvent) => void, signal?: AbortSignal): Promise<void>;
 }
 
-interface Log {
-  info(o: object, msg?: string): void;
-  warn(o: object, msg?: string): void;
-}
-
 export interface TunnelKeeperOptions {
   readonly cluster: string;
   readonly type: TunnelType;
   readonly driver: TunnelDriver;
   readonly broker: TunnelKeeperBroker;
-  readonly log: Log;
+  readonly log: Logger;
   /** A gateway record older than this is treated as gone (default 8 s: agents re-publish every 2 s). */
   readonly staleMs?: number;
   /** How often the plan is re-evaluated without events (staleness is a matter of time; default 1 s). */
@@ -94,14 +90,14 @@ export class TunnelKeeper {
   async start(): Promise<void> {
     await this.o.driver.init();
     const rv = await this.relist().catch((e: unknown) => {
-      this.o.log.warn({ err: (e as Error).message }, 'tunnels: listing the broker failed; retrying in the background');
+      this.o.log.warn({ err: e }, 'tunnels: listing the broker failed; retrying in the background');
       return undefined;
     });
     await this.sync();
     this.watchLoop = followBroker({
       since: rv, watch: (since, f, signal) => this.o.broker.watch(since, f, signal), relist: () => this.relist(),
       onEvent: (e) => this.onEvent(e), onRelisted: () => void this.sync(), stopped: () => this.stopped, signal: this.abort.signal,
-      onBreak: (e) => this.o.log.warn({ err: e.message }, 'tunnels: broker watch broke; re-listing'),
+      onBreak: (e) => this.o.log.warn({ err: e }, 'tunnels: broker watch broke; re-listing'),
     });
     // With probes, hold-downs end between events: re-plan often (cheap: the driver is called only on change).
     const tick = this.o.tickMs ?? (this.o.probe ? 100 : 1000);
@@ -241,7 +237,7 @@ export class TunnelKeeper {
   }
 
   private async syncOnce(report: boolean): Promise<void> {
-    await this.ensureProber().catch((e: unknown) => this.o.log.warn({ err: (e as Error).message }, 'tunnels: starting remote probes failed'));
+    await this.ensureProber().catch((e: unknown) => this.o.log.warn({ err: e }, 'tunnels: starting remote probes failed'));
     const now = (this.o.now ?? Date.now)();
     const plan = planTunnelPeers({
       cluster: this.o.cluster,

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { StraitError } from '../../api/index.js';
 import type { KindDefinition } from '../../crds/index.js';
+import { kubeconfigProblem } from './kubeconfig-problem.js';
 
 /**
  * The few Kubernetes calls Strait's cluster side makes, over @kubernetes/client-node 1.x. Errors become
@@ -29,6 +31,19 @@ export interface KubeObject {
 
 export function loadKubeConfig(file?: string): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
+  if (file) {
+    // Say what is wrong with the file before client-node trips over it (it reports its own internals).
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : msg(e);
+      throw new StraitError('KUBECONFIG_INVALID', `cannot read kubeconfig ${file}: ${why}`, { file, problem: why });
+    }
+    const problem = kubeconfigProblem(text);
+    if (problem) throw new StraitError('KUBECONFIG_INVALID', `kubeconfig ${file}: ${problem}`, { file, problem });
+  }
   try {
     if (file) kc.loadFromFile(file);
     else kc.loadFromCluster();

@@ -89,7 +89,7 @@ export class MemberAgent {
       leaseDurationMs: this.o.leaseDurationMs ?? 15_000,
       onStarted: () => void this.lead(),
       onStopped: () => void this.follow(),
-      onError: (e) => this.log.warn({ err: String(e) }, 'leader election'),
+      onError: (e) => this.log.warn({ err: e }, 'leader election'),
     });
     this.elector.start();
   }
@@ -116,7 +116,7 @@ export class MemberAgent {
     this.mirror = new BrokerMirror(this.broker, () => this.poke(), this.o.brokerRetryMs ?? 500, c.clusterID);
     const kc = this.o.kubeConfig;
     const onChange = (): void => this.poke();
-    const onError = (e: unknown): void => this.log.debug({ err: String(e) }, 'informer error (restarting)');
+    const onError = (e: unknown): void => this.log.debug({ err: e }, 'informer error (restarting)');
     const custom = (d: KindDefinition): ResilientInformer => {
       const r = refOf(d);
       return new ResilientInformer(kc, `/apis/${r.group}/${r.version}/${r.plural}`, async () => {
@@ -193,7 +193,7 @@ export class MemberAgent {
 
   private async heartbeat(): Promise<void> {
     if (!this.broker || !this.creds) return;
-    await this.broker.heartbeat(this.creds.clusterID, this.heartbeatSets()).catch((e: unknown) => this.log.debug({ err: String(e) }, 'heartbeat failed'));
+    await this.broker.heartbeat(this.creds.clusterID, this.heartbeatSets()).catch((e: unknown) => this.log.debug({ err: e }, 'heartbeat failed'));
   }
 
   private async reconcileLoop(): Promise<void> {
@@ -211,7 +211,7 @@ export class MemberAgent {
         await this.round();
       } catch (e) {
         this.stats.errors++;
-        this.log.warn({ err: String(e) }, 'reconcile round failed; retrying');
+        this.log.warn({ err: e }, 'reconcile round failed; retrying');
         await new Promise((r) => setTimeout(r, 250));
         this.dirty = true;
       }
@@ -263,7 +263,7 @@ export class MemberAgent {
       this.stats.errors++;
       const reason = isStraitError(e) ? toReason(e.code) : 'Error';
       this.failures.set(`${kind}/${name}`, { reason, message: e instanceof Error ? e.message : String(e) });
-      this.log.debug({ kind, name, err: String(e) }, 'sync action failed');
+      this.log.debug({ kind, name, err: e }, 'sync action failed');
       // Level-triggered: try again on the next round (a 409 means fresher data is on its way).
       setTimeout(() => this.poke(), isConflict(e) ? 50 : 1_000).unref();
     };
@@ -369,7 +369,7 @@ export class MemberAgent {
     } catch (e) {
       this.stats.errors++;
       this.failures.set(`${a.kind}/${key}`, { reason: isStraitError(e) ? toReason(e.code) : 'Error', message: e instanceof Error ? e.message : String(e) });
-      this.log.debug({ kind: a.kind, name: key, err: String(e) }, 'egress push failed');
+      this.log.debug({ kind: a.kind, name: key, err: e }, 'egress push failed');
       setTimeout(() => this.poke(), isStraitError(e, 'STALE_RESOURCE_VERSION') ? 50 : 1_000).unref();
     }
   }
@@ -390,7 +390,7 @@ export class MemberAgent {
       }, now);
       if (sameConditions(prev, conds)) continue;
       await this.kube.patchCustom(refOf(EGRESS_DEFS[v.kind]), v.name, { status: { conditions: conds } }, { status: true, ...(v.namespace ? { ns: v.namespace } : {}) }).catch((e: unknown) => {
-        this.log.debug({ err: String(e) }, 'egress status write failed');
+        this.log.debug({ err: e }, 'egress status write failed');
       });
     }
   }
@@ -415,7 +415,7 @@ export class MemberAgent {
       conds = setCondition(conds, { type: 'Ready', status: !failure && v.synced ? 'True' : 'False', reason: failure ? failure.reason : v.reason }, now);
       if (sameConditions(prev, conds)) continue;
       await this.kube.patchCustom(refOf(KIND_DEFS[v.kind]), v.name, { status: { conditions: conds, ...(gen ? { observedGeneration: gen } : {}) } }, { status: true }).catch((e: unknown) => {
-        this.log.debug({ err: String(e) }, 'status write failed');
+        this.log.debug({ err: e }, 'status write failed');
       });
     }
   }
@@ -434,7 +434,7 @@ export class MemberAgent {
     // brokerRevision rides along with real changes only: writing it on every broker event would double the writes.
     if (sameConditions(st.conditions, conds) && JSON.stringify(st.members) === JSON.stringify(members) && st.phase === phase) return;
     await this.kube.patchCustom(refOf(ClusterSetKind), CLUSTERSET_NAME, { status: { conditions: conds, members, phase, brokerRevision: Number(mirror.since || '0') } }, { status: true })
-      .catch((e: unknown) => this.log.debug({ err: String(e) }, 'ClusterSet status write failed'));
+      .catch((e: unknown) => this.log.debug({ err: e }, 'ClusterSet status write failed'));
   }
 
   /** Frees addresses of Pods that are gone (StatefulSet addresses are parked by the engine, not freed). */

@@ -62,7 +62,7 @@ export class AgentServer {
   private onConnection(sock: Socket): void {
     this.open.add(sock);
     sock.on('close', () => this.open.delete(sock));
-    sock.on('error', (e) => this.log.debug({ err: e.message }, 'client connection error'));
+    sock.on('error', (e) => this.log.debug({ err: e }, 'client connection error'));
     const chunks: Buffer[] = [];
     let size = 0;
     sock.on('data', (c: Buffer) => {

@@ -66,7 +66,7 @@ export class NodePodGc {
       o.kubeConfig, '/api/v1/pods',
       () => this.core.listPodForAllNamespaces({ fieldSelector: selector }),
       () => undefined,
-      (e) => o.log.debug({ err: String(e) }, 'pod informer error (restarting)'),
+      (e) => o.log.debug({ err: e }, 'pod informer error (restarting)'),
       selector,
     );
   }
@@ -82,7 +82,7 @@ export class NodePodGc {
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.round()
-        .catch((e: unknown) => this.o.log.warn({ err: String(e) }, 'pod GC round failed; retrying next round'))
+        .catch((e: unknown) => this.o.log.warn({ err: e }, 'pod GC round failed; retrying next round'))
         .finally(() => (this.running = undefined));
     }, this.o.intervalMs ?? 10_000);
     this.timer.unref();
@@ -102,7 +102,7 @@ export class NodePodGc {
     if (!found) {
       // Kubelet runs ADD right after the pod was bound, often before the watch delivered it.
       found = await withTimeout(this.core.readNamespacedPod({ namespace: pod.podNamespace, name: pod.podName }), 3_000).catch((e: unknown) => {
-        this.o.log.warn({ pod: `${pod.podNamespace}/${pod.podName}`, err: String(e) }, 'cannot read the pod: a StatefulSet pod gets a fresh address');
+        this.o.log.warn({ pod: `${pod.podNamespace}/${pod.podName}`, err: e }, 'cannot read the pod: a StatefulSet pod gets a fresh address');
         return undefined;
       });
     }
