@@ -114,9 +114,16 @@ export class BrokerClient {
   }
 
   // ------------------------------------------------------------------- clusters
-  /** Registers a cluster with a join token (pass it as `joinToken`, or set `token`). */
+  /**
+   * Registers a new cluster with a join token (pass it as `joinToken`, or set `token`), or re-joins a registered
+   * one when `joinToken` is that cluster's current credential (same id and CIDRs; answers the same credential).
+   */
   joinCluster(req: ClusterJoinRequest, joinToken?: string): Promise<ClusterJoined> {
     return this.request('POST', '/v1/clusters', req, joinToken);
+  }
+  /** New credential for a registered cluster (admin, or the cluster itself); the old one stops working at once. */
+  rotateClusterCredential(id: string): Promise<ClusterJoined> {
+    return this.request('POST', `/v1/clusters/${enc(id)}/credentials`, {});
   }
   listClusters(): Promise<List<Cluster>> {
     return this.request('GET', '/v1/clusters');

@@ -63,7 +63,7 @@ export interface RawEvent {
  */
 export class BrokerStore {
   readonly prefix: string;
-  private readonly s: Record<'put' | 'del' | 'createRanged' | 'join' | 'leaseBlock' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses', ScriptFn>;
+  private readonly s: Record<'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'leaseBlock' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses', ScriptFn>;
 
   constructor(
     readonly redis: Redis,
@@ -75,6 +75,7 @@ export class BrokerStore {
       del: S.DELETE,
       createRanged: S.CREATE_RANGED,
       join: S.JOIN,
+      rotate: S.ROTATE,
       leaseBlock: S.LEASE_BLOCK,
       releaseBlock: S.RELEASE_BLOCK,
       leaseAddress: S.LEASE_ADDRESS,
@@ -165,7 +166,6 @@ export class BrokerStore {
     switch (r[0]) {
       case 'OK':
       case 'EXISTING':
-      case 'REJOIN':
         return JSON.parse(r[1] ?? '{}');
       case 'NOTFOUND':
         throw new StraitError('NOT_FOUND', `${kind} ${JSON.stringify(name)} not found`, { kind, name });
@@ -240,21 +240,15 @@ export class BrokerStore {
   }
 
   // ------------------------------------------------------------------ clusters
+  /**
+   * Registers a new cluster with a join token. A registered id is refused whatever the token (ALREADY_EXISTS):
+   * re-joining goes through `rejoinCluster` with the cluster's credential, a lost credential is replaced by the
+   * admin with `rotateCredential`.
+   */
   async joinCluster(joinToken: string, req: { id: string; podCIDRs: string[]; serviceCIDRs: string[]; labels?: Record<string, string> }): Promise<{ cluster: Cluster; credential: string; rejoined: boolean }> {
     const m = /^([0-9a-f]{8})\.([0-9a-f]{32})$/.exec(joinToken);
     if (!m) throw new StraitError('JOIN_TOKEN_INVALID', 'the join token is not of the form <id>.<secret>');
-    const ranges = [...req.podCIDRs, ...req.serviceCIDRs].map(parseCidrRange);
-    for (let i = 0; i < ranges.length; i++) {
-      for (let j = i + 1; j < ranges.length; j++) {
-        const a = ranges[i]!, b = ranges[j]!;
-        if (rangesOverlap(a, b)) {
-          throw new StraitError('CIDR_OVERLAP', `cluster ${req.id}: its own CIDRs ${a.cidr} and ${b.cidr} overlap`, { cluster: req.id, ranges: [{ cidr: a.cidr, conflictsWith: b.cidr }] });
-        }
-      }
-    }
-    const pod = req.podCIDRs.map((c) => parseCidrRange(c).cidr);
-    const svc = req.serviceCIDRs.map((c) => parseCidrRange(c).cidr);
-    const cidrKey = `pod=${[...pod].sort().join(',')};svc=${[...svc].sort().join(',')}`;
+    const { pod, svc, cidrKey, ranges } = clusterRanges(req);
     const secret = randomBytes(24).toString('hex');
     const ts = now();
     const cluster: Omit<Cluster, 'resourceVersion'> = { id: req.id, podCIDRs: pod, serviceCIDRs: svc, ...(req.labels ? { labels: req.labels } : {}), status: 'Ready', joinedAt: ts, lastHeartbeat: ts };
@@ -262,8 +256,15 @@ export class BrokerStore {
     switch (r[0]) {
       case 'TOKEN':
         throw new StraitError('JOIN_TOKEN_INVALID', `the join token is ${r[1]}`, { reason: r[1] });
-      case 'EXISTS':
-        throw new StraitError('ALREADY_EXISTS', `cluster ${JSON.stringify(req.id)} is already registered with other CIDRs (${r[2]}); remove it first or use another id`, { kind: 'Cluster', name: req.id, registered: r[2] });
+      case 'REGISTERED':
+        if (r[2] !== cidrKey) {
+          throw new StraitError('ALREADY_EXISTS', `cluster ${JSON.stringify(req.id)} is already registered with other CIDRs (${r[2]}); remove it first or use another id`, { kind: 'Cluster', name: req.id, registered: r[2] });
+        }
+        throw new StraitError(
+          'ALREADY_EXISTS',
+          `cluster ${JSON.stringify(req.id)} is already registered; a join token cannot re-join it: re-join with its current credential (Authorization: Bearer c.${req.id}.…), or have the admin issue a new one (POST /v1/clusters/${req.id}/credentials)`,
+          { kind: 'Cluster', name: req.id, rejoin: 'credential' },
+        );
       case 'OVERLAP': {
         const pairs = (r[2] ?? '').split(';').map((p) => {
           const [mine, theirs] = p.split('=');
@@ -275,14 +276,39 @@ export class BrokerStore {
           { cluster: r[1], ranges: pairs },
         );
       }
-      case 'OK':
-      case 'REJOIN': {
+      case 'OK': {
         const c = JSON.parse(r[1]!) as Cluster;
-        return { cluster: c, credential: `c.${req.id}.${secret}`, rejoined: r[0] === 'REJOIN' };
+        return { cluster: c, credential: `c.${req.id}.${secret}`, rejoined: false };
       }
       default:
         throw new StraitError('INTERNAL', `unexpected join answer ${r[0]}`);
     }
+  }
+
+  /**
+   * Re-join of a registered cluster that proves who it is with its current credential `c.<id>.<secret>`: checks
+   * that the id and CIDRs are the registered ones and answers the cluster with the same credential. Writes
+   * nothing, so a re-run of `strait join` changes nothing.
+   */
+  async rejoinCluster(credential: string, req: { id: string; podCIDRs: string[]; serviceCIDRs: string[] }): Promise<{ cluster: Cluster; credential: string; rejoined: boolean }> {
+    const m = /^c\.([a-z0-9][-a-z0-9.]{0,62})\.([0-9a-f]{48})$/.exec(credential);
+    if (!m || m[1] !== req.id || !(await this.verifyClusterCredential(req.id, m[2]!))) {
+      throw new StraitError('UNAUTHENTICATED', `re-joining cluster ${JSON.stringify(req.id)} needs its current credential (or a join token for a new cluster)`, { cluster: req.id });
+    }
+    const { cidrKey } = clusterRanges(req);
+    const had = await this.redis.hget(this.key('cidrs'), req.id);
+    if (had !== cidrKey) {
+      throw new StraitError('ALREADY_EXISTS', `cluster ${JSON.stringify(req.id)} is already registered with other CIDRs (${had}); remove it first or use another id`, { kind: 'Cluster', name: req.id, registered: had });
+    }
+    return { cluster: await this.get('Cluster', req.id), credential, rejoined: true };
+  }
+
+  /** Issues a new credential for a registered cluster; the old one stops working at once. */
+  async rotateCredential(id: string): Promise<{ cluster: Cluster; credential: string }> {
+    const secret = randomBytes(24).toString('hex');
+    const r = await this.s.rotate(id, sha256Hex(secret));
+    if (r[0] === 'NOTFOUND') throw new StraitError('NOT_FOUND', `Cluster ${JSON.stringify(id)} not found`, { kind: 'Cluster', name: id });
+    return { cluster: await this.get('Cluster', id), credential: `c.${id}.${secret}` };
   }
 
   /** True when `c.<id>.<secret>` is the current credential of cluster `id`. */
@@ -570,6 +596,22 @@ export class BrokerStore {
     const upto = Math.max(0, rev - keep);
     return Number(await this.s.compact(String(upto)));
   }
+}
+
+/** A cluster's CIDRs canonical, checked not to overlap each other, and as the key the store compares re-joins by. */
+function clusterRanges(req: { id: string; podCIDRs: string[]; serviceCIDRs: string[] }): { pod: string[]; svc: string[]; cidrKey: string; ranges: ReturnType<typeof parseCidrRange>[] } {
+  const ranges = [...req.podCIDRs, ...req.serviceCIDRs].map(parseCidrRange);
+  for (let i = 0; i < ranges.length; i++) {
+    for (let j = i + 1; j < ranges.length; j++) {
+      const a = ranges[i]!, b = ranges[j]!;
+      if (rangesOverlap(a, b)) {
+        throw new StraitError('CIDR_OVERLAP', `cluster ${req.id}: its own CIDRs ${a.cidr} and ${b.cidr} overlap`, { cluster: req.id, ranges: [{ cidr: a.cidr, conflictsWith: b.cidr }] });
+      }
+    }
+  }
+  const pod = req.podCIDRs.map((c) => parseCidrRange(c).cidr);
+  const svc = req.serviceCIDRs.map((c) => parseCidrRange(c).cidr);
+  return { pod, svc, cidrKey: `pod=${[...pod].sort().join(',')};svc=${[...svc].sort().join(',')}`, ranges };
 }
 
 export function parseEntry([id, fields]: [string, string[]]): RawEvent {

@@ -168,34 +168,25 @@ return {'OK', json}
 `;
 
 /**
- * Registers a cluster with a join token: token valid (exists, not expired, uses left), no CIDR overlap with
- * another cluster, then consumes one use, stores the cluster, its ranges and its credential hash.
- * Re-joining with the same id and CIDRs only rotates the credential (and consumes a use only if a different
- * token is used).
+ * Registers a NEW cluster with a join token: token valid (exists, not expired, uses left), id not registered, no
+ * CIDR overlap with another cluster; then consumes one use and stores the cluster, its ranges and its credential
+ * hash. A join token never touches a registered cluster: re-joining proves identity with the cluster's current
+ * credential (checked in BrokerStore.rejoinCluster, writes nothing) and a lost credential is replaced by the admin
+ * (ROTATE). Knowing a cluster's public id and CIDRs is not enough to take it over.
  * ARGV: P, tokenId, tokenSecretHash, nowMs, clusterId, json, cidrKey (sorted CIDR list), credHash,
  *       ranges ("s,e,cidr" entries joined by ';')
+ * Answers OK <json> | TOKEN <reason> | REGISTERED <json> <registered cidrKey> | OVERLAP <cluster> <pairs>
  */
 export const JOIN = `${PRELUDE}
 local tk = P .. 'tok:' .. ARGV[2]
 local t = redis.call('HMGET', tk, 'hash', 'expiresAt', 'uses', 'used')
 if not t[1] or t[1] ~= ARGV[3] then return {'TOKEN', 'unknown or revoked'} end
 if tonumber(t[2]) <= tonumber(ARGV[4]) then return {'TOKEN', 'expired'} end
+if tonumber(t[4]) >= tonumber(t[3]) then return {'TOKEN', 'used up'} end
 local id = ARGV[5]
 local key = P .. 'o:Cluster'
 local cur = redis.call('HGET', key, id)
-if cur then
-  local had = redis.call('HGET', P .. 'cidrs', id)
-  if had ~= ARGV[7] then return {'EXISTS', cur, had or ''} end
-  local via = redis.call('HGET', P .. 'joinedvia', id)
-  if via ~= ARGV[2] then
-    if tonumber(t[4]) >= tonumber(t[3]) then return {'TOKEN', 'used up'} end
-    redis.call('HINCRBY', tk, 'used', 1)
-    redis.call('HSET', P .. 'joinedvia', id, ARGV[2])
-  end
-  redis.call('HSET', P .. 'creds', id, ARGV[8])
-  return {'REJOIN', cur}
-end
-if tonumber(t[4]) >= tonumber(t[3]) then return {'TOKEN', 'used up'} end
+if cur then return {'REGISTERED', cur, redis.call('HGET', P .. 'cidrs', id) or ''} end
 local mine = {}
 for _, entry in ipairs(split(ARGV[9], ';')) do
   if entry ~= '' then mine[#mine + 1] = split(entry, ',') end
@@ -225,6 +216,17 @@ redis.call('HSET', P .. 'hb', id, ARGV[4])
 redis.call('HDEL', P .. 'left', id)
 emit('Cluster', 'ADDED', json, rev)
 return {'OK', json}
+`;
+
+/**
+ * Replaces a registered cluster's credential hash (the old credential stops working at once).
+ * ARGV: P, clusterId, credHash. Answers OK <json> | NOTFOUND
+ */
+export const ROTATE = `${PRELUDE}
+local cur = redis.call('HGET', P .. 'o:Cluster', ARGV[2])
+if not cur then return {'NOTFOUND'} end
+redis.call('HSET', P .. 'creds', ARGV[2], ARGV[3])
+return {'OK', cur}
 `;
 
 /** Most slots a lease script probes before answering EXHAUSTED; keeps one script call short. */

@@ -144,12 +144,25 @@ export const ROUTES: RouteSpec[] = [
   },
   // ------------------------------------------------------------------ clusters
   {
-    id: 'joinCluster', method: 'POST', path: '/v1/clusters', summary: 'Register a cluster with a join token (Bearer <join token>); idempotent for the same id and CIDRs', auth: 'join',
+    id: 'joinCluster', method: 'POST', path: '/v1/clusters', summary: 'Register a new cluster (Bearer <join token>), or re-join a registered one proving it is that cluster (Bearer <its current credential>; same id and CIDRs, credential unchanged)', auth: 'join',
     body: ClusterJoinRequest, status: 201, response: ClusterJoined,
     handler: async (c) => {
       const b = c.body as z.output<typeof ClusterJoinRequest>;
-      const r = await c.store.joinCluster(c.bearer ?? '', { id: b.id, podCIDRs: b.podCIDRs, serviceCIDRs: b.serviceCIDRs, ...(b.labels ? { labels: b.labels } : {}) });
+      const req = { id: b.id, podCIDRs: b.podCIDRs, serviceCIDRs: b.serviceCIDRs, ...(b.labels ? { labels: b.labels } : {}) };
+      // A cluster credential only ever re-joins its own cluster; only a join token registers a new one.
+      const r = c.bearer?.startsWith('c.') ? await c.store.rejoinCluster(c.bearer, req) : await c.store.joinCluster(c.bearer ?? '', req);
       c.onClusterGone(b.id);
+      return { cluster: r.cluster, credentials: { token: r.credential } };
+    },
+  },
+  {
+    id: 'rotateClusterCredential', method: 'POST', path: '/v1/clusters/{id}/credentials', summary: 'Issue a new credential for a registered cluster (admin, e.g. when the cluster lost its Secret; or the cluster itself); the old one stops working at once', auth: 'any',
+    status: 201, response: ClusterJoined,
+    handler: async (c) => {
+      const id = c.params.id!;
+      requireClusterOrAdmin(c.principal, id, 'rotate the credential');
+      const r = await c.store.rotateCredential(id);
+      c.onClusterGone(id);
       return { cluster: r.cluster, credentials: { token: r.credential } };
     },
   },
