@@ -3,12 +3,21 @@
  * (stream id `<rev>-0`) in one atomic step, so the event log and the state always agree. ARGV[1] is the key
  * prefix; all keys share the `{…}` hash tag of the prefix so Redis Cluster keeps them in one slot.
  *
+ * Idempotency: ARGV[1] may instead be `<prefix>\n<scoped key>\n<request fingerprint>\n<ttl ms>`. Scripts wrapped in
+ * IDEM_OPEN/IDEM_CLOSE then answer a key they have seen with the reply they recorded for it (IDEMMISMATCH when the
+ * fingerprint differs) without running, and record the reply of a successful write under `idem:<key>` in the same
+ * atomic step as the write, so "written" and "recorded" can never disagree.
+ *
  * Stored objects are JSON whose first member is `"resourceVersion":"<rev>"`; `stamp` rewrites just that member,
  * so scripts never need to decode and re-encode (cjson turns empty arrays into objects).
  */
 
 const PRELUDE = `
-local P = ARGV[1]
+local P, IK, IF, ITTL = ARGV[1], nil, nil, nil
+do
+  local p, k, f, t = string.match(ARGV[1], '^([^\\n]*)\\n([^\\n]+)\\n([^\\n]+)\\n(%d+)$')
+  if p then P, IK, IF, ITTL = p, k, f, t end
+end
 local function rvOf(json) return string.match(json, '^{"resourceVersion":"(%d*)"') end
 local function stamp(json, rev)
   local rest = string.match(json, '^{"resourceVersion":"[^"]*"(.*)$')
@@ -23,6 +32,31 @@ local function split(s, sep)
   for piece in string.gmatch(s .. sep, '([^' .. sep .. ']*)' .. sep) do out[#out + 1] = piece end
   return out
 end
+`;
+
+/** Opens an idempotent script body (closed by IDEM_CLOSE): replays a recorded reply, else runs the body as main(). */
+const IDEM_OPEN = `
+local idemk = nil
+if IK then
+  idemk = P .. 'idem:' .. IK
+  local seen = redis.call('HMGET', idemk, 'fp', 'reply')
+  if seen[1] then
+    if seen[1] ~= IF then return {'IDEMMISMATCH'} end
+    return cjson.decode(seen[2])
+  end
+end
+local function main()
+`;
+
+/** Records the reply of a write that happened (OK / EXISTING) under the idempotency key, with its TTL. */
+const IDEM_CLOSE = `
+end
+local reply = main()
+if idemk and (reply[1] == 'OK' or reply[1] == 'EXISTING') then
+  redis.call('HSET', idemk, 'fp', IF, 'reply', cjson.encode(reply))
+  redis.call('PEXPIRE', idemk, ITTL)
+end
+return reply
 `;
 
 /** Adding to and formatting addresses held as 16-bit groups (IPv4: 2 groups, IPv6: 8). */
@@ -78,7 +112,7 @@ local function copy(t) local c = {} for i, v in ipairs(t) do c[i] = v end return
  *       refKey ('' = none), refField: the write is refused with NOREF unless HEXISTS P..refKey refField,
  *       keepCreated ('1': json's second member is `"createdAt":"…"` and a replaced object keeps its own).
  */
-export const PUT = `${PRELUDE}
+export const PUT = `${PRELUDE}${IDEM_OPEN}
 local key = P .. 'o:' .. ARGV[2]
 local cur = redis.call('HGET', key, ARGV[3])
 local mode = ARGV[4]
@@ -101,14 +135,14 @@ local typ = 'ADDED'
 if cur then typ = 'MODIFIED' end
 emit(ARGV[2], typ, json, rev)
 return {'OK', json}
-`;
+${IDEM_CLOSE}`;
 
 /**
  * Delete with CAS, guards and cleanup.
  * ARGV: P, kind, name, expectedRv, now, nguards, guardKeys..., then triples (op, key, field) with
  * op in hdel|srem|del|hsetnow. A guard key that exists refuses the delete with INUSE.
  */
-export const DELETE = `${PRELUDE}
+export const DELETE = `${PRELUDE}${IDEM_OPEN}
 local key = P .. 'o:' .. ARGV[2]
 local cur = redis.call('HGET', key, ARGV[3])
 if not cur then return {'NOTFOUND'} end
@@ -131,7 +165,7 @@ local rev = nextrev()
 local json = stamp(cur, rev)
 emit(ARGV[2], 'DELETED', json, rev)
 return {'OK', json}
-`;
+${IDEM_CLOSE}`;
 
 /**
  * Creates a subnet or pool: refuses overlap with its siblings, checks containment in the parent subnet.
@@ -139,7 +173,7 @@ return {'OK', json}
  *       ownerCluster (optional; '' = none): refused with NOOWNER unless that cluster is registered, so a cluster
  *       removed a moment ago cannot leave a pool behind.
  */
-export const CREATE_RANGED = `${PRELUDE}
+export const CREATE_RANGED = `${PRELUDE}${IDEM_OPEN}
 local kind, rk, name = ARGV[2], P .. ARGV[3], ARGV[4]
 local key = P .. 'o:' .. kind
 local cur = redis.call('HGET', key, name)
@@ -165,7 +199,7 @@ if ARGV[9] ~= '' then redis.call('SADD', P .. 'sp:' .. ARGV[9], name) end
 if ARGV[10] ~= '' then redis.call('HSET', P .. 'pm', name, ARGV[10]) end
 emit(kind, 'ADDED', json, rev)
 return {'OK', json}
-`;
+${IDEM_CLOSE}`;
 
 /**
  * Registers a NEW cluster with a join token: token valid (exists, not expired, uses left), id not registered, no
@@ -174,10 +208,10 @@ return {'OK', json}
  * credential (checked in BrokerStore.rejoinCluster, writes nothing) and a lost credential is replaced by the admin
  * (ROTATE). Knowing a cluster's public id and CIDRs is not enough to take it over.
  * ARGV: P, tokenId, tokenSecretHash, nowMs, clusterId, json, cidrKey (sorted CIDR list), credHash,
- *       ranges ("s,e,cidr" entries joined by ';')
- * Answers OK <json> | TOKEN <reason> | REGISTERED <json> <registered cidrKey> | OVERLAP <cluster> <pairs>
+ *       ranges ("s,e,cidr" entries joined by ';'), credential (echoed in the reply, so a replayed reply carries it)
+ * Answers OK <json> <credential> | TOKEN <reason> | REGISTERED <json> <registered cidrKey> | OVERLAP <cluster> <pairs>
  */
-export const JOIN = `${PRELUDE}
+export const JOIN = `${PRELUDE}${IDEM_OPEN}
 local tk = P .. 'tok:' .. ARGV[2]
 local t = redis.call('HMGET', tk, 'hash', 'expiresAt', 'uses', 'used')
 if not t[1] or t[1] ~= ARGV[3] then return {'TOKEN', 'unknown or revoked'} end
@@ -215,19 +249,19 @@ redis.call('HSET', P .. 'joinedvia', id, ARGV[2])
 redis.call('HSET', P .. 'hb', id, ARGV[4])
 redis.call('HDEL', P .. 'left', id)
 emit('Cluster', 'ADDED', json, rev)
-return {'OK', json}
-`;
+return {'OK', json, ARGV[10]}
+${IDEM_CLOSE}`;
 
 /**
  * Replaces a registered cluster's credential hash (the old credential stops working at once).
- * ARGV: P, clusterId, credHash. Answers OK <json> | NOTFOUND
+ * ARGV: P, clusterId, credHash, credential (echoed). Answers OK <json> <credential> | NOTFOUND
  */
-export const ROTATE = `${PRELUDE}
+export const ROTATE = `${PRELUDE}${IDEM_OPEN}
 local cur = redis.call('HGET', P .. 'o:Cluster', ARGV[2])
 if not cur then return {'NOTFOUND'} end
 redis.call('HSET', P .. 'creds', ARGV[2], ARGV[3])
-return {'OK', cur}
-`;
+return {'OK', cur, ARGV[4]}
+${IDEM_CLOSE}`;
 
 /** Most slots a lease script probes before answering EXHAUSTED; keeps one script call short. */
 export const MAX_PROBES = 65536;
@@ -236,7 +270,7 @@ export const MAX_PROBES = 65536;
  * Leases the next free block of a pool (cursor scan; skips blocks holding single-address leases).
  * ARGV: P, pool, cluster, node, nowIso
  */
-export const LEASE_BLOCK = `${PRELUDE}${IP_MATH}
+export const LEASE_BLOCK = `${PRELUDE}${IP_MATH}${IDEM_OPEN}
 local pool = ARGV[2]
 local m = poolmeta(pool)
 if not m then return {'NOPOOL'} end
@@ -265,7 +299,7 @@ redis.call('HSET', pb, found, id)
 redis.call('HSET', P .. 'o:Block', id, json)
 emit('Block', 'ADDED', json, rev)
 return {'OK', json}
-`;
+${IDEM_CLOSE}`;
 
 /**
  * Leases one block per entry of `nodes` in one step, all or nothing: the free blocks are found first (nothing is
@@ -273,7 +307,7 @@ return {'OK', json}
  * ARGV: P, pool, cluster, nowIso, n, nodes...
  * Answers OK <rev> <json>... | NOPOOL | NOCLUSTER | EXHAUSTED <free blocks found>
  */
-export const LEASE_BLOCKS = `${PRELUDE}${IP_MATH}
+export const LEASE_BLOCKS = `${PRELUDE}${IP_MATH}${IDEM_OPEN}
 local pool, cluster, nowIso, n = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local m = poolmeta(pool)
 if not m then return {'NOPOOL'} end
@@ -310,7 +344,7 @@ for i = 1, n do
   out[#out + 1] = json
 end
 return out
-`;
+${IDEM_CLOSE}`;
 
 /**
  * Leases one address per owner in one step, all or nothing, owner-idempotent: owners holding an address of the
@@ -319,7 +353,7 @@ return out
  * enough), scanning like LEASE_ADDRESS. ARGV: P, pool, cluster, nowIso, n, owners...
  * Answers OK <rev> <json per owner, in order>... | NOPOOL | NOCLUSTER | OWNED <owner> | EXHAUSTED <free found>
  */
-export const LEASE_ADDRESSES = `${PRELUDE}${IP_MATH}
+export const LEASE_ADDRESSES = `${PRELUDE}${IP_MATH}${IDEM_OPEN}
 local pool, cluster, nowIso, n = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local m = poolmeta(pool)
 if not m then return {'NOPOOL'} end
@@ -380,7 +414,7 @@ end
 local out = {'OK', redis.call('GET', P .. 'rev') or '0'}
 for i = 1, n do out[#out + 1] = result[i] or result[first[ARGV[5 + i]]] end
 return out
-`;
+${IDEM_CLOSE}`;
 
 /** Lua functions returning a block or an address (shared by the release scripts and the owner GC). */
 const RELEASE_FNS = `
@@ -421,15 +455,15 @@ end
 `;
 
 /** Returns a block. ARGV: P, id, requiredCluster ('' = any) */
-export const RELEASE_BLOCK = `${PRELUDE}${IP_MATH}${RELEASE_FNS}
+export const RELEASE_BLOCK = `${PRELUDE}${IP_MATH}${RELEASE_FNS}${IDEM_OPEN}
 return releaseBlock(ARGV[2], ARGV[3])
-`;
+${IDEM_CLOSE}`;
 
 /**
  * Leases one address of a pool to an owner; the same owner gets its address back (idempotent). Skips addresses
  * inside leased blocks. ARGV: P, pool, owner, cluster, nowIso
  */
-export const LEASE_ADDRESS = `${PRELUDE}${IP_MATH}
+export const LEASE_ADDRESS = `${PRELUDE}${IP_MATH}${IDEM_OPEN}
 local pool, owner, cluster = ARGV[2], ARGV[3], ARGV[4]
 local m = poolmeta(pool)
 if not m then return {'NOPOOL'} end
@@ -479,12 +513,12 @@ redis.call('HSET', P .. 'am', ip, pool .. '|' .. found .. '|' .. owner)
 redis.call('HSET', P .. 'o:AddressLease', ip, json)
 emit('AddressLease', 'ADDED', json, rev)
 return {'OK', json}
-`;
+${IDEM_CLOSE}`;
 
 /** Returns an address. ARGV: P, ip, requiredCluster ('' = any) */
-export const RELEASE_ADDRESS = `${PRELUDE}${IP_MATH}${RELEASE_FNS}
+export const RELEASE_ADDRESS = `${PRELUDE}${IP_MATH}${RELEASE_FNS}${IDEM_OPEN}
 return releaseAddress(ARGV[2], ARGV[3])
-`;
+${IDEM_CLOSE}`;
 
 /**
  * Records a heartbeat and, when given, the cluster's complete sets of live node names and live address owners.
