@@ -16,10 +16,10 @@ import {
   type Token,
 } from '../api/index.js';
 import { defaultBlockSize, MAX_POOL_INDEX_BITS, parseCidrRange, poolMeta, rangeEntry, rangesOverlap } from './cidr-range.js';
-import * as S from './redis-scripts.js';
+import { BrokerKeys, KEY } from './store/keys.js';
+import { BROKER_LUA_DIR, defineScripts, readLuaScript, type LuaScript, type ScriptCall } from './store/script-loader.js';
 
 type Reply = [string, ...string[]];
-type ScriptFn = (...args: (string | number)[]) => Promise<Reply>;
 type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'leaseBlock' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses';
 
 /**
@@ -32,6 +32,32 @@ export interface Idem {
 }
 
 /** How long the reply of a write is kept under its Idempotency-Key (retries must come within it). */
+/** Script of each store operation, a file of `store/lua/`. */
+const SCRIPT_FILES: Record<ScriptName, string> = {
+  put: 'put',
+  del: 'delete',
+  createRanged: 'create-ranged',
+  join: 'join',
+  rotate: 'rotate',
+  leaseBlock: 'lease-block',
+  leaseBlocks: 'lease-blocks',
+  leaseAddress: 'lease-address',
+  leaseAddresses: 'lease-addresses',
+  releaseBlock: 'release-block',
+  releaseAddress: 'release-address',
+  heartbeat: 'heartbeat',
+  ownerGc: 'owner-gc',
+  compact: 'compact',
+};
+
+let scripts: Record<ScriptName, LuaScript> | undefined;
+
+/** The broker's Lua scripts, read from their files once per process. */
+export function brokerScripts(): Record<ScriptName, LuaScript> {
+  scripts ??= Object.fromEntries(Object.entries(SCRIPT_FILES).map(([op, file]) => [op, readLuaScript(BROKER_LUA_DIR, file)])) as Record<ScriptName, LuaScript>;
+  return scripts;
+}
+
 export const IDEMPOTENCY_TTL_MS = 10 * 60_000;
 
 /** Redis answered, refusing before running anything: nothing changed. */
@@ -74,12 +100,13 @@ export interface RawEvent {
 
 /**
  * The broker's state in Redis: objects in one hash per kind, the event log in a stream, allocations in
- * per-pool hashes, all changed only through the Lua scripts in redis-scripts.ts. Stateless itself, so any number
+ * per-pool hashes, all changed only through the Lua scripts in `store/lua/` (keys: `store/keys.ts`). Stateless itself, so any number
  * of broker replicas can share one Redis.
  */
 export class BrokerStore {
   readonly prefix: string;
-  private readonly s: Record<ScriptName, ScriptFn>;
+  readonly keys: BrokerKeys;
+  private readonly s: Record<ScriptName, ScriptCall>;
 
   constructor(
     readonly redis: Redis,
@@ -87,30 +114,8 @@ export class BrokerStore {
     private readonly idempotencyTtlMs = IDEMPOTENCY_TTL_MS,
   ) {
     this.prefix = prefix;
-    const defs = {
-      put: S.PUT,
-      del: S.DELETE,
-      createRanged: S.CREATE_RANGED,
-      join: S.JOIN,
-      rotate: S.ROTATE,
-      leaseBlock: S.LEASE_BLOCK,
-      releaseBlock: S.RELEASE_BLOCK,
-      leaseAddress: S.LEASE_ADDRESS,
-      releaseAddress: S.RELEASE_ADDRESS,
-      compact: S.COMPACT,
-      heartbeat: S.HEARTBEAT,
-      ownerGc: S.OWNER_GC,
-      leaseBlocks: S.LEASE_BLOCKS,
-      leaseAddresses: S.LEASE_ADDRESSES,
-    };
-    const fns: Partial<Record<keyof typeof defs, ScriptFn>> = {};
-    for (const [name, lua] of Object.entries(defs) as [keyof typeof defs, string][]) {
-      const cmd = `strait_${name}`;
-      redis.defineCommand(cmd, { numberOfKeys: 0, lua });
-      const r = redis as unknown as Record<string, ScriptFn>;
-      fns[name] = (...args) => (r[cmd] as ScriptFn).call(redis, ...args);
-    }
-    this.s = fns as typeof this.s;
+    this.keys = new BrokerKeys(prefix);
+    this.s = defineScripts(redis, 'strait', brokerScripts());
   }
 
   /**
@@ -124,7 +129,7 @@ export class BrokerStore {
     const head = idem ? `${this.prefix}\n${idem.key}\n${idem.fingerprint}\n${this.idempotencyTtlMs}` : this.prefix;
     let r: Reply;
     try {
-      r = await this.s[name](head, ...args);
+      r = (await this.s[name](head, ...args)) as Reply;
     } catch (e) {
       throw this.writeFailure(e);
     }
@@ -177,7 +182,7 @@ export class BrokerStore {
   /** The reply recorded under an Idempotency-Key, for writes that read before their script runs. */
   private async replayed(idem: Idem | undefined): Promise<Reply | undefined> {
     if (!idem) return undefined;
-    const [fp, reply] = await this.redis.hmget(this.key(`idem:${idem.key}`), 'fp', 'reply');
+    const [fp, reply] = await this.redis.hmget(this.keys.idempotency(idem.key), 'fp', 'reply');
     if (fp === null || fp === undefined) return undefined;
     if (fp !== idem.fingerprint) {
       throw new StraitError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request (method, path or body); use a new key per request', { key: idem.key.split('/').pop() });
@@ -185,17 +190,18 @@ export class BrokerStore {
     return JSON.parse(reply ?? '["INTERNAL"]') as Reply;
   }
 
+  /** Full name of a key family of `store/keys.ts` (KEY). */
   key(k: string): string {
-    return this.prefix + k;
+    return this.keys.of(k);
   }
 
   async currentRev(): Promise<string> {
-    return (await this.redis.get(this.key('rev'))) ?? '0';
+    return (await this.redis.get(this.keys.rev)) ?? '0';
   }
 
   // ------------------------------------------------------------------ reads
   async list<K extends Kind>(kind: K, filter?: (o: KindObjectMap[K]) => boolean): Promise<List<KindObjectMap[K]>> {
-    const res = await this.redis.multi().get(this.key('rev')).hvals(this.key(`o:${kind}`)).hgetall(this.key('hb')).exec();
+    const res = await this.redis.multi().get(this.keys.rev).hvals(this.keys.objects(kind)).hgetall(this.keys.heartbeats).exec();
     if (!res) throw new StraitError('UNAVAILABLE', 'Redis transaction aborted');
     for (const [err] of res) if (err) throw err;
     const rev = (res[0]?.[1] as string | null) ?? '0';
@@ -210,11 +216,11 @@ export class BrokerStore {
   }
 
   async get<K extends Kind>(kind: K, name: string): Promise<KindObjectMap[K]> {
-    const json = await this.redis.hget(this.key(`o:${kind}`), name);
+    const json = await this.redis.hget(this.keys.objects(kind), name);
     if (json === null) throw new StraitError('NOT_FOUND', `${kind} ${JSON.stringify(name)} not found`, { kind, name });
     const obj = JSON.parse(json) as KindObjectMap[K];
     if (kind === 'Cluster') {
-      const hb = await this.redis.hget(this.key('hb'), name);
+      const hb = await this.redis.hget(this.keys.heartbeats, name);
       return withHeartbeat(obj as Cluster, hb ?? undefined) as KindObjectMap[K];
     }
     return obj;
@@ -231,7 +237,7 @@ export class BrokerStore {
     keepCreatedAt = false,
     idem?: Idem,
   ): Promise<KindObjectMap[K]> {
-    const r = await this.run('put', idem, kind, name, mode, encodeObject(obj), expectedRv, ref ? `o:${ref.kind}` : '', ref?.name ?? '', keepCreatedAt ? '1' : '');
+    const r = await this.run('put', idem, kind, name, mode, encodeObject(obj), expectedRv, ref ? KEY.objects(ref.kind) : '', ref?.name ?? '', keepCreatedAt ? '1' : '');
     return this.result(r, kind, name, () => {
       if (r[0] === 'NOREF') throw new StraitError('NOT_FOUND', `${ref?.kind} ${JSON.stringify(ref?.name)} not found`, { kind: ref?.kind, name: ref?.name });
     }) as KindObjectMap[K];
@@ -307,9 +313,9 @@ export class BrokerStore {
     await this.ensureConnected();
     await this.redis
       .multi()
-      .hset(this.key(`tok:${id}`), { hash: sha256Hex(secret), expiresAt, uses, used: 0, createdAt, description: description ?? '' })
-      .pexpireat(this.key(`tok:${id}`), expiresAt + 86_400_000)
-      .sadd(this.key('tokens'), id)
+      .hset(this.keys.token(id), { hash: sha256Hex(secret), expiresAt, uses, used: 0, createdAt, description: description ?? '' })
+      .pexpireat(this.keys.token(id), expiresAt + 86_400_000)
+      .sadd(this.keys.tokens, id)
       .exec()
       .catch((e: unknown) => {
         throw this.writeFailure(e);
@@ -318,12 +324,12 @@ export class BrokerStore {
   }
 
   async listTokens(): Promise<List<Token>> {
-    const ids = await this.redis.smembers(this.key('tokens'));
+    const ids = await this.redis.smembers(this.keys.tokens);
     const items: Token[] = [];
     for (const id of ids.sort()) {
-      const h = await this.redis.hgetall(this.key(`tok:${id}`));
+      const h = await this.redis.hgetall(this.keys.token(id));
       if (!h.hash) {
-        await this.redis.srem(this.key('tokens'), id);
+        await this.redis.srem(this.keys.tokens, id);
         continue;
       }
       items.push(tokenOf(id, h));
@@ -332,8 +338,8 @@ export class BrokerStore {
   }
 
   async revokeToken(id: string): Promise<void> {
-    const n = await this.redis.del(this.key(`tok:${id}`));
-    await this.redis.srem(this.key('tokens'), id);
+    const n = await this.redis.del(this.keys.token(id));
+    await this.redis.srem(this.keys.tokens, id);
     if (n === 0) throw new StraitError('NOT_FOUND', `token ${JSON.stringify(id)} not found`, { kind: 'Token', name: id });
   }
 
@@ -396,7 +402,7 @@ export class BrokerStore {
       throw new StraitError('UNAUTHENTICATED', `re-joining cluster ${JSON.stringify(req.id)} needs its current credential (or a join token for a new cluster)`, { cluster: req.id });
     }
     const { cidrKey } = clusterRanges(req);
-    const had = await this.redis.hget(this.key('cidrs'), req.id);
+    const had = await this.redis.hget(this.keys.cidrs, req.id);
     if (had !== cidrKey) {
       throw new StraitError('ALREADY_EXISTS', `cluster ${JSON.stringify(req.id)} is already registered with other CIDRs (${had}); remove it first or use another id`, { kind: 'Cluster', name: req.id, registered: had });
     }
@@ -413,7 +419,7 @@ export class BrokerStore {
 
   /** True when `c.<id>.<secret>` is the current credential of cluster `id`. */
   async verifyClusterCredential(id: string, secret: string): Promise<boolean> {
-    const h = await this.redis.hget(this.key('creds'), id);
+    const h = await this.redis.hget(this.keys.creds, id);
     return h !== null && h === sha256Hex(secret);
   }
 
@@ -444,20 +450,20 @@ export class BrokerStore {
       removed = await this.delete('Cluster', id, {
         ...(expectedRv ? { expectedRv } : {}),
         idem,
-        guards: owned.flatMap((p) => [`pb:${p.name}`, `pa:${p.name}`]),
+        guards: owned.flatMap((p) => [KEY.poolBlocks(p.name), KEY.poolAddresses(p.name)]),
         cleanup: [
-        ['hdel', 'creds', id],
-        ['hdel', 'ranges:cluster', id],
-        ['hdel', 'cidrs', id],
-        ['hdel', 'joinedvia', id],
-          ['hdel', 'hb', id],
-          ['hsetnow', 'left', id],
-          ['hdel', 'lr', `node:${id}`],
-          ['hdel', 'lr', `owner:${id}`],
-          ['del', `live:node:${id}`, '-'],
-          ['del', `live:owner:${id}`, '-'],
-          ['del', `miss:node:${id}`, '-'],
-          ['del', `miss:owner:${id}`, '-'],
+        ['hdel', KEY.creds, id],
+        ['hdel', KEY.ranges('cluster'), id],
+        ['hdel', KEY.cidrs, id],
+        ['hdel', KEY.joinedVia, id],
+          ['hdel', KEY.heartbeats, id],
+          ['hsetnow', KEY.left, id],
+          ['hdel', KEY.lastReported, `node:${id}`],
+          ['hdel', KEY.lastReported, `owner:${id}`],
+          ['del', KEY.live('node', id), '-'],
+          ['del', KEY.live('owner', id), '-'],
+          ['del', KEY.missing('node', id), '-'],
+          ['del', KEY.missing('owner', id), '-'],
         ],
       });
     } catch (e) {
@@ -495,7 +501,7 @@ export class BrokerStore {
   async deleteEgressOf(cluster: string): Promise<number> {
     let n = 0;
     for (const kind of EGRESS_KINDS) {
-      const names = (await this.redis.hkeys(this.key(`o:${kind}`))).filter((k) => k.startsWith(`${cluster}/`));
+      const names = (await this.redis.hkeys(this.keys.objects(kind))).filter((k) => k.startsWith(`${cluster}/`));
       for (const name of names) {
         try {
           await this.delete(kind, name);
@@ -510,7 +516,7 @@ export class BrokerStore {
 
   /** Deletes the free pools of a cluster that is not registered (any more); leased ones stay until they are free. */
   async deleteOwnerlessPools(cluster: string): Promise<number> {
-    if ((await this.redis.hexists(this.key('o:Cluster'), cluster)) === 1) return 0;
+    if ((await this.redis.hexists(this.keys.objects('Cluster'), cluster)) === 1) return 0;
     let n = 0;
     for (const p of (await this.list('IPPool', (x) => x.cluster === cluster)).items) {
       try {
@@ -527,12 +533,12 @@ export class BrokerStore {
   async createSubnet(req: { name: string; cidr: string; description?: string }, idem?: Idem): Promise<Subnet> {
     const r = parseCidrRange(req.cidr);
     const obj: Omit<Subnet, 'resourceVersion'> = { name: req.name, cidr: r.cidr, ...(req.description !== undefined ? { description: req.description } : {}), createdAt: now() };
-    const res = await this.run('createRanged', idem, 'Subnet', 'ranges:subnet', req.name, encodeObject(obj), r.start, r.end, r.cidr, '', '');
+    const res = await this.run('createRanged', idem, 'Subnet', KEY.ranges('subnet'), req.name, encodeObject(obj), r.start, r.end, r.cidr, '', '');
     return this.rangedResult(res, 'Subnet', req.name, r.cidr) as Subnet;
   }
 
   async deleteSubnet(name: string, expectedRv?: string, idem?: Idem): Promise<Subnet> {
-    return this.delete('Subnet', name, { ...(expectedRv ? { expectedRv } : {}), idem, guards: [`sp:${name}`], cleanup: [['hdel', 'ranges:subnet', name]] });
+    return this.delete('Subnet', name, { ...(expectedRv ? { expectedRv } : {}), idem, guards: [KEY.subnetPools(name)], cleanup: [['hdel', KEY.ranges('subnet'), name]] });
   }
 
   async createPool(req: { name: string; cidr: string; blockSize?: number; subnet?: string; purpose: IPPool['purpose']; description?: string; cluster?: string }, idem?: Idem): Promise<IPPool> {
@@ -554,7 +560,7 @@ export class BrokerStore {
       ...(req.cluster !== undefined ? { cluster: req.cluster } : {}),
       createdAt: now(),
     };
-    const res = await this.run('createRanged', idem, 'IPPool', 'ranges:pool', req.name, encodeObject(obj), r.start, r.end, r.cidr, req.subnet ?? '', poolMeta(r, blockSize), req.cluster ?? '');
+    const res = await this.run('createRanged', idem, 'IPPool', KEY.ranges('pool'), req.name, encodeObject(obj), r.start, r.end, r.cidr, req.subnet ?? '', poolMeta(r, blockSize), req.cluster ?? '');
     if (res[0] === 'NOOWNER') throw new StraitError('NOT_FOUND', `cluster ${JSON.stringify(req.cluster)} (the pool's owner) not found`, { kind: 'Cluster', name: req.cluster });
     return this.rangedResult(res, 'IPPool', req.name, r.cidr, req.subnet) as IPPool;
   }
@@ -588,14 +594,14 @@ export class BrokerStore {
     return this.delete('IPPool', name, {
       expectedRv: pool.resourceVersion,
       idem,
-      guards: [`pb:${name}`, `pa:${name}`],
+      guards: [KEY.poolBlocks(name), KEY.poolAddresses(name)],
       cleanup: [
-        ['hdel', 'ranges:pool', name],
-        ['hdel', 'pm', name],
-        ['del', `cur:${name}`, '-'],
-        ['del', `po:${name}`, '-'],
-        ['del', `pab:${name}`, '-'],
-        ...(pool.subnet ? [['srem', `sp:${pool.subnet}`, name] as ['srem', string, string]] : []),
+        ['hdel', KEY.ranges('pool'), name],
+        ['hdel', KEY.poolMeta, name],
+        ['del', KEY.poolCursor(name), '-'],
+        ['del', KEY.poolOwners(name), '-'],
+        ['del', KEY.poolAddressBlocks(name), '-'],
+        ...(pool.subnet ? [['srem', KEY.subnetPools(pool.subnet), name] as ['srem', string, string]] : []),
       ],
     });
   }
@@ -666,7 +672,7 @@ export class BrokerStore {
   }
 
   /**
-   * Owner GC of one lease (see HEARTBEAT / OWNER_GC in redis-scripts.ts): `released` when its node (block) or owner
+   * Owner GC of one lease (see `store/lua/heartbeat.lua` and `owner-gc.lua`): `released` when its node (block) or owner
    * (address) has been missing from the cluster's reported set for at least `graceMs`.
    */
   async collectIfOwnerGone(kind: 'node' | 'owner', target: string, nowMs: number, graceMs: number): Promise<'released' | 'live' | 'wait' | 'unknown' | 'gone'> {
@@ -687,12 +693,12 @@ export class BrokerStore {
 
   // ------------------------------------------------------------------ event log
   async compacted(): Promise<number> {
-    return Number((await this.redis.get(this.key('compacted'))) ?? '0');
+    return Number((await this.redis.get(this.keys.compacted)) ?? '0');
   }
 
   /** Events with rev > after, oldest first. */
   async eventsAfter(after: number, count = 1000): Promise<RawEvent[]> {
-    const rows = (await this.redis.xrange(this.key('events'), `(${after}-0`, '+', 'COUNT', count)) as [string, string[]][];
+    const rows = (await this.redis.xrange(this.keys.events, `(${after}-0`, '+', 'COUNT', count)) as [string, string[]][];
     return rows.map(parseEntry);
   }
 

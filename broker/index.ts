@@ -1,6 +1,8 @@
 // Public face of broker/. Other folders import only this file.
 export { startBroker, loadAdminToken, parseListen, type BrokerOptions, type BrokerHandle, type BrokerRole } from './server.js';
 export { BrokerStore, type KindObjectMap } from './broker-store.js';
+export { defineScripts, readLuaScript, type LuaScript, type ScriptCall } from './store/script-loader.js';
+export { KEY, BrokerKeys } from './store/keys.js';
 export { createApp, toStraitError, type AppDeps } from './app.js';
 export { buildOpenApi } from './openapi.js';
 export { ROUTES, type RouteSpec } from './routes.js';
