@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { ERROR_CATALOG, type ErrorCode } from './error-catalog.js';
@@ -44,7 +44,16 @@ export interface BrokerClientOptions {
   caPem?: string;
   /** per-request timeout for non-watch calls (default 30 s) */
   timeoutMs?: number;
+  /**
+   * How often a request is retried (default 4, after 0.1, 0.3, 0.9, 2 s) when it was refused before anything changed
+   * (UNAVAILABLE) or its outcome is unknown (OUTCOME_UNKNOWN, lost connection). Writes are retried with the same
+   * Idempotency-Key, so a write that happened answers what it answered then instead of happening twice.
+   */
+  retries?: number;
 }
+
+/** Errors of a connection that never reached the broker: nothing was sent. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /**
  * Typed client for the broker REST API v1. Every non-2xx answer is thrown as a StraitError carrying the
@@ -57,12 +66,14 @@ export class BrokerClient {
   private readonly url: URL;
   private readonly agent: http.Agent;
   private readonly timeoutMs: number;
+  private readonly retries: number;
 
   constructor(opts: BrokerClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.url = new URL(this.baseUrl);
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.retries = opts.retries ?? 4;
     this.agent =
       this.url.protocol === 'https:'
         ? new https.Agent({ keepAlive: true, ...(opts.caPem ? { ca: opts.caPem } : {}) })
@@ -103,8 +114,9 @@ export class BrokerClient {
   }
 
   // ------------------------------------------------------------------- tokens (admin)
+  /** Not retried when its outcome is unknown (the broker keeps no token secret to answer a retry with). */
   createToken(req: TokenCreateRequest = {}): Promise<TokenCreated> {
-    return this.request('POST', '/v1/tokens', req);
+    return this.request('POST', '/v1/tokens', req, undefined, { retryUnknown: false });
   }
   listTokens(): Promise<List<Token>> {
     return this.request('GET', '/v1/tokens');
@@ -114,9 +126,16 @@ export class BrokerClient {
   }
 
   // ------------------------------------------------------------------- clusters
-  /** Registers a cluster with a join token (pass it as `joinToken`, or set `token`). */
+  /**
+   * Registers a new cluster with a join token (pass it as `joinToken`, or set `token`), or re-joins a registered
+   * one when `joinToken` is that cluster's current credential (same id and CIDRs; answers the same credential).
+   */
   joinCluster(req: ClusterJoinRequest, joinToken?: string): Promise<ClusterJoined> {
     return this.request('POST', '/v1/clusters', req, joinToken);
+  }
+  /** New credential for a registered cluster (admin, or the cluster itself); the old one stops working at once. */
+  rotateClusterCredential(id: string): Promise<ClusterJoined> {
+    return this.request('POST', `/v1/clusters/${enc(id)}/credentials`, {});
   }
   listClusters(): Promise<List<Cluster>> {
     return this.request('GET', '/v1/clusters');
@@ -336,12 +355,30 @@ export class BrokerClient {
     });
   }
 
-  /** One JSON request; resolves with the parsed body (undefined for 204). */
-  async request<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
+  /**
+   * One JSON request; resolves with the parsed body (undefined for 204). A write carries an Idempotency-Key, one per
+   * call and the same on every retry of it. Retried (see `retries`) on UNAVAILABLE, and on OUTCOME_UNKNOWN unless
+   * `retryUnknown` is false; what is left after the last retry is thrown as is: UNAVAILABLE means nothing changed,
+   * OUTCOME_UNKNOWN that the write may have happened (see docs/api.md, "Outcomes of writes").
+   */
+  async request<T>(method: string, path: string, body?: unknown, token?: string, opts: { retryUnknown?: boolean; idempotencyKey?: string } = {}): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const key = method === 'GET' ? undefined : (opts.idempotencyKey ?? randomUUID());
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once<T>(method, path, payload, token, key);
+      } catch (e) {
+        const retry = e instanceof StraitError && (e.code === 'UNAVAILABLE' || (e.code === 'OUTCOME_UNKNOWN' && opts.retryUnknown !== false));
+        if (!retry || attempt >= this.retries) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(100 * 3 ** attempt, 2000)));
+      }
+    }
+  }
+
+  private once<T>(method: string, path: string, payload: Buffer | undefined, token: string | undefined, idempotencyKey: string | undefined): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const req = this.raw(method, path, payload, token, true);
-      req.on('error', (e) => reject(e instanceof StraitError ? e : unavailable(this.baseUrl, e)));
+      const req = this.raw(method, path, payload, token, true, idempotencyKey);
+      req.on('error', (e) => reject(this.lost(method, e)));
       req.on('response', (res) => {
         readBody(res).then((text) => {
           const status = res.statusCode ?? 500;
@@ -352,13 +389,22 @@ export class BrokerClient {
           } catch {
             reject(new StraitError('INTERNAL', `broker answered ${status} with a body that is not JSON`, { body: text.slice(0, 200) }));
           }
-        }, reject);
+        }, (e: unknown) => reject(this.lost(method, e)));
       });
       req.end(payload);
     });
   }
 
-  private raw(method: string, path: string, payload: Buffer | undefined, token: string | undefined, timeout: boolean): http.ClientRequest {
+  /** A request that got no answer: nothing changed if it never connected (or only read), else its outcome is unknown. */
+  private lost(method: string, e: unknown): StraitError {
+    if (e instanceof StraitError && e.code !== 'UNAVAILABLE') return e;
+    const neverSent = NOT_SENT.has((e as { code?: string }).code ?? '');
+    if (method === 'GET' || neverSent) return e instanceof StraitError ? e : unavailable(this.baseUrl, e);
+    const msg = e instanceof Error ? e.message : String(e);
+    return new StraitError('OUTCOME_UNKNOWN', `broker ${this.baseUrl} did not answer a ${method} (${msg}): it may or may not have happened; retry with the same Idempotency-Key`, undefined, { cause: e });
+  }
+
+  private raw(method: string, path: string, payload: Buffer | undefined, token: string | undefined, timeout: boolean, idempotencyKey?: string): http.ClientRequest {
     const mod = this.url.protocol === 'https:' ? https : http;
     const auth = token ?? this.token;
     const req = mod.request({
@@ -372,6 +418,7 @@ export class BrokerClient {
         accept: method === 'GET' && path.startsWith('/v1/watch') ? 'application/x-ndjson' : 'application/json',
         ...(auth ? { authorization: `Bearer ${auth}` } : {}),
         ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+        ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
       },
     });
     if (timeout) {

@@ -53,6 +53,9 @@ export const ERROR_CATALOG = {
   IMMUTABLE_FIELD: { status: 409, message: 'a field that cannot change was changed' },
   WATCH_EXPIRED: { status: 410, message: 'the requested resourceVersion is older than the event log keeps; relist' },
   CA_PIN_MISMATCH: { status: 401, message: 'the broker CA does not match the pinned caHash' },
+  // honest outcomes of writes (issue #10 item 10)
+  OUTCOME_UNKNOWN: { status: 503, message: 'the write may or may not have happened; retry with the same Idempotency-Key' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'the Idempotency-Key was used for a different request' },
 
   // ---------------------------------------------------------------- exact input (addresses, path names)
   SPECIAL_PURPOSE_ADDRESS: { status: 400, message: 'a special-purpose address or range where an ordinary unicast one is needed' },

@@ -8,7 +8,7 @@ import { bearerOf, type Authenticator, type Principal } from './auth.js';
 import type { BrokerStore } from './broker-store.js';
 import type { BrokerMetrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
-import { ROUTES, type RouteContext } from './routes.js';
+import { idempotencyOf, ROUTES, type RouteContext } from './routes.js';
 import type { WatchHub } from './watch-hub.js';
 
 export interface AppDeps {
@@ -131,6 +131,7 @@ export function createApp(deps: AppDeps): Koa {
         brokerUrl: deps.brokerUrl,
         caHash: deps.caHash,
         onClusterGone: (id) => deps.auth.forget(id),
+        idem: idempotencyOf(ctx.get('idempotency-key') || undefined, { method: spec.method, url: ctx.url, body: raw, principal, bearer, auth: spec.auth }),
       };
       const out = await handler(rc);
       ctx.status = spec.status;

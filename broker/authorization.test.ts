@@ -146,6 +146,47 @@ describe('authorization matrix', () => {
     expect(failures).toEqual([]);
   });
 
+  it('refuses a join that claims another cluster: a fresh token and public ids and CIDRs are not enough', async () => {
+    const before = (await broker.admin.listTokens()).items.find((t) => tok.join?.startsWith(t.id));
+    const west = (await broker.admin.getCluster('west'));
+    // alpha reads west's id and CIDRs from the shared list, then joins as west with a join token that has uses left.
+    const claim = { id: 'west', podCIDRs: west.podCIDRs, serviceCIDRs: west.serviceCIDRs };
+    const r = await call('POST', '/v1/clusters', claim, tok.join);
+    expect(r).toMatchObject({ status: 409, json: { error: { code: 'ALREADY_EXISTS', details: { rejoin: 'credential' } } } });
+    // Another cluster's credential cannot re-join it either.
+    expect((await call('POST', '/v1/clusters', claim, tok.east)).status).toBe(401);
+    // Nothing changed: the real west still works, its gateway is there, the token kept its uses.
+    expect((await call('PUT', '/v1/clusters/west/gateways/gw-w', gw, tok.west)).status).toBe(200);
+    expect((await call('DELETE', '/v1/clusters/west/gateways/gw-w', undefined, tok.west)).status).toBe(204);
+    expect((await broker.admin.listTokens()).items.find((t) => t.id === before?.id)?.used).toBe(before?.used);
+    // West itself re-joins with its credential (id and CIDRs checked): same credential, nothing rotated.
+    const again = await call('POST', '/v1/clusters', claim, tok.west);
+    expect(again).toMatchObject({ status: 201, json: { cluster: { id: 'west' }, credentials: { token: tok.west } } });
+    expect((await call('POST', '/v1/clusters', { ...claim, podCIDRs: ['10.99.0.0/16'] }, tok.west)).status).toBe(409);
+    expect((await call('GET', '/v1/clusters/west', undefined, tok.west)).status).toBe(200);
+  });
+
+  it('lets a used-up token mint nothing, not even for the cluster it created', async () => {
+    const t = await broker.admin.createToken({ uses: 1 });
+    const gamma = { id: 'gamma', podCIDRs: ['10.30.0.0/16'] };
+    const first = await call('POST', '/v1/clusters', gamma, t.token);
+    expect(first.status).toBe(201);
+    const cred = (first.json as { credentials: { token: string } }).credentials.token;
+    const again = await call('POST', '/v1/clusters', gamma, t.token);
+    expect(again).toMatchObject({ status: 401, json: { error: { code: 'JOIN_TOKEN_INVALID', details: { reason: 'used up' } } } });
+    expect((await call('POST', '/v1/clusters', { id: 'delta', podCIDRs: ['10.31.0.0/16'] }, t.token)).status).toBe(401);
+    // The real credential was not rotated out.
+    expect((await call('GET', '/v1/clusters/gamma', undefined, cred)).status).toBe(200);
+    // A lost credential is replaced by the admin (or rotated by the cluster itself), never by a join token.
+    expect((await call('POST', '/v1/clusters/gamma/credentials', {}, tok.west)).status).toBe(403);
+    const rotated = await call('POST', '/v1/clusters/gamma/credentials', {}, tok.admin);
+    expect(rotated).toMatchObject({ status: 201, json: { cluster: { id: 'gamma' } } });
+    const fresh = (rotated.json as { credentials: { token: string } }).credentials.token;
+    expect((await call('GET', '/v1/clusters/gamma', undefined, cred)).status).toBe(401);
+    expect((await call('GET', '/v1/clusters/gamma', undefined, fresh)).status).toBe(200);
+    expect((await call('DELETE', '/v1/clusters/gamma', undefined, fresh)).status).toBe(204);
+  });
+
   it('refuses a removed cluster\'s credential', async () => {
     const east = broker.client(tok.east);
     await east.removeCluster('east');

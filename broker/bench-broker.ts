@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { BrokerClient, type WatchEvent } from '../api/index.js';
 import { run, startDaemon, stopPid } from '../host/index.js';
-import * as S from './redis-scripts.js';
-import { BrokerStore } from './broker-store.js';
+import { BrokerStore, brokerScripts } from './broker-store.js';
 
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
 const CLIENTS = 64;
@@ -150,8 +149,8 @@ async function main(): Promise<void> {
     // ---------------------------------------------------------------- the ceiling: redis-benchmark, same Redis
     // The broker's own lease scripts, run by redis-benchmark with 64 connections: one block per call, and BATCH
     // blocks per call (the script behind the batch request); the same number of leases each.
-    const shaSingle = (await store.redis.script('LOAD', S.LEASE_BLOCK)) as string;
-    const shaBatch = (await store.redis.script('LOAD', S.LEASE_BLOCKS)) as string;
+    const shaSingle = (await store.redis.script('LOAD', brokerScripts().leaseBlock.lua)) as string;
+    const shaBatch = (await store.redis.script('LOAD', brokerScripts().leaseBlocks.lua)) as string;
     const rb = async (requests: number, args: string[]): Promise<number> => {
       const r = await run(['redis-benchmark', '-s', socket, '-c', String(CLIENTS), '-n', String(requests), '-q', ...args], { timeoutMs: 300_000 });
       const m = /([\d.]+) requests per second/.exec(r.stdout.replace(/\r/g, '\n'));

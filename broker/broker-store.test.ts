@@ -25,8 +25,9 @@ describe('BrokerStore (Lua on a real Redis)', () => {
     const { secret } = await store.createToken(60, 2);
     const a = await store.joinCluster(secret, { id: 'east', podCIDRs: ['10.1.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] });
     expect(a.cluster.resourceVersion).toBe('1');
-    const again = await store.joinCluster(secret, { id: 'east', podCIDRs: ['10.1.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] });
-    expect(again.rejoined).toBe(true);
+    expect(await outcomeCode(store.joinCluster(secret, { id: 'east', podCIDRs: ['10.1.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] }))).toBe('ALREADY_EXISTS');
+    const again = await store.rejoinCluster(a.credential, { id: 'east', podCIDRs: ['10.1.0.0/16'], serviceCIDRs: ['10.96.0.0/16'] });
+    expect(again).toMatchObject({ rejoined: true, credential: a.credential });
     try {
       await store.joinCluster(secret, { id: 'west', podCIDRs: ['10.1.128.0/17'], serviceCIDRs: ['10.97.0.0/16'] });
       throw new Error('expected overlap');

@@ -1,11 +1,12 @@
 // Public face of broker/. Other folders import only this file.
 export { startBroker, loadAdminToken, parseListen, type BrokerOptions, type BrokerHandle, type BrokerRole } from './server.js';
 export { BrokerStore, type KindObjectMap } from './broker-store.js';
+export { defineScripts, readLuaScript, type LuaScript, type ScriptCall } from './store/script-loader.js';
+export { KEY, BrokerKeys } from './store/keys.js';
 export { createApp, toStraitError, type AppDeps } from './app.js';
 export { buildOpenApi } from './openapi.js';
 export { ROUTES, type RouteSpec } from './routes.js';
 export { initTls, certHash, type TlsFiles } from './tls.js';
 export { BrokerJobs, DEFAULT_JOB_SETTINGS, sweepHeartbeats, collectGarbage, collectOwnerless, compactLog, type JobSettings } from './jobs.js';
 export { WatchHub } from './watch-hub.js';
-export { RedisAllocationStore } from './redis-allocation-store.js';
 export { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';

@@ -34,7 +34,7 @@ export const DEFAULT_JOB_SETTINGS: JobSettings = {
 
 /** Marks Ready clusters whose last heartbeat is older than `timeoutMs` NotReady; returns their ids. */
 export async function sweepHeartbeats(store: BrokerStore, timeoutMs: number, nowMs = Date.now()): Promise<string[]> {
-  const hb = await store.redis.hgetall(store.key('hb'));
+  const hb = await store.redis.hgetall(store.keys.heartbeats);
   const marked: string[] = [];
   for (const c of (await store.list('Cluster')).items) {
     const last = Number(hb[c.id] ?? Date.parse(c.joinedAt));
@@ -60,7 +60,7 @@ export async function sweepHeartbeats(store: BrokerStore, timeoutMs: number, now
  */
 export async function collectGarbage(store: BrokerStore, graceMs: number, nowMs = Date.now()): Promise<{ blocks: number; addresses: number; gateways: number; egress: number }> {
   const clusters = new Set((await store.list('Cluster')).items.map((c) => c.id));
-  const leftKey = store.key('left');
+  const leftKey = store.keys.left;
   const expired = async (cluster: string): Promise<boolean> => {
     if (clusters.has(cluster)) return false;
     // A lease whose cluster vanished without a record (e.g. removed by hand in Redis) starts its grace now.
@@ -113,7 +113,7 @@ export async function collectGarbage(store: BrokerStore, graceMs: number, nowMs 
  */
 export async function collectOwnerless(store: BrokerStore, graceMs: number, nowMs = Date.now()): Promise<{ blocks: number; addresses: number }> {
   const out = { blocks: 0, addresses: 0 };
-  const reported = Object.keys(await store.redis.hgetall(store.key('lr')));
+  const reported = Object.keys(await store.redis.hgetall(store.keys.lastReported));
   const nodeClusters = new Set(reported.filter((f) => f.startsWith('node:')).map((f) => f.slice(5)));
   const ownerClusters = new Set(reported.filter((f) => f.startsWith('owner:')).map((f) => f.slice(6)));
   if (nodeClusters.size === 0 && ownerClusters.size === 0) return out;
@@ -128,9 +128,9 @@ export async function collectOwnerless(store: BrokerStore, graceMs: number, nowM
   // marked on the next run (later, never sooner).
   const liveSets = new Map<string, Set<string>>();
   const liveOf = async (kind: 'node' | 'owner', cluster: string): Promise<Set<string>> => {
-    const key = `live:${kind}:${cluster}`;
+    const key = store.keys.live(kind, cluster);
     let s = liveSets.get(key);
-    if (!s) liveSets.set(key, (s = new Set(await store.redis.smembers(store.key(key)))));
+    if (!s) liveSets.set(key, (s = new Set(await store.redis.smembers(key))));
     return s;
   };
   if (nodeClusters.size > 0) {
@@ -138,7 +138,7 @@ export async function collectOwnerless(store: BrokerStore, graceMs: number, nowM
       if ((await liveOf('node', b.cluster)).has(b.node)) continue;
       const r = await store.collectIfOwnerGone('node', b.id, nowMs, graceMs);
       if (r === 'released') out.blocks++;
-      else hold(`miss:node:${b.cluster}`, b.node);
+      else hold(store.keys.missing('node', b.cluster), b.node);
     }
   }
   if (ownerClusters.size > 0) {
@@ -146,16 +146,16 @@ export async function collectOwnerless(store: BrokerStore, graceMs: number, nowM
       if ((await liveOf('owner', a.cluster)).has(a.owner)) continue;
       const r = await store.collectIfOwnerGone('owner', a.ip, nowMs, graceMs);
       if (r === 'released') out.addresses++;
-      else hold(`miss:owner:${a.cluster}`, a.owner);
+      else hold(store.keys.missing('owner', a.cluster), a.owner);
     }
   }
   // Forget missing marks of names that hold nothing any more (their leases went, or they never had one).
   for (const [kind, clusters] of [['node', nodeClusters], ['owner', ownerClusters]] as const) {
     for (const c of clusters) {
-      const key = `miss:${kind}:${c}`;
-      const marked = await store.redis.hkeys(store.key(key));
+      const key = store.keys.missing(kind, c);
+      const marked = await store.redis.hkeys(key);
       const stale = marked.filter((who) => !holders.get(key)?.has(who));
-      if (stale.length > 0) await store.redis.hdel(store.key(key), ...stale);
+      if (stale.length > 0) await store.redis.hdel(key, ...stale);
     }
   }
   return out;

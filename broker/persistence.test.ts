@@ -70,7 +70,7 @@ async function leaseUntilKilled(url: string, cred: string, onFirst: () => void):
             acked.push(await c.leaseBlock('p', { cluster: 'east', node: `n${i}` }));
             if (acked.length === 50) onFirst();
           } catch (e) {
-            if (isStraitError(e, 'UNAVAILABLE') || isStraitError(e, 'INTERNAL')) failed = true;
+            if (isStraitError(e, 'UNAVAILABLE') || isStraitError(e, 'OUTCOME_UNKNOWN') || isStraitError(e, 'INTERNAL')) failed = true;
             else throw e;
           }
         }

@@ -38,7 +38,7 @@ import {
   type Gateway as GatewayT,
 } from '../api/index.js';
 import { requireClusterOrAdmin, requirePoolOwner, type Principal } from './auth.js';
-import { egressKey, type BrokerStore, type EgressKind } from './broker-store.js';
+import { egressKey, sha256Hex, type BrokerStore, type EgressKind, type Idem } from './broker-store.js';
 import { canonicalIp } from './cidr-range.js';
 
 export type Auth = 'none' | 'join' | 'any' | 'admin';
@@ -54,6 +54,22 @@ export interface RouteContext {
   brokerUrl: string;
   caHash: string;
   onClusterGone: (id: string) => void;
+  /** the request's Idempotency-Key, scoped to the caller (see idempotencyOf); passed to the store's one write */
+  idem?: Idem | undefined;
+}
+
+/**
+ * The Idempotency-Key of a write request as the store records it: scoped to who is calling (a key of one cluster
+ * never answers another's request) and bound to the request by a fingerprint of method, path, query and body.
+ * Undefined without the header; INVALID_ARGUMENT for a malformed one.
+ */
+export function idempotencyOf(header: string | undefined, req: { method: string; url: string; body: unknown; principal: Principal; bearer: string | undefined; auth: Auth }): Idem | undefined {
+  if (!header || req.method === 'GET') return undefined;
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(header)) {
+    throw new StraitError('INVALID_ARGUMENT', 'Idempotency-Key must be 1 to 128 characters of A-Z a-z 0-9 . _ : -', { header: 'Idempotency-Key' });
+  }
+  const who = req.auth === 'join' ? `join/${sha256Hex(req.bearer ?? '').slice(0, 16)}` : req.principal.kind === 'admin' ? 'admin' : `cluster/${req.principal.cluster}`;
+  return { key: `${who}/${header}`, fingerprint: sha256Hex(`${req.method} ${req.url} ${JSON.stringify(req.body ?? {})}`).slice(0, 32) };
 }
 
 export interface RouteSpec {
@@ -135,7 +151,7 @@ function egressRoutes(kind: EgressKind, plural: string, put: z.ZodType, object: 
         const k = keyOf(c);
         requireClusterOrAdmin(c.principal, k.cluster, `write ${plural}`);
         const b = c.body as { spec: unknown; labels?: Record<string, string>; resourceVersion?: string };
-        return c.store.putEgress(kind, { ...k, spec: b.spec, labels: b.labels ?? {} }, b.resourceVersion ?? '');
+        return c.store.putEgress(kind, { ...k, spec: b.spec, labels: b.labels ?? {} }, b.resourceVersion ?? '', c.idem);
       },
     },
     { id: `get${kind}`, method: 'GET', path, summary: `Get an ${kind}`, auth: 'any', params, status: 200, response: object, handler: (c) => c.store.get(kind, egressKey(keyOf(c))) },
@@ -144,7 +160,7 @@ function egressRoutes(kind: EgressKind, plural: string, put: z.ZodType, object: 
       handler: async (c) => {
         const k = keyOf(c);
         requireClusterOrAdmin(c.principal, k.cluster, `delete ${plural}`);
-        await c.store.delete(kind, egressKey(k), { ...(c.query.resourceVersion ? { expectedRv: c.query.resourceVersion } : {}) });
+        await c.store.delete(kind, egressKey(k), { ...(c.query.resourceVersion ? { expectedRv: c.query.resourceVersion } : {}), idem: c.idem });
         return undefined;
       },
     },
@@ -184,12 +200,25 @@ export const ROUTES: RouteSpec[] = ([
   },
   // ------------------------------------------------------------------ clusters
   {
-    id: 'joinCluster', method: 'POST', path: '/v1/clusters', summary: 'Register a cluster with a join token (Bearer <join token>); idempotent for the same id and CIDRs', auth: 'join',
+    id: 'joinCluster', method: 'POST', path: '/v1/clusters', summary: 'Register a new cluster (Bearer <join token>), or re-join a registered one proving it is that cluster (Bearer <its current credential>; same id and CIDRs, credential unchanged)', auth: 'join',
     body: ClusterJoinRequest, status: 201, response: ClusterJoined,
     handler: async (c) => {
       const b = c.body as z.output<typeof ClusterJoinRequest>;
-      const r = await c.store.joinCluster(c.bearer ?? '', { id: b.id, podCIDRs: b.podCIDRs, serviceCIDRs: b.serviceCIDRs, ...(b.labels ? { labels: b.labels } : {}) });
+      const req = { id: b.id, podCIDRs: b.podCIDRs, serviceCIDRs: b.serviceCIDRs, ...(b.labels ? { labels: b.labels } : {}) };
+      // A cluster credential only ever re-joins its own cluster; only a join token registers a new one.
+      const r = c.bearer?.startsWith('c.') ? await c.store.rejoinCluster(c.bearer, req) : await c.store.joinCluster(c.bearer ?? '', req, c.idem);
       c.onClusterGone(b.id);
+      return { cluster: r.cluster, credentials: { token: r.credential } };
+    },
+  },
+  {
+    id: 'rotateClusterCredential', method: 'POST', path: '/v1/clusters/{id}/credentials', summary: 'Issue a new credential for a registered cluster (admin, e.g. when the cluster lost its Secret; or the cluster itself); the old one stops working at once', auth: 'any',
+    status: 201, response: ClusterJoined,
+    handler: async (c) => {
+      const id = c.params.id!;
+      requireClusterOrAdmin(c.principal, id, 'rotate the credential');
+      const r = await c.store.rotateCredential(id, c.idem);
+      c.onClusterGone(id);
       return { cluster: r.cluster, credentials: { token: r.credential } };
     },
   },
@@ -203,14 +232,14 @@ export const ROUTES: RouteSpec[] = ([
       return c.store.update('Cluster', c.params.id!, (cur) => {
         const { resourceVersion: _rv, ...rest } = cur;
         return { ...rest, ...(b.labels ? { labels: { ...(cur.labels ?? {}), ...b.labels } } : {}) };
-      }, b.resourceVersion);
+      }, b.resourceVersion, c.idem);
     },
   },
   {
     id: 'removeCluster', method: 'DELETE', path: '/v1/clusters/{id}', summary: 'Remove a cluster (its blocks, addresses and gateways are collected after a grace period)', auth: 'any', params: CLUSTER, status: 204,
     handler: async (c) => {
       requireClusterOrAdmin(c.principal, c.params.id!, 'remove');
-      await c.store.removeCluster(c.params.id!, fromList(c.query.resourceVersion));
+      await c.store.removeCluster(c.params.id!, fromList(c.query.resourceVersion), c.idem);
       c.onClusterGone(c.params.id!);
       return undefined;
     },
@@ -238,7 +267,7 @@ export const ROUTES: RouteSpec[] = ([
         publicKeys: b.publicKeys, priority: b.priority, health: b.health, ...(b.active !== undefined ? { active: b.active } : {}),
         updatedAt: new Date().toISOString(),
       };
-      return c.store.put('Gateway', `${cluster}/${name}`, 'upsert', g, b.resourceVersion ?? '', { kind: 'Cluster', name: cluster });
+      return c.store.put('Gateway', `${cluster}/${name}`, 'upsert', g, b.resourceVersion ?? '', { kind: 'Cluster', name: cluster }, false, c.idem);
     },
   },
   { id: 'getGateway', method: 'GET', path: '/v1/clusters/{id}/gateways/{name}', summary: 'Get a gateway', auth: 'any', params: { ...CLUSTER, ...NAMED }, status: 200, response: Gateway, handler: (c) => c.store.get('Gateway', `${c.params.id}/${c.params.name}`) },
@@ -246,7 +275,7 @@ export const ROUTES: RouteSpec[] = ([
     id: 'deleteGateway', method: 'DELETE', path: '/v1/clusters/{id}/gateways/{name}', summary: 'Delete a gateway', auth: 'any', params: { ...CLUSTER, ...NAMED }, status: 204,
     handler: async (c) => {
       requireClusterOrAdmin(c.principal, c.params.id!, 'delete gateways');
-      await c.store.delete('Gateway', `${c.params.id}/${c.params.name}`, { ...(c.query.resourceVersion ? { expectedRv: c.query.resourceVersion } : {}) });
+      await c.store.delete('Gateway', `${c.params.id}/${c.params.name}`, { ...(c.query.resourceVersion ? { expectedRv: c.query.resourceVersion } : {}), idem: c.idem });
       return undefined;
     },
   },
@@ -266,7 +295,7 @@ export const ROUTES: RouteSpec[] = ([
     id: 'createSubnet', method: 'POST', path: '/v1/subnets', summary: 'Create a global subnet', auth: 'admin', body: SubnetCreate, status: 201, response: Subnet,
     handler: (c) => {
       const b = c.body as z.output<typeof SubnetCreate>;
-      return c.store.createSubnet({ name: b.name, cidr: b.cidr, ...(b.description !== undefined ? { description: b.description } : {}) });
+      return c.store.createSubnet({ name: b.name, cidr: b.cidr, ...(b.description !== undefined ? { description: b.description } : {}) }, c.idem);
     },
   },
   { id: 'listSubnets', method: 'GET', path: '/v1/subnets', summary: 'List subnets', auth: 'any', status: 200, response: listOf(Subnet), handler: (c) => c.store.list('Subnet') },
@@ -281,13 +310,13 @@ export const ROUTES: RouteSpec[] = ([
         if (b.cidr !== undefined && b.cidr !== cur.cidr) throw new StraitError('IMMUTABLE_FIELD', `subnet ${name}: cidr ${cur.cidr} cannot change (to ${b.cidr})`, { field: 'cidr' });
         const { resourceVersion: _rv, description: _d, ...rest } = cur;
         return { ...rest, ...(b.description !== undefined ? { description: b.description } : {}) };
-      }, b.resourceVersion);
+      }, b.resourceVersion, c.idem);
     },
   },
   {
     id: 'deleteSubnet', method: 'DELETE', path: '/v1/subnets/{name}', summary: 'Delete a subnet (refused while it has pools)', auth: 'admin', params: NAMED, status: 204,
     handler: async (c) => {
-      await c.store.deleteSubnet(c.params.name!, fromList(c.query.resourceVersion));
+      await c.store.deleteSubnet(c.params.name!, fromList(c.query.resourceVersion), c.idem);
       return undefined;
     },
   },
@@ -298,7 +327,7 @@ export const ROUTES: RouteSpec[] = ([
       const b = c.body as z.output<typeof IPPoolCreate>;
       const cluster = b.cluster ?? (c.principal.kind === 'cluster' ? c.principal.cluster : undefined);
       if (cluster !== undefined) requireClusterOrAdmin(c.principal, cluster, 'create pools');
-      return c.store.createPool({ name: b.name, cidr: b.cidr, purpose: b.purpose, ...(b.blockSize !== undefined ? { blockSize: b.blockSize } : {}), ...(b.subnet !== undefined ? { subnet: b.subnet } : {}), ...(b.description !== undefined ? { description: b.description } : {}), ...(cluster !== undefined ? { cluster } : {}) });
+      return c.store.createPool({ name: b.name, cidr: b.cidr, purpose: b.purpose, ...(b.blockSize !== undefined ? { blockSize: b.blockSize } : {}), ...(b.subnet !== undefined ? { subnet: b.subnet } : {}), ...(b.description !== undefined ? { description: b.description } : {}), ...(cluster !== undefined ? { cluster } : {}) }, c.idem);
     },
   },
   { id: 'listPools', method: 'GET', path: '/v1/ippools', summary: 'List IP pools (filter: ?cluster= owner)', auth: 'any', query: { cluster: 'only pools owned by this cluster' }, status: 200, response: listOf(IPPool), handler: (c) => {
@@ -320,13 +349,13 @@ export const ROUTES: RouteSpec[] = ([
         }
         const { resourceVersion: _rv, description: _d, ...rest } = cur;
         return { ...rest, ...(b.purpose ? { purpose: b.purpose } : {}), ...(b.description !== undefined ? { description: b.description } : cur.description !== undefined ? { description: cur.description } : {}) };
-      }, b.resourceVersion);
+      }, b.resourceVersion, c.idem);
     },
   },
   {
     id: 'deletePool', method: 'DELETE', path: '/v1/ippools/{name}', summary: 'Delete a pool (refused while it has leases); a cluster only its own pools', auth: 'any', params: NAMED, status: 204,
     handler: async (c) => {
-      await c.store.deletePool(c.params.name!, fromList(c.query.resourceVersion), (p) => requirePoolOwner(c.principal, p, 'delete'));
+      await c.store.deletePool(c.params.name!, fromList(c.query.resourceVersion), (p) => requirePoolOwner(c.principal, p, 'delete'), c.idem);
       return undefined;
     },
   },
@@ -336,7 +365,7 @@ export const ROUTES: RouteSpec[] = ([
     handler: (c) => {
       const b = c.body as z.output<typeof BlockLeaseRequest> | z.output<typeof BlockBatchLeaseRequest>;
       requireClusterOrAdmin(c.principal, b.cluster, 'lease blocks');
-      return 'nodes' in b ? c.store.leaseBlocks(c.params.name!, b.cluster, b.nodes) : c.store.leaseBlock(c.params.name!, b.cluster, b.node);
+      return 'nodes' in b ? c.store.leaseBlocks(c.params.name!, b.cluster, b.nodes, c.idem) : c.store.leaseBlock(c.params.name!, b.cluster, b.node, c.idem);
     },
   },
   {
@@ -346,7 +375,7 @@ export const ROUTES: RouteSpec[] = ([
   {
     id: 'releaseBlock', method: 'DELETE', path: '/v1/blocks/{id}', summary: 'Return a block', auth: 'any', params: { id: BlockId }, status: 204,
     handler: async (c) => {
-      await c.store.releaseBlock(c.params.id!, c.principal.kind === 'cluster' ? c.principal.cluster : '');
+      await c.store.releaseBlock(c.params.id!, c.principal.kind === 'cluster' ? c.principal.cluster : '', c.idem);
       return undefined;
     },
   },
@@ -358,8 +387,8 @@ export const ROUTES: RouteSpec[] = ([
       const cluster = b.cluster ?? (c.principal.kind === 'cluster' ? c.principal.cluster : undefined);
       if (!cluster) throw new StraitError('INVALID_ARGUMENT', 'cluster is required when the admin leases an address', { field: 'cluster' });
       requireClusterOrAdmin(c.principal, cluster, 'lease addresses');
-      if ('owners' in b) return c.store.leaseAddresses(c.params.name!, b.owners, cluster);
-      return c.store.leaseAddress(c.params.name!, b.owner, cluster).then((r) => r.lease);
+      if ('owners' in b) return c.store.leaseAddresses(c.params.name!, b.owners, cluster, c.idem);
+      return c.store.leaseAddress(c.params.name!, b.owner, cluster, c.idem).then((r) => r.lease);
     },
   },
   {
@@ -369,7 +398,7 @@ export const ROUTES: RouteSpec[] = ([
   {
     id: 'releaseAddress', method: 'DELETE', path: '/v1/addresses/{ip}', summary: 'Return an address', auth: 'any', params: { ip: IpAddress }, status: 204,
     handler: async (c) => {
-      await c.store.releaseAddress(canonicalIp(c.params.ip!), c.principal.kind === 'cluster' ? c.principal.cluster : '');
+      await c.store.releaseAddress(canonicalIp(c.params.ip!), c.principal.kind === 'cluster' ? c.principal.cluster : '', c.idem);
       return undefined;
     },
   },

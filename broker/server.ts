@@ -123,7 +123,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
     const j = jobs;
     const metrics = createBrokerMetrics({
       leases: async () => {
-        const [b, a] = await Promise.all([redis.hlen(store.key('o:Block')), redis.hlen(store.key('o:AddressLease'))]);
+        const [b, a] = await Promise.all([redis.hlen(store.keys.objects('Block')), redis.hlen(store.keys.objects('AddressLease'))]);
         return { blocks: b, addresses: a };
       },
       watchers: () => h.size,

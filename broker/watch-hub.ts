@@ -69,7 +69,7 @@ export class WatchHub {
   }
 
   private async run(): Promise<void> {
-    const key = this.store.key('events');
+    const key = this.store.keys.events;
     while (this.running) {
       try {
         const res = (await this.reader!.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', key, `${this.lastRev}-0`)) as [string, [string, string[]][]][] | null;

@@ -81,16 +81,18 @@ export async function joinCluster(opts: JoinOptions): Promise<JoinResult> {
   }
   say(`✓ broker ${pre.brokerUrl} reachable`);
 
-  // 4. Register (or reuse the credentials of an earlier run).
+  // 4. Register (or re-join with the credential of an earlier run: the broker lets only that credential, never a
+  // join token, re-join a registered cluster, and checks the id and CIDRs are the registered ones).
   let token = existing?.token ?? '';
   let registered = false;
   if (existing) {
-    const c = new BrokerClient({ baseUrl: pre.brokerUrl, token, ...(caPem ? { caPem } : {}) });
+    const c = new BrokerClient({ baseUrl: pre.brokerUrl, ...(caPem ? { caPem } : {}) });
     try {
-      await c.getCluster(pre.clusterId);
-      say(`✓ already registered at the broker as ${pre.clusterId} (credentials from ${STRAIT_NAMESPACE}/${CREDENTIALS_SECRET})`);
+      await c.joinCluster({ id: pre.clusterId, podCIDRs: podCidrs, serviceCIDRs: pre.serviceCidrs }, token);
+      say(`✓ already registered at the broker as ${pre.clusterId} (re-joined with the credentials from ${STRAIT_NAMESPACE}/${CREDENTIALS_SECRET})`);
     } catch (e) {
-      if (!isStraitError(e, 'UNAUTHENTICATED') && !isStraitError(e, 'NOT_FOUND')) throw e;
+      // A stale credential (the cluster was removed, or the admin rotated it): register anew with the join token.
+      if (!isStraitError(e, 'UNAUTHENTICATED')) throw explainJoinFailure(e, pre.clusterId);
       token = '';
     } finally {
       c.close();
@@ -141,6 +143,9 @@ function explainJoinFailure(e: unknown, clusterId: string): unknown {
     const d = (e.details ?? {}) as Record<string, unknown>;
     const other = (d.cluster ?? d.conflictingCluster ?? d.other ?? d.with) as string | undefined;
     return new StraitError('CIDR_OVERLAP', `cannot join as ${clusterId}: ${e.message}${other && !e.message.includes(other) ? ` (cluster ${other})` : ''}`, d);
+  }
+  if (isStraitError(e, 'ALREADY_EXISTS') && (e.details as { rejoin?: string } | undefined)?.rejoin === 'credential') {
+    return new StraitError('ALREADY_EXISTS', `cluster ${clusterId} is already registered at the broker and this cluster has no current credential for it: if it is yours, ask the broker admin for a new one (\`POST /v1/clusters/${clusterId}/credentials\`) or to remove it; otherwise choose another --cluster-id`, e.details);
   }
   if (isStraitError(e, 'JOIN_TOKEN_INVALID') || isStraitError(e, 'UNAUTHENTICATED')) {
     return new StraitError('JOIN_TOKEN_INVALID', 'the broker refused the join token: it is unknown, expired or used up (create one with `strait token create`)');

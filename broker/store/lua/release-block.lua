@@ -1,0 +1,11 @@
+--[[
+  release-block: Returns a block. ARGV: P, id, requiredCluster ('' = any)
+
+  keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
+]]
+--@include prelude
+--@include ip-math
+--@include release
+--@include idem-open
+return releaseBlock(ARGV[2], ARGV[3])
+--@include idem-close
