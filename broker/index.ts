@@ -9,3 +9,4 @@ export { BrokerJobs, DEFAULT_JOB_SETTINGS, sweepHeartbeats, collectGarbage, coll
 export { WatchHub } from './watch-hub.js';
 export { RedisAllocationStore } from './redis-allocation-store.js';
 export { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
+export { DEFAULT_EDGE_LIMITS, type EdgeLimits } from './edge-limits.js';
