@@ -177,36 +177,36 @@ export function createApp(deps: AppDeps): Koa {
     });
   }
   async function serveRoute(ctx: Koa.Context, spec: (typeof ROUTES)[number], handler: NonNullable<(typeof ROUTES)[number]['handler']>): Promise<void> {
-      let principal: Principal = { kind: 'admin' };
-      const bearer = bearerOf(ctx.get('authorization'));
-      if (spec.body) checkBodyHeaders(ctx);
-      if (spec.auth === 'join') {
-        if (!bearer) throw new StraitError('UNAUTHENTICATED', 'registering a cluster needs Authorization: Bearer <join token>');
-        // The token itself is checked (and consumed) in the registration script; its shape is checked before the body is read.
-        if (!/^[0-9a-f]{8}\.[0-9a-f]{32}$/.test(bearer)) throw new StraitError('JOIN_TOKEN_INVALID', 'the join token is not of the form <id>.<secret>');
-      } else if (spec.auth !== 'none') {
-        principal = await deps.auth.authenticate(ctx.get('authorization'));
-        if (spec.auth === 'admin' && principal.kind !== 'admin') {
-          throw new StraitError('FORBIDDEN', `only the admin may ${spec.summary.toLowerCase()}`, { principal: `cluster/${principal.cluster}` });
-        }
+    let principal: Principal = { kind: 'admin' };
+    const bearer = bearerOf(ctx.get('authorization'));
+    if (spec.body) checkBodyHeaders(ctx);
+    if (spec.auth === 'join') {
+      if (!bearer) throw new StraitError('UNAUTHENTICATED', 'registering a cluster needs Authorization: Bearer <join token>');
+      // The token itself is checked (and consumed) in the registration script; its shape is checked before the body is read.
+      if (!/^[0-9a-f]{8}\.[0-9a-f]{32}$/.test(bearer)) throw new StraitError('JOIN_TOKEN_INVALID', 'the join token is not of the form <id>.<secret>');
+    } else if (spec.auth !== 'none') {
+      principal = await deps.auth.authenticate(ctx.get('authorization'));
+      if (spec.auth === 'admin' && principal.kind !== 'admin') {
+        throw new StraitError('FORBIDDEN', `only the admin may ${spec.summary.toLowerCase()}`, { principal: `cluster/${principal.cluster}` });
       }
-      // The body is read only now: an unauthenticated client cannot make the broker wait for or parse a body.
-      const raw = spec.body ? await readBody(ctx) : undefined;
-      const body = spec.body ? spec.body.parse(raw === undefined ? {} : raw) : undefined;
-      const rc: RouteContext = {
-        store: deps.store,
-        principal,
-        params: ctx.params as Record<string, string>,
-        query: ctx.query as Record<string, string | undefined>,
-        body,
-        bearer,
-        brokerUrl: deps.brokerUrl,
-        caHash: deps.caHash,
-        onClusterGone: (id) => deps.auth.forget(id),
-      };
-      const out = await handler(rc);
-      ctx.status = spec.status;
-      if (spec.status !== 204) ctx.body = out;
+    }
+    // The body is read only now: an unauthenticated client cannot make the broker wait for or parse a body.
+    const raw = spec.body ? await readBody(ctx) : undefined;
+    const body = spec.body ? spec.body.parse(raw === undefined ? {} : raw) : undefined;
+    const rc: RouteContext = {
+      store: deps.store,
+      principal,
+      params: ctx.params as Record<string, string>,
+      query: ctx.query as Record<string, string | undefined>,
+      body,
+      bearer,
+      brokerUrl: deps.brokerUrl,
+      caHash: deps.caHash,
+      onClusterGone: (id) => deps.auth.forget(id),
+    };
+    const out = await handler(rc);
+    ctx.status = spec.status;
+    if (spec.status !== 204) ctx.body = out;
   }
 
   router.get('/v1/watch', async (ctx) => {
