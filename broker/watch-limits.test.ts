@@ -96,8 +96,9 @@ describe('watchers that stop reading', () => {
     const paused = await Promise.all(Array.from({ length: 5 }, () => pausedWatch(`?since=${since}`)));
     try {
       await waitFor('five watchers', () => broker.handle.hub!.size === 5);
-      // Let them fill their sockets and backlogs.
-      await sleep(1500);
+      // Let them fill their sockets and start pacing (slow on a loaded machine).
+      await waitFor('a paced catch-up', async () => metric(await broker.admin.metrics(), 'strait_broker_watch_backlog_bytes{stat="max"}') > BACKLOG / 2, 30_000, 200);
+      await sleep(500);
       const times: number[] = [];
       let last = '';
       for (let i = 0; i < 10; i++) {
