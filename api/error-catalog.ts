@@ -61,6 +61,14 @@ export const ERROR_CATALOG = {
   SPECIAL_PURPOSE_ADDRESS: { status: 400, message: 'a special-purpose address or range where an ordinary unicast one is needed' },
   INVALID_PATH_PARAMETER: { status: 400, message: 'a name or id in the request path is malformed' },
 
+  // ---------------------------------------------------------------- broker edge: per-connection limits and start-up
+  REQUEST_TIMEOUT: { status: 408, message: 'the request body did not arrive in time' },
+  UNSUPPORTED_CONTENT_ENCODING: { status: 415, message: 'the request body has a Content-Encoding the broker does not accept' },
+  WATCH_SINCE_INVALID: { status: 400, message: 'since is not a single resourceVersion at or below the current one' },
+  TOO_MANY_WATCHES: { status: 429, message: 'these credentials already hold the most open watches allowed' },
+  WATCH_TOO_SLOW: { status: 429, message: 'the watcher stopped reading and its backlog passed the limit; it was cut off' },
+  LISTEN_FAILED: { status: 500, message: 'the daemon cannot listen on its address' },
+
   // ---------------------------------------------------------------- tunnel
   TUNNEL_UNKNOWN_TYPE: { status: 400, message: 'unknown tunnel type' },
   TUNNEL_INVALID_PEER: { status: 400, message: 'invalid tunnel peer' },

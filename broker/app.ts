@@ -1,15 +1,17 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
+import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ERROR_CATALOG, StraitError, type ErrorCode } from '../api/index.js';
 import type { Logger } from '../host/index.js';
 import { bearerOf, type Authenticator, type Principal } from './auth.js';
 import type { BrokerStore } from './broker-store.js';
+import { DEFAULT_EDGE_LIMITS, type EdgeLimits } from './edge-limits.js';
 import type { BrokerMetrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import { idempotencyOf, ROUTES, type RouteContext } from './routes.js';
-import type { WatchHub } from './watch-hub.js';
+import type { WatchCloseReason, WatchHub, WatchSink } from './watch-hub.js';
 
 export interface AppDeps {
   store: BrokerStore;
@@ -23,10 +25,22 @@ export interface AppDeps {
   caHash: string;
   /** PEM of the CA certificate, served at /v1/ca.crt for pinning */
   caPem?: string;
-  /** request body limit in bytes (default 64 KiB) */
-  bodyLimit?: number;
-  /** body limit of heartbeats, which carry node and owner sets (default 1 MiB) */
-  heartbeatBodyLimit?: number;
+  /** per-connection limits (defaults: DEFAULT_EDGE_LIMITS) */
+  limits?: Partial<EdgeLimits>;
+  /** the open watch responses are kept here (the backlog metric reads their unsent bytes) */
+  watchStreams?: Set<ServerResponse>;
+}
+
+/** Unsent bytes of open watch streams: total and largest. */
+export function watchBacklog(streams: Iterable<ServerResponse>): { sum: number; max: number } {
+  let sum = 0;
+  let max = 0;
+  for (const r of streams) {
+    const n = r.writableLength;
+    sum += n;
+    if (n > max) max = n;
+  }
+  return { sum, max };
 }
 
 /** Maps anything thrown to the one wire shape; the only place that decides HTTP statuses. */
@@ -47,6 +61,9 @@ export function toStraitError(e: unknown): StraitError {
   }
   const err = e as { type?: string; status?: number; message?: string; name?: string; code?: string };
   if (err?.type === 'entity.too.large' || err?.status === 413) return new StraitError('BODY_TOO_LARGE', `the request body is larger than the limit`);
+  if (err?.type === 'encoding.unsupported' || err?.status === 415) return new StraitError('UNSUPPORTED_CONTENT_ENCODING', 'the request body must not be compressed (Content-Encoding: identity)');
+  // A body that does not decompress (defence in depth: compressed bodies are refused before they are read).
+  if (typeof err?.code === 'string' && err.code.startsWith('Z_')) return new StraitError('UNSUPPORTED_CONTENT_ENCODING', `the request body does not decode: ${err.message ?? err.code}`);
   if (err?.type === 'entity.parse.failed' || (e instanceof SyntaxError && err.status === 400)) return new StraitError('MALFORMED_JSON', 'the request body is not valid JSON (an object is expected)');
   if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
     return new StraitError('INVALID_ARGUMENT', `bad request: ${err.message ?? 'rejected'}`, { type: err.type });
@@ -61,9 +78,18 @@ export function toStraitError(e: unknown): StraitError {
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.proxy = false;
+  // Koa reports errors of the connection itself (a client that reset it, e.g. a watcher going away) here; without a
+  // listener it prints them to stderr.
+  app.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'ECONNABORTED') deps.logger?.debug({ err }, 'client connection');
+    else deps.logger?.warn({ err }, 'http');
+  });
   const router = new Router();
   const openapi = buildOpenApi();
-  const limit = deps.bodyLimit ?? 64 * 1024;
+  const limits: EdgeLimits = { ...DEFAULT_EDGE_LIMITS, ...deps.limits };
+  const limit = limits.bodyBytes;
+  /** Open watches per credential on this replica. */
+  const watches = new Map<string, number>();
 
   // Label children per (method, route, status), looked up once: observing through a labels object hashes the
   // labels on every request.
@@ -101,80 +127,166 @@ export function createApp(deps: AppDeps): Koa {
   const parser = (jsonLimit: number): Koa.Middleware => bodyParser({ enableTypes: ['json'], detectJSON: () => true, jsonLimit, jsonStrict: true, encoding: 'utf-8' });
   const small = parser(limit);
   // Heartbeats may carry the complete node and owner sets of a large cluster.
-  const large = parser(Math.max(limit, deps.heartbeatBodyLimit ?? 1024 * 1024));
-  app.use((ctx, next) => (ctx.method === 'PUT' && /^\/v1\/clusters\/[^/]+\/heartbeat$/.test(ctx.path) ? large(ctx, next) : small(ctx, next)));
+  const largeLimit = Math.max(limit, limits.heartbeatBodyBytes);
+  const large = parser(largeLimit);
+  const isHeartbeat = (ctx: Koa.Context): boolean => ctx.method === 'PUT' && /^\/v1\/clusters\/[^/]+\/heartbeat$/.test(ctx.path);
+
+  /** What the headers alone decide, before authentication costs a Redis round trip: declared size and encoding. */
+  const checkBodyHeaders = (ctx: Koa.Context): void => {
+    const declared = ctx.request.length;
+    const max = isHeartbeat(ctx) ? largeLimit : limit;
+    if (declared !== undefined && declared > max) {
+      closeAfterAnswer(ctx);
+      throw new StraitError('BODY_TOO_LARGE', `the request body (${declared} bytes) is larger than the limit of ${max} bytes`, { limit: max });
+    }
+    const enc = (ctx.get('content-encoding') || 'identity').trim().toLowerCase();
+    if (enc !== 'identity') {
+      closeAfterAnswer(ctx);
+      throw new StraitError('UNSUPPORTED_CONTENT_ENCODING', `Content-Encoding ${JSON.stringify(ctx.get('content-encoding'))} is not accepted: send the body uncompressed`, { contentEncoding: ctx.get('content-encoding') });
+    }
+  };
+  /** Reads and parses the body, after authentication, within the body deadline. */
+  const readBody = async (ctx: Koa.Context): Promise<unknown> => {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        closeAfterAnswer(ctx);
+        reject(new StraitError('REQUEST_TIMEOUT', `the request body did not arrive within ${limits.bodyTimeoutMs} ms`, { limitMs: limits.bodyTimeoutMs }));
+      }, limits.bodyTimeoutMs);
+    });
+    try {
+      await Promise.race([(isHeartbeat(ctx) ? large : small)(ctx, () => Promise.resolve()), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return (ctx.request as unknown as { body?: unknown }).body;
+  };
 
   for (const spec of ROUTES) {
     if (!spec.handler) continue;
     const handler = spec.handler;
     const koaPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
     router.register(koaPath, [spec.method], async (ctx) => {
-      let principal: Principal = { kind: 'admin' };
-      const bearer = bearerOf(ctx.get('authorization'));
-      if (spec.auth === 'join') {
-        if (!bearer) throw new StraitError('UNAUTHENTICATED', 'registering a cluster needs Authorization: Bearer <join token>');
-      } else if (spec.auth !== 'none') {
-        principal = await deps.auth.authenticate(ctx.get('authorization'));
-        if (spec.auth === 'admin' && principal.kind !== 'admin') {
-          throw new StraitError('FORBIDDEN', `only the admin may ${spec.summary.toLowerCase()}`, { principal: `cluster/${principal.cluster}` });
-        }
+      try {
+        await serveRoute(ctx, spec, handler);
+      } catch (e) {
+        // Refused before its body was read: close with the answer instead of draining a body nobody wants.
+        if (spec.body && (ctx.request as unknown as { body?: unknown }).body === undefined) closeAfterAnswer(ctx);
+        throw e;
       }
-      const raw = (ctx.request as unknown as { body?: unknown }).body;
-      const body = spec.body ? spec.body.parse(raw === undefined ? {} : raw) : undefined;
-      const rc: RouteContext = {
-        store: deps.store,
-        principal,
-        params: ctx.params as Record<string, string>,
-        query: ctx.query as Record<string, string | undefined>,
-        body,
-        bearer,
-        brokerUrl: deps.brokerUrl,
-        caHash: deps.caHash,
-        onClusterGone: (id) => deps.auth.forget(id),
-        idem: idempotencyOf(ctx.get('idempotency-key') || undefined, { method: spec.method, url: ctx.url, body: raw, principal, bearer, auth: spec.auth }),
-      };
-      const out = await handler(rc);
-      ctx.status = spec.status;
-      if (spec.status !== 204) ctx.body = out;
     });
+  }
+  async function serveRoute(ctx: Koa.Context, spec: (typeof ROUTES)[number], handler: NonNullable<(typeof ROUTES)[number]['handler']>): Promise<void> {
+    let principal: Principal = { kind: 'admin' };
+    const bearer = bearerOf(ctx.get('authorization'));
+    if (spec.body) checkBodyHeaders(ctx);
+    if (spec.auth === 'join') {
+      if (!bearer) throw new StraitError('UNAUTHENTICATED', 'registering a cluster needs Authorization: Bearer <join token>');
+      // The token itself is checked (and consumed) in the registration script; its shape is checked before the body is read.
+      // A re-join presents the cluster's current credential instead: it is authenticated here, before the body too.
+      if (bearer.startsWith('c.')) principal = await deps.auth.authenticate(ctx.get('authorization'));
+      else if (!/^[0-9a-f]{8}\.[0-9a-f]{32}$/.test(bearer)) throw new StraitError('JOIN_TOKEN_INVALID', 'the join token is not of the form <id>.<secret>');
+    } else if (spec.auth !== 'none') {
+      principal = await deps.auth.authenticate(ctx.get('authorization'));
+      if (spec.auth === 'admin' && principal.kind !== 'admin') {
+        throw new StraitError('FORBIDDEN', `only the admin may ${spec.summary.toLowerCase()}`, { principal: `cluster/${principal.cluster}` });
+      }
+    }
+    // The body is read only now: an unauthenticated client cannot make the broker wait for or parse a body.
+    const raw = spec.body ? await readBody(ctx) : undefined;
+    const body = spec.body ? spec.body.parse(raw === undefined ? {} : raw) : undefined;
+    const rc: RouteContext = {
+      store: deps.store,
+      principal,
+      params: ctx.params as Record<string, string>,
+      query: ctx.query as Record<string, string | undefined>,
+      body,
+      bearer,
+      brokerUrl: deps.brokerUrl,
+      caHash: deps.caHash,
+      onClusterGone: (id) => deps.auth.forget(id),
+      idem: idempotencyOf(ctx.get('idempotency-key') || undefined, { method: spec.method, url: ctx.url, body: raw, principal, bearer, auth: spec.auth }),
+    };
+    const out = await handler(rc);
+    ctx.status = spec.status;
+    if (spec.status !== 204) ctx.body = out;
   }
 
   router.get('/v1/watch', async (ctx) => {
-    await deps.auth.authenticate(ctx.get('authorization'));
-    const q = typeof ctx.query.since === 'string' ? ctx.query.since : undefined;
-    if (q !== undefined && !/^\d{1,15}$/.test(q)) throw new StraitError('INVALID_ARGUMENT', 'since must be a resourceVersion (decimal)', { since: q });
-    const since = q === undefined ? Number(await deps.store.currentRev()) : Number(q);
+    const principal = await deps.auth.authenticate(ctx.get('authorization'));
+    const since = await parseSince(ctx.querystring, deps.store);
+    const who = principal.kind === 'admin' ? 'admin' : `cluster/${principal.cluster}`;
+    const open = watches.get(who) ?? 0;
+    if (open >= limits.watchesPerCredential) {
+      throw new StraitError('TOO_MANY_WATCHES', `${who} already holds ${open} open watches on this broker (the limit is ${limits.watchesPerCredential}); close one first`, { principal: who, limit: limits.watchesPerCredential });
+    }
+    watches.set(who, open + 1);
+    try {
+      await serveWatch(ctx, since, who);
+    } finally {
+      const n = (watches.get(who) ?? 1) - 1;
+      if (n > 0) watches.set(who, n);
+      else watches.delete(who);
+    }
+  });
+  const serveWatch = async (ctx: Koa.Context, since: number, who: string): Promise<void> => {
     const res = ctx.res;
-    let headersSent = false;
-    const pending: string[] = [];
-    const sink = (line: string): boolean => {
-      if (!headersSent) {
-        pending.push(line);
-        return true;
-      }
-      if (res.destroyed) return false;
-      res.write(line);
-      // A watcher that does not read is dropped (it reconnects with its last resourceVersion).
-      return res.writableLength < 8 * 1024 * 1024;
+    const cap = limits.watchBacklogBytes;
+    const writeHeaders = (): void => {
+      if (res.headersSent) return;
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+      res.flushHeaders();
+      res.socket?.setNoDelay(true);
+    };
+    const sink: WatchSink = {
+      write(lines) {
+        if (res.destroyed) return false;
+        writeHeaders();
+        res.write(lines);
+        return res.writableLength <= cap;
+      },
+      drained() {
+        if (res.destroyed) return Promise.reject(new Error('watcher gone'));
+        if (res.writableLength <= cap / 2) return Promise.resolve();
+        return new Promise((resolve, reject) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            if (res.destroyed) reject(new Error('watcher gone'));
+            else resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      },
     };
     const handle = await deps.hub.subscribe(since, sink);
     ctx.respond = false;
-    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
-    res.flushHeaders();
-    res.socket?.setNoDelay(true);
-    headersSent = true;
-    for (const l of pending) res.write(l);
-    await new Promise<void>((resolve) => {
-      ctx.req.on('close', () => {
+    if (res.destroyed || ctx.req.destroyed) {
+      // Gone while subscribing: its 'close' has fired already.
+      handle.close();
+      return;
+    }
+    writeHeaders();
+    deps.watchStreams?.add(res);
+    res.once('close', () => deps.watchStreams?.delete(res));
+    const reason = await new Promise<WatchCloseReason>((resolve) => {
+      res.once('close', () => {
         handle.close();
-        resolve();
+        resolve('closed');
       });
-      void handle.closed.then(() => {
-        res.end();
-        resolve();
-      });
+      void handle.closed.then(resolve);
     });
-  });
+    if (reason === 'slow') {
+      // Destroy, not end: ending would keep the socket open until its backlog drained, i.e. for ever.
+      const err = new StraitError('WATCH_TOO_SLOW', `the watcher left more than ${cap} bytes unread; it was cut off and may resume from its last resourceVersion`, { principal: who, limit: cap });
+      deps.logger?.warn({ err, principal: who, backlog: res.writableLength }, 'watcher cut off');
+      deps.metrics.watchesCutOff?.inc();
+      res.destroy();
+    } else if (reason !== 'closed') {
+      res.end();
+    }
+  };
   router.get('/v1/ca.crt', (ctx) => {
     if (!deps.caPem) throw new StraitError('NOT_FOUND', 'this broker runs without a CA (no TLS)');
     ctx.type = 'application/x-pem-file';
@@ -208,6 +320,41 @@ export function createApp(deps: AppDeps): Koa {
     }),
   );
   return app;
+}
+
+/**
+ * Once answered, the connection is closed: its body may still be arriving and is not worth reading. What arrives in
+ * the next second is read and dropped (a client still sending gets to read the answer instead of a reset), then the
+ * socket is destroyed whatever the client does.
+ */
+function closeAfterAnswer(ctx: Koa.Context): void {
+  if (ctx.response.get('connection') === 'close') return;
+  ctx.set('connection', 'close');
+  ctx.res.once('finish', () => {
+    ctx.req.resume();
+    setTimeout(() => ctx.req.socket.destroy(), 1000).unref();
+  });
+}
+
+/**
+ * `since` from the raw query: absent (from now) or exactly one decimal resourceVersion not ahead of the current one.
+ * Repeated (`since=1&since=2`) and bracketed (`since[]=1`) forms are refused instead of guessed at.
+ */
+async function parseSince(querystring: string, store: BrokerStore): Promise<number> {
+  const params = new URLSearchParams(querystring);
+  const keys = [...params.keys()].filter((k) => k.startsWith('since'));
+  if (keys.some((k) => k !== 'since')) throw new StraitError('WATCH_SINCE_INVALID', 'since must be given as since=REV', { keys: [...new Set(keys)].join(',') });
+  const values = params.getAll('since');
+  const current = Number(await store.currentRev());
+  if (values.length === 0) return current;
+  if (values.length > 1) throw new StraitError('WATCH_SINCE_INVALID', 'since must be given once', { since: values.join(',') });
+  const q = values[0]!;
+  if (!/^\d{1,15}$/.test(q)) throw new StraitError('WATCH_SINCE_INVALID', 'since must be a resourceVersion (decimal)', { since: q });
+  const since = Number(q);
+  if (since > current) {
+    throw new StraitError('WATCH_SINCE_INVALID', `since ${since} is ahead of the current resourceVersion ${current}; list again and watch from the list's resourceVersion`, { since: q, current: String(current) });
+  }
+  return since;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -41,7 +41,7 @@ const MATRIX: [string, string | (() => string), unknown, Partial<Record<Who, num
   ['GET', '/v1/addresses', undefined, { admin: 200, east: 200, west: 200 }],
   ['GET', '/v1/ippools', undefined, { admin: 200, east: 200, west: 200 }],
   ['GET', '/v1/subnets', undefined, { admin: 200, east: 200, west: 200 }],
-  ['GET', '/v1/watch?since=999999', undefined, { admin: 200, east: 200, west: 200 }],
+  ['GET', '/v1/watch?since=1', undefined, { admin: 200, east: 200, west: 200 }],
   ['GET', '/v1/tokens', undefined, { admin: 200, east: 403, west: 403 }],
   ['POST', '/v1/tokens', {}, { admin: 201, east: 403, west: 403 }],
   ['DELETE', '/v1/tokens/00000000', undefined, { admin: 404, east: 403, west: 403 }],

@@ -1,9 +1,13 @@
 // `npm run bench:broker`: leases/s through the HTTP API with 64 concurrent clients, one lease per request and in
 // batches, next to redis-benchmark running the same lease scripts on the same Redis in the same run (the ceilings),
-// and pool-write → watch-event latency at 100 concurrent watchers.
+// and pool-write → watch-event latency at 100 concurrent watchers; then the broker's RSS and /metrics latency with 100
+// live watchers and with 20 paused ones (live, and catching up from far back) under the same write load.
+// `--baseline REF` also builds REF in a temporary git worktree and measures single leases/s of both builds
+// alternately on the same Redis in the same run.
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { setMaxListeners } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -22,11 +26,11 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 64);
 const CEILING_LEASES = Number(process.env.BENCH_CEILING_LEASES ?? 100_000);
 const MAIN = new URL('../cli/main.js', import.meta.url).pathname;
 
-function spawnReplica(dir: string, socket: string, token: string): Promise<{ url: string; pid: number }> {
+function spawnReplica(dir: string, socket: string, token: string, main = MAIN): Promise<{ url: string; pid: number }> {
   return new Promise((resolve, reject) => {
     // BENCH_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=DIR`) goes to the broker processes, for profiling them under load.
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, MAIN, 'broker', '--listen', '127.0.0.1:0', '--state-dir', dir, '--redis', `unix://${socket}`, '--role', 'api'], {
+    const child = spawn(process.execPath, [...nodeArgs, main, 'broker', '--listen', '127.0.0.1:0', '--state-dir', dir, '--redis', `unix://${socket}`, '--role', 'api'], {
       env: { ...process.env, STRAIT_ADMIN_TOKEN: token, STRAIT_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -73,6 +77,48 @@ async function bareHttpBaseline(): Promise<{ perSecond: number; cpuMsPerRequest:
   } finally {
     child.kill();
   }
+}
+
+/** Resident set size of a process in bytes, from /proc. */
+function rssBytes(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** `--baseline REF`: REF built in a temporary worktree (node_modules shared); returns its CLI entry and a clean-up. */
+async function buildBaseline(ref: string): Promise<{ main: string; sha: string; cleanup: () => Promise<void> }> {
+  const repo = new URL('../..', import.meta.url).pathname;
+  const wt = mkdtempSync(join(tmpdir(), 'strait-bench-baseline-'));
+  rmSync(wt, { recursive: true, force: true });
+  await run(['git', '-C', repo, 'worktree', 'add', '--detach', wt, ref], { timeoutMs: 120_000 });
+  const cleanup = async (): Promise<void> => {
+    await run(['git', '-C', repo, 'worktree', 'remove', '--force', wt], { timeoutMs: 60_000 }).catch(() => undefined);
+  };
+  try {
+    symlinkSync(join(repo, 'node_modules'), join(wt, 'node_modules'));
+    await run([process.execPath, join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(wt, 'tsconfig.build.json')], { timeoutMs: 600_000 });
+    const main = join(wt, 'dist', 'cli', 'main.js');
+    if (!existsSync(main)) throw new Error(`building ${ref} did not produce ${main}`);
+    const sha = (await run(['git', '-C', wt, 'rev-parse', '--short', 'HEAD'])).stdout.trim();
+    return { main, sha, cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}
+
+/** A watch over a raw socket that reads nothing after its request: a client that stopped reading. */
+function pausedWatch(url: string, token: string, since: string): Promise<net.Socket> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = net.connect(Number(u.port), u.hostname, () => {
+      s.write(`GET /v1/watch?since=${since} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+      s.pause();
+      resolve(s);
+    });
+    s.on('error', () => undefined);
+    s.once('error', reject);
+  });
 }
 
 function pct(xs: number[], p: number): number {
@@ -146,6 +192,32 @@ async function main(): Promise<void> {
 
     const bare = await bareHttpBaseline();
 
+    // ---------------------------------------------------------------- this build against --baseline REF
+    const bi = process.argv.indexOf('--baseline');
+    const baselineRef = bi > 0 ? process.argv[bi + 1] : undefined;
+    let versus: Record<string, unknown> | undefined;
+    if (baselineRef) {
+      const base = await buildBaseline(baselineRef);
+      try {
+        const old = await spawnReplica(dir, socket, token, base.main);
+        const oldClients = Array.from({ length: CLIENTS }, () => new BrokerClient({ baseUrl: old.url, token: cred }));
+        const rounds: { build: string; rate: number; p99: number }[] = [];
+        // Alternate so that a change in the machine's load hits both builds alike.
+        for (let round = 0; round < 3; round++) {
+          for (const [build, cs] of [['this', clients], ['baseline', oldClients]] as const) {
+            const r = await phase(1, (_c, i, k) => (k % 4 === 3 ? cs[i]!.leaseAddress('big', { owner: `v-${build}-${round}-${i}-${k}` }) : cs[i]!.leaseBlock('big', { cluster: 'bench', node: `n${i}` })));
+            rounds.push({ build, rate: Math.round(r.rate), p99: +pct(r.lat, 99).toFixed(2) });
+          }
+        }
+        for (const c of oldClients) c.close();
+        await stopPid(old.pid);
+        const mean = (b: string): number => Math.round(rounds.filter((r) => r.build === b).reduce((a, r) => a + r.rate, 0) / 3);
+        versus = { baseline: `${baselineRef} (${base.sha})`, rounds, meanSingleLeasesPerSecond: { this: mean('this'), baseline: mean('baseline') }, ratio: +(mean('this') / mean('baseline')).toFixed(3) };
+      } finally {
+        await base.cleanup();
+      }
+    }
+
     // ---------------------------------------------------------------- the ceiling: redis-benchmark, same Redis
     // The broker's own lease scripts, run by redis-benchmark with 64 connections: one block per call, and BATCH
     // blocks per call (the script behind the batch request); the same number of leases each.
@@ -187,6 +259,49 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 5));
     }
     await new Promise((r) => setTimeout(r, 500));
+
+    // ---------------------------------------------------------------- memory and responsiveness with slow watchers
+    // RSS of the first replica and /metrics latency (sampled every 100 ms) while the 64 clients lease for
+    // DURATION: first with the 100 live watchers above, then with 20 paused watchers that read nothing (live from
+    // now, then catching up from the start of the log, far back), beside the live ones.
+    const pid0 = replicas[0]!.pid;
+    const metricsClient = new BrokerClient({ baseUrl: urls[0]!, token });
+    const underLoad = async (): Promise<{ rssMB: { start: number; peak: number; end: number }; metricsMs: { p50: number; p99: number; max: number; samples: number }; leasesPerSecond: number }> => {
+      const start = rssBytes(pid0);
+      let peak = start;
+      const times: number[] = [];
+      let stop = false;
+      const sampler = (async () => {
+        while (!stop) {
+          const s = performance.now();
+          await metricsClient.metrics();
+          times.push(performance.now() - s);
+          peak = Math.max(peak, rssBytes(pid0));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      const r = await phase(1, (c, i, k) => (k % 4 === 3 ? c.leaseAddress('big', { owner: `m-${Date.now()}-${i}-${k}` }) : c.leaseBlock('big', { cluster: 'bench', node: `n${i}` })));
+      await new Promise((res) => setTimeout(res, 1000));
+      stop = true;
+      await sampler;
+      const mb = (b: number): number => +(b / 1048576).toFixed(1);
+      return {
+        rssMB: { start: mb(start), peak: mb(peak), end: mb(rssBytes(pid0)) },
+        metricsMs: { p50: +pct(times, 50).toFixed(1), p99: +pct(times, 99).toFixed(1), max: +Math.max(...times).toFixed(1), samples: times.length },
+        leasesPerSecond: Math.round(r.rate),
+      };
+    };
+    const logLength = Number(await store.currentRev());
+    const live100 = await underLoad();
+    const nowRev = String(await store.currentRev());
+    const pausedLive = await Promise.all(Array.from({ length: 20 }, () => pausedWatch(urls[0]!, cred, nowRev)));
+    const paused20Live = await underLoad();
+    for (const s of pausedLive) s.destroy();
+    await new Promise((r) => setTimeout(r, 1000));
+    const pausedCatchUp = await Promise.all(Array.from({ length: 20 }, () => pausedWatch(urls[0]!, cred, '0')));
+    const paused20CatchUp = await underLoad();
+    for (const s of pausedCatchUp) s.destroy();
+    metricsClient.close();
     ac.abort();
     await Promise.all(pending);
     const expected = WRITES * WATCHERS;
@@ -229,6 +344,8 @@ async function main(): Promise<void> {
       eventsMeasured: delays.length,
       eventsExpected: expected,
       propagationMs: { p50: r0(pct(delays, 50), 2), p99: r0(pct(delays, 99), 2), max: r0(Math.max(...delays), 2) },
+      slowWatchers: { eventLogLength: logLength, with100LiveWatchers: live100, plus20PausedLive: paused20Live, plus20PausedCatchingUpFromRev0: paused20CatchUp },
+      ...(versus ? { versusBaseline: versus } : {}),
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     for (const c of [...clients, ...watchers, admin, writer]) c.close();

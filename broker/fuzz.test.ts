@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import http from 'node:http';
+import net from 'node:net';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import {
@@ -67,6 +69,7 @@ interface Case {
   body: string | undefined;
   token: string;
   contentType?: string;
+  contentEncoding?: string;
 }
 
 function send(c: Case): Promise<{ status: number; text: string }> {
@@ -79,7 +82,11 @@ function send(c: Case): Promise<{ status: number; text: string }> {
         method: c.method,
         path: c.path,
         agent,
-        headers: { authorization: `Bearer ${c.token}`, ...(c.body !== undefined ? { 'content-type': c.contentType ?? 'application/json', 'content-length': Buffer.byteLength(c.body) } : {}) },
+        headers: {
+          authorization: `Bearer ${c.token}`,
+          ...(c.body !== undefined ? { 'content-type': c.contentType ?? 'application/json', 'content-length': Buffer.byteLength(c.body, c.contentEncoding !== undefined ? 'latin1' : 'utf8') } : {}),
+          ...(c.contentEncoding !== undefined ? { 'content-encoding': c.contentEncoding } : {}),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -88,7 +95,8 @@ function send(c: Case): Promise<{ status: number; text: string }> {
       },
     );
     req.on('error', reject);
-    req.end(c.body);
+    // latin1: encoded cases carry raw bytes (compressed or garbage) in a string.
+    req.end(c.body === undefined ? undefined : Buffer.from(c.body, c.contentEncoding !== undefined ? 'latin1' : 'utf8'));
   });
 }
 
@@ -183,6 +191,8 @@ async function runCases(cases: Case[]): Promise<string[]> {
 }
 
 describe('fuzzing every endpoint with malformed and hostile input', () => {
+  // (Minutes on a loaded 2-core machine.)
+  jest.setTimeout(480_000);
   it('answers 4xx with a catalogued code and leaves state unchanged (>= 10k cases)', async () => {
     const before = await snapshot();
     let total = 0;
@@ -205,6 +215,18 @@ describe('fuzzing every endpoint with malformed and hostile input', () => {
       }
       // Oversized bodies: 413 with a catalogued code.
       cases.push({ method, path, body: JSON.stringify({ ...valid, pad: 'x'.repeat(70 * 1024) }), token });
+      // Bad and unknown Content-Encodings (the valid body, compressed or not): 415, never a 500.
+      const plain = JSON.stringify(valid);
+      for (const [enc, body] of [
+        ['gzip', plain], ['br', plain], ['deflate', '\u00de\u00ad\u00be\u00ef garbage'], ['gzip', gzipSync(plain).toString('latin1')],
+        ['deflate', deflateSync(plain).toString('latin1')], ['br', brotliCompressSync(plain).toString('latin1')], ['compress', plain], ['x-unknown', plain],
+        ['gzip', gzipSync('{"a":').toString('latin1')], ['GZIP', plain], ['identity, gzip', plain],
+      ] as const) {
+        cases.push({ method, path, body, token, contentEncoding: enc });
+        // Without credentials the answer is 401 whatever the body: authentication comes first.
+        cases.push({ method, path, body, token: 'garbage', contentEncoding: enc });
+      }
+      cases.push({ method, path, body: '{"not json', token: 'garbage' });
       total += cases.length;
       failures.push(...(await runCases(cases)));
       expect(failures.slice(0, 10)).toEqual([]);
@@ -270,6 +292,35 @@ describe('fuzzing every endpoint with malformed and hostile input', () => {
     }
     expect(cases.length).toBeGreaterThan(300);
     expect((await runCases(cases)).slice(0, 10)).toEqual([]);
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('keeps answering correctly beside paused watchers and clients dribbling bodies', async () => {
+    const url = new URL(broker.handle.url);
+    const open = (head: string): Promise<net.Socket> => new Promise((resolve) => {
+      const sock = net.connect(Number(url.port), url.hostname, () => {
+        sock.write(head);
+        sock.pause();
+        resolve(sock);
+      });
+      sock.on('error', () => undefined);
+    });
+    const before = await snapshot();
+    const held = await Promise.all([
+      ...Array.from({ length: 10 }, () => open(`GET /v1/watch?since=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_ADMIN_TOKEN}\r\n\r\n`)),
+      ...VALID.map(([method, path], i) => open(`${method} ${path} HTTP/1.1\r\nHost: x\r\n${i % 2 ? `Authorization: Bearer ${TEST_ADMIN_TOKEN}\r\n` : ''}Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"a`)),
+    ]);
+    try {
+      const cases: Case[] = VALID.flatMap(([method, path]) => [
+        { method, path, body: '{"a":', token: TEST_ADMIN_TOKEN },
+        { method, path, body: '{}', token: TEST_ADMIN_TOKEN, contentEncoding: 'gzip' },
+        { method, path, body: '{"a":', token: 'garbage' },
+      ]);
+      expect((await runCases(cases)).slice(0, 10)).toEqual([]);
+      expect(await broker.admin.ready()).toEqual({ status: 'ready' });
+    } finally {
+      for (const h of held) h.destroy();
+    }
     expect(await snapshot()).toBe(before);
   });
 });

@@ -5,11 +5,15 @@ export interface BrokerMetrics {
   registry: Registry;
   requestDuration: Histogram<'method' | 'route' | 'status'>;
   requests: Counter<'method' | 'route' | 'status'>;
+  /** watchers cut off because their unread backlog passed the limit */
+  watchesCutOff?: Counter;
 }
 
 export function createBrokerMetrics(sources: {
   leases: () => Promise<{ blocks: number; addresses: number }>;
   watchers: () => number;
+  /** bytes written to watch streams and not yet taken by the kernel: total and largest single watcher */
+  watchBacklog?: () => { sum: number; max: number };
   queueDepth?: () => Promise<number>;
 }): BrokerMetrics {
   const registry = new Registry();
@@ -47,6 +51,17 @@ export function createBrokerMetrics(sources: {
     },
   });
   new Gauge({
+    name: 'strait_broker_watch_backlog_bytes',
+    help: 'Unsent bytes queued for watch streams on this replica: sum over watchers and the largest one',
+    labelNames: ['stat'] as const,
+    registers: [registry],
+    collect() {
+      const b = sources.watchBacklog?.() ?? { sum: 0, max: 0 };
+      this.set({ stat: 'sum' }, b.sum);
+      this.set({ stat: 'max' }, b.max);
+    },
+  });
+  new Gauge({
     name: 'strait_broker_queue_depth',
     help: 'Jobs waiting or delayed in the broker job queue',
     registers: [registry],
@@ -54,5 +69,10 @@ export function createBrokerMetrics(sources: {
       this.set(sources.queueDepth ? await sources.queueDepth() : 0);
     },
   });
-  return { registry, requestDuration, requests };
+  const watchesCutOff = new Counter({
+    name: 'strait_broker_watches_cut_off_total',
+    help: 'Watch streams closed because the client left more than the backlog limit unread (WATCH_TOO_SLOW)',
+    registers: [registry],
+  });
+  return { registry, requestDuration, requests, watchesCutOff };
 }

@@ -212,7 +212,7 @@ export const ROUTES: RouteSpec[] = ([
     },
   },
   {
-    id: 'rotateClusterCredential', method: 'POST', path: '/v1/clusters/{id}/credentials', summary: 'Issue a new credential for a registered cluster (admin, e.g. when the cluster lost its Secret; or the cluster itself); the old one stops working at once', auth: 'any',
+    id: 'rotateClusterCredential', method: 'POST', path: '/v1/clusters/{id}/credentials', summary: 'Issue a new credential for a registered cluster (admin, e.g. when the cluster lost its Secret; or the cluster itself); the old one stops working at once', auth: 'any', params: CLUSTER,
     status: 201, response: ClusterJoined,
     handler: async (c) => {
       const id = c.params.id!;

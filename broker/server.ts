@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { StraitError } from '../api/index.js';
 import { createLogger, type Logger } from '../host/index.js';
-import { createApp } from './app.js';
+import { createApp, watchBacklog } from './app.js';
 import { Authenticator } from './auth.js';
 import { BrokerStore } from './broker-store.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
 import { BrokerJobs, DEFAULT_JOB_SETTINGS, type JobSettings } from './jobs.js';
+import { DEFAULT_EDGE_LIMITS, requestTimeoutMs, type EdgeLimits } from './edge-limits.js';
 import { createBrokerMetrics } from './metrics.js';
 import { certHash } from './tls.js';
 import { WatchHub } from './watch-hub.js';
@@ -37,7 +38,8 @@ export interface BrokerOptions {
   advertiseUrl?: string;
   /** Redis key prefix (default `{strait}:`); the braces keep every key in one Redis Cluster slot */
   prefix?: string;
-  bodyLimit?: number;
+  /** per-connection limits (docs/broker.md); unset fields take DEFAULT_EDGE_LIMITS */
+  limits?: Partial<EdgeLimits>;
   bookmarkMs?: number;
   credentialCacheMs?: number;
   jobs?: Partial<JobSettings>;
@@ -74,103 +76,136 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
 }
 
-/** The composition root: Redis (embedded or given), store, HTTP API, watch hub and jobs, per role. */
+/**
+ * The composition root: Redis (embedded or given), store, HTTP API, watch hub and jobs, per role. If any step fails,
+ * everything started before it is stopped again (the embedded redis-server too, if this call started it) and the
+ * error is thrown: a daemon that cannot start leaves nothing behind.
+ */
 export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
   const logger = opts.logger ?? createLogger('broker');
   const role = opts.role ?? 'all';
+  const limits: EdgeLimits = { ...DEFAULT_EDGE_LIMITS, ...opts.limits };
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   const adminToken = loadAdminToken(opts.stateDir, opts.adminToken);
 
   let embedded: EmbeddedRedis | undefined;
-  let redisOpts: RedisOptions;
-  const redisUrl = opts.redisUrl ?? (opts.redisOptions ? undefined : process.env.REDIS_URL);
-  if (opts.redisOptions) redisOpts = opts.redisOptions;
-  else if (redisUrl?.startsWith('unix://')) redisOpts = { path: redisUrl.slice('unix://'.length) };
-  else if (redisUrl) redisOpts = {};
-  else {
-    embedded = await startEmbeddedRedis(opts.stateDir);
-    redisOpts = { path: embedded.socket };
-    logger.info({ socket: embedded.socket, pid: embedded.pid, reused: !embedded.started }, 'embedded redis-server');
-  }
-  // Auto-pipelining: commands issued by concurrent requests within one event-loop turn go out in one socket write
-  // (a write per command was the largest single cost of a lease under load). Duplicated connections turn it off.
-  const base: RedisOptions = { maxRetriesPerRequest: 3, enableOfflineQueue: true, enableAutoPipelining: true, retryStrategy: (n) => Math.min(50 * n, 1000), ...redisOpts };
-  const redis = redisUrl && !redisUrl.startsWith('unix://') ? new Redis(redisUrl, base) : new Redis(base);
-  redis.on('error', (e) => logger.debug({ err: e }, 'redis'));
-  const store = new BrokerStore(redis, opts.prefix);
-
-  const jobSettings = { ...DEFAULT_JOB_SETTINGS, ...opts.jobs };
-  // Constructed for every role: API replicas report the queue depth; only workers schedule and run jobs.
-  const jobs = new BrokerJobs(store, jobSettings, logger);
-  if (role !== 'api') {
-    await jobs.schedule();
-    jobs.startWorker();
-  }
-
+  let redis: Redis | undefined;
+  let jobs: BrokerJobs | undefined;
   let hub: WatchHub | undefined;
   let server: http.Server | undefined;
-  let url = '';
-  let port = 0;
-  let caHash = '';
-  if (role !== 'worker') {
-    hub = new WatchHub(store, { bookmarkMs: opts.bookmarkMs ?? 5000 });
-    await hub.start();
-    const caFile = opts.tlsCa ?? join(opts.stateDir, 'tls', 'ca.crt');
-    const tls = Boolean(opts.tlsCert && opts.tlsKey);
-    const caPem = tls && existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined;
-    if (caPem) caHash = certHash(caPem);
-    const h = hub;
-    const j = jobs;
-    const metrics = createBrokerMetrics({
-      leases: async () => {
-        const [b, a] = await Promise.all([redis.hlen(store.keys.objects('Block')), redis.hlen(store.keys.objects('AddressLease'))]);
-        return { blocks: b, addresses: a };
-      },
-      watchers: () => h.size,
-      queueDepth: () => j.depth(),
-    });
-    const { host, port: wantPort } = parseListen(opts.listen ?? '127.0.0.1:8443');
-    const advertiseHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-    const placeholder = `${tls ? 'https' : 'http'}://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:`;
-    const deps = { store, auth: new Authenticator(store, adminToken, opts.credentialCacheMs ?? 2000), hub, metrics, logger, brokerUrl: opts.advertiseUrl ?? '', caHash, ...(caPem ? { caPem } : {}), ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}) };
-    const app = createApp(deps);
-    server = tls
-      ? https.createServer({ cert: readFileSync(opts.tlsCert!), key: readFileSync(opts.tlsKey!) }, app.callback())
-      : http.createServer(app.callback());
-    server.keepAliveTimeout = 65_000;
-    server.requestTimeout = 0; // watches are long-lived
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(wantPort, host, () => resolve());
-    });
-    port = (server.address() as AddressInfo).port;
-    url = opts.advertiseUrl ?? `${placeholder}${port}`;
-    deps.brokerUrl = url;
-    logger.info({ url, role }, 'broker listening');
-  }
-
   let stopped = false;
-  return {
-    url,
-    port,
-    adminToken,
-    caHash,
-    store,
-    hub,
-    jobs,
-    embeddedRedis: embedded,
-    async stop(o = {}) {
-      if (stopped) return;
-      stopped = true;
-      await hub?.stop();
-      if (server) {
-        server.closeAllConnections();
-        await new Promise<void>((r) => server!.close(() => r()));
-      }
-      await jobs.close();
-      redis.disconnect();
-      // An embedded redis-server reused from a killed predecessor is ours now too.
-      if (embedded && o.stopRedis !== false) await embedded.stop();
-    },
+  const stop = async (o: { stopRedis?: boolean } = {}): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await hub?.stop();
+    if (server?.listening) {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server!.close(() => r()));
+    }
+    await jobs?.close();
+    redis?.disconnect();
+    // An embedded redis-server reused from a killed predecessor is ours now too.
+    if (embedded && o.stopRedis !== false) await embedded.stop();
   };
+
+  try {
+    let redisOpts: RedisOptions;
+    const redisUrl = opts.redisUrl ?? (opts.redisOptions ? undefined : process.env.REDIS_URL);
+    if (opts.redisOptions) redisOpts = opts.redisOptions;
+    else if (redisUrl?.startsWith('unix://')) redisOpts = { path: redisUrl.slice('unix://'.length) };
+    else if (redisUrl) redisOpts = {};
+    else {
+      embedded = await startEmbeddedRedis(opts.stateDir, { logger });
+      redisOpts = { path: embedded.socket };
+      logger.info({ socket: embedded.socket, pid: embedded.pid, reused: !embedded.started }, 'embedded redis-server');
+    }
+    // Auto-pipelining: commands issued by concurrent requests within one event-loop turn go out in one socket write
+    // (a write per command was the largest single cost of a lease under load). Duplicated connections turn it off.
+    const base: RedisOptions = { maxRetriesPerRequest: 3, enableOfflineQueue: true, enableAutoPipelining: true, retryStrategy: (n) => Math.min(50 * n, 1000), ...redisOpts };
+    const conn = redisUrl && !redisUrl.startsWith('unix://') ? new Redis(redisUrl, base) : new Redis(base);
+    redis = conn;
+    conn.on('error', (e) => logger.debug({ err: e }, 'redis'));
+    const store = new BrokerStore(conn, opts.prefix);
+
+    const jobSettings = { ...DEFAULT_JOB_SETTINGS, ...opts.jobs };
+    // Constructed for every role: API replicas report the queue depth; only workers schedule and run jobs.
+    const j = new BrokerJobs(store, jobSettings, logger);
+    jobs = j;
+    if (role !== 'api') {
+      await j.schedule();
+      j.startWorker();
+    }
+
+    let url = '';
+    let port = 0;
+    let caHash = '';
+    if (role !== 'worker') {
+      const h = new WatchHub(store, { bookmarkMs: opts.bookmarkMs ?? 5000, catchUpPage: limits.catchUpPage });
+      hub = h;
+      await h.start();
+      const caFile = opts.tlsCa ?? join(opts.stateDir, 'tls', 'ca.crt');
+      const tls = Boolean(opts.tlsCert && opts.tlsKey);
+      const caPem = tls && existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined;
+      if (caPem) caHash = certHash(caPem);
+      const watchStreams = new Set<http.ServerResponse>();
+      const metrics = createBrokerMetrics({
+        leases: async () => {
+          const [b, a] = await Promise.all([conn.hlen(store.keys.objects('Block')), conn.hlen(store.keys.objects('AddressLease'))]);
+          return { blocks: b, addresses: a };
+        },
+        watchers: () => h.size,
+        watchBacklog: () => watchBacklog(watchStreams),
+        queueDepth: () => j.depth(),
+      });
+      const { host, port: wantPort } = parseListen(opts.listen ?? '127.0.0.1:8443');
+      const advertiseHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+      const placeholder = `${tls ? 'https' : 'http'}://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:`;
+      const deps = { store, auth: new Authenticator(store, adminToken, opts.credentialCacheMs ?? 2000), hub: h, metrics, logger, brokerUrl: opts.advertiseUrl ?? '', caHash, ...(caPem ? { caPem } : {}), limits, watchStreams };
+      const app = createApp(deps);
+      // Node checks the header and request deadlines on this interval; its default (30 s) would let a slow client
+      // hold a connection for that much longer than the limits say.
+      const timing = {
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: requestTimeoutMs(limits),
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+      };
+      const srv = tls
+        ? https.createServer({ cert: readFileSync(opts.tlsCert!), key: readFileSync(opts.tlsKey!), ...timing }, app.callback())
+        : http.createServer(timing, app.callback());
+      server = srv;
+      srv.keepAliveTimeout = 65_000;
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(wantPort, host, () => {
+          srv.off('error', reject);
+          resolve();
+        });
+      }).catch((e: NodeJS.ErrnoException) => {
+        const why = e.code === 'EADDRINUSE' ? 'the address is already in use' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message;
+        // No details: the CLI prints this as its one line.
+        throw new StraitError('LISTEN_FAILED', `cannot listen on ${opts.listen ?? '127.0.0.1:8443'}: ${why}${e.code ? ` (${e.code})` : ''}`, undefined, { cause: e });
+      });
+      srv.on('error', (err) => logger.error({ err }, 'http server'));
+      port = (srv.address() as AddressInfo).port;
+      url = opts.advertiseUrl ?? `${placeholder}${port}`;
+      deps.brokerUrl = url;
+      logger.info({ url, role }, 'broker listening');
+    }
+
+    return {
+      url,
+      port,
+      adminToken,
+      caHash,
+      store,
+      hub,
+      jobs: j,
+      embeddedRedis: embedded,
+      stop,
+    };
+  } catch (e) {
+    // A redis-server reused from a predecessor may serve another broker on this state dir: only stop our own.
+    await stop({ stopRedis: embedded?.started ?? false }).catch((err: unknown) => logger.error({ err }, 'cleaning up after a failed start'));
+    throw e;
+  }
 }

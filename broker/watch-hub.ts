@@ -2,22 +2,35 @@ import type { Redis } from 'ioredis';
 import { StraitError } from '../api/index.js';
 import { parseEntry, type BrokerStore, type RawEvent } from './broker-store.js';
 
-/** Receives NDJSON lines; returns false when the watcher should be dropped (slow or gone). */
-export type WatchSink = (line: string) => boolean;
+/** Where a watcher's NDJSON lines go. */
+export interface WatchSink {
+  /** Writes one chunk of lines; false when the watcher must be dropped (gone, or its backlog passed the cap). */
+  write(lines: string): boolean;
+  /** Resolves once the backlog is small again (catch-up writes its next page only then); rejects if the watcher is gone. */
+  drained(): Promise<void>;
+}
 
 interface Subscriber {
   last: number;
   live: boolean;
-  buffer: RawEvent[];
   sink: WatchSink;
   closed: boolean;
-  onClose: () => void;
+  onClose: (reason: WatchCloseReason) => void;
 }
+
+/** Why the hub let go of a watcher: `slow` (backlog over the cap), `gap` (the log lost events it needed), `stopping`, `error`. */
+export type WatchCloseReason = 'closed' | 'slow' | 'gap' | 'stopping' | 'error';
 
 export interface WatchHandle {
   close(): void;
-  /** Resolves when the hub drops the watcher (slow consumer or hub stopping). */
-  closed: Promise<void>;
+  /** Resolves when the hub drops the watcher, with the reason. */
+  closed: Promise<WatchCloseReason>;
+}
+
+export interface WatchHubOptions {
+  bookmarkMs?: number;
+  /** Events per XRANGE page while a watcher catches up (default 1000). */
+  catchUpPage?: number;
 }
 
 /** Pause after a read that returned events, so that the next read picks up a batch. */
@@ -30,8 +43,10 @@ export function eventLine(e: RawEvent): string {
 
 /**
  * One tail reader per broker process (a blocking XREAD on its own connection) fanned out to every watcher, so
- * 100 watchers cost one Redis connection. A new watcher first catches up from the log (XRANGE) while live
- * events are buffered, then switches to live delivery; revisions are contiguous, so nothing is lost or doubled.
+ * 100 watchers cost one Redis connection. A new watcher first catches up from the log in pages (XRANGE … COUNT),
+ * writing a page only when its socket has drained, so a watcher that does not read holds at most its backlog cap
+ * plus one page however far back it starts. It goes live at the moment its catch-up has reached what the tail
+ * reader has fanned out; revisions are contiguous, so nothing is lost or doubled, and nothing is buffered for it.
  */
 export class WatchHub {
   private readonly subs = new Set<Subscriber>();
@@ -43,7 +58,7 @@ export class WatchHub {
 
   constructor(
     private readonly store: BrokerStore,
-    private readonly opts: { bookmarkMs?: number } = {},
+    private readonly opts: WatchHubOptions = {},
   ) {}
 
   get size(): number {
@@ -54,6 +69,7 @@ export class WatchHub {
     if (this.running) return;
     this.running = true;
     this.reader = this.store.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, enableAutoPipelining: false });
+    this.reader.on('error', () => undefined); // the loop retries; the main connection logs
     this.lastRev = Number(await this.store.currentRev());
     this.loop = this.run();
     this.bookmarkTimer = setInterval(() => this.bookmarks(), this.opts.bookmarkMs ?? 5000);
@@ -63,7 +79,7 @@ export class WatchHub {
   async stop(): Promise<void> {
     this.running = false;
     if (this.bookmarkTimer) clearInterval(this.bookmarkTimer);
-    for (const s of [...this.subs]) this.drop(s);
+    for (const s of [...this.subs]) this.drop(s, 'stopping');
     this.reader?.disconnect();
     await this.loop?.catch(() => undefined);
   }
@@ -81,7 +97,9 @@ export class WatchHub {
             const e = parseEntry(entry);
             if (e.rev <= this.lastRev) continue;
             this.lastRev = e.rev;
-            for (const s of this.subs) this.offer(s, e);
+            // One line per event, shared by every live watcher.
+            const line = eventLine(e);
+            for (const s of this.subs) if (s.live && !s.closed) this.deliver(s, e.rev, line);
           }
         }
         // Under a stream of writes, gather a few ms of events per read instead of one XREAD per event (each read is
@@ -95,73 +113,71 @@ export class WatchHub {
     }
   }
 
-  private offer(s: Subscriber, e: RawEvent): void {
-    if (s.closed) return;
-    if (!s.live) {
-      s.buffer.push(e);
-      return;
-    }
-    this.deliver(s, e);
-  }
-
-  private deliver(s: Subscriber, e: RawEvent): void {
-    if (e.rev <= s.last) return;
-    s.last = e.rev;
-    if (!s.sink(eventLine(e))) this.drop(s);
+  private deliver(s: Subscriber, rev: number, line: string): void {
+    if (rev <= s.last) return;
+    s.last = rev;
+    if (!s.sink.write(line)) this.drop(s, 'slow');
   }
 
   private bookmarks(): void {
     for (const s of this.subs) {
       if (!s.live || s.closed) continue;
       const rv = Math.max(s.last, this.lastRev);
-      if (!s.sink(`{"type":"BOOKMARK","kind":"Bookmark","object":{},"resourceVersion":"${rv}"}\n`)) this.drop(s);
+      if (!s.sink.write(`{"type":"BOOKMARK","kind":"Bookmark","object":{},"resourceVersion":"${rv}"}\n`)) this.drop(s, 'slow');
     }
   }
 
-  private drop(s: Subscriber): void {
+  private drop(s: Subscriber, reason: WatchCloseReason): void {
     if (s.closed) return;
     s.closed = true;
     this.subs.delete(s);
-    s.onClose();
+    s.onClose(reason);
   }
 
   /**
-   * Starts delivering events with rev > since. Rejects with WATCH_EXPIRED when the log no longer holds them
-   * (before anything was written to the sink, so the HTTP layer can still answer 410).
+   * Starts delivering events with rev > since. Rejects with WATCH_EXPIRED when the log no longer holds them, before
+   * anything was written to the sink (so the HTTP layer can still answer 410); the catch-up then runs in the
+   * background and its first write comes after at least one Redis round trip.
    */
   async subscribe(since: number, sink: WatchSink): Promise<WatchHandle> {
-    let onClose!: () => void;
-    const closed = new Promise<void>((r) => (onClose = r));
-    const s: Subscriber = { last: since, live: false, buffer: [], sink, closed: false, onClose };
-    this.subs.add(s);
-    try {
-      let first = true;
-      for (;;) {
-        const page = await this.store.eventsAfter(s.last, 1000);
-        if (first) {
-          first = false;
-          const compacted = await this.store.compacted();
-          if (since < compacted) {
-            throw new StraitError('WATCH_EXPIRED', `resourceVersion ${since} is older than the event log keeps (compacted up to ${compacted}); list again and watch from the list's resourceVersion`, { since: String(since), compacted: String(compacted) });
-          }
-        }
-        for (const e of page) {
-          if (s.closed) break;
-          this.deliver(s, e);
-        }
-        if (page.length < 1000 || s.closed) break;
-      }
-      for (const e of s.buffer) {
-        if (s.closed) break;
-        this.deliver(s, e);
-      }
-      s.buffer = [];
-      s.live = true;
-    } catch (e) {
-      this.subs.delete(s);
-      s.closed = true;
-      throw e;
+    const compacted = await this.store.compacted();
+    if (since < compacted) {
+      throw new StraitError('WATCH_EXPIRED', `resourceVersion ${since} is older than the event log keeps (compacted up to ${compacted}); list again and watch from the list's resourceVersion`, { since: String(since), compacted: String(compacted) });
     }
-    return { close: () => this.drop(s), closed };
+    let onClose!: (reason: WatchCloseReason) => void;
+    const closed = new Promise<WatchCloseReason>((r) => (onClose = r));
+    const s: Subscriber = { last: since, live: false, sink, closed: false, onClose };
+    this.subs.add(s);
+    void this.catchUp(s).catch(() => this.drop(s, 'error'));
+    return { close: () => this.drop(s, 'closed'), closed };
+  }
+
+  private async catchUp(s: Subscriber): Promise<void> {
+    const page = this.opts.catchUpPage ?? 1000;
+    for (;;) {
+      if (s.closed) return;
+      const events = await this.store.eventsAfter(s.last, page);
+      if (s.closed) return;
+      if (events.length > 0 && events[0]!.rev !== s.last + 1 && (await this.store.compacted()) > s.last) {
+        // Compacted while we read: the events in between are gone. Closing makes the client resume and get the 410.
+        this.drop(s, 'gap');
+        return;
+      }
+      if (events.length > 0) {
+        s.last = events.at(-1)!.rev;
+        if (!s.sink.write(events.map(eventLine).join(''))) return this.drop(s, 'slow');
+      }
+      // Caught up with what the tail reader has fanned out: go live in this same turn, so no event slips between.
+      if (s.last >= this.lastRev) {
+        s.live = true;
+        return;
+      }
+      if (events.length === 0) {
+        // The log ends before the tail reader's position: it was trimmed or rewound under us.
+        this.drop(s, 'gap');
+        return;
+      }
+      await s.sink.drained();
+    }
   }
 }

@@ -2,7 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import type { AddressLease, Block, Cluster, IPPool, PoolPurpose, Subnet, Token } from '../../api/index.js';
 import { StraitError, type BrokerClient } from '../../api/index.js';
-import { initTls, startBroker, type BrokerRole } from '../../broker/index.js';
+import { DEFAULT_EDGE_LIMITS, initTls, startBroker, type BrokerRole, type EdgeLimits } from '../../broker/index.js';
 import { age, clientFrom, print, type ClientFlags } from './broker-output.js';
 
 type AnyCommand = { optsWithGlobals(): Record<string, unknown> };
@@ -78,6 +78,31 @@ const ADDRESS_COLS: [string, (c: never) => unknown][] = [
   ['OWNER', (a: AddressLease) => a.owner],
 ];
 
+/** A whole number of at least `min` from a flag, or INVALID_ARGUMENT naming the flag. */
+function count(flag: string, v: string, min = 1): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new StraitError('INVALID_ARGUMENT', `${flag} wants a whole number of at least ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+function seconds(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new StraitError('INVALID_ARGUMENT', `${flag} wants seconds (> 0), got ${JSON.stringify(v)}`);
+  return Math.round(n * 1000);
+}
+
+/** The per-connection limit flags (docs/broker.md, "Per-connection limits"). */
+function limitsFrom(o: { bodyLimit: string; heartbeatBodyLimit: string; bodyTimeout: string; headersTimeout: string; watchBacklog: string; watchPage: string; watchesPerCredential: string }): EdgeLimits {
+  return {
+    bodyBytes: count('--body-limit', o.bodyLimit, 1024),
+    heartbeatBodyBytes: count('--heartbeat-body-limit', o.heartbeatBodyLimit, 1024),
+    bodyTimeoutMs: seconds('--body-timeout', o.bodyTimeout),
+    headersTimeoutMs: seconds('--headers-timeout', o.headersTimeout),
+    watchBacklogBytes: count('--watch-backlog', o.watchBacklog, 64 * 1024),
+    catchUpPage: count('--watch-page', o.watchPage, 1),
+    watchesPerCredential: count('--watches-per-credential', o.watchesPerCredential, 1),
+  };
+}
+
 /** `strait broker`, `token`, `cluster`, `subnet`, `pool`. */
 export function registerBrokerCommands(program: Command): void {
   const broker = program
@@ -91,10 +116,43 @@ export function registerBrokerCommands(program: Command): void {
     .option('--tls-key <file>', 'server key (PEM)')
     .option('--advertise-url <url>', 'URL members use to reach this broker (goes into join tokens)')
     .option('--owner-grace <seconds>', 'return blocks of nodes / addresses of owners their cluster has reported gone for this long', '300')
+    .option('--body-limit <bytes>', 'request body limit', String(DEFAULT_EDGE_LIMITS.bodyBytes))
+    .option('--heartbeat-body-limit <bytes>', 'body limit of heartbeats (they carry node and owner sets)', String(DEFAULT_EDGE_LIMITS.heartbeatBodyBytes))
+    .option('--body-timeout <seconds>', 'a request body must arrive within this long (408 REQUEST_TIMEOUT)', String(DEFAULT_EDGE_LIMITS.bodyTimeoutMs / 1000))
+    .option('--headers-timeout <seconds>', 'request headers must arrive within this long', String(DEFAULT_EDGE_LIMITS.headersTimeoutMs / 1000))
+    .option('--watch-backlog <bytes>', 'unread bytes a watcher may leave before it is cut off', String(DEFAULT_EDGE_LIMITS.watchBacklogBytes))
+    .option('--watch-page <events>', 'events per page when a watch catches up from an old resourceVersion', String(DEFAULT_EDGE_LIMITS.catchUpPage))
+    .option('--watches-per-credential <n>', 'open watches one credential may hold on this broker', String(DEFAULT_EDGE_LIMITS.watchesPerCredential))
     .action(async (o) => {
       const ownerGrace = Number(o.ownerGrace);
       if (!Number.isFinite(ownerGrace) || ownerGrace < 0) throw new StraitError('INVALID_ARGUMENT', `--owner-grace wants seconds, got ${JSON.stringify(o.ownerGrace)}`);
+      const limits = limitsFrom(o);
+      // Signals are taken from the start: a SIGTERM while starting stops what was started instead of orphaning it.
+      let signalled = false;
+      let wake = (): void => undefined;
+      const onSignal = (): void => {
+        signalled = true;
+        wake();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        await runBroker(o, ownerGrace, limits, () => signalled, (f) => (wake = f));
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+  /** Starts the broker (which cleans up after itself if it cannot start) and runs it until a signal. */
+  const runBroker = async (
+    o: { listen: string; stateDir: string; role: string; redis?: string; tlsCert?: string; tlsKey?: string; advertiseUrl?: string },
+    ownerGrace: number,
+    limits: EdgeLimits,
+    signalled: () => boolean,
+    onWake: (f: () => void) => void,
+  ): Promise<void> => {
       const h = await startBroker({
+        limits,
         jobs: { ownerGraceMs: ownerGrace * 1000 },
         listen: o.listen,
         stateDir: o.stateDir,
@@ -104,23 +162,29 @@ export function registerBrokerCommands(program: Command): void {
         ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
         ...(o.advertiseUrl ? { advertiseUrl: o.advertiseUrl } : {}),
       });
-      process.stdout.write(`${JSON.stringify({ url: h.url, role: o.role, adminTokenFile: process.env.STRAIT_ADMIN_TOKEN ? undefined : `${o.stateDir}/admin.token`, caHash: h.caHash || undefined })}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          void h.stop().finally(resolve);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-    });
+      try {
+        if (signalled()) return;
+        process.stdout.write(`${JSON.stringify({ url: h.url, role: o.role, adminTokenFile: process.env.STRAIT_ADMIN_TOKEN ? undefined : `${o.stateDir}/admin.token`, caHash: h.caHash || undefined })}\n`);
+        await new Promise<void>((resolve) => {
+          onWake(resolve);
+          if (signalled()) resolve();
+        });
+      } finally {
+        await h.stop();
+      }
+  };
   broker
     .command('init-tls')
     .description('Make a CA and a server certificate under STATE_DIR/tls (the CA hash goes into join tokens)')
     .option('--state-dir <dir>', 'state directory', '/var/lib/strait/broker')
     .option('--host <name...>', 'extra DNS names or IPs for the server certificate')
-    .action(async (o) => {
-      const t = await initTls(o.stateDir, { hosts: o.host ?? [] });
-      process.stdout.write(`${JSON.stringify({ ...t, run: `strait broker --state-dir ${o.stateDir} --tls-cert ${t.cert} --tls-key ${t.key}` }, null, 2)}\n`);
+    .action(async (o, cmd) => {
+      // `broker` has a --state-dir of its own, and commander hands a flag written after the subcommand to the parent
+      // when both define it: take the parent's value when it came from the command line.
+      const parent = cmd.parent;
+      const stateDir = parent?.getOptionValueSource('stateDir') === 'cli' ? String(parent.opts().stateDir) : o.stateDir;
+      const t = await initTls(stateDir, { hosts: o.host ?? [] });
+      process.stdout.write(`${JSON.stringify({ ...t, run: `strait broker --state-dir ${stateDir} --tls-cert ${t.cert} --tls-key ${t.key}` }, null, 2)}\n`);
     });
 
   // ------------------------------------------------------------------ tokens
