@@ -46,7 +46,7 @@ export async function runFailoverDemo(o: { profile?: Profile; onStep?: (m: strin
     const before = await sample(b).catch(() => null);
     if (before) say(formatBrokerView('before the fault', before.view, b.cluster, before.active));
     else say('broker: could not be read');
-    // During the trial the broker is polled (curl, cheap) so the view after the takeover can be shown; the trial
+    // During the trial the broker is polled (BrokerClient in this process, no process per look) so the view after the takeover can be shown; the trial
     // itself ends by restarting the killed agent, which may take its role back.
     const samples: { view: BrokerView; active: string | null }[] = [];
     let polling = false;
