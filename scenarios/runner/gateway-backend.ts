@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { StraitError, type EgressGatewayPut, type EgressPolicyPut } from '../../api/index.js';
 import { gatewayAgentArgv, nodeSteerArgv, peerId, readAgentStatus, type CandidateAddress, type ProfileName } from '../../gateway/index.js';
 import { run, runDir, stopPid } from '../../host/index.js';
-import { WireguardDriver } from '../../tunnel/index.js';
+import { WireguardDriver, type TunnelType } from '../../tunnel/index.js';
 import { executePlan, type LabStepEvent } from '../lab/executor.js';
 import { labUp, type Lab } from '../lab/lab.js';
 import { hostRebuildSteps, planLab } from '../lab/plan.js';
@@ -20,12 +20,13 @@ import { buildWireguardMesh, type WireguardMesh } from './wireguard-mesh.js';
 export type { BrokerView } from './broker-process.js';
 
 /**
- * The real failover lab: two clusters from the topology, the broker (broker-process.ts) with its Redis and a
+ * The real failover lab: the topology's clusters (two or more), the broker (broker-process.ts) with its Redis and a
  * separate lease store on the underlay router, a gateway agent (`strait gateway`) on every candidate and the node
- * steering agent (`strait node-steer`) on every worker node (agent-fleet.ts), WireGuard between all candidate
- * pairs (built by the agents, or by the lab with its routes: wireguard-mesh.ts, tunnel-routes.ts), an egress policy
- * for the client pod with one egress IP, and echo servers on the remote pod and the external host. Faults hit
- * cluster 1's active gateway.
+ * steering agent (`strait node-steer`) on every worker node (agent-fleet.ts), tunnels of the scenario's type
+ * between every candidate and every candidate of the other clusters (built by the agents; or, for WireGuard between
+ * two clusters, by the lab with its routes: wireguard-mesh.ts, tunnel-routes.ts), an egress policy for the client
+ * pod with one egress IP, and echo servers on a pod of the second cluster and the external host. Faults hit the
+ * first cluster's active gateway.
  */
 
 export const EGRESS_IP = '172.31.0.200';
@@ -45,10 +46,13 @@ export interface GatewayBackendOptions {
   profile: ProfileName;
   runId?: string;
   onStep?: (message: string) => void;
+  /** The tunnel type between the clusters (the scenario file's `tunnel`); default wireguard. */
+  tunnel?: TunnelType;
   /**
-   * Who builds the WireGuard tunnels between the clusters: the gateway agents themselves (`agent`: `--tunnel
-   * wireguard`, peers and keys from the broker, remote failovers followed by probes) or the lab (`mesh`: one
-   * point-to-point device per gateway pair, built outside the agents). Default: $STRAIT_LAB_TUNNELS or `agent`.
+   * Who builds the tunnels between the clusters: the gateway agents themselves (`agent`: `--tunnel <type>`, peers
+   * and keys from the broker, remote failovers followed by probes) or the lab (`mesh`: WireGuard between two
+   * clusters only, one point-to-point device per gateway pair, built outside the agents). Default:
+   * $STRAIT_LAB_TUNNELS or `agent`.
    */
   tunnels?: 'agent' | 'mesh';
   /** Teardown copies every daemon's log (agents, broker, Redis) here first, for reading a report afterwards. */
@@ -71,9 +75,15 @@ function egressObjects(gateways: readonly string[], podCidr: string, wanCidr: st
 export async function startGatewayBackend(o: GatewayBackendOptions): Promise<GatewayBackend> {
   const step = o.onStep ?? (() => undefined);
   const topo = o.topology;
-  const [c1, c2] = topo.clusters;
-  if (!c1 || !c2 || c1.gateways.length < 2 || c2.gateways.length < 1 || !topo.wan) {
-    throw new StraitError('SCENARIO_INVALID', 'the failover lab needs two clusters (the first with two gateway candidates), a WAN and an external host');
+  const clusters = topo.clusters;
+  const [c1, c2] = clusters;
+  if (!c1 || !c2 || c1.gateways.length < 2 || clusters.some((c) => c.gateways.length < 1) || !topo.wan) {
+    throw new StraitError('SCENARIO_INVALID', 'the failover lab needs two or more clusters (the first with two gateway candidates, every other with one or more), a WAN and an external host');
+  }
+  const tunnel: TunnelType = o.tunnel ?? 'wireguard';
+  const tunnelMode = o.tunnels ?? (process.env.STRAIT_LAB_TUNNELS === 'mesh' ? 'mesh' : 'agent');
+  if (tunnelMode === 'mesh' && (tunnel !== 'wireguard' || clusters.length !== 2)) {
+    throw new StraitError('SCENARIO_INVALID', `lab-built tunnels (STRAIT_LAB_TUNNELS=mesh) are WireGuard between two clusters; this scenario has ${tunnel} between ${clusters.length}: unset STRAIT_LAB_TUNNELS so the gateway agents build them`, { tunnel, clusters: clusters.length });
   }
   const ext = topo.hosts.find((h) => h.role === 'external');
   const clientPod = c1.pods[0];
@@ -85,7 +95,6 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   const lab = await labUp({ topology: topo, ...(o.runId ? { runId: o.runId } : {}), onStep: (_e: LabStepEvent) => undefined });
   const dir = runDir(lab.runId);
   mkdirSync(dir, { recursive: true });
-  const tunnelMode = o.tunnels ?? (process.env.STRAIT_LAB_TUNNELS === 'mesh' ? 'mesh' : 'agent');
   // The broker and the lease store run on the underlay router, reached over the cluster networks like a real
   // broker: a gateway cut off from its network (link down, partition) cannot renew its lease and must fence itself.
   const router = topo.router ?? 'router';
@@ -94,7 +103,11 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   let leaseStorePid: number | null = null;
   let mesh: WireguardMesh | null = null;
   const leaseUrl = (c: { routerIp?: string }): string => `redis://${c.routerIp ?? '127.0.0.1'}:${LEASE_STORE_PORT}`;
-  const otherOf = (g: string): Cluster => (c1.gateways.includes(g) ? c2 : c1);
+  const clusterOf = (g: string): Cluster => clusters.find((c) => c.gateways.includes(g))!;
+  const othersOf = (c: Cluster): Cluster[] => clusters.filter((x) => x !== c);
+  const allGateways = clusters.flatMap((c) => c.gateways);
+  // Mesh only between two clusters (refused above otherwise): the other cluster of a gateway.
+  const otherOf = (g: string): Cluster => othersOf(clusterOf(g))[0]!;
   const stopAll = async (graceMs: number): Promise<void> => {
     await fleet.stopAll(graceMs);
     if (o.logsDir) keepLogs(dir, o.logsDir);
@@ -114,12 +127,12 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     // With the fast profile the store is on the failover path like the agents (a renewal answered 35 ms late drops
     // the egress IP): same SCHED_RR priority, as a deployment would give it a CPU of its own.
     leaseStorePid = await startLabRedis(lab, router, dir, { port: LEASE_STORE_PORT, name: 'lease-store', fsync: 'everysec', rtPriority: o.profile === 'fast' ? 10 : 0 });
-    step(`broker: strait broker on ${router} (${[c1, c2].map((c) => LabBroker.urlFor(c)).join(', ')})`);
+    step(`broker: strait broker on ${router} (${clusters.map((c) => LabBroker.urlFor(c)).join(', ')})`);
     await broker.start();
-    // Admin: a join token for both clusters, the clusters join (each gets its credential), an egress pool owned
+    // Admin: a join token for all clusters, the clusters join (each gets its credential), an egress pool owned
     // by cluster 1. Then cluster 1 (its credential, as its member agent would) pushes its egress objects; the
     // gateway and node agents read them from the broker and lease the egress IP from the pool themselves.
-    const creds = await joinClusters(broker, [c1, c2]);
+    const creds = await joinClusters(broker, clusters);
     const objs = egressObjects(c1.gateways, c1.nodePodCidrs[clientNode] ?? c1.podCidr, topo.wan.cidr, EGRESS_IP);
     await broker.client().createPool({ name: EGRESS_POOL, cidr: `${EGRESS_IP}/32`, purpose: 'egress', cluster: c1.name, description: 'lab egress IP' });
     const member = broker.clientWith(creds[c1.name]!);
@@ -129,15 +142,15 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     } finally {
       member.close();
     }
-    step(`broker: ${c1.name} and ${c2.name} joined; ${c1.name} pushed EgressGateway lab-egress and EgressPolicy default/client-to-wan (pool ${EGRESS_POOL})`);
+    step(`broker: ${clusters.map((c) => c.name).join(', ')} joined; ${c1.name} pushed EgressGateway lab-egress and EgressPolicy default/client-to-wan (pool ${EGRESS_POOL})`);
 
     if (tunnelMode === 'mesh') {
       step(`wireguard: ${c1.gateways.length * c2.gateways.length} tunnels between ${c1.name} and ${c2.name} gateway candidates (built by the lab)`);
       mesh = await buildWireguardMesh(lab, c1.gateways, c2.gateways, dir);
     }
 
-    step(`gateways: starting ${c1.gateways.length + c2.gateways.length} gateway agents (profile ${o.profile})`);
-    for (const c of [c1, c2]) {
+    step(`gateways: starting ${allGateways.length} gateway agents (profile ${o.profile}${tunnelMode === 'agent' ? `, ${tunnel} tunnels` : ''})`);
+    for (const c of clusters) {
       const cands: CandidateAddress[] = c.gateways.map((g, i) => ({ name: g, address: c.nodeIps[g]!, priority: PRIORITIES[i] ?? 1 }));
       c.gateways.forEach((g, i) => {
         const statusFile = join(dir, `${g}.gateway.json`);
@@ -154,16 +167,16 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
           ...(creds[c.name] ? { token: creds[c.name] } : {}),
           lanDev: 'eth0',
           ...(c === c1 ? { wanDev: 'eth1', egressFromBroker: true } : {}),
-          ...(tunnelMode === 'agent' ? { tunnel: 'wireguard' as const, stateDir: join(dir, `${g}.state`), tunnelStatusFile } : {}),
+          ...(tunnelMode === 'agent' ? { tunnel, stateDir: join(dir, `${g}.state`), tunnelStatusFile } : {}),
           statusFile,
         });
         // wireguard-go's UAPI socket is global and outlives a SIGKILLed daemon: record it for teardown.
-        if (tunnelMode === 'agent') lab.recordFile(`/var/run/wireguard/${new WireguardDriver({ runId: lab.runId, gatewayId: peerId(c.name, g), localUnderlayIp: '0.0.0.0', underlayDev: 'eth0', localCidrs: [], stateDir: '/' }).ifname}.sock`);
+        if (tunnelMode === 'agent' && tunnel === 'wireguard') lab.recordFile(`/var/run/wireguard/${new WireguardDriver({ runId: lab.runId, gatewayId: peerId(c.name, g), localUnderlayIp: '0.0.0.0', underlayDev: 'eth0', localCidrs: [], stateDir: '/' }).ifname}.sock`);
         fleet.add({ host: g, kind: 'gateway', argv, statusFile, log: join(dir, `${g}.gateway.log`), ...(tunnelMode === 'agent' ? { tunnelStatusFile } : {}) });
       });
     }
     // Node steering on the workers: cross-cluster routes and egress policy routing follow the elected gateway.
-    for (const [c, other] of [[c1, c2], [c2, c1]] as const) {
+    for (const c of clusters) {
       for (const n of c.nodes.filter((n) => !c.gateways.includes(n))) {
         const statusFile = join(dir, `${n}.steer.json`);
         const argv = nodeSteerArgv({
@@ -172,7 +185,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
           runId: lab.runId,
           profile: o.profile,
           candidates: c.gateways.map((g, i) => ({ name: g, address: c.nodeIps[g]!, priority: PRIORITIES[i] ?? 1 })),
-          remoteCidrs: [other.podCidr],
+          remoteCidrs: othersOf(c).map((x) => x.podCidr),
           dev: 'eth0',
           ...(c === c1 ? { egressFromBroker: true, broker: LabBroker.urlFor(c), ...(creds[c.name] ? { token: creds[c.name] } : {}) } : {}),
           statusFile,
@@ -182,21 +195,20 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     }
     if (mesh) {
       step('tunnels: routes between the clusters over the WireGuard pairs (replies follow the tunnel a flow came in on)');
-      for (const g of [...c1.gateways, ...c2.gateways]) await gatewayTunnelRoutes(lab, mesh, g, otherOf(g));
+      for (const g of allGateways) await gatewayTunnelRoutes(lab, mesh, g, otherOf(g));
     }
     await fleet.startAll();
     if (tunnelMode === 'agent') {
-      // Every gateway keeps a WireGuard session to every gateway of the other cluster, standbys included.
-      step(`wireguard: the ${c1.gateways.length + c2.gateways.length} gateway agents build their own tunnels (keys and endpoints via the broker)`);
-      const all = [...c1.gateways, ...c2.gateways];
+      // Every gateway keeps a session to every gateway of the other clusters, standbys included.
+      step(`${tunnel}: the ${allGateways.length} gateway agents build their own tunnels (keys and endpoints via the broker)`);
       // What is missing, per gateway: the message a failed start-up ends with.
       const missing = (): string[] =>
-        all.flatMap((g) => {
-          const other = otherOf(g);
+        allGateways.flatMap((g) => {
           const st = fleet.tunnelStatus(g);
-          const notUp = other.gateways.filter((r) => !st?.tunnel.peers.some((p) => p.id === peerId(other.name, r) && p.state === 'up'));
+          const remote = othersOf(clusterOf(g)).flatMap((other) => other.gateways.map((r) => ({ r, id: peerId(other.name, r) })));
+          const notUp = remote.filter(({ id }) => !st?.tunnel.peers.some((p) => p.id === id && p.state === 'up'));
           if (notUp.length === 0) return [];
-          const states = notUp.map((r) => `${r} ${st?.tunnel.peers.find((p) => p.id === peerId(other.name, r))?.state ?? 'not planned'}`);
+          const states = notUp.map(({ r, id }) => `${r} ${st?.tunnel.peers.find((p) => p.id === id)?.state ?? 'not planned'}`);
           return [`${g}: ${states.join(', ')}${st?.error ? ` (error: ${st.error})` : ''}`];
         });
       await waitUntil('every gateway agent\'s tunnels to be up', 30_000, () => {
@@ -275,10 +287,9 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     throw e;
   });
   // Every gateway agent publishes itself to the broker (endpoint, priority, health) when it starts.
-  const all = [...c1.gateways, ...c2.gateways];
-  await waitUntil(`all ${all.length} gateways to be listed at the broker`, 30_000, async () => {
+  await waitUntil(`all ${allGateways.length} gateways to be listed at the broker`, 30_000, async () => {
     const v = await broker.view().catch(() => null);
-    return v !== null && all.every((g) => v.gateways.some((x) => x.name === g));
+    return v !== null && allGateways.every((g) => v.gateways.some((x) => x.name === g));
   }).catch(async (e: unknown) => {
     if (process.env.STRAIT_KEEP_LAB) throw e;
     await backend.down();

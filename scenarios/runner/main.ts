@@ -39,7 +39,7 @@ export async function withFailoverLab<T>(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    backend = await startGatewayBackend({ topology: scenarioTopology(o.scenario), profile: o.profile, runId: o.runId, ...(o.onStep ? { onStep: o.onStep } : {}), ...(o.logsDir ? { logsDir: o.logsDir } : {}) });
+    backend = await startGatewayBackend({ topology: scenarioTopology(o.scenario), tunnel: o.scenario.tunnel, profile: o.profile, runId: o.runId, ...(o.onStep ? { onStep: o.onStep } : {}), ...(o.logsDir ? { logsDir: o.logsDir } : {}) });
     return await fn(backend);
   } finally {
     o.onStep?.('lab: tearing down');
