@@ -7,7 +7,7 @@ import { findLeftovers } from './leftovers.js';
 import { readLabState } from './state.js';
 
 // `strait lab up/status/down` as a user runs them (the built CLI; `npm test` builds it first via pretest).
-const strait = fileURLToPath(new URL('../bin/strait', import.meta.url));
+const strait = fileURLToPath(new URL('../../bin/strait', import.meta.url));
 
 describeRoot('strait lab (CLI)', () => {
   const runId = newRunId();
