@@ -201,12 +201,15 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     if (tunnelMode === 'agent') {
       // Every gateway keeps a session to every gateway of the other clusters, standbys included.
       step(`${tunnel}: the ${allGateways.length} gateway agents build their own tunnels (keys and endpoints via the broker)`);
+      // A peer is ready when WireGuard has a handshake (`up`); VXLAN, Geneve and IPsec report `configured` once the
+      // peer is programmed (as the agent-tunnels test waits for them).
+      const ready = new Set(tunnel === 'wireguard' ? ['up'] : ['up', 'configured']);
       // What is missing, per gateway: the message a failed start-up ends with.
       const missing = (): string[] =>
         allGateways.flatMap((g) => {
           const st = fleet.tunnelStatus(g);
           const remote = othersOf(clusterOf(g)).flatMap((other) => other.gateways.map((r) => ({ r, id: peerId(other.name, r) })));
-          const notUp = remote.filter(({ id }) => !st?.tunnel.peers.some((p) => p.id === id && p.state === 'up'));
+          const notUp = remote.filter(({ id }) => !st?.tunnel.peers.some((p) => p.id === id && ready.has(p.state)));
           if (notUp.length === 0) return [];
           const states = notUp.map(({ r, id }) => `${r} ${st?.tunnel.peers.find((p) => p.id === id)?.state ?? 'not planned'}`);
           return [`${g}: ${states.join(', ')}${st?.error ? ` (error: ${st.error})` : ''}`];
