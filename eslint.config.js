@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
  * test face `testing/`. Everything else is product code and ships in `dist/` (tsconfig.build.json leaves
  * these out; scripts/check-build-files.mjs checks that nothing of them is pulled back in through an import).
  */
-export const TEST_ONLY_FILES = ['testing/**', '**/testing.ts', '**/*.test.ts', '**/*.conformance.ts', '**/conformance-suite.ts', '**/*-e2e-suite.ts', '**/*bench*.ts'];
+export const TEST_ONLY_FILES = ['testing/**', '**/testing.ts', '**/*.test.ts', '**/*.conformance.ts', '**/conformance-suite.ts', '**/*e2e-suite.ts', '**/*bench*.ts'];
 
 /** Product code never imports the test face or Jest (they would ship, and @jest/globals throws outside Jest). */
 export const productImports = {

@@ -11,28 +11,28 @@ export type {
   Interface,
   Route,
   Segment,
-} from './topology-model.js';
-export { ROUTER_HOST, WAN_SEGMENT, POD_BRIDGE } from './topology-model.js';
-export { resolveTopology, hostAddresses } from './topology-resolve.js';
-export { BUILTIN_TOPOLOGIES, BUILTIN_NAMES } from './topology-builtins.js';
-export { loadTopology, topologyFromText, parseTopologySpec, topologySpecSchema } from './topology-load.js';
-export { planLab, stepCommands, describeStep, labNamespaces, switchNetns, SWITCH_BRIDGE, LAB_PHASES } from './lab-plan.js';
-export type { LabStep, LabPhase, PlanOptions, IfRef } from './lab-plan.js';
-export { executePlan, type LabStepEvent, type StepRunner } from './lab-executor.js';
-export { labStatePath, readLabState, type LabState, type LabHostInfo, type LabDaemon } from './lab-state.js';
-export { runIdOfNetns, teardownRun, type TeardownReport } from './lab-teardown.js';
-export { labUp, labDown, labDownAll, labStatus, labAttach, labHostsOf } from './lab.js';
-export type { Lab, LabUpOptions, LabSummary, LabExtension } from './lab.js';
-export { findLeftovers, netnsInodes, type Leftovers } from './lab-leftovers.js';
-export { realLabRegistry } from './lab-registry.js';
-export { createLabTunnel, remoteRoutes, isTunnelType, type LabTunnel } from './lab-tunnel.js';
+} from './topology/model.js';
+export { ROUTER_HOST, WAN_SEGMENT, POD_BRIDGE } from './topology/model.js';
+export { resolveTopology, hostAddresses } from './topology/resolve.js';
+export { BUILTIN_TOPOLOGIES, BUILTIN_NAMES } from './topology/builtins.js';
+export { loadTopology, topologyFromText, parseTopologySpec, topologySpecSchema } from './topology/load.js';
+export { planLab, stepCommands, describeStep, labNamespaces, switchNetns, SWITCH_BRIDGE, LAB_PHASES } from './lab/plan.js';
+export type { LabStep, LabPhase, PlanOptions, IfRef } from './lab/plan.js';
+export { executePlan, type LabStepEvent, type StepRunner } from './lab/executor.js';
+export { labStatePath, readLabState, type LabState, type LabHostInfo, type LabDaemon } from './lab/state.js';
+export { runIdOfNetns, teardownRun, type TeardownReport } from './lab/teardown.js';
+export { labUp, labDown, labDownAll, labStatus, labAttach, labHostsOf } from './lab/lab.js';
+export type { Lab, LabUpOptions, LabSummary, LabExtension } from './lab/lab.js';
+export { findLeftovers, netnsInodes, type Leftovers } from './lab/leftovers.js';
+export { realLabRegistry } from './lab/registry.js';
+export { createLabTunnel, remoteRoutes, isTunnelType, type LabTunnel } from './lab/tunnel.js';
 // Chaos scenarios: model, runner, reports.
-export { parseScenario, validateScenario, FAULT_KINDS, TRAFFIC_KINDS, type Scenario, type FaultKind, type Profile } from './scenario-model.js';
-export { loadScenario, builtinScenarioNames, scenarioTopology } from './scenario-files.js';
-export { runScenarioCommand, withFailoverLab, defaultReportDir, type ScenarioRunOptions } from './runner-main.js';
-export { runScenario, runTrial, type RunEvent, type RunOptions } from './runner-run.js';
-export type { FailoverBackend } from './runner-backend.js';
-export { jsonOutput } from './report-writer.js';
-export type { RunReport, TrialResult, RunSummary } from './report-model.js';
-export { runFailoverDemo } from './runner-demo.js';
-export { parseStressSpec, formatStressSpec, startStress, type StressSpec, type StressRecord } from './stress.js';
+export { parseScenario, validateScenario, FAULT_KINDS, TRAFFIC_KINDS, type Scenario, type FaultKind, type Profile } from './model/scenario.js';
+export { loadScenario, builtinScenarioNames, scenarioTopology } from './model/scenario-files.js';
+export { runScenarioCommand, withFailoverLab, defaultReportDir, type ScenarioRunOptions } from './runner/main.js';
+export { runScenario, runTrial, type RunEvent, type RunOptions } from './runner/run.js';
+export type { FailoverBackend } from './model/failover-backend.js';
+export { jsonOutput } from './report/writer.js';
+export type { RunReport, TrialResult, RunSummary } from './report/model.js';
+export { runFailoverDemo } from './runner/demo.js';
+export { parseStressSpec, formatStressSpec, startStress, type StressSpec, type StressRecord } from './runner/stress.js';

@@ -16,7 +16,7 @@ const { values } = parseArgs({ options: { project: { type: 'string', default: 't
 
 /** Test-only by name (the same list as TEST_ONLY_FILES in eslint.config.js). */
 const BENCH = /bench[^/]*\.ts$/;
-const TEST_ONLY = [/^testing\//, /(^|\/)testing\.ts$/, /\.test\.ts$/, /\.conformance\.ts$/, /(^|\/)conformance-suite\.ts$/, /-e2e-suite\.ts$/, ...(values.benches ? [] : [BENCH])];
+const TEST_ONLY = [/^testing\//, /(^|\/)testing\.ts$/, /\.test\.ts$/, /\.conformance\.ts$/, /(^|\/)conformance-suite\.ts$/, /(^|[\/-])e2e-suite\.ts$/, ...(values.benches ? [] : [BENCH])];
 /**
  * Known exceptions, each with the reason it still ships. ipam/index.ts exports benchmarkAllocator (used by the
  * CNI bench); the ipam room's face decides whether it stays.

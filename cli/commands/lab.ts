@@ -36,7 +36,7 @@ export function registerLabCommands(program: Command): void {
       process.stderr.write(`lab ${runId}: building ${o.topology}${o.tunnel ? ` with ${o.tunnel} tunnels` : ''}\n`);
       try {
         const l = await labUp({ topology: o.topology, runId, ...(o.tunnel ? { tunnel: o.tunnel } : {}), onStep: stepLine, signal: abort.signal });
-        process.stderr.write(`lab ${runId}: ready in ${l.setupMs} ms (${Object.keys(l.hosts).length} hosts); remove with: strait lab down --run-id ${runId}\n`);
+        process.stderr.write(`lab ${runId}: ready in ${l.setupMs} ms (${Object.keys(l.hosts).length} hosts); remove with: strait lab down ${runId}\n`);
         if (o.json) process.stdout.write(`${JSON.stringify({ runId, hosts: l.hosts })}\n`);
         else {
           for (const [name, h] of Object.entries(l.hosts)) {
@@ -55,13 +55,13 @@ export function registerLabCommands(program: Command): void {
   lab
     .command('down')
     .description('Remove a lab (namespaces, links, daemons, files), also after a crash')
+    .argument('[run-id]', 'the run to remove (the same as --run-id)')
     .option('--run-id <id>', 'the run to remove')
     .option('--all', 'remove every lab on this machine (all st-* namespaces and recorded labs)')
     .option('--json', 'print what was removed as JSON')
-    .action(async (o) => {
-      if (!o.all && !o.runId) throw new StraitError('INVALID_ARGUMENT', 'give --run-id ID or --all');
-      if (o.all && o.runId) throw new StraitError('INVALID_ARGUMENT', 'give either --run-id or --all, not both');
-      const reports = o.all ? await labDownAll() : [await labDown(o.runId as string)];
+    .action(async (positional, o) => {
+      const runId = downTarget(positional, o);
+      const reports = runId === 'all' ? await labDownAll() : [await labDown(runId.runId)];
       if (o.json) process.stdout.write(`${JSON.stringify(reports)}\n`);
       else {
         for (const r of reports) {
@@ -92,4 +92,19 @@ export function registerLabCommands(program: Command): void {
         );
       }
     });
+}
+
+/**
+ * What `lab down` removes: `lab down ID` (as the docs and `lab up` write it), `--run-id ID`
+ * (as `lab up` prints it) or `--all`; the same id given both ways is fine, anything else ambiguous is refused.
+ */
+export function downTarget(positional: string | undefined, o: { runId?: string; all?: boolean }): { runId: string } | 'all' {
+  if (positional !== undefined && o.runId !== undefined && positional !== o.runId) {
+    throw new StraitError('INVALID_ARGUMENT', `two run ids given (${positional} and --run-id ${o.runId}): give one`);
+  }
+  const runId = positional ?? o.runId;
+  if (o.all && runId !== undefined) throw new StraitError('INVALID_ARGUMENT', 'give either a run id or --all, not both');
+  if (o.all) return 'all';
+  if (runId === undefined) throw new StraitError('INVALID_ARGUMENT', 'give a run id (lab down ID) or --all');
+  return { runId };
 }

@@ -1,0 +1,128 @@
+import { deleteNetns, openNetnsRef, pidsInNetnsRef, run } from '../../host/index.js';
+import type { FailoverBackend } from '../model/failover-backend.js';
+import type { FaultKind } from '../model/scenario.js';
+
+/**
+ * Fault injectors. Each hits one gateway of the backend's cluster and returns how to undo it, so the runner can
+ * put the lab back between trials. Every fault acts on something this run created (its namespaces, its pids).
+ */
+export interface InjectedFault {
+  kind: FaultKind;
+  gateway: string;
+  /** Epoch ms at which the fault took effect (just after the action completed). */
+  at: number;
+  /** The gateway's namespace is gone: egress IPs on it vanished at `at`. */
+  nodeGone: boolean;
+  /** Undo the fault (restart, unfreeze, relink, unpartition, rebuild). */
+  restore(): Promise<void>;
+}
+
+function signal(pid: number | null, sig: NodeJS.Signals): void {
+  if (pid === null) return;
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** nftables table that partitions a gateway from its cluster: everything in or out of the LAN device is dropped. */
+export function partitionRuleset(table: string, dev: string): string {
+  return [
+    `table inet ${table} {`,
+    `  chain part_in { type filter hook prerouting priority raw - 10; policy accept; iifname "${dev}" drop; }`,
+    `  chain part_out { type filter hook output priority raw - 10; policy accept; oifname "${dev}" drop; }`,
+    `  chain part_fwd { type filter hook forward priority filter - 10; policy accept; oifname "${dev}" drop; }`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: string): Promise<InjectedFault> {
+  const lab = b.lab;
+  const dev = b.gatewayLanDev;
+  const table = `st_${lab.runId}_partition`;
+  const done = (restore: () => Promise<void>, nodeGone = false): InjectedFault => ({ kind, gateway, at: Date.now(), nodeGone, restore });
+  switch (kind) {
+    case 'gateway-sigkill': {
+      signal(b.agentPid(gateway), 'SIGKILL');
+      return done(() => b.restartAgent(gateway));
+    }
+    case 'gateway-sigstop': {
+      const pid = b.agentPid(gateway);
+      signal(pid, 'SIGSTOP');
+      return done(async () => signal(pid, 'SIGCONT'));
+    }
+    case 'link-down': {
+      await lab.exec(gateway, ['ip', 'link', 'set', dev, 'down']);
+      return done(async () => {
+        await lab.exec(gateway, ['ip', 'link', 'set', dev, 'up']);
+        // Link down flushed the routes through the device; put the topology's routes back.
+        const host = lab.topology.hosts.find((h) => h.name === gateway);
+        for (const r of host?.routes ?? []) {
+          const argv = ['ip', 'route', 'replace', r.dst, ...(r.via ? ['via', r.via] : []), ...(r.dev ? ['dev', r.dev] : [])];
+          await lab.exec(gateway, argv, { allowFailure: true });
+        }
+      });
+    }
+    case 'node-death': {
+      const ns = lab.netns(gateway);
+      // Held open from the start: after the namespace is deleted by name, this reference still finds what runs
+      // in it and reaches its links, and it decides when the kernel tears it down (see below).
+      const keep = openNetnsRef(ns);
+      const pids = keep ? pidsInNetnsRef(keep) : [];
+      // The node dies when its processes do: that is the fault's moment, not the end of the cleanup after it.
+      const at = Date.now();
+      // The namespace only dies with its last process: kill everything in it (all of it belongs to this run).
+      for (const pid of pids) signal(pid, 'SIGKILL');
+      await deleteNetns(ns);
+      if (!keep) return done(() => b.rebuildGateway(gateway), true);
+      // Deleted by name, nothing enters it by name any more. What entered between the listing and the deletion
+      // (the scenario's own fence reader restarts its `nft` in the namespace on its next look; an `ip netns exec`
+      // that opened the namespace file before the deletion can even enter it later) would keep a dead node running
+      // and its namespace alive for good: kill that now, and again when the fault is undone.
+      const sweep = async (): Promise<void> => {
+        for (let i = 0; i < 5; i++) {
+          const late = pidsInNetnsRef(keep);
+          if (late.length === 0) break;
+          for (const pid of late) signal(pid, 'SIGKILL');
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      };
+      await sweep();
+      // A dead node falls silent at once: every link of it goes dark.
+      const links = JSON.parse((await run([...keep.enter, 'ip', '-j', 'link', 'show'], { allowFailure: true })).stdout || '[]') as { ifname: string }[];
+      const down = links.filter((l) => l.ifname !== 'lo').map((l) => `link set dev ${l.ifname} down`);
+      if (down.length) await run([...keep.enter, 'ip', '-force', '-batch', '-'], { input: `${down.join('\n')}\n`, allowFailure: true });
+      // Torn down by the kernel only when the trial is over. Tearing a namespace down holds the (one, shared)
+      // kernel's rtnl lock for ~60 ms, and every other "node" of the lab waits for it to change a route: measured
+      // in the fast profile, node-death trials in which the client node's route move took 61-66 ms instead of ~10.
+      // A real node death stalls no other node's kernel. The open reference keeps the kernel object (links down,
+      // nothing running) until restore drops it.
+      // (Once this timer has closed it, a later sweep finds nothing by it; the rebuild still copes.)
+      const release = setTimeout(() => keep.close(), 10_000);
+      release.unref();
+      const restore = async (): Promise<void> => {
+        clearTimeout(release);
+        await sweep();
+        keep.close();
+        await b.rebuildGateway(gateway);
+      };
+      return { kind, gateway, at, nodeGone: true, restore };
+    }
+    case 'partition': {
+      await lab.exec(gateway, ['nft', '-f', '-'], { input: partitionRuleset(table, dev) });
+      return done(async () => {
+        await lab.exec(gateway, ['nft', 'delete', 'table', 'inet', table], { allowFailure: true });
+      });
+    }
+    case 'broker-restart': {
+      // The broker goes away exactly while the gateway fails over: kill the agent and, at once, SIGKILL the broker
+      // process and its Redis (the lease store) and start both again (the backend's restartBroker).
+      signal(b.agentPid(gateway), 'SIGKILL');
+      const at = Date.now();
+      await b.restartBroker();
+      return { kind, gateway, at, nodeGone: false, restore: () => b.restartAgent(gateway) };
+    }
+  }
+}

@@ -1,0 +1,5 @@
+import { describeThreeClusterTunnel, describeTwoClusterTunnel } from './e2e-suite.js';
+
+// End-to-end through the lab with real vxlan tunnels (see e2e-suite.ts for what is checked).
+describeTwoClusterTunnel('vxlan');
+describeThreeClusterTunnel('vxlan', { rotation: false });

@@ -1,0 +1,107 @@
+import type { GatewayEvent, TcpProbeResult, UdpProbeResult } from '../probes/analysis.js';
+import { analyseTcp, analyseUdp, eipConflicts, gatewayAt, sortEvents } from '../probes/analysis.js';
+import type { FlowResult, TrialResult, TrialTimeline } from '../report/model.js';
+import type { FaultKind, Profile, ScenarioAssertions, TrafficKind } from '../model/scenario.js';
+import { outageLimitMs } from '../model/scenario.js';
+
+/** Everything one trial measured, before judging it. */
+export interface TrialMeasurement {
+  index: number;
+  fault: string;
+  faultKind: FaultKind;
+  profile: Profile;
+  cluster: string;
+  faultedGateway: string;
+  /** The standby of the faulted cluster (the gateway that should take over). */
+  standbyGateway: string | null;
+  gateways: string[];
+  startedAt: number;
+  faultAt: number;
+  endedAt: number;
+  flows: {
+    kind: TrafficKind;
+    from: string;
+    expectedSource: string | null;
+    udp: UdpProbeResult;
+    tcp: TcpProbeResult | null;
+  }[];
+  events: GatewayEvent[];
+  /** Where each egress IP was when sampling started. */
+  initialEips: { gateway: string; ip: string }[];
+}
+
+/** Analyses a trial and checks it against the scenario's assertions. Pure. */
+export function evaluateTrial(m: TrialMeasurement, a: ScenarioAssertions): { result: TrialResult; timeline: TrialTimeline } {
+  const events = sortEvents(m.events);
+  const flows: FlowResult[] = m.flows.map((f) => ({
+    kind: f.kind,
+    from: f.from,
+    target: f.udp.target,
+    expectedSource: f.expectedSource,
+    udp: analyseUdp(f.udp, m.faultAt, f.expectedSource),
+    tcp: f.tcp ? analyseTcp(f.tcp, m.faultAt) : null,
+  }));
+  const conflicts = eipConflicts(events, m.initialEips, m.startedAt, m.endedAt);
+  const takeover = gatewayAt(events, m.cluster, m.endedAt);
+  const wrong = [...new Set(flows.flatMap((f) => f.udp.wrongSourceIPs.map((w) => w.ip)))];
+  const outageMs = Math.max(0, ...flows.map((f) => f.udp.outageMs));
+  const v: string[] = [];
+  if (a.recovers) {
+    for (const f of flows) if (!f.udp.recovered) v.push(`${f.kind} traffic did not recover within the trial`);
+  }
+  const limit = outageLimitMs(a, m.profile);
+  for (const f of flows) {
+    if (f.udp.recovered && f.udp.outageMs > limit) v.push(`${f.kind} outage ${f.udp.outageMs} ms exceeds ${limit} ms`);
+  }
+  if (a.takeover === 'standby' && m.standbyGateway !== null && takeover !== m.standbyGateway) {
+    v.push(`expected ${m.standbyGateway} to take over, traffic ended on ${takeover ?? 'no gateway'}`);
+  }
+  if (a.takeover === 'any' && (takeover === null || takeover === m.faultedGateway)) {
+    v.push(`no other gateway took over from ${m.faultedGateway}`);
+  }
+  if (a.noEipConflict) {
+    for (const c of conflicts) v.push(`egress IP ${c.ip} was on ${c.gateways.join(' and ')} for ${Math.round(c.to - c.from)} ms`);
+  }
+  if (a.sourceIp) {
+    for (const f of flows) {
+      for (const w of f.udp.wrongSourceIPs) v.push(`${f.kind}: server saw source ${w.ip} (${w.count} probes), expected ${f.expectedSource}`);
+    }
+  }
+  for (const kind of a.tcpSurvives) {
+    const f = flows.find((x) => x.kind === kind);
+    if (f?.tcp && !f.tcp.survived) v.push(`${kind} TCP stream broke (${f.tcp.error ?? 'no data after the fault'})`);
+  }
+  const result: TrialResult = {
+    index: m.index,
+    fault: m.fault,
+    faultKind: m.faultKind,
+    profile: m.profile,
+    faultedGateway: m.faultedGateway,
+    expectedGateway: m.standbyGateway,
+    takeoverGateway: takeover,
+    startedAt: m.startedAt,
+    faultAt: m.faultAt,
+    endedAt: m.endedAt,
+    outageMs,
+    lost: flows.reduce((s, f) => s + f.udp.lost, 0),
+    recovered: flows.every((f) => f.udp.recovered),
+    eipConflict: conflicts.length > 0,
+    eipConflicts: conflicts,
+    wrongSourceIPs: wrong,
+    flows,
+    violations: v,
+  };
+  const timeline: TrialTimeline = {
+    flows: m.flows.map((f) => ({
+      kind: f.kind,
+      cluster: m.cluster,
+      records: f.udp.records,
+      tcpEchoTimes: f.tcp?.echoTimes ?? [],
+      tcpBrokeAt: f.tcp?.brokeAt ?? null,
+    })),
+    events,
+    initialEips: m.initialEips.map((e) => ({ gateway: e.gateway, ip: e.ip })),
+    gateways: m.gateways,
+  };
+  return { result, timeline };
+}
