@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { describeRoot } from '../../testing/index.js';
 import type { TunnelType } from '../../tunnel/index.js';
-import { labUp, type Lab } from './lab.js';
+import { labUp, type Lab, type LabUpOptions } from './lab.js';
 import { findLeftovers, netnsInodes } from './leftovers.js';
 import { backgroundPing, parsePingSummary, ping, pingUntil, startCapture, tcpMessage, tcpTransfer } from './traffic.js';
 
@@ -14,18 +14,35 @@ const ENCAP_PORT: Record<TunnelType, number> = { vxlan: 4789, geneve: 6081, wire
 const ENCRYPTED: Record<TunnelType, boolean> = { vxlan: false, geneve: false, wireguard: true, ipsec: true };
 const SETUP_TIMEOUT = 90_000;
 
-function holder(): { get(): Lab; set(l: Lab | undefined): void; down(): Promise<void>; inodes: number[] } {
+/**
+ * The suite's lab. `up` keeps the build in flight so that `down` can stop it: when the set-up hook times out (a
+ * loaded machine: lab up took over 90 s at load 26), Jest runs afterAll while labUp is still building, and a lab
+ * finished after the teardown stayed up for good (16 namespaces, wireguard-go and ovs-vswitchd per run, seen).
+ */
+function holder(): { get(): Lab; up(o: LabUpOptions): Promise<void>; down(): Promise<void>; inodes: number[] } {
   let lab: Lab | undefined;
+  let building: { abort: AbortController; done: Promise<Lab> } | undefined;
   return {
     inodes: [],
     get() {
       if (!lab) throw new Error('lab not built (see beforeAll failure)');
       return lab;
     },
-    set(l) {
-      lab = l;
+    async up(o) {
+      const abort = new AbortController();
+      const done = labUp({ ...o, signal: abort.signal });
+      building = { abort, done };
+      lab = await done;
+      building = undefined;
     },
     async down() {
+      // A build still running is aborted (labUp rolls back what it created), or its lab is taken down once built.
+      const b = building;
+      building = undefined;
+      if (b) {
+        b.abort.abort();
+        lab = await b.done.catch(() => undefined);
+      }
       const l = lab;
       lab = undefined;
       await l?.down();
@@ -41,7 +58,7 @@ export function describeTwoClusterTunnel(type: TunnelType): void {
     const b = 'c2-n1-p1';
 
     beforeAll(async () => {
-      h.set(await labUp({ topology: 'two-clusters', tunnel: type }));
+      await h.up({ topology: 'two-clusters', tunnel: type });
       h.inodes = await netnsInodes(h.get().runId);
     }, SETUP_TIMEOUT);
 
@@ -124,7 +141,7 @@ export function describeThreeClusterTunnel(type: TunnelType, opts: { rotation: b
     const p3 = 'c3-n1-p1';
 
     beforeAll(async () => {
-      h.set(await labUp({ topology: 'three-clusters', tunnel: type }));
+      await h.up({ topology: 'three-clusters', tunnel: type });
       h.inodes = await netnsInodes(h.get().runId);
     }, SETUP_TIMEOUT);
 
