@@ -39,6 +39,10 @@ export class BrokerBlockLeaser implements BlockLeaser {
     } catch (e) {
       // An exhausted pool is a value for the engine (it reports POOL_EXHAUSTED with its per-pool explanation).
       if (e instanceof StraitError && e.code === 'POOL_EXHAUSTED') return undefined;
+      // The broker may have leased a block we never heard of (the client's retries with the same Idempotency-Key
+      // ran out). Adopt what the broker records for this node now, so that block is used and returned when empty
+      // instead of staying leased to us unseen until the next restart's reconcile.
+      if (e instanceof StraitError && e.code === 'OUTCOME_UNKNOWN') await this.adoptAfterUnknownOutcome(node);
       throw e;
     }
     const lease: BlockLease = { pool, cidr: block.cidr, node, leasedAt };
@@ -73,6 +77,16 @@ export class BrokerBlockLeaser implements BlockLeaser {
   private async findId(pool: string, cidr: string, node: string): Promise<string | undefined> {
     const { items } = await this.client.listBlocks({ cluster: this.cluster, pool });
     return items.find((b) => b.cidr === cidr && b.node === node)?.id;
+  }
+
+  private async adoptAfterUnknownOutcome(node: string): Promise<void> {
+    try {
+      const r = await this.reconcile(node, { dropStale: false });
+      if (r.adopted.length) this.log.warn({ blocks: r.adopted, node }, 'adopted blocks the broker leased to this node while its answer was lost');
+    } catch (err) {
+      // The broker is still away: the reconcile at the next start adopts the block.
+      this.log.warn({ err, node }, 'cannot check the broker for a block leased while its answer was lost; the next start adopts it');
+    }
   }
 
   /**
