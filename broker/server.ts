@@ -13,6 +13,7 @@ import { BrokerStore } from './broker-store.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
 import { BrokerJobs, DEFAULT_JOB_SETTINGS, type JobSettings } from './jobs.js';
 import { DEFAULT_EDGE_LIMITS, requestTimeoutMs, type EdgeLimits } from './edge-limits.js';
+import { LatestValue } from './latest-value.js';
 import { createBrokerMetrics } from './metrics.js';
 import { certHash } from './tls.js';
 import { WatchHub } from './watch-hub.js';
@@ -93,10 +94,12 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
   let jobs: BrokerJobs | undefined;
   let hub: WatchHub | undefined;
   let server: http.Server | undefined;
+  const samplers: LatestValue<unknown>[] = [];
   let stopped = false;
   const stop = async (o: { stopRedis?: boolean } = {}): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    for (const s of samplers) s.stop();
     await hub?.stop();
     if (server?.listening) {
       server.closeAllConnections();
@@ -148,14 +151,20 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
       const caPem = tls && existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined;
       if (caPem) caHash = certHash(caPem);
       const watchStreams = new Set<http.ServerResponse>();
+      // Counted in Redis once a second in the background: a scrape never waits behind the lease traffic.
+      const leaseCounts = new LatestValue(async () => {
+        const [b, a] = await Promise.all([conn.hlen(store.keys.objects('Block')), conn.hlen(store.keys.objects('AddressLease'))]);
+        return { blocks: b, addresses: a };
+      }, { blocks: 0, addresses: 0 }, 1000, (err) => logger.debug({ err }, 'metrics: lease counts'));
+      const queueDepth = new LatestValue(() => j.depth(), 0, 1000, (err) => logger.debug({ err }, 'metrics: queue depth'));
+      samplers.push(leaseCounts, queueDepth);
+      leaseCounts.start();
+      queueDepth.start();
       const metrics = createBrokerMetrics({
-        leases: async () => {
-          const [b, a] = await Promise.all([conn.hlen(store.keys.objects('Block')), conn.hlen(store.keys.objects('AddressLease'))]);
-          return { blocks: b, addresses: a };
-        },
+        leases: () => Promise.resolve(leaseCounts.get()),
         watchers: () => h.size,
         watchBacklog: () => watchBacklog(watchStreams),
-        queueDepth: () => j.depth(),
+        queueDepth: () => Promise.resolve(queueDepth.get()),
       });
       const { host, port: wantPort } = parseListen(opts.listen ?? '127.0.0.1:8443');
       const advertiseHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
