@@ -18,8 +18,8 @@ import {
 import { defaultBlockSize, MAX_POOL_INDEX_BITS, parseCidrRange, poolMeta, rangeEntry, rangesOverlap } from './cidr-range.js';
 import { BrokerKeys, KEY } from './store/keys.js';
 import { BROKER_LUA_DIR, defineScripts, readLuaScript, type LuaScript, type ScriptCall } from './store/script-loader.js';
+import { objectOf, scriptError, type Reply } from './store/script-errors.js';
 
-type Reply = [string, ...string[]];
 type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'leaseBlock' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses';
 
 /**
@@ -133,9 +133,7 @@ export class BrokerStore {
     } catch (e) {
       throw this.writeFailure(e);
     }
-    if (r[0] === 'IDEMMISMATCH') {
-      throw new StraitError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request (method, path or body); use a new key per request', { key: idem?.key.split('/').pop() });
-    }
+    if (r[0] === 'IDEMMISMATCH') throw scriptError(r, { kind: '', name: '', idemKey: idem?.key });
     return r;
   }
 
@@ -184,9 +182,7 @@ export class BrokerStore {
     if (!idem) return undefined;
     const [fp, reply] = await this.redis.hmget(this.keys.idempotency(idem.key), 'fp', 'reply');
     if (fp === null || fp === undefined) return undefined;
-    if (fp !== idem.fingerprint) {
-      throw new StraitError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request (method, path or body); use a new key per request', { key: idem.key.split('/').pop() });
-    }
+    if (fp !== idem.fingerprint) throw scriptError(['IDEMMISMATCH'], { kind: '', name: '', idemKey: idem.key });
     return JSON.parse(reply ?? '["INTERNAL"]') as Reply;
   }
 
@@ -238,9 +234,7 @@ export class BrokerStore {
     idem?: Idem,
   ): Promise<KindObjectMap[K]> {
     const r = await this.run('put', idem, kind, name, mode, encodeObject(obj), expectedRv, ref ? KEY.objects(ref.kind) : '', ref?.name ?? '', keepCreatedAt ? '1' : '');
-    return this.result(r, kind, name, () => {
-      if (r[0] === 'NOREF') throw new StraitError('NOT_FOUND', `${ref?.kind} ${JSON.stringify(ref?.name)} not found`, { kind: ref?.kind, name: ref?.name });
-    }) as KindObjectMap[K];
+    return objectOf(r, { kind, name, ref }) as KindObjectMap[K];
   }
 
   async delete<K extends Kind>(
@@ -251,30 +245,7 @@ export class BrokerStore {
     const guards = opts.guards ?? [];
     const cleanup = (opts.cleanup ?? []).flat();
     const r = (await this.replayed(opts.idem)) ?? (await this.run('del', opts.idem, kind, name, opts.expectedRv ?? '', String(Date.now()), guards.length, ...guards, ...cleanup));
-    return this.result(r, kind, name, () => {
-      if (r[0] === 'INUSE') {
-        throw new StraitError('IN_USE', `${kind} ${JSON.stringify(name)} is still in use (${describeGuard(r[1] ?? '')})`, { kind, name, guard: describeGuard(r[1] ?? ''), key: r[1] ?? '' });
-      }
-    }) as KindObjectMap[K];
-  }
-
-  private result(r: Reply, kind: string, name: string, extra?: () => void): unknown {
-    switch (r[0]) {
-      case 'OK':
-      case 'EXISTING':
-        return JSON.parse(r[1] ?? '{}');
-      case 'NOTFOUND':
-        throw new StraitError('NOT_FOUND', `${kind} ${JSON.stringify(name)} not found`, { kind, name });
-      case 'STALE': {
-        const current = r[1]?.match(/^\{"resourceVersion":"(\d*)"/)?.[1];
-        throw new StraitError('STALE_RESOURCE_VERSION', `${kind} ${JSON.stringify(name)} has changed (now at resourceVersion ${current}); re-read and retry`, { kind, name, resourceVersion: current });
-      }
-      case 'EXISTS':
-        throw new StraitError('ALREADY_EXISTS', `${kind} ${JSON.stringify(name)} already exists`, { kind, name });
-      default:
-        extra?.();
-        throw new StraitError('INTERNAL', `unexpected store answer ${r[0]} for ${kind} ${name}`);
-    }
+    return objectOf(r, { kind, name }) as KindObjectMap[K];
   }
 
   /** Read-modify-write with CAS; retries when someone else wrote in between (unless the caller pinned a version). */
@@ -287,7 +258,7 @@ export class BrokerStore {
   ): Promise<KindObjectMap[K]> {
     // A retried update whose write happened answers what it answered then (not a STALE from its own write).
     const seen = await this.replayed(idem);
-    if (seen) return this.result(seen, kind, name) as KindObjectMap[K];
+    if (seen) return objectOf(seen, { kind, name }) as KindObjectMap[K];
     for (let attempt = 0; ; attempt++) {
       const cur = await this.get(kind, name);
       if (pinnedRv !== undefined && cur.resourceVersion !== pinnedRv) {
@@ -359,35 +330,13 @@ export class BrokerStore {
     const credential = `c.${req.id}.${secret}`;
     const r = await this.run('join', idem, m[1]!, sha256Hex(m[2]!), String(Date.now()), req.id, encodeObject(cluster), cidrKey, sha256Hex(secret), ranges.map(rangeEntry).join(';'), credential);
     switch (r[0]) {
-      case 'TOKEN':
-        throw new StraitError('JOIN_TOKEN_INVALID', `the join token is ${r[1]}`, { reason: r[1] });
-      case 'REGISTERED':
-        if (r[2] !== cidrKey) {
-          throw new StraitError('ALREADY_EXISTS', `cluster ${JSON.stringify(req.id)} is already registered with other CIDRs (${r[2]}); remove it first or use another id`, { kind: 'Cluster', name: req.id, registered: r[2] });
-        }
-        throw new StraitError(
-          'ALREADY_EXISTS',
-          `cluster ${JSON.stringify(req.id)} is already registered; a join token cannot re-join it: re-join with its current credential (Authorization: Bearer c.${req.id}.…), or have the admin issue a new one (POST /v1/clusters/${req.id}/credentials)`,
-          { kind: 'Cluster', name: req.id, rejoin: 'credential' },
-        );
-      case 'OVERLAP': {
-        const pairs = (r[2] ?? '').split(';').map((p) => {
-          const [mine, theirs] = p.split('=');
-          return { cidr: mine, conflictsWith: theirs };
-        });
-        throw new StraitError(
-          'CIDR_OVERLAP',
-          `cluster ${req.id} overlaps cluster ${r[1]}: ${pairs.map((p) => `${p.cidr} overlaps ${p.conflictsWith}`).join(', ')}`,
-          { cluster: r[1], ranges: pairs },
-        );
-      }
       case 'OK': {
         const c = JSON.parse(r[1]!) as Cluster;
         // The credential of the reply: a replayed join answers the credential it issued then.
         return { cluster: c, credential: r[2] ?? credential, rejoined: false };
       }
       default:
-        throw new StraitError('INTERNAL', `unexpected join answer ${r[0]}`);
+        throw scriptError(r, { kind: 'Cluster', name: req.id, cidrKey });
     }
   }
 
@@ -413,7 +362,7 @@ export class BrokerStore {
   async rotateCredential(id: string, idem?: Idem): Promise<{ cluster: Cluster; credential: string }> {
     const secret = randomBytes(24).toString('hex');
     const r = await this.run('rotate', idem, id, sha256Hex(secret), `c.${id}.${secret}`);
-    if (r[0] === 'NOTFOUND') throw new StraitError('NOT_FOUND', `Cluster ${JSON.stringify(id)} not found`, { kind: 'Cluster', name: id });
+    if (r[0] !== 'OK') throw scriptError(r, { kind: 'Cluster', name: id });
     return { cluster: await this.get('Cluster', id), credential: r[2] ?? `c.${id}.${secret}` };
   }
 
@@ -431,7 +380,7 @@ export class BrokerStore {
   async heartbeat(id: string, opts: { nodes?: readonly string[]; addressOwners?: readonly string[] } = {}): Promise<Cluster> {
     const set = (xs: readonly string[] | undefined): string[] => (xs === undefined ? ['-1'] : [String(xs.length), ...xs]);
     const r = await this.run('heartbeat', undefined, id, String(Date.now()), ...set(opts.nodes), ...set(opts.addressOwners));
-    if (r[0] === 'NOTFOUND') throw new StraitError('NOT_FOUND', `Cluster ${JSON.stringify(id)} not found`, { kind: 'Cluster', name: id });
+    if (r[0] !== 'OK') throw scriptError(r, { kind: 'Cluster', name: id });
     // Heartbeats themselves do not write events (they would flood the log); only a status flip does.
     return this.update('Cluster', id, (c) => (c.status === 'Ready' ? undefined : { ...strip(c), status: 'Ready' as const }));
   }
@@ -534,7 +483,7 @@ export class BrokerStore {
     const r = parseCidrRange(req.cidr);
     const obj: Omit<Subnet, 'resourceVersion'> = { name: req.name, cidr: r.cidr, ...(req.description !== undefined ? { description: req.description } : {}), createdAt: now() };
     const res = await this.run('createRanged', idem, 'Subnet', KEY.ranges('subnet'), req.name, encodeObject(obj), r.start, r.end, r.cidr, '', '');
-    return this.rangedResult(res, 'Subnet', req.name, r.cidr) as Subnet;
+    return objectOf(res, { kind: 'Subnet', name: req.name, cidr: r.cidr }) as Subnet;
   }
 
   async deleteSubnet(name: string, expectedRv?: string, idem?: Idem): Promise<Subnet> {
@@ -561,21 +510,7 @@ export class BrokerStore {
       createdAt: now(),
     };
     const res = await this.run('createRanged', idem, 'IPPool', KEY.ranges('pool'), req.name, encodeObject(obj), r.start, r.end, r.cidr, req.subnet ?? '', poolMeta(r, blockSize), req.cluster ?? '');
-    if (res[0] === 'NOOWNER') throw new StraitError('NOT_FOUND', `cluster ${JSON.stringify(req.cluster)} (the pool's owner) not found`, { kind: 'Cluster', name: req.cluster });
-    return this.rangedResult(res, 'IPPool', req.name, r.cidr, req.subnet) as IPPool;
-  }
-
-  private rangedResult(res: Reply, kind: 'Subnet' | 'IPPool', name: string, cidr: string, subnet?: string): unknown {
-    switch (res[0]) {
-      case 'NOPARENT':
-        throw new StraitError('NOT_FOUND', `subnet ${JSON.stringify(subnet)} not found`, { kind: 'Subnet', name: subnet });
-      case 'OUTSIDE':
-        throw new StraitError('INVALID_ARGUMENT', `pool ${name}: ${cidr} is not inside subnet ${subnet} (${res[1]})`, { subnet, subnetCidr: res[1] });
-      case 'OVERLAP':
-        throw new StraitError('CIDR_OVERLAP', `${kind} ${name} (${cidr}) overlaps ${kind} ${res[1]} (${res[2]})`, { kind, [kind === 'Subnet' ? 'subnet' : 'pool']: res[1], ranges: [{ cidr, conflictsWith: res[2] }] });
-      default:
-        return this.result(res, kind, name);
-    }
+    return objectOf(res, { kind: 'IPPool', name: req.name, cidr: r.cidr, subnet: req.subnet, cluster: req.cluster }) as IPPool;
   }
 
   /**
@@ -585,7 +520,7 @@ export class BrokerStore {
   async deletePool(name: string, expectedRv?: string, allowed?: (pool: IPPool) => void, idem?: Idem): Promise<IPPool> {
     // A retried delete whose write happened answers what it answered then (not NOT_FOUND from its own delete).
     const seen = await this.replayed(idem);
-    if (seen) return this.result(seen, 'IPPool', name) as IPPool;
+    if (seen) return objectOf(seen, { kind: 'IPPool', name }) as IPPool;
     const pool = await this.get('IPPool', name);
     allowed?.(pool);
     if (expectedRv !== undefined && expectedRv !== pool.resourceVersion) {
@@ -609,16 +544,13 @@ export class BrokerStore {
   // ------------------------------------------------------------------ leases
   async leaseBlock(pool: string, cluster: string, node: string, idem?: Idem): Promise<Block> {
     const r = await this.run('leaseBlock', idem, pool, cluster, node, now());
-    return this.leaseResult(r, pool, cluster, 'block') as Block;
+    return objectOf(r, { kind: 'block', name: pool, pool, cluster }) as Block;
   }
 
   /** One block per entry of `nodes`, in one atomic step; all or nothing (POOL_EXHAUSTED changes nothing). */
   async leaseBlocks(pool: string, cluster: string, nodes: readonly string[], idem?: Idem): Promise<List<Block>> {
     const r = await this.run('leaseBlocks', idem, pool, cluster, now(), nodes.length, ...nodes);
-    if (r[0] === 'EXHAUSTED') {
-      throw new StraitError('POOL_EXHAUSTED', `pool ${pool} cannot lease ${nodes.length} blocks (${r[1]} free); nothing was leased`, { pool, requested: nodes.length, available: Number(r[1]) });
-    }
-    if (r[0] !== 'OK') this.leaseResult(r, pool, cluster, 'block');
+    if (r[0] !== 'OK') throw scriptError(r, { kind: 'block', name: pool, pool, cluster, requested: nodes.length });
     return { items: r.slice(2).map((j) => JSON.parse(j) as Block), resourceVersion: r[1] ?? '' };
   }
 
@@ -628,47 +560,23 @@ export class BrokerStore {
    */
   async leaseAddresses(pool: string, owners: readonly string[], cluster: string, idem?: Idem): Promise<List<AddressLease>> {
     const r = await this.run('leaseAddresses', idem, pool, cluster, now(), owners.length, ...owners);
-    if (r[0] === 'OWNED') {
-      throw new StraitError('ALREADY_EXISTS', `owner ${JSON.stringify(r[1])} already holds an address of pool ${pool} for another cluster; nothing was leased`, { pool, owner: r[1] });
-    }
-    if (r[0] === 'EXHAUSTED') {
-      throw new StraitError('POOL_EXHAUSTED', `pool ${pool} cannot lease the addresses asked for (${r[1]} free); nothing was leased`, { pool, requested: owners.length, available: Number(r[1]) });
-    }
-    if (r[0] !== 'OK') this.leaseResult(r, pool, cluster, 'address');
+    if (r[0] !== 'OK') throw scriptError(r, { kind: 'address', name: pool, pool, cluster, requested: owners.length });
     return { items: r.slice(2).map((j) => JSON.parse(j) as AddressLease), resourceVersion: r[1] ?? '' };
   }
 
   async releaseBlock(id: string, requiredCluster = '', idem?: Idem): Promise<Block> {
     const r = await this.run('releaseBlock', idem, id, requiredCluster);
-    if (r[0] === 'FORBIDDEN') throw new StraitError('FORBIDDEN', `block ${id} belongs to cluster ${r[1]}`, { kind: 'Block', name: id });
-    return this.result(r, 'Block', id) as Block;
+    return objectOf(r, { kind: 'Block', name: id }) as Block;
   }
 
   async leaseAddress(pool: string, owner: string, cluster: string, idem?: Idem): Promise<{ lease: AddressLease; existing: boolean }> {
     const r = await this.run('leaseAddress', idem, pool, owner, cluster, now());
-    if (r[0] === 'OWNED') {
-      throw new StraitError('ALREADY_EXISTS', `owner ${JSON.stringify(owner)} already holds an address of pool ${pool} for another cluster`, { pool, owner });
-    }
-    return { lease: this.leaseResult(r, pool, cluster, 'address') as AddressLease, existing: r[0] === 'EXISTING' };
+    return { lease: objectOf(r, { kind: 'address', name: pool, pool, cluster, owner }) as AddressLease, existing: r[0] === 'EXISTING' };
   }
 
   async releaseAddress(ip: string, requiredCluster = '', idem?: Idem): Promise<AddressLease> {
     const r = await this.run('releaseAddress', idem, ip, requiredCluster);
-    if (r[0] === 'FORBIDDEN') throw new StraitError('FORBIDDEN', `address ${ip} belongs to cluster ${r[1]}`, { kind: 'AddressLease', name: ip });
-    return this.result(r, 'AddressLease', ip) as AddressLease;
-  }
-
-  private leaseResult(r: Reply, pool: string, cluster: string, what: string): unknown {
-    switch (r[0]) {
-      case 'NOPOOL':
-        throw new StraitError('NOT_FOUND', `pool ${JSON.stringify(pool)} not found`, { kind: 'IPPool', name: pool });
-      case 'NOCLUSTER':
-        throw new StraitError('NOT_FOUND', `cluster ${JSON.stringify(cluster)} not found`, { kind: 'Cluster', name: cluster });
-      case 'EXHAUSTED':
-        throw new StraitError('POOL_EXHAUSTED', `pool ${pool} has no free ${what}`, { pool });
-      default:
-        return this.result(r, what, pool);
-    }
+    return objectOf(r, { kind: 'AddressLease', name: ip }) as AddressLease;
   }
 
   /**
@@ -763,13 +671,6 @@ function nameOf(kind: Kind, o: unknown): string {
 /** Hash field of a cluster-scoped object: `cluster/name`, or `cluster/namespace/name` for namespaced ones. */
 export function egressKey(o: { cluster: string; name: string; namespace?: string | undefined }): string {
   return o.namespace === undefined ? `${o.cluster}/${o.name}` : `${o.cluster}/${o.namespace}/${o.name}`;
-}
-
-function describeGuard(key: string): string {
-  if (key.startsWith('sp:')) return 'it still has pools';
-  if (key.startsWith('pb:')) return 'it still has leased blocks';
-  if (key.startsWith('pa:')) return 'it still has leased addresses';
-  return key;
 }
 
 function tokenOf(id: string, h: Record<string, string>): Token {
