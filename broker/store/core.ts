@@ -5,7 +5,7 @@ import { BrokerKeys } from './keys.js';
 import { scriptError, type Reply } from './script-errors.js';
 import { BROKER_LUA_DIR, defineScripts, readLuaScript, type LuaScript, type ScriptCall } from './script-loader.js';
 
-type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'leaseBlock' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses';
+type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses';
 
 /**
  * An Idempotency-Key as the store records it: `key` already scoped to the caller (admin, cluster/<id>, join/<hash>),
@@ -23,7 +23,6 @@ const SCRIPT_FILES: Record<ScriptName, string> = {
   createRanged: 'create-ranged',
   join: 'join',
   rotate: 'rotate',
-  leaseBlock: 'lease-block',
   leaseBlocks: 'lease-blocks',
   leaseAddress: 'lease-address',
   leaseAddresses: 'lease-addresses',

@@ -6,9 +6,14 @@ import { objectOf, scriptError } from './script-errors.js';
 export class LeaseStore {
   constructor(private readonly core: StoreCore) {}
 
+  /**
+   * One block: a batch of one through the batch script (one scan and one lease path for both). The error context
+   * has no `requested`, so a full pool answers as a single lease always did ("has no free block").
+   */
   async leaseBlock(pool: string, cluster: string, node: string, idem?: Idem): Promise<Block> {
-    const r = await this.core.run('leaseBlock', idem, pool, cluster, node, now());
-    return objectOf(r, { kind: 'block', name: pool, pool, cluster }) as Block;
+    const r = await this.core.run('leaseBlocks', idem, pool, cluster, now(), 1, node);
+    if (r[0] !== 'OK') throw scriptError(r, { kind: 'block', name: pool, pool, cluster });
+    return JSON.parse(r[2] ?? '{}') as Block;
   }
 
   /** One block per entry of `nodes`, in one atomic step; all or nothing (POOL_EXHAUSTED changes nothing). */
