@@ -13,7 +13,9 @@ export class LeaseStore {
   async leaseBlock(pool: string, cluster: string, node: string, idem?: Idem): Promise<Block> {
     const r = await this.core.run('leaseBlocks', idem, pool, cluster, now(), 1, node);
     if (r[0] !== 'OK') throw scriptError(r, { kind: 'block', name: pool, pool, cluster });
-    return JSON.parse(r[2] ?? '{}') as Block;
+    // OK <json> is the reply the single-lease script recorded under an Idempotency-Key before an upgrade (kept 10
+    // minutes); the batch answers OK <rev> <json>.
+    return JSON.parse((r.length === 2 ? r[1] : r[2]) ?? '{}') as Block;
   }
 
   /** One block per entry of `nodes`, in one atomic step; all or nothing (POOL_EXHAUSTED changes nothing). */
