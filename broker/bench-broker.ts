@@ -219,9 +219,8 @@ async function main(): Promise<void> {
     }
 
     // ---------------------------------------------------------------- the ceiling: redis-benchmark, same Redis
-    // The broker's own lease scripts, run by redis-benchmark with 64 connections: one block per call, and BATCH
-    // blocks per call (the script behind the batch request); the same number of leases each.
-    const shaSingle = (await store.redis.script('LOAD', brokerScripts().leaseBlock.lua)) as string;
+    // The broker's own lease script, run by redis-benchmark with 64 connections: one block per call (what a single
+    // lease runs: a batch of one), and BATCH blocks per call (the batch request); the same number of leases each.
     const shaBatch = (await store.redis.script('LOAD', brokerScripts().leaseBlocks.lua)) as string;
     const rb = async (requests: number, args: string[]): Promise<number> => {
       const r = await run(['redis-benchmark', '-s', socket, '-c', String(CLIENTS), '-n', String(requests), '-q', ...args], { timeoutMs: 300_000 });
@@ -229,7 +228,7 @@ async function main(): Promise<void> {
       return m ? Number(m[1]) : NaN;
     };
     const iso = new Date().toISOString();
-    const ceilingScript = await rb(CEILING_LEASES, ['EVALSHA', shaSingle, '0', store.prefix, 'ceiling', 'bench', 'n1', iso]);
+    const ceilingScript = await rb(CEILING_LEASES, ['EVALSHA', shaBatch, '0', store.prefix, 'ceiling', 'bench', iso, '1', 'n1']);
     const ceilingBatch = BATCH * (await rb(Math.ceil(CEILING_LEASES / BATCH), ['EVALSHA', shaBatch, '0', store.prefix, 'ceiling2', 'bench', iso, String(BATCH), ...nodes]));
     const ceilingIncr = await rb(200_000, ['INCR', '{bench}:counter']);
 

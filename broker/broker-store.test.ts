@@ -40,6 +40,13 @@ describe('BrokerStore (Lua on a real Redis)', () => {
     expect(await outcomeCode(store.joinCluster(secret, { id: 'north', podCIDRs: ['10.3.0.0/16'], serviceCIDRs: [] }))).toBe('JOIN_TOKEN_INVALID');
   });
 
+  it('replays a single block lease recorded as OK <json> (before single leases were batches of one)', async () => {
+    const idem = { key: 'admin/pre-upgrade-lease', fingerprint: 'fp-1' };
+    const recorded = { resourceVersion: '7', id: 'old.0.7', pool: 'old', cidr: '10.99.0.0/26', cluster: 'east', node: 'n1', createdAt: '2026-01-01T00:00:00.000Z' };
+    await conn.hset(store.keys.idempotency(idem.key), 'fp', idem.fingerprint, 'reply', JSON.stringify(['OK', JSON.stringify(recorded)]));
+    expect(await store.leaseBlock('old', 'east', 'n1', idem)).toEqual(recorded);
+  });
+
   it('leases IPv4 and IPv6 blocks and addresses that format like ipaddr.js', async () => {
     await store.createSubnet({ name: 'v4', cidr: '10.200.0.0/16' });
     await store.createPool({ name: 'p4', cidr: '10.200.0.0/24', blockSize: 26, subnet: 'v4', purpose: 'pods' });

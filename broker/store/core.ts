@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { StraitError } from '../../api/index.js';
+import { BrokerKeys } from './keys.js';
+import { scriptError, type Reply } from './script-errors.js';
+import { BROKER_LUA_DIR, defineScripts, readLuaScript, type LuaScript, type ScriptCall } from './script-loader.js';
+
+type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses';
+
+/**
+ * An Idempotency-Key as the store records it: `key` already scoped to the caller (admin, cluster/<id>, join/<hash>),
+ * `fingerprint` a hash of the request (method, path, body), so a key reused for another request is refused.
+ */
+export interface Idem {
+  key: string;
+  fingerprint: string;
+}
+
+/** Script of each store operation, a file of `store/lua/`. */
+const SCRIPT_FILES: Record<ScriptName, string> = {
+  put: 'put',
+  del: 'delete',
+  createRanged: 'create-ranged',
+  join: 'join',
+  rotate: 'rotate',
+  leaseBlocks: 'lease-blocks',
+  leaseAddress: 'lease-address',
+  leaseAddresses: 'lease-addresses',
+  releaseBlock: 'release-block',
+  releaseAddress: 'release-address',
+  heartbeat: 'heartbeat',
+  ownerGc: 'owner-gc',
+  compact: 'compact',
+};
+
+let scripts: Record<ScriptName, LuaScript> | undefined;
+
+/** The broker's Lua scripts, read from their files once per process. */
+export function brokerScripts(): Record<ScriptName, LuaScript> {
+  scripts ??= Object.fromEntries(Object.entries(SCRIPT_FILES).map(([op, file]) => [op, readLuaScript(BROKER_LUA_DIR, file)])) as Record<ScriptName, LuaScript>;
+  return scripts;
+}
+
+export const IDEMPOTENCY_TTL_MS = 10 * 60_000;
+
+/** Redis answered, refusing before running anything: nothing changed. */
+const REFUSED_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|NOREPLICAS|MISCONF|OOM|CLUSTERDOWN|TRYAGAIN)\b/;
+
+export function sha256Hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/** JSON with `resourceVersion` first (placeholder), the shape the Lua scripts stamp. */
+export function encodeObject(obj: object): string {
+  const { resourceVersion: _rv, ...rest } = obj as Record<string, unknown>;
+  const body = JSON.stringify(rest);
+  return body === '{}' ? '{"resourceVersion":"__RV__"}' : `{"resourceVersion":"__RV__",${body.slice(1)}`;
+}
+
+export const now = (): string => new Date().toISOString();
+
+/**
+ * What every area of the store shares: the connection, the key schema and the scripts, and running a script
+ * (connection checks, write failures told apart, Idempotency-Keys).
+ */
+export class StoreCore {
+  readonly keys: BrokerKeys;
+  readonly s: Record<ScriptName, ScriptCall>;
+
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+    private readonly idempotencyTtlMs = IDEMPOTENCY_TTL_MS,
+  ) {
+    this.keys = new BrokerKeys(prefix);
+    this.s = defineScripts(redis, 'strait', brokerScripts());
+  }
+
+  /**
+   * Runs one script, telling apart the two ways a write can fail on the way to Redis: refused before anything was
+   * sent (not connected, or Redis refused to run it: UNAVAILABLE, nothing changed), and the connection lost after
+   * the script was sent (OUTCOME_UNKNOWN: it may have run). With an Idempotency-Key the script records its reply
+   * atomically with the write, and a retry with the key learns the outcome.
+   */
+  async run(name: ScriptName, idem: Idem | undefined, ...args: (string | number)[]): Promise<Reply> {
+    await this.ensureConnected();
+    const head = idem ? `${this.prefix}\n${idem.key}\n${idem.fingerprint}\n${this.idempotencyTtlMs}` : this.prefix;
+    let r: Reply;
+    try {
+      r = (await this.s[name](head, ...args)) as Reply;
+    } catch (e) {
+      throw this.writeFailure(e);
+    }
+    if (r[0] === 'IDEMMISMATCH') throw scriptError(r, { kind: '', name: '', idemKey: idem?.key });
+    return r;
+  }
+
+  /**
+   * Resolves when Redis is connected (waiting up to 5 s for a connection under way, which a loaded machine needs for
+   * its ready check); else refuses at once, sending nothing.
+   */
+  async ensureConnected(): Promise<void> {
+    const r = this.redis;
+    if (r.status === 'ready') return;
+    if (r.status === 'wait') await r.connect().catch(() => undefined);
+    else if (r.status === 'connecting' || r.status === 'connect') {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(t);
+          r.off('ready', done);
+          r.off('close', done);
+          resolve();
+        };
+        const t = setTimeout(done, 5000);
+        r.once('ready', done);
+        r.once('close', done);
+      });
+    }
+    const now = r.status as string; // changed by the awaits above
+    if (now !== 'ready') throw new StraitError('UNAVAILABLE', `Redis is not connected (${now}); nothing was sent, nothing changed`);
+  }
+
+  writeFailure(e: unknown): unknown {
+    if (e instanceof StraitError) return e;
+    const err = e as { name?: string; message?: string };
+    if (err?.name === 'ReplyError') {
+      if (REFUSED_REPLY.test(err.message ?? '')) return new StraitError('UNAVAILABLE', `Redis refused the write: ${err.message}; nothing changed`, undefined, { cause: e });
+      return e;
+    }
+    return new StraitError(
+      'OUTCOME_UNKNOWN',
+      `the connection to Redis was lost after the write was sent (${err?.message ?? String(e)}): it may or may not have happened; retry with the same Idempotency-Key to learn which`,
+      undefined,
+      { cause: e },
+    );
+  }
+
+  /** The reply recorded under an Idempotency-Key, for writes that read before their script runs. */
+  async replayed(idem: Idem | undefined): Promise<Reply | undefined> {
+    if (!idem) return undefined;
+    const [fp, reply] = await this.redis.hmget(this.keys.idempotency(idem.key), 'fp', 'reply');
+    if (fp === null || fp === undefined) return undefined;
+    if (fp !== idem.fingerprint) throw scriptError(['IDEMMISMATCH'], { kind: '', name: '', idemKey: idem.key });
+    return JSON.parse(reply ?? '["INTERNAL"]') as Reply;
+  }
+
+  async currentRev(): Promise<string> {
+    return (await this.redis.get(this.keys.rev)) ?? '0';
+  }
+
+}

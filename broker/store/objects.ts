@@ -1,0 +1,185 @@
+import {
+  StraitError,
+  type AddressLease,
+  type Block,
+  type BrokerEgressClusterPolicy,
+  type BrokerEgressGateway,
+  type BrokerEgressPolicy,
+  type Cluster,
+  type Gateway,
+  type IPPool,
+  type Kind,
+  type List,
+  type Subnet,
+} from '../../api/index.js';
+import { KEY } from './keys.js';
+import { encodeObject, now, type Idem, type StoreCore } from './core.js';
+import { objectOf } from './script-errors.js';
+
+export interface KindObjectMap {
+  Cluster: Cluster;
+  Subnet: Subnet;
+  IPPool: IPPool;
+  Block: Block;
+  AddressLease: AddressLease;
+  Gateway: Gateway;
+  EgressGateway: BrokerEgressGateway;
+  EgressPolicy: BrokerEgressPolicy;
+  EgressClusterPolicy: BrokerEgressClusterPolicy;
+}
+
+export const EGRESS_KINDS = ['EgressGateway', 'EgressPolicy', 'EgressClusterPolicy'] as const;
+export type EgressKind = (typeof EGRESS_KINDS)[number];
+
+/** Objects of every kind: reads, the generic writes (create, update, upsert, CAS delete with guards) and the egress objects of clusters. */
+export class ObjectStore {
+  constructor(private readonly core: StoreCore) {}
+
+  // ------------------------------------------------------------------ reads
+  async list<K extends Kind>(kind: K, filter?: (o: KindObjectMap[K]) => boolean): Promise<List<KindObjectMap[K]>> {
+    const res = await this.core.redis.multi().get(this.core.keys.rev).hvals(this.core.keys.objects(kind)).hgetall(this.core.keys.heartbeats).exec();
+    if (!res) throw new StraitError('UNAVAILABLE', 'Redis transaction aborted');
+    for (const [err] of res) if (err) throw err;
+    const rev = (res[0]?.[1] as string | null) ?? '0';
+    let items = (res[1]?.[1] as string[]).map((j) => JSON.parse(j) as KindObjectMap[K]);
+    if (kind === 'Cluster') {
+      const hb = res[2]?.[1] as Record<string, string>;
+      items = items.map((c) => withHeartbeat(c as Cluster, hb[(c as Cluster).id]) as KindObjectMap[K]);
+    }
+    if (filter) items = items.filter(filter);
+    items.sort((a, b) => String(nameOf(kind, a)).localeCompare(String(nameOf(kind, b)), 'en', { numeric: true }));
+    return { items, resourceVersion: rev };
+  }
+
+  async get<K extends Kind>(kind: K, name: string): Promise<KindObjectMap[K]> {
+    const json = await this.core.redis.hget(this.core.keys.objects(kind), name);
+    if (json === null) throw new StraitError('NOT_FOUND', `${kind} ${JSON.stringify(name)} not found`, { kind, name });
+    const obj = JSON.parse(json) as KindObjectMap[K];
+    if (kind === 'Cluster') {
+      const hb = await this.core.redis.hget(this.core.keys.heartbeats, name);
+      return withHeartbeat(obj as Cluster, hb ?? undefined) as KindObjectMap[K];
+    }
+    return obj;
+  }
+
+  // ------------------------------------------------------------------ generic writes
+  async put<K extends Kind>(
+    kind: K,
+    name: string,
+    mode: 'create' | 'update' | 'upsert',
+    obj: Omit<KindObjectMap[K], 'resourceVersion'>,
+    expectedRv = '',
+    ref?: { kind: Kind; name: string },
+    keepCreatedAt = false,
+    idem?: Idem,
+  ): Promise<KindObjectMap[K]> {
+    const r = await this.core.run('put', idem, kind, name, mode, encodeObject(obj), expectedRv, ref ? KEY.objects(ref.kind) : '', ref?.name ?? '', keepCreatedAt ? '1' : '');
+    return objectOf(r, { kind, name, ref }) as KindObjectMap[K];
+  }
+
+  async delete<K extends Kind>(
+    kind: K,
+    name: string,
+    opts: { expectedRv?: string; guards?: string[]; cleanup?: [op: 'hdel' | 'srem' | 'del' | 'hsetnow', key: string, field: string][]; idem?: Idem | undefined } = {},
+  ): Promise<KindObjectMap[K]> {
+    const guards = opts.guards ?? [];
+    const cleanup = (opts.cleanup ?? []).flat();
+    const r = (await this.core.replayed(opts.idem)) ?? (await this.core.run('del', opts.idem, kind, name, opts.expectedRv ?? '', String(Date.now()), guards.length, ...guards, ...cleanup));
+    return objectOf(r, { kind, name }) as KindObjectMap[K];
+  }
+
+  /** Read-modify-write with CAS; retries when someone else wrote in between (unless the caller pinned a version). */
+  async update<K extends Kind>(
+    kind: K,
+    name: string,
+    change: (cur: KindObjectMap[K]) => Omit<KindObjectMap[K], 'resourceVersion'> | undefined,
+    pinnedRv?: string,
+    idem?: Idem,
+  ): Promise<KindObjectMap[K]> {
+    // A retried update whose write happened answers what it answered then (not a STALE from its own write).
+    const seen = await this.core.replayed(idem);
+    if (seen) return objectOf(seen, { kind, name }) as KindObjectMap[K];
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.get(kind, name);
+      if (pinnedRv !== undefined && cur.resourceVersion !== pinnedRv) {
+        throw new StraitError('STALE_RESOURCE_VERSION', `${kind} ${JSON.stringify(name)} has changed (now at resourceVersion ${cur.resourceVersion}); re-read and retry`, { kind, name, resourceVersion: cur.resourceVersion });
+      }
+      const next = change(cur);
+      if (next === undefined) return cur;
+      try {
+        return await this.put(kind, name, 'update', next, cur.resourceVersion, undefined, false, idem);
+      } catch (e) {
+        if (pinnedRv === undefined && attempt < 20 && e instanceof StraitError && e.code === 'STALE_RESOURCE_VERSION') continue;
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Creates or replaces one of a cluster's egress objects (keeping its createdAt). Refused with NOT_FOUND unless
+   * the cluster is registered, checked in the same script as the write, so nothing is left behind by a cluster
+   * that left a moment ago.
+   */
+  async putEgress<K extends EgressKind>(
+    kind: K,
+    obj: { cluster: string; name: string; namespace?: string; spec: unknown; labels: Record<string, string> },
+    expectedRv = '',
+    idem?: Idem,
+  ): Promise<KindObjectMap[K]> {
+    const ts = now();
+    // createdAt goes second: the script swaps in the stored one when it replaces an object.
+    const full = { createdAt: ts, cluster: obj.cluster, ...(obj.namespace !== undefined ? { namespace: obj.namespace } : {}), name: obj.name, spec: obj.spec, labels: obj.labels, updatedAt: ts };
+    return this.put(kind, egressKey(obj), 'upsert', full as unknown as Omit<KindObjectMap[K], 'resourceVersion'>, expectedRv, { kind: 'Cluster', name: obj.cluster }, true, idem);
+  }
+
+  /** Deletes every egress object of a cluster (it left); one event each. Returns how many went. */
+  async deleteEgressOf(cluster: string): Promise<number> {
+    let n = 0;
+    for (const kind of EGRESS_KINDS) {
+      const names = (await this.core.redis.hkeys(this.core.keys.objects(kind))).filter((k) => k.startsWith(`${cluster}/`));
+      for (const name of names) {
+        try {
+          await this.delete(kind, name);
+          n++;
+        } catch (e) {
+          if (!(e instanceof StraitError) || e.code !== 'NOT_FOUND') throw e;
+        }
+      }
+    }
+    return n;
+  }
+
+}
+
+export function withHeartbeat(c: Cluster, hb: string | undefined): Cluster {
+  return hb ? { ...c, lastHeartbeat: new Date(Number(hb)).toISOString() } : c;
+}
+
+export function strip<T extends { resourceVersion: string }>(o: T): Omit<T, 'resourceVersion'> {
+  const { resourceVersion: _rv, ...rest } = o;
+  return rest;
+}
+
+function nameOf(kind: Kind, o: unknown): string {
+  const x = o as Record<string, string>;
+  switch (kind) {
+    case 'Cluster':
+      return x.id ?? '';
+    case 'Block':
+      return x.id ?? '';
+    case 'AddressLease':
+      return x.ip ?? '';
+    case 'Gateway':
+    case 'EgressGateway':
+    case 'EgressClusterPolicy':
+    case 'EgressPolicy':
+      return egressKey(x as { cluster: string; name: string; namespace?: string });
+    default:
+      return x.name ?? '';
+  }
+}
+
+/** Hash field of a cluster-scoped object: `cluster/name`, or `cluster/namespace/name` for namespaced ones. */
+export function egressKey(o: { cluster: string; name: string; namespace?: string | undefined }): string {
+  return o.namespace === undefined ? `${o.cluster}/${o.name}` : `${o.cluster}/${o.namespace}/${o.name}`;
+}

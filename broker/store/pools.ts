@@ -1,0 +1,93 @@
+import { StraitError, type IPPool, type Subnet } from '../../api/index.js';
+import { defaultBlockSize, MAX_POOL_INDEX_BITS, parseCidrRange, poolMeta } from '../cidr-range.js';
+import { KEY } from './keys.js';
+import { encodeObject, now, type Idem, type StoreCore } from './core.js';
+import type { ObjectStore } from './objects.js';
+import { objectOf } from './script-errors.js';
+
+/** Subnets and IP pools: created with their CIDR checked against the others in one script, deleted while unleased. */
+export class PoolStore {
+  constructor(
+    private readonly core: StoreCore,
+    private readonly objects: ObjectStore,
+  ) {}
+
+  /** Deletes the free pools of a cluster that is not registered (any more); leased ones stay until they are free. */
+  async deleteOwnerlessPools(cluster: string): Promise<number> {
+    if ((await this.core.redis.hexists(this.core.keys.objects('Cluster'), cluster)) === 1) return 0;
+    let n = 0;
+    for (const p of (await this.objects.list('IPPool', (x) => x.cluster === cluster)).items) {
+      try {
+        await this.deletePool(p.name, p.resourceVersion);
+        n++;
+      } catch (e) {
+        if (!(e instanceof StraitError) || !['IN_USE', 'NOT_FOUND', 'STALE_RESOURCE_VERSION'].includes(e.code)) throw e;
+      }
+    }
+    return n;
+  }
+
+  // ------------------------------------------------------------------ subnets and pools
+  async createSubnet(req: { name: string; cidr: string; description?: string }, idem?: Idem): Promise<Subnet> {
+    const r = parseCidrRange(req.cidr);
+    const obj: Omit<Subnet, 'resourceVersion'> = { name: req.name, cidr: r.cidr, ...(req.description !== undefined ? { description: req.description } : {}), createdAt: now() };
+    const res = await this.core.run('createRanged', idem, 'Subnet', KEY.ranges('subnet'), req.name, encodeObject(obj), r.start, r.end, r.cidr, '', '');
+    return objectOf(res, { kind: 'Subnet', name: req.name, cidr: r.cidr }) as Subnet;
+  }
+
+  async deleteSubnet(name: string, expectedRv?: string, idem?: Idem): Promise<Subnet> {
+    return this.objects.delete('Subnet', name, { ...(expectedRv ? { expectedRv } : {}), idem, guards: [KEY.subnetPools(name)], cleanup: [['hdel', KEY.ranges('subnet'), name]] });
+  }
+
+  async createPool(req: { name: string; cidr: string; blockSize?: number; subnet?: string; purpose: IPPool['purpose']; description?: string; cluster?: string }, idem?: Idem): Promise<IPPool> {
+    const r = parseCidrRange(req.cidr);
+    const blockSize = req.blockSize ?? defaultBlockSize(r);
+    if (blockSize < r.prefix || blockSize > r.bits) {
+      throw new StraitError('INVALID_ARGUMENT', `blockSize ${blockSize} must lie between the pool's prefix length ${r.prefix} and ${r.bits}`, { field: 'blockSize' });
+    }
+    if (blockSize - r.prefix > MAX_POOL_INDEX_BITS) {
+      throw new StraitError('INVALID_ARGUMENT', `a pool holds at most 2^${MAX_POOL_INDEX_BITS} blocks: blockSize ${blockSize} is too long for /${r.prefix}`, { field: 'blockSize' });
+    }
+    const obj: Omit<IPPool, 'resourceVersion'> = {
+      name: req.name,
+      cidr: r.cidr,
+      blockSize,
+      ...(req.subnet !== undefined ? { subnet: req.subnet } : {}),
+      purpose: req.purpose,
+      ...(req.description !== undefined ? { description: req.description } : {}),
+      ...(req.cluster !== undefined ? { cluster: req.cluster } : {}),
+      createdAt: now(),
+    };
+    const res = await this.core.run('createRanged', idem, 'IPPool', KEY.ranges('pool'), req.name, encodeObject(obj), r.start, r.end, r.cidr, req.subnet ?? '', poolMeta(r, blockSize), req.cluster ?? '');
+    return objectOf(res, { kind: 'IPPool', name: req.name, cidr: r.cidr, subnet: req.subnet, cluster: req.cluster }) as IPPool;
+  }
+
+  /**
+   * Deletes a pool (refused while leased). `allowed` sees the stored pool (e.g. to check its owner); the delete
+   * is a CAS on that pool's resourceVersion, so what was checked is exactly what goes.
+   */
+  async deletePool(name: string, expectedRv?: string, allowed?: (pool: IPPool) => void, idem?: Idem): Promise<IPPool> {
+    // A retried delete whose write happened answers what it answered then (not NOT_FOUND from its own delete).
+    const seen = await this.core.replayed(idem);
+    if (seen) return objectOf(seen, { kind: 'IPPool', name }) as IPPool;
+    const pool = await this.objects.get('IPPool', name);
+    allowed?.(pool);
+    if (expectedRv !== undefined && expectedRv !== pool.resourceVersion) {
+      throw new StraitError('STALE_RESOURCE_VERSION', `IPPool ${JSON.stringify(name)} has changed (now at resourceVersion ${pool.resourceVersion}); re-read and retry`, { kind: 'IPPool', name, resourceVersion: pool.resourceVersion });
+    }
+    return this.objects.delete('IPPool', name, {
+      expectedRv: pool.resourceVersion,
+      idem,
+      guards: [KEY.poolBlocks(name), KEY.poolAddresses(name)],
+      cleanup: [
+        ['hdel', KEY.ranges('pool'), name],
+        ['hdel', KEY.poolMeta, name],
+        ['del', KEY.poolCursor(name), '-'],
+        ['del', KEY.poolOwners(name), '-'],
+        ['del', KEY.poolAddressBlocks(name), '-'],
+        ...(pool.subnet ? [['srem', KEY.subnetPools(pool.subnet), name] as ['srem', string, string]] : []),
+      ],
+    });
+  }
+
+}
