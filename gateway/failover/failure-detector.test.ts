@@ -1,22 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { FailureDetector, SchedulerLateness, type FailureDetectorOptions } from './failure-detector.js';
+import { seededRandom } from '../../testing/index.js';
 import { PROFILES, type FailoverProfile } from './profiles.js';
 
 const opts = (p: FailoverProfile): FailureDetectorOptions => ({
   intervalMs: p.probeIntervalMs, misses: p.misses, minDetectionMs: p.minDetectionMs, maxDetectionMs: p.maxDetectionMs,
 });
 
-/** Deterministic PRNG (mulberry32): every simulated run can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Every simulated run can be replayed from its seed. */
+const rng = seededRandom;
 
 /** Feeds a detector answered rounds at the exact interval from `t`; returns the time of the last round. */
 function steady(d: FailureDetector, p: FailoverProfile, t: number, rounds: number): number {
