@@ -25,7 +25,7 @@ import {
   SubnetPut,
   TokenCreateRequest,
 } from '../api/index.js';
-import { startTestRedis, type TestRedis } from '../testing/index.js';
+import { startTestRedis, type TestRedis, redisSnapshot } from '../testing/index.js';
 import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
 
 let redis: TestRedis;
@@ -55,13 +55,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** Every key and its DUMP: equal snapshots mean nothing changed. */
-async function snapshot(): Promise<string> {
-  const keys = (await conn.keys('*')).sort();
-  const parts: string[] = [];
-  for (const k of keys) parts.push(`${k}=${((await conn.dumpBuffer(k)) ?? Buffer.alloc(0)).toString('hex')}`);
-  return parts.join('\n');
-}
+const snapshot = (): Promise<string> => redisSnapshot(conn);
 
 interface Case {
   method: string;

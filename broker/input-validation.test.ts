@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import http from 'node:http';
 import { Redis } from 'ioredis';
 import type { ERROR_CATALOG } from '../api/index.js';
-import { startTestRedis, type TestRedis } from '../testing/index.js';
+import { startTestRedis, type TestRedis, redisSnapshot } from '../testing/index.js';
 import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
 
 // Issue #10 items 6-9, over real HTTP on a real redis-server: every refusal is a 400 with a catalogued code and a
@@ -30,12 +30,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function snapshot(): Promise<string> {
-  const keys = (await conn.keys('*')).sort();
-  const parts: string[] = [];
-  for (const k of keys) parts.push(`${k}=${((await conn.dumpBuffer(k)) ?? Buffer.alloc(0)).toString('hex')}`);
-  return parts.join('\n');
-}
+const snapshot = (): Promise<string> => redisSnapshot(conn);
 
 interface Answer {
   status: number;

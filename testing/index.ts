@@ -4,6 +4,7 @@ export { runAllocationStoreConformance, type StoreHarness } from './allocation-s
 export { TestKubeApiServer, startTestKubeApiServer, type TestKubeApiServerOptions, type KubeObject } from './kube-api-server.js';
 export { seededRandom } from './seeded-random.js';
 export { outcomeCode } from './outcome-code.js';
+export { redisSnapshot } from './redis-snapshot.js';
 export { sleep, waitFor } from '../host/index.js';
 // Test doubles that live beside their interfaces, for other rooms' tests (the product faces leave them out).
 export { RecordingTunnelDriver, fakeTunnelFactories, type FakeTunnelCall } from '../tunnel/fake-driver.js';
