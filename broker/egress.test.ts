@@ -76,10 +76,19 @@ describe('egress objects at the broker', () => {
     const since = (await broker.admin.listEgressGateways()).resourceVersion;
     const seen: WatchEvent[] = [];
     const ac = new AbortController();
-    const done = broker.admin.watch(since, (e) => {
-      if (e.type !== 'BOOKMARK') seen.push(e);
-      if (seen.length >= 8) ac.abort();
-    }, ac.signal);
+    // A watch stream may end at any time (docs/api.md): like every real caller, resume from the last resourceVersion.
+    // On the first CI run of this test the stream ended before the first event and the test saw nothing.
+    const follow = async (): Promise<void> => {
+      let rv = since;
+      while (!ac.signal.aborted) {
+        await broker.admin.watch(rv, (e) => {
+          rv = e.resourceVersion;
+          if (e.type !== 'BOOKMARK') seen.push(e);
+          if (seen.length >= 8) ac.abort();
+        }, ac.signal);
+      }
+    };
+    const done = follow();
     const timer = setTimeout(() => ac.abort(), 20_000);
     await north.putEgressGateway('north', 'gw', { spec: gwSpec });
     await north.putEgressGateway('north', 'gw', { spec: { ...gwSpec, clusterDefault: true } });
