@@ -109,6 +109,7 @@ export const ERROR_CATALOG = {
   ALREADY_JOINED: { status: 409, message: 'this cluster already joined a broker under another id or URL' },
   NOT_JOINED: { status: 404, message: 'this cluster has not joined a broker (no strait-system credentials Secret)' },
   POD_CIDR_UNKNOWN: { status: 400, message: 'no pod CIDR given and none found on the Nodes' },
+  CREDENTIAL_NOT_STORED: { status: 502, message: 'the broker issued a new cluster credential but the cluster Secret could not be written' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

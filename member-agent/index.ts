@@ -8,5 +8,6 @@ export { runIpamDemo } from './node-agent/ipam-demo.js';
 
 // ---- cluster side: `strait join`/`leave`, the member agent (two-way sync with the broker)
 export { joinCluster, leaveCluster } from './cluster/join.js';
+export { rotateCredential } from './cluster/rotate-credential.js';
 export { MemberAgent } from './cluster/member-agent.js';
 export { loadKubeConfig } from './cluster/kube-client.js';

@@ -1,5 +1,5 @@
-import ipaddr from 'ipaddr.js';
 import { StraitError } from '../api/index.js';
+import { cidrProblem, ipProblem, readCidr } from '../crds/index.js';
 import type { TunnelLocalConfig, TunnelPeer, TunnelType } from './types.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -9,17 +9,21 @@ function bad(message: string, details: Record<string, unknown>): never {
   throw new StraitError('TUNNEL_INVALID_PEER', message, details);
 }
 
+// The one address grammar (crds/ip-text.ts): no leading zeros, no mapped addresses, canonical CIDRs.
 function isIPv4(s: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(s);
+  return ipProblem(s, { family: 'ipv4' }) === undefined;
 }
 
 function isIPv4Cidr(s: string): boolean {
-  try {
-    const [addr, len] = ipaddr.IPv4.parseCIDR(s);
-    return ipaddr.IPv4.networkAddressFromCIDR(s).toString() === addr.toString() && len >= 0 && len <= 32;
-  } catch {
-    return false;
-  }
+  return cidrProblem(s, { family: 'ipv4' }) === undefined;
+}
+
+/** [first, last] of a CIDR that passed isIPv4Cidr. */
+function span(c: string): [bigint, bigint] {
+  const r = readCidr(c);
+  if (!r.ok) throw new Error(`unreachable: ${c} was validated`);
+  const size = 1n << BigInt(32 - r.prefix);
+  return [r.value, r.value + size - 1n];
 }
 
 export function isWireguardKey(s: string): boolean {
@@ -59,14 +63,14 @@ export function validatePeers(type: TunnelType, peers: readonly TunnelPeer[]): v
     }
   }
   // Overlapping remote CIDRs between peers would make routing ambiguous.
-  const all: { id: string; cidr: [ipaddr.IPv4, number] }[] = [];
-  for (const p of peers) for (const c of p.remoteCidrs) all.push({ id: p.id, cidr: ipaddr.IPv4.parseCIDR(c) });
+  const all: { id: string; span: [bigint, bigint] }[] = [];
+  for (const p of peers) for (const c of p.remoteCidrs) all.push({ id: p.id, span: span(c) });
   for (let i = 0; i < all.length; i++) {
     for (let j = i + 1; j < all.length; j++) {
       const a = all[i]!;
       const b = all[j]!;
       if (a.id === b.id) continue;
-      if (a.cidr[0].match(b.cidr) || b.cidr[0].match(a.cidr)) bad(`peers "${a.id}" and "${b.id}" have overlapping remote CIDRs`, { a: a.id, b: b.id });
+      if (a.span[0] <= b.span[1] && b.span[0] <= a.span[1]) bad(`peers "${a.id}" and "${b.id}" have overlapping remote CIDRs`, { a: a.id, b: b.id });
     }
   }
 }

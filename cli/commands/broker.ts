@@ -227,6 +227,20 @@ export function registerBrokerCommands(program: Command): void {
       print(f, await c.getCluster(id), CLUSTER_COLS);
     });
   });
+  cluster
+    .command('rotate-credential')
+    .description('Issue a new credential for a cluster (e.g. a leaked one); the old one stops working at once. Prefer `strait rotate-credential` run against the member cluster, which also stores it there')
+    .argument('<id>')
+    .action(async (id, _o, cmd) => {
+      await withClient(cmd, async (c, f) => {
+        const r = await c.rotateClusterCredential(id);
+        if (f.output === 'json') print(f, r);
+        else {
+          process.stdout.write(`${r.credentials.token}\n`);
+          process.stderr.write(`# the old credential of ${id} no longer works: until this one is stored in the member cluster its agents are refused. Store it with:\n#   kubectl -n strait-system patch secret strait-cluster-credentials -p '{"stringData":{"token":"<the credential above>"}}'\n`);
+        }
+      });
+    });
   cluster.command('remove').description('Remove a cluster (its leases are collected after the grace period)').argument('<id>').action(async (id, _o, cmd) => {
     await withClient(cmd, async (c) => {
       await c.removeCluster(id);

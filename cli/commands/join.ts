@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import { createLogger } from '../../host/index.js';
-import { joinCluster, leaveCluster, loadKubeConfig, MemberAgent } from '../../member-agent/index.js';
+import { joinCluster, leaveCluster, loadKubeConfig, MemberAgent, rotateCredential } from '../../member-agent/index.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const say = (line: string): void => {
@@ -38,6 +38,16 @@ export function registerJoinCommands(program: Command): void {
       const kubeConfig = loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG);
       const r = await leaveCluster({ kubeConfig, say });
       if (r.left) say('left the cluster set');
+    });
+
+  program
+    .command('rotate-credential')
+    .description('Replace this cluster\'s broker credential: the broker issues a new one (the old one stops working at once) and it is stored in the strait-system Secret, where the agents pick it up')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
+    .action(async (o) => {
+      const kubeConfig = loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG);
+      const r = await rotateCredential({ kubeConfig, say });
+      say(`credential of ${r.clusterId} rotated`);
     });
 
   program

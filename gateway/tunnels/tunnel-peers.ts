@@ -1,4 +1,4 @@
-import ipaddr from 'ipaddr.js';
+import { ipProblem, readCidr } from '../../crds/index.js';
 import type { TunnelPeer, TunnelType } from '../../tunnel/index.js';
 
 /** What the tunnel planner needs of a broker Gateway record. */
@@ -57,7 +57,7 @@ export interface TunnelPlan {
  * /32 from this otherwise unused link-local block (169.254.64.0/18, clear of 169.254.169.254). Only this gateway
  * routes it, into the tunnel, and nothing sends to it.
  */
-const PLACEHOLDER_BASE = ipaddr.IPv4.parse('169.254.64.0').toByteArray();
+const PLACEHOLDER_BASE = [169, 254, 64, 0];
 const PLACEHOLDER_COUNT = 1 << 14;
 
 function placeholder(i: number): string {
@@ -68,15 +68,12 @@ function placeholder(i: number): string {
 const HEALTH_RANK: Record<string, number> = { Healthy: 3, Degraded: 2, Unknown: 1 };
 
 function isV4Cidr(c: string): boolean {
-  try {
-    return ipaddr.parseCIDR(c)[0].kind() === 'ipv4';
-  } catch {
-    return false;
-  }
+  const r = readCidr(c);
+  return r.ok && r.family === 'ipv4';
 }
 
 function isV4(s: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(s);
+  return ipProblem(s, { family: 'ipv4' }) === undefined;
 }
 
 /** Peer ids must be `[A-Za-z0-9][A-Za-z0-9_.-]{0,62}`: `<cluster>.<name>`, cut to fit. */

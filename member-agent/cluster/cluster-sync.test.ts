@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
-import { joinCluster, leaveCluster } from './join.js';
+import { joinCluster, leaveCluster, readCredentials, writeSecret } from './join.js';
+import { KubeClient } from './kube-client.js';
+import { rotateCredential } from './rotate-credential.js';
 import { MemberAgent } from './member-agent.js';
 
 // End to end on the cluster side: real broker on real Redis, two (three) test API servers, client-node.
@@ -359,6 +361,33 @@ describe('strait join + member agent against a real broker', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('rotate-credential: the old credential stops working, the Secret holds the new one, the running agent keeps writing', async () => {
+    const [east] = members as [Member];
+    if (!east.agent) await startAgent(east);
+    const kube = new KubeClient(east.kc);
+    const before = (await readCredentials(kube))!;
+    const lines: string[] = [];
+    await expect(rotateCredential({ kubeConfig: east.kc, say: (l) => lines.push(l) })).resolves.toEqual({ clusterId: 'east' });
+    expect(lines.join('\n')).toMatch(/old one no longer works[\s\S]*stored in Secret strait-system\/strait-cluster-credentials/);
+    const after = (await readCredentials(kube))!;
+    expect(after.token).toMatch(/^c\.east\./);
+    expect(after.token).not.toBe(before.token);
+    const old = broker.client(before.token);
+    await expect(old.getCluster('east')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(broker.client(after.token).getCluster('east')).resolves.toMatchObject({ id: 'east' });
+    // The agent was started with the old credential: a pool created in east after the rotation reaches the broker,
+    // written with east's new credential (its heartbeat was refused, it read the Secret again).
+    await east.custom.createClusterCustomObject({ ...G, plural: 'ippools', body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name: 'east-rotated' }, spec: { cidr: '10.128.7.0/24', subnet: 'global' } } });
+    await eventually('pool pushed after rotation', async () => (await admin.getPool('east-rotated').catch(() => undefined))?.cluster === 'east');
+    // The admin rotates it (a leak): the Secret now holds a dead credential; the member-side command says so and
+    // names the way out. Storing the admin's credential in the Secret brings the agent back.
+    const byAdmin = (await admin.rotateClusterCredential('east')).credentials.token;
+    await expect(rotateCredential({ kubeConfig: east.kc })).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: expect.stringMatching(/strait cluster rotate-credential east/) });
+    await writeSecret(kube, { ...after, token: byAdmin });
+    await east.custom.createClusterCustomObject({ ...G, plural: 'ippools', body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name: 'east-rotated-2' }, spec: { cidr: '10.128.8.0/24', subnet: 'global' } } });
+    await eventually('pool pushed after the admin rotation', async () => (await admin.getPool('east-rotated-2').catch(() => undefined))?.cluster === 'east');
   });
 
   it('leave returns the leases and removes the cluster; a second leave is a no-op', async () => {

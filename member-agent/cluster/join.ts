@@ -153,7 +153,7 @@ function explainJoinFailure(e: unknown, clusterId: string): unknown {
   return e;
 }
 
-async function writeSecret(kube: KubeClient, c: StoredCredentials): Promise<void> {
+export async function writeSecret(kube: KubeClient, c: StoredCredentials): Promise<void> {
   const body = {
     metadata: { name: CREDENTIALS_SECRET, namespace: STRAIT_NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'strait' } },
     type: 'Opaque',

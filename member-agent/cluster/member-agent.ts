@@ -193,7 +193,29 @@ export class MemberAgent {
 
   private async heartbeat(): Promise<void> {
     if (!this.broker || !this.creds) return;
-    await this.broker.heartbeat(this.creds.clusterID, this.heartbeatSets()).catch((e: unknown) => this.log.debug({ err: e }, 'heartbeat failed'));
+    await this.broker.heartbeat(this.creds.clusterID, this.heartbeatSets()).catch(async (e: unknown) => {
+      if (isStraitError(e, 'UNAUTHENTICATED')) await this.reloadCredential();
+      else this.log.debug({ err: e }, 'heartbeat failed');
+    });
+  }
+
+  /**
+   * The broker refused our credential: `strait rotate-credential` (or the admin) replaced it. Read the Secret again
+   * and, if it holds a new one for the same cluster and broker, use it from the next call on (the watch included,
+   * since it retries through the same client).
+   */
+  private async reloadCredential(): Promise<void> {
+    const fresh = await readCredentials(this.kube).catch(() => undefined);
+    const cur = this.creds;
+    if (!fresh || !cur || !this.broker) return;
+    if (fresh.token === cur.token || fresh.clusterID !== cur.clusterID || fresh.brokerURL !== cur.brokerURL) {
+      this.log.warn({ cluster: cur.clusterID }, 'the broker refuses this cluster\'s credential and the Secret holds no newer one (rotated by the admin? store it with `strait rotate-credential` or kubectl)');
+      return;
+    }
+    this.creds = fresh;
+    this.broker.token = fresh.token;
+    this.log.info({ cluster: cur.clusterID }, 'credential rotated: using the new one from the Secret');
+    void this.heartbeat();
   }
 
   private async reconcileLoop(): Promise<void> {
