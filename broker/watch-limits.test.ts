@@ -97,7 +97,7 @@ describe('watchers that stop reading', () => {
     try {
       await waitFor('five watchers', () => broker.handle.hub!.size === 5);
       // Let them fill their sockets and start pacing (slow on a loaded machine).
-      await waitFor('a paced catch-up', async () => metric(await broker.admin.metrics(), 'strait_broker_watch_backlog_bytes{stat="max"}') > BACKLOG / 2, 30_000, 200);
+      await waitFor('a paced catch-up', async () => metric(await broker.admin.metrics(), 'strait_broker_watch_backlog_bytes{stat="max"}') > PAGE * EVENT_BYTES, 30_000, 200);
       await sleep(500);
       const times: number[] = [];
       let last = '';
@@ -108,11 +108,13 @@ describe('watchers that stop reading', () => {
       }
       // Paced, not cut off: a catch-up writes its next page only after a drain.
       expect(broker.handle.hub!.size).toBe(5);
-      // Each paused watcher holds at most its cap plus one page.
+      // Each paused catch-up holds at most half its cap plus one page (the next page waits until the queue is
+      // under min(cap/2, 256 KiB)), far below the cap a live watcher may reach before it is cut off.
       const max = metric(last, 'strait_broker_watch_backlog_bytes{stat="max"}');
+      const held = BACKLOG / 2 + PAGE * (EVENT_BYTES + 200);
       expect(max).toBeGreaterThan(0);
-      expect(max).toBeLessThanOrEqual(BACKLOG + PAGE * (EVENT_BYTES + 200));
-      expect(metric(last, 'strait_broker_watch_backlog_bytes{stat="sum"}')).toBeLessThanOrEqual(5 * (BACKLOG + PAGE * (EVENT_BYTES + 200)));
+      expect(max).toBeLessThanOrEqual(held);
+      expect(metric(last, 'strait_broker_watch_backlog_bytes{stat="sum"}')).toBeLessThanOrEqual(5 * held);
       // The whole log per watcher would be 5 x 16 MB; allow for everything else the test process does.
       expect(process.memoryUsage().rss - rss0).toBeLessThan(60 * 1024 * 1024);
       // (Generous: a loaded 2-core machine; the unfixed broker took seconds.)
@@ -130,6 +132,34 @@ describe('watchers that stop reading', () => {
       for (const s of paused) s.destroy();
     }
     await waitFor('paused watchers gone', () => broker.handle.hub!.size === 0);
+  });
+
+  it('with a large cap, a paused catch-up still holds about one page, not half the cap', async () => {
+    // The default cap is 8 MiB; pacing catch-up at cap/2 let every paused catch-up keep 4-8 MiB (bench: +12.2 MB RSS
+    // each). A second broker replica on the same Redis with a 4 MiB cap, behind ~16 MB of log.
+    const big = await startTestBroker(redis.socket, { bookmarkMs: 200, limits: { watchBacklogBytes: 4 * 1024 * 1024, catchUpPage: PAGE } });
+    const since = Number(await big.handle.store.currentRev());
+    await appendEvents(2000);
+    const s = await new Promise<net.Socket>((resolve, reject) => {
+      const c = net.connect(Number(new URL(big.handle.url).port), '127.0.0.1', () => {
+        c.write(`GET /v1/watch?since=${since} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_ADMIN_TOKEN}\r\n\r\n`);
+        c.pause();
+        resolve(c);
+      });
+      c.on('error', () => undefined);
+      c.once('error', reject);
+    });
+    try {
+      const backlog = async (): Promise<number> => metric(await big.admin.metrics(), 'strait_broker_watch_backlog_bytes{stat="max"}');
+      await waitFor('the catch-up fills the sockets and waits', async () => (await backlog()) > PAGE * EVENT_BYTES, 30_000, 200);
+      await sleep(1500);
+      // Low water 256 KiB plus one page; without it the queue grows to 2 MiB and more.
+      expect(await backlog()).toBeLessThanOrEqual(256 * 1024 + PAGE * (EVENT_BYTES + 200));
+      expect(big.handle.hub!.size).toBe(1);
+    } finally {
+      s.destroy();
+      await big.stop();
+    }
   });
 
   it('a live watcher that stops reading is cut off and its socket closed, while the broker keeps answering', async () => {
