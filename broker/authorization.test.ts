@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ERROR_CATALOG } from '../api/index.js';
 import { startTestRedis, type TestRedis } from '../testing/index.js';
-import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
+import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './testing.js';
 
 let redis: TestRedis;
 let broker: TestBroker;

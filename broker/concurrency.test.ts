@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { isStraitError, type AddressLease, type Block, type BrokerClient } from '../api/index.js';
 import { startTestRedis, type TestRedis } from '../testing/index.js';
-import { startTestBroker, type TestBroker } from './test-broker.js';
+import { startTestBroker, type TestBroker } from './testing.js';
 
 let redis: TestRedis;
 let broker: TestBroker;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type BrokerClient, type WatchEvent } from '../api/index.js';
 import { startTestRedis, type TestRedis } from '../testing/index.js';
-import { startTestBroker, type TestBroker } from './test-broker.js';
+import { startTestBroker, type TestBroker } from './testing.js';
 
 let redis: TestRedis;
 let broker: TestBroker;

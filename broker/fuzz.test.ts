@@ -26,7 +26,7 @@ import {
   TokenCreateRequest,
 } from '../api/index.js';
 import { startTestRedis, type TestRedis, redisSnapshot } from '../testing/index.js';
-import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
+import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './testing.js';
 
 let redis: TestRedis;
 let broker: TestBroker;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import net from 'node:net';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { sleep, startTestRedis, type TestRedis } from '../testing/index.js';
-import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
+import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './testing.js';
 
 // Slow and odd requests at the HTTP edge (issue #10 items 4 and 5), against a real redis-server and the broker
 // over real HTTP, with short deadlines so the test takes seconds.

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { BrokerClient, isStraitError, type AddressLease, type Block } from '../api/index.js';
 import { outcomeCode, startTestRedis, type TestRedis } from '../testing/index.js';
 import { BrokerStore } from './broker-store.js';
-import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
+import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './testing.js';
 
 let redis: TestRedis;
 let broker: TestBroker;

@@ -9,5 +9,4 @@ export { ROUTES, type RouteSpec } from './routes.js';
 export { initTls, certHash, type TlsFiles } from './tls.js';
 export { BrokerJobs, DEFAULT_JOB_SETTINGS, sweepHeartbeats, collectGarbage, collectOwnerless, compactLog, type JobSettings } from './jobs.js';
 export { WatchHub } from './watch-hub.js';
-export { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
 export { DEFAULT_EDGE_LIMITS, type EdgeLimits } from './edge-limits.js';

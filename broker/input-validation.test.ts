@@ -3,7 +3,7 @@ import http from 'node:http';
 import { Redis } from 'ioredis';
 import type { ERROR_CATALOG } from '../api/index.js';
 import { startTestRedis, type TestRedis, redisSnapshot } from '../testing/index.js';
-import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
+import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './testing.js';
 
 // Issue #10 items 6-9, over real HTTP on a real redis-server: every refusal is a 400 with a catalogued code and a
 // message naming the field and what is wrong, and nothing is stored (the whole keyspace is compared).

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { sleep, startTestRedis, waitFor, type TestRedis } from '../testing/index.js';
-import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './test-broker.js';
+import { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from './testing.js';
 
 // Watchers that stop reading (issue #10 item 3) and `since` forms (item 13), against a real redis-server and the
 // broker over real HTTP. The limits are small here so the tests move megabytes, not gigabytes.

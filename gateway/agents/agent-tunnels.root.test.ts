@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestBroker, type TestBroker } from '../../broker/index.js';
 import { deleteNetns, ensureNetns, isAlive, netnsName, newRunId, pidsInNetns, run, runDir, sh, startDaemon, stopPid, type DaemonHandle } from '../../host/index.js';
-import { describeRoot, startTestRedis, type TestRedis, waitFor } from '../../testing/index.js';
+import { describeRoot, startTestRedis, type TestRedis, waitFor, startTestBroker, type TestBroker } from '../../testing/index.js';
 import { gatewayAgentArgv, type CandidateAddress } from './agent-argv.js';
 import { readAgentStatus } from './agent-status.js';
 import type { TunnelKeeperStatus } from '../tunnels/tunnel-keeper.js';

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { StraitError, type BrokerClient } from '../../api/index.js';
-import { startTestBroker, type TestBroker } from '../../broker/index.js';
 import { newRunId } from '../../host/index.js';
-import { startTestRedis, type TestRedis, waitFor } from '../../testing/index.js';
+import { startTestRedis, type TestRedis, waitFor, startTestBroker, type TestBroker } from '../../testing/index.js';
 import { RecordingGatewayEgress, RecordingNodeEgress } from './datapath-fake.js';
 import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress } from './egress-broker-datapath.js';
 import { EgressBrokerSource, type EgressBrokerClient } from './egress-broker-source.js';

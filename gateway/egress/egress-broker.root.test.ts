@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { readFileSync, rmSync } from 'node:fs';
 import type { BrokerClient } from '../../api/index.js';
-import { startTestBroker, type TestBroker } from '../../broker/index.js';
 import { newRunId, run, sh, startDaemon, stopPid, type DaemonHandle } from '../../host/index.js';
-import { describeRoot, startTestRedis, type TestRedis, waitFor } from '../../testing/index.js';
+import { describeRoot, startTestRedis, type TestRedis, waitFor, startTestBroker, type TestBroker } from '../../testing/index.js';
 import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress } from '../agents/agent-argv.js';
 import { readAgentStatus } from '../agents/agent-status.js';
 import { eipFenceLive } from './eip-fence.js';

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { BrokerClient } from '../../api/index.js';
-import { startTestBroker, type TestBroker } from '../../broker/index.js';
 import { newRunId } from '../../host/index.js';
-import { RecordingTunnelDriver, startTestRedis, type TestRedis, waitFor } from '../../testing/index.js';
+import { RecordingTunnelDriver, startTestRedis, type TestRedis, waitFor, startTestBroker, type TestBroker } from '../../testing/index.js';
 import { generateWireguardKeyPair, type TunnelPeer } from '../../tunnel/index.js';
 import { TunnelKeeper, type TunnelKeeperStatus } from './tunnel-keeper.js';
 import { createLogger } from '../../host/index.js';

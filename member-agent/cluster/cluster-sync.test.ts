@@ -1,10 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { isStraitError, type BrokerClient } from '../../api/index.js';
-import { collectOwnerless, startTestBroker, type TestBroker } from '../../broker/index.js';
+import { collectOwnerless } from '../../broker/index.js';
 import { Redis } from 'ioredis';
 import { IpamEngine, MemoryAllocationStore } from '../../ipam/index.js';
-import { startTestKubeApiServer, startTestRedis, type TestKubeApiServer, type TestRedis } from '../../testing/index.js';
+import { startTestKubeApiServer, startTestRedis, type TestKubeApiServer, type TestRedis, startTestBroker, type TestBroker } from '../../testing/index.js';
 import { createLogger, run } from '../../host/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

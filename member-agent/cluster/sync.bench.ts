@@ -2,9 +2,8 @@
 // one process against 20 test API servers, one real broker on a real Redis). Baseline, side by side: the same
 // change seen by a bare broker watch client. Run through jest (the test API server lives in testing/).
 import { it } from '@jest/globals';
-import { startTestBroker } from '../../broker/index.js';
 import { createLogger } from '../../host/index.js';
-import { startTestKubeApiServer, startTestRedis, type TestKubeApiServer } from '../../testing/index.js';
+import { startTestKubeApiServer, startTestRedis, type TestKubeApiServer, startTestBroker } from '../../testing/index.js';
 import { joinCluster } from './join.js';
 import { MemberAgent } from './member-agent.js';
 

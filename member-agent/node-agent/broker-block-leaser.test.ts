@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { StraitError, type BrokerClient } from '../../api/index.js';
-import { startTestBroker, type TestBroker } from '../../broker/index.js';
 import { createLogger } from '../../host/index.js';
 import { MemoryAllocationStore } from '../../ipam/index.js';
-import { startTestRedis, type TestRedis } from '../../testing/index.js';
+import { startTestRedis, type TestRedis, startTestBroker, type TestBroker } from '../../testing/index.js';
 import { BrokerBlockLeaser } from './broker-block-leaser.js';
 
 // A real broker on a real redis-server. The client below does the real lease and then loses the answer, as a

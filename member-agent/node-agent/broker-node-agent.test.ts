@@ -3,10 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Block, BrokerClient } from '../../api/index.js';
-import { startTestBroker, type TestBroker } from '../../broker/index.js';
 import { createLogger } from '../../host/index.js';
 import { cidrContains, parseCidr, parseIp } from '../../ipam/index.js';
-import { startTestRedis, type TestRedis } from '../../testing/index.js';
+import { startTestRedis, type TestRedis, startTestBroker, type TestBroker } from '../../testing/index.js';
 import { runPlugin } from '../cni-plugin/plugin.js';
 import { startBrokerNodeAgent, type BrokerNodeAgentOptions, type RunningBrokerNodeAgent } from './broker-node-agent.js';
 

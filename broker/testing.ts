@@ -1,3 +1,5 @@
+// Test face of broker/: an in-process broker on loopback with a fixed admin token, for tests and jest benches.
+// It does not ship (tsconfig.build.json leaves out **/testing.ts): product code starts a broker with startBroker.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
