@@ -36,4 +36,3 @@ export type { LiveSet, GcPlan, BlockUsage } from './gc-plan.js';
 export type { AllocationStore, AllocationRecord, BlockLease } from './stores/allocation-store.js';
 export { MemoryAllocationStore } from './stores/memory-store.js';
 export { FileAllocationStore } from './stores/file-store.js';
-export { benchmarkAllocator } from './allocator-bench.js';

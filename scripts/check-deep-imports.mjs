@@ -23,6 +23,8 @@ function check(file) {
     // testing/ is the test face: it re-exports the test doubles and conformance suites that live beside their
     // interfaces, and the rooms' own test faces (<room>/testing.ts), so the product faces can leave them out.
     if (from === 'testing' && (/(^|[/.-])(fake|conformance)([-.]|$)/.test(rest) || rest === 'testing.js')) continue;
+    // Benchmarks (built only by tsconfig.bench.json) may use another room's benchmark code, which no face exports.
+    if (/bench[^/]*\.ts$/.test(file) && /bench[^/]*\.js$/.test(rest)) continue;
     if (rest !== 'index.js' && rest !== 'index.ts' && rest !== '') bad.push(`${relative(root, file)}: deep import ${m[1]}`);
   }
 }
