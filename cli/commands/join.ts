@@ -30,25 +30,20 @@ export function registerJoinCommands(program: Command): void {
       say(r.registered ? `joined as ${r.clusterId}` : `already joined as ${r.clusterId}; nothing registered again`);
     });
 
-  program
-    .command('leave')
-    .description('Leave the broker: return this cluster\'s blocks, addresses and gateways, remove it at the broker, delete its credentials')
-    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
-    .action(async (o) => {
-      const kubeConfig = loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG);
-      const r = await leaveCluster({ kubeConfig, say });
-      if (r.left) say('left the cluster set');
-    });
-
-  program
-    .command('rotate-credential')
-    .description('Replace this cluster\'s broker credential: the broker issues a new one (the old one stops working at once) and it is stored in the strait-system Secret, where the agents pick it up')
-    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
-    .action(async (o) => {
-      const kubeConfig = loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG);
-      const r = await rotateCredential({ kubeConfig, say });
-      say(`credential of ${r.clusterId} rotated`);
-    });
+  /** A command run against the member cluster, with only --kubeconfig. */
+  const clusterCommand = (name: string, description: string, act: (kubeConfig: ReturnType<typeof loadKubeConfig>) => Promise<void>): void => {
+    program
+      .command(name)
+      .description(description)
+      .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
+      .action(async (o) => act(loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG)));
+  };
+  clusterCommand('leave', 'Leave the broker: return this cluster\'s blocks, addresses and gateways, remove it at the broker, delete its credentials', async (kubeConfig) => {
+    if ((await leaveCluster({ kubeConfig, say })).left) say('left the cluster set');
+  });
+  clusterCommand('rotate-credential', 'Replace this cluster\'s broker credential: the broker issues a new one (the old one stops working at once) and it is stored in the strait-system Secret, where the member agent picks it up', async (kubeConfig) => {
+    say(`credential of ${(await rotateCredential({ kubeConfig, say })).clusterId} rotated`);
+  });
 
   program
     .command('member-agent')
