@@ -6,3 +6,4 @@ export { createLogger, type Logger } from './logger.js';
 export { LatestFileWriter } from './latest-file-writer.js';
 export { createSerial } from './serial.js';
 export { sleep, waitFor, falseOnTimeout, WaitTimeoutError } from './wait-for.js';
+export { createCoalescingRun } from './coalescing-run.js';

@@ -2,7 +2,7 @@ import { followBroker, StraitError, type AddressLease, type BrokerEgressClusterP
 import type { EgressObjects } from './egress-file.js';
 import { egressLeaseOwner, egressObjectsFromBroker, egressPoolName, egressRecordKey } from './egress-broker-objects.js';
 import { resolveEgress, type EgressInputs, type ResolvedEgress } from './egress-resolve.js';
-import type { Logger } from '../../host/index.js';
+import { createCoalescingRun, type Logger } from '../../host/index.js';
 
 /** The broker calls the source uses (BrokerClient has them). */
 export interface EgressBrokerClient {
@@ -65,8 +65,7 @@ export class EgressBrokerSource {
   private readonly abort = new AbortController();
   private current: ResolvedEgress | undefined;
   private currentKey = '';
-  private running: Promise<void> | undefined;
-  private again = false;
+  private readonly syncs = createCoalescingRun(() => this.stopped);
   private stopped = false;
   private loop: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -114,7 +113,7 @@ export class EgressBrokerSource {
     if (this.retry) clearInterval(this.retry);
     this.abort.abort();
     await this.loop?.catch(() => undefined);
-    await this.running?.catch(() => undefined);
+    await this.syncs.current?.catch(() => undefined);
   }
 
   private async relist(): Promise<string> {
@@ -138,20 +137,9 @@ export class EgressBrokerSource {
   }
 
   private sync(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.resolve(true).catch((e: unknown) => this.o.log.warn({ err: e }, 'egress: resolving broker objects failed'));
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = undefined;
+    return this.syncs.run(async () => {
+      await this.resolve(true).catch((e: unknown) => this.o.log.warn({ err: e }, 'egress: resolving broker objects failed'));
     });
-    return this.running;
   }
 
   private async resolve(notify: boolean): Promise<void> {

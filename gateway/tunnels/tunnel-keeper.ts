@@ -3,7 +3,7 @@ import type { TunnelDriver, TunnelStatus, TunnelType } from '../../tunnel/index.
 import type { CandidateProber } from '../failover/candidate-prober.js';
 import { electActive, HealthTracker, leaseClaimant, type CandidateHealth } from '../failover/election.js';
 import { planTunnelPeers, type BrokerClusterView, type BrokerGatewayView, type TunnelPlan } from './tunnel-peers.js';
-import type { Logger } from '../../host/index.js';
+import { createCoalescingRun, type Logger } from '../../host/index.js';
 
 /** The broker calls the keeper uses (BrokerClient has them). */
 export interface TunnelKeeperBroker {
@@ -62,8 +62,7 @@ export class TunnelKeeper {
   private readonly clusters = new Map<string, BrokerClusterView>();
   private readonly abort = new AbortController();
   private applied: string | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  private readonly syncs = createCoalescingRun(() => this.stopped);
   private timer: NodeJS.Timeout | undefined;
   private watchLoop: Promise<void> | undefined;
   private lastPlan: TunnelPlan | undefined;
@@ -117,7 +116,7 @@ export class TunnelKeeper {
     if (this.timer) clearInterval(this.timer);
     this.abort.abort();
     await this.watchLoop?.catch(() => undefined);
-    await this.running?.catch(() => undefined);
+    await this.syncs.current?.catch(() => undefined);
     await this.prober?.stop().catch(() => undefined);
     if (removeTunnels) await this.o.driver.remove();
   }
@@ -147,20 +146,9 @@ export class TunnelKeeper {
 
   /** Re-plans and reconciles, one at a time; calls during a run coalesce into one more run. */
   private sync(report = false): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.syncOnce(report);
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = undefined;
+    return this.syncs.run(async () => {
+      await this.syncOnce(report);
     });
-    return this.running;
   }
 
   /** Keeps one prober running over the remote gateways' endpoints (restarted when that set changes). */
