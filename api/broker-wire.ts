@@ -32,7 +32,8 @@ export const Cidr = z.string().superRefine(refineWith((s) => cidrProblem(s)));
  * special-purpose ranges (0.0.0.0/0, ::/0, loopback, link-local, multicast, broadcast; SPECIAL_PURPOSE_ADDRESS).
  */
 export const AllocatableCidr = z.string().superRefine(refineWith((s) => cidrProblem(s, { allocatable: true })));
-export const IpAddress = z.string().superRefine(refineWith((s) => ipProblem(s)));
+// The metadata only describes it in the OpenAPI document (an address is at most 45 characters); the refinement decides.
+export const IpAddress = z.string().superRefine(refineWith((s) => ipProblem(s))).meta({ maxLength: 45, description: 'an IPv4 (dotted quad, no leading zeros) or IPv6 address' });
 /** An address other hosts reach (gateway endpoint): not unspecified, multicast or broadcast. */
 export const EndpointAddress = z.string().superRefine(refineWith((s) => ipProblem(s, { unicast: true })));
 export const ResourceVersion = z.string().regex(/^\d{1,18}$/, { message: 'resourceVersion is a decimal string' });

@@ -29,6 +29,19 @@ describe('OpenAPI document', () => {
     expect(missing).toEqual([]);
   });
 
+  it('gives every path parameter the schema its route parses it with (names, ids, addresses)', () => {
+    type Param = { name: string; in: string; schema: { type?: string; pattern?: string; maxLength?: number; format?: string } };
+    const loose: string[] = [];
+    for (const r of ROUTES) {
+      const op = doc.paths[r.path]?.[r.method.toLowerCase()] as unknown as { parameters?: Param[] };
+      for (const p of (op.parameters ?? []).filter((x) => x.in === 'path')) {
+        expect(p.schema.type).toBe('string');
+        if (p.schema.pattern === undefined && p.schema.maxLength === undefined) loose.push(`${r.method} ${r.path} {${p.name}}`);
+      }
+    }
+    expect(loose).toEqual([]);
+  });
+
   it('gives JSON schemas for the wire types', () => {
     const join = doc.paths['/v1/clusters']?.post?.requestBody as { content: { 'application/json': { schema: { properties: Record<string, unknown>; required: string[] } } } };
     const schema = join.content['application/json'].schema;

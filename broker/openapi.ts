@@ -11,7 +11,11 @@ export function buildOpenApi(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   const errorResponse = { description: 'Error (see docs/errors.md)', content: { 'application/json': { schema: schema(ErrorBody, 'output') } } };
   for (const r of ROUTES) {
-    const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    // Each path parameter has the schema the route parses it with (routes.ts refuses a route without one).
+    const params = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => {
+      const p = r.params?.[m[1]!];
+      return { name: m[1], in: 'path', required: true, schema: p ? schema(p, 'input') : { type: 'string' } };
+    });
     for (const [name, description] of Object.entries(r.query ?? {})) params.push({ name, in: 'query', required: false, schema: { type: 'string' }, description } as never);
     if (['DELETE', 'PATCH', 'PUT'].includes(r.method) && r.id !== 'heartbeat' && r.method === 'DELETE') {
       params.push({ name: 'resourceVersion', in: 'query', required: false, schema: { type: 'string' }, description: 'refuse with 409 unless the object is at this resourceVersion' } as never);
