@@ -129,4 +129,24 @@ describe('Idempotency-Key', () => {
     expect((await broker.admin.listBlocks({ pool: 'k' })).items.map((b) => b.id).sort()).toEqual(live.map((b) => b.id).sort());
     expect((await broker.admin.listAddresses({ pool: 'k' })).items.map((a) => a.ip).sort()).toEqual(addresses.map((a) => a.ip).sort());
   });
+  it('keeps the recorded answer for --idempotency-ttl (startBroker idempotencyTtlMs), not a fixed 10 minutes', async () => {
+    const short = await startTestBroker(redis.socket, { idempotencyTtlMs: 3_000 });
+    const conn = new Redis({ path: redis.socket });
+    try {
+      const res = await fetch(`${short.handle.url}/v1/ippools/p/blocks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${cred.east!}`, 'content-type': 'application/json', 'idempotency-key': 'k-ttl-1' },
+        body: JSON.stringify({ cluster: 'east', node: 'n-ttl' }),
+      });
+      expect(res.status).toBe(201);
+      const keys = await conn.keys('*k-ttl-1*');
+      expect(keys).toHaveLength(1);
+      const ttl = await conn.pttl(keys[0]!);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(3_000);
+    } finally {
+      conn.disconnect();
+      await short.stop();
+    }
+  });
 });

@@ -39,6 +39,8 @@ export interface BrokerOptions {
   advertiseUrl?: string;
   /** Redis key prefix (default `{strait}:`); the braces keep every key in one Redis Cluster slot */
   prefix?: string;
+  /** how long the answer of a write made with an Idempotency-Key is kept for its retries (default 10 minutes) */
+  idempotencyTtlMs?: number;
   /** per-connection limits (docs/broker.md); unset fields take DEFAULT_EDGE_LIMITS */
   limits?: Partial<EdgeLimits>;
   bookmarkMs?: number;
@@ -128,7 +130,7 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
     const conn = redisUrl && !redisUrl.startsWith('unix://') ? new Redis(redisUrl, base) : new Redis(base);
     redis = conn;
     conn.on('error', (e) => logger.debug({ err: e }, 'redis'));
-    const store = new BrokerStore(conn, opts.prefix);
+    const store = new BrokerStore(conn, opts.prefix, opts.idempotencyTtlMs);
 
     const jobSettings = { ...DEFAULT_JOB_SETTINGS, ...opts.jobs };
     // Constructed for every role: API replicas report the queue depth; only workers schedule and run jobs.

@@ -115,6 +115,7 @@ export function registerBrokerCommands(program: Command): void {
     .option('--tls-cert <file>', 'server certificate (PEM)')
     .option('--tls-key <file>', 'server key (PEM)')
     .option('--advertise-url <url>', 'URL members use to reach this broker (goes into join tokens)')
+    .option('--idempotency-ttl <seconds>', 'how long the answer of a write made with an Idempotency-Key is kept for its retries', '600')
     .option('--owner-grace <seconds>', 'return blocks of nodes / addresses of owners their cluster has reported gone for this long', '300')
     .option('--body-limit <bytes>', 'request body limit', String(DEFAULT_EDGE_LIMITS.bodyBytes))
     .option('--heartbeat-body-limit <bytes>', 'body limit of heartbeats (they carry node and owner sets)', String(DEFAULT_EDGE_LIMITS.heartbeatBodyBytes))
@@ -127,6 +128,7 @@ export function registerBrokerCommands(program: Command): void {
       const ownerGrace = Number(o.ownerGrace);
       if (!Number.isFinite(ownerGrace) || ownerGrace < 0) throw new StraitError('INVALID_ARGUMENT', `--owner-grace wants seconds, got ${JSON.stringify(o.ownerGrace)}`);
       const limits = limitsFrom(o);
+      const idempotencyTtlMs = seconds('--idempotency-ttl', o.idempotencyTtl);
       // Signals are taken from the start: a SIGTERM while starting stops what was started instead of orphaning it.
       let signalled = false;
       let wake = (): void => undefined;
@@ -137,7 +139,7 @@ export function registerBrokerCommands(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        await runBroker(o, ownerGrace, limits, () => signalled, (f) => (wake = f));
+        await runBroker(o, ownerGrace, limits, idempotencyTtlMs, () => signalled, (f) => (wake = f));
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -148,11 +150,13 @@ export function registerBrokerCommands(program: Command): void {
     o: { listen: string; stateDir: string; role: string; redis?: string; tlsCert?: string; tlsKey?: string; advertiseUrl?: string },
     ownerGrace: number,
     limits: EdgeLimits,
+    idempotencyTtlMs: number,
     signalled: () => boolean,
     onWake: (f: () => void) => void,
   ): Promise<void> => {
       const h = await startBroker({
         limits,
+        idempotencyTtlMs,
         jobs: { ownerGraceMs: ownerGrace * 1000 },
         listen: o.listen,
         stateDir: o.stateDir,
