@@ -9,6 +9,7 @@ import { registerDemoIpamCommand } from './commands/demo-ipam.js';
 import { registerGatewayCommands } from './commands/gateway.js';
 import { registerJoinCommands } from './commands/join.js';
 import { registerDoctorCommands } from './commands/doctor.js';
+import { registerManifestsCommands } from './commands/manifests.js';
 
 /**
  * The `strait` command tree. Each area adds its commands through one `register…Command(program)` function in
@@ -29,5 +30,6 @@ export function buildProgram(): Command {
   registerGatewayCommands(program);
   registerJoinCommands(program);
   registerDoctorCommands(program);
+  registerManifestsCommands(program);
   return program;
 }

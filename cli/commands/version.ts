@@ -1,7 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../package-version.js';
 
 export function registerVersionCommand(program: Command): void {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  program.version(pkg.version, '-V, --version');
+  program.version(packageVersion(), '-V, --version');
 }

@@ -1,5 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import type { KubeObject } from './kube-client.js';
+import { accessCheckedWatch } from './access-guard.js';
 
 /**
  * client-node informers with the two fixes the toolchain notes call for: an informer that hit an error (other than
@@ -29,8 +30,9 @@ export class ResilientInformer {
       this.listedOnce = true;
       return l;
     };
-    // makeInformer() drops a field selector; ListWatch itself passes it on the watch.
-    this.informer = fieldSelector ? new k8s.ListWatch(path, new k8s.Watch(kc), listFn, false, undefined, fieldSelector) : k8s.makeInformer(kc, path, listFn);
+    // makeInformer() drops a field selector; ListWatch itself passes it on the watch. The watch is checked against
+    // the component's declared access like its API calls (access-guard.ts).
+    this.informer = new k8s.ListWatch(path, accessCheckedWatch(kc), listFn, false, undefined, fieldSelector);
     this.informer.on('add', (o) => onChange('add', o as unknown as KubeObject));
     this.informer.on('update', (o) => onChange('update', o as unknown as KubeObject));
     this.informer.on('delete', (o) => onChange('delete', o as unknown as KubeObject));

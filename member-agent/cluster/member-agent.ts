@@ -18,6 +18,8 @@ import { readCredentials, type StoredCredentials } from './join.js';
 import { CLUSTERSET_NAME, STRAIT_NAMESPACE } from './join-plan.js';
 import { isConflict, KubeClient, refOf, type KubeObject } from './kube-client.js';
 import { LeaderElector } from './leader-election.js';
+import { accessChecked } from './access-guard.js';
+import { MEMBER_AGENT_LEASE, memberAgentAccess } from './component-access.js';
 import {
   BROKER_RV_ANNOTATION, ORIGIN_LABEL, SYNC_FINALIZER, SYNCED_SPEC_ANNOTATION, membersOf, planSync, syncedPoolFields,
   type CrdKind, type NodeInfo, type SyncAction, type SyncVerdict,
@@ -51,6 +53,7 @@ const nowIso = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
  */
 export class MemberAgent {
   readonly kube: KubeClient;
+  private readonly kc: k8s.KubeConfig;
   readonly log: Logger;
   private creds: StoredCredentials | undefined;
   private broker: BrokerClient | undefined;
@@ -71,7 +74,9 @@ export class MemberAgent {
   readonly identity: string;
 
   constructor(private readonly o: MemberAgentOptions) {
-    this.kube = new KubeClient(o.kubeConfig);
+    // Every call is checked against the member agent's declared access, which is also what its RBAC grants.
+    this.kc = accessChecked(o.kubeConfig, memberAgentAccess());
+    this.kube = new KubeClient(this.kc);
     this.log = o.log ?? createLogger('member-agent');
     this.identity = o.identity ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   }
@@ -85,7 +90,7 @@ export class MemberAgent {
     if (!this.creds) throw new StraitError('NOT_JOINED', `no Secret ${STRAIT_NAMESPACE}/strait-cluster-credentials in ${this.kube.server}: run \`strait join\` first`);
     this.running = true;
     this.elector = new LeaderElector(this.kube, {
-      namespace: STRAIT_NAMESPACE, name: 'strait-member-agent', identity: this.identity,
+      namespace: STRAIT_NAMESPACE, name: MEMBER_AGENT_LEASE, identity: this.identity,
       leaseDurationMs: this.o.leaseDurationMs ?? 15_000,
       onStarted: () => void this.lead(),
       onStopped: () => void this.follow(),
@@ -114,7 +119,7 @@ export class MemberAgent {
     const common = { baseUrl: c.brokerURL, ...(c.caPem ? { caPem: c.caPem } : {}), timeoutMs: 10_000 };
     this.broker = new BrokerClient({ ...common, token: c.token });
     this.mirror = new BrokerMirror(this.broker, () => this.poke(), this.o.brokerRetryMs ?? 500, c.clusterID);
-    const kc = this.o.kubeConfig;
+    const kc = this.kc;
     const onChange = (): void => this.poke();
     const onError = (e: unknown): void => this.log.debug({ err: e }, 'informer error (restarting)');
     const custom = (d: KindDefinition): ResilientInformer => {

@@ -3,6 +3,8 @@ import type { GcPlan, IpamEngine } from '../../ipam/index.js';
 import type { Logger } from '../../host/index.js';
 import { ResilientInformer } from '../cluster/informer-set.js';
 import { statusOf } from '../cluster/kube-client.js';
+import { accessChecked } from '../cluster/access-guard.js';
+import { nodeAgentAccess } from '../cluster/component-access.js';
 import type { PodIdentity } from './ipam-service.js';
 import { isTerminal, liveSetExcept, parkedStatefulSets, podGcCandidates, statefulSetOfPod, type PodSnapshot } from './pod-gc-plan.js';
 
@@ -59,11 +61,13 @@ export class NodePodGc {
 
   constructor(private readonly o: NodePodGcOptions) {
     this.graceMs = o.graceMs ?? 30_000;
-    this.core = o.kubeConfig.makeApiClient(k8s.CoreV1Api);
-    this.apps = o.kubeConfig.makeApiClient(k8s.AppsV1Api);
+    // Every call is checked against the node agent's declared access, which is also what its RBAC grants.
+    const kc = accessChecked(o.kubeConfig, nodeAgentAccess());
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.apps = kc.makeApiClient(k8s.AppsV1Api);
     const selector = `spec.nodeName=${o.nodeName}`;
     this.pods = new ResilientInformer(
-      o.kubeConfig, '/api/v1/pods',
+      kc, '/api/v1/pods',
       () => this.core.listPodForAllNamespaces({ fieldSelector: selector }),
       () => undefined,
       (e) => o.log.debug({ err: e }, 'pod informer error (restarting)'),

@@ -1,0 +1,56 @@
+import type { Command } from '@commander-js/extra-typings';
+import { Option } from '@commander-js/extra-typings';
+import { defaultInstallOptions, installObjects, manifestsHeader, renderManifests } from '../../deploy/index.js';
+import { DEFAULT_CNI_SOCKET, installCni, uninstallCni } from '../../member-agent/index.js';
+import { packageVersion } from '../package-version.js';
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+const say = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** `strait manifests` (what to apply to a cluster) and `strait install-cni` (the node agent's init container). */
+export function registerManifestsCommands(program: Command): void {
+  const version = packageVersion();
+  const d = defaultInstallOptions(version);
+  program
+    .command('manifests')
+    .description('Print the install manifests (multi-document YAML): namespace, CRDs, ServiceAccounts, RBAC, member agent, node agent, gateway agent (docs/install.md)')
+    .option('--image <ref>', 'the Strait image (Dockerfile)', d.image)
+    .addOption(new Option('--image-pull-policy <policy>', 'imagePullPolicy of every container').choices(['Always', 'IfNotPresent', 'Never'] as const).default('IfNotPresent' as const))
+    .option('--namespace <ns>', 'namespace of the agents (only strait-system for now)', d.namespace)
+    .option('--broker <url>', 'broker URL for the node and gateway agents (default: the one `strait join` stored in the cluster)')
+    .option('--lease-redis <url>', 'gateway agents: their lease store (one Redis every candidate reaches)', d.leaseRedis)
+    .option('--gateway-candidate <node=ip@prio>', 'gateway agents: a candidate, named by its node (repeat for each)', collect, [] as string[])
+    .option('--gateway-arg <flag>', 'gateway agents: one more `strait gateway` flag, e.g. --gateway-arg=--wan-dev=eth1 (repeat)', collect, [] as string[])
+    .action((o) => {
+      const objects = installObjects({
+        ...d, image: o.image, imagePullPolicy: o.imagePullPolicy, namespace: o.namespace, leaseRedis: o.leaseRedis,
+        gatewayCandidates: o.gatewayCandidate, gatewayArgs: o.gatewayArg, ...(o.broker !== undefined ? { broker: o.broker } : {}),
+      });
+      // `strait manifests | head` closes the pipe early: that is not an error.
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EPIPE') process.exit(0);
+        throw e;
+      });
+      process.stdout.write(renderManifests(objects, manifestsHeader(`Printed by \`strait manifests\` ${version}.`)));
+    });
+
+  program
+    .command('install-cni')
+    .description('Install the strait-ipam CNI plugin and its conflist into host directories (the node agent DaemonSet\'s init container runs this)')
+    .requiredOption('--bin-dir <dir>', 'CNI plugin directory (the host\'s /opt/cni/bin, mounted)')
+    .requiredOption('--conf-dir <dir>', 'CNI configuration directory (the host\'s /etc/cni/net.d, mounted)')
+    .option('--socket <path>', 'the node agent\'s socket as the plugin on the host sees it', DEFAULT_CNI_SOCKET)
+    .option('--bridge <name>', 'bridge of the reference bridge plugin', 'cni0')
+    .option('--uninstall', 'remove the plugin and the conflist instead')
+    .action((o) => {
+      if (o.uninstall) {
+        const r = uninstallCni({ binDir: o.binDir, confDir: o.confDir });
+        say(`removed: conflist ${r.conflist ? 'yes' : 'was not there'}, plugin ${r.binary ? 'yes' : 'was not there'}`);
+        return;
+      }
+      const r = installCni({ binDir: o.binDir, confDir: o.confDir, socketPath: o.socket, bridge: o.bridge });
+      say(`installed ${r.binary} and ${r.conflist}`);
+    });
+}

@@ -1,0 +1,83 @@
+import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StraitError } from '../../api/index.js';
+import { repoRoot } from '../node-agent/cni-lab.js';
+
+export const DEFAULT_CNI_SOCKET = '/run/strait/node-agent.sock';
+export const CNI_BINARY_NAME = 'strait-ipam';
+export const CONFLIST_NAME = '10-strait.conflist';
+
+export interface CniInstallOptions {
+  /** Where the runtime looks for plugins (the host's /opt/cni/bin, mounted into the installing container). */
+  binDir: string;
+  /** Where the runtime reads network configurations (the host's /etc/cni/net.d). */
+  confDir: string;
+  /** The node agent's socket as the plugin, running on the host, sees it. */
+  socketPath?: string;
+  /** The bridge the reference `bridge` plugin creates. */
+  bridge?: string;
+  /** The plugin to install (default: bin/strait-ipam of this installation). */
+  source?: string;
+}
+
+/**
+ * The network configuration the node agent's DaemonSet installs: the reference `bridge` plugin with Strait's IPAM,
+ * and `portmap` for hostPorts. Both reference plugins come with the node's containernetworking-plugins.
+ */
+export function straitConflist(o: { socketPath?: string; bridge?: string } = {}): Record<string, unknown> {
+  return {
+    cniVersion: '1.0.0',
+    name: 'strait',
+    plugins: [
+      { type: 'bridge', bridge: o.bridge ?? 'cni0', isGateway: true, ipMasq: true, ipam: { type: CNI_BINARY_NAME, socket: o.socketPath ?? DEFAULT_CNI_SOCKET } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  };
+}
+
+/** Writes `content` to `path` through a rename, so a runtime reading the directory never sees half a file. */
+function writeAtomically(path: string, write: (tmp: string) => void, mode: number): void {
+  const tmp = `${path}.strait-tmp-${process.pid}`;
+  try {
+    write(tmp);
+    chmodSync(tmp, mode);
+    renameSync(tmp, path);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * Installs the `strait-ipam` plugin and the conflist (the node agent DaemonSet's init container runs this through
+ * `strait install-cni`). Idempotent: running it again replaces both atomically; a running pod's plugin call sees
+ * either the old or the new file, never a partial one.
+ */
+export function installCni(o: CniInstallOptions): { binary: string; conflist: string } {
+  const source = o.source ?? join(repoRoot(), 'bin', CNI_BINARY_NAME);
+  if (!existsSync(source)) throw new StraitError('INVALID_ARGUMENT', `the plugin to install, ${source}, does not exist`);
+  for (const [flag, dir] of [['--bin-dir', o.binDir], ['--conf-dir', o.confDir]] as const) {
+    if (!dir.startsWith('/')) throw new StraitError('INVALID_ARGUMENT', `${flag} must be an absolute path, got ${JSON.stringify(dir)}`);
+  }
+  if (o.socketPath !== undefined && !o.socketPath.startsWith('/')) throw new StraitError('INVALID_ARGUMENT', `--socket must be an absolute path, got ${JSON.stringify(o.socketPath)}`);
+  mkdirSync(o.binDir, { recursive: true });
+  mkdirSync(o.confDir, { recursive: true });
+  const binary = join(o.binDir, CNI_BINARY_NAME);
+  const conflist = join(o.confDir, CONFLIST_NAME);
+  writeAtomically(binary, (tmp) => copyFileSync(source, tmp), 0o755);
+  const text = `${JSON.stringify(straitConflist(o), null, 2)}\n`;
+  writeAtomically(conflist, (tmp) => writeFileSync(tmp, text), 0o644);
+  return { binary, conflist };
+}
+
+/** Removes what `installCni` wrote (uninstall); true for each file that was there. */
+export function uninstallCni(o: Pick<CniInstallOptions, 'binDir' | 'confDir'>): { binary: boolean; conflist: boolean } {
+  const gone = (p: string): boolean => {
+    const had = existsSync(p);
+    rmSync(p, { force: true });
+    return had;
+  };
+  // The conflist first: a runtime must not pick a configuration whose plugin is already gone.
+  const conflist = gone(join(o.confDir, CONFLIST_NAME));
+  const binary = gone(join(o.binDir, CNI_BINARY_NAME));
+  return { binary, conflist };
+}
