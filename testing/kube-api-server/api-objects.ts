@@ -96,7 +96,10 @@ export class ApiObjects {
     }
     obj.apiVersion = apiVersionOf(rt);
     obj.kind = rt.kind;
-    if (rt.kind === 'Secret') stringDataToData(obj);
+    if (rt.kind === 'Secret') {
+      stringDataToData(obj);
+      if (!obj.type) obj.type = 'Opaque';
+    }
     delete obj.metadata.resourceVersion;
     delete obj.metadata.deletionTimestamp;
     if (key === CRD_KEY) this.checkCrd(obj);

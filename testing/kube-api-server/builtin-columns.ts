@@ -79,7 +79,7 @@ export const BUILTIN_COLUMNS: Record<string, BuiltinColumn[]> = {
   ],
   Namespace: [{ name: 'Status', type: 'string', cell: (o) => String((path(o, 'status', 'phase') ?? 'Active') as string) }, AGE],
   ConfigMap: [{ name: 'Data', type: 'integer', cell: (o) => count(o.data) + count(o.binaryData) }, AGE],
-  Secret: [{ name: 'Type', type: 'string', cell: (o) => String((o.type ?? 'Opaque') as string) }, { name: 'Data', type: 'integer', cell: (o) => count(o.data) }, AGE],
+  Secret: [{ name: 'Type', type: 'string', cell: (o) => String((o.type || 'Opaque') as string) }, { name: 'Data', type: 'integer', cell: (o) => count(o.data) }, AGE],
   Service: [
     { name: 'Type', type: 'string', cell: (o) => String((path(o, 'spec', 'type') ?? 'ClusterIP') as string) },
     { name: 'Cluster-IP', type: 'string', cell: (o) => orNone(path(o, 'spec', 'clusterIP')) },

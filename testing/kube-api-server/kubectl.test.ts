@@ -144,6 +144,24 @@ describe.each(usable ? [version?.text ?? ''] : [])('kubectl %s against the test 
     expect((await kubectl('get', 'ippools')).err).toContain('No resources found');
   });
 
+  it('typed create commands (protobuf bodies): namespace, configmap, secret, serviceaccount', async () => {
+    await ok('create', 'namespace', 'frontend');
+    expect(server.get('', 'namespaces', 'frontend')?.metadata.labels).toEqual({ 'kubernetes.io/metadata.name': 'frontend' });
+    await ok('create', 'configmap', 'c1', '-n', 'frontend', '--from-literal', 'a=b');
+    await ok('create', 'secret', 'generic', 's1', '-n', 'frontend', '--from-literal', 'token=abc');
+    await ok('create', 'serviceaccount', 'robot', '-n', 'frontend');
+    expect(server.get('', 'configmaps', 'c1', 'frontend')?.data).toEqual({ a: 'b' });
+    expect(server.get('', 'secrets', 's1', 'frontend')).toMatchObject({ type: 'Opaque', data: { token: Buffer.from('abc').toString('base64') } });
+    expect(rows(await ok('get', 'secrets', '-n', 'frontend'))[1]?.slice(0, 3)).toEqual(['s1', 'Opaque', '1']);
+    expect(server.get('', 'serviceaccounts', 'robot', 'frontend')).toBeDefined();
+    // A kind it cannot decode is refused by name, and nothing is created.
+    const refused = await kubectl('create', 'deployment', 'x', '-n', 'frontend', '--image', 'i');
+    expect(refused.err).toContain('decodes protobuf only for');
+    expect(server.list('apps', 'deployments', 'frontend')).toEqual([]);
+    expect(await ok('delete', 'namespace', 'frontend', '--wait')).toContain('deleted');
+    expect(server.get('', 'secrets', 's1', 'frontend')).toBeUndefined();
+  });
+
   it('built-ins: client-side apply computes a strategic merge patch the server applies; pods show READY/STATUS/IP', async () => {
     const deployment = (image: string, env: string): string => [
       'apiVersion: apps/v1', 'kind: Deployment', 'metadata: {name: web, namespace: default}',

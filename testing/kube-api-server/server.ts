@@ -5,6 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ApiObjects, parseJson, writeOptions, type Route, type WriteOptions } from './api-objects.js';
 import { aggregatedDiscovery, legacyDiscovery } from './discovery.js';
 import { HttpError, parseAccept, REASONS, sendJson, sendStatus, sendText, wants, type MediaRange } from './http-answers.js';
+import { decodeProtobufObject, ProtobufError } from './protobuf-body.js';
 import { hashOf, openApiV2Document, openApiV3Documents, openApiV3Index } from './openapi.js';
 import { apiVersionOf, NS_KEY, resKey, type ResourceType } from './resource-types.js';
 import { parseLabelSelector } from './selectors.js';
@@ -155,7 +156,7 @@ export class TestKubeApiServer {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       try {
-        this.dispatch(req, res, Buffer.concat(chunks).toString('utf8'));
+        this.dispatch(req, res, Buffer.concat(chunks));
       } catch (e) {
         const err = e instanceof HttpError ? e : new HttpError(500, 'InternalError', e instanceof Error ? e.message : String(e));
         if (!res.headersSent) sendStatus(res, err);
@@ -164,7 +165,7 @@ export class TestKubeApiServer {
     });
   }
 
-  private dispatch(req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
+  private dispatch(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const method = req.method ?? 'GET';
     if (this.opts.token && req.headers.authorization !== `Bearer ${this.opts.token}`) {
@@ -188,9 +189,17 @@ export class TestKubeApiServer {
     const discovery = method === 'GET' ? legacyDiscovery(path, this.served()) : undefined;
     if (discovery) return sendJson(res, 200, discovery);
 
-    const contentType = String(req.headers['content-type'] ?? '');
-    if (body && contentType.startsWith('application/vnd.kubernetes.protobuf')) {
-      throw new HttpError(415, 'UnsupportedMediaType', `the test API server reads JSON and YAML bodies only, not ${contentType}`);
+    let contentType = String(req.headers['content-type'] ?? '');
+    let body = raw.toString('utf8');
+    // kubectl's typed commands (`create namespace|configmap|secret|serviceaccount`) send protobuf.
+    if (raw.length && contentType.startsWith('application/vnd.kubernetes.protobuf')) {
+      try {
+        body = JSON.stringify(decodeProtobufObject(raw));
+        contentType = 'application/json';
+      } catch (e) {
+        if (e instanceof ProtobufError) throw new HttpError(415, 'UnsupportedMediaType', e.message);
+        throw e;
+      }
     }
     const route = this.route(url.pathname);
     this.requests.push(`${method} ${route.rt.plural}${route.sub ? `/${route.sub}` : ''}`);
