@@ -1,7 +1,7 @@
 export { startTestRedis, type TestRedis } from './redis-server.js';
 export { describeRoot } from './root.js';
 export { runAllocationStoreConformance, type StoreHarness } from './allocation-store-conformance.js';
-export { TestKubeApiServer, startTestKubeApiServer, type TestKubeApiServerOptions, type KubeObject } from './kube-api-server.js';
+export { TestKubeApiServer, startTestKubeApiServer, type TestKubeApiServerOptions, type KubeObject } from './kube-api-server/server.js';
 export { seededRandom } from './seeded-random.js';
 export { outcomeCode } from './outcome-code.js';
 export { redisSnapshot } from './redis-snapshot.js';

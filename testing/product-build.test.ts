@@ -38,7 +38,7 @@ describe('the product build holds no test-only code (scripts/check-build-files.m
     const r = await check('--project', old);
     expect(r.code).toBe(1);
     // The test Kubernetes API server came in through a bench that imports testing/.
-    expect(r.out).toContain('testing/kube-api-server.ts: test-only file in the build');
+    expect(r.out).toContain('testing/kube-api-server/server.ts: test-only file in the build');
     expect(r.out).toContain('tunnel/conformance-suite.ts: test-only file in the build');
   }, 120_000);
 });

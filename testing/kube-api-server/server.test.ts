@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { ALL_KINDS, crdAsClientModel, crdManifestOf } from '../crds/index.js';
-import { startTestKubeApiServer, type TestKubeApiServer } from './index.js';
+import { ALL_KINDS, crdAsClientModel, crdManifestOf } from '../../crds/index.js';
+import { startTestKubeApiServer, type TestKubeApiServer } from '../index.js';
 
 // Exercises the test API server with @kubernetes/client-node itself, the client the agent uses.
 const G = { group: 'ipam.strait.io', version: 'v1alpha1', plural: 'subnets' };
@@ -150,6 +150,63 @@ describe('TestKubeApiServer with client-node', () => {
     await watch.watch('/apis/ipam.strait.io/v1alpha1/subnets', { resourceVersion: list.metadata.resourceVersion }, () => undefined, (err: { statusCode?: number } | null) => { status = err?.statusCode ?? -1; });
     await until(() => status !== 0);
     expect(status).toBe(410);
+  });
+
+  it('answers Table requests with the CRD printer columns, discovery (aggregated too) and OpenAPI v3', async () => {
+    const get = async (path: string, accept: string): Promise<{ type: string; body: Record<string, unknown> }> => {
+      const r = await fetch(`${server.url}${path}`, { headers: { Accept: accept } });
+      return { type: r.headers.get('content-type') ?? '', body: (await r.json()) as Record<string, unknown> };
+    };
+    const table = await get('/apis/ipam.strait.io/v1alpha1/ippools', 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json');
+    expect(table.type).toContain('as=Table');
+    const t = table.body as { columnDefinitions: { name: string }[]; rows: { cells: unknown[]; object: { kind: string } }[] };
+    expect(t.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'CIDR', 'Block', 'Purpose', 'Allocated', 'Default', 'Ready', 'Synced', 'Age']);
+    expect(t.rows[0]?.cells.slice(0, 6)).toEqual(['p', '10.0.0.0/24', null, 'pods', null, false]);
+    expect(t.rows[0]?.object.kind).toBe('PartialObjectMetadata');
+    const agg = await get('/apis', 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json');
+    expect(agg.type).toContain('as=APIGroupDiscoveryList');
+    const groups = (agg.body as { items: { metadata: { name: string }; versions: { resources: { resource: string; scope: string }[] }[] }[] }).items;
+    expect(groups.find((g) => g.metadata.name === 'ipam.strait.io')?.versions[0]?.resources).toContainEqual(expect.objectContaining({ resource: 'ippools', scope: 'Cluster' }));
+    expect(groups.map((g) => g.metadata.name)).toEqual(expect.arrayContaining(['apps', 'rbac.authorization.k8s.io', 'coordination.k8s.io']));
+    const index = (await get('/openapi/v3', 'application/json')).body as { paths: Record<string, { serverRelativeURL: string }> };
+    const doc = (await get(index.paths['apis/ipam.strait.io/v1alpha1']?.serverRelativeURL ?? '', 'application/json')).body as {
+      paths: Record<string, { patch?: { 'x-kubernetes-group-version-kind': unknown; parameters: { name: string }[] } }>;
+      components: { schemas: Record<string, { 'x-kubernetes-group-version-kind'?: unknown }> };
+    };
+    const patch = doc.paths['/apis/ipam.strait.io/v1alpha1/ippools/{name}']?.patch;
+    expect(patch?.['x-kubernetes-group-version-kind']).toEqual({ group: 'ipam.strait.io', version: 'v1alpha1', kind: 'IPPool' });
+    expect(patch?.parameters.map((p) => p.name)).toContain('fieldValidation');
+    expect(doc.components.schemas['io.strait.ipam.v1alpha1.IPPool']?.['x-kubernetes-group-version-kind']).toEqual([{ group: 'ipam.strait.io', version: 'v1alpha1', kind: 'IPPool' }]);
+    expect(Object.keys(index.paths)).toEqual(expect.arrayContaining(['api/v1', 'apis/apps/v1', 'apis/rbac.authorization.k8s.io/v1']));
+  });
+
+  it('pods by spec.nodeName and labels, in list and watch (what the node agent informers use)', async () => {
+    await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'on-n1', labels: { app: 'web' } }, spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'i' }] } } });
+    await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'on-n2', labels: { app: 'web' } }, spec: { nodeName: 'n2', containers: [{ name: 'c', image: 'i' }] } } });
+    const list = await core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName=n1', labelSelector: 'app in (web,api)' });
+    expect(list.items.map((p) => p.metadata?.name)).toEqual(['on-n1']);
+    expect(list.items[0]?.status?.phase).toBe('Pending');
+    const events: string[] = [];
+    const ctl = await new k8s.Watch(kc).watch('/api/v1/pods', { fieldSelector: 'spec.nodeName=n2', resourceVersion: list.metadata?.resourceVersion }, (type, obj: Obj) => events.push(`${type}:${obj.metadata?.name ?? ''}`), () => undefined);
+    await core.patchNamespacedPod({ namespace: 'default', name: 'on-n1', body: { metadata: { labels: { x: '1' } } } }, merge);
+    await core.patchNamespacedPod({ namespace: 'default', name: 'on-n2', body: { metadata: { labels: { x: '1' } } } }, merge);
+    await until(() => events.includes('MODIFIED:on-n2'));
+    expect(events.filter((e) => !e.startsWith('BOOKMARK'))).toEqual(['MODIFIED:on-n2']);
+    ctl.abort();
+    await expect(core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName' })).rejects.toMatchObject({ code: 400 });
+  });
+
+  it('deleting an owner deletes its dependents (Background), or leaves them without the reference (Orphan)', async () => {
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    const ds = await apps.createNamespacedDaemonSet({ namespace: 'default', body: { metadata: { name: 'agent' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } } });
+    const owned = (name: string): k8s.V1Pod => ({ metadata: { name, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent', uid: ds.metadata?.uid ?? '' }] }, spec: { containers: [{ name: 'c', image: 'i' }] } });
+    await core.createNamespacedPod({ namespace: 'default', body: owned('agent-1') });
+    await apps.deleteNamespacedDaemonSet({ namespace: 'default', name: 'agent' });
+    await expect(core.readNamespacedPod({ namespace: 'default', name: 'agent-1' })).rejects.toMatchObject({ code: 404 });
+    const ds2 = await apps.createNamespacedDaemonSet({ namespace: 'default', body: { ...ds, metadata: { name: 'agent' } } });
+    await core.createNamespacedPod({ namespace: 'default', body: { ...owned('agent-2'), metadata: { name: 'agent-2', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent', uid: ds2.metadata?.uid ?? '' }] } } });
+    await apps.deleteNamespacedDaemonSet({ namespace: 'default', name: 'agent', propagationPolicy: 'Orphan' });
+    expect((await core.readNamespacedPod({ namespace: 'default', name: 'agent-2' })).metadata?.ownerReferences).toBeUndefined();
   });
 
   it('injected faults fail the next matching request only', async () => {
