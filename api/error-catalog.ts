@@ -109,6 +109,7 @@ export const ERROR_CATALOG = {
   ALREADY_JOINED: { status: 409, message: 'this cluster already joined a broker under another id or URL' },
   NOT_JOINED: { status: 404, message: 'this cluster has not joined a broker (no strait-system credentials Secret)' },
   POD_CIDR_UNKNOWN: { status: 400, message: 'no pod CIDR given and none found on the Nodes' },
+  KUBE_OBJECT_NOT_FOUND: { status: 404, message: 'the pod, its namespace or this node is not known to the Kubernetes API server' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

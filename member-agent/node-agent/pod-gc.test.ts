@@ -159,14 +159,19 @@ describe('node agent pod IP GC (test API server, CNI calls through the agent soc
 });
 
 describe('pod IP GC without an API server', () => {
-  it('the agent still serves CNI calls; GC waits for the first Pod list and frees nothing meanwhile', async () => {
+  it('the agent answers CNI calls (a pod it cannot read: try again later); GC waits for the first Pod list and frees nothing meanwhile', async () => {
     const dead = new k8s.KubeConfig();
     dead.loadFromString(api.kubeconfigYaml().replace(api.url, 'http://127.0.0.1:1'));
     const sock = join(dir, 'offline.sock');
     const a = await startStandaloneNodeAgent({ configFile, socketPath: sock, stateDir: join(dir, 'offline-state'), nodeName: 'n1', log, podGc: { kubeConfig: dead, graceMs: 0, intervalMs: 50 } });
     try {
-      const r = await runPlugin(cniEnv('ADD', 'ctr-x', { name: 'x', uid: 'uid-x' }), JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'bridge', ipam: { type: 'strait-ipam', socket: sock } }));
-      expect(r.exitCode).toBe(0);
+      const offConf = JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'bridge', ipam: { type: 'strait-ipam', socket: sock } });
+      // The pool may depend on the pod's annotations and labels: a pod that cannot be read is refused, retryably.
+      const r = await runPlugin(cniEnv('ADD', 'ctr-x', { name: 'x', uid: 'uid-x' }), offConf);
+      expect(r.exitCode).toBe(1);
+      expect(JSON.parse(r.stdout)).toMatchObject({ code: 11 });
+      // A call that names no Kubernetes pod needs nothing from the API server.
+      expect((await runPlugin(cniEnv('ADD', 'ctr-y'), offConf)).exitCode).toBe(0);
       const round = await a.podGc!.collectNow();
       expect(round).toMatchObject({ ran: false, plan: { orphans: [], unpin: [] } });
       expect(await a.engine.allocations()).toHaveLength(1);
