@@ -39,6 +39,7 @@ export { statefulSetOfSticky } from './owner.js';
 export type { PoolCandidates, AllocationResult, AllocationRequest } from './allocation-request.js';
 export { IpamEngine } from './ipam-engine.js';
 export type { BlockLeaser, BlockLeaseRequest } from './block-leaser.js';
+export type { StickyAddressLeaser, StickyLeaseRequest } from './sticky-address-leaser.js';
 export type { LiveSet, GcPlan, BlockUsage } from './gc-plan.js';
 export type { AllocationStore, AllocationRecord, BlockLease } from './stores/allocation-store.js';
 export { MemoryAllocationStore } from './stores/memory-store.js';

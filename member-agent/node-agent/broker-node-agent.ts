@@ -5,6 +5,7 @@ import { FileAllocationStore, IpamEngine, type BlockUsage, type IpamConfig } fro
 import type { Logger } from '../../host/index.js';
 import { AgentServer } from './agent-server.js';
 import { BrokerBlockLeaser, type BlockReconcileResult } from './broker-block-leaser.js';
+import { BrokerStickyLeaser } from './broker-sticky-leaser.js';
 import { EngineIpamService } from './engine-ipam-service.js';
 import type * as k8s from '@kubernetes/client-node';
 import { startPodKnowledge, type PodGcOptions, type PodKnowledge, type RunningNodeAgent } from './standalone-agent.js';
@@ -84,7 +85,8 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
     local = await FileAllocationStore.open(o.stateDir);
     const leaser = new BrokerBlockLeaser(client, local, o.cluster, o.log);
     const reconciled: BlockReconcileResult = reconciledAtStart ? await leaser.reconcile(o.nodeName) : { adopted: [], dropped: [], orphaned: [] };
-    const engine = new IpamEngine({ store: local, config, blockLeaser: leaser });
+    // StatefulSet addresses are bound at the broker, so an ordinal keeps its address on any node of the cluster.
+    const engine = new IpamEngine({ store: local, config, blockLeaser: leaser, stickyLeaser: new BrokerStickyLeaser(client, o.cluster, o.log) });
     await engine.sync();
     kube = await startPodKnowledge(o, engine, o.nodeName, o.log);
     const k = kube;
