@@ -110,6 +110,7 @@ export const ERROR_CATALOG = {
   NOT_JOINED: { status: 404, message: 'this cluster has not joined a broker (no strait-system credentials Secret)' },
   POD_CIDR_UNKNOWN: { status: 400, message: 'no pod CIDR given and none found on the Nodes' },
   CREDENTIAL_NOT_STORED: { status: 502, message: 'the broker issued a new cluster credential but the cluster Secret could not be written' },
+  KUBE_OBJECT_NOT_FOUND: { status: 404, message: 'the pod, its namespace or this node is not known to the Kubernetes API server' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

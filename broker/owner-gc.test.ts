@@ -66,12 +66,14 @@ describe('owner GC: leases of nodes and owners a cluster reports gone', () => {
     await west.leaseAddress('p', { owner: 'egress/a' });
     await east.leaseAddress('p', { owner: 'egress/x' });
     await east.leaseAddress('p', { owner: 'egress/y' });
+    // A StatefulSet ordinal's address (node agents, broker mode) must outlive its pod: no agent reports it.
+    await east.leaseAddress('p', { owner: 'sts:east:default/db/0/eth0' });
     await west.heartbeat('west'); // an old agent: no sets, so nothing is known about its nodes or owners
     await east.heartbeat('east', { nodes: ['n1'], addressOwners: ['egress/x'] });
     const t0 = Date.now();
     await collectOwnerless(broker.handle.store, GRACE, t0);
     expect(await collectOwnerless(broker.handle.store, GRACE, t0 + 10 * GRACE)).toEqual({ blocks: 0, addresses: 1 });
-    expect(await ownersOf('east')).toEqual(['egress/x']);
+    expect(await ownersOf('east')).toEqual(['egress/x', 'sts:east:default/db/0/eth0']);
     expect(await ownersOf('west')).toEqual(['egress/a']);
     expect(await blocksOf('west')).toEqual(['w1']);
     expect(await blocksOf('east')).toEqual(['n1']);

@@ -25,13 +25,21 @@ export {
 // Model and pool matching
 export type { IpamConfig } from './model.js';
 export { matchesSelector } from './label-selector.js';
+export {
+  namespaceDefaultsFromAnnotations,
+  POD_IPPOOL_ANNOTATION,
+  POD_IPPOOLS_ANNOTATION,
+  NS_DEFAULT_IPV4_ANNOTATION,
+  NS_DEFAULT_IPV6_ANNOTATION,
+} from './pool-annotations.js';
 
 // The engine, its seams, and its stores
 export type { Owner } from './owner.js';
 export { statefulSetOfSticky } from './owner.js';
-export type { PoolCandidates, AllocationResult } from './allocation-request.js';
+export type { PoolCandidates, AllocationResult, AllocationRequest } from './allocation-request.js';
 export { IpamEngine } from './ipam-engine.js';
 export type { BlockLeaser, BlockLeaseRequest } from './block-leaser.js';
+export type { StickyAddressLeaser, StickyLeaseRequest } from './sticky-address-leaser.js';
 export type { LiveSet, GcPlan, BlockUsage } from './gc-plan.js';
 export type { AllocationStore, AllocationRecord, BlockLease } from './stores/allocation-store.js';
 export { MemoryAllocationStore } from './stores/memory-store.js';

@@ -262,3 +262,60 @@ describe('garbage collection', () => {
     expect((await store.list()).map((r) => r.owner?.containerId).sort()).toEqual(['ctr-1', 'ctr-2', 'ctr-4']);
   });
 });
+
+describe('IpamEngine with a shared sticky leaser (each node its own store, as in broker mode)', () => {
+  const config: IpamConfig = { pools: [{ name: 'p1', subnet: '10.77.0.0/24', ips: ['10.77.0.10-10.77.0.99'], blockSize: 28, default: true }] };
+  const ord0 = (c: string): Owner => ({ containerId: c, ifName: 'eth0', namespace: 'prod', podName: 'db-0', podUid: `uid-${c}`, statefulSet: { name: 'db', ordinal: 0 } });
+
+  /** The broker's semantics in memory: one address per (pool, sticky key), taken from the top of the pool. */
+  function sharedLeaser(addresses: string[]) {
+    const bound = new Map<string, string>();
+    const released: string[] = [];
+    return {
+      bound,
+      released,
+      leaser: {
+        lease: async ({ pool, sticky }: { pool: string; sticky: string }) => {
+          const k = `${pool} ${sticky}`;
+          if (!bound.has(k)) {
+            const next = addresses.shift();
+            if (!next) return undefined;
+            bound.set(k, next);
+          }
+          return bound.get(k);
+        },
+        release: async (pool: string, address: string, sticky: string) => {
+          if (bound.get(`${pool} ${sticky}`) === address) bound.delete(`${pool} ${sticky}`);
+          released.push(address);
+        },
+      },
+    };
+  }
+
+  it('an ordinal keeps its address on another node; others never get it; the StatefulSet gone releases the binding', async () => {
+    const shared = sharedLeaser(['10.77.0.99']);
+    const a = new IpamEngine({ store: new MemoryAllocationStore(), config, stickyLeaser: shared.leaser });
+    const b = new IpamEngine({ store: new MemoryAllocationStore(), config, stickyLeaser: shared.leaser });
+    const r1 = await a.allocate(ord0('c1'), node('n1'));
+    expect(v4(r1)).toBe('10.77.0.99');
+    expect(r1.explanation.join('\n')).toContain('bound at the broker, on any node');
+    await a.release(ord0('c1'));
+    expect(v4(await b.allocate(ord0('c2'), node('n2')))).toBe('10.77.0.99');
+    expect(await drain(a, node('n1'))).not.toContain('10.77.0.99');
+    await b.release(ord0('c2'));
+    await b.collectGarbage({ statefulSets: [] }, 0);
+    expect(shared.released).toEqual(['10.77.0.99']);
+    expect(shared.bound.size).toBe(0);
+  });
+
+  it('falls back to the node\'s blocks when the leaser has nothing or an address the pool may not use, and says so', async () => {
+    const none = new IpamEngine({ store: new MemoryAllocationStore(), config, stickyLeaser: sharedLeaser([]).leaser });
+    const r = await none.allocate(ord0('c1'), node('n1'));
+    expect(v4(r)).toBe('10.77.0.10');
+    expect(r.explanation.join('\n')).toContain('sticky on this node only');
+    const outside = new IpamEngine({ store: new MemoryAllocationStore(), config, stickyLeaser: sharedLeaser(['10.77.0.200']).leaser });
+    const r2 = await outside.allocate(ord0('c1'), node('n1'));
+    expect(v4(r2)).toBe('10.77.0.10');
+    expect(r2.explanation.join('\n')).toContain('10.77.0.200 for prod/db/0/eth0 is not usable in pool "p1"');
+  });
+});

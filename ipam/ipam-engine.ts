@@ -14,6 +14,7 @@ import { noPoolFits, selectPools } from './pool-selection.js';
 import { compileIpamConfig, type CompiledPool } from './pool-validation.js';
 import { ResyncThrottle } from './resync-throttle.js';
 import { parkedRecord, parksOnRelease, planStickyTakeover } from './sticky-binding.js';
+import type { StickyAddressLeaser } from './sticky-address-leaser.js';
 import type { AllocationRecord, AllocationStore } from './stores/allocation-store.js';
 
 export interface IpamEngineOptions {
@@ -22,6 +23,11 @@ export interface IpamEngineOptions {
   config: IpamConfig;
   /** Where blocks come from; default `LocalBlockLeaser` over `store` (standalone: the node takes any free block). */
   blockLeaser?: BlockLeaser;
+  /**
+   * Where StatefulSet addresses are bound when the store is this node's own (broker mode: the broker), so an ordinal
+   * keeps its address on any node. Without it the binding is in `store` (every engine sharing the store sees it).
+   */
+  stickyLeaser?: StickyAddressLeaser;
   /** Clock in ms; injected by tests. */
   now?: () => number;
   /**
@@ -60,6 +66,7 @@ export interface PoolUsage {
 export class IpamEngine {
   private readonly store: AllocationStore;
   private readonly leaser: BlockLeaser;
+  private readonly stickyLeaser: StickyAddressLeaser | undefined;
   private readonly now: () => number;
   private readonly resync: ResyncThrottle;
   private ledger: BlockLedger;
@@ -73,6 +80,7 @@ export class IpamEngine {
   constructor(opts: IpamEngineOptions) {
     this.store = opts.store;
     this.leaser = opts.blockLeaser ?? new LocalBlockLeaser(opts.store);
+    this.stickyLeaser = opts.stickyLeaser;
     this.now = opts.now ?? Date.now;
     this.resync = new ResyncThrottle(opts.resyncIntervalMs ?? 1000);
     this.config = opts.config;
@@ -147,6 +155,12 @@ export class IpamEngine {
             if (rec) explanation.push(`${fam.family}: StatefulSet ${sticky} keeps ${rec.address} from pool "${rec.pool}"`);
           }
           for (const pool of rec ? [] : fam.candidates) {
+            if (sticky && this.stickyLeaser) rec = await this.leaseShared(this.ledger.get(pool.name)!, owner, key, sticky, explanation);
+            if (rec) {
+              tookOver.add(rec.address);
+              explanation.push(`${fam.family}: StatefulSet ${sticky} holds ${rec.address} from pool "${pool.name}" (bound at the broker, on any node)`);
+              break;
+            }
             rec = await this.allocateInPool(this.ledger.get(pool.name)!, owner, key, sticky, request.node.name);
             if (rec) {
               explanation.push(`${fam.family}: ${rec.address} from pool "${pool.name}" block ${rec.block}`);
@@ -193,7 +207,10 @@ export class IpamEngine {
         case 'none':
           return undefined;
         case 'unbind':
-          if (plan.free && (await this.store.replace(plan.free.address, plan.free.ownerKey))) this.index.remove(plan.free.address);
+          if (plan.free && (await this.store.replace(plan.free.address, plan.free.ownerKey))) {
+            this.index.remove(plan.free.address);
+            await this.stickyLeaser?.release(plan.free.pool, plan.free.address, sticky);
+          }
           return undefined;
         case 'held':
           return plan.record;
@@ -204,6 +221,43 @@ export class IpamEngine {
           }
       }
     }
+    return undefined;
+  }
+
+  /**
+   * The address bound to a StatefulSet ordinal by the shared sticky leaser (the broker), reserved in this node's
+   * store. Undefined (the caller allocates from the node's blocks) when the leaser has none to give or hands out an
+   * address this node's pool may not use.
+   */
+  private async leaseShared(p: PoolBlocks, owner: Owner, key: string, sticky: string, explanation: string[]): Promise<AllocationRecord | undefined> {
+    const address = await this.stickyLeaser!.lease({ pool: p.pool.name, family: p.pool.family, sticky });
+    if (!address) {
+      explanation.push(`${p.pool.family}: no shared address for StatefulSet ${sticky} in pool "${p.pool.name}": one from this node's blocks (sticky on this node only)`);
+      return undefined;
+    }
+    const at = this.ledger.place(address, p.pool.name);
+    if (!at || at.pool !== p || !at.usable) {
+      explanation.push(`${p.pool.family}: shared address ${address} for ${sticky} is not usable in pool "${p.pool.name}" here: one from this node's blocks`);
+      return undefined;
+    }
+    const rec: AllocationRecord = {
+      address,
+      family: p.pool.family,
+      pool: p.pool.name,
+      ownerKey: key,
+      owner: { ...owner },
+      block: at.block.cidrText,
+      sticky,
+      updatedAt: this.now(),
+    };
+    if (await this.store.reserve(rec)) {
+      this.index.add(rec, at);
+      return rec;
+    }
+    // Held here by someone else: only an older record of this ordinal can be (takeSticky moves those); never share.
+    const holder = await this.store.get(address);
+    if (holder) this.index.add(holder);
+    explanation.push(`${p.pool.family}: shared address ${address} for ${sticky} is held here by ${holder?.ownerKey ?? 'someone'}: one from this node's blocks`);
     return undefined;
   }
 
@@ -349,7 +403,11 @@ export class IpamEngine {
       if (r.owner) await this.release(r.owner);
     }
     for (const r of plan.unpin) {
-      if (await this.store.replace(r.address, r.ownerKey)) this.index.remove(r.address);
+      if (await this.store.replace(r.address, r.ownerKey)) {
+        this.index.remove(r.address);
+        // The StatefulSet is gone: its binding goes for every node (an address of the node's own blocks has none).
+        if (r.sticky) await this.stickyLeaser?.release(r.pool, r.address, r.sticky);
+      }
     }
     return plan;
   }

@@ -67,11 +67,11 @@ export function selectPools(pools: ReadonlyMap<string, CompiledPool>, ifName: st
       else if (p.family !== family) reject('wrong-family', `pool "${name}" is ${p.family}, named as ${family}`);
       else if (p.spec.disable) reject('disabled', `pool "${name}" is disabled`);
       else if (!matchesSelector(p.spec.namespaceAffinity, nsLabels))
-        reject('namespace-affinity', `namespace ${namespace ?? '(none)'} does not match ${describeSelector(p.spec.namespaceAffinity!)}`);
+        reject('namespace-affinity', `pool "${name}": namespace ${namespace ?? '(none)'} does not match ${describeSelector(p.spec.namespaceAffinity!)}`);
       else if (!matchesSelector(p.spec.nodeAffinity, nodeLabels))
-        reject('node-affinity', `node ${req.node.name} does not match ${describeSelector(p.spec.nodeAffinity!)}`);
+        reject('node-affinity', `pool "${name}": node ${req.node.name} does not match ${describeSelector(p.spec.nodeAffinity!)}`);
       else if (!matchesSelector(p.spec.podAffinity, podLabels))
-        reject('pod-affinity', `pod labels do not match ${describeSelector(p.spec.podAffinity!)}`);
+        reject('pod-affinity', `pool "${name}": pod labels do not match ${describeSelector(p.spec.podAffinity!)}`);
       else sel.candidates.push(p);
     }
     for (const r of sel.rejected) explanation.push(`${family}: skipped ${r.detail}`);

@@ -6,8 +6,17 @@ import { createLogger } from '../../host/index.js';
 import { loadKubeConfig, startBrokerNodeAgent, startStandaloneNodeAgent, type PodGcOptions, type RunningNodeAgent } from '../../member-agent/index.js';
 import type { Logger } from '../../host/index.js';
 
-/** Pod IP GC settings from the flags: on with --kubeconfig or inside a pod (in-cluster config), off with --no-pod-gc. */
-function podGcFrom(o: { kubeconfig?: string; podGc: boolean; podGcGrace: string; podGcInterval: string }, log: Logger): PodGcOptions | undefined {
+/** The kubeconfig the agent reads its pods with: --kubeconfig, or the in-cluster config inside a pod. */
+function kubeConfigFrom(o: { kubeconfig?: string }, log: Logger): ReturnType<typeof loadKubeConfig> | undefined {
+  if (!o.kubeconfig && !process.env.KUBERNETES_SERVICE_HOST) {
+    log.warn('no --kubeconfig and not in a pod: pod annotations, namespace defaults and label affinities are not read (netconf and default pools only)');
+    return undefined;
+  }
+  return loadKubeConfig(o.kubeconfig);
+}
+
+/** Pod IP GC settings from the flags: on with a kubeconfig (--kubeconfig or in-cluster), off with --no-pod-gc. */
+function podGcFrom(o: { podGc: boolean; podGcGrace: string; podGcInterval: string }, kubeConfig: ReturnType<typeof loadKubeConfig> | undefined, log: Logger): PodGcOptions | undefined {
   const seconds = (flag: string, v: string, min: number): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < min) throw new StraitError('INVALID_ARGUMENT', `${flag} must be a number of seconds (at least ${min}), got ${JSON.stringify(v)}`);
@@ -16,11 +25,11 @@ function podGcFrom(o: { kubeconfig?: string; podGc: boolean; podGcGrace: string;
   const graceMs = seconds('--pod-gc-grace', o.podGcGrace, 0);
   const intervalMs = seconds('--pod-gc-interval', o.podGcInterval, 0.1);
   if (!o.podGc) return undefined;
-  if (!o.kubeconfig && !process.env.KUBERNETES_SERVICE_HOST) {
+  if (!kubeConfig) {
     log.warn('pod IP GC is off (no --kubeconfig and not in a pod): addresses of pods whose DEL never comes stay held');
     return undefined;
   }
-  return { kubeConfig: loadKubeConfig(o.kubeconfig), graceMs, intervalMs };
+  return { kubeConfig, graceMs, intervalMs };
 }
 
 export function registerNodeAgentCommands(program: Command): void {
@@ -38,14 +47,15 @@ export function registerNodeAgentCommands(program: Command): void {
     .option('--state-dir <dir>', 'directory for the durable allocation store', '/var/lib/strait/ipam')
     .option('--node-name <name>', 'this node\'s name (blocks are leased to it)', hostname())
     .option('--node <name>', 'alias of --node-name')
-    .option('--kubeconfig <file>', 'pod IP GC: watch this node\'s Pods with this kubeconfig (in a pod: the in-cluster config by default)')
+    .option('--kubeconfig <file>', 'read this node\'s Pods, the Namespaces and this Node (pool annotations, label affinities) and run pod IP GC with this kubeconfig (in a pod: the in-cluster config by default)')
     .option('--no-pod-gc', 'do not free addresses of pods that are gone (only DEL frees)')
     .option('--pod-gc-grace <seconds>', 'pod IP GC: a pod must be gone this long before its addresses are freed', '30')
     .option('--pod-gc-interval <seconds>', 'pod IP GC: how often to look', '10')
     .action(async (o) => {
       const log = createLogger('node-agent');
       const nodeName = o.node ?? o.nodeName;
-      const podGc = podGcFrom(o, log);
+      const kubeConfig = kubeConfigFrom(o, log);
+      const podGc = podGcFrom(o, kubeConfig, log);
       let agent: RunningNodeAgent;
       if (o.broker !== undefined) {
         if (o.standalone) throw new StraitError('INVALID_ARGUMENT', 'choose one of --standalone and --broker URL');
@@ -73,11 +83,12 @@ export function registerNodeAgentCommands(program: Command): void {
           blockGraceMs: grace * 1000,
           log,
           ...(podGc ? { podGc } : {}),
+          ...(kubeConfig ? { kubeConfig } : {}),
         });
       } else {
         if (!o.standalone) throw new StraitError('INVALID_ARGUMENT', 'choose a mode: --standalone --config FILE, or --broker URL --token CREDENTIAL --cluster ID');
         if (!o.config) throw new StraitError('INVALID_ARGUMENT', '--standalone needs --config FILE with the pools');
-        agent = await startStandaloneNodeAgent({ configFile: o.config, socketPath: o.socket, stateDir: o.stateDir, nodeName, log, ...(podGc ? { podGc } : {}) });
+        agent = await startStandaloneNodeAgent({ configFile: o.config, socketPath: o.socket, stateDir: o.stateDir, nodeName, log, ...(podGc ? { podGc } : {}), ...(kubeConfig ? { kubeConfig } : {}) });
       }
       log.info({ socket: o.socket, stateDir: o.stateDir, node: nodeName, pools: agent.poolNames, broker: o.broker, podGc: podGc ? { graceMs: podGc.graceMs, intervalMs: podGc.intervalMs } : 'off' }, 'node agent ready');
       const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -59,8 +59,8 @@ export function nodeAgentAccess(): ComponentAccess {
     rules: [
       { group: '', resource: 'pods', verbs: ['get', 'list', 'watch'], why: 'informer on this node\'s pods (field selector spec.nodeName); a GET confirms a pod is gone before its address is freed' },
       { group: 'apps', resource: 'statefulsets', verbs: ['get'], why: 'a StatefulSet pod keeps its address while its StatefulSet exists' },
-      { group: '', resource: 'namespaces', verbs: ['list', 'watch'], why: 'pool selection: namespace labels and the default-pool annotation' },
-      { group: '', resource: 'nodes', verbs: ['list', 'watch'], why: 'pool selection: node labels (nodeAffinity)' },
+      { group: '', resource: 'namespaces', verbs: ['get', 'list', 'watch'], why: 'pool selection: namespace labels and the default-pool annotation (one GET when the informer has not seen a new namespace yet)' },
+      { group: '', resource: 'nodes', verbs: ['get', 'list', 'watch'], why: 'pool selection: node labels (nodeAffinity); one GET before the informer has synced' },
     ],
   };
 }

@@ -5,9 +5,10 @@ import { FileAllocationStore, IpamEngine, type BlockUsage, type IpamConfig } fro
 import type { Logger } from '../../host/index.js';
 import { AgentServer } from './agent-server.js';
 import { BrokerBlockLeaser, type BlockReconcileResult } from './broker-block-leaser.js';
+import { BrokerStickyLeaser } from './broker-sticky-leaser.js';
 import { EngineIpamService } from './engine-ipam-service.js';
-import { startPodGc, type PodGcOptions, type RunningNodeAgent } from './standalone-agent.js';
-import type { NodePodGc } from './pod-gc.js';
+import type * as k8s from '@kubernetes/client-node';
+import { startPodKnowledge, type PodGcOptions, type PodKnowledge, type RunningNodeAgent } from './standalone-agent.js';
 
 export interface BrokerNodeAgentOptions {
   /** e.g. `https://broker.example:8443` */
@@ -27,6 +28,8 @@ export interface BrokerNodeAgentOptions {
   housekeepingIntervalMs?: number;
   /** Turns on pod IP GC (free addresses of pods that are gone). */
   podGc?: PodGcOptions;
+  /** Reads this node's Pods, the Namespaces and this Node (pool annotations and label affinities); default: podGc's kubeconfig. */
+  kubeConfig?: k8s.KubeConfig;
 }
 
 export interface RunningBrokerNodeAgent extends RunningNodeAgent {
@@ -59,7 +62,7 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
   mkdirSync(o.stateDir, { recursive: true });
   let local: FileAllocationStore | undefined;
   let server: AgentServer | undefined;
-  let podGc: NodePodGc | undefined;
+  let kube: PodKnowledge | undefined;
   const poolsFile = join(o.stateDir, 'broker-pools.json');
   const savePools = (c: IpamConfig): void => {
     writeFileSync(`${poolsFile}.tmp`, JSON.stringify(c));
@@ -82,11 +85,12 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
     local = await FileAllocationStore.open(o.stateDir);
     const leaser = new BrokerBlockLeaser(client, local, o.cluster, o.log);
     const reconciled: BlockReconcileResult = reconciledAtStart ? await leaser.reconcile(o.nodeName) : { adopted: [], dropped: [], orphaned: [] };
-    const engine = new IpamEngine({ store: local, config, blockLeaser: leaser });
+    // StatefulSet addresses are bound at the broker, so an ordinal keeps its address on any node of the cluster.
+    const engine = new IpamEngine({ store: local, config, blockLeaser: leaser, stickyLeaser: new BrokerStickyLeaser(client, o.cluster, o.log) });
     await engine.sync();
-    podGc = await startPodGc(o.podGc, engine, o.nodeName, o.log);
-    const gc = podGc;
-    server = new AgentServer(o.socketPath, new EngineIpamService(engine, o.nodeName, gc && ((p) => gc.statefulSetOf(p))), o.log);
+    kube = await startPodKnowledge(o, engine, o.nodeName, o.log);
+    const k = kube;
+    server = new AgentServer(o.socketPath, new EngineIpamService(engine, o.nodeName, k.pods && ((p) => k.pods!.view(p))), o.log);
     await server.start();
 
     let poolsSeen = JSON.stringify(config);
@@ -125,7 +129,8 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
         return engine.getConfig().pools.map((p) => p.name);
       },
       engine,
-      ...(gc ? { podGc: gc } : {}),
+      ...(k.podGc ? { podGc: k.podGc } : {}),
+      ...(k.pods ? { pods: k.pods } : {}),
       reconciled,
       housekeeping: async () => {
         while (running) await running;
@@ -135,14 +140,14 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
         clearInterval(timer);
         while (running) await running;
         await srv.stop();
-        await gc?.stop();
+        await k.stop();
         await st.close();
         client.close();
       },
     };
   } catch (e) {
     await server?.stop();
-    await podGc?.stop();
+    await kube?.stop();
     await local?.close();
     client.close();
     throw e;

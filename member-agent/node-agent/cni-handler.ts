@@ -25,6 +25,10 @@ const CODE_FOR_STRAIT_ERROR: Record<string, number> = {
   ALLOCATION_NOT_FOUND: CNI_CODE.NOT_ALLOCATED,
   UNAVAILABLE: CNI_CODE.TRY_AGAIN_LATER,
   AGENT_UNREACHABLE: CNI_CODE.TRY_AGAIN_LATER,
+  // The pod was not in the node agent's cache and the API server could not be asked: kubelet retries the sandbox.
+  KUBE_UNREACHABLE: CNI_CODE.TRY_AGAIN_LATER,
+  KUBE_API_ERROR: CNI_CODE.TRY_AGAIN_LATER,
+  KUBE_OBJECT_NOT_FOUND: CNI_CODE.UNKNOWN_CONTAINER,
 };
 
 export interface ParsedCall {

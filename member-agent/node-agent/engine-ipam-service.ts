@@ -1,5 +1,6 @@
 import type { AllocationResult, IpamEngine, Owner, PoolCandidates } from '../../ipam/index.js';
 import type { AddRequest, AssignedIp, IpamResult, IpamService, PodIdentity, Route } from './ipam-service.js';
+import { podAllocationRequest, type PodView } from './pod-request.js';
 
 /**
  * The node agent's IpamService on top of the ipam/ engine: translates CNI identities into engine owners and
@@ -9,19 +10,20 @@ export class EngineIpamService implements IpamService {
   constructor(
     private readonly engine: IpamEngine,
     private readonly nodeName: string,
-    /** Tells which StatefulSet ordinal a pod is (CNI_ARGS do not say), so its addresses stay with the ordinal. */
-    private readonly statefulSetOf?: (pod: PodIdentity) => Promise<{ name: string; ordinal: number } | undefined>,
+    /**
+     * The pod behind a CNI call, its namespace and this node (`NodePodDirectory.view`): their annotations and labels
+     * decide the pool. Absent without a kubeconfig: then only the netconf and the cluster default pools apply.
+     */
+    private readonly podView?: (pod: PodIdentity) => Promise<PodView | undefined>,
   ) {}
 
   async add(req: AddRequest): Promise<IpamResult> {
     const netconfPools: PoolCandidates = {};
     if (req.pools.ipv4.length > 0) netconfPools.ipv4 = req.pools.ipv4;
     if (req.pools.ipv6.length > 0) netconfPools.ipv6 = req.pools.ipv6;
-    const sts = await this.statefulSetOf?.(req.pod);
-    const res = await this.engine.allocate({ ...toOwner(req.pod), ...(sts ? { statefulSet: sts } : {}) }, {
-      node: { name: this.nodeName },
-      ...(Object.keys(netconfPools).length > 0 ? { netconfPools } : {}),
-    });
+    const view = await this.podView?.(req.pod);
+    const sts = view?.pod.statefulSet;
+    const res = await this.engine.allocate({ ...toOwner(req.pod), ...(sts ? { statefulSet: sts } : {}) }, podAllocationRequest(view, this.nodeName, netconfPools));
     return toIpamResult(res);
   }
 

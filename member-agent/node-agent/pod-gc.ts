@@ -17,6 +17,8 @@ export interface NodePodGcOptions {
   graceMs?: number;
   /** How often a GC round runs (default 10 s). */
   intervalMs?: number;
+  /** The node's Pod informer when another part of the agent already runs one (`NodePodDirectory.pods`); started and stopped by its owner. */
+  pods?: ResilientInformer;
 }
 
 /** Whether one GC round could run and what it freed. */
@@ -45,12 +47,10 @@ const snap = (p: k8s.V1Pod): PodSnapshot => ({
  * the runtime crashed) and parks StatefulSet addresses for the ordinal's next pod (the engine's GC planning). Before
  * freeing, each candidate is confirmed with a GET against the API server, and nothing runs until the Pod list
  * succeeded once: a stale or empty cache can delay GC, never free the address of a running pod.
- *
- * It also answers "which StatefulSet ordinal is this pod" for ADD, from the cache or one GET, because CNI_ARGS
- * carry only the pod's namespace, name and uid.
  */
 export class NodePodGc {
   private readonly pods: ResilientInformer;
+  private readonly ownsPods: boolean;
   private readonly core: k8s.CoreV1Api;
   private readonly apps: k8s.AppsV1Api;
   private readonly missingSince = new Map<string, number>();
@@ -66,7 +66,8 @@ export class NodePodGc {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.apps = kc.makeApiClient(k8s.AppsV1Api);
     const selector = `spec.nodeName=${o.nodeName}`;
-    this.pods = new ResilientInformer(
+    this.ownsPods = o.pods === undefined;
+    this.pods = o.pods ?? new ResilientInformer(
       kc, '/api/v1/pods',
       () => this.core.listPodForAllNamespaces({ fieldSelector: selector }),
       () => undefined,
@@ -82,7 +83,7 @@ export class NodePodGc {
   /** Waits for the first Pod list at most a few seconds: an API server that does not answer must not keep the node's CNI socket closed. */
   async start(): Promise<void> {
     let t: NodeJS.Timeout | undefined;
-    await Promise.race([this.pods.start(), new Promise((r) => (t = setTimeout(r, 5_000)))]).finally(() => clearTimeout(t));
+    await Promise.race([this.ownsPods ? this.pods.start() : Promise.resolve(), new Promise((r) => (t = setTimeout(r, 5_000)))]).finally(() => clearTimeout(t));
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.round()
@@ -95,22 +96,7 @@ export class NodePodGc {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     while (this.running) await this.running;
-    await this.pods.stop();
-  }
-
-  /** The StatefulSet ordinal of the pod behind a CNI call, or undefined (not a StatefulSet pod, or unknown). */
-  async statefulSetOf(pod: PodIdentity): Promise<{ name: string; ordinal: number } | undefined> {
-    if (!pod.podNamespace || !pod.podName) return undefined;
-    const cached = (this.pods.list() as unknown as k8s.V1Pod[]).find((p) => p.metadata?.namespace === pod.podNamespace && p.metadata?.name === pod.podName);
-    let found: k8s.V1Pod | undefined = cached && (!pod.podUid || cached.metadata?.uid === pod.podUid) ? cached : undefined;
-    if (!found) {
-      // Kubelet runs ADD right after the pod was bound, often before the watch delivered it.
-      found = await withTimeout(this.core.readNamespacedPod({ namespace: pod.podNamespace, name: pod.podName }), 3_000).catch((e: unknown) => {
-        this.o.log.warn({ pod: `${pod.podNamespace}/${pod.podName}`, err: e }, 'cannot read the pod: a StatefulSet pod gets a fresh address');
-        return undefined;
-      });
-    }
-    return found ? statefulSetOfPod(snap(found)) : undefined;
+    if (this.ownsPods) await this.pods.stop();
   }
 
   /** One GC round now (waits for a running one first). */

@@ -6,6 +6,7 @@ import { AgentServer } from './agent-server.js';
 import { EngineIpamService } from './engine-ipam-service.js';
 import { readPoolConfigFile } from './pool-config-file.js';
 import { NodePodGc } from './pod-gc.js';
+import { NodePodDirectory } from './pod-directory.js';
 
 export interface StandaloneNodeAgentOptions {
   configFile: string;
@@ -17,6 +18,8 @@ export interface StandaloneNodeAgentOptions {
   blockLeaser?: BlockLeaser;
   /** Turns on pod IP GC (see `PodGcOptions`). */
   podGc?: PodGcOptions;
+  /** Reads this node's Pods, the Namespaces and this Node (pool annotations and label affinities); default: podGc's kubeconfig. */
+  kubeConfig?: k8s.KubeConfig;
 }
 
 /** Pod IP garbage collection of a node agent: watch this node's Pods with this kubeconfig, free what is gone. */
@@ -34,15 +37,52 @@ export interface RunningNodeAgent {
   readonly engine: IpamEngine;
   /** Present when pod IP GC runs. */
   readonly podGc?: NodePodGc;
+  /** Present with a kubeconfig: what the agent knows of its pods. */
+  readonly pods?: NodePodDirectory;
   stop(): Promise<void>;
 }
 
-/** Starts pod GC for an agent's engine (its Pod informer lists before the socket opens, so ADD finds pods). */
-export async function startPodGc(o: PodGcOptions | undefined, engine: IpamEngine, nodeName: string, log: Logger): Promise<NodePodGc | undefined> {
-  if (!o) return undefined;
-  const gc = new NodePodGc({ kubeConfig: o.kubeConfig, nodeName, engine, log, ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}), ...(o.intervalMs !== undefined ? { intervalMs: o.intervalMs } : {}) });
-  await gc.start();
-  return gc;
+/** What an agent learns from the Kubernetes API: its pods (for pool selection) and, when on, pod IP GC. */
+export interface PodKnowledge {
+  pods?: NodePodDirectory;
+  podGc?: NodePodGc;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the pod directory (informers on this node's Pods, the Namespaces and this Node) and pod GC for an agent's
+ * engine, sharing one Pod informer; both list before the socket opens, so ADD finds pods in the cache.
+ */
+export async function startPodKnowledge(
+  o: { kubeConfig?: k8s.KubeConfig; podGc?: PodGcOptions },
+  engine: IpamEngine,
+  nodeName: string,
+  log: Logger,
+): Promise<PodKnowledge> {
+  const kc = o.kubeConfig ?? o.podGc?.kubeConfig;
+  if (!kc) return { stop: async () => undefined };
+  const pods = new NodePodDirectory({ kubeConfig: kc, nodeName, log });
+  await pods.start();
+  let podGc: NodePodGc | undefined;
+  try {
+    const g = o.podGc;
+    if (g) {
+      podGc = new NodePodGc({ kubeConfig: g.kubeConfig, nodeName, engine, log, ...(g.kubeConfig === kc ? { pods: pods.pods } : {}), ...(g.graceMs !== undefined ? { graceMs: g.graceMs } : {}), ...(g.intervalMs !== undefined ? { intervalMs: g.intervalMs } : {}) });
+      await podGc.start();
+    }
+  } catch (e) {
+    await pods.stop();
+    throw e;
+  }
+  const gc = podGc;
+  return {
+    pods,
+    ...(gc ? { podGc: gc } : {}),
+    async stop() {
+      await gc?.stop();
+      await pods.stop();
+    },
+  };
 }
 
 /**
@@ -54,29 +94,30 @@ export async function startStandaloneNodeAgent(o: StandaloneNodeAgentOptions): P
   mkdirSync(o.stateDir, { recursive: true });
   const store = await FileAllocationStore.open(o.stateDir);
   let server: AgentServer | undefined;
-  let podGc: NodePodGc | undefined;
+  let kube: PodKnowledge | undefined;
   try {
     // The engine validates the pools at construction; sync() loads what the store holds (after a crash too).
     const engine = new IpamEngine({ store, config, ...(o.blockLeaser ? { blockLeaser: o.blockLeaser } : {}) });
     await engine.sync();
-    podGc = await startPodGc(o.podGc, engine, o.nodeName, o.log);
-    const gc = podGc;
-    server = new AgentServer(o.socketPath, new EngineIpamService(engine, o.nodeName, gc && ((p) => gc.statefulSetOf(p))), o.log);
+    kube = await startPodKnowledge(o, engine, o.nodeName, o.log);
+    const k = kube;
+    server = new AgentServer(o.socketPath, new EngineIpamService(engine, o.nodeName, k.pods && ((p) => k.pods!.view(p))), o.log);
     await server.start();
     const srv = server;
     return {
       socketPath: o.socketPath,
       poolNames: config.pools.map((p) => p.name),
       engine,
-      ...(gc ? { podGc: gc } : {}),
+      ...(k.podGc ? { podGc: k.podGc } : {}),
+      ...(k.pods ? { pods: k.pods } : {}),
       async stop() {
         await srv.stop();
-        await gc?.stop();
+        await k.stop();
         await store.close();
       },
     };
   } catch (e) {
-    await podGc?.stop();
+    await kube?.stop();
     await store.close();
     throw e;
   }

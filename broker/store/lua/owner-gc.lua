@@ -1,7 +1,9 @@
 --[[
   owner-gc: Owner GC of one lease: returns a block whose node (or an address whose owner) has been missing from its
   cluster's reported set for at least the grace; marks it missing (first time) otherwise. Check and release are
-  one step, so a name reported live again in between keeps its lease.
+  one step, so a name reported live again in between keeps its lease. StatefulSet address leases (owner `sts:…`,
+  bound to an ordinal by the node agents) are never owner-GC'd: they must outlive their pod, no agent reports them,
+  and the node agents release them when the StatefulSet is gone.
   ARGV: P, kind (node|owner), target (block id | ip), nowMs, graceMs
   Answers UNKNOWN (cluster reports no set), GONE, LIVE, WAIT <firstMissingMs>, or the release's OK.
 
@@ -17,6 +19,7 @@ if not cur then return {'GONE'} end
 local obj = cjson.decode(cur)
 local c, who = obj.cluster, obj.owner
 if kind == 'node' then who = obj.node end
+if kind == 'owner' and string.sub(who, 1, 4) == 'sts:' then return {'LIVE'} end
 if redis.call('HEXISTS', P .. 'lr', kind .. ':' .. c) == 0 then return {'UNKNOWN'} end
 local miss = P .. 'miss:' .. kind .. ':' .. c
 if redis.call('SISMEMBER', P .. 'live:' .. kind .. ':' .. c, who) == 1 then
