@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cidrProblem, EgressClusterPolicySpec, EgressGatewaySpec, EgressPolicySpec, ipProblem, refineWith } from '../crds/index.js';
+import { cidrProblem, EgressClusterPolicySpec, EgressGatewaySpec, EgressPolicySpec, ipProblem, IPPoolRules as CrdPoolRules, refineWith } from '../crds/index.js';
 
 /**
  * The broker's REST wire types (v1). Request schemas are strict (unknown fields are refused, so a typo such as
@@ -115,6 +115,13 @@ export const SubnetCreate = z.strictObject({ name: Name, cidr: AllocatableCidr, 
 export const SubnetPut = z.strictObject({ name: Name.optional(), cidr: Cidr.optional(), description: Description.optional(), resourceVersion: ResourceVersion.optional() });
 
 export const PoolPurpose = z.enum(['pods', 'egress', 'services']);
+/**
+ * The allocation rules a pool carries to every cluster's node agents (ips, excludeIPs, gateway, routes, vlan,
+ * namespace/node/pod affinity, default, disable): the IPPool CRD's own field schemas (crds/ipam-kinds.ts), and the
+ * broker checks the whole pool with the node agents' pool validation (ipam/pool-validation.ts), so a pool the
+ * broker stores is one every node agent accepts.
+ */
+export const IPPoolRules = CrdPoolRules;
 export const IPPool = z.object({
   name: z.string(),
   cidr: z.string(),
@@ -125,6 +132,7 @@ export const IPPool = z.object({
   description: z.string().optional(),
   /** The member cluster that owns the pool (only it and the admin may change or delete it); absent: an admin pool. */
   cluster: z.string().optional(),
+  ...IPPoolRules.shape,
   createdAt: Timestamp,
   resourceVersion: z.string(),
 });
@@ -137,7 +145,12 @@ export const IPPoolCreate = z.strictObject({
   description: Description.optional(),
   /** Owner cluster; a cluster credential may only name itself (and gets itself when it omits this). */
   cluster: Name.optional(),
+  ...IPPoolRules.shape,
 });
+/**
+ * PUT changes purpose, description and the allocation rules. The rules are replaced as a whole (a rule left out is
+ * removed, so a mirror can drop `ips`); purpose and description left out stay as they are.
+ */
 export const IPPoolPut = z.strictObject({
   name: Name.optional(),
   cidr: Cidr.optional(),
@@ -147,8 +160,11 @@ export const IPPoolPut = z.strictObject({
   description: Description.optional(),
   /** The owner may be repeated but not changed. */
   cluster: Name.optional(),
+  ...IPPoolRules.shape,
   resourceVersion: ResourceVersion.optional(),
 });
+/** The allocation-rule fields of a pool, by name (the broker's PUT replaces exactly these). */
+export const POOL_RULE_FIELDS = Object.keys(IPPoolRules.shape) as (keyof z.infer<typeof IPPoolRules>)[];
 
 export const Block = z.object({
   id: z.string(),
@@ -272,6 +288,7 @@ export type Subnet = z.infer<typeof Subnet>;
 export type SubnetCreate = z.input<typeof SubnetCreate>;
 export type SubnetPut = z.input<typeof SubnetPut>;
 export type PoolPurpose = z.infer<typeof PoolPurpose>;
+export type IPPoolRules = z.infer<typeof IPPoolRules>;
 export type IPPool = z.infer<typeof IPPool>;
 export type IPPoolCreate = z.input<typeof IPPoolCreate>;
 export type IPPoolPut = z.input<typeof IPPoolPut>;

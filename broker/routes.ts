@@ -28,6 +28,7 @@ import {
   listOf,
   Name,
   NamespaceName,
+  POOL_RULE_FIELDS,
   StraitError,
   Subnet,
   SubnetCreate,
@@ -40,6 +41,7 @@ import {
 import { requireClusterOrAdmin, requirePoolOwner, type Principal } from './auth.js';
 import { egressKey, sha256Hex, type BrokerStore, type EgressKind, type Idem } from './broker-store.js';
 import { canonicalIp } from './cidr-range.js';
+import { checkPoolRules, rulesOf } from './pool-spec.js';
 
 export type Auth = 'none' | 'join' | 'any' | 'admin';
 
@@ -322,12 +324,12 @@ export const ROUTES: RouteSpec[] = ([
   },
   // ------------------------------------------------------------------ pools
   {
-    id: 'createPool', method: 'POST', path: '/v1/ippools', summary: 'Create an IP pool (must not overlap another pool; inside its subnet if one is named). A cluster credential creates pools owned by its cluster (cluster defaults to the caller)', auth: 'any', body: IPPoolCreate, status: 201, response: IPPool,
+    id: 'createPool', method: 'POST', path: '/v1/ippools', summary: 'Create an IP pool with its allocation rules (ips, excludeIPs, gateway, routes, vlan, affinities, default, disable; checked as the node agents check them; must not overlap another pool; inside its subnet if one is named). A cluster credential creates pools owned by its cluster (cluster defaults to the caller)', auth: 'any', body: IPPoolCreate, status: 201, response: IPPool,
     handler: (c) => {
       const b = c.body as z.output<typeof IPPoolCreate>;
       const cluster = b.cluster ?? (c.principal.kind === 'cluster' ? c.principal.cluster : undefined);
       if (cluster !== undefined) requireClusterOrAdmin(c.principal, cluster, 'create pools');
-      return c.store.createPool({ name: b.name, cidr: b.cidr, purpose: b.purpose, ...(b.blockSize !== undefined ? { blockSize: b.blockSize } : {}), ...(b.subnet !== undefined ? { subnet: b.subnet } : {}), ...(b.description !== undefined ? { description: b.description } : {}), ...(cluster !== undefined ? { cluster } : {}) }, c.idem);
+      return c.store.createPool({ name: b.name, cidr: b.cidr, purpose: b.purpose, ...(b.blockSize !== undefined ? { blockSize: b.blockSize } : {}), ...(b.subnet !== undefined ? { subnet: b.subnet } : {}), ...(b.description !== undefined ? { description: b.description } : {}), ...(cluster !== undefined ? { cluster } : {}), ...rulesOf(b) }, c.idem);
     },
   },
   { id: 'listPools', method: 'GET', path: '/v1/ippools', summary: 'List IP pools (filter: ?cluster= owner)', auth: 'any', query: { cluster: 'only pools owned by this cluster' }, status: 200, response: listOf(IPPool), handler: (c) => {
@@ -336,7 +338,7 @@ export const ROUTES: RouteSpec[] = ([
   } },
   { id: 'getPool', method: 'GET', path: '/v1/ippools/{name}', summary: 'Get an IP pool', auth: 'any', params: NAMED, status: 200, response: IPPool, handler: (c) => c.store.get('IPPool', c.params.name!) },
   {
-    id: 'putPool', method: 'PUT', path: '/v1/ippools/{name}', summary: 'Change a pool\'s purpose or description (cidr, blockSize, subnet and cluster are fixed); a cluster only its own pools', auth: 'any', params: NAMED, body: IPPoolPut, status: 200, response: IPPool,
+    id: 'putPool', method: 'PUT', path: '/v1/ippools/{name}', summary: 'Change a pool\'s purpose, description and allocation rules (the rules are replaced as a whole; cidr, blockSize, subnet and cluster are fixed); a cluster only its own pools', auth: 'any', params: NAMED, body: IPPoolPut, status: 200, response: IPPool,
     handler: (c) => {
       const b = c.body as z.output<typeof IPPoolPut>;
       const name = c.params.name!;
@@ -348,7 +350,11 @@ export const ROUTES: RouteSpec[] = ([
           if (b[f] !== undefined && b[f] !== cur[f]) throw new StraitError('IMMUTABLE_FIELD', `pool ${name}: ${f} cannot change`, { field: f });
         }
         const { resourceVersion: _rv, description: _d, ...rest } = cur;
-        return { ...rest, ...(b.purpose ? { purpose: b.purpose } : {}), ...(b.description !== undefined ? { description: b.description } : cur.description !== undefined ? { description: cur.description } : {}) };
+        for (const f of POOL_RULE_FIELDS) delete rest[f];
+        // The rules are replaced as a whole and checked as every node agent will check them.
+        const next = { ...rest, ...(b.purpose ? { purpose: b.purpose } : {}), ...(b.description !== undefined ? { description: b.description } : cur.description !== undefined ? { description: cur.description } : {}), ...rulesOf(b) };
+        checkPoolRules(next);
+        return next;
       }, b.resourceVersion, c.idem);
     },
   },
