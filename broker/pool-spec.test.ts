@@ -42,13 +42,16 @@ describe('broker IPPool spec (real broker on real Redis)', () => {
     expect((await broker.admin.listPools()).items).toEqual([created]);
     const events: unknown[] = [];
     const ac = new AbortController();
-    const watching = broker.admin.watch(since, (e) => {
-      if (e.kind === 'IPPool') {
+    // A watch stream may end at any time (docs/api.md): resume from the last resourceVersion, as every caller must.
+    let rv = since;
+    while (!ac.signal.aborted) {
+      await broker.admin.watch(rv, (e) => {
+        rv = e.resourceVersion;
+        if (e.kind !== 'IPPool') return;
         events.push(e.object);
         ac.abort();
-      }
-    }, ac.signal).catch(() => undefined);
-    await watching;
+      }, ac.signal);
+    }
     expect(events).toEqual([created]);
   });
 
