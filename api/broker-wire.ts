@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cidrProblem, EgressClusterPolicySpec, EgressGatewaySpec, EgressPolicySpec, ipProblem, IPPoolRules as CrdPoolRules, refineWith } from '../crds/index.js';
+import { cidrProblem, EgressClusterPolicySpec, EgressGatewaySpec, EgressPolicySpec, ipProblem, IPPoolRules as CrdPoolRules, refineWith, ReservedIPList } from '../crds/index.js';
 
 /**
  * The broker's REST wire types (v1). Request schemas are strict (unknown fields are refused, so a typo such as
@@ -166,6 +166,28 @@ export const IPPoolPut = z.strictObject({
 /** The allocation-rule fields of a pool, by name (the broker's PUT replaces exactly these). */
 export const POOL_RULE_FIELDS = Object.keys(IPPoolRules.shape) as (keyof z.infer<typeof IPPoolRules>)[];
 
+/**
+ * Addresses no node agent ever hands out (routers, VIPs, hosts outside Kubernetes). Owned like a pool: by a cluster
+ * (it writes only its own) or by the admin. Every address must lie in a pool; `pools` names the pools they fall in,
+ * as the broker found them when the object was written.
+ */
+export const ReservedIP = z.object({
+  name: z.string(),
+  ips: z.array(z.string()),
+  reason: z.string().optional(),
+  cluster: z.string().optional(),
+  pools: z.array(z.string()),
+  createdAt: Timestamp,
+  resourceVersion: z.string(),
+});
+/** PUT creates or replaces; `cluster` (the owner) defaults to the caller's cluster and cannot change. */
+export const ReservedIPPut = z.strictObject({
+  ips: ReservedIPList,
+  reason: Description.optional(),
+  cluster: Name.optional(),
+  resourceVersion: ResourceVersion.optional(),
+});
+
 export const Block = z.object({
   id: z.string(),
   pool: z.string(),
@@ -256,7 +278,7 @@ export const BrokerEgressPolicy = egressObject(EgressPolicySpec).extend({ namesp
 export const BrokerEgressClusterPolicy = egressObject(EgressClusterPolicySpec);
 
 // --------------------------------------------------------------------------------------- lists and watch
-export const KIND_NAMES = ['Cluster', 'Subnet', 'IPPool', 'Block', 'AddressLease', 'Gateway', 'EgressGateway', 'EgressPolicy', 'EgressClusterPolicy'] as const;
+export const KIND_NAMES = ['Cluster', 'Subnet', 'IPPool', 'Block', 'AddressLease', 'Gateway', 'EgressGateway', 'EgressPolicy', 'EgressClusterPolicy', 'ReservedIP'] as const;
 export const Kind = z.enum(KIND_NAMES);
 export const EventType = z.enum(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']);
 export const WatchEvent = z.object({
@@ -293,6 +315,8 @@ export type IPPool = z.infer<typeof IPPool>;
 export type IPPoolCreate = z.input<typeof IPPoolCreate>;
 export type IPPoolPut = z.input<typeof IPPoolPut>;
 export type Block = z.infer<typeof Block>;
+export type ReservedIP = z.infer<typeof ReservedIP>;
+export type ReservedIPPut = z.input<typeof ReservedIPPut>;
 export type BlockLeaseRequest = z.input<typeof BlockLeaseRequest>;
 export type AddressLease = z.infer<typeof AddressLease>;
 export type AddressLeaseRequest = z.input<typeof AddressLeaseRequest>;
@@ -320,4 +344,4 @@ export interface List<T> {
   items: T[];
   resourceVersion: string;
 }
-export type KindObject = Cluster | Subnet | IPPool | Block | AddressLease | Gateway | BrokerEgressGateway | BrokerEgressPolicy | BrokerEgressClusterPolicy;
+export type KindObject = Cluster | Subnet | IPPool | Block | AddressLease | Gateway | BrokerEgressGateway | BrokerEgressPolicy | BrokerEgressClusterPolicy | ReservedIP;

@@ -88,4 +88,23 @@ describe('broker IPPool spec (real broker on real Redis)', () => {
     expect(await broker.admin.createPool({ name: 'eg1', cidr: '192.0.2.7/32', purpose: 'egress' })).toMatchObject({ blockSize: 32 });
     expect(await outcomeCode(broker.admin.createPool({ name: 'p6b', cidr: 'fd00:129::/64', purpose: 'pods', blockSize: 127 }))).toBe('INVALID_POOL');
   });
+
+  it('ReservedIPs: stored with the pools they fall in; an address outside every pool is a clear 400, nothing stored', async () => {
+    const r = await broker.admin.putReservedIP('routers', { ips: ['10.250.64.1', 'fd00:128::1-fd00:128::9'], reason: 'gateways' });
+    expect(r).toMatchObject({ name: 'routers', ips: ['10.250.64.1', 'fd00:128::1-fd00:128::9'], reason: 'gateways', pools: ['fe', 'p6'] });
+    expect(r).not.toHaveProperty('cluster');
+    expect(await broker.admin.getReservedIP('routers')).toEqual(r);
+    expect((await broker.admin.listReservedIPs()).items).toEqual([r]);
+    const replaced = await broker.admin.putReservedIP('routers', { ips: ['10.250.64.2'], resourceVersion: r.resourceVersion });
+    expect(replaced).toMatchObject({ ips: ['10.250.64.2'], pools: ['fe'], createdAt: r.createdAt });
+    const before = await snapshot();
+    await expect(broker.admin.putReservedIP('stray', { ips: ['10.250.64.5', '10.9.9.9'] })).rejects.toMatchObject({ code: 'INVALID_RESERVED_IP', status: 400, message: expect.stringContaining('ips[1] 10.9.9.9 is outside every pool') });
+    await expect(broker.admin.putReservedIP('stray', { ips: ['10.250.64.9-10.250.65.1'] })).rejects.toMatchObject({ code: 'INVALID_RESERVED_IP' });
+    await expect(broker.admin.putReservedIP('stray', { ips: ['10.250.64.300'] })).rejects.toMatchObject({ status: 400 });
+    await expect(broker.admin.putReservedIP('stray', { ips: [], cidr: 'x' } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(broker.admin.putReservedIP('routers', { ips: ['10.250.64.3'], resourceVersion: r.resourceVersion })).rejects.toMatchObject({ code: 'STALE_RESOURCE_VERSION' });
+    expect(await snapshot()).toEqual(before);
+    await broker.admin.deleteReservedIP('routers');
+    await expect(broker.admin.getReservedIP('routers')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
 });

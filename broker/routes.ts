@@ -28,6 +28,8 @@ import {
   listOf,
   Name,
   NamespaceName,
+  ReservedIP,
+  ReservedIPPut,
   POOL_RULE_FIELDS,
   StraitError,
   Subnet,
@@ -42,6 +44,7 @@ import { requireClusterOrAdmin, requirePoolOwner, type Principal } from './auth.
 import { egressKey, sha256Hex, type BrokerStore, type EgressKind, type Idem } from './broker-store.js';
 import { canonicalIp } from './cidr-range.js';
 import { checkPoolRules, rulesOf } from './pool-spec.js';
+import { poolsOfReserved } from './reserved-ips.js';
 
 export type Auth = 'none' | 'join' | 'any' | 'admin';
 
@@ -405,6 +408,43 @@ export const ROUTES: RouteSpec[] = ([
     id: 'releaseAddress', method: 'DELETE', path: '/v1/addresses/{ip}', summary: 'Return an address', auth: 'any', params: { ip: IpAddress }, status: 204,
     handler: async (c) => {
       await c.store.releaseAddress(canonicalIp(c.params.ip!), c.principal.kind === 'cluster' ? c.principal.cluster : '', c.idem);
+      return undefined;
+    },
+  },
+  // ------------------------------------------------------------------ reserved IPs
+  {
+    id: 'putReservedIP', method: 'PUT', path: '/v1/reservedips/{name}', summary: 'Create or replace a ReservedIP {ips, reason?, cluster?}: addresses no node agent hands out; each must lie in a pool (400 INVALID_RESERVED_IP otherwise). A cluster credential writes only its own (cluster defaults to the caller; the owner cannot change)', auth: 'any', params: NAMED, body: ReservedIPPut, status: 200, response: ReservedIP,
+    handler: async (c) => {
+      const b = c.body as z.output<typeof ReservedIPPut>;
+      const name = c.params.name!;
+      const cluster = b.cluster ?? (c.principal.kind === 'cluster' ? c.principal.cluster : undefined);
+      if (cluster !== undefined) requireClusterOrAdmin(c.principal, cluster, 'write reserved IPs');
+      const cur = await c.store.get('ReservedIP', name).catch((e: unknown) => {
+        if (e instanceof StraitError && e.code === 'NOT_FOUND') return undefined;
+        throw e;
+      });
+      if (cur) {
+        requirePoolOwner(c.principal, cur, 'change reserved IP');
+        if (cur.cluster !== cluster) throw new StraitError('IMMUTABLE_FIELD', `reserved IP ${name}: the owner (${cur.cluster ?? 'admin'}) cannot change`, { field: 'cluster' });
+      }
+      const pools = poolsOfReserved(name, b.ips, (await c.store.list('IPPool')).items);
+      // createdAt goes first: the put script keeps the stored one when it replaces an object.
+      const obj = { createdAt: new Date().toISOString(), name, ips: b.ips, ...(b.reason !== undefined ? { reason: b.reason } : {}), ...(cluster !== undefined ? { cluster } : {}), pools };
+      // A CAS on what was checked: the owner seen above is the owner written over.
+      return c.store.put('ReservedIP', name, cur ? 'update' : 'create', obj, b.resourceVersion ?? cur?.resourceVersion ?? '', cluster !== undefined ? { kind: 'Cluster', name: cluster } : undefined, true, c.idem);
+    },
+  },
+  { id: 'listReservedIPs', method: 'GET', path: '/v1/reservedips', summary: 'List ReservedIPs (filter: ?cluster= owner)', auth: 'any', query: { cluster: 'only reserved IPs owned by this cluster' }, status: 200, response: listOf(ReservedIP), handler: (c) => {
+    const cl = fromList(c.query.cluster);
+    return c.store.list('ReservedIP', cl ? (r) => r.cluster === cl : undefined);
+  } },
+  { id: 'getReservedIP', method: 'GET', path: '/v1/reservedips/{name}', summary: 'Get a ReservedIP', auth: 'any', params: NAMED, status: 200, response: ReservedIP, handler: (c) => c.store.get('ReservedIP', c.params.name!) },
+  {
+    id: 'deleteReservedIP', method: 'DELETE', path: '/v1/reservedips/{name}', summary: 'Delete a ReservedIP; a cluster only its own', auth: 'any', params: NAMED, status: 204,
+    handler: async (c) => {
+      const cur = await c.store.get('ReservedIP', c.params.name!);
+      requirePoolOwner(c.principal, cur, 'delete reserved IP');
+      await c.store.delete('ReservedIP', c.params.name!, { expectedRv: fromList(c.query.resourceVersion) ?? cur.resourceVersion, idem: c.idem });
       return undefined;
     },
   },

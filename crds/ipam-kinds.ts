@@ -94,8 +94,10 @@ export type IPPoolSpec = z.infer<typeof IPPoolSpec>;
 export type IPPoolStatus = z.infer<typeof IPPoolStatus>;
 
 // ------------------------------------------------------------------------------------------------ ReservedIP
+/** A ReservedIP's addresses: the broker's ReservedIP takes the same list. */
+export const ReservedIPList = z.array(IpRange).min(1).max(256).describe('addresses no pod may get (single IPs or first-last ranges)');
 export const ReservedIPSpec = z.object({
-  ips: z.array(IpRange).min(1).describe('addresses no pod may get'),
+  ips: ReservedIPList,
   subnet: ObjectName.optional(),
   reason: z.string().max(1024).optional(),
 });

@@ -68,9 +68,16 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
   let poolRefusals = 0;
   /** The broker's pools as this node uses them; refused ones are logged once per change of their refusal. */
   const fromBroker = async (): Promise<IpamConfig> => {
-    const { items } = await client.listPools();
+    const [{ items }, reserved] = await Promise.all([
+      client.listPools(),
+      // A broker older than ReservedIPs answers 404: nothing is reserved there.
+      client.listReservedIPs().then((l) => l.items, (e: unknown) => {
+        if (e instanceof StraitError && e.code === 'NOT_FOUND') return [];
+        throw e;
+      }),
+    ]);
     if (!items.some((p) => p.purpose === 'pods')) throw new StraitError('AGENT_CONFIG_INVALID', `the broker ${o.brokerUrl} has no pool with purpose "pods" to lease blocks from`);
-    const { config, refused } = poolsFromBroker(items);
+    const { config, refused } = poolsFromBroker(items, reserved);
     for (const r of refused) {
       if (refusedPools.get(r.pool)?.message === r.message) continue;
       poolRefusals++;

@@ -137,4 +137,19 @@ describe('broker pools carry their whole spec to the node agent (real broker on 
     expect(agents[0]!.refusedPools.has('bad6')).toBe(true);
     expect((await add('n1', 'after-bad', 'frontend')).ips).toHaveLength(1);
   });
+
+  it('never hands out a ReservedIP from the broker: reserved addresses are skipped, the pod gets the next pool', async () => {
+    const reserved = await broker.admin.putReservedIP('fe-vips', { ips: ['10.250.64.25-10.250.64.50'], reason: 'load balancer VIPs' });
+    expect(reserved.pools).toEqual(['fe']);
+    const a = agents[0]!;
+    await a.housekeeping();
+    const got = await Promise.all(Array.from({ length: 10 }, (_, i) => add('n1', `fe-late-${i}`, 'frontend')));
+    for (const r of got) {
+      expect(r.ips).toHaveLength(1);
+      expect(inRange(r.ips[0]!, '10.250.64.25-10.250.64.50')).toBe(false);
+    }
+    // fe still had a few unreserved addresses; the rest came from general.
+    expect(got.some((r) => inRange(r.ips[0]!, '10.250.64.10-10.250.64.24'))).toBe(true);
+    expect(got.some((r) => inRange(r.ips[0]!, '10.251.0.0-10.251.0.255'))).toBe(true);
+  });
 });

@@ -1,4 +1,4 @@
-import { isStraitError, type IPPool as BrokerPool } from '../../api/index.js';
+import { isStraitError, type IPPool as BrokerPool, type ReservedIP as BrokerReservedIP } from '../../api/index.js';
 import { parseIPPool, type IpamConfig, type IpamPool } from '../../ipam/index.js';
 
 /** A broker pool this node agent does not use, and why (the node agent's own pool validation said so). */
@@ -18,9 +18,10 @@ export interface BrokerPoolConfig {
  * routes, vlan, affinities, disable), a default pool only where its spec says `default: true`, blocks as the broker
  * cuts them. Each pool is checked on its own with the node agents' validation: one the node cannot use (a broker
  * older than this agent, a rule this agent refuses) is left out and reported, never the end of the agent — a pool of
- * one cluster must not take down another cluster's nodes.
+ * one cluster must not take down another cluster's nodes. The broker's ReservedIPs are the config's `reserved`: no
+ * pool hands them out.
  */
-export function poolsFromBroker(pools: readonly BrokerPool[]): BrokerPoolConfig {
+export function poolsFromBroker(pools: readonly BrokerPool[], reserved: readonly BrokerReservedIP[] = []): BrokerPoolConfig {
   const out: IpamPool[] = [];
   const refused: RefusedPool[] = [];
   for (const p of pools) {
@@ -47,5 +48,5 @@ export function poolsFromBroker(pools: readonly BrokerPool[]): BrokerPoolConfig 
       refused.push({ pool: p.name, code: e.code, message: e.message });
     }
   }
-  return { config: { pools: out }, refused };
+  return { config: { pools: out, ...(reserved.length ? { reserved: reserved.map((r) => ({ name: r.name, ips: [...r.ips] })) } : {}) }, refused };
 }
