@@ -26,6 +26,8 @@ import type {
   IPPoolCreate,
   IPPoolPut,
   List,
+  ReservedIP,
+  ReservedIPPut,
   Subnet,
   SubnetCreate,
   SubnetPut,
@@ -194,6 +196,19 @@ export class BrokerClient {
   }
   deletePool(name: string): Promise<void> {
     return this.request('DELETE', `/v1/ippools/${enc(name)}`);
+  }
+  // ------------------------------------------------------------------- reserved IPs
+  listReservedIPs(filter: { cluster?: string } = {}): Promise<List<ReservedIP>> {
+    return this.request('GET', `/v1/reservedips${query(filter)}`);
+  }
+  getReservedIP(name: string): Promise<ReservedIP> {
+    return this.request('GET', `/v1/reservedips/${enc(name)}`);
+  }
+  putReservedIP(name: string, req: ReservedIPPut): Promise<ReservedIP> {
+    return this.request('PUT', `/v1/reservedips/${enc(name)}`, req);
+  }
+  deleteReservedIP(name: string): Promise<void> {
+    return this.request('DELETE', `/v1/reservedips/${enc(name)}`);
   }
   /** Leases one block of the pool to a node of a cluster. */
   leaseBlock(pool: string, req: BlockLeaseRequest): Promise<Block> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cidrProblem, EgressClusterPolicySpec, EgressGatewaySpec, EgressPolicySpec, ipProblem, refineWith } from '../crds/index.js';
+import { cidrProblem, EgressClusterPolicySpec, EgressGatewaySpec, EgressPolicySpec, ipProblem, IPPoolRules as CrdPoolRules, refineWith, ReservedIPList } from '../crds/index.js';
 
 /**
  * The broker's REST wire types (v1). Request schemas are strict (unknown fields are refused, so a typo such as
@@ -116,6 +116,13 @@ export const SubnetCreate = z.strictObject({ name: Name, cidr: AllocatableCidr, 
 export const SubnetPut = z.strictObject({ name: Name.optional(), cidr: Cidr.optional(), description: Description.optional(), resourceVersion: ResourceVersion.optional() });
 
 export const PoolPurpose = z.enum(['pods', 'egress', 'services']);
+/**
+ * The allocation rules a pool carries to every cluster's node agents (ips, excludeIPs, gateway, routes, vlan,
+ * namespace/node/pod affinity, default, disable): the IPPool CRD's own field schemas (crds/ipam-kinds.ts), and the
+ * broker checks the whole pool with the node agents' pool validation (ipam/pool-validation.ts), so a pool the
+ * broker stores is one every node agent accepts.
+ */
+export const IPPoolRules = CrdPoolRules;
 export const IPPool = z.object({
   name: z.string(),
   cidr: z.string(),
@@ -126,6 +133,7 @@ export const IPPool = z.object({
   description: z.string().optional(),
   /** The member cluster that owns the pool (only it and the admin may change or delete it); absent: an admin pool. */
   cluster: z.string().optional(),
+  ...IPPoolRules.shape,
   createdAt: Timestamp,
   resourceVersion: z.string(),
 });
@@ -138,7 +146,12 @@ export const IPPoolCreate = z.strictObject({
   description: Description.optional(),
   /** Owner cluster; a cluster credential may only name itself (and gets itself when it omits this). */
   cluster: Name.optional(),
+  ...IPPoolRules.shape,
 });
+/**
+ * PUT changes purpose, description and the allocation rules. The rules are replaced as a whole (a rule left out is
+ * removed, so a mirror can drop `ips`); purpose and description left out stay as they are.
+ */
 export const IPPoolPut = z.strictObject({
   name: Name.optional(),
   cidr: Cidr.optional(),
@@ -147,6 +160,31 @@ export const IPPoolPut = z.strictObject({
   purpose: PoolPurpose.optional(),
   description: Description.optional(),
   /** The owner may be repeated but not changed. */
+  cluster: Name.optional(),
+  ...IPPoolRules.shape,
+  resourceVersion: ResourceVersion.optional(),
+});
+/** The allocation-rule fields of a pool, by name (the broker's PUT replaces exactly these). */
+export const POOL_RULE_FIELDS = Object.keys(IPPoolRules.shape) as (keyof z.infer<typeof IPPoolRules>)[];
+
+/**
+ * Addresses no node agent ever hands out (routers, VIPs, hosts outside Kubernetes). Owned like a pool: by a cluster
+ * (it writes only its own) or by the admin. Every address must lie in a pool; `pools` names the pools they fall in,
+ * as the broker found them when the object was written.
+ */
+export const ReservedIP = z.object({
+  name: z.string(),
+  ips: z.array(z.string()),
+  reason: z.string().optional(),
+  cluster: z.string().optional(),
+  pools: z.array(z.string()),
+  createdAt: Timestamp,
+  resourceVersion: z.string(),
+});
+/** PUT creates or replaces; `cluster` (the owner) defaults to the caller's cluster and cannot change. */
+export const ReservedIPPut = z.strictObject({
+  ips: ReservedIPList,
+  reason: Description.optional(),
   cluster: Name.optional(),
   resourceVersion: ResourceVersion.optional(),
 });
@@ -241,7 +279,7 @@ export const BrokerEgressPolicy = egressObject(EgressPolicySpec).extend({ namesp
 export const BrokerEgressClusterPolicy = egressObject(EgressClusterPolicySpec);
 
 // --------------------------------------------------------------------------------------- lists and watch
-export const KIND_NAMES = ['Cluster', 'Subnet', 'IPPool', 'Block', 'AddressLease', 'Gateway', 'EgressGateway', 'EgressPolicy', 'EgressClusterPolicy'] as const;
+export const KIND_NAMES = ['Cluster', 'Subnet', 'IPPool', 'Block', 'AddressLease', 'Gateway', 'EgressGateway', 'EgressPolicy', 'EgressClusterPolicy', 'ReservedIP'] as const;
 export const Kind = z.enum(KIND_NAMES);
 export const EventType = z.enum(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']);
 export const WatchEvent = z.object({
@@ -273,10 +311,13 @@ export type Subnet = z.infer<typeof Subnet>;
 export type SubnetCreate = z.input<typeof SubnetCreate>;
 export type SubnetPut = z.input<typeof SubnetPut>;
 export type PoolPurpose = z.infer<typeof PoolPurpose>;
+export type IPPoolRules = z.infer<typeof IPPoolRules>;
 export type IPPool = z.infer<typeof IPPool>;
 export type IPPoolCreate = z.input<typeof IPPoolCreate>;
 export type IPPoolPut = z.input<typeof IPPoolPut>;
 export type Block = z.infer<typeof Block>;
+export type ReservedIP = z.infer<typeof ReservedIP>;
+export type ReservedIPPut = z.input<typeof ReservedIPPut>;
 export type BlockLeaseRequest = z.input<typeof BlockLeaseRequest>;
 export type AddressLease = z.infer<typeof AddressLease>;
 export type AddressLeaseRequest = z.input<typeof AddressLeaseRequest>;
@@ -304,4 +345,4 @@ export interface List<T> {
   items: T[];
   resourceVersion: string;
 }
-export type KindObject = Cluster | Subnet | IPPool | Block | AddressLease | Gateway | BrokerEgressGateway | BrokerEgressPolicy | BrokerEgressClusterPolicy;
+export type KindObject = Cluster | Subnet | IPPool | Block | AddressLease | Gateway | BrokerEgressGateway | BrokerEgressPolicy | BrokerEgressClusterPolicy | ReservedIP;

@@ -43,7 +43,10 @@ export function rangeEntry(r: CidrRange): string {
   return `${r.start},${r.end},${r.cidr}`;
 }
 
-/** Most blocks or addresses one pool may index; keeps Lua arithmetic exact (doubles) and scans bounded. */
+/**
+ * Most single addresses one pool may index (the first 2^32 of a larger pool); keeps Lua arithmetic exact (doubles)
+ * and scans bounded. Blocks have their own bound (ipam MAX_BLOCK_INDEX_BITS).
+ */
 export const MAX_POOL_INDEX_BITS = 32;
 
 /** Pool metadata the lease scripts parse: `fam|g1,g2,..|prefix|blockSize|nblocks|naddr|skipEdges`. */

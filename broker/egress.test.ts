@@ -70,6 +70,22 @@ describe('egress objects at the broker', () => {
     await broker.admin.deleteEgressGateway('east', 'g2');
   });
 
+  it('refuses an unknown field in any egress spec naming it, and an allocatorPolicy that is not implemented', async () => {
+    const cases: [string, () => Promise<unknown>, RegExp][] = [
+      ['EgressPolicy', () => east.putEgressPolicy('east', 'prod', 'x', { spec: { ...policySpec, protocol: 'tcp' } } as never), /spec: Unrecognized key: "protocol"/],
+      ['EgressPolicy appliedTo', () => east.putEgressPolicy('east', 'prod', 'x', { spec: { ...policySpec, appliedTo: { ...policySpec.appliedTo, ports: [80] } } } as never), /spec\.appliedTo: Unrecognized key: "ports"/],
+      ['EgressGateway', () => east.putEgressGateway('east', 'x', { spec: { ...gwSpec, protocol: 'tcp' } } as never), /spec: Unrecognized key: "protocol"/],
+      ['EgressClusterPolicy', () => east.putEgressClusterPolicy('east', 'x', { spec: { appliedTo: {}, egressIP: { protocol: 'udp' } } } as never), /spec\.egressIP: Unrecognized key: "protocol"/],
+      ['roundRobin', () => east.putEgressPolicy('east', 'prod', 'x', { spec: { ...policySpec, egressIP: { allocatorPolicy: 'roundRobin' } } } as never), /spec\.egressIP\.allocatorPolicy: allocatorPolicy: only "default" is implemented/],
+    ];
+    for (const [what, put, message] of cases) {
+      const err = await put().catch((e: unknown) => e);
+      expect([what, err]).toEqual([what, expect.objectContaining({ code: 'INVALID_ARGUMENT', status: 400, message: expect.stringMatching(message) })]);
+    }
+    await expect(east.getEgressPolicy('east', 'prod', 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(east.getEgressGateway('east', 'x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('streams the three kinds on the watch, and a leaving cluster takes its egress objects', async () => {
     const t = await broker.admin.createToken();
     const north = broker.client((await broker.admin.joinCluster({ id: 'north', podCIDRs: ['10.3.0.0/16'] }, t.token)).credentials.token);

@@ -255,7 +255,7 @@ describe('fuzzing every endpoint with malformed and hostile input', () => {
     const SPECS: [string, z.ZodType, Record<string, unknown>][] = [
       ['/v1/clusters/east/egressgateways/egw', EgressGatewayPut, { nodes: ['n1'], nodeSelector: { matchExpressions: [{ key: 'a', operator: 'Exists' }] }, ippools: { ipv4: ['192.0.2.10-192.0.2.20'], ipv6: ['fd00::10-fd00::20'] } }],
       ['/v1/clusters/east/egresspolicies/prod/ep', EgressPolicyPut, { egressGatewayName: 'egw', egressIP: { ipv4: '192.0.2.11', ipv6: 'fd00::11' }, appliedTo: { podSubnet: ['10.1.0.0/24'] }, destSubnet: ['0.0.0.0/0', 'fd00::/64'] }],
-      ['/v1/clusters/east/egressclusterpolicies/ecp', EgressClusterPolicyPut, { egressIP: { allocatorPolicy: 'roundRobin' }, appliedTo: { namespaceSelector: { matchLabels: { a: 'b' } }, podSubnet: ['10.1.0.0/24'] }, destSubnet: ['192.0.2.0/24'] }],
+      ['/v1/clusters/east/egressclusterpolicies/ecp', EgressClusterPolicyPut, { egressIP: { allocatorPolicy: 'default' }, appliedTo: { namespaceSelector: { matchLabels: { a: 'b' } }, podSubnet: ['10.1.0.0/24'] }, destSubnet: ['192.0.2.0/24'] }],
     ];
     type Path = (string | number)[];
     const leaves = (v: unknown, at: Path = []): Path[] => (typeof v === 'string' ? [at] : v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => leaves(x, [...at, Array.isArray(v) ? Number(k) : k])) : []);

@@ -28,6 +28,9 @@ import {
   listOf,
   Name,
   NamespaceName,
+  ReservedIP,
+  ReservedIPPut,
+  POOL_RULE_FIELDS,
   StraitError,
   Subnet,
   SubnetCreate,
@@ -40,6 +43,8 @@ import {
 import { requireClusterOrAdmin, requirePoolOwner, type Principal } from './auth.js';
 import { egressKey, sha256Hex, type BrokerStore, type EgressKind, type Idem } from './broker-store.js';
 import { canonicalIp } from './cidr-range.js';
+import { checkPoolRules, rulesOf } from './pool-spec.js';
+import { poolsOfReserved } from './reserved-ips.js';
 
 export type Auth = 'none' | 'join' | 'any' | 'admin';
 
@@ -322,12 +327,12 @@ export const ROUTES: RouteSpec[] = ([
   },
   // ------------------------------------------------------------------ pools
   {
-    id: 'createPool', method: 'POST', path: '/v1/ippools', summary: 'Create an IP pool (must not overlap another pool; inside its subnet if one is named). A cluster credential creates pools owned by its cluster (cluster defaults to the caller)', auth: 'any', body: IPPoolCreate, status: 201, response: IPPool,
+    id: 'createPool', method: 'POST', path: '/v1/ippools', summary: 'Create an IP pool with its allocation rules (ips, excludeIPs, gateway, routes, vlan, affinities, default, disable; checked as the node agents check them; must not overlap another pool; inside its subnet if one is named). A cluster credential creates pools owned by its cluster (cluster defaults to the caller)', auth: 'any', body: IPPoolCreate, status: 201, response: IPPool,
     handler: (c) => {
       const b = c.body as z.output<typeof IPPoolCreate>;
       const cluster = b.cluster ?? (c.principal.kind === 'cluster' ? c.principal.cluster : undefined);
       if (cluster !== undefined) requireClusterOrAdmin(c.principal, cluster, 'create pools');
-      return c.store.createPool({ name: b.name, cidr: b.cidr, purpose: b.purpose, ...(b.blockSize !== undefined ? { blockSize: b.blockSize } : {}), ...(b.subnet !== undefined ? { subnet: b.subnet } : {}), ...(b.description !== undefined ? { description: b.description } : {}), ...(cluster !== undefined ? { cluster } : {}) }, c.idem);
+      return c.store.createPool({ name: b.name, cidr: b.cidr, purpose: b.purpose, ...(b.blockSize !== undefined ? { blockSize: b.blockSize } : {}), ...(b.subnet !== undefined ? { subnet: b.subnet } : {}), ...(b.description !== undefined ? { description: b.description } : {}), ...(cluster !== undefined ? { cluster } : {}), ...rulesOf(b) }, c.idem);
     },
   },
   { id: 'listPools', method: 'GET', path: '/v1/ippools', summary: 'List IP pools (filter: ?cluster= owner)', auth: 'any', query: { cluster: 'only pools owned by this cluster' }, status: 200, response: listOf(IPPool), handler: (c) => {
@@ -336,7 +341,7 @@ export const ROUTES: RouteSpec[] = ([
   } },
   { id: 'getPool', method: 'GET', path: '/v1/ippools/{name}', summary: 'Get an IP pool', auth: 'any', params: NAMED, status: 200, response: IPPool, handler: (c) => c.store.get('IPPool', c.params.name!) },
   {
-    id: 'putPool', method: 'PUT', path: '/v1/ippools/{name}', summary: 'Change a pool\'s purpose or description (cidr, blockSize, subnet and cluster are fixed); a cluster only its own pools', auth: 'any', params: NAMED, body: IPPoolPut, status: 200, response: IPPool,
+    id: 'putPool', method: 'PUT', path: '/v1/ippools/{name}', summary: 'Change a pool\'s purpose, description and allocation rules (the rules are replaced as a whole; cidr, blockSize, subnet and cluster are fixed); a cluster only its own pools', auth: 'any', params: NAMED, body: IPPoolPut, status: 200, response: IPPool,
     handler: (c) => {
       const b = c.body as z.output<typeof IPPoolPut>;
       const name = c.params.name!;
@@ -348,7 +353,11 @@ export const ROUTES: RouteSpec[] = ([
           if (b[f] !== undefined && b[f] !== cur[f]) throw new StraitError('IMMUTABLE_FIELD', `pool ${name}: ${f} cannot change`, { field: f });
         }
         const { resourceVersion: _rv, description: _d, ...rest } = cur;
-        return { ...rest, ...(b.purpose ? { purpose: b.purpose } : {}), ...(b.description !== undefined ? { description: b.description } : cur.description !== undefined ? { description: cur.description } : {}) };
+        for (const f of POOL_RULE_FIELDS) delete rest[f];
+        // The rules are replaced as a whole and checked as every node agent will check them.
+        const next = { ...rest, ...(b.purpose ? { purpose: b.purpose } : {}), ...(b.description !== undefined ? { description: b.description } : cur.description !== undefined ? { description: cur.description } : {}), ...rulesOf(b) };
+        checkPoolRules(next);
+        return next;
       }, b.resourceVersion, c.idem);
     },
   },
@@ -399,6 +408,43 @@ export const ROUTES: RouteSpec[] = ([
     id: 'releaseAddress', method: 'DELETE', path: '/v1/addresses/{ip}', summary: 'Return an address', auth: 'any', params: { ip: IpAddress }, status: 204,
     handler: async (c) => {
       await c.store.releaseAddress(canonicalIp(c.params.ip!), c.principal.kind === 'cluster' ? c.principal.cluster : '', c.idem);
+      return undefined;
+    },
+  },
+  // ------------------------------------------------------------------ reserved IPs
+  {
+    id: 'putReservedIP', method: 'PUT', path: '/v1/reservedips/{name}', summary: 'Create or replace a ReservedIP {ips, reason?, cluster?}: addresses no node agent hands out; each must lie in a pool (400 INVALID_RESERVED_IP otherwise). A cluster credential writes only its own (cluster defaults to the caller; the owner cannot change)', auth: 'any', params: NAMED, body: ReservedIPPut, status: 200, response: ReservedIP,
+    handler: async (c) => {
+      const b = c.body as z.output<typeof ReservedIPPut>;
+      const name = c.params.name!;
+      const cluster = b.cluster ?? (c.principal.kind === 'cluster' ? c.principal.cluster : undefined);
+      if (cluster !== undefined) requireClusterOrAdmin(c.principal, cluster, 'write reserved IPs');
+      const cur = await c.store.get('ReservedIP', name).catch((e: unknown) => {
+        if (e instanceof StraitError && e.code === 'NOT_FOUND') return undefined;
+        throw e;
+      });
+      if (cur) {
+        requirePoolOwner(c.principal, cur, 'change reserved IP');
+        if (cur.cluster !== cluster) throw new StraitError('IMMUTABLE_FIELD', `reserved IP ${name}: the owner (${cur.cluster ?? 'admin'}) cannot change`, { field: 'cluster' });
+      }
+      const pools = poolsOfReserved(name, b.ips, (await c.store.list('IPPool')).items);
+      // createdAt goes first: the put script keeps the stored one when it replaces an object.
+      const obj = { createdAt: new Date().toISOString(), name, ips: b.ips, ...(b.reason !== undefined ? { reason: b.reason } : {}), ...(cluster !== undefined ? { cluster } : {}), pools };
+      // A CAS on what was checked: the owner seen above is the owner written over.
+      return c.store.put('ReservedIP', name, cur ? 'update' : 'create', obj, b.resourceVersion ?? cur?.resourceVersion ?? '', cluster !== undefined ? { kind: 'Cluster', name: cluster } : undefined, true, c.idem);
+    },
+  },
+  { id: 'listReservedIPs', method: 'GET', path: '/v1/reservedips', summary: 'List ReservedIPs (filter: ?cluster= owner)', auth: 'any', query: { cluster: 'only reserved IPs owned by this cluster' }, status: 200, response: listOf(ReservedIP), handler: (c) => {
+    const cl = fromList(c.query.cluster);
+    return c.store.list('ReservedIP', cl ? (r) => r.cluster === cl : undefined);
+  } },
+  { id: 'getReservedIP', method: 'GET', path: '/v1/reservedips/{name}', summary: 'Get a ReservedIP', auth: 'any', params: NAMED, status: 200, response: ReservedIP, handler: (c) => c.store.get('ReservedIP', c.params.name!) },
+  {
+    id: 'deleteReservedIP', method: 'DELETE', path: '/v1/reservedips/{name}', summary: 'Delete a ReservedIP; a cluster only its own', auth: 'any', params: NAMED, status: 204,
+    handler: async (c) => {
+      const cur = await c.store.get('ReservedIP', c.params.name!);
+      requirePoolOwner(c.principal, cur, 'delete reserved IP');
+      await c.store.delete('ReservedIP', c.params.name!, { expectedRv: fromList(c.query.resourceVersion) ?? cur.resourceVersion, idem: c.idem });
       return undefined;
     },
   },

@@ -37,6 +37,19 @@ describe('CRD manifests', () => {
     for (const def of ALL_KINDS) walk(crdManifestOf(def).spec.versions[0]!.schema.openAPIV3Schema, def.kind);
   });
 
+  it('refuse unknown spec fields: the zod spec names the field, and no spec schema preserves unknown fields (so the API server\'s strict field validation, kubectl\'s default, refuses them instead of pruning silently)', () => {
+    const preserved = (n: unknown): boolean => n !== null && typeof n === 'object' && ((n as Record<string, unknown>)['x-kubernetes-preserve-unknown-fields'] === true || Object.values(n as Record<string, unknown>).some(preserved));
+    for (const def of ALL_KINDS) {
+      const spec = (crdManifestOf(def).spec.versions[0]!.schema.openAPIV3Schema.properties as Record<string, unknown>).spec;
+      expect([def.kind, preserved(spec)]).toEqual([def.kind, false]);
+    }
+    for (const kind of ['EgressGateway', 'EgressPolicy', 'EgressClusterPolicy', 'IPPool']) {
+      const r = kindByName(kind)!.spec.safeParse({ protocol: 'tcp' });
+      expect(r.success).toBe(false);
+      expect(JSON.stringify(r.error?.issues)).toContain('protocol');
+    }
+  });
+
   it('have a status subresource, printer columns and conditions in status', () => {
     for (const def of ALL_KINDS) {
       const v = crdManifestOf(def).spec.versions[0]!;
@@ -90,6 +103,9 @@ describe('crds/examples', () => {
     ['Gateway', { clusterID: 'West!', name: 'n', endpoints: ['1.2.3.4'], tunnelTypes: ['vxlan'] }],
     ['Gateway', { clusterID: 'west', name: 'n', endpoints: [], tunnelTypes: ['vxlan'] }],
     ['EgressPolicy', { appliedTo: {}, egressIP: { allocatorPolicy: 'random' } }],
+    // Accepted and ignored before: refused now, by the CRD enum as by the broker.
+    ['EgressPolicy', { appliedTo: {}, egressIP: { allocatorPolicy: 'roundRobin' } }],
+    ['EgressClusterPolicy', { appliedTo: {}, egressIP: { allocatorPolicy: 'roundRobin' } }],
   ])('rejects a bad %s spec %j', (kind, spec) => {
     const def = kindByName(kind)!;
     expect(validatorOf(def)({ apiVersion: `${def.group}/${def.version}`, kind, metadata: { name: 'x' }, spec })).toBe(false);

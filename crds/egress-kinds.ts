@@ -45,7 +45,11 @@ export const EgressIP = z.strictObject({
   useNodeIP: z.boolean().default(false).describe("SNAT to the gateway node's own IP"),
   ipv4: Ipv4.optional().describe('a fixed egress IP (must lie in the gateway pools)'),
   ipv6: Ipv6.optional(),
-  allocatorPolicy: z.enum(['default', 'roundRobin']).default('default').describe('how an IP is picked from the pool when none is fixed'),
+  // Only what is implemented is accepted: `roundRobin` used to be accepted and ignored.
+  allocatorPolicy: z
+    .enum(['default'], { error: 'allocatorPolicy: only "default" is implemented (each policy leases its own egress IP from the gateway pools); roundRobin is not' })
+    .default('default')
+    .describe('how an IP is picked from the pool when none is fixed: "default" (each policy leases its own IP from the gateway pools) is the only policy'),
 });
 export type EgressIP = z.infer<typeof EgressIP>;
 

@@ -6,7 +6,7 @@ export const IPAM_GROUP = 'ipam.strait.io';
 export const IPAM_VERSION = 'v1alpha1';
 
 // ------------------------------------------------------------------------------------------------ Subnet
-export const Route = z.object({ dst: Cidr, gw: Ip.optional() });
+export const Route = z.strictObject({ dst: Cidr, gw: Ip.optional() });
 
 /** Mirrors the broker's Subnet (cidr, description); gateway, routes, vlan and exclusions are this cluster's own. */
 export const SubnetSpec = z.object({
@@ -35,26 +35,41 @@ export type SubnetSpec = z.infer<typeof SubnetSpec>;
 export type SubnetStatus = z.infer<typeof SubnetStatus>;
 
 // ------------------------------------------------------------------------------------------------ IPPool
+/** The allocation rules of a pool, applied by the node agents; the broker's pool carries the same fields. */
+const poolRuleFields = {
+  ips: z.array(IpRange).optional().describe('only these addresses (single IPs or first-last ranges); the whole cidr when empty'),
+  excludeIPs: z.array(IpRange).optional().describe('addresses (single IPs or first-last ranges) never handed out'),
+  gateway: Ip.optional().describe('default gateway handed to pods (inside cidr)'),
+  routes: z.array(Route).optional(),
+  vlan: z.number().int().min(0).max(4094).optional(),
+  namespaceAffinity: LabelSelector.optional().describe('only pods of namespaces with these labels (kubernetes.io/metadata.name is the name)'),
+  nodeAffinity: LabelSelector.optional().describe('only pods on nodes with these labels'),
+  podAffinity: LabelSelector.optional().describe('only pods with these labels'),
+};
+const DEFAULT_HELP = 'cluster default pool when no annotation, namespace or netconf picks one';
+const DISABLE_HELP = 'hand out nothing new; existing addresses stay';
+
+/** The rules as the broker's pool API takes them (`default`/`disable` absent means false). */
+export const IPPoolRules = z.strictObject({
+  ...poolRuleFields,
+  default: z.boolean().optional().describe(DEFAULT_HELP),
+  disable: z.boolean().optional().describe(DISABLE_HELP),
+});
+
 /**
- * Mirrors the broker's IPPool (cidr, blockSize, subnet, purpose, description) plus the allocation rules the
- * node agents apply (ips, exclusions, affinity, default).
+ * Mirrors the broker's IPPool: cidr, blockSize, subnet, purpose, description and the allocation rules the node
+ * agents apply (ips, exclusions, gateway, routes, vlan, affinity, default, disable). Strict: an unknown field is
+ * refused (by the broker; the API server's strict field validation refuses what the schema does not name).
  */
-export const IPPoolSpec = z.object({
+export const IPPoolSpec = z.strictObject({
   cidr: AllocatableCidr.describe('the pool network; the broker leases blocks of it to nodes'),
-  blockSize: z.number().int().min(1).max(128).optional().describe('prefix length of node blocks (default /26 for IPv4, /122 for IPv6)'),
+  blockSize: z.number().int().min(1).max(128).optional().describe('prefix length of node blocks (default /26 for IPv4, /122 for IPv6; at most 16 host bits)'),
   subnet: ObjectName.optional().describe('name of the Subnet the pool belongs to'),
   purpose: z.enum(['pods', 'egress', 'services']).default('pods'),
   description: z.string().max(1024).optional(),
-  ips: z.array(IpRange).optional().describe('only these addresses (single IPs or first-last ranges); the whole cidr when empty'),
-  excludeIPs: z.array(IpRange).optional(),
-  gateway: Ip.optional(),
-  routes: z.array(Route).optional(),
-  vlan: z.number().int().min(0).max(4094).optional(),
-  default: z.boolean().default(false).describe('cluster default pool when no annotation, namespace or netconf picks one'),
-  disable: z.boolean().default(false).describe('hand out nothing new; existing addresses stay'),
-  namespaceAffinity: LabelSelector.optional(),
-  nodeAffinity: LabelSelector.optional(),
-  podAffinity: LabelSelector.optional(),
+  ...poolRuleFields,
+  default: z.boolean().default(false).describe(DEFAULT_HELP),
+  disable: z.boolean().default(false).describe(DISABLE_HELP),
 });
 export const IPPoolStatus = StatusBase.extend({
   brokerResourceVersion: z.string().optional(),
@@ -79,8 +94,10 @@ export type IPPoolSpec = z.infer<typeof IPPoolSpec>;
 export type IPPoolStatus = z.infer<typeof IPPoolStatus>;
 
 // ------------------------------------------------------------------------------------------------ ReservedIP
+/** A ReservedIP's addresses: the broker's ReservedIP takes the same list. */
+export const ReservedIPList = z.array(IpRange).min(1).max(256).describe('addresses no pod may get (single IPs or first-last ranges)');
 export const ReservedIPSpec = z.object({
-  ips: z.array(IpRange).min(1).describe('addresses no pod may get'),
+  ips: ReservedIPList,
   subnet: ObjectName.optional(),
   reason: z.string().max(1024).optional(),
 });

@@ -23,7 +23,9 @@ export {
 } from './ip-range.js';
 
 // Model and pool matching
-export type { IpamConfig } from './model.js';
+export type { IpamConfig, IPPool as IpamPool, ReservedIP as IpamReservedIP } from './model.js';
+export { parseIPPool } from './pool-validation.js';
+export { blockSizeRange, blockSizeProblem, defaultBlockSize, MAX_BLOCK_INDEX_BITS, type BlockSizeRange } from './block-size.js';
 export { matchesSelector } from './label-selector.js';
 export {
   namespaceDefaultsFromAnnotations,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { StraitError, isStraitError } from '../api/index.js';
+import { blockSizeProblem, DEFAULT_BLOCK_PREFIX } from './block-size.js';
 import { cidrContains, formatCidr, parseCidr, specialRangeRefusal, type Cidr } from './cidr.js';
 import { formatIp, parseIp, type IpFamily } from './ip-address.js';
 import {
@@ -13,9 +14,6 @@ import {
 } from './ip-range.js';
 import type { IPPool, IpamConfig, ReservedIP, Route, Subnet } from './model.js';
 
-/** Most host bits a block may have: a block's usage is a bitmap of this many bits at most. */
-export const MAX_BLOCK_HOST_BITS = 16;
-export const DEFAULT_BLOCK_PREFIX: Readonly<Record<IpFamily, number>> = { ipv4: 26, ipv6: 122 };
 
 /** A pool checked and reduced to what allocation needs. */
 export interface CompiledPool {
@@ -129,14 +127,9 @@ export function parseIPPool(input: unknown): IPPool {
       throw new StraitError('INVALID_POOL', `${label}: ips[${i}] ${text} is outside subnet ${p.subnet}`, { field: `ips[${i}]` });
   }
   if (p.blockSize !== undefined) {
-    const bits = cidr.family === 'ipv4' ? 32 : 128;
-    const max = bits - 2;
-    if (p.blockSize < cidr.prefix || p.blockSize > max || bits - p.blockSize > MAX_BLOCK_HOST_BITS)
-      throw new StraitError(
-        'INVALID_POOL',
-        `${label}: blockSize ${p.blockSize} must be a prefix length between ${Math.max(cidr.prefix, bits - MAX_BLOCK_HOST_BITS)} and ${max}`,
-        { field: 'blockSize' },
-      );
+    // The same rule the broker applies when the pool is created there (ipam/block-size.ts).
+    const why = blockSizeProblem(cidr.family, cidr.prefix, p.blockSize);
+    if (why) throw new StraitError('INVALID_POOL', `${label}: ${why}`, { field: 'blockSize' });
   }
   for (const key of ['namespaceAffinity', 'nodeAffinity', 'podAffinity'] as const) {
     for (const [i, ex] of (p[key]?.matchExpressions ?? []).entries()) {

@@ -10,6 +10,7 @@ import {
   type IPPool,
   type Kind,
   type List,
+  type ReservedIP,
   type Subnet,
 } from '../../api/index.js';
 import { KEY } from './keys.js';
@@ -26,6 +27,7 @@ export interface KindObjectMap {
   EgressGateway: BrokerEgressGateway;
   EgressPolicy: BrokerEgressPolicy;
   EgressClusterPolicy: BrokerEgressClusterPolicy;
+  ReservedIP: ReservedIP;
 }
 
 export const EGRESS_KINDS = ['EgressGateway', 'EgressPolicy', 'EgressClusterPolicy'] as const;
@@ -132,9 +134,17 @@ export class ObjectStore {
     return this.put(kind, egressKey(obj), 'upsert', full as unknown as Omit<KindObjectMap[K], 'resourceVersion'>, expectedRv, { kind: 'Cluster', name: obj.cluster }, true, idem);
   }
 
-  /** Deletes every egress object of a cluster (it left); one event each. Returns how many went. */
+  /** Deletes every egress object and every ReservedIP a cluster owns (it left); one event each. Returns how many went. */
   async deleteEgressOf(cluster: string): Promise<number> {
     let n = 0;
+    for (const r of (await this.list('ReservedIP', (x) => x.cluster === cluster)).items) {
+      try {
+        await this.delete('ReservedIP', r.name);
+        n++;
+      } catch (e) {
+        if (!(e instanceof StraitError) || e.code !== 'NOT_FOUND') throw e;
+      }
+    }
     for (const kind of EGRESS_KINDS) {
       const names = (await this.core.redis.hkeys(this.core.keys.objects(kind))).filter((k) => k.startsWith(`${cluster}/`));
       for (const name of names) {

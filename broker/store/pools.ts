@@ -1,5 +1,6 @@
-import { StraitError, type IPPool, type Subnet } from '../../api/index.js';
-import { defaultBlockSize, MAX_POOL_INDEX_BITS, parseCidrRange, poolMeta } from '../cidr-range.js';
+import { StraitError, type IPPool, type IPPoolRules, type Subnet } from '../../api/index.js';
+import { parseCidrRange, poolMeta } from '../cidr-range.js';
+import { checkPoolRules, poolBlockSize, rulesOf } from '../pool-spec.js';
 import { KEY } from './keys.js';
 import { encodeObject, now, type Idem, type StoreCore } from './core.js';
 import type { ObjectStore } from './objects.js';
@@ -39,15 +40,11 @@ export class PoolStore {
     return this.objects.delete('Subnet', name, { ...(expectedRv ? { expectedRv } : {}), idem, guards: [KEY.subnetPools(name)], cleanup: [['hdel', KEY.ranges('subnet'), name]] });
   }
 
-  async createPool(req: { name: string; cidr: string; blockSize?: number; subnet?: string; purpose: IPPool['purpose']; description?: string; cluster?: string }, idem?: Idem): Promise<IPPool> {
+  /** Creates a pool; its block size and allocation rules are checked as every node agent checks them (pool-spec.ts). */
+  async createPool(req: { name: string; cidr: string; blockSize?: number; subnet?: string; purpose: IPPool['purpose']; description?: string; cluster?: string } & Partial<IPPoolRules>, idem?: Idem): Promise<IPPool> {
     const r = parseCidrRange(req.cidr);
-    const blockSize = req.blockSize ?? defaultBlockSize(r);
-    if (blockSize < r.prefix || blockSize > r.bits) {
-      throw new StraitError('INVALID_ARGUMENT', `blockSize ${blockSize} must lie between the pool's prefix length ${r.prefix} and ${r.bits}`, { field: 'blockSize' });
-    }
-    if (blockSize - r.prefix > MAX_POOL_INDEX_BITS) {
-      throw new StraitError('INVALID_ARGUMENT', `a pool holds at most 2^${MAX_POOL_INDEX_BITS} blocks: blockSize ${blockSize} is too long for /${r.prefix}`, { field: 'blockSize' });
-    }
+    const blockSize = poolBlockSize(req.purpose, r, req.blockSize);
+    checkPoolRules({ name: req.name, cidr: r.cidr, blockSize, purpose: req.purpose, ...rulesOf(req) });
     const obj: Omit<IPPool, 'resourceVersion'> = {
       name: req.name,
       cidr: r.cidr,
@@ -56,6 +53,7 @@ export class PoolStore {
       purpose: req.purpose,
       ...(req.description !== undefined ? { description: req.description } : {}),
       ...(req.cluster !== undefined ? { cluster: req.cluster } : {}),
+      ...rulesOf(req),
       createdAt: now(),
     };
     const res = await this.core.run('createRanged', idem, 'IPPool', KEY.ranges('pool'), req.name, encodeObject(obj), r.start, r.end, r.cidr, req.subnet ?? '', poolMeta(r, blockSize), req.cluster ?? '');

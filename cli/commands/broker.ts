@@ -29,6 +29,19 @@ function clientGroup(program: Command, name: string, description: string): Comma
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table')) as unknown as Command;
 }
 
+const list = (v: string): string[] => v.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** `k=v,k2=v2` → labels; a term without `=` is a usage error naming the flag. */
+function labelsOf(flag: string, v: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const term of list(v)) {
+    const i = term.indexOf('=');
+    if (i <= 0) throw new StraitError('INVALID_ARGUMENT', `${flag}: expected k=v[,k2=v2…], got ${JSON.stringify(term)}`, { flag });
+    out[term.slice(0, i)] = term.slice(i + 1);
+  }
+  return out;
+}
+
 function int(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new StraitError('INVALID_ARGUMENT', `not an integer: ${v}`);
@@ -291,6 +304,14 @@ export function registerBrokerCommands(program: Command): void {
     .option('--cluster <id>', 'owning cluster (admin only; a cluster credential always creates pools it owns)')
     .addOption(new Option('--purpose <p>').choices(['pods', 'egress', 'services']).default('pods'))
     .option('--description <text>')
+    .option('--default', 'a cluster default pool (used by pods no annotation, namespace or netconf assigns)')
+    .option('--disable', 'hand out nothing new')
+    .option('--ips <ranges>', 'only these addresses: comma-separated IPs or first-last ranges')
+    .option('--exclude-ips <ranges>', 'never these addresses: comma-separated IPs or first-last ranges')
+    .option('--gateway <ip>', 'default gateway handed to pods')
+    .option('--namespace-affinity <labels>', 'only pods of namespaces with these labels (k=v,…; kubernetes.io/metadata.name=NS for one namespace)')
+    .option('--node-affinity <labels>', 'only pods on nodes with these labels (k=v,…)')
+    .option('--pod-affinity <labels>', 'only pods with these labels (k=v,…)')
     .action(async (name, o, cmd) => {
       await withClient(cmd, async (c, f) => {
         const p = await c.createPool({
@@ -301,6 +322,14 @@ export function registerBrokerCommands(program: Command): void {
           ...(o.subnet ? { subnet: o.subnet } : {}),
           ...(o.cluster ? { cluster: o.cluster } : {}),
           ...(o.description ? { description: o.description } : {}),
+          ...(o.default ? { default: true } : {}),
+          ...(o.disable ? { disable: true } : {}),
+          ...(o.ips ? { ips: list(o.ips) } : {}),
+          ...(o.excludeIps ? { excludeIPs: list(o.excludeIps) } : {}),
+          ...(o.gateway ? { gateway: o.gateway } : {}),
+          ...(o.namespaceAffinity ? { namespaceAffinity: { matchLabels: labelsOf('--namespace-affinity', o.namespaceAffinity) } } : {}),
+          ...(o.nodeAffinity ? { nodeAffinity: { matchLabels: labelsOf('--node-affinity', o.nodeAffinity) } } : {}),
+          ...(o.podAffinity ? { podAffinity: { matchLabels: labelsOf('--pod-affinity', o.podAffinity) } } : {}),
         });
         print(f, p, POOL_COLS);
       });

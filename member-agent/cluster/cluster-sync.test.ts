@@ -120,16 +120,19 @@ describe('strait join + member agent against a real broker', () => {
     await startAgent(east);
     await startAgent(west);
     await admin.createSubnet({ name: 'global', cidr: '10.128.0.0/14', description: 'pods everywhere' });
+    const rules = { ips: ['10.128.4.10-10.128.4.50'], namespaceAffinity: { matchLabels: { 'kubernetes.io/metadata.name': 'frontend' } }, default: true };
     for (const m of [east, west]) {
       await eventually(`Subnet in ${m.id}`, async () => {
         const s = await get(m, 'subnets', 'global');
         return s?.spec.cidr === '10.128.0.0/14' && s.status?.conditions?.some((c) => c.type === 'Synced' && c.status === 'True');
       });
     }
-    await east.custom.createClusterCustomObject({ ...G, plural: 'ippools', body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name: 'east-pods' }, spec: { cidr: '10.128.4.0/24', subnet: 'global', description: 'from east' } } });
+    await east.custom.createClusterCustomObject({ ...G, plural: 'ippools', body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name: 'east-pods' }, spec: { cidr: '10.128.4.0/24', subnet: 'global', description: 'from east', ...rules } } });
     await eventually('pool at the broker', async () => (await admin.getPool('east-pods').catch(() => undefined))?.cidr === '10.128.4.0/24');
+    // The allocation rules travel with the pool: to the broker and into the other cluster's mirror.
+    expect(await admin.getPool('east-pods')).toMatchObject(rules);
     const mirrored = await eventually('pool in west', async () => get(west, 'ippools', 'east-pods'));
-    expect(mirrored.spec).toMatchObject({ cidr: '10.128.4.0/24', subnet: 'global', description: 'from east' });
+    expect(mirrored.spec).toMatchObject({ cidr: '10.128.4.0/24', subnet: 'global', description: 'from east', ...rules, disable: false });
     expect(mirrored.metadata.labels?.['strait.io/origin']).toBe('broker');
     expect(mirrored.metadata.annotations?.['strait.io/pool-owner']).toBe('east');
     // Pushed with east's own credential (no admin token in the cluster): the broker records east as the owner.

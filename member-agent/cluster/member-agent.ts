@@ -439,7 +439,9 @@ export class MemberAgent {
       const prevConflict = prev?.find((c) => c.type === 'Conflict');
       const keep = !conflict && !failure && prevConflict?.status === 'True' && STICKY_CONFLICTS.has(prevConflict.reason) && v.reason !== 'Pushed';
       if (!keep) conds = setCondition(conds, conflict ? { type: 'Conflict', status: 'True', reason: conflict.reason, message: conflict.message } : { type: 'Conflict', status: 'False', reason: 'NoConflict' }, now);
-      conds = setCondition(conds, { type: 'Ready', status: !failure && v.synced ? 'True' : 'False', reason: failure ? failure.reason : v.reason }, now);
+      conds = setCondition(conds, failure || !v.notReady
+        ? { type: 'Ready', status: !failure && v.synced ? 'True' : 'False', reason: failure ? failure.reason : v.reason }
+        : { type: 'Ready', status: 'False', reason: v.notReady.reason, message: v.notReady.message }, now);
       if (sameConditions(prev, conds)) continue;
       await this.kube.patchCustom(refOf(KIND_DEFS[v.kind]), v.name, { status: { conditions: conds, ...(gen ? { observedGeneration: gen } : {}) } }, { status: true }).catch((e: unknown) => {
         this.log.debug({ err: e }, 'status write failed');

@@ -99,6 +99,49 @@ describe('planSync: IPPools (two-way)', () => {
   });
 });
 
+describe('planSync: IPPool allocation rules travel both ways', () => {
+  const mine = { origin: 'east', rv: '5', finalizers: [SYNC_FINALIZER] };
+  const rules = { ips: ['10.1.0.10-10.1.0.50'], namespaceAffinity: { matchLabels: { 'kubernetes.io/metadata.name': 'frontend' } }, default: true, routes: [{ dst: '10.96.0.0/12', gw: '10.1.0.1' }] };
+
+  it('mirrors a broker pool with its rules; the mirror is then in sync (key order does not matter)', () => {
+    const b = broker({ pools: [pool('p', '10.1.0.0/24', '5', { cluster: 'west', ...rules })] });
+    const p = planSync(b, cluster({}));
+    const created = (p.actions[0] as { object: KubeObject }).object;
+    expect(created.spec).toMatchObject({ ...rules, disable: false });
+    // As the API server may hand it back: keys reordered.
+    const reordered = { ...created, spec: Object.fromEntries(Object.entries(created.spec!).reverse()) };
+    expect(types(planSync(b, cluster({ pools: [reordered] })))).toEqual([]);
+  });
+
+  it('pushes the rules of a pool created in the cluster, and a local edit of its own pool\'s rules (a removed rule is removed)', () => {
+    const push = planSync(broker({}), cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', purpose: 'pods', disable: false, ...rules })] }));
+    expect(push.actions[0]).toEqual({ type: 'broker-create-pool', name: 'p', body: { name: 'p', cidr: '10.1.0.0/24', purpose: 'pods', cluster: 'east', ...rules } });
+    const b = broker({ pools: [pool('p', '10.1.0.0/24', '5', { cluster: 'east', ...rules })] });
+    const edit = planSync(b, cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', blockSize: 26, purpose: 'pods', default: true, disable: true }, mine)] }));
+    expect(edit.actions).toEqual([{ type: 'broker-put-pool', name: 'p', body: { purpose: 'pods', default: true, disable: true, resourceVersion: '5' } }]);
+  });
+
+  it('a broker change of the rules reaches the CRD; a rule dropped at the broker is removed there', () => {
+    const b = broker({ pools: [pool('p', '10.1.0.0/24', '9', { cluster: 'west', default: true })] });
+    const p = planSync(b, cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', blockSize: 26, purpose: 'pods', ...rules }, { origin: 'broker', rv: '5' })] }));
+    expect(p.actions).toEqual([expect.objectContaining({ type: 'crd-patch', name: 'p', patch: expect.objectContaining({ spec: expect.objectContaining({ ips: null, namespaceAffinity: null, routes: null, default: true, disable: false }) }) })]);
+  });
+
+  it('an edit of the rules of a pool owned elsewhere is reverted (Conflict/OwnedElsewhere)', () => {
+    const b = broker({ pools: [pool('p', '10.1.0.0/24', '5', { cluster: 'west', ...rules })] });
+    const p = planSync(b, cluster({ pools: [crd('p', { cidr: '10.1.0.0/24', blockSize: 26, purpose: 'pods', ...rules, ips: ['10.1.0.60'] }, { origin: 'broker', rv: '5' })] }));
+    expect(p.actions).toEqual([expect.objectContaining({ type: 'crd-patch', patch: expect.objectContaining({ spec: expect.objectContaining({ ips: rules.ips }) }) })]);
+    expect(p.verdicts[0]?.conflict?.reason).toBe('OwnedElsewhere');
+  });
+
+  it('a broker pool the node agents refuse (an older broker stored it) is mirrored with Ready=False saying why', () => {
+    const p = planSync(broker({ pools: [pool('p6', 'fd00:128::/64', '5', { blockSize: 96 })] }), cluster({}));
+    expect(types(p)).toEqual(['crd-create:p6']);
+    expect(p.verdicts[0]).toMatchObject({ synced: true, notReady: { reason: 'RefusedByNodeAgents', message: expect.stringContaining('blockSize 96 must be a prefix length between 112 and 126') } });
+    expect(planSync(broker({ pools: [pool('ok', '10.1.0.0/24', '5')] }), cluster({})).verdicts[0]?.notReady).toBeUndefined();
+  });
+});
+
 describe('planSync: Gateways', () => {
   const gw = (cluster: string, name: string, rv: string): Gateway => ({ cluster, name, endpoints: ['192.0.2.1'], tunnelTypes: ['vxlan'], publicKeys: {}, priority: 100, health: 'Healthy', updatedAt: T, resourceVersion: rv });
   const node = (name: string, labels: Record<string, string>, annotations: Record<string, string> = {}): NodeInfo => ({ name, labels, annotations, internalIPs: ['192.168.0.5'] });

@@ -1,4 +1,6 @@
-import type { Cluster as BrokerCluster, Gateway as BrokerGateway, IPPool as BrokerPool, Subnet as BrokerSubnet, IPPoolCreate, IPPoolPut, GatewayPut } from '../../api/index.js';
+import { POOL_RULE_FIELDS, type Cluster as BrokerCluster, type Gateway as BrokerGateway, type IPPool as BrokerPool, type Subnet as BrokerSubnet, type IPPoolCreate, type IPPoolPut, type GatewayPut } from '../../api/index.js';
+import { canonical } from './egress-push-plan.js';
+import { poolsFromBroker } from '../node-agent/broker-pools.js';
 import type { KubeObject } from './kube-client.js';
 
 /**
@@ -9,7 +11,8 @@ import type { KubeObject } from './kube-client.js';
  *   of deleted broker Subnets are deleted, Subnets created in the cluster stay local (Synced=False, LocalOnly).
  * - IPPools go both ways: a pool created in the cluster is created at the broker (and then mirrored into every
  *   other cluster); a newer broker version always wins (so edits on both sides converge); a cluster edit of the
- *   mutable fields (purpose, description) is pushed with the broker resourceVersion it was based on (a stale push
+ *   mutable fields (purpose, description and the allocation rules: ips, excludeIPs, gateway, routes, vlan, affinities,
+ *   default, disable) is pushed with the broker resourceVersion it was based on (a stale push
  *   is refused and the next round applies the broker's version); cidr/blockSize/subnet are fixed once created.
  *   Pools are owned: one pushed from this cluster is created with `cluster` = this cluster (the broker lets the
  *   cluster credential write only pools it owns), so only the owner's edits are pushed; an edit of a mirror of
@@ -67,6 +70,8 @@ export interface SyncVerdict {
   reason: string;
   message: string;
   conflict?: { reason: string; message: string };
+  /** The object is mirrored but not usable (a pool the node agents refuse): Ready=False with this reason. */
+  notReady?: { reason: string; message: string };
 }
 
 export type SyncAction =
@@ -134,12 +139,32 @@ function planSubnets(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): 
 const POOL_FIXED = ['cidr', 'blockSize', 'subnet'] as const;
 
 function poolSpecFrom(b: BrokerPool): Record<string, unknown> {
-  return clean({ cidr: b.cidr, blockSize: b.blockSize, subnet: b.subnet, purpose: b.purpose, description: b.description });
+  return clean({ cidr: b.cidr, blockSize: b.blockSize, subnet: b.subnet, purpose: b.purpose, description: b.description, ...rulesFrom(b as unknown as Record<string, unknown>) });
+}
+
+/** The allocation rules of a broker pool or a CRD spec, `default`/`disable` as booleans (the CRD defaults them). */
+function rulesFrom(s: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of POOL_RULE_FIELDS) if (s[f] !== undefined && s[f] !== null) out[f] = s[f];
+  out.default = s.default === true;
+  out.disable = s.disable === true;
+  return out;
+}
+
+/** A merge patch that makes the CRD's rules exactly the broker's (a rule the broker dropped is removed). */
+function rulesPatch(b: BrokerPool): Record<string, unknown> {
+  const want = rulesFrom(b as unknown as Record<string, unknown>);
+  return Object.fromEntries(POOL_RULE_FIELDS.map((f) => [f, want[f] ?? null]));
+}
+
+/** Canonical text of the allocation rules (key order does not matter: the API server may reorder). */
+function rulesText(s: Record<string, unknown>): string {
+  return canonical(rulesFrom(s));
 }
 
 /** Canonical text of the fields a pool shares with the broker. */
 export function syncedPoolFields(s: Record<string, unknown>): string {
-  return JSON.stringify([s.cidr ?? null, s.blockSize ?? null, s.subnet ?? null, s.purpose ?? 'pods', s.description ?? null]);
+  return JSON.stringify([s.cidr ?? null, s.blockSize ?? null, s.subnet ?? null, s.purpose ?? 'pods', s.description ?? null, rulesText(s)]);
 }
 
 function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): void {
@@ -149,8 +174,11 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
   for (const name of [...names].sort()) {
     const b = broker.pools.get(name);
     const c = crds.get(name);
+    // A pool the node agents would refuse (stored by an older broker) is mirrored, and says why it is not used.
+    const refused = b?.purpose === 'pods' ? poolsFromBroker([b]).refused[0] : undefined;
+    const notReady = refused && { reason: 'RefusedByNodeAgents', message: `node agents do not use this pool: ${refused.message}` };
     const verdict = (synced: boolean, reason: string, message: string, conflict?: SyncVerdict['conflict']): void => {
-      plan.verdicts.push({ kind: 'IPPool', name, synced, reason, message, ...(conflict ? { conflict } : {}) });
+      plan.verdicts.push({ kind: 'IPPool', name, synced, reason, message, ...(conflict ? { conflict } : {}), ...(notReady ? { notReady } : {}) });
     };
     if (c?.metadata.deletionTimestamp) {
       const mine = b?.cluster === self;
@@ -176,7 +204,7 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
         const s = spec(c);
         plan.actions.push({
           type: 'broker-create-pool', name,
-          body: clean({ name, cidr: String(s.cidr), blockSize: s.blockSize as number | undefined, subnet: s.subnet as string | undefined, purpose: (s.purpose as IPPoolCreate['purpose']) ?? 'pods', description: s.description as string | undefined, cluster: self }) as IPPoolCreate,
+          body: clean({ name, cidr: String(s.cidr), blockSize: s.blockSize as number | undefined, subnet: s.subnet as string | undefined, purpose: (s.purpose as IPPoolCreate['purpose']) ?? 'pods', description: s.description as string | undefined, cluster: self, ...pushedRules(s) }) as IPPoolCreate,
         });
         verdict(true, 'Pushed', 'created at the broker from this cluster');
       }
@@ -187,10 +215,10 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
     const basedOn = ann(c, BROKER_RV_ANNOTATION);
     const want = poolSpecFrom(b);
     const fixedDiffers = POOL_FIXED.some((k) => s[k] !== undefined && s[k] !== want[k]) || (s.subnet === undefined && want.subnet !== undefined && basedOn !== undefined);
-    const mutableDiffers = (s.purpose ?? 'pods') !== b.purpose || (s.description ?? undefined) !== b.description;
+    const mutableDiffers = (s.purpose ?? 'pods') !== b.purpose || (s.description ?? undefined) !== b.description || rulesText(s) !== rulesText(b as unknown as Record<string, unknown>);
     if (basedOn !== b.resourceVersion) {
       // The broker moved on (or the CRD never saw it): its version wins, local-only fields stay.
-      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(want), [POOL_OWNER_ANNOTATION]: ownerOf(b) } }, spec: { ...want, description: b.description ?? null, subnet: b.subnet ?? null } } });
+      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { annotations: { [BROKER_RV_ANNOTATION]: b.resourceVersion, [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(want), [POOL_OWNER_ANNOTATION]: ownerOf(b) } }, spec: { ...want, description: b.description ?? null, subnet: b.subnet ?? null, ...rulesPatch(b) } } });
       const lastSynced = ann(c, SYNCED_SPEC_ANNOTATION);
       const editedLocally = lastSynced !== undefined && lastSynced !== syncedPoolFields(s);
       const lostEdit = basedOn !== undefined && editedLocally && (fixedDiffers || mutableDiffers);
@@ -207,12 +235,12 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
     const mine = b.cluster === self;
     if (mutableDiffers && !mine) {
       // Only the owner (or the admin) may change a pool at the broker: the mirror is read-only here.
-      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { annotations: { [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(want), [POOL_OWNER_ANNOTATION]: ownerOf(b) } }, spec: { purpose: b.purpose, description: b.description ?? null } } });
+      plan.actions.push({ type: 'crd-patch', kind: 'IPPool', name, patch: { metadata: { annotations: { [SYNCED_SPEC_ANNOTATION]: syncedPoolFields(want), [POOL_OWNER_ANNOTATION]: ownerOf(b) } }, spec: { purpose: b.purpose, description: b.description ?? null, ...rulesPatch(b) } } });
       verdict(true, 'Mirrored', `at broker resourceVersion ${b.resourceVersion}`, { reason: 'OwnedElsewhere', message: `pool ${name} is owned by ${b.cluster === undefined ? 'the broker admin' : `cluster ${b.cluster}`} and changes only there; the local edit was reverted` });
       continue;
     }
     if (mutableDiffers) {
-      plan.actions.push({ type: 'broker-put-pool', name, body: clean({ purpose: (s.purpose as IPPoolPut['purpose']) ?? 'pods', description: s.description as string | undefined, resourceVersion: b.resourceVersion }) as IPPoolPut });
+      plan.actions.push({ type: 'broker-put-pool', name, body: clean({ purpose: (s.purpose as IPPoolPut['purpose']) ?? 'pods', description: s.description as string | undefined, ...pushedRules(s), resourceVersion: b.resourceVersion }) as IPPoolPut });
       verdict(true, 'Pushed', 'local edit pushed to the broker');
       continue;
     }
@@ -221,6 +249,14 @@ function planPools(broker: BrokerView, cluster: ClusterView, plan: SyncPlan): vo
     }
     verdict(true, 'InSync', `at broker resourceVersion ${b.resourceVersion}${mine ? ' (owned by this cluster)' : ` (owned by ${ownerOf(b)})`}`);
   }
+}
+
+/** The rules of a CRD spec as the broker takes them (`default`/`disable` only when true: absent means false there). */
+function pushedRules(s: Record<string, unknown>): Record<string, unknown> {
+  const r = rulesFrom(s);
+  if (r.default !== true) delete r.default;
+  if (r.disable !== true) delete r.disable;
+  return r;
 }
 
 function ownerOf(b: BrokerPool): string {

@@ -59,7 +59,7 @@ const podIds = (cluster: string, n: number): string[] => Array.from({ length: n 
 beforeAll(async () => {
   redis = await startTestRedis();
   broker = await startTestBroker(redis.socket);
-  await broker.admin.createPool({ name: 'pods', cidr: POOL_CIDR, blockSize: 28, purpose: 'pods' });
+  await broker.admin.createPool({ name: 'pods', cidr: POOL_CIDR, blockSize: 28, purpose: 'pods', default: true });
   const join1 = await broker.admin.createToken({ uses: 2 });
   cred.east = (await broker.admin.joinCluster({ id: 'east', podCIDRs: ['10.1.0.0/16'] }, join1.token)).credentials.token;
   cred.west = (await broker.admin.joinCluster({ id: 'west', podCIDRs: ['10.2.0.0/16'] }, join1.token)).credentials.token;

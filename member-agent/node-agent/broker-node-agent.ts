@@ -1,11 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BrokerClient, StraitError, type IPPool as BrokerPool } from '../../api/index.js';
+import { BrokerClient, StraitError } from '../../api/index.js';
 import { FileAllocationStore, IpamEngine, type BlockUsage, type IpamConfig } from '../../ipam/index.js';
 import type { Logger } from '../../host/index.js';
 import { AgentServer } from './agent-server.js';
 import { BrokerBlockLeaser, type BlockReconcileResult } from './broker-block-leaser.js';
 import { BrokerStickyLeaser } from './broker-sticky-leaser.js';
+import { poolsFromBroker, type RefusedPool } from './broker-pools.js';
 import { EngineIpamService } from './engine-ipam-service.js';
 import type * as k8s from '@kubernetes/client-node';
 import { startPodKnowledge, type PodGcOptions, type PodKnowledge, type RunningNodeAgent } from './standalone-agent.js';
@@ -35,17 +36,15 @@ export interface BrokerNodeAgentOptions {
 export interface RunningBrokerNodeAgent extends RunningNodeAgent {
   /** What the start-up reconcile with the broker did. */
   readonly reconciled: BlockReconcileResult;
+  /**
+   * The broker's pods pools this agent left out because its pool validation refused them (name → why); it serves
+   * the others. Re-checked every housekeeping round, so a fixed pool is taken up.
+   */
+  readonly refusedPools: ReadonlyMap<string, RefusedPool>;
+  /** How many times a broker pool was refused (each pool counted once per change of its refusal). */
+  readonly poolRefusals: number;
   /** One housekeeping round now: returns empty blocks past the grace period; resolves to the blocks returned. */
   housekeeping(): Promise<BlockUsage[]>;
-}
-
-/** The broker's `pods` pools as the engine's pool config (every one a default pool; blocks as the broker cuts them). */
-export function poolsFromBroker(pools: BrokerPool[]): IpamConfig {
-  return {
-    pools: pools
-      .filter((p) => p.purpose === 'pods')
-      .map((p) => ({ name: p.name, subnet: p.cidr, blockSize: p.blockSize, default: true })),
-  };
 }
 
 /**
@@ -68,12 +67,34 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
     writeFileSync(`${poolsFile}.tmp`, JSON.stringify(c));
     renameSync(`${poolsFile}.tmp`, poolsFile);
   };
+  const refusedPools = new Map<string, RefusedPool>();
+  let poolRefusals = 0;
+  /** The broker's pools as this node uses them; refused ones are logged once per change of their refusal. */
+  const fromBroker = async (): Promise<IpamConfig> => {
+    const [{ items }, reserved] = await Promise.all([
+      client.listPools(),
+      // A broker older than ReservedIPs answers 404: nothing is reserved there.
+      client.listReservedIPs().then((l) => l.items, (e: unknown) => {
+        if (e instanceof StraitError && e.code === 'NOT_FOUND') return [];
+        throw e;
+      }),
+    ]);
+    if (!items.some((p) => p.purpose === 'pods')) throw new StraitError('AGENT_CONFIG_INVALID', `the broker ${o.brokerUrl} has no pool with purpose "pods" to lease blocks from`);
+    const { config, refused } = poolsFromBroker(items, reserved);
+    for (const r of refused) {
+      if (refusedPools.get(r.pool)?.message === r.message) continue;
+      poolRefusals++;
+      o.log.error({ pool: r.pool, code: r.code, reason: r.message }, 'refusing a broker pool this node agent cannot use; serving the others');
+    }
+    refusedPools.clear();
+    for (const r of refused) refusedPools.set(r.pool, r);
+    return config;
+  };
   try {
     let config: IpamConfig;
     let reconciledAtStart = true;
     try {
-      config = poolsFromBroker((await client.listPools()).items);
-      if (config.pools.length === 0) throw new StraitError('AGENT_CONFIG_INVALID', `the broker ${o.brokerUrl} has no pool with purpose "pods" to lease blocks from`);
+      config = await fromBroker();
       savePools(config);
     } catch (e) {
       // A node restarting while the broker is down still serves its pods from the blocks it holds.
@@ -96,7 +117,7 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
     let poolsSeen = JSON.stringify(config);
     let needsReconcile = !reconciledAtStart;
     const housekeeping = async (): Promise<BlockUsage[]> => {
-      const next = poolsFromBroker((await client.listPools()).items);
+      const next = await fromBroker();
       if (needsReconcile) {
         const r = await leaser.reconcile(o.nodeName, { dropStale: false });
         needsReconcile = false;
@@ -132,6 +153,10 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
       ...(k.podGc ? { podGc: k.podGc } : {}),
       ...(k.pods ? { pods: k.pods } : {}),
       reconciled,
+      refusedPools,
+      get poolRefusals() {
+        return poolRefusals;
+      },
       housekeeping: async () => {
         while (running) await running;
         return housekeeping();

@@ -190,7 +190,7 @@ describe('pod IP GC of a broker-backed node agent (real broker on real Redis)', 
     const bconf = JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'bridge', ipam: { type: 'strait-ipam', socket: sock } });
     let bagent: Awaited<ReturnType<typeof startBrokerNodeAgent>> | undefined;
     try {
-      await broker.admin.createPool({ name: 'pods', cidr: '10.91.0.0/24', blockSize: 28, purpose: 'pods' });
+      await broker.admin.createPool({ name: 'pods', cidr: '10.91.0.0/24', blockSize: 28, purpose: 'pods', default: true });
       const jt = await broker.admin.createToken({ uses: 1 });
       const token = (await broker.admin.joinCluster({ id: 'east', podCIDRs: ['10.1.0.0/16'] }, jt.token)).credentials.token;
       bagent = await startBrokerNodeAgent({

@@ -5,8 +5,7 @@ import { ResilientInformer } from '../cluster/informer-set.js';
 import { statusOf } from '../cluster/kube-client.js';
 import { accessChecked } from '../cluster/access-guard.js';
 import { nodeAgentAccess } from '../cluster/component-access.js';
-import type { PodIdentity } from './ipam-service.js';
-import { isTerminal, liveSetExcept, parkedStatefulSets, podGcCandidates, statefulSetOfPod, type PodSnapshot } from './pod-gc-plan.js';
+import { isTerminal, liveSetExcept, parkedStatefulSets, podGcCandidates, type PodSnapshot } from './pod-gc-plan.js';
 
 export interface NodePodGcOptions {
   kubeConfig: k8s.KubeConfig;

@@ -59,7 +59,7 @@ beforeAll(async () => {
   api = await startTestKubeApiServer({ bookmarkIntervalMs: 500 });
   core = api.kubeConfig().makeApiClient(k8s.CoreV1Api);
   apps = api.kubeConfig().makeApiClient(k8s.AppsV1Api);
-  await broker.admin.createPool({ name: 'pods', cidr: '10.92.0.0/24', blockSize: 28, purpose: 'pods' });
+  await broker.admin.createPool({ name: 'pods', cidr: '10.92.0.0/24', blockSize: 28, purpose: 'pods', default: true });
   const jt = await broker.admin.createToken({ uses: 1 });
   const token = (await broker.admin.joinCluster({ id: 'east', podCIDRs: ['10.1.0.0/16'] }, jt.token)).credentials.token;
   for (const node of ['n1', 'n2']) {
