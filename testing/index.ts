@@ -8,3 +8,4 @@ export { redisSnapshot } from './redis-snapshot.js';
 export { sleep, waitFor } from '../host/index.js';
 // Test doubles that live beside their interfaces, for other rooms' tests (the product faces leave them out).
 export { RecordingTunnelDriver, fakeTunnelFactories, type FakeTunnelCall } from '../tunnel/fake-driver.js';
+export { startTestSentinelGroup, freePort, type TestSentinelGroup, type TestSentinelOptions } from './redis-sentinel.js';

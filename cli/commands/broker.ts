@@ -2,7 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import type { AddressLease, Block, Cluster, IPPool, PoolPurpose, Subnet, Token } from '../../api/index.js';
 import { StraitError, type BrokerClient } from '../../api/index.js';
-import { DEFAULT_EDGE_LIMITS, initTls, startBroker, type BrokerRole, type EdgeLimits } from '../../broker/index.js';
+import { DEFAULT_EDGE_LIMITS, initTls, parseSentinels, startBroker, type BrokerOptions, type BrokerRole, type EdgeLimits } from '../../broker/index.js';
 import { age, clientFrom, print, type ClientFlags } from './broker-output.js';
 
 type AnyCommand = { optsWithGlobals(): Record<string, unknown> };
@@ -111,6 +111,10 @@ export function registerBrokerCommands(program: Command): void {
     .option('--listen <host:port>', 'address to serve on', '127.0.0.1:8443')
     .option('--state-dir <dir>', 'state directory (embedded Redis, admin token, TLS files)', '/var/lib/strait/broker')
     .option('--redis <url>', 'external Redis (redis://, rediss://, unix:///path); default $REDIS_URL or embedded')
+    .option('--redis-sentinels <host:port,…>', 'Redis Sentinel instances to ask for the primary (instead of --redis)')
+    .option('--redis-name <name>', 'the master name the sentinels monitor (with --redis-sentinels)')
+    .option('--redis-wait-replicas <n>', 'replicas that must hold a write before it is acknowledged (WAIT); default 1 with Sentinel, else 0')
+    .option('--redis-wait-timeout <seconds>', 'how long a write waits for its replicas before it answers OUTCOME_UNKNOWN', '1')
     .addOption(new Option('--role <role>', 'serve the API, run the jobs, or both').choices(['api', 'worker', 'all']).default('all'))
     .option('--tls-cert <file>', 'server certificate (PEM)')
     .option('--tls-key <file>', 'server key (PEM)')
@@ -127,6 +131,19 @@ export function registerBrokerCommands(program: Command): void {
       const ownerGrace = Number(o.ownerGrace);
       if (!Number.isFinite(ownerGrace) || ownerGrace < 0) throw new StraitError('INVALID_ARGUMENT', `--owner-grace wants seconds, got ${JSON.stringify(o.ownerGrace)}`);
       const limits = limitsFrom(o);
+      if (o.redisName && !o.redisSentinels) throw new StraitError('INVALID_ARGUMENT', '--redis-name goes with --redis-sentinels');
+      const sentinels = o.redisSentinels !== undefined ? parseSentinels(o.redisSentinels) : undefined;
+      if (sentinels && !o.redisName) throw new StraitError('INVALID_ARGUMENT', '--redis-sentinels needs --redis-name (the name the sentinels monitor)');
+      if (sentinels && o.redis) throw new StraitError('INVALID_ARGUMENT', '--redis-sentinels and --redis exclude each other');
+      const { redisSentinels: _s, ...rest } = o;
+      const redis = {
+        redisSentinels: sentinels,
+        redisName: o.redisName,
+        replicaAck: {
+          ...(o.redisWaitReplicas !== undefined ? { replicas: count('--redis-wait-replicas', o.redisWaitReplicas, 0) } : {}),
+          timeoutMs: seconds('--redis-wait-timeout', o.redisWaitTimeout),
+        },
+      };
       // Signals are taken from the start: a SIGTERM while starting stops what was started instead of orphaning it.
       let signalled = false;
       let wake = (): void => undefined;
@@ -137,7 +154,7 @@ export function registerBrokerCommands(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        await runBroker(o, ownerGrace, limits, () => signalled, (f) => (wake = f));
+        await runBroker({ ...rest, ...redis }, ownerGrace, limits, () => signalled, (f) => (wake = f));
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -145,7 +162,7 @@ export function registerBrokerCommands(program: Command): void {
     });
   /** Starts the broker (which cleans up after itself if it cannot start) and runs it until a signal. */
   const runBroker = async (
-    o: { listen: string; stateDir: string; role: string; redis?: string; tlsCert?: string; tlsKey?: string; advertiseUrl?: string },
+    o: { listen: string; stateDir: string; role: string; redis?: string; tlsCert?: string; tlsKey?: string; advertiseUrl?: string } & Pick<BrokerOptions, 'redisSentinels' | 'redisName' | 'replicaAck'>,
     ownerGrace: number,
     limits: EdgeLimits,
     signalled: () => boolean,
@@ -158,6 +175,8 @@ export function registerBrokerCommands(program: Command): void {
         stateDir: o.stateDir,
         role: o.role as BrokerRole,
         ...(o.redis ? { redisUrl: o.redis } : {}),
+        ...(o.redisSentinels ? { redisSentinels: o.redisSentinels, redisName: o.redisName! } : {}),
+        ...(o.replicaAck ? { replicaAck: o.replicaAck } : {}),
         ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
         ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
         ...(o.advertiseUrl ? { advertiseUrl: o.advertiseUrl } : {}),
