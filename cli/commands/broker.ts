@@ -23,7 +23,7 @@ function clientGroup(program: Command, name: string, description: string): Comma
   return program
     .command(name)
     .description(description)
-    .option('--broker <url>', 'broker URL (default: $STRAIT_BROKER)')
+    .option('--broker <url>', 'broker URL, or URL,URL,… of replicas tried in turn (default: $STRAIT_BROKER)')
     .option('--token <token>', 'admin token or cluster credential (default: $STRAIT_TOKEN)')
     .option('--ca <file>', 'CA certificate to trust (default: $STRAIT_CA)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table')) as unknown as Command;
