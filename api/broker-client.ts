@@ -38,7 +38,10 @@ import type {
 } from './broker-wire.js';
 
 export interface BrokerClientOptions {
-  /** e.g. `https://broker.example:8443` */
+  /**
+   * e.g. `https://broker.example:8443`; several broker replicas as `URL,URL,…`: a request that cannot reach one
+   * (connection refused, reset, timeout, or the replica answers UNAVAILABLE) goes on to the next.
+   */
   baseUrl: string;
   /** admin token, join token (only for `joinCluster`) or cluster credential */
   token?: string;
@@ -49,9 +52,15 @@ export interface BrokerClientOptions {
   /**
    * How often a request is retried (default 4, after 0.1, 0.3, 0.9, 2 s) when it was refused before anything changed
    * (UNAVAILABLE) or its outcome is unknown (OUTCOME_UNKNOWN, lost connection). Writes are retried with the same
-   * Idempotency-Key, so a write that happened answers what it answered then instead of happening twice.
+   * Idempotency-Key, so a write that happened answers what it answered then instead of happening twice. With
+   * several URLs, each retry round tries every URL in turn (at once), then waits.
    */
   retries?: number;
+}
+
+/** The broker URLs of a `--broker URL,URL,…` value, without trailing slashes; empty entries are dropped. */
+export function brokerUrls(list: string): string[] {
+  return list.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter((u) => u !== '');
 }
 
 /** Errors of a connection that never reached the broker: nothing was sent. */
@@ -63,23 +72,47 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTFOUND', 'EAI_AGAIN', 'E
  * re-validated) to keep the hot path cheap.
  */
 export class BrokerClient {
-  readonly baseUrl: string;
+  /** Every broker URL this client may use, in order. */
+  readonly urls: readonly string[];
   token: string | undefined;
-  private readonly url: URL;
+  private readonly parsed: URL[];
+  /** Index of the URL in use: requests stay on one replica until it fails. */
+  private at = 0;
   private readonly agent: http.Agent;
   private readonly timeoutMs: number;
   private readonly retries: number;
 
   constructor(opts: BrokerClientOptions) {
-    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
-    this.url = new URL(this.baseUrl);
+    this.urls = brokerUrls(opts.baseUrl);
+    if (this.urls.length === 0) throw new StraitError('INVALID_ARGUMENT', 'no broker URL given');
+    this.parsed = this.urls.map((u) => {
+      try {
+        return new URL(u);
+      } catch {
+        throw new StraitError('INVALID_ARGUMENT', `not a broker URL: ${JSON.stringify(u)}`);
+      }
+    });
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.retries = opts.retries ?? 4;
+    // One agent for all replicas (it pools sockets per host:port); they share the CA.
     this.agent =
-      this.url.protocol === 'https:'
+      this.parsed[0]!.protocol === 'https:'
         ? new https.Agent({ keepAlive: true, ...(opts.caPem ? { ca: opts.caPem } : {}) })
         : new http.Agent({ keepAlive: true });
+  }
+
+  /** The broker URL in use now. */
+  get baseUrl(): string {
+    return this.urls[this.at]!;
+  }
+
+  /**
+   * Moves on to the next URL after `failed` (the index the failing call used): concurrent calls that failed on the
+   * same replica move once, not once each.
+   */
+  private failover(failed: number): void {
+    if (this.urls.length > 1 && this.at === failed) this.at = (failed + 1) % this.urls.length;
   }
 
   /**
@@ -87,9 +120,22 @@ export class BrokerClient {
    * returns its PEM only if its SHA-256 (over the DER bytes, `sha256:<hex>`) equals `caHash` from the join token.
    * Pass the PEM as `caPem` to every later client. Throws CA_PIN_MISMATCH otherwise.
    */
-  static fetchPinnedCa(baseUrl: string, caHash: string, timeoutMs = 30_000): Promise<string> {
+  static async fetchPinnedCa(baseUrl: string, caHash: string, timeoutMs = 30_000): Promise<string> {
+    // Replicas share one CA: the first one that answers will do.
+    const urls = brokerUrls(baseUrl);
+    for (const [i, u] of urls.entries()) {
+      try {
+        return await BrokerClient.fetchPinnedCaOf(u, caHash, timeoutMs);
+      } catch (e) {
+        if (i === urls.length - 1 || !(e instanceof StraitError) || e.code !== 'UNAVAILABLE') throw e;
+      }
+    }
+    throw new StraitError('INVALID_ARGUMENT', 'no broker URL given');
+  }
+
+  private static fetchPinnedCaOf(baseUrl: string, caHash: string, timeoutMs: number): Promise<string> {
     return new Promise((resolve, reject) => {
-      const url = new URL(`${baseUrl.replace(/\/+$/, '')}/v1/ca.crt`);
+      const url = new URL(`${baseUrl}/v1/ca.crt`);
       const req = https.get(url, { rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
         readBody(res).then((pem) => {
           if ((res.statusCode ?? 500) >= 300) return reject(toError(res.statusCode ?? 500, pem));
@@ -327,6 +373,8 @@ export class BrokerClient {
   watch(since: string | number, onEvent: (e: WatchEvent) => void, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return resolve();
+      const at = this.at;
+      const base = this.baseUrl;
       const req = this.raw('GET', `/v1/watch?since=${enc(String(since))}`, undefined, undefined, false);
       const onAbort = (): void => {
         req.destroy();
@@ -336,9 +384,13 @@ export class BrokerClient {
       const done = (e?: unknown): void => {
         signal?.removeEventListener('abort', onAbort);
         if (e === undefined || signal?.aborted) resolve();
-        else reject(e);
+        else {
+          // The next watch (from the caller's last resourceVersion) goes to the next replica.
+          if (e instanceof StraitError && e.code === 'UNAVAILABLE') this.failover(at);
+          reject(e);
+        }
       };
-      req.on('error', (e) => done(signal?.aborted ? undefined : unavailable(this.baseUrl, e)));
+      req.on('error', (e) => done(signal?.aborted ? undefined : unavailable(base, e)));
       req.on('response', (res) => {
         if ((res.statusCode ?? 500) >= 300) {
           void readBody(res).then((body) => done(toError(res.statusCode ?? 500, body)), done);
@@ -363,7 +415,7 @@ export class BrokerClient {
           }
         });
         res.on('end', () => done());
-        res.on('error', (e) => done(signal?.aborted ? undefined : unavailable(this.baseUrl, e)));
+        res.on('error', (e) => done(signal?.aborted ? undefined : unavailable(base, e)));
         res.on('close', () => done());
       });
       req.end();
@@ -379,13 +431,22 @@ export class BrokerClient {
   async request<T>(method: string, path: string, body?: unknown, token?: string, opts: { retryUnknown?: boolean; idempotencyKey?: string } = {}): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const key = method === 'GET' ? undefined : (opts.idempotencyKey ?? randomUUID());
+    const n = this.urls.length;
     for (let attempt = 0; ; attempt++) {
+      const at = this.at;
       try {
         return await this.once<T>(method, path, payload, token, key);
       } catch (e) {
-        const retry = e instanceof StraitError && (e.code === 'UNAVAILABLE' || (e.code === 'OUTCOME_UNKNOWN' && opts.retryUnknown !== false));
-        if (!retry || attempt >= this.retries) throw e;
-        await new Promise((r) => setTimeout(r, Math.min(100 * 3 ** attempt, 2000)));
+        const unavailable = e instanceof StraitError && e.code === 'UNAVAILABLE';
+        const unknown = e instanceof StraitError && e.code === 'OUTCOME_UNKNOWN';
+        // A replica that cannot be reached (or lost the answer) is left for the next; the write goes on with the
+        // same Idempotency-Key, so another replica answers what this one did if the write happened.
+        if (unavailable || unknown) this.failover(at);
+        const retry = unavailable || (unknown && opts.retryUnknown !== false);
+        if (!retry || attempt >= (this.retries + 1) * n - 1) throw e;
+        // Each round tries every replica at once, then backs off.
+        const round = Math.floor(attempt / n);
+        if ((attempt + 1) % n === 0) await new Promise((r) => setTimeout(r, Math.min(100 * 3 ** round, 2000)));
       }
     }
   }
@@ -420,14 +481,16 @@ export class BrokerClient {
   }
 
   private raw(method: string, path: string, payload: Buffer | undefined, token: string | undefined, timeout: boolean, idempotencyKey?: string): http.ClientRequest {
-    const mod = this.url.protocol === 'https:' ? https : http;
+    const url = this.parsed[this.at]!;
+    const base = this.baseUrl;
+    const mod = url.protocol === 'https:' ? https : http;
     const auth = token ?? this.token;
     const req = mod.request({
-      protocol: this.url.protocol,
-      hostname: this.url.hostname.replace(/^\[|\]$/g, ''),
-      port: this.url.port || (this.url.protocol === 'https:' ? 443 : 80),
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port || (url.protocol === 'https:' ? 443 : 80),
       method,
-      path: `${this.url.pathname.replace(/\/+$/, '')}${path}`,
+      path: `${url.pathname.replace(/\/+$/, '')}${path}`,
       agent: this.agent,
       headers: {
         accept: method === 'GET' && path.startsWith('/v1/watch') ? 'application/x-ndjson' : 'application/json',
@@ -437,7 +500,7 @@ export class BrokerClient {
       },
     });
     if (timeout) {
-      req.setTimeout(this.timeoutMs, () => req.destroy(new StraitError('UNAVAILABLE', `broker ${this.baseUrl} did not answer within ${this.timeoutMs} ms`)));
+      req.setTimeout(this.timeoutMs, () => req.destroy(new StraitError('UNAVAILABLE', `broker ${base} did not answer within ${this.timeoutMs} ms`)));
     }
     return req;
   }

@@ -1,4 +1,5 @@
 import type { WatchEvent } from './broker-wire.js';
+import { StraitError } from './strait-error.js';
 
 export interface FollowBrokerOptions {
   /** Where to resume watching; undefined: list first. */
@@ -9,7 +10,10 @@ export interface FollowBrokerOptions {
   readonly onEvent: (e: WatchEvent) => void;
   /** After a re-list: the copy changed wholesale. */
   readonly onRelisted: () => void;
-  /** The watch broke (expired, broker unreachable): the loop re-lists next. */
+  /**
+   * The watch broke: expired or refused (the loop re-lists next), or the broker could not be reached (UNAVAILABLE:
+   * the loop watches again from the last resourceVersion, on the client's next broker URL).
+   */
   readonly onBreak: (err: Error) => void;
   readonly stopped: () => boolean;
   readonly signal: AbortSignal;
@@ -19,18 +23,21 @@ export interface FollowBrokerOptions {
 
 /**
  * Keeps a local copy of broker objects current until `stopped()`: watch from `since`, remembering the last event's
- * resourceVersion; after any break, list again and watch from there. A stream that ends cleanly resumes from the
- * last event; any error re-lists (the broker may have compacted past it, or restarted).
+ * resourceVersion. A stream that ends, or a broker that cannot be reached (UNAVAILABLE: it stopped, or the
+ * connection broke), resumes from the last event, so with several broker replicas on one Redis the watch goes on at
+ * another one with every event exactly once (revisions are contiguous in the shared log). Any other error re-lists:
+ * the log was compacted past it (WATCH_EXPIRED), or the broker's state went back (a `since` ahead of it is refused).
  */
 export async function followBroker(o: FollowBrokerOptions): Promise<void> {
   let rv = o.since;
   while (!o.stopped()) {
+    let last = rv;
     try {
       if (rv === undefined) {
         rv = await o.relist();
+        last = rv;
         o.onRelisted();
       }
-      let last = rv;
       await o.watch(
         rv,
         (e) => {
@@ -43,7 +50,8 @@ export async function followBroker(o: FollowBrokerOptions): Promise<void> {
     } catch (e) {
       if (o.stopped()) return;
       o.onBreak(e as Error);
-      rv = undefined;
+      // A relist that failed has no `last` to resume from (undefined): it lists again.
+      rv = e instanceof StraitError && e.code === 'UNAVAILABLE' ? last : undefined;
     }
     if (!o.stopped()) await new Promise((r) => setTimeout(r, o.retryMs ?? 500));
   }

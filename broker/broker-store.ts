@@ -7,11 +7,13 @@ import { LeaseStore } from './store/leases.js';
 import { ObjectStore } from './store/objects.js';
 import { OwnerGc } from './store/owner-gc.js';
 import { PoolStore } from './store/pools.js';
+import type { ReplicaAckOptions } from './store/replica-ack.js';
 import { TokenStore } from './store/tokens.js';
 
 export { brokerScripts, IDEMPOTENCY_TTL_MS, sha256Hex, type Idem } from './store/core.js';
 export { EGRESS_KINDS, egressKey, type EgressKind, type KindObjectMap } from './store/objects.js';
 export { parseEntry, type RawEvent } from './store/event-log.js';
+export { NO_REPLICA_ACK, SENTINEL_REPLICA_ACK, type ReplicaAckOptions } from './store/replica-ack.js';
 
 /**
  * The broker's state in Redis: objects in one hash per kind, the event log in a stream, allocations in
@@ -70,8 +72,9 @@ export class BrokerStore {
     readonly redis: Redis,
     prefix = '{strait}:',
     idempotencyTtlMs = IDEMPOTENCY_TTL_MS,
+    replicaAck?: ReplicaAckOptions,
   ) {
-    const core = new StoreCore(redis, prefix, idempotencyTtlMs);
+    const core = new StoreCore(redis, prefix, idempotencyTtlMs, replicaAck);
     this.prefix = prefix;
     this.keys = core.keys;
     const objects = new ObjectStore(core);

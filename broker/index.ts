@@ -1,6 +1,6 @@
 // Public face of broker/. Other folders import only this file.
-export { startBroker, loadAdminToken, parseListen, type BrokerOptions, type BrokerHandle, type BrokerRole } from './server.js';
-export { BrokerStore, type KindObjectMap } from './broker-store.js';
+export { startBroker, loadAdminToken, parseListen, parseSentinels, type BrokerOptions, type BrokerHandle, type BrokerRole } from './server.js';
+export { BrokerStore, NO_REPLICA_ACK, SENTINEL_REPLICA_ACK, type KindObjectMap, type ReplicaAckOptions } from './broker-store.js';
 export { defineScripts, readLuaScript, type LuaScript, type ScriptCall } from './store/script-loader.js';
 export { KEY, BrokerKeys } from './store/keys.js';
 export { createApp, toStraitError, type AppDeps } from './app.js';

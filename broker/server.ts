@@ -9,7 +9,7 @@ import { StraitError } from '../api/index.js';
 import { createLogger, type Logger } from '../host/index.js';
 import { createApp, watchBacklog } from './app.js';
 import { Authenticator } from './auth.js';
-import { BrokerStore } from './broker-store.js';
+import { BrokerStore, NO_REPLICA_ACK, SENTINEL_REPLICA_ACK, type ReplicaAckOptions } from './broker-store.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
 import { BrokerJobs, DEFAULT_JOB_SETTINGS, type JobSettings } from './jobs.js';
 import { DEFAULT_EDGE_LIMITS, requestTimeoutMs, type EdgeLimits } from './edge-limits.js';
@@ -28,6 +28,15 @@ export interface BrokerOptions {
   redisUrl?: string;
   /** connection options instead of a URL (tests: `{path: socket}`) */
   redisOptions?: RedisOptions;
+  /** Redis Sentinel instances to ask for the primary of `redisName` (instead of a URL or the embedded Redis) */
+  redisSentinels?: { host: string; port: number }[];
+  /** the Sentinel master name (`sentinel monitor NAME …`); required with `redisSentinels` */
+  redisName?: string;
+  /**
+   * Replicas that must hold each write before it is acknowledged (`WAIT`); default 1 replica within 1 s with
+   * Sentinel, none otherwise. A write they do not confirm in time answers OUTCOME_UNKNOWN.
+   */
+  replicaAck?: Partial<ReplicaAckOptions>;
   role?: BrokerRole;
   tlsCert?: string;
   tlsKey?: string;
@@ -79,6 +88,18 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
 }
 
+/** `HOST:PORT,HOST:PORT,…` of `--redis-sentinels`. */
+export function parseSentinels(list: string): { host: string; port: number }[] {
+  const out = list.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
+    const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+    const port = Number(m?.[3]);
+    if (!m || port < 1 || port > 65535) throw new StraitError('INVALID_ARGUMENT', `--redis-sentinels wants HOST:PORT,HOST:PORT,…, got ${JSON.stringify(s)}`);
+    return { host: m[1] ?? m[2]!, port };
+  });
+  if (out.length === 0) throw new StraitError('INVALID_ARGUMENT', '--redis-sentinels wants at least one HOST:PORT');
+  return out;
+}
+
 /**
  * The composition root: Redis (embedded or given), store, HTTP API, watch hub and jobs, per role. If any step fails,
  * everything started before it is stopped again (the embedded redis-server too, if this call started it) and the
@@ -116,7 +137,21 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
   try {
     let redisOpts: RedisOptions;
     const redisUrl = opts.redisUrl ?? (opts.redisOptions ? undefined : process.env.REDIS_URL);
-    if (opts.redisOptions) redisOpts = opts.redisOptions;
+    if (opts.redisSentinels) {
+      if (!opts.redisName) throw new StraitError('INVALID_ARGUMENT', '--redis-sentinels needs --redis-name (the name the sentinels monitor)');
+      if (opts.redisUrl) throw new StraitError('INVALID_ARGUMENT', '--redis-sentinels and --redis exclude each other');
+      // Each reconnect asks a sentinel for the primary, so it retries often (a promoted replica is found within
+      // 250 ms). A primary demoted while we stay connected answers READONLY: reconnect, which asks again.
+      // (ioredis' failoverDetector is left off: its +switch-master disconnect, arriving while a reconnect is under
+      // way, ended the connection for good — seen in the failover test as a broker that never wrote again.)
+      redisOpts = {
+        retryStrategy: (n: number) => Math.min(50 * n, 250),
+        reconnectOnError: (err: Error) => /^READONLY\b/.test(err.message),
+        ...opts.redisOptions,
+        sentinels: opts.redisSentinels,
+        name: opts.redisName,
+      };
+    } else if (opts.redisOptions) redisOpts = opts.redisOptions;
     else if (redisUrl?.startsWith('unix://')) redisOpts = { path: redisUrl.slice('unix://'.length) };
     else if (redisUrl) redisOpts = {};
     else {
@@ -127,10 +162,15 @@ export async function startBroker(opts: BrokerOptions): Promise<BrokerHandle> {
     // Auto-pipelining: commands issued by concurrent requests within one event-loop turn go out in one socket write
     // (a write per command was the largest single cost of a lease under load). Duplicated connections turn it off.
     const base: RedisOptions = { maxRetriesPerRequest: 3, enableOfflineQueue: true, enableAutoPipelining: true, retryStrategy: (n) => Math.min(50 * n, 1000), ...redisOpts };
-    const conn = redisUrl && !redisUrl.startsWith('unix://') ? new Redis(redisUrl, base) : new Redis(base);
+    const conn = redisUrl && !redisUrl.startsWith('unix://') && !redisOpts.sentinels ? new Redis(redisUrl, base) : new Redis(base);
     redis = conn;
     conn.on('error', (e) => logger.debug({ err: e }, 'redis'));
-    const store = new BrokerStore(conn, opts.prefix, opts.idempotencyTtlMs);
+    const replicaAck = { ...(redisOpts.sentinels ? SENTINEL_REPLICA_ACK : NO_REPLICA_ACK), ...opts.replicaAck };
+    if (!Number.isInteger(replicaAck.replicas) || replicaAck.replicas < 0 || !(replicaAck.timeoutMs > 0 || replicaAck.replicas === 0)) {
+      throw new StraitError('INVALID_ARGUMENT', `replica acknowledgement wants a whole number of replicas (≥ 0) and a timeout > 0, got ${JSON.stringify(replicaAck)}`);
+    }
+    if (replicaAck.replicas > 0) logger.info({ replicas: replicaAck.replicas, timeoutMs: replicaAck.timeoutMs }, 'writes wait for Redis replicas');
+    const store = new BrokerStore(conn, opts.prefix, opts.idempotencyTtlMs, replicaAck);
 
     const jobSettings = { ...DEFAULT_JOB_SETTINGS, ...opts.jobs };
     // Constructed for every role: API replicas report the queue depth; only workers schedule and run jobs.

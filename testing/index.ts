@@ -9,3 +9,4 @@ export { sleep, waitFor } from '../host/index.js';
 // Test doubles that live beside their interfaces, for other rooms' tests (the product faces leave them out).
 export { RecordingTunnelDriver, fakeTunnelFactories, type FakeTunnelCall } from '../tunnel/fake-driver.js';
 export { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from '../broker/testing.js';
+export { startTestSentinelGroup, freePort, type TestSentinelGroup, type TestSentinelOptions } from './redis-sentinel.js';

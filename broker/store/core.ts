@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { StraitError } from '../../api/index.js';
 import { BrokerKeys } from './keys.js';
 import { scriptError, type Reply } from './script-errors.js';
+import { NO_REPLICA_ACK, ReplicaAck, type ReplicaAckOptions } from './replica-ack.js';
 import { BROKER_LUA_DIR, defineScripts, readLuaScript, type LuaScript, type ScriptCall } from './script-loader.js';
 
 type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses';
@@ -66,31 +67,39 @@ export const now = (): string => new Date().toISOString();
 export class StoreCore {
   readonly keys: BrokerKeys;
   readonly s: Record<ScriptName, ScriptCall>;
+  /** WAIT for replicas after each write (Sentinel); a no-op on a single Redis. */
+  readonly ack: ReplicaAck;
 
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
     private readonly idempotencyTtlMs = IDEMPOTENCY_TTL_MS,
+    replicaAck: ReplicaAckOptions = NO_REPLICA_ACK,
   ) {
     this.keys = new BrokerKeys(prefix);
     this.s = defineScripts(redis, 'strait', brokerScripts());
+    this.ack = new ReplicaAck(redis, replicaAck);
   }
 
   /**
    * Runs one script, telling apart the two ways a write can fail on the way to Redis: refused before anything was
    * sent (not connected, or Redis refused to run it: UNAVAILABLE, nothing changed), and the connection lost after
    * the script was sent (OUTCOME_UNKNOWN: it may have run). With an Idempotency-Key the script records its reply
-   * atomically with the write, and a retry with the key learns the outcome.
+   * atomically with the write, and a retry with the key learns the outcome. With replica acknowledgement on
+   * (Sentinel), the answer waits until the replicas hold the write; if they do not in time it is OUTCOME_UNKNOWN
+   * too (the write is on the primary only, and lost if the primary fails now).
    */
   async run(name: ScriptName, idem: Idem | undefined, ...args: (string | number)[]): Promise<Reply> {
     await this.ensureConnected();
     const head = idem ? `${this.prefix}\n${idem.key}\n${idem.fingerprint}\n${this.idempotencyTtlMs}` : this.prefix;
     let r: Reply;
+    const ticket = this.ack.ticket();
     try {
       r = (await this.s[name](head, ...args)) as Reply;
     } catch (e) {
       throw this.writeFailure(e);
     }
+    await this.ack.confirm(ticket);
     if (r[0] === 'IDEMMISMATCH') throw scriptError(r, { kind: '', name: '', idemKey: idem?.key });
     return r;
   }

@@ -19,6 +19,7 @@ export class TokenStore {
     const createdAt = Date.now();
     const expiresAt = createdAt + ttlSeconds * 1000;
     await this.core.ensureConnected();
+    const ticket = this.core.ack.ticket();
     await this.core.redis
       .multi()
       .hset(this.core.keys.token(id), { hash: sha256Hex(secret), expiresAt, uses, used: 0, createdAt, description: description ?? '' })
@@ -28,6 +29,7 @@ export class TokenStore {
       .catch((e: unknown) => {
         throw this.core.writeFailure(e);
       });
+    await this.core.ack.confirm(ticket);
     return { token: tokenOf(id, { expiresAt: String(expiresAt), uses: String(uses), used: '0', createdAt: String(createdAt), description: description ?? '' }), secret: `${id}.${secret}` };
   }
 
@@ -46,8 +48,10 @@ export class TokenStore {
   }
 
   async revokeToken(id: string): Promise<void> {
+    const ticket = this.core.ack.ticket();
     const n = await this.core.redis.del(this.core.keys.token(id));
     await this.core.redis.srem(this.core.keys.tokens, id);
+    await this.core.ack.confirm(ticket);
     if (n === 0) throw new StraitError('NOT_FOUND', `token ${JSON.stringify(id)} not found`, { kind: 'Token', name: id });
   }
 

@@ -2,7 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import type { AddressLease, Block, Cluster, IPPool, PoolPurpose, Subnet, Token } from '../../api/index.js';
 import { StraitError, type BrokerClient } from '../../api/index.js';
-import { DEFAULT_EDGE_LIMITS, initTls, startBroker, type BrokerRole, type EdgeLimits } from '../../broker/index.js';
+import { DEFAULT_EDGE_LIMITS, initTls, parseSentinels, startBroker, type BrokerOptions, type BrokerRole, type EdgeLimits } from '../../broker/index.js';
 import { age, clientFrom, print, type ClientFlags } from './broker-output.js';
 
 type AnyCommand = { optsWithGlobals(): Record<string, unknown> };
@@ -23,7 +23,7 @@ function clientGroup(program: Command, name: string, description: string): Comma
   return program
     .command(name)
     .description(description)
-    .option('--broker <url>', 'broker URL (default: $STRAIT_BROKER)')
+    .option('--broker <url>', 'broker URL, or URL,URL,… of replicas tried in turn (default: $STRAIT_BROKER)')
     .option('--token <token>', 'admin token or cluster credential (default: $STRAIT_TOKEN)')
     .option('--ca <file>', 'CA certificate to trust (default: $STRAIT_CA)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table')) as unknown as Command;
@@ -124,6 +124,10 @@ export function registerBrokerCommands(program: Command): void {
     .option('--listen <host:port>', 'address to serve on', '127.0.0.1:8443')
     .option('--state-dir <dir>', 'state directory (embedded Redis, admin token, TLS files)', '/var/lib/strait/broker')
     .option('--redis <url>', 'external Redis (redis://, rediss://, unix:///path); default $REDIS_URL or embedded')
+    .option('--redis-sentinels <host:port,…>', 'Redis Sentinel instances to ask for the primary (instead of --redis)')
+    .option('--redis-name <name>', 'the master name the sentinels monitor (with --redis-sentinels)')
+    .option('--redis-wait-replicas <n>', 'replicas that must hold a write before it is acknowledged (WAIT); default 1 with Sentinel, else 0')
+    .option('--redis-wait-timeout <seconds>', 'how long a write waits for its replicas before it answers OUTCOME_UNKNOWN', '1')
     .addOption(new Option('--role <role>', 'serve the API, run the jobs, or both').choices(['api', 'worker', 'all']).default('all'))
     .option('--tls-cert <file>', 'server certificate (PEM)')
     .option('--tls-key <file>', 'server key (PEM)')
@@ -142,6 +146,19 @@ export function registerBrokerCommands(program: Command): void {
       if (!Number.isFinite(ownerGrace) || ownerGrace < 0) throw new StraitError('INVALID_ARGUMENT', `--owner-grace wants seconds, got ${JSON.stringify(o.ownerGrace)}`);
       const limits = limitsFrom(o);
       const idempotencyTtlMs = seconds('--idempotency-ttl', o.idempotencyTtl);
+      if (o.redisName && !o.redisSentinels) throw new StraitError('INVALID_ARGUMENT', '--redis-name goes with --redis-sentinels');
+      const sentinels = o.redisSentinels !== undefined ? parseSentinels(o.redisSentinels) : undefined;
+      if (sentinels && !o.redisName) throw new StraitError('INVALID_ARGUMENT', '--redis-sentinels needs --redis-name (the name the sentinels monitor)');
+      if (sentinels && o.redis) throw new StraitError('INVALID_ARGUMENT', '--redis-sentinels and --redis exclude each other');
+      const { redisSentinels: _s, ...rest } = o;
+      const redis = {
+        redisSentinels: sentinels,
+        redisName: o.redisName,
+        replicaAck: {
+          ...(o.redisWaitReplicas !== undefined ? { replicas: count('--redis-wait-replicas', o.redisWaitReplicas, 0) } : {}),
+          timeoutMs: seconds('--redis-wait-timeout', o.redisWaitTimeout),
+        },
+      };
       // Signals are taken from the start: a SIGTERM while starting stops what was started instead of orphaning it.
       let signalled = false;
       let wake = (): void => undefined;
@@ -152,7 +169,7 @@ export function registerBrokerCommands(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        await runBroker(o, ownerGrace, limits, idempotencyTtlMs, () => signalled, (f) => (wake = f));
+        await runBroker({ ...rest, ...redis }, ownerGrace, limits, idempotencyTtlMs, () => signalled, (f) => (wake = f));
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -160,7 +177,7 @@ export function registerBrokerCommands(program: Command): void {
     });
   /** Starts the broker (which cleans up after itself if it cannot start) and runs it until a signal. */
   const runBroker = async (
-    o: { listen: string; stateDir: string; role: string; redis?: string; tlsCert?: string; tlsKey?: string; advertiseUrl?: string },
+    o: { listen: string; stateDir: string; role: string; redis?: string; tlsCert?: string; tlsKey?: string; advertiseUrl?: string } & Pick<BrokerOptions, 'redisSentinels' | 'redisName' | 'replicaAck'>,
     ownerGrace: number,
     limits: EdgeLimits,
     idempotencyTtlMs: number,
@@ -175,6 +192,8 @@ export function registerBrokerCommands(program: Command): void {
         stateDir: o.stateDir,
         role: o.role as BrokerRole,
         ...(o.redis ? { redisUrl: o.redis } : {}),
+        ...(o.redisSentinels ? { redisSentinels: o.redisSentinels, redisName: o.redisName! } : {}),
+        ...(o.replicaAck ? { replicaAck: o.replicaAck } : {}),
         ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
         ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
         ...(o.advertiseUrl ? { advertiseUrl: o.advertiseUrl } : {}),

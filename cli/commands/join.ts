@@ -12,7 +12,7 @@ export function registerJoinCommands(program: Command): void {
   program
     .command('join')
     .description('Join this Kubernetes cluster to a Strait broker: pin the broker CA, register the cluster, install CRDs, store credentials')
-    .requiredOption('--broker <url>', 'broker URL, as printed by `strait token create`')
+    .requiredOption('--broker <url>', 'broker URL, as printed by `strait token create` (URL,URL,… for replicas)')
     .requiredOption('--token <token>', 'join token <id>.<secret>')
     .requiredOption('--cluster-id <id>', 'this cluster\'s id (a DNS label, unique in the cluster set)')
     .option('--ca-hash <sha256:hex>', 'hash of the broker CA (from `strait token create`); required for https')

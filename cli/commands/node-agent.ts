@@ -38,7 +38,7 @@ export function registerNodeAgentCommands(program: Command): void {
     .description('Run the node agent in the foreground: serves the IPAM API for the strait-ipam CNI plugin on a unix socket')
     .option('--standalone', 'take pools from --config and keep allocations in --state-dir (no broker)')
     .option('--config <file>', 'pool config, JSON or YAML: {"pools":[{"name":"p1","subnet":"10.77.0.0/24","default":true}]}')
-    .option('--broker <url>', 'broker mode: pools from this broker, blocks leased from it (needs --token and --cluster)')
+    .option('--broker <url>', 'broker mode: pools from this broker, blocks leased from it (needs --token and --cluster); URL,URL for replicas')
     .option('--token <credential>', 'broker mode: the cluster credential (default: $STRAIT_BROKER_TOKEN)')
     .option('--cluster <id>', 'broker mode: this cluster\'s id at the broker')
     .option('--ca <file>', 'broker mode: PEM of the broker CA to trust (https brokers)')

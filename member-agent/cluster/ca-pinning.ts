@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { StraitError } from '../../api/index.js';
+import { brokerUrls, StraitError } from '../../api/index.js';
 
 const hashOfDer = (der: Buffer): string => `sha256:${createHash('sha256').update(der).digest('hex')}`;
 
@@ -11,7 +11,8 @@ const hashOfDer = (der: Buffer): string => `sha256:${createHash('sha256').update
  * against it. Returns the CA PEM for the BrokerClient. Nothing is sent to the broker before the pin holds.
  */
 export async function pinBrokerCa(brokerUrl: string, caHash: string, caFile?: string): Promise<string> {
-  const url = new URL(brokerUrl);
+  // Replicas (`URL,URL,…`) share one CA: pinning it at the first is pinning it for all.
+  const url = new URL(brokerUrls(brokerUrl)[0] ?? brokerUrl);
   let caPem: string | undefined;
   if (caFile) {
     const pem = readFileSync(caFile, 'utf8');

@@ -7,9 +7,15 @@ describe('validateJoinInput', () => {
   it('accepts a good input and trims the broker URL', () => {
     expect(validateJoinInput(ok).brokerUrl).toBe('http://127.0.0.1:8080');
   });
+  it('accepts several broker replicas as URL,URL', () => {
+    expect(validateJoinInput({ ...ok, brokerUrl: 'http://10.0.0.1:8080/, http://10.0.0.2:8080' }).brokerUrl).toBe('http://10.0.0.1:8080,http://10.0.0.2:8080');
+  });
   it.each([
     ['a bad URL', { brokerUrl: 'not a url' }, 'INVALID_ARGUMENT'],
     ['a non-http URL', { brokerUrl: 'ftp://x' }, 'INVALID_ARGUMENT'],
+    ['a bad second replica URL', { brokerUrl: 'http://a:1,not a url' }, 'INVALID_ARGUMENT'],
+    ['replicas of mixed schemes', { brokerUrl: 'http://a:1,https://b:2', caHash: `sha256:${'0'.repeat(64)}` }, 'INVALID_ARGUMENT'],
+    ['an empty URL list', { brokerUrl: ' , ' }, 'INVALID_ARGUMENT'],
     ['a malformed token', { token: 'nodot' }, 'JOIN_TOKEN_INVALID'],
     ['a bad cluster id', { clusterId: 'East_1' }, 'INVALID_ARGUMENT'],
     ['a dotted cluster id', { clusterId: 'a.b' }, 'INVALID_ARGUMENT'],

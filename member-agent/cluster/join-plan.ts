@@ -1,4 +1,4 @@
-import { isCanonicalCidr, NAME_PATTERN, StraitError } from '../../api/index.js';
+import { brokerUrls, isCanonicalCidr, NAME_PATTERN, StraitError } from '../../api/index.js';
 
 /** What `strait join` was asked to do, validated before anything is touched. Pure. */
 export interface JoinInput {
@@ -16,13 +16,20 @@ export const CREDENTIALS_SECRET = 'strait-cluster-credentials';
 export const CLUSTERSET_NAME = 'strait';
 
 export function validateJoinInput(i: JoinInput): JoinInput {
-  let url: URL;
-  try {
-    url = new URL(i.brokerUrl);
-  } catch {
-    throw new StraitError('INVALID_ARGUMENT', `--broker must be a URL such as https://broker.example:8443, got ${JSON.stringify(i.brokerUrl)}`);
+  // Several broker replicas: `URL,URL,…` (the agents move between them); each must be a URL of the same scheme.
+  const urls = brokerUrls(i.brokerUrl).map((u) => {
+    try {
+      return new URL(u);
+    } catch {
+      throw new StraitError('INVALID_ARGUMENT', `--broker must be a URL such as https://broker.example:8443 (or several, comma-separated), got ${JSON.stringify(u)}`);
+    }
+  });
+  const url = urls[0];
+  if (!url) throw new StraitError('INVALID_ARGUMENT', '--broker must be a URL such as https://broker.example:8443, got nothing');
+  for (const u of urls) {
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new StraitError('INVALID_ARGUMENT', `--broker must be http(s), got ${u.protocol}`);
+    if (u.protocol !== url.protocol) throw new StraitError('INVALID_ARGUMENT', '--broker URLs must all be https or all http (the replicas share one CA)');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new StraitError('INVALID_ARGUMENT', `--broker must be http(s), got ${url.protocol}`);
   if (!/^[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{8,256}$/.test(i.token)) {
     throw new StraitError('JOIN_TOKEN_INVALID', 'the join token is malformed: expected <id>.<secret> as printed by `strait token create`');
   }
@@ -38,7 +45,7 @@ export function validateJoinInput(i: JoinInput): JoinInput {
   for (const c of [...i.podCidrs, ...i.serviceCidrs]) {
     if (!isCanonicalCidr(c)) throw new StraitError('INVALID_CIDR', `${JSON.stringify(c)} is not a CIDR without host bits (e.g. 10.244.0.0/16)`, { cidr: c });
   }
-  return { ...i, brokerUrl: i.brokerUrl.replace(/\/+$/, '') };
+  return { ...i, brokerUrl: brokerUrls(i.brokerUrl).join(',') };
 }
 
 /**
