@@ -51,7 +51,7 @@ process.on('SIGUSR2', () => c.write('ping\\n'));
 
 interface Line { at: number; text: string }
 function lines(file: string): Line[] {
-  let t = '';
+  let t: string;
   try { t = readFileSync(file, 'utf8'); } catch { return []; }
   return t.split('\n').filter(Boolean).map((l) => { const i = l.indexOf(' '); return { at: Number(l.slice(0, i)), text: l.slice(i + 1) }; });
 }
