@@ -1,6 +1,6 @@
 # The Debian packages Strait's lab, tests and CI use. Sourced by ensure-ready.sh, .ci/run and the demo.
 STRAIT_DEBIAN_PACKAGES=(redis-server containernetworking-plugins iproute2 nftables iputils-ping iputils-arping
-  ethtool conntrack tcpdump iperf3 wireguard-tools wireguard-go openvswitch-switch strongswan-swanctl
+  ethtool conntrack conntrackd tcpdump iperf3 wireguard-tools wireguard-go openvswitch-switch strongswan-swanctl
   charon-systemd libcharon-extra-plugins libstrongswan-extra-plugins socat procps netcat-openbsd stress-ng)
 
 ensure_system_packages() {
@@ -18,7 +18,7 @@ ensure_system_packages() {
   apt-get update -q >&2
   apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
   # Debian starts these services on install; Strait runs its own instances per run, so stop the system ones.
-  for svc in redis-server openvswitch-switch strongswan-starter strongswan; do
+  for svc in redis-server openvswitch-switch strongswan-starter strongswan conntrackd; do
     systemctl stop "$svc" 2>/dev/null || service "$svc" stop 2>/dev/null || true
   done
 }

@@ -35,6 +35,7 @@ export function registerGatewayCommands(program: Command): void {
     .option('--tunnel-status-file <file>', 'rewrite this JSON file with the tunnel status (peers, handshakes, remote active gateways)')
     .option('--egress-from-broker', 'read this cluster\'s EgressGateway/EgressPolicy/EgressClusterPolicy objects from the broker and follow changes (instead of --egress-config)')
     .option('--egress-gateway <name>', 'with --egress-from-broker: the EgressGateway this candidate serves (default: the first listing it)')
+    .addOption(new Option('--conntrack-sync <mode>', 'replicate egress conntrack state to the other candidates with conntrackd (FT-FW), so TCP flows survive a failover: auto = when conntrackd works here').choices(['auto', 'on', 'off']).default('auto'))
     .action(async (o) => {
       await runGatewayAgent({ ...o, runId: o.runId });
     });

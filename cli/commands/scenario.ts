@@ -49,6 +49,9 @@ export function registerScenarioCommands(program: Command): void {
             `[${e.index}/${e.total}] ${t.fault} on ${t.faultedGateway}: outage ${fmtMs(t.outageMs)}${t.recovered ? '' : ' (no recovery)'}, lost ${t.lost}, takeover ${t.takeoverGateway ?? 'none'}, ` +
               `eipConflict ${t.eipConflict ? 'YES' : 'no'}, wrongSourceIPs ${t.wrongSourceIPs.length ? t.wrongSourceIPs.join(',') : 'none'} — ${verdict}`,
           );
+          // Each flow's TCP stream, asserted or not: whether egress flows survive is what conntrack sync is for.
+          const tcp = t.flows.flatMap((f) => (f.tcp ? [`${f.kind} ${f.tcp.survived ? `survived (stalled ${fmtMs(f.tcp.stallMs)})` : 'broke'}`] : []));
+          if (tcp.length) say(`    TCP streams: ${tcp.join(', ')}`);
         } else say(e.message);
       };
       const { report, reportDir } = await runScenarioCommand({

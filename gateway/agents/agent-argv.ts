@@ -48,6 +48,8 @@ export interface GatewayAgentOptions {
   /** Egress objects from the broker (followed by watch) instead of `egressConfig`. */
   readonly egressFromBroker?: boolean;
   readonly egressGateway?: string;
+  /** conntrackd state replication between the candidates (default auto: when installed and working). */
+  readonly conntrackSync?: 'auto' | 'on' | 'off';
 }
 
 export interface NodeSteerOptions {
@@ -108,6 +110,7 @@ export function gatewayAgentArgv(o: GatewayAgentOptions): string[] {
     ...opt('--tunnel', o.tunnel), ...opt('--state-dir', o.stateDir), ...opt('--tunnel-key-file', o.tunnelKeyFile),
     ...opt('--underlay-dev', o.underlayDev), ...opt('--tunnel-status-file', o.tunnelStatusFile),
     ...(o.egressFromBroker ? ['--egress-from-broker'] : []), ...opt('--egress-gateway', o.egressGateway),
+    ...opt('--conntrack-sync', o.conntrackSync),
   ];
 }
 

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { BrokerClient, StraitError } from '../../api/index.js';
-import { createLogger, type Logger } from '../../host/index.js';
+import { createLogger, runDir, type Logger } from '../../host/index.js';
 import { DEFAULT_PROBE_PORT, parseCandidate, type CandidateAddress } from './agent-argv.js';
 import { AgentStatusWriter } from './agent-status.js';
 import { UdpCandidateProber, UdpEchoResponder } from '../failover/candidate-prober.js';
 import { LinuxGatewayEgress } from '../egress/gateway-egress-linux.js';
+import { ConntrackSync } from '../egress/conntrack-sync.js';
 import { LinuxNodeEgress } from '../egress/node-egress-linux.js';
 import { LinuxNodeRoutes } from '../egress/node-routes-linux.js';
 import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress, type LiveNodeEgressConfig } from '../egress/egress-broker-datapath.js';
@@ -54,6 +55,11 @@ export interface GatewayCliFlags {
   egressFromBroker?: boolean;
   /** The EgressGateway this candidate serves (names its lease); default: the first at the broker listing it. */
   egressGateway?: string;
+  /**
+   * Replicate egress conntrack state to the other candidates with conntrackd (FT-FW): `auto` (default) when it is
+   * installed and works here, `on` refuses to start without it, `off` never.
+   */
+  conntrackSync?: string;
 }
 
 export interface NodeSteerCliFlags {
@@ -166,6 +172,34 @@ function waitForSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+function conntrackSyncMode(v: string | undefined): 'auto' | 'on' | 'off' {
+  const mode = v ?? 'auto';
+  if (mode !== 'auto' && mode !== 'on' && mode !== 'off') throw new StraitError('GATEWAY_INVALID_CONFIG', `--conntrack-sync ${mode}: expected auto, on or off`, { conntrackSync: mode });
+  return mode;
+}
+
+/**
+ * conntrackd for this candidate when it serves egress and has peers (see conntrack-sync.ts). The sync channel runs
+ * between the candidates' LAN addresses; their own traffic (probes, VXLAN, lease store, tunnels) is not replicated.
+ */
+async function startConntrackSync(
+  f: GatewayCliFlags, self: CandidateAddress, candidates: readonly CandidateAddress[], endpoints: readonly string[], log: Logger,
+): Promise<ConntrackSync | undefined> {
+  const mode = conntrackSyncMode(f.conntrackSync);
+  const peers = candidates.filter((c) => c.name !== self.name).map((c) => c.address);
+  if (mode === 'off' || peers.length === 0 || !f.lanDev) return undefined;
+  const sync = new ConntrackSync({
+    log,
+    config: {
+      runId: f.runId, name: f.name, dir: runDir(f.runId), localAddress: self.address, dev: f.lanDev, peers,
+      ignoreAddresses: [...candidates.map((c) => c.address), ...endpoints],
+    },
+  });
+  if (await sync.start()) return sync;
+  if (mode === 'on') throw new StraitError('GATEWAY_DATAPATH_FAILED', `--conntrack-sync on: ${sync.reason}`, { reason: sync.reason });
+  return undefined;
+}
+
 export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   const log = createLogger(`gateway:${f.name}`);
   const profile = profileByName(f.profile);
@@ -176,6 +210,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   const priority = Number(f.priority);
   if (!Number.isInteger(priority)) throw new StraitError('GATEWAY_INVALID_CONFIG', `--priority ${f.priority}: expected an integer`);
   const probePort = parsePort(f.probePort);
+  conntrackSyncMode(f.conntrackSync); // bad input fails before anything starts
   const broker = f.broker ? new BrokerClient({ baseUrl: f.broker, token: f.token, timeoutMs: 3000 }) : undefined;
   if (f.tunnel && !broker) throw new StraitError('GATEWAY_INVALID_CONFIG', '--tunnel needs --broker (the peers come from the broker)');
   const endpoints = f.endpoint?.length ? f.endpoint : [self.address];
@@ -221,6 +256,8 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   ref.live = live;
   ref.egw = egw?.name;
   const egress = live ?? linuxEgress;
+  // Before the agent can take the egress IPs over: a standby must already be receiving the active one's flows.
+  const sync = resolved ? await startConntrackSync(f, self, candidates, endpoints, log) : undefined;
   const agent = new GatewayAgent(
     {
       cluster: f.cluster, name: f.name, profile, probePort,
@@ -246,8 +283,13 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
         : {}),
     },
   );
-  if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
-  await agent.start();
+  try {
+    if (profile.realtimePriority) await raiseToRealtime(profile.realtimePriority, log);
+    await agent.start();
+  } catch (e) {
+    await sync?.stop(); // no daemon outlives a start that failed
+    throw e;
+  }
   log.info({ profile: profile.name, lease: agent.leaseKey, egressIps: egw?.egressIps ?? [] }, 'gateway agent running');
   // Tunnels on every candidate, active or standby: a standby's sessions are established before it takes over.
   // The other clusters' gateways probe this one at its tunnel endpoint: answer there too when it is not the
@@ -262,6 +304,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
     await tunnels?.stop().catch(() => undefined);
     await source?.stop();
     if (resolved) await egress.clear();
+    await sync?.stop();
     redis.disconnect();
     broker?.close();
     throw e;
@@ -278,6 +321,8 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
     await broker.deleteGateway(f.cluster, f.name).catch((e: unknown) => log.warn({ err: e }, 'removing the gateway record failed'));
   }
   if (resolved) await egress.clear();
+  // Last: until the lease was handed over above, the standby went on receiving this gateway's flow updates.
+  await sync?.stop();
   redis.disconnect();
   broker?.close();
 }

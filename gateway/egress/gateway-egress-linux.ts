@@ -126,6 +126,14 @@ export class LinuxGatewayEgress implements GatewayEgress {
       '    ip daddr @eip4 ip daddr != @live4 drop',
       '    ip6 daddr @eip6 ip6 daddr != @live6 icmpv6 type != { nd-neighbor-solicit, nd-neighbor-advert } drop',
       '  }',
+      // An egress IP is never a TCP endpoint of its own. A segment for it that reaches input had no conntrack entry to
+      // map it back to a pod (a flow whose state was not replicated before a takeover): answered by the local stack,
+      // it would be a RST that kills the flow at the server. Dropped, the flow can still recover: the pod's next
+      // segment is picked up mid-stream and SNATed again, to the same port unless that port is taken.
+      '  chain eip_in { type filter hook input priority filter; policy accept;',
+      '    ip daddr @eip4 meta l4proto tcp drop',
+      '    ip6 daddr @eip6 meta l4proto tcp drop',
+      '  }',
       '}',
       `table arp ${this.table} {`,
       `  set eip4 { type ipv4_addr;${elems(v4)} }`,

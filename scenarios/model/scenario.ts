@@ -50,7 +50,7 @@ const assertionsSchema = z
     noEipConflict: z.boolean().default(true),
     /** The external server must only ever see the policy's egress IP; remote pods the client pod's own IP. */
     sourceIp: z.boolean().default(true),
-    /** TCP flows of these traffic kinds must survive the failover (egress flows break without conntrack sync). */
+    /** TCP flows of these traffic kinds must survive the failover (egress flows need conntrack sync on the gateways). */
     tcpSurvives: z.array(z.enum(TRAFFIC_KINDS)).default([]),
   })
   .strict();
