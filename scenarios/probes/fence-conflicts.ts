@@ -85,8 +85,12 @@ export function liveSpans(looks: readonly FenceLookRecord[]): LiveSpan[] {
   return spans.sort((a, b) => a.first.before - b.first.before);
 }
 
-/** Conflicts: intersections of two gateways' certain spans of the same IP. `faultAt` only words the explanation. */
-export function fenceConflicts(looks: readonly FenceLookRecord[], faultAt: number): EipConflict[] {
+/**
+ * Conflicts: intersections of two gateways' certain spans of the same IP. `origin` (the fault, or the start of a
+ * steady run, named `originName`) only words the explanation.
+ */
+export function fenceConflicts(looks: readonly FenceLookRecord[], origin: number, originName = 'fault'): EipConflict[] {
+  const at = { t: origin, name: originName };
   const spans = liveSpans(looks).filter((s) => s.certainFrom !== null && s.certainTo !== null);
   const out: EipConflict[] = [];
   for (let i = 0; i < spans.length; i++) {
@@ -105,7 +109,7 @@ export function fenceConflicts(looks: readonly FenceLookRecord[], faultAt: numbe
         to,
         durationMs: to - from,
         evidence: spanEvidence([x, y]),
-        explanation: `${describeSpan(x, faultAt)}; ${describeSpan(y, faultAt)}; so both were live from ${rel(from, faultAt)} to ${rel(to, faultAt)}`,
+        explanation: `${describeSpan(x, at)}; ${describeSpan(y, at)}; so both were live from ${rel(from, at)} to ${rel(to, at)}`,
       });
     }
   }
@@ -126,16 +130,21 @@ function spanEvidence(spans: readonly LiveSpan[]): FenceLookRecord[] {
   return [...looks].sort((a, b) => a.before - b.before || a.gateway.localeCompare(b.gateway));
 }
 
-function rel(t: number, faultAt: number): string {
-  const d = Math.round(t - faultAt);
-  return `fault${d < 0 ? '' : '+'}${d} ms`;
+interface Origin {
+  t: number;
+  name: string;
 }
 
-function describeSpan(s: LiveSpan, faultAt: number): string {
+function rel(t: number, o: Origin): string {
+  const d = Math.round(t - o.t);
+  return `${o.name}${d < 0 ? '' : '+'}${d} ms`;
+}
+
+function describeSpan(s: LiveSpan, o: Origin): string {
   const exp = s.last.elements?.find((e) => e.ip === s.ip)?.expiresMs;
-  const end = s.next ? `gone in the look ending ${rel(s.next.after, faultAt)}` : 'still there when the watch ended';
+  const end = s.next ? `gone in the look ending ${rel(s.next.after, o)}` : 'still there when the watch ended';
   return (
-    `${s.gateway} had ${s.ip} in its fence from the look ending ${rel(s.certainFrom!, faultAt)} to the look starting ${rel(s.certainTo!, faultAt)}` +
+    `${s.gateway} had ${s.ip} in its fence from the look ending ${rel(s.certainFrom!, o)} to the look starting ${rel(s.certainTo!, o)}` +
     `${exp !== undefined ? ` (${exp} ms left on its timeout then)` : ''}, ${end}`
   );
 }
