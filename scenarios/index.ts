@@ -35,4 +35,5 @@ export type { FailoverBackend } from './model/failover-backend.js';
 export { jsonOutput } from './report/writer.js';
 export type { RunReport, TrialResult, RunSummary } from './report/model.js';
 export { runFailoverDemo } from './runner/demo.js';
+export { runSteadyCommand, steadyJsonOutput, type SteadyReport } from './runner/steady.js';
 export { parseStressSpec, formatStressSpec, startStress, type StressSpec, type StressRecord } from './runner/stress.js';

@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import { builtinScenarioNames, jsonOutput, loadScenario, parseStressSpec, runScenarioCommand, type RunEvent } from '../../scenarios/index.js';
+import { builtinScenarioNames, jsonOutput, loadScenario, parseStressSpec, runScenarioCommand, runSteadyCommand, steadyJsonOutput, type RunEvent } from '../../scenarios/index.js';
 import { StraitError } from '../../api/index.js';
 
 function fmtMs(v: number | null): string {
@@ -14,7 +14,7 @@ export function registerScenarioCommands(program: Command): void {
     .action(() => {
       for (const n of builtinScenarioNames()) {
         const s = loadScenario(n);
-        process.stdout.write(`${n}\t${s.faults.length} faults\t${s.description}\n`);
+        process.stdout.write(`${n}\t${s.kind === 'steady' ? 'no fault' : `${s.faults.length} faults`}\t${s.description}\n`);
       }
     });
   sc.command('show')
@@ -30,6 +30,7 @@ export function registerScenarioCommands(program: Command): void {
     .option('--profile <profile>', 'failover profile: default or fast')
     .option('--report <dir>', 'report directory (default /tmp/strait-reports/<scenario>-<runid>)')
     .option('--only <faults>', 'comma-separated fault labels to run (default: all)')
+    .option('--duration <seconds>', 'steady scenarios: how long traffic runs (default: the scenario\'s durationMs)')
     .option('--stress <spec>', 'run stress-ng on the host for the whole run: cpu=N[,io=M] (recorded in the report)')
     .option('--json', 'print the result as JSON on stdout (progress goes to stderr)')
     .action(async (name, o) => {
@@ -40,6 +41,28 @@ export function registerScenarioCommands(program: Command): void {
       const scenario = loadScenario(name);
       const out = o.json ? process.stderr : process.stdout;
       const say = (m: string): void => void out.write(`${m}\n`);
+      if (scenario.kind === 'steady') {
+        if (o.trials !== undefined || o.only !== undefined) throw new StraitError('INVALID_ARGUMENT', `${scenario.name} is a steady scenario (no fault): --trials and --only do not apply; use --duration`);
+        const seconds = o.duration === undefined ? undefined : Number(o.duration);
+        if (seconds !== undefined && !(Number.isInteger(seconds) && seconds >= 1 && seconds <= 86_400)) throw new StraitError('INVALID_ARGUMENT', `--duration must be whole seconds 1..86400, got ${o.duration}`);
+        const { report, reportDir } = await runSteadyCommand({
+          scenario,
+          ...(seconds !== undefined ? { durationMs: seconds * 1000 } : {}),
+          ...(o.profile ? { profile: o.profile as 'default' | 'fast' } : {}),
+          ...(o.report ? { reportDir: o.report } : {}),
+          ...(stress ? { stress } : {}),
+          onStep: (m) => say(`  ${m}`),
+        });
+        say(
+          `steady (${Math.round(report.durationMs / 1000)} s, profile ${report.profile}): role changes ${report.roleChanges}, lost probes ${report.lostProbes} of ${report.sentProbes}, ` +
+            `longest egress gap ${fmtMs(report.egressGapMs)}, EIP conflicts ${report.eipConflicts.length}${report.violations.length ? ` — FAIL: ${report.violations.join('; ')}` : ''}`,
+        );
+        say(`report: ${reportDir}/summary.md`);
+        if (o.json) process.stdout.write(`${JSON.stringify(steadyJsonOutput(report, reportDir), null, 2)}\n`);
+        if (report.violations.length > 0) process.exitCode = 1;
+        return;
+      }
+      if (o.duration !== undefined) throw new StraitError('INVALID_ARGUMENT', `--duration applies to steady scenarios only; ${scenario.name} is timed by its trials`);
       const onEvent = (e: RunEvent): void => {
         if (e.type === 'trial-start') say(`[${e.index}/${e.total}] ${e.fault}: traffic on, then the fault on the active gateway …`);
         else if (e.type === 'trial-done') {

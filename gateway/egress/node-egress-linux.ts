@@ -2,6 +2,7 @@ import { ifName } from '../../host/index.js';
 import { EGRESS_NEXTHOP_PREFIX, EGRESS_VNI, EGRESS_VXLAN_PORT, gatewayVxlanMac } from '../tunnels/vxlan-identity.js';
 import type { NodeEgress, NodeEgressConfig } from './datapath.js';
 import type { EgressRule } from './egress-resolve.js';
+import { IpBatchSession } from './ip-session.js';
 import { exec, set, type LinuxDatapathOptions } from './linux-exec.js';
 
 const RULE_PREF_BASE = 15_000;
@@ -15,8 +16,12 @@ const TABLE_BASE = 0x5e00;
 export class LinuxNodeEgress implements NodeEgress {
   private tables = new Map<string, number>();
   private nexthops = new Map<string, string>();
+  /** Steering moves are lines to this running `ip -batch` (no fork per move), warmed by `apply`. */
+  private readonly ip: IpBatchSession;
 
-  constructor(private readonly o: LinuxDatapathOptions & { dev: string }) {}
+  constructor(private readonly o: LinuxDatapathOptions & { dev: string }) {
+    this.ip = new IpBatchSession({ netns: o.netns });
+  }
 
   private get table(): string {
     return `strait-ne-${this.o.runId}`;
@@ -107,7 +112,8 @@ export class LinuxNodeEgress implements NodeEgress {
       const nh = cand ? this.nexthops.get(cand) : undefined;
       lines.push(nh ? `route replace default via ${nh} dev ${this.dev} onlink table ${t}` : `route replace blackhole default table ${t}`);
     }
-    if (lines.length) await exec(['ip', '-batch', '-'], this.o, `${lines.join('\n')}\n`);
+    // A write to the running `ip -batch` session: the failover step costs no fork (issue #12).
+    await this.ip.run(lines);
   }
 
   async current(): Promise<Map<string, string | null>> {
@@ -132,5 +138,6 @@ export class LinuxNodeEgress implements NodeEgress {
     await exec(['ip', '-force', '-batch', '-'], this.o, `${batch.join('\n')}\n`, true);
     this.tables.clear();
     this.nexthops.clear();
+    this.ip.close();
   }
 }

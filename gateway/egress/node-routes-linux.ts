@@ -1,4 +1,5 @@
 import type { NodeRoutes, NodeRoutesIntent } from './datapath.js';
+import { IpBatchSession } from './ip-session.js';
 import { exec, type LinuxDatapathOptions } from './linux-exec.js';
 
 /** Route protocol that marks our routes in the kernel (`ip route … proto 94`), so a restarted agent finds them. */
@@ -19,10 +20,13 @@ export class LinuxNodeRoutes implements NodeRoutes {
   private readonly proto: number;
   private installed = new Set<string>();
   private loaded: Promise<void> | undefined;
+  /** Route moves are lines to this running `ip -batch` (no fork per move); started on the first `ensure`. */
+  private readonly ip: IpBatchSession;
 
   constructor(private readonly o: LinuxDatapathOptions & { dev?: string; nexthopIdBase?: number; routeProto?: number }) {
     this.nhBase = o.nexthopIdBase ?? 5900;
     this.proto = o.routeProto ?? NODE_ROUTES_PROTO;
+    this.ip = new IpBatchSession({ netns: o.netns });
   }
 
   /** Our routes as the kernel has them (once per instance; afterwards `installed` follows our own writes). */
@@ -57,8 +61,9 @@ export class LinuxNodeRoutes implements NodeRoutes {
       for (const c of want) lines.push([`route replace ${c} nhid ${this.nhBase}`, ...proto].join(' '));
     }
     for (const c of this.installed) if (!want.has(c)) lines.push(`route del ${c}`);
-    // `ip -force -batch`: one exec for all routes (failover speed), and a missing route on delete is not fatal.
-    await exec(['ip', '-force', '-batch', '-'], this.o, `${lines.join('\n')}\n`, true);
+    // One write to the running `ip -force -batch` for all routes (failover speed); a missing route on delete is
+    // not fatal.
+    await this.ip.run(lines, { allowFailure: true });
     this.installed = intent.nexthops.length === 0 ? new Set() : want;
   }
 
@@ -95,5 +100,6 @@ export class LinuxNodeRoutes implements NodeRoutes {
     for (let i = 1; i <= 16; i++) lines.push(`nexthop del id ${this.nhBase + i}`);
     await exec(['ip', '-force', '-batch', '-'], this.o, `${lines.join('\n')}\n`, true);
     this.installed.clear();
+    this.ip.close();
   }
 }

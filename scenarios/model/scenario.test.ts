@@ -36,7 +36,11 @@ describe('scenario model', () => {
     ['a list', '- a\n- b\n', /expected a mapping/],
     ['missing faults', 'name: t\ntopology: x\n', /faults/],
     ['unknown fault', 'name: t\ntopology: x\nfaults: [{kind: meteor}]\n', /faults\.0\.kind/],
-    ['empty faults', 'name: t\ntopology: x\nfaults: []\n', /faults/],
+    ['empty faults', 'name: t\ntopology: x\nfaults: []\n', /needs at least one fault/],
+    ['steady with faults', 'name: t\nkind: steady\ntopology: x\nfaults: [{kind: partition}]\n', /steady scenario injects no fault/],
+    ['duration of a failover', minimal + 'durationMs: 5000\n', /only a steady scenario has a duration/],
+    ['steady too short', 'name: t\nkind: steady\ntopology: x\ndurationMs: 10\n', /durationMs/],
+    ['unknown kind', 'name: t\nkind: soak\ntopology: x\n', /kind/],
     ['bad name', 'name: Bad Name\ntopology: x\nfaults: [{kind: partition}]\n', /name/],
     ['unknown key', minimal + 'colour: red\n', /colour|Unrecognized/i],
     ['interval 0', minimal + 'traffic: {udpIntervalMs: 0}\n', /traffic\.udpIntervalMs/],
@@ -57,6 +61,14 @@ describe('scenario model', () => {
     expect(outageLimitMs(s.assertions, 'default')).toBe(300);
     expect(outageLimitMs(s.assertions, 'fast')).toBe(100);
     expect(outageLimitMs(parseScenario(minimal + 'assertions: {maxOutageMs: 700}\n').assertions, 'fast')).toBe(700);
+  });
+
+  it('the built-in steady scenario runs both kinds of traffic and no fault', () => {
+    const s = parseScenario(readFileSync(new URL('../builtin/steady.yaml', import.meta.url), 'utf8'));
+    expect(s.kind).toBe('steady');
+    expect(s.faults).toEqual([]);
+    expect(s.durationMs).toBe(60_000);
+    expect(s.traffic.kinds.sort()).toEqual(['cross-cluster', 'egress']);
   });
 
   it('the built-in gateway-failover scenario covers every fault for cross-cluster and egress traffic', () => {

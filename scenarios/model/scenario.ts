@@ -21,6 +21,10 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 export const TRAFFIC_KINDS = ['cross-cluster', 'egress'] as const;
 export type TrafficKind = (typeof TRAFFIC_KINDS)[number];
 
+/** `failover`: trials of faults; `steady`: no fault, one long run that measures what a healthy lab does on its own. */
+export const SCENARIO_KINDS = ['failover', 'steady'] as const;
+export type ScenarioKind = (typeof SCENARIO_KINDS)[number];
+
 export const PROFILES = ['default', 'fast'] as const;
 export type Profile = (typeof PROFILES)[number];
 
@@ -79,6 +83,7 @@ const timingSchema = z
 export const scenarioSchema = z
   .object({
     name,
+    kind: z.enum(SCENARIO_KINDS).default('failover'),
     description: z.string().default(''),
     /** A built-in topology name (see `strait lab`) or an inline topology spec, passed to the lab as is. */
     topology: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
@@ -87,7 +92,10 @@ export const scenarioSchema = z
     trialsPerFault: z.number().int().min(1).max(1000).default(2),
     traffic: trafficSchema.default({ kinds: ['cross-cluster', 'egress'], udpIntervalMs: 10, tcpStream: true }),
     timing: timingSchema.default({ beforeFaultMs: 800, afterFaultMs: 2500, settleMs: 1500 }),
-    faults: z.array(faultSchema).min(1),
+    /** Required (at least one) for `failover`, absent for `steady`. */
+    faults: z.array(faultSchema).default([]),
+    /** `steady` only: how long traffic runs (`--duration` overrides). */
+    durationMs: z.number().int().min(1000).max(24 * 3_600_000).optional(),
     assertions: assertionsSchema.default({
       recovers: true,
       maxOutageMs: { default: 5000, fast: 5000 },
@@ -116,6 +124,15 @@ export function validateScenario(raw: unknown, source = 'scenario'): Scenario {
     throw new StraitError('SCENARIO_INVALID', `${source}: ${problems.join('; ')}`, { source, problems });
   }
   const s = r.data;
+  const kindProblem =
+    s.kind === 'failover' && s.faults.length === 0
+      ? 'faults: a failover scenario needs at least one fault'
+      : s.kind === 'steady' && s.faults.length > 0
+        ? 'faults: a steady scenario injects no fault; leave faults out'
+        : s.kind === 'failover' && s.durationMs !== undefined
+          ? 'durationMs: only a steady scenario has a duration (a failover trial is timed by timing.beforeFaultMs/afterFaultMs)'
+          : null;
+  if (kindProblem) throw new StraitError('SCENARIO_INVALID', `${source}: ${kindProblem}`, { source, problems: [kindProblem] });
   const labels = s.faults.map((f) => f.name ?? f.kind);
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
   if (dup !== undefined) {

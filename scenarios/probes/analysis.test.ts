@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { analyseTcp, analyseUdp, eipConflicts, gatewayAt, percentile, sourceIp } from './analysis.js';
+import { analyseTcp, analyseUdp, gatewayAt, percentile, sourceIp } from './analysis.js';
 import { syntheticTcp, syntheticUdp } from './fixtures.js';
 import { parseAddressEvents, parseMonitorTimestamp, parseRouteEvents } from './ip-monitor.js';
 
@@ -76,17 +76,6 @@ describe('gateway events', () => {
     expect(gatewayAt(ev, 'c1', T - 1)).toBeNull();
     expect(gatewayAt(ev, 'c1', T + 150)).toBe('gw1');
     expect(gatewayAt(ev, 'c1', T + 200)).toBe('gw2');
-  });
-
-  it.each([
-    ['clean move', [['del', 'gw1', 100], ['add', 'gw2', 110]], []],
-    ['add before del', [['add', 'gw2', 100], ['del', 'gw1', 140]], [{ from: 100, to: 140, gateways: ['gw1', 'gw2'] }]],
-    ['never dropped', [['add', 'gw2', 100]], [{ from: 100, to: 1000, gateways: ['gw1', 'gw2'] }]],
-    ['hand-over seen in one sample', [['add', 'gw2', 100], ['del', 'gw1', 100]], []],
-  ] as const)('egress IP conflicts: %s', (_l, steps, want) => {
-    const events = steps.map(([k, gw, at]) => ({ at: T + at, kind: k === 'add' ? ('eip-add' as const) : ('eip-del' as const), gateway: gw, ip: '172.31.0.200' }));
-    const got = eipConflicts(events, [{ gateway: 'gw1', ip: '172.31.0.200' }], T, T + 1000);
-    expect(got).toEqual(want.map((w) => ({ ip: '172.31.0.200', gateways: [...w.gateways], from: T + w.from, to: T + w.to })));
   });
 
   it('percentiles use the nearest rank', () => {

@@ -1,6 +1,6 @@
 /**
- * Pure analysis of one trial: probe records, gateway events and the fault time in; outage, losses, takeover,
- * egress-IP conflicts and wrong source IPs out. No I/O, so every rule is table-tested.
+ * Pure analysis of one trial: probe records, gateway events and the fault time in; outage, losses, takeover and
+ * wrong source IPs out (egress-IP conflicts: fence-conflicts.ts). No I/O, so every rule is table-tested.
  */
 
 /** One UDP probe: sent at `sentAt` (epoch ms), answered at `recvAt` (or never), `src` as the server saw it. */
@@ -147,55 +147,6 @@ export function gatewayAt(events: readonly GatewayEvent[], cluster: string, t: n
 /** Sorted copy: every consumer walks events in time order. */
 export function sortEvents(events: readonly GatewayEvent[]): GatewayEvent[] {
   return [...events].sort((a, b) => a.at - b.at);
-}
-
-export interface EipConflict {
-  ip: string;
-  gateways: string[];
-  from: number;
-  to: number;
-}
-
-/**
- * Every stretch of time in which one egress IP was configured on two gateways at once. `initial` lists where
- * each IP was when sampling started; `end` closes intervals still open.
- */
-export function eipConflicts(
-  events: readonly GatewayEvent[],
-  initial: readonly { gateway: string; ip: string }[],
-  start: number,
-  end: number,
-): EipConflict[] {
-  const holders = new Map<string, Set<string>>();
-  const open = new Map<string, { from: number; gateways: string[] }>();
-  const out: EipConflict[] = [];
-  const check = (ip: string, at: number): void => {
-    const h = [...(holders.get(ip) ?? [])].sort();
-    const cur = open.get(ip);
-    if (h.length > 1 && !cur) open.set(ip, { from: at, gateways: h });
-    else if (h.length > 1 && cur) cur.gateways = [...new Set([...cur.gateways, ...h])].sort();
-    else if (h.length <= 1 && cur) {
-      out.push({ ip, gateways: cur.gateways, from: cur.from, to: at });
-      open.delete(ip);
-    }
-  };
-  for (const i of initial) {
-    if (!holders.has(i.ip)) holders.set(i.ip, new Set());
-    holders.get(i.ip)!.add(i.gateway);
-    check(i.ip, start);
-  }
-  // At equal times a removal goes first: a sampler that sees the old holder gone and the new one present in the
-  // same round has seen a clean hand-over, not an overlap.
-  const ordered = sortEvents(events).sort((a, b) => a.at - b.at || (a.kind === 'eip-del' ? -1 : 0) - (b.kind === 'eip-del' ? -1 : 0));
-  for (const e of ordered) {
-    if (e.kind === 'route') continue;
-    if (!holders.has(e.ip)) holders.set(e.ip, new Set());
-    if (e.kind === 'eip-add') holders.get(e.ip)!.add(e.gateway);
-    else holders.get(e.ip)!.delete(e.gateway);
-    check(e.ip, e.at);
-  }
-  for (const [ip, cur] of open) out.push({ ip, gateways: cur.gateways, from: cur.from, to: end });
-  return out;
 }
 
 /** Nearest-rank percentile of a non-empty list (p in 0..100); null for an empty list. */

@@ -1,4 +1,5 @@
 import type { GatewayEvent, TcpProbeResult, UdpProbeResult, UdpRecord } from './analysis.js';
+import type { FenceLookRecord } from './fence-conflicts.js';
 
 /**
  * Synthetic probe data for tests and docs: a flow probed every `intervalMs` from `start`, where probes sent in
@@ -52,4 +53,22 @@ export function failoverEvents(start: number, at: number, eip = '172.31.0.200'):
     { at: at - 5, kind: 'eip-del', gateway: 'c1-gw1', ip: eip },
     { at: at + 2, kind: 'eip-add', gateway: 'c1-gw2', ip: eip },
   ];
+}
+
+/** Fence looks every `everyMs` (each 1 ms long) at each gateway from `start` for `durationMs`; `live` says what each look saw. */
+export function syntheticFenceLooks(opts: {
+  start: number;
+  durationMs: number;
+  gateways: readonly string[];
+  live: (gateway: string, at: number) => boolean;
+  everyMs?: number;
+  eip?: string;
+}): FenceLookRecord[] {
+  const out: FenceLookRecord[] = [];
+  for (let t = opts.start; t < opts.start + opts.durationMs; t += opts.everyMs ?? 10) {
+    for (const gateway of opts.gateways) {
+      out.push({ gateway, before: t, after: t + 1, elements: opts.live(gateway, t) ? [{ ip: opts.eip ?? '172.31.0.200', expiresMs: 40 }] : [] });
+    }
+  }
+  return out;
 }

@@ -1,5 +1,6 @@
 import type { StressRecord } from '../runner/stress.js';
-import type { EipConflict, FlowAnalysis, GatewayEvent, TcpAnalysis, UdpRecord } from '../probes/analysis.js';
+import type { FlowAnalysis, GatewayEvent, TcpAnalysis, UdpRecord } from '../probes/analysis.js';
+import type { EipConflict, FenceLookRecord } from '../probes/fence-conflicts.js';
 import { percentile } from '../probes/analysis.js';
 import type { FaultKind, Profile, TrafficKind } from '../model/scenario.js';
 
@@ -36,6 +37,7 @@ export interface TrialResult {
   lost: number;
   recovered: boolean;
   eipConflict: boolean;
+  /** Instants at which an egress IP was certainly live on two gateways' fences, each with its evidence. */
   eipConflicts: EipConflict[];
   /** Distinct wrong source IPs the servers saw. */
   wrongSourceIPs: string[];
@@ -50,6 +52,8 @@ export interface TrialTimeline {
   events: GatewayEvent[];
   /** Where each egress IP was live when the watch started (before the first event). */
   initialEips: { gateway: string; ip: string }[];
+  /** Every raw look at the gateways' fence sets (same clock as the probes and the fault). */
+  fenceLooks: FenceLookRecord[];
   /** Gateways of the faulted cluster in priority order (fixes colours across trials). */
   gateways: string[];
 }

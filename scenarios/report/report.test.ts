@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { failoverEvents, syntheticTcp, syntheticUdp } from '../probes/fixtures.js';
+import { failoverEvents, syntheticFenceLooks, syntheticTcp, syntheticUdp } from '../probes/fixtures.js';
 import { renderMarkdown } from './markdown.js';
 import { summariseRun, type RunReport } from './model.js';
 import { gatewayColours, renderTrialSvg } from './svg.js';
@@ -32,6 +32,8 @@ function measurement(over: Partial<TrialMeasurement> = {}, egressSrc: (t: number
       { kind: 'egress', from: 'c1-n1-p1', expectedSource: EIP, udp: syntheticUdp({ start: T, durationMs: 3300, lossFrom: T + 800, lossTo: T + 1010, src: egressSrc }), tcp: syntheticTcp({ start: T, durationMs: 3300, brokeAt: T + 1300 }) },
     ],
     events: failoverEvents(T, T + 920, EIP),
+    // A clean hand-over: c1-gw1's fence gone before c1-gw2's appears.
+    fenceLooks: syntheticFenceLooks({ start: T - 200, durationMs: 3500, gateways: ['c1-gw1', 'c1-gw2'], live: (g, t) => (g === 'c1-gw1' ? t < T + 915 : t >= T + 922) }),
     initialEips: [{ gateway: 'c1-gw1', ip: EIP }],
     ...over,
   };
@@ -55,13 +57,14 @@ describe('trial evaluation', () => {
           { at: T, kind: 'route', cluster: 'c1', gateway: 'c1-gw1' },
           { at: T + 1000, kind: 'eip-add', gateway: 'c1-gw2', ip: EIP },
         ],
+        fenceLooks: syntheticFenceLooks({ start: T - 200, durationMs: 3500, gateways: ['c1-gw1', 'c1-gw2'], live: (g, t) => g === 'c1-gw1' || t >= T + 1000 }),
       },
       (t) => (t > T + 1000 ? '172.31.0.12:4000' : `${EIP}:4000`),
     );
     m.flows[0]!.tcp = syntheticTcp({ start: T, durationMs: 3300, brokeAt: T + 900 });
     const { result } = evaluateTrial(m, assertions);
     expect(result.violations.join('\n')).toMatch(/expected c1-gw2 to take over, traffic ended on c1-gw1/);
-    expect(result.violations.join('\n')).toMatch(/egress IP 172\.31\.0\.200 was on c1-gw1 and c1-gw2/);
+    expect(result.violations.join('\n')).toMatch(/egress IP 172\.31\.0\.200 was live on c1-gw1 and c1-gw2 for 2289 ms: c1-gw1 had .* both were live from fault\+201 ms to fault\+2490 ms/);
     expect(result.violations.join('\n')).toMatch(/server saw source 172\.31\.0\.12/);
     expect(result.violations.join('\n')).toMatch(/cross-cluster TCP stream broke/);
     expect(result.wrongSourceIPs).toEqual(['172.31.0.12']);

@@ -1,5 +1,6 @@
 import type { GatewayEvent, TcpProbeResult, UdpProbeResult } from '../probes/analysis.js';
-import { analyseTcp, analyseUdp, eipConflicts, gatewayAt, sortEvents } from '../probes/analysis.js';
+import { analyseTcp, analyseUdp, gatewayAt, sortEvents } from '../probes/analysis.js';
+import { fenceConflicts, type FenceLookRecord } from '../probes/fence-conflicts.js';
 import type { FlowResult, TrialResult, TrialTimeline } from '../report/model.js';
 import type { FaultKind, Profile, ScenarioAssertions, TrafficKind } from '../model/scenario.js';
 import { outageLimitMs } from '../model/scenario.js';
@@ -26,6 +27,8 @@ export interface TrialMeasurement {
     tcp: TcpProbeResult | null;
   }[];
   events: GatewayEvent[];
+  /** Every look at the gateways' fence sets, as read (the evidence for and against an egress-IP conflict). */
+  fenceLooks: FenceLookRecord[];
   /** Where each egress IP was when sampling started. */
   initialEips: { gateway: string; ip: string }[];
 }
@@ -41,7 +44,7 @@ export function evaluateTrial(m: TrialMeasurement, a: ScenarioAssertions): { res
     udp: analyseUdp(f.udp, m.faultAt, f.expectedSource),
     tcp: f.tcp ? analyseTcp(f.tcp, m.faultAt) : null,
   }));
-  const conflicts = eipConflicts(events, m.initialEips, m.startedAt, m.endedAt);
+  const conflicts = fenceConflicts(m.fenceLooks, m.faultAt);
   const takeover = gatewayAt(events, m.cluster, m.endedAt);
   const wrong = [...new Set(flows.flatMap((f) => f.udp.wrongSourceIPs.map((w) => w.ip)))];
   const outageMs = Math.max(0, ...flows.map((f) => f.udp.outageMs));
@@ -60,7 +63,7 @@ export function evaluateTrial(m: TrialMeasurement, a: ScenarioAssertions): { res
     v.push(`no other gateway took over from ${m.faultedGateway}`);
   }
   if (a.noEipConflict) {
-    for (const c of conflicts) v.push(`egress IP ${c.ip} was on ${c.gateways.join(' and ')} for ${Math.round(c.to - c.from)} ms`);
+    for (const c of conflicts) v.push(`egress IP ${c.ip} was live on ${c.gateways.join(' and ')} for ${Math.round(c.durationMs)} ms: ${c.explanation}`);
   }
   if (a.sourceIp) {
     for (const f of flows) {
@@ -101,6 +104,7 @@ export function evaluateTrial(m: TrialMeasurement, a: ScenarioAssertions): { res
     })),
     events,
     initialEips: m.initialEips.map((e) => ({ gateway: e.gateway, ip: e.ip })),
+    fenceLooks: m.fenceLooks,
     gateways: m.gateways,
   };
   return { result, timeline };

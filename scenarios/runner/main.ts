@@ -60,6 +60,7 @@ export function defaultReportDir(scenario: string, runId: string): string {
 /** `strait scenario run`: the whole thing, from a scenario name to a written report. */
 export async function runScenarioCommand(o: ScenarioRunOptions): Promise<{ report: RunReport; reportDir: string }> {
   const s = typeof o.scenario === 'string' ? loadScenario(o.scenario) : o.scenario;
+  if (s.kind === 'steady') throw new StraitError('INVALID_ARGUMENT', `${s.name} is a steady scenario (no fault): run it with runSteadyCommand / --duration`);
   const profile = o.profile ?? s.profile;
   const runId = newRunId();
   // Not under the run directory: teardown removes that, and the report must outlive the lab.

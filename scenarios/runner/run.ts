@@ -80,7 +80,7 @@ async function runTrialSteps(b: FailoverBackend, s: Scenario, fault: ScenarioFau
   } finally {
     await Promise.all(runs.map((r) => r.run.done.catch(() => undefined)));
   }
-  const events = await watch.stop();
+  const { events, looks } = await watch.stop();
   const endedAt = Date.now();
   const m: TrialMeasurement = {
     index,
@@ -103,6 +103,7 @@ async function runTrialSteps(b: FailoverBackend, s: Scenario, fault: ScenarioFau
       tcp: readTcpResult(r.run.tcpFile),
     })),
     events,
+    fenceLooks: looks,
     initialEips: watch.initialEips,
   };
   const evaluated = evaluateTrial(m, s.assertions);

@@ -1,0 +1,126 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StraitError } from '../../api/index.js';
+import { newRunId, runDir } from '../../host/index.js';
+import { watchGateways } from '../probes/gateway-watch.js';
+import { readTcpResult, readUdpResult, startFlowProbes } from '../probes/traffic.js';
+import type { FailoverBackend } from '../model/failover-backend.js';
+import type { Profile, Scenario, TrafficKind } from '../model/scenario.js';
+import { evaluateSteady, type SteadyMeasurement, type SteadyResult } from './evaluate-steady.js';
+import { defaultReportDir, withFailoverLab } from './main.js';
+import { startStress, type StressRecord, type StressSpec } from './stress.js';
+
+export interface SteadyReport extends SteadyResult {
+  scenario: string;
+  kind: 'steady';
+  runId: string;
+  stress?: StressRecord;
+}
+
+/** Traffic for `durationMs` on a running backend, no fault; the gateways watched throughout. */
+export async function runSteady(b: FailoverBackend, s: Scenario, o: { profile: Profile; durationMs: number; workDir: string }): Promise<{ result: SteadyResult; measurement: SteadyMeasurement }> {
+  mkdirSync(o.workDir, { recursive: true });
+  const kinds = s.traffic.kinds.filter((k): k is TrafficKind => b.flows[k] !== undefined);
+  const watch = await watchGateways(b);
+  const runs = kinds.map((k) => {
+    const f = b.flows[k]!;
+    return { kind: k, f, run: startFlowProbes(b.lab, b.clientPod, f.ip, { intervalMs: s.traffic.udpIntervalMs, durationMs: o.durationMs, tcp: s.traffic.tcpStream, dir: o.workDir, tag: `steady-${k}` }) };
+  });
+  let startedAt: number;
+  try {
+    await Promise.all(runs.map((r) => r.run.ready));
+    startedAt = Date.now();
+    for (const r of runs) r.run.go();
+    await Promise.all(runs.map((r) => r.run.done));
+  } catch (e) {
+    for (const r of runs) r.run.abort();
+    await watch.stop();
+    throw e;
+  }
+  const { events, looks } = await watch.stop();
+  const m: SteadyMeasurement = {
+    profile: o.profile,
+    cluster: b.cluster,
+    startedAt,
+    endedAt: Date.now(),
+    flows: runs.map((r) => ({ kind: r.kind, expectedSource: r.f.expectedSource, udp: readUdpResult(r.run.udpFile), tcp: readTcpResult(r.run.tcpFile) })),
+    events,
+    fenceLooks: looks,
+  };
+  return { result: evaluateSteady(m), measurement: m };
+}
+
+/**
+ * `strait scenario run steady`: builds the lab, runs traffic for `durationMs` (beside stress-ng when asked),
+ * writes `report.json`, `summary.md` and `steady.timeline.json` (every probe record, route event and fence look).
+ */
+export async function runSteadyCommand(o: {
+  scenario: Scenario;
+  durationMs?: number;
+  profile?: Profile;
+  reportDir?: string;
+  stress?: StressSpec;
+  onStep?: (m: string) => void;
+}): Promise<{ report: SteadyReport; reportDir: string }> {
+  const s = o.scenario;
+  if (s.kind !== 'steady') throw new StraitError('INVALID_ARGUMENT', `${s.name} is a ${s.kind} scenario, not a steady one`);
+  const profile = o.profile ?? s.profile;
+  const durationMs = o.durationMs ?? s.durationMs ?? 60_000;
+  const runId = newRunId();
+  const reportDir = o.reportDir ?? defaultReportDir(s.name, runId);
+  const stress = o.stress ? await startStress(o.stress) : undefined;
+  if (stress) o.onStep?.(`stress: ${stress.record.command.join(' ')} (pid ${stress.record.pid}, load ${stress.record.loadAvgAtStart.join(' ')})`);
+  let done: { result: SteadyResult; measurement: SteadyMeasurement };
+  try {
+    done = await withFailoverLab({ scenario: s, profile, runId, logsDir: join(reportDir, 'logs'), ...(o.onStep ? { onStep: o.onStep } : {}) }, (b) => {
+      o.onStep?.(`steady: traffic for ${Math.round(durationMs / 1000)} s, no fault`);
+      return runSteady(b, s, { profile, durationMs, workDir: join(runDir(runId), 'probes') });
+    });
+  } finally {
+    await stress?.stop();
+  }
+  const report: SteadyReport = { scenario: s.name, kind: 'steady', runId, ...done.result, ...(stress ? { stress: stress.record } : {}) };
+  mkdirSync(reportDir, { recursive: true });
+  writeFileSync(join(reportDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(reportDir, 'summary.md'), renderSteadyMarkdown(report));
+  writeFileSync(join(reportDir, 'steady.timeline.json'), JSON.stringify(done.measurement));
+  return { report, reportDir };
+}
+
+/** The `--json` shape of a steady run: the figures, the moves and violations; evidence stays in report.json. */
+export function steadyJsonOutput(r: SteadyReport, reportDir: string | null): unknown {
+  return {
+    scenario: r.scenario,
+    kind: r.kind,
+    profile: r.profile,
+    runId: r.runId,
+    reportDir,
+    durationMs: r.durationMs,
+    roleChanges: r.roleChanges,
+    routeMoves: r.routeMoves,
+    eipMoves: r.eipMoves,
+    lostProbes: r.lostProbes,
+    sentProbes: r.sentProbes,
+    egressGapMs: r.egressGapMs,
+    gapMs: r.gapMs,
+    tcp: r.tcp,
+    eipConflicts: r.eipConflicts.length,
+    wrongSourceIPs: r.wrongSourceIPs,
+    violations: r.violations,
+    ...(r.stress ? { stress: r.stress } : {}),
+  };
+}
+
+export function renderSteadyMarkdown(r: SteadyReport): string {
+  const lines = [
+    `# Steady run ${r.runId} (${r.scenario}, profile ${r.profile})`,
+    '',
+    ...(r.stress ? [`Under stress: \`${r.stress.command.join(' ')}\`, load ${r.stress.loadAvgAtStart.join(' ')} → ${(r.stress.loadAvgAtStop ?? []).join(' ')}.`, ''] : []),
+    `| duration s | role changes | lost probes | egress gap ms | gaps per flow ms | TCP | EIP conflicts | result |`,
+    '|---|---|---|---|---|---|---|---|',
+    `| ${Math.round(r.durationMs / 1000)} | ${r.roleChanges} | ${r.lostProbes} of ${r.sentProbes} | ${r.egressGapMs ?? '–'} | ${Object.entries(r.gapMs).map(([k, v]) => `${k} ${v}`).join(', ')} | ${Object.entries(r.tcp).map(([k, v]) => `${k} ${v}`).join(', ') || '–'} | ${r.eipConflicts.length} | ${r.violations.length ? '**FAIL**' : 'pass'} |`,
+    '',
+  ];
+  if (r.violations.length) lines.push('## Violations', '', ...r.violations.map((v) => `- ${v}`), '');
+  return lines.join('\n');
+}
