@@ -1,5 +1,5 @@
 import type { LeaseRecord } from './lease-store.js';
-import type { QuorumMember } from './lease-quorum.js';
+import type { MemberAcquire, QuorumMember } from './lease-quorum.js';
 import { QuorumStoreState } from './lease-quorum-state.js';
 
 /**
@@ -86,7 +86,7 @@ export class FakeQuorumLink implements QuorumMember {
     return this.store.exec(op);
   }
 
-  acquire(key: string, holder: string, ttlMs: number, guardMs: number): Promise<number> {
+  acquire(key: string, holder: string, ttlMs: number, guardMs: number): Promise<MemberAcquire> {
     return this.send((s) => s.acquire(key, holder, ttlMs, guardMs));
   }
 

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { defineScripts, type LuaScript, type ScriptCall } from '../../broker/index.js';
 import type { LeaseRecord } from './lease-store.js';
-import type { QuorumMember } from './lease-quorum.js';
+import type { MemberAcquire, QuorumMember } from './lease-quorum.js';
 
 // The rules of lease-quorum-state.ts as Lua, one script per operation (Redis runs each atomically).
 // Keys: KEYS[1] the lease ("<epoch>|<holder>", PX expiry), KEYS[2] the highest epoch this store has seen for it
@@ -18,13 +18,14 @@ local function guarded(ms)
   return redis.call('EXISTS', KEYS[4]) == 1
 end`;
 
-/** ARGV: holder, ttlMs, guardMs. Reply: this store's new epoch (> 0), 0 held, -1 guarded. */
+/** ARGV: holder, ttlMs, guardMs. Reply: {1 granted | 0 held | -1 guarded, this store's epoch now}. */
 const ACQUIRE = `${GUARD}
-if guarded(ARGV[3]) then return -1 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
+if guarded(ARGV[3]) then return {-1, cur} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, cur} end
 local e = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], e .. '|' .. ARGV[1], 'PX', ARGV[2])
-return e`;
+return {1, e}`;
 
 /** ARGV: holder, storeEpoch, epoch, ttlMs. Reply: 1 committed, 0 that grant is gone. */
 const COMMIT = `
@@ -89,8 +90,9 @@ export class RedisQuorumMember implements QuorumMember {
     return [`${p}qlease:${key}`, `${p}qepoch:${key}`, `${p}qboot`, `${p}qguard`];
   }
 
-  async acquire(key: string, holder: string, ttlMs: number, guardMs: number): Promise<number> {
-    return Number(await this.s.acquire(...this.keys(key), holder, Math.ceil(ttlMs), Math.ceil(guardMs)));
+  async acquire(key: string, holder: string, ttlMs: number, guardMs: number): Promise<MemberAcquire> {
+    const [code, epoch] = (await this.s.acquire(...this.keys(key), holder, Math.ceil(ttlMs), Math.ceil(guardMs))) as [number, number];
+    return { result: code === 1 ? 'granted' : code === 0 ? 'held' : 'guarded', epoch: Number(epoch) };
   }
 
   async commit(key: string, holder: string, storeEpoch: number, epoch: number, ttlMs: number): Promise<boolean> {

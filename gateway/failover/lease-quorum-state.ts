@@ -1,4 +1,5 @@
 import type { LeaseRecord } from './lease-store.js';
+import type { MemberAcquire } from './lease-quorum.js';
 
 /**
  * What one quorum store holds and how it answers, pure and synchronous with an injected clock: the same rules as
@@ -45,13 +46,14 @@ export class QuorumStoreState {
     return undefined;
   }
 
-  acquire(key: string, holder: string, ttlMs: number, guardMs: number): number {
-    if (this.guarded(guardMs)) return -1;
-    if (this.live(key)) return 0;
-    const e = (this.epochs.get(key) ?? 0) + 1;
+  acquire(key: string, holder: string, ttlMs: number, guardMs: number): MemberAcquire {
+    const cur = this.epochs.get(key) ?? 0;
+    if (this.guarded(guardMs)) return { result: 'guarded', epoch: cur };
+    if (this.live(key)) return { result: 'held', epoch: cur };
+    const e = cur + 1;
     this.epochs.set(key, e);
     this.leases.set(key, { holder, epoch: e, expiresAt: this.clock() + ttlMs });
-    return e;
+    return { result: 'granted', epoch: e };
   }
 
   commit(key: string, holder: string, storeEpoch: number, epoch: number, ttlMs: number): boolean {

@@ -11,10 +11,10 @@ import type { LeaseRecord, LeaseStore } from './lease-store.js';
 export interface QuorumMember {
   readonly name: string;
   /**
-   * Round one of an acquire: when the lease is free here, raise this store's epoch by one, store a lease for
-   * `holder` under that epoch and answer it (> 0). 0: held by someone; -1: guarded (restarted empty).
+   * Round one of an acquire: when the lease is free here, raise this store's epoch by one and store a lease for
+   * `holder` under it. Answers what happened and this store's epoch now (the new one when granted).
    */
-  acquire(key: string, holder: string, ttlMs: number, guardMs: number): Promise<number>;
+  acquire(key: string, holder: string, ttlMs: number, guardMs: number): Promise<MemberAcquire>;
   /**
    * Round two: the lease granted here in round one (`storeEpoch`) takes the quorum epoch, and this store's epoch
    * rises to it. True when done; false when that lease is gone (expired, released).
@@ -28,6 +28,12 @@ export interface QuorumMember {
   renew(key: string, holder: string, epoch: number, ttlMs: number, guardMs: number): Promise<number>;
   release(key: string, holder: string, epoch: number): Promise<boolean>;
   read(key: string): Promise<LeaseRecord | null>;
+}
+
+/** 'granted' at `epoch`; 'held' by someone else; 'guarded': restarted empty, granting nothing yet. */
+export interface MemberAcquire {
+  readonly result: 'granted' | 'held' | 'guarded';
+  readonly epoch: number;
 }
 
 export interface QuorumLeaseOptions {
@@ -45,7 +51,14 @@ export interface QuorumLeaseOptions {
   timeoutMs: number;
   /** Called with what a store did when it failed or timed out (for logs); never throws. */
   onStoreError?: (store: string, op: string, err: unknown) => void;
+  /** Runs `fn` after `ms` and returns a cancel (default setTimeout); the fencing simulation runs on virtual time. */
+  timer?: (ms: number, fn: () => void) => () => void;
 }
+
+const realTimer = (ms: number, fn: () => void): (() => void) => {
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+};
 
 /** The smallest majority of `n` stores. */
 export function majority(n: number): number {
@@ -69,20 +82,22 @@ function round<T, D>(
   call: (m: QuorumMember, i: number) => Promise<T>,
   decide: (answers: readonly (Answer<T> | undefined)[], final: boolean) => D | undefined,
   timeoutMs: number,
+  timer: (ms: number, fn: () => void) => () => void,
   late: (i: number, a: Answer<T>) => void = () => undefined,
 ): Promise<{ decision: D; answers: (Answer<T> | undefined)[] }> {
   return new Promise((resolve) => {
     const answers: (Answer<T> | undefined)[] = members.map(() => undefined);
     let done = false;
     let pending = members.length;
+    let cancel = (): void => undefined;
     const finish = (d: D): void => {
       done = true;
-      clearTimeout(timer);
+      cancel();
       resolve({ decision: d, answers: [...answers] });
     };
-    const timer = setTimeout(() => {
+    cancel = timer(timeoutMs, () => {
       if (!done) finish(decide(answers, true) as D);
-    }, timeoutMs);
+    });
     members.forEach((m, i) => {
       const settle = (a: Answer<T>): void => {
         if (done) return late(i, a);
@@ -114,14 +129,19 @@ const unavailable = (op: string, detail: string): StraitError =>
  * empty refuses for `guardMs` (QuorumMember). The holder counts its fence from when it sent the requests
  * (lease-keeper.ts): every store started its TTL after that.
  *
- * Epochs only grow. An acquire takes two rounds: round one gets grants from a majority, each at that store's next
- * epoch; the quorum epoch is the highest of them (the granting majority's highest epoch seen, plus one); round two
- * commits it, raising each granting store's epoch to it, and only a majority of commits makes the holder the
- * holder. Any later acquire's majority shares a store with that commit majority, so it is granted above it.
+ * Epochs only grow. An acquire takes two rounds: round one asks every store (waiting up to the timeout for all of
+ * them) and gets grants from a majority, each at that store's next epoch; the quorum epoch is one above every
+ * epoch the answers name (the granting majority's highest, plus one); round two commits it, raising each granting
+ * store's epoch to it, and only a majority of commits makes the holder the holder. Any later acquire hears from a
+ * store of that commit majority unless a second store is lost at the same time (one that restarted empty forgot its
+ * epochs): with one store lost, epochs grow; with two, the lease stays safe (the guard) but an epoch may repeat.
  * Renewals are one round. Every round sends to all stores in parallel and ends as soon as its outcome is known.
  */
 export class QuorumLeaseStore implements LeaseStore {
   private readonly q: number;
+  /** The highest epoch this client has heard of, per key. */
+  private readonly seen = new Map<string, number>();
+  private readonly timer: (ms: number, fn: () => void) => () => void;
 
   constructor(
     private readonly members: readonly QuorumMember[],
@@ -131,6 +151,7 @@ export class QuorumLeaseStore implements LeaseStore {
     if (new Set(members.map((m) => m.name)).size !== members.length) throw new StraitError('GATEWAY_INVALID_CONFIG', 'the lease stores of a quorum must be distinct');
     if (!(o.guardMs > 0) || !(o.timeoutMs > 0)) throw new StraitError('GATEWAY_INVALID_CONFIG', 'lease quorum: guardMs and timeoutMs must be > 0');
     this.q = majority(members.length);
+    this.timer = o.timer ?? realTimer;
   }
 
   get size(): number {
@@ -169,29 +190,39 @@ export class QuorumLeaseStore implements LeaseStore {
       this.members,
       (m) => m.acquire(key, holder, ttlMs, this.o.guardMs),
       (a, final) => {
-        const grants = a.filter((x) => x?.ok && x.value > 0).length;
-        const lost = a.filter((x) => x !== undefined && !(x.ok && x.value > 0)).length;
-        if (grants >= q) return 'granted' as const;
-        if (final || n - lost < q) return 'refused' as const;
+        const grants = a.filter((x) => x?.ok && x.value.result === 'granted').length;
+        const lost = a.filter((x) => x !== undefined && !(x.ok && x.value.result === 'granted')).length;
+        // A grant waits for every store's answer (up to the timeout): the epoch must exceed what each store that
+        // answers has seen, not only the first majority's (a store that restarted empty forgot its epochs).
+        if (final) return grants >= q ? ('granted' as const) : ('refused' as const);
+        if (n - lost < q) return 'refused' as const;
         return undefined;
       },
       this.o.timeoutMs,
+      this.timer,
       (i, a) => {
-        if (!a.ok || a.value <= 0) return;
-        if (outcome === undefined) lateGrants.push({ i, storeEpoch: a.value });
-        else settleLate(i, a.value);
+        if (!a.ok || a.value.result !== 'granted') return;
+        if (outcome === undefined) lateGrants.push({ i, storeEpoch: a.value.epoch });
+        else settleLate(i, a.value.epoch);
       },
     );
-    const grants = one.answers.flatMap((a, i) => (a?.ok && a.value > 0 ? [{ i, storeEpoch: a.value }] : []));
+    const answers = one.answers.flatMap((a) => (a?.ok ? [a.value] : []));
+    const grants = one.answers.flatMap((a, i) => (a?.ok && a.value.result === 'granted' ? [{ i, storeEpoch: a.value.epoch }] : []));
+    // Above every epoch heard of: a granting store's new epoch, a refusing store's current one, and what this
+    // client saw before (a store that restarted empty may have been the only one of a majority to know it).
+    const epoch = Math.max(
+      (this.seen.get(key) ?? 0) + 1,
+      ...answers.map((x) => (x.result === 'granted' ? x.epoch : x.epoch + 1)),
+    );
+    this.see(key, epoch - 1);
     if (one.decision === 'refused') {
       outcome = false;
       // Give back what we got (a split vote among several contenders must not block the next try for a TTL).
       for (const g of [...grants, ...lateGrants]) settleLate(g.i, g.storeEpoch);
       this.report('acquire', one.answers);
-      if (one.answers.some((a) => a?.ok && a.value === 0)) return false;
+      if (answers.some((x) => x.result === 'held')) return false;
       throw unavailable('acquire', `granted by ${grants.length} of ${n} stores, ${q} needed (the others failed, did not answer or are in their restart guard)`);
     }
-    const epoch = Math.max(...grants.map((g) => g.storeEpoch));
     const committers = grants.map((g) => this.members[g.i]!);
     const two = await round(
       committers,
@@ -204,6 +235,7 @@ export class QuorumLeaseStore implements LeaseStore {
         return undefined;
       },
       this.o.timeoutMs,
+      this.timer,
     );
     if (!two.decision) {
       outcome = false;
@@ -215,8 +247,13 @@ export class QuorumLeaseStore implements LeaseStore {
       throw unavailable('acquire', `committed on fewer than ${q} of ${n} stores`);
     }
     outcome = { epoch };
+    this.see(key, epoch);
     for (const g of lateGrants) settleLate(g.i, g.storeEpoch);
     return outcome;
+  }
+
+  private see(key: string, epoch: number): void {
+    if (epoch > (this.seen.get(key) ?? 0)) this.seen.set(key, epoch);
   }
 
   async renew(key: string, holder: string, epoch: number, ttlMs: number): Promise<boolean> {
@@ -236,6 +273,7 @@ export class QuorumLeaseStore implements LeaseStore {
         return undefined;
       },
       this.o.timeoutMs,
+      this.timer,
     );
     if (r.decision === 'renewed') return true;
     if (r.decision === 'lost') return false;
@@ -251,6 +289,7 @@ export class QuorumLeaseStore implements LeaseStore {
       (m) => m.release(key, holder, epoch),
       (a, final) => (final ? a : undefined),
       this.o.timeoutMs,
+      this.timer,
     );
     const released = r.answers.filter((x) => x?.ok && x.value).length;
     const answered = r.answers.filter((x) => x?.ok).length;
@@ -263,7 +302,7 @@ export class QuorumLeaseStore implements LeaseStore {
   }
 
   async read(key: string): Promise<LeaseRecord | null> {
-    const r = await round(this.members, (m) => m.read(key), (a, final) => (final ? a : undefined), this.o.timeoutMs);
+    const r = await round(this.members, (m) => m.read(key), (a, final) => (final ? a : undefined), this.o.timeoutMs, this.timer);
     const recs = r.answers.flatMap((a) => (a?.ok ? [a.value] : []));
     if (recs.length < this.q) {
       this.report('read', r.answers);
