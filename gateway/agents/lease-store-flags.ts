@@ -28,10 +28,15 @@ function redisOptionsFrom(spec: string): RedisSpec {
   throw new StraitError('GATEWAY_INVALID_CONFIG', `--lease-redis ${spec}: expected redis://host:port, unix:///path or /path/to/socket`);
 }
 
-function redisFrom(spec: string): Redis {
+function redisFrom(spec: string, quorum: boolean): Redis {
   // Reconnect fast after a store restart (ioredis defaults to 50 ms, 100 ms, 150 ms, …): egress IPs cannot move
   // while the lease store is unreachable, so every retry step is added to the failover.
-  const opts = { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: true, lazyConnect: false, retryStrategy: leaseStoreRetryMs };
+  // In a quorum, a store cut off by a partition keeps its TCP connection while requests pile up unanswered (the
+  // quorum stopped waiting for them long ago): a command timeout lets them go.
+  const opts = {
+    maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: true, lazyConnect: false, retryStrategy: leaseStoreRetryMs,
+    ...(quorum ? { commandTimeout: 2000 } : {}),
+  };
   const s = redisOptionsFrom(spec);
   return 'url' in s ? new Redis(s.url, opts) : new Redis({ ...opts, path: s.path });
 }
@@ -63,7 +68,7 @@ export function leaseStoreFromFlags(spec: string, profile: FailoverProfile, log:
   const urls = parseLeaseStores(spec);
   const warn = throttledWarn(log);
   const clients = urls.map((u) => {
-    const r = redisFrom(u);
+    const r = redisFrom(u, urls.length > 1);
     r.on('error', (e) => warn(u, 'connection', e));
     return r;
   });
