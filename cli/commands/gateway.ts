@@ -14,7 +14,7 @@ export function registerGatewayCommands(program: Command): void {
     .description('run the gateway agent: election by probes, lease-fenced egress IPs, SNAT, broker publishing')
     .requiredOption('--cluster <id>', 'cluster id')
     .requiredOption('--name <name>', 'this candidate\'s name (must appear in --candidate)')
-    .requiredOption('--lease-redis <url>', 'lease store: redis://host:port, unix:///path or a socket path')
+    .requiredOption('--lease-redis <url[,url…]>', 'lease store: redis://host:port, unix:///path or a socket path; 3 or 5 of them, comma-separated, for a quorum lease that survives the loss of any one (two)')
     .option('--candidate <name=ip@prio>', 'a gateway candidate of this cluster (repeat; include this one)', collect, [] as string[])
     .option('--priority <n>', 'this candidate\'s priority (higher wins)', '100')
     .option('--run-id <id>', 'names the nftables tables and devices', 'strait')

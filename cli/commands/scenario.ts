@@ -32,12 +32,15 @@ export function registerScenarioCommands(program: Command): void {
     .option('--only <faults>', 'comma-separated fault labels to run (default: all)')
     .option('--duration <seconds>', 'steady scenarios: how long traffic runs (default: the scenario\'s durationMs)')
     .option('--stress <spec>', 'run stress-ng on the host for the whole run: cpu=N[,io=M] (recorded in the report)')
+    .option('--lease-stores <n>', 'the gateways\' lease stores: 3 (a quorum lease) or 1 (a single store, for comparison); default: the scenario\'s leaseStores (1)')
     .option('--json', 'print the result as JSON on stdout (progress goes to stderr)')
     .action(async (name, o) => {
       const trials = o.trials === undefined ? undefined : Number.parseInt(o.trials, 10);
       if (trials !== undefined && !(trials >= 1 && trials <= 1000)) throw new StraitError('INVALID_ARGUMENT', `--trials must be 1..1000, got ${o.trials}`);
       if (o.profile !== undefined && o.profile !== 'default' && o.profile !== 'fast') throw new StraitError('INVALID_ARGUMENT', `--profile must be default or fast, got ${o.profile}`);
       const stress = o.stress === undefined ? undefined : parseStressSpec(o.stress);
+      const leaseStores = o.leaseStores === undefined ? undefined : Number(o.leaseStores);
+      if (leaseStores !== undefined && ![1, 3, 5].includes(leaseStores)) throw new StraitError('INVALID_ARGUMENT', `--lease-stores must be 1, 3 or 5, got ${o.leaseStores}`);
       const scenario = loadScenario(name);
       const out = o.json ? process.stderr : process.stdout;
       const say = (m: string): void => void out.write(`${m}\n`);
@@ -84,6 +87,7 @@ export function registerScenarioCommands(program: Command): void {
         ...(o.report ? { reportDir: o.report } : {}),
         ...(o.only ? { only: o.only.split(',').map((x) => x.trim()) } : {}),
         ...(stress ? { stress } : {}),
+        ...(leaseStores ? { leaseStores } : {}),
         onStep: (m) => say(`  ${m}`),
         onEvent,
       });

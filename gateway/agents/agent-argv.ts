@@ -21,8 +21,11 @@ export interface GatewayAgentOptions {
   readonly profile?: ProfileName;
   /** Every candidate of this cluster, this one included (names, LAN addresses, priorities). */
   readonly candidates: readonly CandidateAddress[];
-  /** Lease store: `redis://…` or a unix socket path of the broker's Redis. */
-  readonly leaseRedis: string;
+  /**
+   * Lease store: `redis://…` or a unix socket path of a Redis of its own; several (3 or 5, each a Redis sharing
+   * nothing with the others) make a quorum lease (gateway/failover/lease-quorum.ts).
+   */
+  readonly leaseRedis: string | readonly string[];
   readonly broker?: string;
   readonly token?: string;
   /** Device facing the outside world (egress IPs live here). */
@@ -102,7 +105,7 @@ export function gatewayAgentArgv(o: GatewayAgentOptions): string[] {
   return [
     process.execPath, main, 'gateway',
     '--cluster', o.cluster, '--name', o.name, '--priority', String(o.priority), '--run-id', o.runId,
-    '--profile', o.profile ?? 'default', '--lease-redis', o.leaseRedis,
+    '--profile', o.profile ?? 'default', '--lease-redis', typeof o.leaseRedis === 'string' ? o.leaseRedis : o.leaseRedis.join(','),
     ...candidateArgs(o.candidates),
     ...opt('--broker', o.broker), ...opt('--token', o.token), ...opt('--wan-dev', o.wanDev), ...opt('--lan-dev', o.lanDev),
     ...opt('--egress-config', o.egressConfig), ...opt('--probe-port', o.probePort), ...opt('--status-file', o.statusFile),

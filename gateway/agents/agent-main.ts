@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
 import { BrokerClient, StraitError } from '../../api/index.js';
 import { createLogger, runDir, type Logger } from '../../host/index.js';
 import { DEFAULT_PROBE_PORT, parseCandidate, type CandidateAddress } from './agent-argv.js';
@@ -16,7 +15,7 @@ import { resolveEgressFile } from '../egress/egress-file.js';
 import type { ResolvedEgress } from '../egress/egress-resolve.js';
 import type { GatewayMode } from '../failover/election.js';
 import { GatewayAgent } from './gateway-agent.js';
-import { leaseStoreRetryMs, RedisLeaseStore } from '../failover/lease-redis.js';
+import { leaseStoreFromFlags, parseLeaseStores } from './lease-store-flags.js';
 import { agentTunnels, type AgentTunnels } from './tunnel-main.js';
 import { NodeSteerAgent } from '../node/node-steer-agent.js';
 import { PROFILES, validateProfile, type FailoverProfile } from '../failover/profiles.js';
@@ -24,7 +23,7 @@ import { raiseToRealtime } from '../failover/realtime-priority.js';
 
 /**
  * Composition root for the two agent processes (`strait gateway`, `strait node-steer`): parses and checks the
- * flags, builds the real dependencies (Redis lease store, Linux datapath, UDP prober/responder, broker client) and
+ * flags, builds the real dependencies (Redis lease store or quorum of stores, Linux datapath, UDP prober/responder, broker client) and
  * runs until SIGTERM/SIGINT, stepping down cleanly (egress IPs dropped, lease released) on the way out.
  */
 export interface GatewayCliFlags {
@@ -111,16 +110,6 @@ function parsePort(s: string | undefined): number {
   return n;
 }
 
-function redisFrom(spec: string): Redis {
-  // Reconnect fast after a store restart (ioredis defaults to 50 ms, 100 ms, 150 ms, …): egress IPs cannot move
-  // while the lease store is unreachable, so every retry step is added to the failover.
-  const opts = { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: true, lazyConnect: false, retryStrategy: leaseStoreRetryMs };
-  if (spec.startsWith('redis://') || spec.startsWith('rediss://')) return new Redis(spec, opts);
-  if (spec.startsWith('unix://')) return new Redis({ ...opts, path: spec.slice('unix://'.length) });
-  if (spec.startsWith('/')) return new Redis({ ...opts, path: spec });
-  throw new StraitError('GATEWAY_INVALID_CONFIG', `--lease-redis ${spec}: expected redis://host:port, unix:///path or /path/to/socket`);
-}
-
 /** Healthy while every given device is up (read from /sys, which `ip netns exec` mounts per namespace). */
 function operstateOk(devs: readonly (string | undefined)[]): () => boolean {
   const list = devs.filter((d): d is string => Boolean(d));
@@ -203,6 +192,7 @@ async function startConntrackSync(
 export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   const log = createLogger(`gateway:${f.name}`);
   const profile = profileByName(f.profile);
+  parseLeaseStores(f.leaseRedis); // bad flags fail before anything starts
   const status = statusWriter(f.statusFile, log);
   const candidates = parseCandidates(f.candidate);
   const self = candidates.find((c) => c.name === f.name);
@@ -248,8 +238,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
     throw new StraitError('GATEWAY_INVALID_CONFIG', `no EgressGateway of cluster ${f.cluster} at the broker lists ${f.name}; give --egress-gateway NAME`);
   }
   if (resolved && (!f.wanDev || !f.lanDev)) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-config / --egress-from-broker need --wan-dev and --lan-dev');
-  const redis = redisFrom(f.leaseRedis);
-  redis.on('error', (e) => log.warn({ err: e }, 'lease store'));
+  const leases = leaseStoreFromFlags(f.leaseRedis, profile, log);
   const linuxEgress = new LinuxGatewayEgress({ runId: f.runId, name: f.name, wanDev: f.wanDev ?? 'none', lanDev: f.lanDev ?? 'none' });
   // From the broker, the agent's egress config is a live object: new policies change its rules and IPs in place.
   const live = source && resolved && egw ? new LiveGatewayEgress(linuxEgress, gatewayEgressConfig(resolved, egw.name)) : undefined;
@@ -265,7 +254,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
       ...(resolved && egw ? { egress: { gateway: egw.name, config: live?.config ?? { rules: resolved.rules.filter((r) => r.gateway === egw.name), egressIps: [...egw.egressIps] } } } : {}),
     },
     {
-      leaseStore: new RedisLeaseStore(redis),
+      leaseStore: leases.store,
       egress,
       prober: candidateProber(profile),
       responder: new UdpEchoResponder({ address: self.address, port: probePort }),
@@ -290,7 +279,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
     await sync?.stop(); // no daemon outlives a start that failed
     throw e;
   }
-  log.info({ profile: profile.name, lease: agent.leaseKey, egressIps: egw?.egressIps ?? [] }, 'gateway agent running');
+  log.info({ profile: profile.name, lease: agent.leaseKey, leaseStores: leases.stores, egressIps: egw?.egressIps ?? [] }, 'gateway agent running');
   // Tunnels on every candidate, active or standby: a standby's sessions are established before it takes over.
   // The other clusters' gateways probe this one at its tunnel endpoint: answer there too when it is not the
   // candidate address (answered while this process runs; a killed or frozen agent falls silent).
@@ -305,7 +294,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
     await source?.stop();
     if (resolved) await egress.clear();
     await sync?.stop();
-    redis.disconnect();
+    leases.close();
     broker?.close();
     throw e;
   }
@@ -323,7 +312,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   if (resolved) await egress.clear();
   // Last: until the lease was handed over above, the standby went on receiving this gateway's flow updates.
   await sync?.stop();
-  redis.disconnect();
+  leases.close();
   broker?.close();
 }
 

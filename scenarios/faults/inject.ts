@@ -1,3 +1,4 @@
+import { StraitError } from '../../api/index.js';
 import { deleteNetns, openNetnsRef, pidsInNetnsRef, run } from '../../host/index.js';
 import type { FailoverBackend } from '../model/failover-backend.js';
 import type { FaultKind } from '../model/scenario.js';
@@ -15,6 +16,8 @@ export interface InjectedFault {
   nodeGone: boolean;
   /** Undo the fault (restart, unfreeze, relink, unpartition, rebuild). */
   restore(): Promise<void>;
+  /** The lease store a lease-store fault hit. */
+  store?: string;
 }
 
 function signal(pid: number | null, sig: NodeJS.Signals): void {
@@ -36,6 +39,35 @@ export function partitionRuleset(table: string, dev: string): string {
     '}',
     '',
   ].join('\n');
+}
+
+/**
+ * nftables table that cuts a gateway off from one lease store: its TCP port, both ways (the lab runs every store on
+ * the underlay router, one port each, so the port names the store).
+ */
+export function leaseStoreCutRuleset(table: string, port: number): string {
+  return [
+    `table inet ${table} {`,
+    `  chain cut_out { type filter hook output priority raw - 10; policy accept; tcp dport ${port} drop; }`,
+    `  chain cut_in { type filter hook prerouting priority raw - 10; policy accept; tcp sport ${port} drop; }`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Which lease store the next lease-store fault hits: each in turn, so the trials of a run cover all of them. */
+const nextStore = new WeakMap<FailoverBackend, number>();
+
+function pickLeaseStore(b: FailoverBackend): { i: number; name: string; port: number } {
+  const stores = b.leaseStores ?? [];
+  if (stores.length === 0 || !b.killLeaseStore || !b.restartLeaseStore) {
+    throw new StraitError('SCENARIO_INVALID', 'this lab has no lease stores to fault');
+  }
+  const n = nextStore.get(b) ?? 0;
+  nextStore.set(b, n + 1);
+  const i = n % stores.length;
+  const s = stores[i]!;
+  return { i, name: s.name, port: s.port };
 }
 
 export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: string): Promise<InjectedFault> {
@@ -123,6 +155,38 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
       const at = Date.now();
       await b.restartBroker();
       return { kind, gateway, at, nodeGone: false, restore: () => b.restartAgent(gateway) };
+    }
+    case 'lease-store-kill': {
+      // Steady state: the active gateway keeps renewing through the other stores; the killed one comes back
+      // empty when the fault is undone (guarded, then joined by the next renewals).
+      const st = pickLeaseStore(b);
+      await b.killLeaseStore!(st.i);
+      return { ...done(() => b.restartLeaseStore!(st.i)), store: st.name };
+    }
+    case 'lease-store-partition': {
+      const st = pickLeaseStore(b);
+      const cut = `st_${lab.runId}_lscut`;
+      await lab.exec(gateway, ['nft', '-f', '-'], { input: leaseStoreCutRuleset(cut, st.port) });
+      return {
+        ...done(async () => {
+          await lab.exec(gateway, ['nft', 'delete', 'table', 'inet', cut], { allowFailure: true });
+        }),
+        store: st.name,
+      };
+    }
+    case 'lease-store-kill-during-failover': {
+      // The active gateway dies and a lease store with it: the standby must acquire through the other stores.
+      const st = pickLeaseStore(b);
+      signal(b.agentPid(gateway), 'SIGKILL');
+      const at = Date.now();
+      await b.killLeaseStore!(st.i);
+      return {
+        kind, gateway, at, nodeGone: false, store: st.name,
+        restore: async () => {
+          await b.restartLeaseStore!(st.i);
+          await b.restartAgent(gateway);
+        },
+      };
     }
   }
 }

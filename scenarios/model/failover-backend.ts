@@ -38,6 +38,11 @@ export interface FailoverBackend {
   restartAgent(gateway: string): Promise<void>;
   /** Restarts the broker and the lease store it holds. */
   restartBroker(): Promise<void>;
+  /** The gateways' lease stores (one, or three for a quorum lease), each a process of its own on one TCP port. */
+  readonly leaseStores?: readonly { readonly name: string; readonly port: number; pid(): number | null }[];
+  /** SIGKILLs lease store `i`; `restartLeaseStore(i)` starts it again (a quorum's store comes back empty). */
+  killLeaseStore?(i: number): Promise<void>;
+  restartLeaseStore?(i: number): Promise<void>;
   /** Rebuilds a gateway whose namespace was deleted (node death), agent included. */
   rebuildGateway(gateway: string): Promise<void>;
   /** Egress IPs each gateway serves right now (its kernel state, not what an agent claims). */

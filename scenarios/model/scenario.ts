@@ -15,6 +15,9 @@ export const FAULT_KINDS = [
   'node-death', // the gateway's network namespace is deleted: node, agent and addresses vanish at once
   'partition', // nftables drops everything between the gateway and the rest of its cluster
   'broker-restart', // the broker restarts while the gateway is failing over (combined with a SIGKILL)
+  'lease-store-kill', // one of the gateways' lease stores is SIGKILLed (steady state: nothing may change)
+  'lease-store-partition', // one lease store is cut off from the active gateway (steady state: nothing may change)
+  'lease-store-kill-during-failover', // the active gateway is SIGKILLed and a lease store with it
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -48,8 +51,12 @@ const assertionsSchema = z
     recovers: z.boolean().default(true),
     /** Upper bound for the outage of each trial, per profile. Generous by default: tests assert behaviour. */
     maxOutageMs: outageLimit.default({ default: 5000, fast: 5000 }),
-    /** The standby candidate of the faulted cluster must carry the traffic afterwards. */
-    takeover: z.enum(['standby', 'any']).default('standby'),
+    /**
+     * The standby candidate of the faulted cluster must carry the traffic afterwards (`standby`), any other one
+     * (`any`), or the faulted gateway must keep it and its egress IPs, with no role change (`none`: faults that
+     * must change nothing, such as losing one lease store of a quorum).
+     */
+    takeover: z.enum(['standby', 'any', 'none']).default('standby'),
     /** An egress IP must never be configured on two gateways at the same time. */
     noEipConflict: z.boolean().default(true),
     /** The external server must only ever see the policy's egress IP; remote pods the client pod's own IP. */
@@ -89,6 +96,8 @@ export const scenarioSchema = z
     topology: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
     tunnel: z.enum(['wireguard', 'vxlan', 'geneve', 'ipsec']).default('wireguard'),
     profile: z.enum(PROFILES).default('default'),
+    /** The gateways' lease stores in the lab: 3 (a quorum lease, the default) or 1 (the single-store lease). */
+    leaseStores: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
     trialsPerFault: z.number().int().min(1).max(1000).default(2),
     traffic: trafficSchema.default({ kinds: ['cross-cluster', 'egress'], udpIntervalMs: 10, tcpStream: true }),
     timing: timingSchema.default({ beforeFaultMs: 800, afterFaultMs: 2500, settleMs: 1500 }),

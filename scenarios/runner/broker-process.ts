@@ -24,10 +24,12 @@ export interface BrokerView {
  * A Redis on the lab's underlay router: append-only, so the broker's state (clusters, tokens, gateways) and the
  * leases survive a restart. `rtPriority` runs it SCHED_RR (a store on the failover path, like the agents).
  */
-export async function startLabRedis(lab: Lab, host: string, dir: string, o: { port: number; name: string; fsync: 'always' | 'everysec'; rtPriority?: number }): Promise<number> {
+export async function startLabRedis(lab: Lab, host: string, dir: string, o: { port: number; name: string; fsync: 'always' | 'everysec'; rtPriority?: number; persist?: boolean }): Promise<number> {
   mkdirSync(join(dir, o.name), { recursive: true });
+  // persist: false (a quorum lease store): nothing on disk, so every restart comes back empty.
+  const aof = o.persist === false ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', o.fsync];
   const d = startDaemon(
-    [...(o.rtPriority ? ['chrt', '--rr', String(o.rtPriority)] : []), 'redis-server', '--port', String(o.port), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'yes', '--appendfsync', o.fsync, '--dir', join(dir, o.name)],
+    [...(o.rtPriority ? ['chrt', '--rr', String(o.rtPriority)] : []), 'redis-server', '--port', String(o.port), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', ...aof, '--dir', join(dir, o.name)],
     { netns: lab.netns(host), logFile: join(dir, `${o.name}.log`) },
   );
   lab.recordDaemon({ pid: d.pid, name: o.name, host });

@@ -62,6 +62,12 @@ export function evaluateTrial(m: TrialMeasurement, a: ScenarioAssertions): { res
   if (a.takeover === 'any' && (takeover === null || takeover === m.faultedGateway)) {
     v.push(`no other gateway took over from ${m.faultedGateway}`);
   }
+  if (a.takeover === 'none') {
+    // Nothing may change: the routes stay on the faulted gateway and it never drops an egress IP.
+    const moved = events.filter((e) => e.at >= m.faultAt && ((e.kind === 'route' && e.cluster === m.cluster && e.gateway !== m.faultedGateway) || (e.kind === 'eip-del' && e.gateway === m.faultedGateway)));
+    if (takeover !== m.faultedGateway) v.push(`expected ${m.faultedGateway} to keep the traffic, it ended on ${takeover ?? 'no gateway'}`);
+    if (moved.length) v.push(`role changed after the fault: ${moved.map((e) => (e.kind === 'route' ? `route to ${e.gateway}` : `${e.ip} left ${e.gateway}`)).join(', ')}`);
+  }
   if (a.noEipConflict) {
     for (const c of conflicts) v.push(`egress IP ${c.ip} was live on ${c.gateways.join(' and ')} for ${Math.round(c.durationMs)} ms: ${c.explanation}`);
   }

@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError, type EgressGatewayPut, type EgressPolicyPut } from '../../api/index.js';
 import { gatewayAgentArgv, nodeSteerArgv, peerId, readAgentStatus, type CandidateAddress, type ProfileName } from '../../gateway/index.js';
-import { run, runDir, stopPid } from '../../host/index.js';
+import { run, runDir } from '../../host/index.js';
 import { WireguardDriver, type TunnelType } from '../../tunnel/index.js';
 import { executePlan, type LabStepEvent } from '../lab/executor.js';
 import { labUp, type Lab } from '../lab/lab.js';
@@ -12,7 +12,8 @@ import { gatewayFenceSet, readFenceOnce } from '../probes/fence-reader.js';
 import { startEchoServers } from '../probes/traffic.js';
 import type { Cluster, Topology } from '../topology/model.js';
 import { AgentFleet } from './agent-fleet.js';
-import { LabBroker, startLabRedis, type BrokerView } from './broker-process.js';
+import { LabBroker, type BrokerView } from './broker-process.js';
+import { checkLeaseStoreCount, LabLeaseStores } from './lease-stores.js';
 import { gatewayTunnelRoutes } from './tunnel-routes.js';
 import { waitUntil } from './wait-until.js';
 import { buildWireguardMesh, type WireguardMesh } from './wireguard-mesh.js';
@@ -30,8 +31,6 @@ export type { BrokerView } from './broker-process.js';
  */
 
 export const EGRESS_IP = '172.31.0.200';
-/** The gateways' lease store: its own Redis, so a broker restart (process and Redis) never touches the leases. */
-const LEASE_STORE_PORT = 6380;
 /** The broker pool the egress IP is leased from; the gateway agent's own broker-lease naming (`egress-<gateway>-v4`). */
 const EGRESS_POOL = 'egress-lab-egress-v4';
 const PRIORITIES = [100, 50, 25, 10];
@@ -57,6 +56,8 @@ export interface GatewayBackendOptions {
   tunnels?: 'agent' | 'mesh';
   /** Teardown copies every daemon's log (agents, broker, Redis) here first, for reading a report afterwards. */
   logsDir?: string;
+  /** The gateways' lease stores: 3 (default: a quorum lease) or 1 (the single-store lease, for comparison). */
+  leaseStores?: number;
 }
 
 /**
@@ -81,6 +82,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     throw new StraitError('SCENARIO_INVALID', 'the failover lab needs two or more clusters (the first with two gateway candidates, every other with one or more), a WAN and an external host');
   }
   const tunnel: TunnelType = o.tunnel ?? 'wireguard';
+  checkLeaseStoreCount(o.leaseStores ?? 1);
   const tunnelMode = o.tunnels ?? (process.env.STRAIT_LAB_TUNNELS === 'mesh' ? 'mesh' : 'agent');
   if (tunnelMode === 'mesh' && (tunnel !== 'wireguard' || clusters.length !== 2)) {
     throw new StraitError('SCENARIO_INVALID', `lab-built tunnels (STRAIT_LAB_TUNNELS=mesh) are WireGuard between two clusters; this scenario has ${tunnel} between ${clusters.length}: unset STRAIT_LAB_TUNNELS so the gateway agents build them`, { tunnel, clusters: clusters.length });
@@ -100,9 +102,11 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   const router = topo.router ?? 'router';
   const broker = new LabBroker(lab, router, dir);
   const fleet = new AgentFleet(lab);
-  let leaseStorePid: number | null = null;
+  // With the fast profile the stores are on the failover path like the agents (a renewal answered 35 ms late drops
+  // the egress IP): same SCHED_RR priority, as a deployment would give them a CPU of their own.
+  const leaseStores = new LabLeaseStores(lab, router, dir, o.leaseStores ?? 1, o.profile === 'fast' ? 10 : 0);
   let mesh: WireguardMesh | null = null;
-  const leaseUrl = (c: { routerIp?: string }): string => `redis://${c.routerIp ?? '127.0.0.1'}:${LEASE_STORE_PORT}`;
+  const leaseUrl = (c: { routerIp?: string }): string[] => leaseStores.urls(c.routerIp ?? '127.0.0.1');
   const clusterOf = (g: string): Cluster => clusters.find((c) => c.gateways.includes(g))!;
   const othersOf = (c: Cluster): Cluster[] => clusters.filter((x) => x !== c);
   const allGateways = clusters.flatMap((c) => c.gateways);
@@ -113,20 +117,19 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     if (o.logsDir) keepLogs(dir, o.logsDir);
     await mesh?.stop();
     await broker.stop(graceMs);
-    if (leaseStorePid) await stopPid(leaseStorePid, graceMs);
+    await leaseStores.stop(graceMs);
     await lab.down();
   };
 
   try {
-    step('broker: starting its store (redis-server on the underlay router) and the gateways\' lease store (a second one)');
+    step(`broker: starting its store (redis-server on the underlay router) and the gateways' lease store${leaseStores.count > 1 ? `s (${leaseStores.count} more, a quorum)` : ' (a second one)'}`);
     // The lease store lives apart from the broker (gateway fencing is a cluster-local matter): a broker restart,
     // Redis included, must not stop an egress IP from moving.
-    // fsync once a second: Redis write()s the AOF before it replies, so a crashed store process loses no lease
-    // (only a host crash could, and a host takes far longer than a lease to come back); fsync per renewal (100/s
-    // in the fast profile) stalled renewals by 35+ ms on this VM's disk and let the fence lapse.
-    // With the fast profile the store is on the failover path like the agents (a renewal answered 35 ms late drops
-    // the egress IP): same SCHED_RR priority, as a deployment would give it a CPU of its own.
-    leaseStorePid = await startLabRedis(lab, router, dir, { port: LEASE_STORE_PORT, name: 'lease-store', fsync: 'everysec', rtPriority: o.profile === 'fast' ? 10 : 0 });
+    // A single store fsyncs once a second: Redis write()s the AOF before it replies, so a crashed store process
+    // loses no lease (only a host crash could, and a host takes far longer than a lease to come back); fsync per
+    // renewal (100/s in the fast profile) stalled renewals by 35+ ms on this VM's disk and let the fence lapse.
+    // A quorum's stores keep nothing on disk: a restarted one is guarded instead (lease-stores.ts).
+    await leaseStores.start();
     step(`broker: strait broker on ${router} (${clusters.map((c) => LabBroker.urlFor(c)).join(', ')})`);
     await broker.start();
     // Admin: a join token for all clusters, the clusters join (each gets its credential), an egress pool owned
@@ -263,6 +266,9 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
     // The broker crashes: its process and its Redis die with SIGKILL and come back. Redis persists every write, so
     // broker state survives as a real persistent broker store would. The lease store is not the broker's: untouched.
     restartBroker: () => broker.crashAndRestart(),
+    leaseStores: leaseStores.stores,
+    killLeaseStore: (i) => leaseStores.kill(i),
+    restartLeaseStore: (i) => leaseStores.restart(i),
     rebuildGateway: async (g) => {
       await rebuildHost(lab, topo, g);
       if (mesh) {

@@ -20,6 +20,8 @@ export interface ScenarioRunOptions {
   only?: readonly string[];
   /** stress-ng on the host for the whole run (scenarios/stress.ts), recorded in the report. */
   stress?: StressSpec;
+  /** The gateways' lease stores (default: the scenario's `leaseStores`, 1; 3 for a quorum). */
+  leaseStores?: number;
   onStep?: (message: string) => void;
   onEvent?: (e: RunEvent) => void;
 }
@@ -29,7 +31,7 @@ export interface ScenarioRunOptions {
  * Ctrl-C / SIGTERM (the signal is re-raised as exit code 130 / 143 after teardown).
  */
 export async function withFailoverLab<T>(
-  o: { scenario: Scenario; profile: Profile; runId: string; onStep?: (m: string) => void; logsDir?: string },
+  o: { scenario: Scenario; profile: Profile; runId: string; onStep?: (m: string) => void; logsDir?: string; leaseStores?: number },
   fn: (b: FailoverBackend) => Promise<T>,
 ): Promise<T> {
   if (!isRoot()) throw new StraitError('SCENARIO_NEEDS_ROOT', 'scenarios build network namespaces: run as root (e.g. sudo)');
@@ -43,7 +45,7 @@ export async function withFailoverLab<T>(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    backend = await startGatewayBackend({ topology: scenarioTopology(o.scenario), tunnel: o.scenario.tunnel, profile: o.profile, runId: o.runId, ...(o.onStep ? { onStep: o.onStep } : {}), ...(o.logsDir ? { logsDir: o.logsDir } : {}) });
+    backend = await startGatewayBackend({ topology: scenarioTopology(o.scenario), tunnel: o.scenario.tunnel, profile: o.profile, runId: o.runId, leaseStores: o.leaseStores ?? o.scenario.leaseStores, ...(o.onStep ? { onStep: o.onStep } : {}), ...(o.logsDir ? { logsDir: o.logsDir } : {}) });
     return await fn(backend);
   } finally {
     o.onStep?.('lab: tearing down');
@@ -69,7 +71,7 @@ export async function runScenarioCommand(o: ScenarioRunOptions): Promise<{ repor
   if (stress) o.onStep?.(`stress: ${stress.record.command.join(' ')} (pid ${stress.record.pid}, load ${stress.record.loadAvgAtStart.join(' ')})`);
   let report: RunReport;
   try {
-    report = await withFailoverLab({ scenario: s, profile, runId, logsDir: join(reportDir, 'logs'), ...(o.onStep ? { onStep: o.onStep } : {}) }, (b) =>
+    report = await withFailoverLab({ scenario: s, profile, runId, ...(o.leaseStores ? { leaseStores: o.leaseStores } : {}), logsDir: join(reportDir, 'logs'), ...(o.onStep ? { onStep: o.onStep } : {}) }, (b) =>
       runScenario(b, s, {
         profile,
         trialsPerFault: o.trials ?? s.trialsPerFault,

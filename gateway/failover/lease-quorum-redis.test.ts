@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { sleep, startTestRedis, type TestRedis } from '../../testing/index.js';
+import { leaseStoreConformance } from './lease-store.conformance.js';
+import { QuorumLeaseStore } from './lease-quorum.js';
+import { RedisQuorumMember } from './lease-quorum-redis.js';
+import { leaseStoreRetryMs } from './lease-redis.js';
+
+// Three real redis-servers that share nothing, as the gateway agents use them (same connection options).
+let servers: TestRedis[] = [];
+let clients: Redis[] = [];
+const PREFIX = `t-${Date.now()}:`;
+const GUARD_MS = 10_000;
+
+beforeAll(async () => {
+  servers = await Promise.all([0, 1, 2].map(() => startTestRedis()));
+  clients = servers.map((s) => new Redis({ path: s.socket, maxRetriesPerRequest: 1, enableOfflineQueue: true, retryStrategy: leaseStoreRetryMs }));
+  // Booted long ago: out of the first-start guard (its own test below restarts one for real).
+  for (const c of clients) await c.set(`${PREFIX}qboot`, '1');
+});
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  for (const s of servers) {
+    try {
+      process.kill(s.pid, 'SIGCONT');
+    } catch {
+      /* gone */
+    }
+    await s.stop();
+  }
+});
+
+const quorum = (timeoutMs = 200): QuorumLeaseStore =>
+  new QuorumLeaseStore(clients.map((c, i) => new RedisQuorumMember(`r${i}`, c, PREFIX)), { guardMs: GUARD_MS, timeoutMs });
+
+leaseStoreConformance('quorum of 3 (real redis-servers)', () => ({
+  store: quorum(),
+  sleep: (ms) => sleep(ms),
+}));
+
+describe('quorum lease store on real redis-servers: one store lost', () => {
+  it('SIGSTOP of one store: renewals go on without waiting for it', async () => {
+    const store = quorum(2000);
+    const a = await store.acquire('stop', 'gw1', 5000);
+    if (a === false) throw new Error('not granted');
+    process.kill(servers[0]!.pid, 'SIGSTOP');
+    try {
+      const t0 = performance.now();
+      for (let i = 0; i < 10; i++) expect(await store.renew('stop', 'gw1', a.epoch, 5000)).toBe(true);
+      // Ten renewals, none waited for the 2 s per-store timeout.
+      expect(performance.now() - t0).toBeLessThan(1500);
+      expect(await quorum(2000).acquire('stop', 'gw2', 5000)).toBe(false);
+    } finally {
+      process.kill(servers[0]!.pid, 'SIGCONT');
+    }
+  });
+
+  it('SIGKILL of one store, then back empty: the holder renews throughout; the store is guarded, then joins', async () => {
+    const store = quorum();
+    const a = await store.acquire('kill', 'gw1', 5000);
+    if (a === false) throw new Error('not granted');
+    await servers[2]!.kill();
+    expect(await store.renew('kill', 'gw1', a.epoch, 5000)).toBe(true);
+    await servers[2]!.restart(); // no persistence: back empty
+    const member = new RedisQuorumMember('r2', clients[2]!, PREFIX);
+    // The first request after an empty restart finds the boot marker gone: guarded.
+    let guarded = 0;
+    for (let i = 0; i < 50 && guarded === 0; i++) {
+      const r = await member.renew('kill', 'gw1', a.epoch, 5000, 300).catch(() => undefined);
+      if (r === -1) guarded = 1;
+      else await sleep(20);
+    }
+    expect(guarded).toBe(1);
+    expect(await member.acquire('other', 'gw2', 100, 300)).toMatchObject({ result: 'guarded' }); // nothing granted inside the guard
+    expect(await store.renew('kill', 'gw1', a.epoch, 5000)).toBe(true); // the other two carry the lease
+    await sleep(350);
+    expect(await store.renew('kill', 'gw1', a.epoch, 5000)).toBe(true);
+    expect(await member.read('kill')).toMatchObject({ holder: 'gw1', epoch: a.epoch }); // joined after its guard
+  });
+});
