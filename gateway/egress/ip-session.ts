@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { StraitError } from '../../api/index.js';
 import { withNetns } from '../../host/index.js';
+import { LineSession, onLines, type PendingTransaction } from './line-session.js';
 import { unrefChild } from './nft-session.js';
 
 const SETPRIV = '/usr/bin/setpriv';
@@ -26,15 +27,13 @@ const SENTINEL_REPLY = /^1: lo: /;
  * error the transaction is rejected and the process dropped: the next `run` starts a fresh one, so a late reply of
  * an old transaction can never be taken for a new one's.
  */
-export class IpBatchSession {
-  private proc: ChildProcessByStdio<Writable, Readable, null> | undefined;
-  private out = '';
+export class IpBatchSession extends LineSession<ChildProcessByStdio<Writable, Readable, null>, PendingTransaction & { last: number; errors: string[]; resolve: (errors: string[]) => void }> {
   /** Lines written to the current process so far (ip numbers batch lines from 1). */
   private lineNo = 0;
-  private pending: { last: number; errors: string[]; resolve: (errors: string[]) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly opts: { netns?: string; timeoutMs?: number } = {}) {}
+  constructor(private readonly opts: { netns?: string; timeoutMs?: number } = {}) {
+    super();
+  }
 
   /**
    * Runs `lines` (ip batch commands) and resolves with the error lines, empty when all succeeded. Rejects with
@@ -42,7 +41,7 @@ export class IpBatchSession {
    */
   run(lines: readonly string[], o: { allowFailure?: boolean } = {}): Promise<string[]> {
     const body = lines.map((l) => l.trim()).filter(Boolean);
-    const next = this.queue.then(async () => {
+    return this.serial(async () => {
       if (body.length === 0) return [];
       const errors = await this.send(body);
       if (errors.length && !o.allowFailure) {
@@ -50,30 +49,22 @@ export class IpBatchSession {
       }
       return errors;
     });
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 
-  private start(): ChildProcessByStdio<Writable, Readable, null> {
+  protected closedError(): Error {
+    return new StraitError('GATEWAY_DATAPATH_FAILED', 'ip batch session closed');
+  }
+
+  protected start(): ChildProcessByStdio<Writable, Readable, null> {
     const inner = withNetns(['ip', '-force', '-batch', '-'], this.opts.netns);
     // The session dies with the agent (pdeathsig), as the nft fence session does.
     const argv = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...inner] : inner;
     const p = spawn('/bin/sh', ['-c', 'exec "$0" "$@" 2>&1', ...argv], { stdio: ['pipe', 'pipe', 'ignore'] });
     unrefChild({ unref: () => p.unref(), stdin: p.stdin, stdout: p.stdout, stderr: null });
-    this.out = '';
     this.lineNo = 0;
     p.stdin.on('error', () => undefined);
     // Every handler checks that `p` is still the current process: a replaced or failed one may still report.
-    p.stdout.on('data', (d: Buffer) => {
-      if (this.proc !== p) return;
-      this.out += d.toString();
-      let i: number;
-      while ((i = this.out.indexOf('\n')) >= 0) {
-        const l = this.out.slice(0, i);
-        this.out = this.out.slice(i + 1);
-        this.onLine(l);
-      }
-    });
+    onLines(p.stdout, () => this.proc === p, (l) => this.onLine(l));
     p.on('exit', (code) => {
       if (this.proc !== p) return;
       this.proc = undefined;
@@ -114,37 +105,5 @@ export class IpBatchSession {
       this.pending = { last, errors: [], resolve, reject, timer };
       p.stdin.write(`${body.join('\n')}\n${SENTINEL}\n`);
     });
-  }
-
-  private fail(e: Error): void {
-    const w = this.pending;
-    this.pending = undefined;
-    this.kill();
-    if (!w) return;
-    clearTimeout(w.timer);
-    w.reject(e);
-  }
-
-  private kill(): void {
-    const p = this.proc;
-    this.proc = undefined;
-    if (!p) return;
-    p.stdin.end();
-    p.kill('SIGKILL');
-  }
-
-  /** The running process's pid, if one runs (tests: a move must not start a new one). */
-  get pid(): number | undefined {
-    return this.proc?.pid;
-  }
-
-  /** Starts the process now, so that the first move (a failover) does not pay for the spawn. */
-  warm(): void {
-    this.proc ??= this.start();
-  }
-
-  /** Ends the process (a pending transaction is rejected); a later `run` starts a new one. */
-  close(): void {
-    this.fail(new StraitError('GATEWAY_DATAPATH_FAILED', 'ip batch session closed'));
   }
 }

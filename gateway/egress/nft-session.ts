@@ -2,6 +2,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { withNetns } from '../../host/index.js';
+import { LineSession, onLines, type PendingTransaction } from './line-session.js';
 
 const SETPRIV = '/usr/bin/setpriv';
 
@@ -39,45 +40,36 @@ export const NFT_SESSION_MAX_TRANSACTIONS = 1000;
  * rejected and the process is dropped; the next `apply` starts a fresh one, so a late line of an old error can never
  * be taken for the answer to a new transaction.
  */
-export class NftSession {
-  private proc: ChildProcessByStdio<Writable, Readable, Readable> | undefined;
-  private out = '';
+export class NftSession extends LineSession<ChildProcessByStdio<Writable, Readable, Readable>, PendingTransaction & { resolve: () => void }> {
   private err = '';
-  private pending: { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
-
   private done = 0;
 
-  constructor(private readonly opts: { netns?: string; timeoutMs?: number; maxTransactions?: number } = {}) {}
+  constructor(private readonly opts: { netns?: string; timeoutMs?: number; maxTransactions?: number } = {}) {
+    super();
+  }
 
   /** Runs `commands` (nft commands, one per entry) as ONE transaction. */
   apply(commands: readonly string[]): Promise<void> {
     const line = commands.map((c) => c.trim()).filter(Boolean).join('; ');
-    const next = this.queue.then(() => this.send(line));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.serial(() => this.send(line));
   }
 
-  private start(): ChildProcessByStdio<Writable, Readable, Readable> {
+  protected closedError(): Error {
+    return new Error('nft session closed');
+  }
+
+  protected start(): ChildProcessByStdio<Writable, Readable, Readable> {
     const { argv, env } = nftInteractive(this.opts.netns, ['-e']);
     const [cmd, ...args] = argv;
     const p = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.done = 0;
     // An idle session must not keep the agent process alive on its way out.
     unrefChild(p);
-    this.out = '';
     this.err = '';
     p.stdin.on('error', () => undefined);
     // Every handler checks that `p` is still the current process: a replaced or failed one may still report.
-    p.stdout.on('data', (d: Buffer) => {
-      if (this.proc !== p) return;
-      this.out += d.toString();
-      let i: number;
-      while ((i = this.out.indexOf('\n')) >= 0) {
-        const l = this.out.slice(0, i);
-        this.out = this.out.slice(i + 1);
-        if (l.startsWith('# new generation')) this.settle();
-      }
+    onLines(p.stdout, () => this.proc === p, (l) => {
+      if (l.startsWith('# new generation')) this.settle();
     });
     p.stderr.on('data', (d: Buffer) => {
       if (this.proc !== p) return;
@@ -118,38 +110,6 @@ export class NftSession {
       this.kill();
       this.proc = this.start();
     }
-  }
-
-  private fail(e: Error): void {
-    const w = this.pending;
-    this.pending = undefined;
-    this.kill();
-    if (!w) return;
-    clearTimeout(w.timer);
-    w.reject(e);
-  }
-
-  private kill(): void {
-    const p = this.proc;
-    this.proc = undefined;
-    if (!p) return;
-    p.stdin.end();
-    p.kill('SIGKILL');
-  }
-
-  /** The running process's pid, if one runs (tests). */
-  get pid(): number | undefined {
-    return this.proc?.pid;
-  }
-
-  /** Starts the process now, so that the first transaction (a takeover) does not pay for the spawn. */
-  warm(): void {
-    this.proc ??= this.start();
-  }
-
-  /** Ends the process (a pending transaction is rejected); a later `apply` starts a new one. */
-  close(): void {
-    this.fail(new Error('nft session closed'));
   }
 }
 
