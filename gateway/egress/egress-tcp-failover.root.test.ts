@@ -92,11 +92,19 @@ describeRoot(`egress TCP flow across gateway failovers (root, real processes, co
     });
     agents.set(name, startDaemon(argv, { netns: lab.ns[name], logFile: `${lab.dir}/${name}.log`, env }));
   };
-  /** conntrackd processes running in a gateway's namespace. */
+  /**
+   * conntrackd daemons running in a gateway's namespace. Not the short-lived `conntrackd -s` the agent runs to see
+   * whether its daemon answers yet: counting those made this check fail on a loaded CI machine, where gw2 was still
+   * waiting for its daemon when gw1 was already active.
+   */
   const daemonsIn = async (ns: string): Promise<number[]> => {
     const out: number[] = [];
     for (const pid of await pidsInNetns(ns)) {
-      try { if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('/usr/sbin/conntrackd') || readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'conntrackd') out.push(pid); } catch { /* gone */ }
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+        const isConntrackd = argv[0]?.endsWith('/conntrackd') || readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'conntrackd';
+        if (isConntrackd && !argv.includes('-s')) out.push(pid);
+      } catch { /* gone */ }
     }
     return out;
   };
@@ -154,6 +162,7 @@ describeRoot(`egress TCP flow across gateway failovers (root, real processes, co
   it('a TCP download through the egress gateway survives SIGKILL of the active agent, the failback, and the active gateway\'s uplink going down, with the same egress IP:port', async () => {
     await waitFor('gw1 active', () => status('gw1')?.role === 'active' || undefined);
     await waitFor('node steered to gw1', () => status('node1')?.active[0] === 'gw1' || undefined);
+    await waitFor('gw2 standing by', () => status('gw2')?.role === 'standby' || undefined);
     if (SYNC === 'on') {
       expect((await daemonsIn(lab.ns.gw1)).length).toBe(1);
       expect((await daemonsIn(lab.ns.gw2)).length).toBe(1);
