@@ -380,7 +380,8 @@ describe('strait join + member agent against a real broker', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // Four starts of the built CLI, each loading the whole command tree: 45-60 s on a loaded 2-core machine.
+  }, 180_000);
 
   it('rotate-credential: the old credential stops working, the Secret holds the new one, the running agent keeps writing', async () => {
     const [east] = members as [Member];
