@@ -37,6 +37,7 @@ export const ERROR_CATALOG = {
   AGENT_UNREACHABLE: { status: 503, message: 'the Strait node agent is not reachable' },
   AGENT_SOCKET_IN_USE: { status: 409, message: 'another node agent already serves this socket' },
   AGENT_CONFIG_INVALID: { status: 400, message: 'the node agent pool config file is unreadable' },
+  AGENT_STATE_DIR_UNUSABLE: { status: 500, message: 'the node agent cannot write its state directory' },
 
   // ---------------------------------------------------------------- broker
   MALFORMED_JSON: { status: 400, message: 'the request body is not valid JSON' },

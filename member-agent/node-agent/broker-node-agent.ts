@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrokerClient, StraitError } from '../../api/index.js';
 import { FileAllocationStore, IpamEngine, type BlockUsage, type IpamConfig } from '../../ipam/index.js';
@@ -10,6 +10,7 @@ import { poolsFromBroker, type RefusedPool } from './broker-pools.js';
 import { EngineIpamService } from './engine-ipam-service.js';
 import type * as k8s from '@kubernetes/client-node';
 import { startPodKnowledge, type PodGcOptions, type PodKnowledge, type RunningNodeAgent } from './standalone-agent.js';
+import { openStateDir } from './state-dir.js';
 
 export interface BrokerNodeAgentOptions {
   /** e.g. `https://broker.example:8443` */
@@ -58,7 +59,7 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
   const graceMs = o.blockGraceMs ?? 300_000;
   const intervalMs = Math.max(100, o.housekeepingIntervalMs ?? Math.min(graceMs / 2, 30_000));
   const client = new BrokerClient({ baseUrl: o.brokerUrl, token: o.token, ...(o.caPem ? { caPem: o.caPem } : {}) });
-  mkdirSync(o.stateDir, { recursive: true });
+  openStateDir(o.stateDir);
   let local: FileAllocationStore | undefined;
   let server: AgentServer | undefined;
   let kube: PodKnowledge | undefined;

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import type * as k8s from '@kubernetes/client-node';
 import { FileAllocationStore, IpamEngine, type BlockLeaser, type IpamConfig } from '../../ipam/index.js';
 import type { Logger } from '../../host/index.js';
@@ -7,6 +6,7 @@ import { EngineIpamService } from './engine-ipam-service.js';
 import { readPoolConfigFile } from './pool-config-file.js';
 import { NodePodGc } from './pod-gc.js';
 import { NodePodDirectory } from './pod-directory.js';
+import { openStateDir } from './state-dir.js';
 
 export interface StandaloneNodeAgentOptions {
   configFile: string;
@@ -91,7 +91,7 @@ export async function startPodKnowledge(
  */
 export async function startStandaloneNodeAgent(o: StandaloneNodeAgentOptions): Promise<RunningNodeAgent> {
   const config = (await readPoolConfigFile(o.configFile)) as IpamConfig;
-  mkdirSync(o.stateDir, { recursive: true });
+  openStateDir(o.stateDir);
   const store = await FileAllocationStore.open(o.stateDir);
   let server: AgentServer | undefined;
   let kube: PodKnowledge | undefined;
