@@ -15,6 +15,7 @@ export type {
 export { ROUTER_HOST, WAN_SEGMENT, POD_BRIDGE } from './topology/model.js';
 export { resolveTopology, hostAddresses } from './topology/resolve.js';
 export { BUILTIN_TOPOLOGIES, BUILTIN_NAMES } from './topology/builtins.js';
+export { twoGatewaysTopology, TWO_GATEWAYS_NET, egressTopology, EGRESS_NET, cniNodeTopology, cniPod } from './topology/hand-built.js';
 export { loadTopology, topologyFromText, parseTopologySpec, topologySpecSchema } from './topology/load.js';
 export { planLab, stepCommands, describeStep, labNamespaces, switchNetns, SWITCH_BRIDGE, LAB_PHASES } from './lab/plan.js';
 export type { LabStep, LabPhase, PlanOptions, IfRef } from './lab/plan.js';

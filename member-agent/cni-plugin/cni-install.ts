@@ -1,7 +1,7 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError } from '../../api/index.js';
-import { repoRoot } from '../node-agent/cni-lab.js';
+import { repoRoot } from '../node-agent/repo-root.js';
 
 export const DEFAULT_CNI_SOCKET = '/run/strait/node-agent.sock';
 export const CNI_BINARY_NAME = 'strait-ipam';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { run, createLogger } from '../../host/index.js';
 import { AgentServer } from '../node-agent/agent-server.js';
 import { FakeIpamService } from '../node-agent/fake-ipam-service.js';
-import { repoRoot } from '../node-agent/cni-lab.js';
+import { repoRoot } from '../node-agent/repo-root.js';
 import { runPlugin } from './plugin.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'strait-plugin-'));

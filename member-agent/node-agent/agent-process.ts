@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { StraitError } from '../../api/index.js';
 import { startDaemon, stopPid, type DaemonHandle } from '../../host/index.js';
 import { socketAnswers } from './agent-server.js';
-import { repoRoot } from './cni-lab.js';
+import { repoRoot } from './repo-root.js';
 
 export interface AgentProcessOptions {
   configFile: string;

@@ -1,21 +1,14 @@
-import { existsSync, mkdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { deleteNetns, ensureNetns, netnsName, run, runDir, type ExecResult } from '../../host/index.js';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { netnsName, run, runDir, type ExecResult } from '../../host/index.js';
+import { cniNodeTopology, cniPod, labUp, teardownRun, type Lab } from '../../scenarios/index.js';
+import { repoRoot } from './repo-root.js';
 
 /** Where Debian's containernetworking-plugins puts the reference plugins. */
 export const REFERENCE_CNI_DIR = '/usr/lib/cni';
 
-/** The repository root (this file runs from the sources under jest and from dist/ otherwise). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'bin', 'strait-ipam'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the Strait repository root');
-    dir = up;
-  }
-  return dir;
-}
+/** The root finder lives in repo-root.ts (product code needs it without the lab); kept here for the lab's users. */
+export { repoRoot };
 
 export interface CniCallOptions {
   containerId: string;
@@ -34,14 +27,16 @@ export interface CniCallResult extends ExecResult {
 /**
  * A CNI test bench: a "node" network namespace where the reference bridge plugin keeps its bridge (so nothing
  * lands in the root namespace), a CNI_PATH with `strait-ipam` next to the reference plugins, and "pods" as
- * network namespaces. Everything carries the run id and `destroy()` removes all of it.
+ * network namespaces. A thin adapter over the scenarios lab (`cniNodeTopology`, pods added with `addHost`):
+ * everything carries the run id, is recorded in the run's lab state, and `destroy()` (or `strait lab down
+ * <run>` after a crash) removes all of it.
  */
 export class CniLab {
   readonly nodeNs: string;
   readonly dir: string;
   readonly binDir: string;
   readonly cniPath: string;
-  private readonly pods = new Set<string>();
+  private lab: Lab | undefined;
 
   constructor(readonly runId: string) {
     this.nodeNs = netnsName(runId, 'node');
@@ -51,24 +46,27 @@ export class CniLab {
   }
 
   async setup(): Promise<void> {
+    this.lab = await labUp({ topology: cniNodeTopology(), runId: this.runId });
     mkdirSync(this.binDir, { recursive: true });
     const link = join(this.binDir, 'strait-ipam');
     rmSync(link, { force: true });
     symlinkSync(resolve(repoRoot(), 'bin', 'strait-ipam'), link);
-    await ensureNetns(this.nodeNs);
+  }
+
+  private built(): Lab {
+    if (!this.lab) throw new Error(`CNI lab ${this.runId}: call setup() first`);
+    return this.lab;
   }
 
   /** A pod: a fresh network namespace named `st-<run>-<name>`. */
   async createPod(name: string): Promise<string> {
-    const ns = netnsName(this.runId, name);
-    await ensureNetns(ns);
-    this.pods.add(ns);
-    return ns;
+    return (await this.built().addHost(cniPod(name))).netns;
   }
 
   async deletePod(ns: string): Promise<void> {
-    await deleteNetns(ns);
-    this.pods.delete(ns);
+    const name = ns.slice(`st-${this.runId}-`.length);
+    const lab = this.built();
+    if (lab.hosts[name] && name !== 'node') await lab.removeHost(name);
   }
 
   /** Runs a CNI plugin (default: the reference bridge) inside the node namespace, as a runtime would. */
@@ -107,13 +105,9 @@ export class CniLab {
 
   /** Removes every pod namespace, the node namespace (and the bridge and veths in it) and the run's files. */
   async destroy(): Promise<void> {
-    for (const ns of [...this.pods]) await this.deletePod(ns);
-    await deleteNetns(this.nodeNs);
-    rmSync(this.dir, { recursive: true, force: true });
-    // The run directory too, unless something else of this run still lives there.
-    try {
-      rmdirSync(dirname(this.dir));
-    } catch {}
+    if (this.lab) await this.lab.down();
+    else await teardownRun(this.runId);
+    this.lab = undefined;
   }
 }
 

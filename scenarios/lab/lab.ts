@@ -2,11 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { StraitError } from '../../api/index.js';
 import {
   RUN_ID_PATTERN,
+  deleteNetns,
   isAlive,
   listNetns,
   netnsName,
   newRunId,
+  pidsInNetns,
   run,
+  stopPid,
   withNetns,
   type ExecOptions,
   type ExecResult,
@@ -62,6 +65,14 @@ export interface Lab {
   recordDaemon(d: LabDaemon): void;
   /** Records a file outside the run dir that carries the run id (removed by `down`). */
   recordFile(path: string): void;
+  /**
+   * Adds a host to the running lab (a CNI pod that comes and goes): recorded first, so `down` removes it even if
+   * its build fails half-way, then planned and executed like the rest. Only a host whose links stay inside it
+   * (a plugin or test wires it to the others).
+   */
+  addHost(h: Host): Promise<LabHostInfo & { name: string }>;
+  /** Ends the host's processes and removes its namespace (with its links); a host already gone is fine. */
+  removeHost(name: string): Promise<void>;
   down(): Promise<TeardownReport>;
 }
 
@@ -259,12 +270,15 @@ async function waitForMesh(lab: Lab, timeoutMs: number, signal?: AbortSignal): P
 function makeLab(
   runId: string,
   topology: Topology,
-  hosts: Record<string, LabHostInfo>,
+  knownHosts: Record<string, LabHostInfo>,
   update: (fn: (s: LabState) => void) => void,
   timings: Record<string, number>,
   tunnel?: LabTunnel,
 ): Lab {
   const children = new Set<ChildProcess>();
+  // Own copies: hosts added or removed while the lab runs change them (and the state file), not the caller's.
+  const hosts = { ...knownHosts };
+  topology = { ...topology, hosts: [...topology.hosts] };
   const host = (name: string): LabHostInfo & { name: string } => {
     const h = hosts[name];
     if (!h) throw new StraitError('LAB_HOST_NOT_FOUND', `lab ${runId} has no host "${name}"`, { host: name, hosts: Object.keys(hosts) });
@@ -290,6 +304,34 @@ function makeLab(
     },
     recordDaemon: (d) => update((s) => s.daemons.push(d)),
     recordFile: (f) => update((s) => s.files.push(f)),
+    addHost: async (h) => {
+      if (hosts[h.name]) throw new StraitError('INVALID_ARGUMENT', `lab ${runId} already has a host "${h.name}"`, { host: h.name });
+      if (h.interfaces.some((i) => i.segment !== undefined || (i.peer !== undefined && i.peer.host !== h.name))) {
+        throw new StraitError('INVALID_ARGUMENT', `host "${h.name}" has links to other hosts; only self-contained hosts can join a running lab`, { host: h.name });
+      }
+      const info = hostInfo(runId, h);
+      hosts[h.name] = info;
+      topology.hosts.push(h);
+      update((s) => {
+        s.topology.hosts.push(h);
+        s.hosts[h.name] = info;
+        if (!s.namespaces.includes(info.netns)) s.namespaces.push(info.netns);
+      });
+      await executePlan(planLab({ ...topology, hosts: [h], segments: [] }, runId));
+      return { name: h.name, ...info };
+    },
+    removeHost: async (name) => {
+      const ns = host(name).netns;
+      await Promise.all((await pidsInNetns(ns)).map((p) => stopPid(p, 2000)));
+      await deleteNetns(ns);
+      delete hosts[name];
+      topology.hosts = topology.hosts.filter((h) => h.name !== name);
+      update((s) => {
+        s.topology.hosts = s.topology.hosts.filter((h) => h.name !== name);
+        delete s.hosts[name];
+        s.namespaces = s.namespaces.filter((n) => n !== ns);
+      });
+    },
     down: async () => {
       for (const c of children) if (c.pid && isAlive(c.pid)) c.kill('SIGKILL');
       // Drivers first (graceful: daemons remove their sockets and devices), then the sweep catches the rest.

@@ -4,6 +4,8 @@ import { executePlan, type LabStepEvent } from './executor.js';
 import { LAB_PHASES, describeStep, hostRebuildSteps, labNamespaces, planLab, stepCommands } from './plan.js';
 import { resolveTopology } from '../topology/resolve.js';
 import { loadTopology } from '../topology/load.js';
+import { cniNodeTopology, cniPod, egressTopology, twoGatewaysTopology } from '../topology/hand-built.js';
+import type { Topology } from '../topology/model.js';
 
 const RUN = 'ab12cd';
 
@@ -107,5 +109,44 @@ describe('hostRebuildSteps', () => {
     expect(steps.some((s) => 'netns' in s && s.netns === 'st-abc123-c1-gw2')).toBe(false);
     // the switch side of its veths is enslaved and brought up again
     expect(steps.filter((s) => s.kind === 'master').length).toBe(2);
+  });
+});
+
+describe('hand-built topologies (the rooms\' own labs)', () => {
+  const linesOf = (t: Topology): string[] => planLab(t, RUN).flatMap((s) => stepCommands(s).map((a) => a.join(' ')));
+
+  it('two gateways: each direct veth once, the in-gateway pod pair inside one namespace, everything under the run id', () => {
+    const lines = linesOf(twoGatewaysTopology());
+    const veths = lines.filter((l) => l.includes(' type veth '));
+    expect(veths.sort()).toEqual([
+      'ip link add pl0 netns st-ab12cd-gwa type veth peer name pl0 netns st-ab12cd-gwb',
+      'ip link add pod0 netns st-ab12cd-gwa type veth peer name pod1 netns st-ab12cd-gwa',
+      'ip link add pod0 netns st-ab12cd-gwb type veth peer name pod1 netns st-ab12cd-gwb',
+      'ip link add ul0 netns st-ab12cd-gwa type veth peer name ul0 netns st-ab12cd-gwb',
+    ]);
+    expect(lines).toContain('ip -n st-ab12cd-gwb addr add 192.168.77.2/24 dev ul0');
+    expect(lines).toContain('ip -n st-ab12cd-gwa addr add 10.10.1.1/24 dev pod0');
+    expect(lines).toContain('ip -n st-ab12cd-gwa link set pod1 up');
+    expect(lines.some((l) => l.includes('ip_forward'))).toBe(false);
+    for (const l of lines) expect(l).toMatch(/st-ab12cd-/);
+  });
+
+  it('egress: pod, gateways and ext on LAN and WAN switches, the pod routed via gw1, the gateways forwarding', () => {
+    const t = egressTopology();
+    const lines = linesOf(t);
+    expect(labNamespaces(t, RUN).sort()).toEqual(['st-ab12cd-ext', 'st-ab12cd-gw1', 'st-ab12cd-gw2', 'st-ab12cd-pod', 'st-ab12cd-sw-lan', 'st-ab12cd-sw-wan']);
+    expect(lines).toContain('ip -n st-ab12cd-sw-lan link add br0 type bridge');
+    expect(lines).toContain('ip -n st-ab12cd-gw2 addr add 172.31.0.12/24 dev eth1');
+    expect(lines).toContain('ip -n st-ab12cd-pod route replace default via 10.50.0.11');
+    expect(lines.filter((l) => l.includes('ip_forward=1'))).toEqual([expect.stringContaining('st-ab12cd-gw1 '), expect.stringContaining('st-ab12cd-gw2 ')]);
+  });
+
+  it('cni node: one bare namespace; a pod added later is one bare namespace too', () => {
+    expect(linesOf(cniNodeTopology())).toEqual([
+      'ip netns add st-ab12cd-node',
+      'ip -n st-ab12cd-node link set lo up',
+      'ip netns exec st-ab12cd-node sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1',
+    ]);
+    expect(linesOf({ ...cniNodeTopology(), hosts: [cniPod('m1')] })[0]).toBe('ip netns add st-ab12cd-m1');
   });
 });

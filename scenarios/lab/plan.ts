@@ -1,5 +1,5 @@
 import { netnsName } from '../../host/index.js';
-import type { Topology } from '../topology/model.js';
+import type { Host, HostRole, Topology } from '../topology/model.js';
 
 /**
  * The planner: a topology and a run id become an ordered list of small, independent steps. Pure (no I/O),
@@ -84,6 +84,7 @@ export function planLab(topology: Topology, runId: string, opts: PlanOptions = {
     });
   }
 
+  const roleOf = new Map(topology.hosts.map((h) => [h.name, h.role]));
   for (const h of topology.hosts) {
     for (const b of h.bridges) {
       steps.push({ phase: 'bridges', kind: 'bridge', netns: ns(h.name), name: b.name });
@@ -91,8 +92,7 @@ export function planLab(topology: Topology, runId: string, opts: PlanOptions = {
       steps.push({ phase: 'up', kind: 'up', netns: ns(h.name), ifname: b.name });
     }
     for (const i of h.interfaces) {
-      // A direct veth is created once, from the side whose name sorts first (the pod ↔ node pair).
-      if (i.peer && h.role !== 'pod') {
+      if (i.peer && createsVeth(h, i.name, i.peer, roleOf.get(i.peer.host))) {
         steps.push({ phase: 'links', kind: 'veth', a: { netns: ns(h.name), ifname: i.name }, b: { netns: ns(i.peer.host), ifname: i.peer.ifname } });
       }
       if (i.master) steps.push({ phase: 'ports', kind: 'master', netns: ns(h.name), ifname: i.name, bridge: i.master });
@@ -108,6 +108,16 @@ export function planLab(topology: Topology, runId: string, opts: PlanOptions = {
   }
 
   return steps.sort((a, b) => LAB_PHASES.indexOf(a.phase) - LAB_PHASES.indexOf(b.phase));
+}
+
+/**
+ * A direct veth is created once: from the node side of a pod ↔ node pair, and between any other two ends
+ * (two gateways' underlay, or both ends in one host standing in for a LAN) from the end that sorts first.
+ */
+function createsVeth(h: Host, ifname: string, peer: { host: string; ifname: string }, peerRole: HostRole | undefined): boolean {
+  if (h.role === 'pod') return false;
+  if (peerRole === 'pod') return true;
+  return `${h.name}/${ifname}` < `${peer.host}/${peer.ifname}`;
 }
 
 /** The commands one step runs (pure, so the plan can be printed and tested as command lines). */

@@ -59,7 +59,7 @@ export interface Interface {
   mtu?: number;
   /** Attached to this segment's bridge (in the segment's switch namespace). */
   segment?: string;
-  /** Or a veth straight to another host (pod ↔ node). */
+  /** Or a veth straight to another host (pod ↔ node, gateway ↔ gateway), or to this same host (a stand-in LAN). */
   peer?: { host: string; ifname: string };
   /** Enslaved to a bridge inside this host (node side of a pod veth). */
   master?: string;
