@@ -158,7 +158,6 @@ export function gatewayAgentDaemonSet(o: WorkloadOptions): k8s.V1DaemonSet {
         metadata: podMeta(component, o),
         spec: {
           serviceAccountName: serviceAccountName(component),
-          automountServiceAccountToken: false,
           nodeSelector: { 'strait.io/gateway': 'true' },
           hostNetwork: true,
           dnsPolicy: 'ClusterFirstWithHostNet',

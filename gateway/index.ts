@@ -34,3 +34,8 @@ export { peerId } from './tunnels/tunnel-peers.js';
 export type { TunnelKeeperStatus } from './tunnels/tunnel-keeper.js';
 // Member agent: the key under which a policy's egress IP is leased.
 export { policyKey } from './egress/egress-resolve.js';
+// The live pods egress selectors resolve over: the member-agent room implements the view with informers (it owns the
+// Kubernetes client) and the CLI hands it to the agents (`AgentClusterAccess`).
+export { podInfoOf, namespaceInfoOf, samePodInfo, type EgressClusterView, type PodObject, type NamespaceObject } from './egress/egress-pods.js';
+export type { PodInfo, NamespaceInfo } from './egress/egress-resolve.js';
+export type { AgentClusterAccess } from './agents/agent-main.js';

@@ -1,8 +1,25 @@
 import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
-import { runGatewayAgent, runNodeSteer } from '../../gateway/index.js';
+import { runGatewayAgent, runNodeSteer, type AgentClusterAccess } from '../../gateway/index.js';
+import { createLogger } from '../../host/index.js';
+import { gatewayAgentAccess, KubeEgressClusterView, loadKubeConfig, nodeAgentAccess } from '../../member-agent/index.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/**
+ * The cluster's live pods for egress selectors: `--kubeconfig`, or the in-cluster config inside a pod; none
+ * otherwise (the agent says so: selector policies then select nothing). A node watches only its own pods.
+ */
+function clusterAccess(o: { kubeconfig?: string }, component: 'gateway' | 'node-steer', name: string): AgentClusterAccess | undefined {
+  if (!o.kubeconfig && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
+  const kubeConfig = loadKubeConfig(o.kubeconfig);
+  const log = createLogger(`${component}:${name}`);
+  return {
+    view: component === 'gateway'
+      ? new KubeEgressClusterView({ kubeConfig, access: gatewayAgentAccess(), log })
+      : new KubeEgressClusterView({ kubeConfig, access: nodeAgentAccess(), nodeName: name, log }),
+  };
+}
 
 /**
  * `strait gateway …` (runs on every gateway candidate) and `strait node-steer …` (runs on every node). Both run in
@@ -36,8 +53,9 @@ export function registerGatewayCommands(program: Command): void {
     .option('--egress-from-broker', 'read this cluster\'s EgressGateway/EgressPolicy/EgressClusterPolicy objects from the broker and follow changes (instead of --egress-config)')
     .option('--egress-gateway <name>', 'with --egress-from-broker: the EgressGateway this candidate serves (default: the first listing it)')
     .addOption(new Option('--conntrack-sync <mode>', 'replicate egress conntrack state to the other candidates with conntrackd (FT-FW), so TCP flows survive a failover: auto = when conntrackd works here').choices(['auto', 'on', 'off']).default('auto'))
+    .option('--kubeconfig <file>', 'read the cluster\'s Pods and Namespaces (egress podSelector / namespaceSelector) with this kubeconfig (in a pod: the in-cluster config by default)')
     .action(async (o) => {
-      await runGatewayAgent({ ...o, runId: o.runId });
+      await runGatewayAgent({ ...o, runId: o.runId }, clusterAccess(o, 'gateway', o.name));
     });
 
   program
@@ -58,7 +76,8 @@ export function registerGatewayCommands(program: Command): void {
     .option('--token <token>', 'broker credential (the cluster\'s)')
     .option('--probe-port <port>', 'UDP port of the gateways\' probe responders')
     .option('--status-file <file>', 'rewrite this JSON file with the agent status on every change')
+    .option('--kubeconfig <file>', 'read this node\'s Pods (--name is the node name) and the Namespaces for egress selectors with this kubeconfig (in a pod: the in-cluster config by default)')
     .action(async (o) => {
-      await runNodeSteer(o);
+      await runNodeSteer(o, clusterAccess(o, 'node-steer', o.name));
     });
 }

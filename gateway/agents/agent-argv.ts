@@ -53,6 +53,8 @@ export interface GatewayAgentOptions {
   readonly egressGateway?: string;
   /** conntrackd state replication between the candidates (default auto: when installed and working). */
   readonly conntrackSync?: 'auto' | 'on' | 'off';
+  /** The cluster's API (pods and namespaces for egress selectors). */
+  readonly kubeconfig?: string;
 }
 
 export interface NodeSteerOptions {
@@ -75,6 +77,8 @@ export interface NodeSteerOptions {
   readonly egressFromBroker?: boolean;
   readonly broker?: string;
   readonly token?: string;
+  /** The cluster's API (this node's pods and the namespaces, for egress selectors). */
+  readonly kubeconfig?: string;
 }
 
 export const DEFAULT_PROBE_PORT = 4801;
@@ -113,7 +117,7 @@ export function gatewayAgentArgv(o: GatewayAgentOptions): string[] {
     ...opt('--tunnel', o.tunnel), ...opt('--state-dir', o.stateDir), ...opt('--tunnel-key-file', o.tunnelKeyFile),
     ...opt('--underlay-dev', o.underlayDev), ...opt('--tunnel-status-file', o.tunnelStatusFile),
     ...(o.egressFromBroker ? ['--egress-from-broker'] : []), ...opt('--egress-gateway', o.egressGateway),
-    ...opt('--conntrack-sync', o.conntrackSync),
+    ...opt('--conntrack-sync', o.conntrackSync), ...opt('--kubeconfig', o.kubeconfig),
   ];
 }
 
@@ -130,6 +134,7 @@ export function nodeSteerArgv(o: NodeSteerOptions): string[] {
     ...opt('--dev', o.dev), ...opt('--egress-config', o.egressConfig), ...opt('--probe-port', o.probePort),
     ...opt('--status-file', o.statusFile), ...(o.clusterCidrs ?? []).flatMap((c) => ['--cluster-cidr', c]),
     ...(o.egressFromBroker ? ['--egress-from-broker'] : []), ...opt('--broker', o.broker), ...opt('--token', o.token),
+    ...opt('--kubeconfig', o.kubeconfig),
   ];
 }
 

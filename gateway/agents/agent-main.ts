@@ -11,7 +11,8 @@ import { LinuxNodeRoutes } from '../egress/node-routes-linux.js';
 import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress, type LiveNodeEgressConfig } from '../egress/egress-broker-datapath.js';
 import { egressLeaseOwner, egressPoolName } from '../egress/egress-broker-objects.js';
 import { EgressBrokerSource } from '../egress/egress-broker-source.js';
-import { resolveEgressFile } from '../egress/egress-file.js';
+import { EgressFileSource } from '../egress/egress-file-source.js';
+import type { EgressClusterView } from '../egress/egress-pods.js';
 import type { ResolvedEgress } from '../egress/egress-resolve.js';
 import type { GatewayMode } from '../failover/election.js';
 import { GatewayAgent } from './gateway-agent.js';
@@ -124,30 +125,41 @@ function operstateOk(devs: readonly (string | undefined)[]): () => boolean {
     });
 }
 
-async function loadEgress(file: string | undefined, clusterCidrs: readonly string[], broker: BrokerClient | undefined, cluster: string): Promise<ResolvedEgress | undefined> {
-  if (!file) return undefined;
-  // With a broker, pool IPs are broker address leases from the pool named after the EgressGateway.
-  const lease = broker
-    ? async (policy: string, gateway: string, family: 'ipv4' | 'ipv6') =>
-        (await broker.leaseAddress(egressPoolName(gateway, family), { owner: egressLeaseOwner(cluster, policy), cluster })).ip
-    : undefined;
-  return resolveEgressFile(file, { clusterCidrs }, lease);
+/**
+ * What the agents reach the cluster's API with (built by the CLI from `--kubeconfig` or the in-cluster config,
+ * where the Kubernetes client lives): the live pods and namespaces egress selectors resolve over.
+ */
+export interface AgentClusterAccess {
+  readonly view: EgressClusterView;
 }
 
-/** `--egress-from-broker`: the cluster's egress objects at the broker, resolved and then followed by watch. */
-async function brokerEgress(
+/**
+ * The agent's egress objects, resolved over the live pods and followed: from the broker (`--egress-from-broker`,
+ * followed by watch) or from a file (`--egress-config`); undefined when neither is given. Pool IPs from a file are
+ * broker address leases when there is a broker, else the lowest free pool IP.
+ */
+function egressSource(
   f: { egressFromBroker?: boolean; egressConfig?: string; cluster: string; clusterCidr?: string[] },
   broker: BrokerClient | undefined,
+  view: EgressClusterView | undefined,
   log: Logger,
   onChange: (r: ResolvedEgress) => Promise<void>,
-): Promise<EgressBrokerSource | undefined> {
-  if (!f.egressFromBroker) return undefined;
-  if (f.egressConfig) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --egress-config or --egress-from-broker, not both');
+): EgressBrokerSource | EgressFileSource | undefined {
+  if (f.egressFromBroker && f.egressConfig) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --egress-config or --egress-from-broker, not both');
+  if (!f.egressFromBroker && !f.egressConfig) return undefined;
+  if (!view) log.warn('no --kubeconfig and not in a pod: podSelector / namespaceSelector policies select no pods (podSubnet policies work)');
+  const apply = (r: ResolvedEgress): Promise<void> => onChange(r).catch((e: unknown) => log.error({ err: e }, 'applying the new egress resolution failed'));
+  const common = { clusterCidrs: f.clusterCidr ?? [], log, onChange: apply, ...(view ? { view } : {}) };
+  if (f.egressConfig) {
+    const cluster = f.cluster;
+    const lease = broker
+      ? async (policy: string, gateway: string, family: 'ipv4' | 'ipv6') =>
+          (await broker.leaseAddress(egressPoolName(gateway, family), { owner: egressLeaseOwner(cluster, policy), cluster })).ip
+      : undefined;
+    return new EgressFileSource({ file: f.egressConfig, ...common, ...(lease ? { lease } : {}) });
+  }
   if (!broker) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-from-broker needs --broker');
-  return new EgressBrokerSource({
-    cluster: f.cluster, broker, clusterCidrs: f.clusterCidr ?? [], log,
-    onChange: (r) => onChange(r).catch((e: unknown) => log.error({ err: e }, 'applying the new egress objects failed')),
-  });
+  return new EgressBrokerSource({ cluster: f.cluster, broker, ...common });
 }
 
 function statusWriter(file: string | undefined, log: Logger): AgentStatusWriter | undefined {
@@ -189,7 +201,7 @@ async function startConntrackSync(
   return undefined;
 }
 
-export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
+export async function runGatewayAgent(f: GatewayCliFlags, cluster?: AgentClusterAccess): Promise<void> {
   const log = createLogger(`gateway:${f.name}`);
   const profile = profileByName(f.profile);
   parseLeaseStores(f.leaseRedis); // bad flags fail before anything starts
@@ -226,22 +238,24 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
       : undefined;
   // Set once the datapath exists; the source reports changes only after start() returned.
   const ref: { live?: LiveGatewayEgress; egw?: string } = {};
-  const source = await brokerEgress(f, broker, log, async (r) => {
+  const source = egressSource(f, broker, cluster?.view, log, async (r) => {
     if (ref.live && ref.egw) await ref.live.update(gatewayEgressConfig(r, ref.egw));
   });
-  const resolved = source ? await source.start() : await loadEgress(f.egressConfig, f.clusterCidr ?? [], broker, f.cluster);
-  if (!source) for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, err: e.error }, e.error.message);
+  const resolved = await source?.start();
   const egwName = f.egressGateway ?? resolved?.gateways.find((g) => g.candidates.length === 0 || g.candidates.includes(f.name))?.name;
   const egw = egwName ? (resolved?.gateways.find((g) => g.name === egwName) ?? { name: egwName, candidates: [], egressIps: [] }) : undefined;
-  if (source && !egw) {
+  if (source instanceof EgressBrokerSource && !egw) {
     await source.stop();
     throw new StraitError('GATEWAY_INVALID_CONFIG', `no EgressGateway of cluster ${f.cluster} at the broker lists ${f.name}; give --egress-gateway NAME`);
   }
   if (resolved && (!f.wanDev || !f.lanDev)) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-config / --egress-from-broker need --wan-dev and --lan-dev');
   const leases = leaseStoreFromFlags(f.leaseRedis, profile, log);
   const linuxEgress = new LinuxGatewayEgress({ runId: f.runId, name: f.name, wanDev: f.wanDev ?? 'none', lanDev: f.lanDev ?? 'none' });
-  // From the broker, the agent's egress config is a live object: new policies change its rules and IPs in place.
-  const live = source && resolved && egw ? new LiveGatewayEgress(linuxEgress, gatewayEgressConfig(resolved, egw.name)) : undefined;
+  // The agent's egress config is a live object: new policies at the broker and pods that start or stop matching a
+  // selector change its rules and IPs in place.
+  // Built from the source's latest resolution: a pod change since start() would otherwise be lost (the source
+  // reported it while there was no datapath to update yet).
+  const live = source && resolved && egw ? new LiveGatewayEgress(linuxEgress, gatewayEgressConfig(source.resolved ?? resolved, egw.name)) : undefined;
   ref.live = live;
   ref.egw = egw?.name;
   const egress = live ?? linuxEgress;
@@ -316,7 +330,7 @@ export async function runGatewayAgent(f: GatewayCliFlags): Promise<void> {
   broker?.close();
 }
 
-export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
+export async function runNodeSteer(f: NodeSteerCliFlags, cluster?: AgentClusterAccess): Promise<void> {
   const log = createLogger(`node-steer:${f.name}`);
   const profile = profileByName(f.profile);
   const status = statusWriter(f.statusFile, log);
@@ -328,16 +342,17 @@ export async function runNodeSteer(f: NodeSteerCliFlags): Promise<void> {
   const probePort = parsePort(f.probePort);
   const broker = f.broker ? new BrokerClient({ baseUrl: f.broker, token: f.token, timeoutMs: 3000 }) : undefined;
   const ref: { live?: LiveNodeEgress } = {};
-  const source = await brokerEgress(f, broker, log, async (r) => {
+  // The node resolves over its own pods only (the view the CLI built for it watches spec.nodeName): it steers
+  // only traffic its pods send. Pool IPs do not matter on a node (it steers, the gateway translates).
+  const source = egressSource(f, f.egressFromBroker ? broker : undefined, cluster?.view, log, async (r) => {
     await ref.live?.update(r.rules);
   });
-  const resolved = source ? await source.start() : await loadEgress(f.egressConfig, f.clusterCidr ?? [], undefined, f.cluster);
-  if (!source) for (const e of resolved?.errors ?? []) log.warn({ policy: e.policy, err: e.error }, e.error.message);
+  const resolved = await source?.start();
   if ((resolved || (f.remoteCidr ?? []).length) && !f.dev) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --dev (the underlay device towards the gateways)');
   const o = { runId: f.runId, dev: f.dev ?? 'none' };
   const routes = new LinuxNodeRoutes(o);
   const linuxEgress = new LinuxNodeEgress(o);
-  const egressCfg: LiveNodeEgressConfig | undefined = resolved ? { rules: [...resolved.rules], candidates: [...candidates], clusterCidrs: [...(f.clusterCidr ?? [])] } : undefined;
+  const egressCfg: LiveNodeEgressConfig | undefined = resolved ? { rules: [...(source?.resolved ?? resolved).rules], candidates: [...candidates], clusterCidrs: [...(f.clusterCidr ?? [])] } : undefined;
   const live = source && egressCfg ? new LiveNodeEgress(linuxEgress, egressCfg) : undefined;
   ref.live = live;
   const egress = live ?? linuxEgress;

@@ -85,8 +85,10 @@ export class RecordingGatewayEgress implements GatewayEgress {
 
   apply(config: GatewayEgressConfig): Promise<void> {
     this.calls.push({ op: 'apply', args: config, at: this.clock() });
+    // Same egress IPs, other rules: live IPs stay live (the Linux datapath swaps only its rules then).
+    const same = [...this.managed].sort().join(',') === [...config.egressIps].sort().join(',');
     this.managed = new Set(config.egressIps);
-    this.liveUntil.clear();
+    if (!same) this.liveUntil.clear();
     return Promise.resolve();
   }
 

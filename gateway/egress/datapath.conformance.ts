@@ -92,5 +92,20 @@ export function datapathConformance(name: string, setup: () => Promise<DatapathU
       expect(await dp.gatewayEgress.live()).toEqual([]); // the fence ran out on its own
       await dp.gatewayEgress.clear();
     });
+
+    it('GatewayEgress: new rules with the same egress IPs keep the live ones live; other IPs start dark', async () => {
+      const [e1, e2] = CONFORMANCE_NET.eips as [string, string];
+      await dp.gatewayEgress.apply({ rules: [rule()], egressIps: [e1, e2] });
+      await dp.gatewayEgress.serve([e1], dp.now() + 10_000);
+      // A pod started matching: its address joins the rule's sources. Nothing else changes, so e1 stays live.
+      await dp.gatewayEgress.apply({ rules: [rule({ sources: ['10.77.0.2/32', '10.77.0.3/32'] })], egressIps: [e1, e2] });
+      expect(await dp.gatewayEgress.live()).toEqual([e1]);
+      await dp.gatewayEgress.apply({ rules: [], egressIps: [e1, e2] });
+      expect(await dp.gatewayEgress.live()).toEqual([e1]);
+      // Another set of egress IPs is a new config: nothing is live until served.
+      await dp.gatewayEgress.apply({ rules: [rule()], egressIps: [e1] });
+      expect(await dp.gatewayEgress.live()).toEqual([]);
+      await dp.gatewayEgress.clear();
+    });
   });
 }

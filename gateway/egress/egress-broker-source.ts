@@ -3,6 +3,7 @@ import type { EgressObjects } from './egress-file.js';
 import { egressLeaseOwner, egressObjectsFromBroker, egressPoolName, egressRecordKey } from './egress-broker-objects.js';
 import { resolveEgress, type EgressInputs, type ResolvedEgress } from './egress-resolve.js';
 import { createCoalescingRun, type Logger } from '../../host/index.js';
+import type { EgressClusterView } from './egress-pods.js';
 
 /** The broker calls the source uses (BrokerClient has them). */
 export interface EgressBrokerClient {
@@ -23,6 +24,8 @@ export interface EgressBrokerSourceOptions {
   readonly onChange?: (r: ResolvedEgress) => Promise<void> | void;
   /** While a policy still waits for a pool IP (pool missing, exhausted, broker down), retry this often (default 3 s). */
   readonly retryMs?: number;
+  /** The live pods and namespaces podSelector / namespaceSelector resolve over; without it they match nothing. */
+  readonly view?: EgressClusterView;
 }
 
 const KINDS = new Set(['EgressGateway', 'EgressPolicy', 'EgressClusterPolicy']);
@@ -71,6 +74,8 @@ export class EgressBrokerSource {
   private retry: NodeJS.Timeout | undefined;
   /** Pool IPs the broker leased, by policy|gateway|family: kept while the broker cannot answer (see resolve). */
   private readonly leased = new Map<string, string>();
+  /** Set by broker events: the next resolution asks the broker for every lease again (not only for new policies). */
+  private objectsChanged = true;
 
   constructor(private readonly o: EgressBrokerSourceOptions) {}
 
@@ -84,6 +89,8 @@ export class EgressBrokerSource {
    * is retried every second: an agent needs its egress objects before it may serve any egress IP.
    */
   async start(): Promise<ResolvedEgress> {
+    // Pods first: the first resolution must already select them, or the datapath would start without them.
+    await this.o.view?.start(() => void this.sync());
     let rv: string | undefined;
     for (let attempt = 1; rv === undefined; attempt++) {
       try {
@@ -98,7 +105,10 @@ export class EgressBrokerSource {
     await this.resolve(false);
     this.loop = followBroker({
       since: rv, watch: (since, f, signal) => this.o.broker.watch(since, f, signal), relist: () => this.relist(),
-      onEvent: (e) => this.onEvent(e), onRelisted: () => void this.sync(), stopped: () => this.stopped, signal: this.abort.signal,
+      onEvent: (e) => this.onEvent(e), onRelisted: () => {
+        this.objectsChanged = true;
+        void this.sync();
+      }, stopped: () => this.stopped, signal: this.abort.signal,
       onBreak: (e) => this.o.log.warn({ err: e }, 'egress: broker watch broke; re-listing'),
     });
     this.retry = setInterval(() => {
@@ -112,6 +122,7 @@ export class EgressBrokerSource {
     this.stopped = true;
     if (this.retry) clearInterval(this.retry);
     this.abort.abort();
+    await this.o.view?.stop();
     await this.loop?.catch(() => undefined);
     await this.syncs.current?.catch(() => undefined);
   }
@@ -133,6 +144,7 @@ export class EgressBrokerSource {
     const k = egressRecordKey(e.kind, o);
     if (e.type === 'DELETED') this.objects.delete(k);
     else this.objects.set(k, e.object as unknown as BrokerEgressGateway);
+    this.objectsChanged = true;
     void this.sync();
   }
 
@@ -148,8 +160,14 @@ export class EgressBrokerSource {
       policies: [...this.objects.entries()].filter(([k]) => k.startsWith('EgressPolicy/')).map(([, v]) => v as BrokerEgressPolicy),
       clusterPolicies: [...this.objects.entries()].filter(([k]) => k.startsWith('EgressClusterPolicy/')).map(([, v]) => v as BrokerEgressClusterPolicy),
     });
-    const r = await resolveEgressWithLeases(objs, { clusterCidrs: this.o.clusterCidrs ?? [] }, async (policy, gateway, family) => {
+    // A pod or namespace change alone leaves every policy's lease as it was: the IPs leased before are used
+    // without a broker round trip, so a relabel reaches the datapath at watch latency, broker or not.
+    const askBroker = this.objectsChanged;
+    this.objectsChanged = false;
+    const r = await resolveEgressWithLeases(objs, { clusterCidrs: this.o.clusterCidrs ?? [], ...this.o.view?.snapshot() }, async (policy, gateway, family) => {
       const k = `${policy}|${gateway}|${family}`;
+      const cached = this.leased.get(k);
+      if (!askBroker && cached !== undefined) return cached;
       try {
         const ip = (await this.o.broker.leaseAddress(egressPoolName(gateway, family), { owner: egressLeaseOwner(this.o.cluster, policy), cluster: this.o.cluster })).ip;
         this.leased.set(k, ip);

@@ -3,6 +3,7 @@ import { parseAllDocuments } from 'yaml';
 import { StraitError } from '../../api/index.js';
 import type { EgressClusterPolicy, EgressGateway, EgressPolicy } from '../../crds/index.js';
 import { EgressClusterPolicySpec, EgressGatewaySpec, EgressPolicySpec } from '../../crds/index.js';
+import { specSelectorProblems } from './egress-selector.js';
 import { pickPoolIp, policyKey, resolveEgress, type EgressInputs, type ResolvedEgress } from './egress-resolve.js';
 
 /** The Egress objects in a YAML/JSON file (multi-document), validated with the CRD schemas. */
@@ -25,6 +26,10 @@ export function parseEgressObjects(text: string, source = 'egress config'): Egre
       if (o.kind === 'EgressGateway') out.gateways.push({ apiVersion: 'egress.strait.io/v1alpha1', kind: o.kind, metadata: meta, spec: EgressGatewaySpec.parse(o.spec) });
       else if (o.kind === 'EgressPolicy') out.policies.push({ apiVersion: 'egress.strait.io/v1alpha1', kind: o.kind, metadata: { namespace: 'default', ...meta }, spec: EgressPolicySpec.parse(o.spec) });
       else if (o.kind === 'EgressClusterPolicy') out.clusterPolicies.push({ apiVersion: 'egress.strait.io/v1alpha1', kind: o.kind, metadata: meta, spec: EgressClusterPolicySpec.parse(o.spec) });
+      // What Kubernetes would refuse in a selector refuses the whole file, like any other invalid field: an agent
+      // must not start with a policy that silently matches nothing.
+      const problems = specSelectorProblems(o.spec);
+      if (problems.length) throw new Error(`malformed selector: ${problems.join('; ')}`);
     } catch (e) {
       throw bad(e);
     }

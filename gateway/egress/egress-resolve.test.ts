@@ -78,6 +78,52 @@ describe('resolveEgress', () => {
     });
   }
 
+  it('a selector policy keeps its egress IP while no pod matches; a matching pod only adds sources', () => {
+    const leased = new Map([['billing/p', { ipv4: '172.30.0.100' }]]);
+    const policies = [pol('p', 'billing', { appliedTo: { podSelector: { matchLabels: { app: 'nothing-yet' } } }, destSubnet: ['203.0.113.0/24'] })];
+    const none = resolveEgress({ gateways: [gw('egw', { clusterDefault: true })], pods, namespaces, policies, leased });
+    expect([none.rules, none.pending, none.gateways[0]?.egressIps]).toEqual([[], [], ['172.30.0.100']]);
+    const unleased = resolveEgress({ gateways: [gw('egw', { clusterDefault: true })], pods, namespaces, policies });
+    expect(unleased.pending).toEqual([{ policy: 'billing/p', gateway: 'egw', family: 'ipv4' }]); // leased before any pod matches
+    const later = resolveEgress({
+      gateways: [gw('egw', { clusterDefault: true })], namespaces, policies, leased,
+      pods: [...pods, { namespace: 'billing', name: 'new', labels: { app: 'nothing-yet' }, ips: ['10.1.0.9'] }],
+    });
+    expect(later.rules.map((r) => [r.sources, r.egressIp])).toEqual([[['10.1.0.9/32'], '172.30.0.100']]);
+    expect(later.gateways[0]?.egressIps).toEqual(['172.30.0.100']);
+  });
+
+  it('namespaceSelector follows namespace labels; kubernetes.io/metadata.name selects by name', () => {
+    const cp = cpol('by-name', { appliedTo: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } } }, egressIP: { useNodeIP: true, allocatorPolicy: 'default' } });
+    const withName = namespaces.map((n) => ({ ...n, labels: { ...n.labels, 'kubernetes.io/metadata.name': n.name } }));
+    expect(resolveEgress({ gateways: [gw('egw', { clusterDefault: true })], pods, namespaces: withName, clusterPolicies: [cp] }).rules.map((r) => r.sources)).toEqual([['10.1.0.7/32']]);
+    const prod = cpol('prod', { appliedTo: { namespaceSelector: { matchExpressions: [{ key: 'env', operator: 'In', values: ['prod'] }] } }, egressIP: { useNodeIP: true, allocatorPolicy: 'default' } });
+    const relabelled = namespaces.map((n) => (n.name === 'shop' ? { ...n, labels: { env: 'prod' } } : n));
+    expect(resolveEgress({ gateways: [gw('egw', { clusterDefault: true })], pods, namespaces, clusterPolicies: [prod] }).rules.map((r) => r.sources)).toEqual([['10.1.0.8/32']]);
+    expect(resolveEgress({ gateways: [gw('egw', { clusterDefault: true })], pods, namespaces: relabelled, clusterPolicies: [prod] }).rules.map((r) => r.sources)).toEqual([['10.1.0.7/32', '10.1.0.8/32']]);
+  });
+
+  const malformed: { name: string; podSelector?: object; namespaceSelector?: object; says: string }[] = [
+    { name: 'In without values', podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: [] }] }, says: 'appliedTo.podSelector.matchExpressions[0]: operator In needs at least one value' },
+    { name: 'Exists with values', podSelector: { matchExpressions: [{ key: 'app', operator: 'Exists', values: ['x'] }] }, says: 'operator Exists takes no values' },
+    { name: 'bad label key', podSelector: { matchLabels: { 'app name': 'web' } }, says: 'label key "app name"' },
+    { name: 'bad key prefix', podSelector: { matchLabels: { 'Example.COM/app': 'web' } }, says: 'the prefix must be a DNS subdomain' },
+    { name: 'bad label value', podSelector: { matchLabels: { app: 'web server' } }, says: 'label value "web server" of app' },
+    { name: 'value too long', namespaceSelector: { matchLabels: { env: 'x'.repeat(64) } }, says: 'appliedTo.namespaceSelector.matchLabels' },
+    { name: 'unknown operator', podSelector: { matchExpressions: [{ key: 'app', operator: 'Gt', values: ['1'] }] }, says: 'unknown operator "Gt"' },
+  ];
+  for (const m of malformed) {
+    it(`a malformed selector is refused with a clear error and nothing of that policy applies: ${m.name}`, () => {
+      const bad = cpol('bad', { appliedTo: { ...(m.podSelector ? { podSelector: m.podSelector } : {}), ...(m.namespaceSelector ? { namespaceSelector: m.namespaceSelector } : {}) } as EgressClusterPolicy['spec']['appliedTo'], egressIP: { useNodeIP: true, allocatorPolicy: 'default' } });
+      const good = pol('good', 'billing', { appliedTo: { podSelector: { matchLabels: { app: 'billing' } } }, egressIP: { useNodeIP: true, allocatorPolicy: 'default' } });
+      const r = resolveEgress({ gateways: [gw('egw', { clusterDefault: true })], pods, namespaces, policies: [good], clusterPolicies: [bad] });
+      const err = r.errors.find((e) => e.policy === 'bad')?.error;
+      expect(err?.code).toBe('EGRESS_INVALID_POLICY');
+      expect(err?.message).toContain(m.says);
+      expect(r.rules.map((x) => x.policy)).toEqual(['billing/good', 'billing/good']);
+    });
+  }
+
   it('pickPoolIp takes the lowest free address and reports exhaustion', () => {
     const g = gw('egw');
     expect(pickPoolIp(g, 'ipv4', new Set())).toBe('172.30.0.100');

@@ -1,5 +1,6 @@
 import { StraitError } from '../../api/index.js';
 import type { EgressClusterPolicy, EgressGateway, EgressPolicy } from '../../crds/index.js';
+import { selectorProblems } from './egress-selector.js';
 import { formatIp, matchesSelector, parseCidr, parseIp, parseIpSpec, rangesContain, type IpFamily, type IpRange } from '../../ipam/index.js';
 
 /**
@@ -144,6 +145,13 @@ export function resolveEgress(input: EgressInputs): ResolvedEgress {
           throw new StraitError('EGRESS_INVALID_POLICY', `bad CIDR ${c}`, { policy: p.key, cidr: c }, { cause: e });
         }
       }
+      const selectorErrors = [
+        ...selectorProblems(at.podSelector, 'appliedTo.podSelector'),
+        ...selectorProblems(p.namespaceSelector, 'appliedTo.namespaceSelector'),
+      ];
+      if (selectorErrors.length) {
+        throw new StraitError('EGRESS_INVALID_POLICY', `malformed selector: ${selectorErrors.join('; ')}`, { policy: p.key, problems: selectorErrors });
+      }
       let sources: string[];
       if (podSubnet) sources = [...podSubnet];
       else {
@@ -154,9 +162,22 @@ export function resolveEgress(input: EgressInputs): ResolvedEgress {
         });
         sources = pods.flatMap((pod) => pod.ips.map(hostCidr)).sort();
       }
-      for (const family of ['ipv4', 'ipv6'] as const) {
+      // The families a policy serves do not depend on which pods match right now: a selector policy keeps its
+      // egress IP while no pod matches, so a pod that starts matching only changes the SNAT and steering rules
+      // (no lease, no address move, no ARP announcement on the way). A subnet policy serves its subnets' families;
+      // a selector policy those of its fixed IPs, else every family its gateway has a pool for (useNodeIP: both).
+      const families = podSubnet
+        ? (['ipv4', 'ipv6'] as const).filter((f) => podSubnet.some((c) => familyOf(c) === f))
+        : eip.ipv4 || eip.ipv6
+          ? (['ipv4', 'ipv6'] as const).filter((f) => (f === 'ipv4' ? eip.ipv4 : eip.ipv6))
+          : eip.useNodeIP
+            ? (['ipv4', 'ipv6'] as const)
+            : (['ipv4', 'ipv6'] as const).filter((f) => poolRanges(gw, f).length > 0);
+      if (!podSubnet && families.length === 0) {
+        throw new StraitError('EGRESS_POOL_EXHAUSTED', `egress gateway ${gwName} has no pool`, { policy: p.key, gateway: gwName });
+      }
+      for (const family of families) {
         const famSources = sources.filter((s) => familyOf(s) === family);
-        if (famSources.length === 0) continue;
         const dests = (p.spec.destSubnet ?? []).filter((d) => familyOf(d) === family);
         if ((p.spec.destSubnet ?? []).length > 0 && dests.length === 0) continue;
         let egressIp: string | 'node' | undefined;
@@ -186,6 +207,8 @@ export function resolveEgress(input: EgressInputs): ResolvedEgress {
           set.add(egressIp);
           eipsByGw.set(gwName, set);
         }
+        // No pod matches in this family right now: the IP stays served, there is just nothing to steer or SNAT.
+        if (famSources.length === 0) continue;
         rules.push({
           policy: p.key, gateway: gwName, family, priority: p.spec.priority ?? 100, sources: famSources,
           destinations: dests.length > 0 ? dests : [family === 'ipv4' ? '0.0.0.0/0' : '::/0'],

@@ -1,6 +1,7 @@
 import { ifName } from '../../host/index.js';
 import { EGRESS_GATEWAY_DEV_ADDR, EGRESS_VNI, EGRESS_VXLAN_PORT, gatewayVxlanMac } from '../tunnels/vxlan-identity.js';
 import type { GatewayEgress, GatewayEgressConfig } from './datapath.js';
+import type { EgressRule } from './egress-resolve.js';
 import { eipFenceLive } from './eip-fence.js';
 import { GarpAnnouncer } from './garp-announcer.js';
 import { exec, set, type LinuxDatapathOptions } from './linux-exec.js';
@@ -14,6 +15,8 @@ import { NftSession } from './nft-session.js';
  */
 export class LinuxGatewayEgress implements GatewayEgress {
   private egressIps: string[] = [];
+  /** The config this instance applied last (undefined: none yet, or cleared): a rules-only change keeps the sets. */
+  private applied: GatewayEgressConfig | undefined;
   private readonly liveUntil = new Map<string, number>();
   private readonly nft: NftSession;
   private readonly garp: GarpAnnouncer;
@@ -42,6 +45,19 @@ export class LinuxGatewayEgress implements GatewayEgress {
   }
 
   async apply(config: GatewayEgressConfig): Promise<void> {
+    const before = this.applied;
+    if (before && sameIps(before.egressIps, config.egressIps)) {
+      // Only the rules changed (a pod started or stopped matching a selector): swap the SNAT and fence rules in one
+      // transaction and keep the sets, so every live egress IP stays live. Rebuilding the table would take the
+      // fence down (nothing live) until the agent's next serve: a blip for every flow on every pod change.
+      // The table went missing under us (flushed by hand): fall through and rebuild it.
+      const swapped = await exec(['nft', '-f', '-'], this.o, this.ruleSwapScript(config), true);
+      if (swapped.code === 0) {
+        this.applied = { rules: [...config.rules], egressIps: [...config.egressIps] };
+        await this.forgetMovedFlows(before.rules, config.rules);
+        return;
+      }
+    }
     this.egressIps = [...config.egressIps];
     this.liveUntil.clear(); // the tables are rebuilt below: nothing is live afterwards
     const links = JSON.parse((await exec(['ip', '-j', 'link', 'show'], this.o)).stdout || '[]') as { ifname: string }[];
@@ -57,6 +73,7 @@ export class LinuxGatewayEgress implements GatewayEgress {
     await exec(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], this.o);
     await exec(['sysctl', '-qw', `net.ipv6.conf.${this.o.wanDev}.ndisc_notify=1`], this.o, undefined, true);
     await exec(['nft', '-f', '-'], this.o, this.nftScript(config));
+    this.applied = { rules: [...config.rules], egressIps: [...config.egressIps] };
     // IPv4 egress IPs stay on the WAN device for as long as the agent runs, live or not: the fence (ARP in/out,
     // traffic to and from them) is what makes one live, so taking over costs one fence transaction and no `ip`.
     // Added after the fence exists, so they never answer ARP unfenced. (IPv6 addresses still come and go: adding
@@ -66,6 +83,51 @@ export class LinuxGatewayEgress implements GatewayEgress {
     this.garp.prepare(v4);
     // A standby's first fence transaction is its takeover: the session must already be running by then.
     this.nft.warm();
+    if (before) await this.forgetMovedFlows(before.rules, config.rules);
+  }
+
+  /**
+   * Drops the conntrack entries of sources whose translation changed. NAT is decided on a flow's first packet and
+   * kept in its conntrack entry: without this, a pod relabelled out of a policy went on leaving from the policy's
+   * egress IP for as long as its flows lived (a UDP stream every 10 ms: for ever), and a pod relabelled in kept its
+   * untranslated flows, which the fence then drops. A source whose rule did not change keeps its flows.
+   */
+  private async forgetMovedFlows(prev: readonly EgressRule[], next: readonly EgressRule[]): Promise<void> {
+    const moved = movedSources(prev, next);
+    if (moved.length === 0) return;
+    await Promise.all(moved.map((src) => exec(['conntrack', '-D', ...conntrackSourceArgs(src)], this.o, undefined, true)));
+  }
+
+  private ruleSwapScript(config: GatewayEgressConfig): string {
+    const { nat, fence } = this.ruleLines(config);
+    const t = `inet ${this.table}`;
+    return [
+      `flush chain ${t} nat_post`,
+      ...nat.map((r) => `add rule ${t} nat_post ${r}`),
+      `flush chain ${t} fence_post`,
+      ...[...this.eipFenceLines(), ...fence].map((r) => `add rule ${t} fence_post ${r}`),
+      '',
+    ].join('\n');
+  }
+
+  private eipFenceLines(): string[] {
+    const wan = `oifname "${this.o.wanDev}"`;
+    return [`${wan} ip saddr @eip4 ip saddr != @live4 drop`, `${wan} ip6 saddr @eip6 ip6 saddr != @live6 drop`];
+  }
+
+  private ruleLines(config: GatewayEgressConfig): { nat: string[]; fence: string[] } {
+    const wan = `oifname "${this.o.wanDev}"`;
+    const nat: string[] = [];
+    const fence: string[] = [];
+    for (const r of config.rules) {
+      const f = r.family === 'ipv6' ? 'ip6' : 'ip';
+      const all = r.destinations.length === 1 && /^(0\.0\.0\.0|::)\/0$/.test(r.destinations[0] ?? '');
+      const match = `${wan} ${f} saddr ${set(r.sources)} ${all ? '' : `${f} daddr ${set(r.destinations)} `}`;
+      nat.push(r.egressIp === 'node' ? `${match}masquerade` : `${match}snat ${f} to ${r.egressIp}`);
+      // After SNAT a packet still carrying a pod source was not translated: never let it out.
+      fence.push(`${match}drop`);
+    }
+    return { nat, fence };
   }
 
   /**
@@ -90,19 +152,9 @@ export class LinuxGatewayEgress implements GatewayEgress {
   }
 
   private nftScript(config: GatewayEgressConfig): string {
-    const wan = `oifname "${this.o.wanDev}"`;
     const v4 = config.egressIps.filter((i) => !i.includes(':'));
     const v6 = config.egressIps.filter((i) => i.includes(':'));
-    const nat: string[] = [];
-    const fence: string[] = [];
-    for (const r of config.rules) {
-      const f = r.family === 'ipv6' ? 'ip6' : 'ip';
-      const all = r.destinations.length === 1 && /^(0\.0\.0\.0|::)\/0$/.test(r.destinations[0] ?? '');
-      const match = `${wan} ${f} saddr ${set(r.sources)} ${all ? '' : `${f} daddr ${set(r.destinations)} `}`;
-      nat.push(r.egressIp === 'node' ? `${match}masquerade` : `${match}snat ${f} to ${r.egressIp}`);
-      // After SNAT a packet still carrying a pod source was not translated: never let it out.
-      fence.push(`${match}drop`);
-    }
+    const { nat, fence } = this.ruleLines(config);
     const elems = (xs: string[]): string => (xs.length ? ` elements = ${set(xs)};` : '');
     return [
       `table inet ${this.table} {}`,
@@ -118,9 +170,7 @@ export class LinuxGatewayEgress implements GatewayEgress {
       ...nat.map((s) => `    ${s}`),
       '  }',
       '  chain fence_post { type filter hook postrouting priority srcnat + 10; policy accept;',
-      `    ${wan} ip saddr @eip4 ip saddr != @live4 drop`,
-      `    ${wan} ip6 saddr @eip6 ip6 saddr != @live6 drop`,
-      ...fence.map((s) => `    ${s}`),
+      ...[...this.eipFenceLines(), ...fence].map((s) => `    ${s}`),
       '  }',
       '  chain fence_pre { type filter hook prerouting priority raw; policy accept;',
       '    ip daddr @eip4 ip daddr != @live4 drop',
@@ -204,5 +254,37 @@ export class LinuxGatewayEgress implements GatewayEgress {
     await exec(['nft', 'delete', 'table', 'inet', this.table], this.o, undefined, true);
     await exec(['nft', 'delete', 'table', 'arp', this.table], this.o, undefined, true);
     await exec(['ip', 'link', 'del', this.vxlanDev], this.o, undefined, true);
+    this.applied = undefined;
   }
+}
+
+function sameIps(a: readonly string[], b: readonly string[]): boolean {
+  return [...a].sort().join(',') === [...b].sort().join(',');
+}
+
+/** Sources whose translation (egress IP and destinations, over every rule naming them) differs between two rule sets. */
+export function movedSources(prev: readonly EgressRule[], next: readonly EgressRule[]): string[] {
+  const bySource = (rules: readonly EgressRule[]): Map<string, string> => {
+    const m = new Map<string, string[]>();
+    for (const r of rules) for (const s of r.sources) m.set(s, [...(m.get(s) ?? []), `${r.egressIp}>${[...r.destinations].sort().join(',')}`]);
+    return new Map([...m].map(([k, v]) => [k, v.sort().join(';')]));
+  };
+  const a = bySource(prev);
+  const b = bySource(next);
+  return [...new Set([...a.keys(), ...b.keys()])].filter((s) => a.get(s) !== b.get(s)).sort();
+}
+
+/** `conntrack -D` arguments selecting the flows from one source address or subnet. */
+export function conntrackSourceArgs(source: string): string[] {
+  const [addr = source, len] = source.split('/');
+  const v6 = addr.includes(':');
+  const bits = v6 ? 128 : 32;
+  const prefix = len === undefined ? bits : Number(len);
+  const args = ['-f', v6 ? 'ipv6' : 'ipv4', '-s', addr];
+  if (prefix === bits) return args;
+  const mask = ((1n << BigInt(bits)) - 1n) ^ ((1n << BigInt(bits - prefix)) - 1n);
+  const text = v6
+    ? (mask.toString(16).padStart(32, '0').match(/.{4}/g) ?? []).join(':')
+    : [24n, 16n, 8n, 0n].map((sh) => String((mask >> sh) & 255n)).join('.');
+  return [...args, '--mask-src', text];
 }

@@ -57,7 +57,7 @@ export function nodeAgentAccess(): ComponentAccess {
   return {
     component: 'node-agent',
     rules: [
-      { group: '', resource: 'pods', verbs: ['get', 'list', 'watch'], why: 'informer on this node\'s pods (field selector spec.nodeName); a GET confirms a pod is gone before its address is freed' },
+      { group: '', resource: 'pods', verbs: ['get', 'list', 'watch'], why: 'informer on this node\'s pods (field selector spec.nodeName): pool selection, egress podSelector for node-side steering (`strait node-steer` runs with this identity); a GET confirms a pod is gone before its address is freed' },
       { group: 'apps', resource: 'statefulsets', verbs: ['get'], why: 'a StatefulSet pod keeps its address while its StatefulSet exists' },
       { group: '', resource: 'namespaces', verbs: ['get', 'list', 'watch'], why: 'pool selection: namespace labels and the default-pool annotation (one GET when the informer has not seen a new namespace yet)' },
       { group: '', resource: 'nodes', verbs: ['get', 'list', 'watch'], why: 'pool selection: node labels (nodeAffinity); one GET before the informer has synced' },
@@ -65,9 +65,20 @@ export function nodeAgentAccess(): ComponentAccess {
   };
 }
 
-/** The gateway agent (DaemonSet on strait.io/gateway=true nodes) talks to the broker and its lease store only. */
+/**
+ * The gateway agent (DaemonSet on strait.io/gateway=true nodes): the broker and its lease store, and the cluster's
+ * pods and namespaces, which EgressPolicy podSelector / namespaceSelector resolve over (it SNATs the selected pods'
+ * traffic wherever they run, so it watches every pod).
+ */
 export function gatewayAgentAccess(): ComponentAccess {
-  return { component: 'gateway-agent', rules: [] };
+  const informed = 'informer cache (list, then watch)';
+  return {
+    component: 'gateway-agent',
+    rules: [
+      { group: '', resource: 'pods', verbs: ['list', 'watch'], why: `${informed}: egress podSelector, the pods whose traffic it SNATs` },
+      { group: '', resource: 'namespaces', verbs: ['list', 'watch'], why: `${informed}: egress namespaceSelector` },
+    ],
+  };
 }
 
 /** Every component with its access, in install order. */
