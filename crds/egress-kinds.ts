@@ -17,13 +17,15 @@ export const EgressGatewaySpec = z.strictObject({
   clusterDefault: z.boolean().default(false).describe('gateway used by policies that name none'),
 });
 export const EgressGatewayStatus = StatusBase.extend({
-  activeNode: z.string().optional(),
+  activeNode: z.string().optional().describe('the candidate serving the egress IPs now (holds the gateway lease)'),
+  candidates: z.array(z.string()).optional().describe('the candidate node names, in order (the Candidates column; details in nodes)'),
   nodes: z.array(z.object({
     name: z.string(),
-    ready: z.boolean(),
+    ready: z.boolean().describe('the candidate is healthy (its gateway agent reports Healthy)'),
     active: z.boolean().default(false),
-    egressIPs: z.array(Ip).optional(),
-  })).optional(),
+    health: z.enum(['Healthy', 'Degraded', 'Unhealthy', 'Unknown']).optional().describe("as the candidate's gateway agent last published it; Unknown when it never did or went silent"),
+    egressIPs: z.array(Ip).optional().describe('egress IPs the candidate serves (the active one only)'),
+  })).optional().describe('every candidate node (spec.nodes, or the Nodes matching spec.nodeSelector)'),
 });
 export const EgressGatewayKind = defineKind({
   group: EGRESS_GROUP, version: EGRESS_VERSION, kind: 'EgressGateway', plural: 'egressgateways', shortNames: ['egw'],
@@ -33,6 +35,7 @@ export const EgressGatewayKind = defineKind({
   specValidations: [{ rule: 'has(self.nodeSelector) || (has(self.nodes) && size(self.nodes) > 0)', message: 'give nodeSelector or nodes' }],
   printerColumns: [
     { name: 'Active', type: 'string', jsonPath: '.status.activeNode' },
+    { name: 'Candidates', type: 'string', jsonPath: '.status.candidates' },
     { name: 'Default', type: 'boolean', jsonPath: '.spec.clusterDefault' },
     readyColumn, ageColumn,
   ],
@@ -69,12 +72,14 @@ export const EgressPolicySpec = z.strictObject({
   }),
 });
 export const EgressPolicyStatus = StatusBase.extend({
-  eip: z.object({ ipv4: Ip.optional(), ipv6: Ip.optional() }).optional(),
+  eip: z.object({ ipv4: Ip.optional(), ipv6: Ip.optional() }).optional().describe("the policy's egress (source) IPs"),
+  gateway: z.string().optional().describe('the EgressGateway carrying the policy (spec.egressGatewayName or the cluster default)'),
   node: z.string().optional().describe('gateway node currently carrying the policy'),
 });
 const policyColumns = [
-  { name: 'Gateway', type: 'string' as const, jsonPath: '.spec.egressGatewayName' },
+  { name: 'Gateway', type: 'string' as const, jsonPath: '.status.gateway' },
   { name: 'IPv4', type: 'string' as const, jsonPath: '.status.eip.ipv4' },
+  { name: 'IPv6', type: 'string' as const, jsonPath: '.status.eip.ipv6', priority: 1 },
   { name: 'Node', type: 'string' as const, jsonPath: '.status.node' },
   { name: 'Priority', type: 'integer' as const, jsonPath: '.spec.priority', priority: 1 },
   readyColumn, ageColumn,

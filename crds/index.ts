@@ -6,7 +6,7 @@ export { readIp, readCidr, ipv4InIpv6Reason } from './ip-text.js';
 export { allocatableCidrRefusal, unicastIpRefusal } from './special-ranges.js';
 export { type AddressCode, type AddressProblem, ipProblem, cidrProblem, ipRangeProblem, refineWith } from './address-checks.js';
 export { type KindDefinition } from './kind-definition.js';
-export { SubnetKind, IPPoolKind, IPPoolRules, ReservedIPKind, ReservedIPList } from './ipam-kinds.js';
+export { SubnetKind, IPPoolKind, IPPoolRules, ReservedIPKind, ReservedIPList, type IPPoolNodeStatus, type IPPoolStatus, type ReservedIPStatus } from './ipam-kinds.js';
 export {
   EgressGatewayKind, EgressGatewaySpec,
   EgressPolicyKind, EgressPolicySpec,

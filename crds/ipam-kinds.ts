@@ -71,11 +71,17 @@ export const IPPoolSpec = z.strictObject({
   default: z.boolean().default(false).describe(DEFAULT_HELP),
   disable: z.boolean().default(false).describe(DISABLE_HELP),
 });
+/** One node's share of a pool, written by that node's agent (each agent merge-patches only its own key). */
+export const IPPoolNodeStatus = z.object({
+  blocks: z.array(z.string()).default([]).describe("CIDRs of the pool's blocks leased to this node"),
+  allocatedIPs: z.number().int().min(0).default(0).describe('addresses of the pool held on this node (parked StatefulSet addresses included)'),
+});
 export const IPPoolStatus = StatusBase.extend({
   brokerResourceVersion: z.string().optional(),
-  totalIPs: z.number().int().min(0).optional(),
-  allocatedIPs: z.number().int().min(0).optional(),
-  blocks: z.number().int().min(0).optional().describe('blocks of this pool leased to this cluster'),
+  totalIPs: z.number().int().min(0).optional().describe('addresses the pool can hand out (ips minus excludeIPs; written by the member agent)'),
+  allocatedIPs: z.number().int().min(0).optional().describe("addresses held in this cluster: the sum of the nodes' allocatedIPs (written by the member agent)"),
+  blocks: z.number().int().min(0).optional().describe("blocks of this pool leased to this cluster's nodes: the sum over nodes (written by the member agent)"),
+  nodes: z.record(z.string(), IPPoolNodeStatus).optional().describe('per node name: its blocks and allocated addresses (written by each node agent; entries of deleted Nodes are removed by the member agent)'),
 });
 export const IPPoolKind = defineKind({
   group: IPAM_GROUP, version: IPAM_VERSION, kind: 'IPPool', plural: 'ippools', shortNames: ['sip'], scope: 'Cluster',
@@ -86,6 +92,8 @@ export const IPPoolKind = defineKind({
     { name: 'Block', type: 'integer', jsonPath: '.spec.blockSize' },
     { name: 'Purpose', type: 'string', jsonPath: '.spec.purpose' },
     { name: 'Allocated', type: 'integer', jsonPath: '.status.allocatedIPs' },
+    { name: 'Blocks', type: 'integer', jsonPath: '.status.blocks' },
+    { name: 'Total', type: 'integer', jsonPath: '.status.totalIPs', priority: 1 },
     { name: 'Default', type: 'boolean', jsonPath: '.spec.default', priority: 1 },
     readyColumn, syncedColumn, ageColumn,
   ],
@@ -101,15 +109,23 @@ export const ReservedIPSpec = z.object({
   subnet: ObjectName.optional(),
   reason: z.string().max(1024).optional(),
 });
-export const ReservedIPStatus = StatusBase;
+export const ReservedIPStatus = StatusBase.extend({
+  pools: z.array(z.string()).optional().describe('the pools the addresses fall in, as the broker found them (Ready=True: reserved there)'),
+  owner: z.string().optional().describe('the cluster that owns the ReservedIP at the broker, or admin'),
+  brokerResourceVersion: z.string().optional(),
+});
 export const ReservedIPKind = defineKind({
   group: IPAM_GROUP, version: IPAM_VERSION, kind: 'ReservedIP', plural: 'reservedips', shortNames: ['srip'], scope: 'Cluster',
   description: 'Addresses kept out of every pool (routers, VIPs, hosts outside Kubernetes).',
   spec: ReservedIPSpec, status: ReservedIPStatus,
   printerColumns: [
     { name: 'IPs', type: 'string', jsonPath: '.spec.ips' },
+    { name: 'Pools', type: 'string', jsonPath: '.status.pools' },
     { name: 'Reason', type: 'string', jsonPath: '.spec.reason', priority: 1 },
-    ageColumn,
+    { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
+    readyColumn, syncedColumn, ageColumn,
   ],
 });
 export type ReservedIPSpec = z.infer<typeof ReservedIPSpec>;
+export type ReservedIPStatus = z.infer<typeof ReservedIPStatus>;
+export type IPPoolNodeStatus = z.infer<typeof IPPoolNodeStatus>;

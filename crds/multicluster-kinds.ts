@@ -49,8 +49,9 @@ export const GatewaySpec = z.object({
   priority: z.number().int().min(0).max(1000000).default(100),
 });
 export const GatewayStatus = StatusBase.extend({
-  health: z.enum(['Healthy', 'Degraded', 'Unhealthy', 'Unknown']).optional(),
-  updatedAt: z.string().optional(),
+  health: z.enum(['Healthy', 'Degraded', 'Unhealthy', 'Unknown']).optional().describe("as the gateway's agent last published it at the broker"),
+  active: z.boolean().optional().describe('the gateway holds its cluster\'s gateway lease (serves the role) now'),
+  updatedAt: z.string().optional().describe('when its agent last published it'),
   brokerResourceVersion: z.string().optional(),
 });
 export const GatewayKind = defineKind({
@@ -64,7 +65,8 @@ export const GatewayKind = defineKind({
     { name: 'Tunnels', type: 'string', jsonPath: '.spec.tunnelTypes' },
     { name: 'Priority', type: 'integer', jsonPath: '.spec.priority' },
     { name: 'Health', type: 'string', jsonPath: '.status.health' },
-    syncedColumn, ageColumn,
+    { name: 'Active', type: 'boolean', jsonPath: '.status.active' },
+    readyColumn, syncedColumn, ageColumn,
   ],
 });
 export type GatewaySpec = z.infer<typeof GatewaySpec>;

@@ -1,6 +1,6 @@
 import {
   isStraitError, type BrokerClient, type BrokerEgressClusterPolicy, type BrokerEgressGateway, type BrokerEgressPolicy,
-  type Cluster, type Gateway, type IPPool, type Subnet, type WatchEvent,
+  type AddressLease, type Cluster, type Gateway, type IPPool, type ReservedIP, type Subnet, type WatchEvent,
 } from '../../api/index.js';
 import type { BrokerView } from './sync-plan.js';
 import type { EgressBrokerView } from './egress-push-plan.js';
@@ -9,7 +9,8 @@ import type { EgressBrokerView } from './egress-push-plan.js';
  * A local copy of the broker's Subnets, IPPools, Gateways and Clusters, kept current by the broker's watch: list,
  * then watch from the list's resourceVersion; on a dropped connection re-watch from the last event seen; on 410
  * (WATCH_EXPIRED) list again. An event older than the copy's object is ignored, so replays do no harm.
- * Of the egress objects it keeps only this cluster's own (the ones the agent pushes).
+ * Of the egress objects it keeps only this cluster's own (the ones the agent pushes), and of the address leases
+ * only this cluster's egress IPs (owner `egress:<cluster>:…`, what the egress statuses report); ReservedIPs all.
  */
 export class BrokerMirror implements BrokerView, EgressBrokerView {
   subnets = new Map<string, Subnet>();
@@ -19,6 +20,9 @@ export class BrokerMirror implements BrokerView, EgressBrokerView {
   egressGateways = new Map<string, BrokerEgressGateway>();
   egressPolicies = new Map<string, BrokerEgressPolicy>();
   egressClusterPolicies = new Map<string, BrokerEgressClusterPolicy>();
+  reservedIPs = new Map<string, ReservedIP>();
+  /** This cluster's egress IP leases, keyed by ip. */
+  egressLeases = new Map<string, AddressLease>();
   since = '';
   connected = false;
   listed = false;
@@ -48,13 +52,13 @@ export class BrokerMirror implements BrokerView, EgressBrokerView {
   }
 
   /** Updates the copy with an object the agent itself just wrote (so the next plan sees it before the event). */
-  remember(kind: 'IPPool' | 'Gateway' | 'EgressGateway' | 'EgressPolicy' | 'EgressClusterPolicy', obj: IPPool | Gateway | BrokerEgressGateway | BrokerEgressPolicy | BrokerEgressClusterPolicy): void {
+  remember(kind: 'IPPool' | 'Gateway' | 'EgressGateway' | 'EgressPolicy' | 'EgressClusterPolicy' | 'ReservedIP', obj: IPPool | Gateway | BrokerEgressGateway | BrokerEgressPolicy | BrokerEgressClusterPolicy | ReservedIP): void {
     this.apply({ type: 'MODIFIED', kind, object: obj as unknown as Record<string, unknown>, resourceVersion: obj.resourceVersion });
   }
 
   /** Drops an object the agent itself just deleted at the broker (the watch event follows). */
-  forget(kind: 'IPPool' | 'Gateway' | 'EgressGateway' | 'EgressPolicy' | 'EgressClusterPolicy', key: string): void {
-    const tables = { IPPool: this.pools, Gateway: this.gateways, EgressGateway: this.egressGateways, EgressPolicy: this.egressPolicies, EgressClusterPolicy: this.egressClusterPolicies } as const;
+  forget(kind: 'IPPool' | 'Gateway' | 'EgressGateway' | 'EgressPolicy' | 'EgressClusterPolicy' | 'ReservedIP', key: string): void {
+    const tables = { IPPool: this.pools, Gateway: this.gateways, EgressGateway: this.egressGateways, EgressPolicy: this.egressPolicies, EgressClusterPolicy: this.egressClusterPolicies, ReservedIP: this.reservedIPs } as const;
     (tables[kind] as Map<string, unknown>).delete(key);
   }
 
@@ -80,9 +84,10 @@ export class BrokerMirror implements BrokerView, EgressBrokerView {
 
   private async relist(): Promise<void> {
     const own = { cluster: this.cluster };
-    const [s, p, g, c, eg, ep, ecp] = await Promise.all([
+    const [s, p, g, c, eg, ep, ecp, r, leases] = await Promise.all([
       this.client.listSubnets(), this.client.listPools(), this.client.listGateways(), this.client.listClusters(),
       this.client.listEgressGateways(own), this.client.listEgressPolicies(own), this.client.listEgressClusterPolicies(own),
+      this.client.listReservedIPs(), this.client.listAddresses(own),
     ]);
     this.subnets = new Map(s.items.map((x) => [x.name, x]));
     this.pools = new Map(p.items.map((x) => [x.name, x]));
@@ -91,7 +96,9 @@ export class BrokerMirror implements BrokerView, EgressBrokerView {
     this.egressGateways = new Map(eg.items.map((x) => [x.name, x]));
     this.egressPolicies = new Map(ep.items.map((x) => [`${x.namespace}/${x.name}`, x]));
     this.egressClusterPolicies = new Map(ecp.items.map((x) => [x.name, x]));
-    this.since = [s, p, g, c, eg, ep, ecp].map((l) => l.resourceVersion).reduce((a, b) => (BigInt(a) < BigInt(b) ? a : b));
+    this.reservedIPs = new Map(r.items.map((x) => [x.name, x]));
+    this.egressLeases = new Map(leases.items.filter((x) => this.isEgressLease(x)).map((x) => [x.ip, x]));
+    this.since = [s, p, g, c, eg, ep, ecp, r, leases].map((l) => l.resourceVersion).reduce((a, b) => (BigInt(a) < BigInt(b) ? a : b));
     this.listed = true;
     this.relists++;
     this.lastError = undefined;
@@ -112,6 +119,10 @@ export class BrokerMirror implements BrokerView, EgressBrokerView {
     this.onChange();
   }
 
+  private isEgressLease(o: { owner?: unknown; cluster?: unknown }): boolean {
+    return o.cluster === this.cluster && typeof o.owner === 'string' && o.owner.startsWith(`egress:${this.cluster}:`);
+  }
+
   private tableOf(kind: string, o: Record<string, unknown>): [Map<string, unknown>, string] | undefined {
     switch (kind) {
       case 'Subnet':
@@ -128,6 +139,10 @@ export class BrokerMirror implements BrokerView, EgressBrokerView {
         return o.cluster === this.cluster ? [this.egressPolicies as Map<string, unknown>, `${String(o.namespace)}/${String(o.name)}`] : undefined;
       case 'EgressClusterPolicy':
         return o.cluster === this.cluster ? [this.egressClusterPolicies as Map<string, unknown>, String(o.name)] : undefined;
+      case 'ReservedIP':
+        return [this.reservedIPs as Map<string, unknown>, String(o.name)];
+      case 'AddressLease':
+        return this.isEgressLease(o) ? [this.egressLeases as Map<string, unknown>, String(o.ip)] : undefined;
       default:
         return undefined;
     }

@@ -266,6 +266,58 @@ describe('strait join + member agent against a real broker', () => {
     await eventually('p1 Synced again', async () => synced('egresspolicies', 'p1', 'default'));
   });
 
+  it('ReservedIPs: a cluster\'s own are pushed (owned by it) and mirrored into the others; one outside every pool says so and is not pushed', async () => {
+    const [east, west] = members as [Member, Member];
+    type Rsv = Obj & { status?: { pools?: string[]; owner?: string; conditions?: { type: string; status: string; reason: string; message?: string }[] } };
+    const rsv = async (m: Member, name: string): Promise<Rsv | undefined> => (await get(m, 'reservedips', name)) as Rsv | undefined;
+    const cond = (o: Rsv | undefined, type: string): { status: string; reason: string; message?: string } | undefined => o?.status?.conditions?.find((c) => c.type === type);
+    await admin.createPool({ name: 'rsv', cidr: '10.140.0.0/24', purpose: 'pods' });
+    await eventually('rsv pool mirrored into east', async () => get(east, 'ippools', 'rsv'));
+    await east.custom.createClusterCustomObject({ ...G, plural: 'reservedips', body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'ReservedIP', metadata: { name: 'routers' }, spec: { ips: ['10.140.0.1-10.140.0.5'], reason: 'top-of-rack' } } });
+    const atBroker = await eventually('routers at the broker', async () => admin.getReservedIP('routers').catch(() => undefined));
+    expect(atBroker).toMatchObject({ ips: ['10.140.0.1-10.140.0.5'], reason: 'top-of-rack', cluster: 'east', pools: ['rsv'] });
+    const mine = await eventually('routers in force in east', async () => {
+      const o = await rsv(east, 'routers');
+      return cond(o, 'Ready')?.status === 'True' && cond(o, 'Synced')?.status === 'True' && o;
+    });
+    expect(mine.status).toMatchObject({ pools: ['rsv'], owner: 'east' });
+    expect(cond(mine, 'Ready')).toMatchObject({ reason: 'InForce', message: expect.stringContaining('pool rsv') });
+    const mirrored = await eventually('routers mirrored into west', async () => {
+      const o = await rsv(west, 'routers');
+      return cond(o, 'Ready')?.status === 'True' && o;
+    });
+    expect(mirrored.spec).toEqual({ ips: ['10.140.0.1-10.140.0.5'], reason: 'top-of-rack' });
+    expect(mirrored.metadata.labels?.['strait.io/origin']).toBe('broker');
+    expect(mirrored.status).toMatchObject({ pools: ['rsv'], owner: 'east' });
+
+    // Outside every pool: refused here with the entry named, and never sent to the broker.
+    await east.custom.createClusterCustomObject({ ...G, plural: 'reservedips', body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'ReservedIP', metadata: { name: 'typo' }, spec: { ips: ['10.140.0.9', '10.99.0.1'] } } });
+    const refused = await eventually('typo refused', async () => {
+      const o = await rsv(east, 'typo');
+      return cond(o, 'Ready')?.status === 'False' && o;
+    });
+    expect(cond(refused, 'Ready')).toMatchObject({ reason: 'OutsideEveryPool', message: expect.stringContaining('ips[1] 10.99.0.1 is outside every pool') });
+    expect(cond(refused, 'Synced')).toMatchObject({ status: 'False', reason: 'Invalid' });
+    expect(await admin.getReservedIP('typo').catch((e: unknown) => (e as { code?: string }).code)).toBe('NOT_FOUND');
+
+    // An edit of the mirror in west is reverted (owned by east); east's edit goes to the broker and on to west.
+    await west.custom.patchClusterCustomObject({ ...G, plural: 'reservedips', name: 'routers', body: { spec: { ips: ['10.140.0.1'] } } }, merge);
+    await eventually('west edit reverted with a Conflict', async () => {
+      const o = await rsv(west, 'routers');
+      return JSON.stringify(o?.spec.ips) === '["10.140.0.1-10.140.0.5"]' && cond(o, 'Conflict')?.reason === 'OwnedElsewhere';
+    });
+    await east.custom.patchClusterCustomObject({ ...G, plural: 'reservedips', name: 'routers', body: { spec: { reason: 'ToR and VRRP' } } }, merge);
+    await eventually('east edit at the broker and in west', async () => (await admin.getReservedIP('routers')).reason === 'ToR and VRRP' && (await rsv(west, 'routers'))?.spec.reason === 'ToR and VRRP');
+
+    // The admin's own: mirrored into both, owner admin. Deleting east's CR deletes it at the broker and in west.
+    await admin.putReservedIP('vips', { ips: ['10.140.0.200-10.140.0.210'], reason: 'load balancer VIPs' });
+    for (const m of [east, west]) await eventually(`vips in ${m.id}`, async () => (await rsv(m, 'vips'))?.status?.owner === 'admin');
+    await east.custom.deleteClusterCustomObject({ ...G, plural: 'reservedips', name: 'routers' });
+    await eventually('routers gone at the broker and from west', async () =>
+      (await admin.getReservedIP('routers').catch(() => undefined)) === undefined && (await rsv(west, 'routers')) === undefined);
+    await east.custom.deleteClusterCustomObject({ ...G, plural: 'reservedips', name: 'typo' });
+  });
+
   it('heartbeats carry the complete live Node names and egress lease owners; the broker returns what they no longer hold', async () => {
     const [east] = members as [Member];
     const store = broker.handle.store;

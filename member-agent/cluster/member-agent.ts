@@ -10,7 +10,10 @@ import {
 } from '../../crds/index.js';
 import type { IpamEngine } from '../../ipam/index.js';
 import { policyKey } from '../../gateway/index.js';
-import { egressKey, planEgressPush, type EgressAction, type EgressKind, type EgressVerdict } from './egress-push-plan.js';
+import { canonical, egressKey, planEgressPush, type EgressAction, type EgressKind, type EgressVerdict } from './egress-push-plan.js';
+import { planEgressStatuses, type EgressStatusVerdict } from './egress-status-plan.js';
+import { poolStatusFields } from './pool-status-plan.js';
+import { planReservedIPs, type ReservedAction, type ReservedVerdict } from './reserved-ip-plan.js';
 import { createLogger, type Logger } from '../../host/index.js';
 import { ResilientInformer } from './informer-set.js';
 import { BrokerMirror } from './broker-mirror.js';
@@ -38,6 +41,8 @@ export interface MemberAgentOptions {
   gcIntervalMs?: number;
   gcGraceMs?: number;
   brokerRetryMs?: number;
+  /** A gateway record its agent has not refreshed for this long counts as Unknown, not active (default 10 s). */
+  gatewayStaleMs?: number;
   log?: Logger;
 }
 
@@ -253,11 +258,19 @@ export class MemberAgent {
     this.stats.rounds++;
     const inf = (k: string): ResilientInformer | undefined => this.informers.get(k);
     const crdReady = ['Subnet', 'IPPool', 'Gateway', 'Node'].every((k) => inf(k)?.synced);
+    const nodes: NodeInfo[] = (inf('Node')?.list() ?? []).map((n) => ({
+      name: n.metadata.name, labels: n.metadata.labels ?? {}, annotations: n.metadata.annotations ?? {},
+      internalIPs: ((n.status as { addresses?: { type: string; address: string }[] } | undefined)?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
+    }));
+    if (mirror.listed && inf('ReservedIP')?.synced) {
+      const plan = planReservedIPs(mirror, inf('ReservedIP')?.list() ?? [], creds.clusterID);
+      for (const a of plan.actions) {
+        if (!this.leading) return;
+        await this.executeReserved(a, creds.clusterID);
+      }
+      await this.writeReservedStatuses(plan.verdicts);
+    }
     if (mirror.listed && crdReady) {
-      const nodes: NodeInfo[] = (inf('Node')?.list() ?? []).map((n) => ({
-        name: n.metadata.name, labels: n.metadata.labels ?? {}, annotations: n.metadata.annotations ?? {},
-        internalIPs: ((n.status as { addresses?: { type: string; address: string }[] } | undefined)?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
-      }));
       const plan = planSync(mirror, {
         clusterId: creds.clusterID,
         subnets: inf('Subnet')?.list() ?? [], pools: inf('IPPool')?.list() ?? [], gateways: inf('Gateway')?.list() ?? [], nodes,
@@ -267,7 +280,9 @@ export class MemberAgent {
         if (!this.leading) return;
         await this.execute(a, creds.clusterID);
       }
-      await this.writeStatuses(plan.verdicts);
+      // Entries of gone Nodes are pruned only from a complete, current list of Nodes.
+      const live = inf('Node')?.fresh ? new Set(nodes.map((n) => n.name)) : undefined;
+      await this.writeStatuses(plan.verdicts, live, [...mirror.reservedIPs.values()].flatMap((r) => r.ips));
     }
     if (mirror.listed && ['EgressGateway', 'EgressPolicy', 'EgressClusterPolicy'].every((k) => inf(k)?.synced)) {
       // Only with all three listed: a delete at the broker must never come from a partial view of the cluster.
@@ -278,7 +293,11 @@ export class MemberAgent {
         if (!this.leading) return;
         await this.executeEgress(a, creds.clusterID);
       }
-      await this.writeEgressStatuses(plan.verdicts);
+      const statuses = planEgressStatuses({
+        clusterId: creds.clusterID, nodes, gateways: mirror.gateways, egressLeases: mirror.egressLeases, now: Date.now(), staleMs: this.o.gatewayStaleMs ?? 10_000,
+        egressGateways: inf('EgressGateway')?.list() ?? [], egressPolicies: inf('EgressPolicy')?.list() ?? [], egressClusterPolicies: inf('EgressClusterPolicy')?.list() ?? [],
+      });
+      await this.writeEgressStatuses(plan.verdicts, statuses);
     }
     await this.writeClusterSetStatus(mirror, crdReady);
     await this.collectGarbage();
@@ -401,33 +420,130 @@ export class MemberAgent {
     }
   }
 
-  /** Synced on each egress object (other condition types, e.g. the gateway agents' Ready, are left as they are). */
-  private async writeEgressStatuses(verdicts: EgressVerdict[]): Promise<void> {
+  private async executeReserved(a: ReservedAction, self: string): Promise<void> {
+    const b = this.broker!;
+    const ref = refOf(ReservedIPKind);
+    this.stats.actions++;
+    try {
+      switch (a.type) {
+        case 'crd-create':
+          await this.kube.createCustom(ref, a.object).catch((e: unknown) => {
+            if (!isConflict(e)) throw e;
+          });
+          return;
+        case 'crd-patch':
+          await this.kube.patchCustom(ref, a.name, a.patch);
+          return;
+        case 'crd-delete':
+          await this.kube.deleteCustom(ref, a.name);
+          return;
+        case 'broker-put':
+          try {
+            this.mirror?.remember('ReservedIP', await b.putReservedIP(a.name, a.body));
+          } catch (e) {
+            if (!isStraitError(e, 'STALE_RESOURCE_VERSION')) throw e;
+            this.mirror?.remember('ReservedIP', await b.getReservedIP(a.name));
+            throw e;
+          }
+          return;
+        case 'broker-delete':
+          try {
+            await b.deleteReservedIP(a.name);
+          } catch (e) {
+            if (!isStraitError(e, 'NOT_FOUND')) throw e;
+          }
+          this.mirror?.forget('ReservedIP', a.name);
+          this.log.info({ reservedIP: a.name, cluster: self }, 'ReservedIP gone from the cluster: deleted at the broker');
+          return;
+      }
+    } catch (e) {
+      this.stats.errors++;
+      const name = a.type === 'crd-create' ? a.object.metadata.name : a.name;
+      this.failures.set(`ReservedIP/${name}`, { reason: isStraitError(e) ? toReason(e.code) : 'Error', message: e instanceof Error ? e.message : String(e) });
+      this.log.debug({ reservedIP: name, err: e }, 'ReservedIP sync action failed');
+      setTimeout(() => this.poke(), isConflict(e) || isStraitError(e, 'STALE_RESOURCE_VERSION') ? 50 : 1_000).unref();
+    }
+  }
+
+  /** Synced, Ready (in force, or why not), Conflict, the pools and the owner on each ReservedIP. */
+  private async writeReservedStatuses(verdicts: ReservedVerdict[]): Promise<void> {
     const now = nowIso();
+    for (const v of verdicts) {
+      const cur = this.informers.get('ReservedIP')?.list().find((o) => o.metadata.name === v.name);
+      if (!cur) continue;
+      const failure = this.failures.get(`ReservedIP/${v.name}`);
+      this.failures.delete(`ReservedIP/${v.name}`);
+      const st = (cur.status ?? {}) as { conditions?: Condition[] } & Record<string, unknown>;
+      const gen = cur.metadata.generation;
+      const og = gen ? { observedGeneration: gen } : {};
+      // The broker refused it (a pool deleted meanwhile): not in force, whatever the mirror said.
+      const refused = failure && failure.reason === 'InvalidReservedIp';
+      let conds = setCondition(st.conditions, failure ? { type: 'Synced', status: 'False', reason: failure.reason, message: failure.message, ...og } : { type: 'Synced', ...v.synced, ...og }, now);
+      conds = setCondition(conds, refused ? { type: 'Ready', status: 'False', reason: 'OutsideEveryPool', message: failure.message, ...og }
+        : failure && !v.brokerResourceVersion ? { type: 'Ready', status: 'False', reason: 'NotAtBroker', message: `not reserved yet: ${failure.message}`, ...og }
+          : { type: 'Ready', ...v.ready, ...og }, now);
+      // A reverted edit stays reported until the broker's object changes (the next edit that goes through).
+      const prevConflict = st.conditions?.find((c) => c.type === 'Conflict');
+      const keep = !v.conflict && prevConflict?.status === 'True' && st.brokerResourceVersion === v.brokerResourceVersion;
+      if (!keep) conds = setCondition(conds, v.conflict ? { type: 'Conflict', status: 'True', ...v.conflict } : { type: 'Conflict', status: 'False', reason: 'NoConflict' }, now);
+      const fields = { pools: refused ? [] : v.pools, owner: v.owner, brokerResourceVersion: v.brokerResourceVersion };
+      const changed = statusFieldsPatch(st, fields, ['pools', 'owner', 'brokerResourceVersion']);
+      if (sameConditions(st.conditions, conds) && !changed && st.observedGeneration === gen) continue;
+      await this.kube.patchCustom(refOf(ReservedIPKind), v.name, { status: { conditions: conds, ...(changed ?? {}), ...og } }, { status: true }).catch((e: unknown) => {
+        this.log.debug({ err: e }, 'ReservedIP status write failed');
+      });
+    }
+  }
+
+  /**
+   * Synced (pushed to the broker) and, from the gateway records and egress leases the mirror follows, Ready and the
+   * fields of egressStatusPlan: the candidates, active node and egress IPs. One merge patch per object, only on change.
+   */
+  private async writeEgressStatuses(verdicts: EgressVerdict[], statuses: readonly EgressStatusVerdict[]): Promise<void> {
+    const now = nowIso();
+    const byKey = new Map(statuses.map((s) => [`${s.kind}/${egressKey(s.namespace, s.name)}`, s]));
     for (const v of verdicts) {
       const key = egressKey(v.namespace, v.name);
       const cur = this.informers.get(v.kind)?.list().find((o) => o.metadata.name === v.name && (v.namespace === undefined || o.metadata.namespace === v.namespace));
       if (!cur) continue;
       const failure = this.failures.get(`${v.kind}/${key}`);
-      const prev = (cur.status as { conditions?: Condition[] } | undefined)?.conditions;
+      const st = (cur.status ?? {}) as { conditions?: Condition[] } & Record<string, unknown>;
+      const prev = st.conditions;
       const gen = cur.metadata.generation;
-      const conds = setCondition(prev, {
-        type: 'Synced', status: !failure && v.synced ? 'True' : 'False', reason: failure?.reason ?? v.reason, message: failure?.message ?? v.message,
-        ...(gen ? { observedGeneration: gen } : {}),
+      const og = gen ? { observedGeneration: gen } : {};
+      let conds = setCondition(prev, {
+        type: 'Synced', status: !failure && v.synced ? 'True' : 'False', reason: failure?.reason ?? v.reason, message: failure?.message ?? v.message, ...og,
       }, now);
-      if (sameConditions(prev, conds)) continue;
-      await this.kube.patchCustom(refOf(EGRESS_DEFS[v.kind]), v.name, { status: { conditions: conds } }, { status: true, ...(v.namespace ? { ns: v.namespace } : {}) }).catch((e: unknown) => {
+      const s = byKey.get(`${v.kind}/${key}`);
+      // A spec the broker refuses is carried by no gateway: it says so instead of what an old version did.
+      const ready = !v.synced && v.reason === 'Invalid' ? { status: 'False' as const, reason: 'Invalid', message: v.message } : s?.ready;
+      if (ready) conds = setCondition(conds, { type: 'Ready', ...ready, ...og }, now);
+      const owned = v.kind === 'EgressGateway' ? ['activeNode', 'candidates', 'nodes'] : ['eip', 'gateway', 'node'];
+      const changed = statusFieldsPatch(st, s?.fields ?? {}, owned);
+      if (sameConditions(prev, conds) && !changed && st.observedGeneration === gen) continue;
+      await this.kube.patchCustom(refOf(EGRESS_DEFS[v.kind]), v.name, { status: { conditions: conds, ...(changed ?? {}), ...og } }, { status: true, ...(v.namespace ? { ns: v.namespace } : {}) }).catch((e: unknown) => {
         this.log.debug({ err: e }, 'egress status write failed');
       });
     }
   }
 
-  private async writeStatuses(verdicts: SyncVerdict[]): Promise<void> {
+  private async writeStatuses(verdicts: SyncVerdict[], liveNodes: ReadonlySet<string> | undefined, reserved: readonly string[]): Promise<void> {
     const now = nowIso();
     for (const v of verdicts) {
       const inf = this.informers.get(v.kind);
       const cur = inf?.list().find((o) => o.metadata.name === v.name);
       if (!cur) continue; // created this round; its status is written next round
+      const st = (cur.status ?? {}) as Record<string, unknown>;
+      let fields: Record<string, unknown> | undefined;
+      if (v.kind === 'IPPool') {
+        // The node agents' entries summed into the printer columns; entries of gone Nodes removed.
+        const p = poolStatusFields(cur, liveNodes, reserved);
+        fields = statusFieldsPatch(st, p.fields, ['allocatedIPs', 'blocks', 'totalIPs']);
+        if (p.prune.length) fields = { ...fields, nodes: Object.fromEntries(p.prune.map((n) => [n, null])) };
+      } else if (v.fields) {
+        fields = statusFieldsPatch(st, v.fields, Object.keys(v.fields));
+        if (fields) fields = { ...fields, ...v.along };
+      }
       const failure = this.failures.get(`${v.kind}/${v.name}`);
       const prev = (cur.status as { conditions?: Condition[] } | undefined)?.conditions;
       const gen = cur.metadata.generation;
@@ -442,8 +558,8 @@ export class MemberAgent {
       conds = setCondition(conds, failure || !v.notReady
         ? { type: 'Ready', status: !failure && v.synced ? 'True' : 'False', reason: failure ? failure.reason : v.reason }
         : { type: 'Ready', status: 'False', reason: v.notReady.reason, message: v.notReady.message }, now);
-      if (sameConditions(prev, conds)) continue;
-      await this.kube.patchCustom(refOf(KIND_DEFS[v.kind]), v.name, { status: { conditions: conds, ...(gen ? { observedGeneration: gen } : {}) } }, { status: true }).catch((e: unknown) => {
+      if (sameConditions(prev, conds) && !fields) continue;
+      await this.kube.patchCustom(refOf(KIND_DEFS[v.kind]), v.name, { status: { conditions: conds, ...(fields ?? {}), ...(gen ? { observedGeneration: gen } : {}) } }, { status: true }).catch((e: unknown) => {
         this.log.debug({ err: e }, 'status write failed');
       });
     }
@@ -492,6 +608,24 @@ const STICKY_CONFLICTS = new Set(['ImmutableField', 'BrokerOwned', 'BrokerChange
 
 function toReason(code: string): string {
   return code.toLowerCase().split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+}
+
+/**
+ * The merge patch that makes `status` hold `want` for the fields the writer owns (an owned field absent from `want`
+ * is removed), or undefined when it already does (compared by value, key order aside).
+ */
+function statusFieldsPatch(status: Record<string, unknown>, want: Record<string, unknown>, owned: readonly string[]): Record<string, unknown> | undefined {
+  const patch: Record<string, unknown> = {};
+  for (const k of owned) {
+    const w = want[k];
+    const has = status[k] !== undefined && status[k] !== null;
+    if (w === undefined) {
+      if (has) patch[k] = null;
+    } else if (!has || canonical(status[k]) !== canonical(w)) {
+      patch[k] = w;
+    }
+  }
+  return Object.keys(patch).length ? patch : undefined;
 }
 
 function isConflictReason(reason: string): boolean {

@@ -72,6 +72,12 @@ export interface SyncVerdict {
   conflict?: { reason: string; message: string };
   /** The object is mirrored but not usable (a pool the node agents refuse): Ready=False with this reason. */
   notReady?: { reason: string; message: string };
+  /**
+   * Status fields besides the conditions (a Gateway's health and active flag): written when they differ from the
+   * object's status; `along` fields (timestamps, versions) ride with such a write but never cause one.
+   */
+  fields?: Record<string, unknown>;
+  along?: Record<string, unknown>;
 }
 
 export type SyncAction =
@@ -289,10 +295,17 @@ function planGateways(broker: BrokerView, cluster: ClusterView, plan: SyncPlan):
     const c = crds.get(name);
     if (!c) {
       plan.actions.push({ type: 'crd-create', kind: 'Gateway', object: { apiVersion: 'multicluster.strait.io/v1alpha1', kind: 'Gateway', metadata: { name, labels: { [ORIGIN_LABEL]: 'broker' }, annotations: { [BROKER_RV_ANNOTATION]: g.resourceVersion } }, spec: desired } });
-    } else if (ann(c, BROKER_RV_ANNOTATION) !== g.resourceVersion || JSON.stringify(clean(spec(c))) !== JSON.stringify(desired)) {
+    } else if (label(c, ORIGIN_LABEL) !== 'broker' || canonical(clean(spec(c))) !== canonical(desired)) {
+      // Only a change of the spec is patched: a gateway agent republishes its record every 2 s (a new
+      // resourceVersion each time), and a write of every mirror in every cluster per refresh is a write storm.
       plan.actions.push({ type: 'crd-patch', kind: 'Gateway', name, patch: { metadata: { labels: { [ORIGIN_LABEL]: 'broker' }, annotations: { [BROKER_RV_ANNOTATION]: g.resourceVersion } }, spec: desired } });
     }
-    plan.verdicts.push({ kind: 'Gateway', name, synced: true, reason: 'Mirrored', message: `health ${g.health} at broker resourceVersion ${g.resourceVersion}` });
+    plan.verdicts.push({
+      kind: 'Gateway', name, synced: true, reason: 'Mirrored', message: `mirrored from the broker (cluster ${g.cluster})`,
+      ...(g.health !== 'Healthy' ? { notReady: { reason: g.health, message: `its gateway agent reports ${g.health} (at ${g.updatedAt})` } } : {}),
+      fields: { health: g.health, active: g.active === true },
+      along: { updatedAt: g.updatedAt, brokerResourceVersion: g.resourceVersion },
+    });
   }
   for (const c of cluster.gateways) {
     if (!wanted.has(c.metadata.name) && label(c, ORIGIN_LABEL) === 'broker') plan.actions.push({ type: 'crd-delete', kind: 'Gateway', name: c.metadata.name, dropFinalizer: false });
@@ -304,7 +317,8 @@ function planGateways(broker: BrokerView, cluster: ClusterView, plan: SyncPlan):
     const same = b && JSON.stringify(b.endpoints) === JSON.stringify(cand.endpoints) && JSON.stringify(b.tunnelTypes) === JSON.stringify(cand.tunnelTypes) &&
       b.priority === cand.priority && (b.publicKeys.wireguard ?? '') === (cand.publicKeys?.wireguard ?? '');
     if (!same) {
-      plan.actions.push({ type: 'broker-put-gateway', cluster: cluster.clusterId, name: n.name, body: { ...cand, health: b?.health ?? 'Unknown', ...(b ? { resourceVersion: b.resourceVersion } : {}) } });
+      // Health and the active flag are the gateway agent's: kept as it last published them.
+      plan.actions.push({ type: 'broker-put-gateway', cluster: cluster.clusterId, name: n.name, body: { ...cand, health: b?.health ?? 'Unknown', ...(b?.active !== undefined ? { active: b.active } : {}), ...(b ? { resourceVersion: b.resourceVersion } : {}) } });
     }
   }
   // A labelled Node without an address keeps its entry (a gateway agent on it may publish one); only the label counts.

@@ -32,6 +32,8 @@ export interface BrokerNodeAgentOptions {
   podGc?: PodGcOptions;
   /** Reads this node's Pods, the Namespaces and this Node (pool annotations and label affinities); default: podGc's kubeconfig. */
   kubeConfig?: k8s.KubeConfig;
+  /** With a kubeconfig: how often this node's entry of each IPPool's status is brought up to date (default 2 s). */
+  poolStatusIntervalMs?: number;
 }
 
 export interface RunningBrokerNodeAgent extends RunningNodeAgent {
@@ -153,6 +155,7 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
       engine,
       ...(k.podGc ? { podGc: k.podGc } : {}),
       ...(k.pods ? { pods: k.pods } : {}),
+      ...(k.poolStatus ? { poolStatus: k.poolStatus } : {}),
       reconciled,
       refusedPools,
       get poolRefusals() {

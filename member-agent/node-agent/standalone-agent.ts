@@ -7,6 +7,7 @@ import { readPoolConfigFile } from './pool-config-file.js';
 import { NodePodGc } from './pod-gc.js';
 import { NodePodDirectory } from './pod-directory.js';
 import { openStateDir } from './state-dir.js';
+import { PoolStatusReporter } from './pool-status-reporter.js';
 
 export interface StandaloneNodeAgentOptions {
   configFile: string;
@@ -20,6 +21,8 @@ export interface StandaloneNodeAgentOptions {
   podGc?: PodGcOptions;
   /** Reads this node's Pods, the Namespaces and this Node (pool annotations and label affinities); default: podGc's kubeconfig. */
   kubeConfig?: k8s.KubeConfig;
+  /** With a kubeconfig: how often this node's entry of each IPPool's status is brought up to date (default 2 s). */
+  poolStatusIntervalMs?: number;
 }
 
 /** Pod IP garbage collection of a node agent: watch this node's Pods with this kubeconfig, free what is gone. */
@@ -39,6 +42,8 @@ export interface RunningNodeAgent {
   readonly podGc?: NodePodGc;
   /** Present with a kubeconfig: what the agent knows of its pods. */
   readonly pods?: NodePodDirectory;
+  /** Present with a kubeconfig: writes this node's entry of each IPPool's status. */
+  readonly poolStatus?: PoolStatusReporter;
   stop(): Promise<void>;
 }
 
@@ -46,6 +51,7 @@ export interface RunningNodeAgent {
 export interface PodKnowledge {
   pods?: NodePodDirectory;
   podGc?: NodePodGc;
+  poolStatus?: PoolStatusReporter;
   stop(): Promise<void>;
 }
 
@@ -54,7 +60,7 @@ export interface PodKnowledge {
  * engine, sharing one Pod informer; both list before the socket opens, so ADD finds pods in the cache.
  */
 export async function startPodKnowledge(
-  o: { kubeConfig?: k8s.KubeConfig; podGc?: PodGcOptions },
+  o: { kubeConfig?: k8s.KubeConfig; podGc?: PodGcOptions; poolStatusIntervalMs?: number },
   engine: IpamEngine,
   nodeName: string,
   log: Logger,
@@ -64,21 +70,26 @@ export async function startPodKnowledge(
   const pods = new NodePodDirectory({ kubeConfig: kc, nodeName, log });
   await pods.start();
   let podGc: NodePodGc | undefined;
+  const poolStatus = new PoolStatusReporter({ kubeConfig: kc, nodeName, engine, log, ...(o.poolStatusIntervalMs !== undefined ? { intervalMs: o.poolStatusIntervalMs } : {}) });
   try {
     const g = o.podGc;
     if (g) {
       podGc = new NodePodGc({ kubeConfig: g.kubeConfig, nodeName, engine, log, ...(g.kubeConfig === kc ? { pods: pods.pods } : {}), ...(g.graceMs !== undefined ? { graceMs: g.graceMs } : {}), ...(g.intervalMs !== undefined ? { intervalMs: g.intervalMs } : {}) });
       await podGc.start();
     }
+    await poolStatus.start();
   } catch (e) {
+    await podGc?.stop();
     await pods.stop();
     throw e;
   }
   const gc = podGc;
   return {
     pods,
+    poolStatus,
     ...(gc ? { podGc: gc } : {}),
     async stop() {
+      await poolStatus.stop();
       await gc?.stop();
       await pods.stop();
     },
@@ -110,6 +121,7 @@ export async function startStandaloneNodeAgent(o: StandaloneNodeAgentOptions): P
       engine,
       ...(k.podGc ? { podGc: k.podGc } : {}),
       ...(k.pods ? { pods: k.pods } : {}),
+      ...(k.poolStatus ? { poolStatus: k.poolStatus } : {}),
       async stop() {
         await srv.stop();
         await k.stop();

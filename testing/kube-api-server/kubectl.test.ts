@@ -80,11 +80,11 @@ interface Run { code: number; out: string; err: string }
 
   it('get shows the CRD printer columns (a Table answer), including status columns and -o wide ones', async () => {
     await ok('patch', 'ippool', 'east-frontend', '--subresource', 'status', '--type', 'merge', '-p',
-      JSON.stringify({ status: { allocatedIPs: 3, conditions: [{ type: 'Ready', status: 'True', reason: 'Synced' }, { type: 'Synced', status: 'False', reason: 'BrokerDown' }] } }));
+      JSON.stringify({ status: { allocatedIPs: 3, blocks: 2, conditions: [{ type: 'Ready', status: 'True', reason: 'Synced' }, { type: 'Synced', status: 'False', reason: 'BrokerDown' }] } }));
     const table = rows(await ok('get', 'ippools'));
-    expect(table[0]).toEqual(['NAME', 'CIDR', 'BLOCK', 'PURPOSE', 'ALLOCATED', 'READY', 'SYNCED', 'AGE']);
-    expect(table[1]?.slice(0, 7)).toEqual(['east-frontend', '10.128.4.0/24', '26', 'pods', '3', 'True', 'False']);
-    expect(table[1]?.[7]).toMatch(/^\d+s$/);
+    expect(table[0]).toEqual(['NAME', 'CIDR', 'BLOCK', 'PURPOSE', 'ALLOCATED', 'BLOCKS', 'READY', 'SYNCED', 'AGE']);
+    expect(table[1]?.slice(0, 8)).toEqual(['east-frontend', '10.128.4.0/24', '26', 'pods', '3', '2', 'True', 'False']);
+    expect(table[1]?.[8]).toMatch(/^\d+s$/);
     expect(rows(await ok('get', 'ippools', '-o', 'wide'))[0]).toContain('DEFAULT');
   });
 
