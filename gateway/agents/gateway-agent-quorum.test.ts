@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { createLogger } from '../../host/index.js';
 import { GatewayAgent } from './gateway-agent.js';
-import { QuorumLeaseStore, quorumTimeoutMs } from '../failover/lease-quorum.js';
+import { QuorumLeaseStore, quorumRenewTimeoutMs, quorumTimeoutMs } from '../failover/lease-quorum.js';
 import { FakeQuorumStore, type FakeQuorumLink } from '../failover/lease-quorum-fake.js';
 import { PROFILES } from '../failover/profiles.js';
 import { ManualProber, RecordingGatewayEgress, SilentResponder } from '../testing.js';
@@ -20,7 +20,7 @@ async function setup() {
   const stores = ['a', 'b', 'c'].map((n) => new FakeQuorumStore(n, clock));
   const mk = (name: string) => {
     const links = stores.map((s) => s.link(name));
-    const store = new QuorumLeaseStore(links, { guardMs: profile.maxLeaseTtlMs, timeoutMs: quorumTimeoutMs(profile) });
+    const store = new QuorumLeaseStore(links, { guardMs: profile.maxLeaseTtlMs, timeoutMs: quorumTimeoutMs(profile), renewTimeoutMs: quorumRenewTimeoutMs(profile) });
     const egress = new RecordingGatewayEgress(clock);
     const prober = new ManualProber();
     const agent = new GatewayAgent(

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { StraitError } from '../../api/index.js';
 import type { Logger } from '../../host/index.js';
-import { QuorumLeaseStore, quorumTimeoutMs } from '../failover/lease-quorum.js';
+import { QuorumLeaseStore, quorumRenewTimeoutMs, quorumTimeoutMs } from '../failover/lease-quorum.js';
 import { RedisQuorumMember } from '../failover/lease-quorum-redis.js';
 import { leaseStoreRetryMs, RedisLeaseStore } from '../failover/lease-redis.js';
 import type { LeaseStore } from '../failover/lease-store.js';
@@ -62,7 +62,7 @@ export interface AgentLeaseStore {
 /**
  * The lease store of `--lease-redis`: one URL is the single-store lease (lease-redis.ts); several are a quorum
  * (lease-quorum.ts) whose restart guard lasts the longest lease this profile may ask for, and whose per-store
- * timeout is half a renewal interval.
+ * timeouts follow the renewal interval (lease-quorum.ts).
  */
 export function leaseStoreFromFlags(spec: string, profile: FailoverProfile, log: Logger): AgentLeaseStore {
   const urls = parseLeaseStores(spec);
@@ -79,6 +79,7 @@ export function leaseStoreFromFlags(spec: string, profile: FailoverProfile, log:
     {
       guardMs: Math.max(profile.leaseTtlMs, profile.maxLeaseTtlMs),
       timeoutMs: quorumTimeoutMs(profile),
+      renewTimeoutMs: quorumRenewTimeoutMs(profile),
       onStoreError: (s, op, err) => warn(s, `${op} failed or timed out`, err),
     },
   );

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { MemoryLeaseStore } from './lease-memory.js';
 import { LeaseHold, LeaseKeeper } from './lease-keeper.js';
 import { PROFILES } from './profiles.js';
-import { QuorumLeaseStore, quorumTimeoutMs, type QuorumMember } from './lease-quorum.js';
+import { QuorumLeaseStore, quorumRenewTimeoutMs, quorumTimeoutMs, type QuorumMember } from './lease-quorum.js';
 import { QuorumStoreState } from './lease-quorum-state.js';
 import { seededRandom } from '../../testing/index.js';
 
@@ -184,6 +184,7 @@ async function simulateQuorum(seed: number, o: QuorumSim): Promise<QInterval[]> 
       acquire: (k, holder, ttl, g) => send((st) => st.acquire(k, holder, ttl, g)),
       commit: (k, holder, se, e, ttl) => send((st) => st.commit(k, holder, se, e, ttl)),
       renew: (k, holder, e, ttl, g) => send((st) => st.renew(k, holder, e, ttl, g)),
+      rejoin: (k, holder, e, ttl, g) => send((st) => st.rejoin(k, holder, e, ttl, g)),
       release: (k, holder, e) => send((st) => st.release(k, holder, e)),
       read: (k) => send((st) => st.read(k)),
     };
@@ -200,7 +201,7 @@ async function simulateQuorum(seed: number, o: QuorumSim): Promise<QInterval[]> 
       at(resume(h, now + ms), () => { if (live) fn(); });
       return () => { live = false; };
     };
-    const store = new QuorumLeaseStore(stores.map((_, s) => member(h, s)), { guardMs: p.maxLeaseTtlMs, timeoutMs: quorumTimeoutMs(p), timer });
+    const store = new QuorumLeaseStore(stores.map((_, s) => member(h, s)), { guardMs: p.maxLeaseTtlMs, timeoutMs: quorumTimeoutMs(p), renewTimeoutMs: quorumRenewTimeoutMs(p), timer });
     const keeper = new LeaseKeeper(store, 'eg', `h${h}`, p, () => now);
     const lost = keeper.hold.lost.bind(keeper.hold);
     keeper.hold.lost = () => { cut(h, now); lost(); };

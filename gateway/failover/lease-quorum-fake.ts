@@ -98,6 +98,10 @@ export class FakeQuorumLink implements QuorumMember {
     return this.send((s) => s.renew(key, holder, epoch, ttlMs, guardMs));
   }
 
+  rejoin(key: string, holder: string, epoch: number, ttlMs: number, guardMs: number): Promise<boolean> {
+    return this.send((s) => s.rejoin(key, holder, epoch, ttlMs, guardMs));
+  }
+
   release(key: string, holder: string, epoch: number): Promise<boolean> {
     return this.send((s) => s.release(key, holder, epoch));
   }

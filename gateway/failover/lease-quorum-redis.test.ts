@@ -77,4 +77,25 @@ describe('quorum lease store on real redis-servers: one store lost', () => {
     expect(await store.renew('kill', 'gw1', a.epoch, 5000)).toBe(true);
     expect(await member.read('kill')).toMatchObject({ holder: 'gw1', epoch: a.epoch }); // joined after its guard
   });
+
+  it('a store where the lease ran out answers 2 and changes nothing; rejoin puts the lease back (not past a higher epoch)', async () => {
+    const store = quorum();
+    const a = await store.acquire('lapse', 'gw1', 5000);
+    if (a === false) throw new Error('not granted');
+    const member = new RedisQuorumMember('r1', clients[1]!, PREFIX);
+    await clients[1]!.del(`${PREFIX}qlease:lapse`); // as if it ran out there while cut off
+    expect(await member.renew('lapse', 'gw1', a.epoch, 5000, GUARD_MS)).toBe(2);
+    expect(await member.read('lapse')).toBeNull();
+    expect(await store.renew('lapse', 'gw1', a.epoch, 5000)).toBe(true);
+    let back = null;
+    for (let i = 0; i < 50 && !back; i++) {
+      back = await member.read('lapse');
+      if (!back) await sleep(10);
+    }
+    expect(back).toMatchObject({ holder: 'gw1', epoch: a.epoch });
+    await clients[1]!.del(`${PREFIX}qlease:lapse`);
+    await clients[1]!.set(`${PREFIX}qepoch:lapse`, String(a.epoch + 5));
+    expect(await member.rejoin('lapse', 'gw1', a.epoch, 5000, GUARD_MS)).toBe(false);
+    expect(await member.renew('lapse', 'gw1', a.epoch, 5000, GUARD_MS)).toBe(0);
+  });
 });

@@ -34,7 +34,7 @@ redis.call('SET', KEYS[1], ARGV[3] .. '|' .. ARGV[1], 'PX', ARGV[4])
 if tonumber(ARGV[3]) > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], ARGV[3]) end
 return 1`;
 
-/** ARGV: holder, epoch, ttlMs, guardMs. Reply: 1 renewed or joined, 0 refused, -1 guarded. */
+/** ARGV: holder, epoch, ttlMs, guardMs. Reply: 1 renewed or joined, 0 refused, 2 ran out here (free), -1 guarded. */
 const RENEW = `${GUARD}
 if guarded(ARGV[4]) then return -1 end
 local v = redis.call('GET', KEYS[1])
@@ -43,7 +43,19 @@ if v then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return 1
 end
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then return 0 end
+local seen = tonumber(redis.call('GET', KEYS[2]) or '0')
+if seen == tonumber(ARGV[2]) then return 2 end
+if seen > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1`;
+
+/** ARGV: holder, epoch, ttlMs, guardMs. Reply: 1 the lease is back here, 0 not (another lease, a higher epoch, guarded). */
+const REJOIN = `${GUARD}
+if guarded(ARGV[4]) then return 0 end
+local v = redis.call('GET', KEYS[1])
+if v and v ~= ARGV[2] .. '|' .. ARGV[1] then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[1], 'PX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2])
 return 1`;
@@ -60,10 +72,11 @@ local v = redis.call('GET', KEYS[1])
 if not v then return nil end
 return {v, redis.call('PTTL', KEYS[1])}`;
 
-const SCRIPTS: Record<'acquire' | 'commit' | 'renew' | 'release' | 'read', LuaScript> = {
+const SCRIPTS: Record<'acquire' | 'commit' | 'renew' | 'rejoin' | 'release' | 'read', LuaScript> = {
   acquire: { name: 'acquire', numberOfKeys: 4, lua: ACQUIRE },
   commit: { name: 'commit', numberOfKeys: 2, lua: COMMIT },
   renew: { name: 'renew', numberOfKeys: 4, lua: RENEW },
+  rejoin: { name: 'rejoin', numberOfKeys: 4, lua: REJOIN },
   release: { name: 'release', numberOfKeys: 1, lua: RELEASE },
   read: { name: 'read', numberOfKeys: 1, lua: READ },
 };
@@ -102,6 +115,10 @@ export class RedisQuorumMember implements QuorumMember {
 
   async renew(key: string, holder: string, epoch: number, ttlMs: number, guardMs: number): Promise<number> {
     return Number(await this.s.renew(...this.keys(key), holder, epoch, Math.ceil(ttlMs), Math.ceil(guardMs)));
+  }
+
+  async rejoin(key: string, holder: string, epoch: number, ttlMs: number, guardMs: number): Promise<boolean> {
+    return Number(await this.s.rejoin(...this.keys(key), holder, epoch, Math.ceil(ttlMs), Math.ceil(guardMs))) === 1;
   }
 
   async release(key: string, holder: string, epoch: number): Promise<boolean> {

@@ -72,12 +72,24 @@ export class QuorumStoreState {
       l.expiresAt = this.clock() + ttlMs;
       return 1;
     }
-    // Free here: join only a lease this store never saw (its epoch is above everything it granted), never one
-    // that ran out here (the holder was late; it must acquire again with a new epoch).
-    if ((this.epochs.get(key) ?? 0) >= epoch) return 0;
+    // Free here: join only a lease this store never saw (its epoch is above everything it granted). One that ran
+    // out here is reported (2) and left alone: the quorum rejoins it only if a majority still holds it.
+    const seen = this.epochs.get(key) ?? 0;
+    if (seen === epoch) return 2;
+    if (seen > epoch) return 0;
     this.epochs.set(key, epoch);
     this.leases.set(key, { holder, epoch, expiresAt: this.clock() + ttlMs });
     return 1;
+  }
+
+  rejoin(key: string, holder: string, epoch: number, ttlMs: number, guardMs: number): boolean {
+    if (this.guarded(guardMs)) return false;
+    const l = this.live(key);
+    if (l && (l.holder !== holder || l.epoch !== epoch)) return false;
+    if ((this.epochs.get(key) ?? 0) > epoch) return false;
+    this.epochs.set(key, epoch);
+    this.leases.set(key, { holder, epoch, expiresAt: this.clock() + ttlMs });
+    return true;
   }
 
   release(key: string, holder: string, epoch: number): boolean {

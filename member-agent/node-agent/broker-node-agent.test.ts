@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Block, BrokerClient } from '../../api/index.js';
@@ -47,6 +48,45 @@ function start(cluster: string, extra: Partial<BrokerNodeAgentOptions> = {}): Pr
     housekeepingIntervalMs: 3_600_000,
     ...extra,
   });
+}
+
+/**
+ * A TCP relay in front of the broker that can play a broker that is away without refusing connections (a hung
+ * process, a black-holed route, a load balancer with no backend): `hang()` stops relaying on every connection,
+ * old and new, so requests wait for an answer that never comes; `resume()` relays again.
+ */
+async function relay(target: () => string): Promise<{ url: string; hang(): void; resume(): void; close(): Promise<void> }> {
+  let hanging = false;
+  const open = new Set<Socket>();
+  const srv: Server = createServer((c) => {
+    open.add(c);
+    c.on('close', () => open.delete(c));
+    c.on('error', () => undefined);
+    if (hanging) return; // accepted, never answered
+    const u = new URL(target());
+    const up = connect(Number(u.port), u.hostname);
+    open.add(up);
+    up.on('close', () => open.delete(up));
+    up.on('error', () => c.destroy());
+    c.on('close', () => up.destroy());
+    up.on('close', () => c.destroy());
+    c.on('data', (d) => { if (!hanging) up.write(d); });
+    up.on('data', (d) => { if (!hanging) c.write(d); });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hang: () => { hanging = true; },
+    resume: () => {
+      hanging = false;
+      for (const s of open) s.destroy(); // held connections end; clients reconnect
+    },
+    close: async () => {
+      for (const s of open) s.destroy();
+      await new Promise((r) => srv.close(r));
+    },
+  };
 }
 
 const blocksOf = async (cluster: string): Promise<Block[]> => (await broker.admin.listBlocks({ cluster })).items;
@@ -145,6 +185,49 @@ describe('node agent in broker mode (real broker on real Redis)', () => {
     expect(agents.east.reconciled).toEqual({ adopted: [], dropped: [], orphaned: [] });
     expect((await blocksOf('east')).map((b) => b.cidr).sort()).toEqual(held);
   });
+
+  it('a broker that hangs (connections accepted, never answered): a restart serves CNI from the stored blocks within seconds, and the reconcile runs when it answers again', async () => {
+    const r = await relay(() => broker.handle.url);
+    try {
+      await agents.east!.stop();
+      agents.east = await start('east', { brokerUrl: r.url });
+      await add('east', 'east-hung-0'); // holds a block with room left
+      const held = agents.east.engine.blockUsage().map((u) => u.cidr);
+      // Running, the broker goes away: ADD and DEL inside the blocks held never wait for it.
+      r.hang();
+      const t0 = Date.now();
+      const ip = await add('east', 'east-hung-1');
+      await del('east', 'east-hung-1');
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      expect(held.some((c) => cidrContains(parseCidr(c), 'ipv4', parseIp(ip).value))).toBe(true);
+      // Restarted while it hangs: up from the stored pools and blocks well before one broker request could time out.
+      await agents.east.stop();
+      const t1 = Date.now();
+      agents.east = await start('east', { brokerUrl: r.url });
+      expect(Date.now() - t1).toBeLessThan(10_000);
+      expect(agents.east.poolNames).toEqual(['pods']);
+      const ip2 = await add('east', 'east-hung-2');
+      expect(held.some((c) => cidrContains(parseCidr(c), 'ipv4', parseIp(ip2).value))).toBe(true);
+      // Back: housekeeping catches up (the reconcile, then the pools).
+      r.resume();
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
+        try {
+          await agents.east.housekeeping();
+          break;
+        } catch {
+          await new Promise((res) => setTimeout(res, 200));
+        }
+      }
+      expect(agents.east.reconciled).toEqual({ adopted: [], dropped: [], orphaned: [] });
+      await del('east', 'east-hung-2');
+      await del('east', 'east-hung-0');
+    } finally {
+      await agents.east!.stop();
+      agents.east = await start('east');
+      await r.close();
+    }
+  }, 60_000);
 
   it('on start, blocks the broker no longer records for the node are dropped when empty and kept when in use', async () => {
     const used = new Set((await agents.east!.engine.allocations()).map((r) => r.block));

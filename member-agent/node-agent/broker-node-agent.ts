@@ -34,6 +34,13 @@ export interface BrokerNodeAgentOptions {
   kubeConfig?: k8s.KubeConfig;
   /** With a kubeconfig: how often this node's entry of each IPPool's status is brought up to date (default 2 s). */
   poolStatusIntervalMs?: number;
+  /**
+   * With pools stored from an earlier run: how long the start waits for the broker's pools before it serves from
+   * the stored pools and blocks and catches up in the background (default 3 s). A broker that refuses connections
+   * is noticed at once; this bounds one that hangs (a stuck process, a black-holed route), whose requests would
+   * otherwise take the client's 30 s timeout, retried, while the node's CNI ADDs fail.
+   */
+  brokerStartDeadlineMs?: number;
 }
 
 export interface RunningBrokerNodeAgent extends RunningNodeAgent {
@@ -96,12 +103,13 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
   try {
     let config: IpamConfig;
     let reconciledAtStart = true;
+    const stored = existsSync(poolsFile);
     try {
-      config = await fromBroker();
+      config = stored ? await withinDeadline(fromBroker(), o.brokerStartDeadlineMs ?? 3000) : await fromBroker();
       savePools(config);
     } catch (e) {
       // A node restarting while the broker is down still serves its pods from the blocks it holds.
-      if (!(e instanceof StraitError && e.code === 'UNAVAILABLE') || !existsSync(poolsFile)) throw e;
+      if (!(e instanceof StraitError && e.code === 'UNAVAILABLE') || !stored) throw e;
       config = JSON.parse(readFileSync(poolsFile, 'utf8')) as IpamConfig;
       reconciledAtStart = false;
       o.log.warn({ err: e, pools: config.pools.map((p) => p.name) }, 'broker unreachable: serving from the pools and blocks recorded in the state dir');
@@ -181,4 +189,24 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
     client.close();
     throw e;
   }
+}
+
+/**
+ * `p`, or UNAVAILABLE once `ms` passed without an answer (`p` is then left to finish on its own; its outcome is
+ * ignored: the caller goes on without it).
+ */
+function withinDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new StraitError('UNAVAILABLE', `the broker did not answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
 }
