@@ -3,6 +3,7 @@ import { createLogger } from '../../host/index.js';
 import { GatewayAgent } from './gateway-agent.js';
 import { MemoryLeaseStore } from '../failover/lease-memory.js';
 import { PROFILES } from '../failover/profiles.js';
+import { DEFAULT_JITTER_MEMORY_MS } from '../failover/recent-max.js';
 import { ManualProber, RecordingGatewayEgress, SilentResponder } from '../testing.js';
 
 const EIP = '172.31.0.201';
@@ -36,7 +37,7 @@ function setup() {
     expect(a.includes(EIP) && b.includes(EIP)).toBe(false);
     return { a, b };
   };
-  return { advance: (ms: number) => { now += ms; }, now: () => now, gw1, gw2, live };
+  return { advance: (ms: number) => { now += ms; }, now: () => now, gw1, gw2, live, store };
 }
 
 describe('GatewayAgent (fakes, fake clock)', () => {
@@ -184,6 +185,43 @@ describe('GatewayAgent (fakes, fake clock)', () => {
       }
       expect(lapses).toBe(1);
       expect(t.gw1.agent.status().epoch).toBe(epoch);
+    } finally {
+      await t.gw1.agent.stop();
+    }
+  });
+
+  it('a stall widens the lease only for the memory; an outage of the holder (SIGSTOP) widens nothing', async () => {
+    // Seen in the scenario runs: one stall (the restart, a SIGSTOP, a takeover's own work) stretched every lease to
+    // the 600 ms ceiling for the next 500 renewals, so a holder that died seconds later was replaced only then.
+    const t = setup();
+    await t.gw1.agent.start();
+    t.gw1.prober.onChange?.('gw2', true, 0);
+    await t.gw1.agent.tick(t.now());
+    const asked = async (): Promise<number> => (await t.store.read(t.gw1.agent.leaseKey))?.remainingMs ?? 0;
+    const renew = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const due = t.now() + profile.renewIntervalMs;
+        t.advance(profile.renewIntervalMs);
+        await t.gw1.agent.tick(due);
+      }
+    };
+    try {
+      await renew(20);
+      expect(await asked()).toBe(profile.leaseTtlMs);
+      // A 150 ms stall: the next leases cover it...
+      let due = t.now() + profile.renewIntervalMs;
+      t.advance(profile.renewIntervalMs + 150);
+      await t.gw1.agent.tick(due);
+      expect(await asked()).toBeGreaterThan(profile.leaseTtlMs);
+      // ...for the memory, not for the next 500 renewals.
+      await renew(Math.ceil(DEFAULT_JITTER_MEMORY_MS / profile.renewIntervalMs) + 2);
+      expect(await asked()).toBe(profile.leaseTtlMs);
+      // Frozen for 3 s (SIGSTOP): the lease is gone whatever it had asked for; the comeback asks the base TTL again.
+      due = t.now() + profile.renewIntervalMs;
+      t.advance(3000);
+      await t.gw1.agent.tick(due);
+      expect(t.gw1.agent.status().role).toBe('active');
+      expect(await asked()).toBe(profile.leaseTtlMs);
     } finally {
       await t.gw1.agent.stop();
     }

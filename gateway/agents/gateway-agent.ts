@@ -4,7 +4,7 @@ import type { CandidateAddress } from './agent-argv.js';
 import type { CandidateProber, EchoResponder } from '../failover/candidate-prober.js';
 import type { GatewayEgress, GatewayEgressConfig } from '../egress/datapath.js';
 import { electActive, HealthTracker, type CandidateHealth } from '../failover/election.js';
-import { SchedulerLateness } from '../failover/failure-detector.js';
+import { DEFAULT_JITTER_MEMORY_MS, SchedulerLateness } from '../failover/failure-detector.js';
 import { adaptiveLeaseTtlMs, LeaseKeeper, type LeaseStep } from '../failover/lease-keeper.js';
 import type { LeaseStore } from '../failover/lease-store.js';
 import type { FailoverProfile } from '../failover/profiles.js';
@@ -68,6 +68,8 @@ export class GatewayAgent {
   private dueAt: number | undefined;
   private readonly lateness: SchedulerLateness;
   private isolatedVerdict = false;
+  private lastTtlMs = 0;
+  private lastLateLogAt = Number.NEGATIVE_INFINITY;
   private dropTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private servingIps: string[] = [];
@@ -95,7 +97,9 @@ export class GatewayAgent {
     this.leaseKey = cfg.egress ? `egress/${cfg.cluster}/${cfg.egress.gateway}` : `gateway/${cfg.cluster}`;
     this.keeper = new LeaseKeeper(deps.leaseStore, this.leaseKey, cfg.name, cfg.profile, this.clock);
     this.startedAt = this.clock();
-    this.lateness = new SchedulerLateness(cfg.profile.renewIntervalMs);
+    // A stall as long as the longest lease is an outage of this process (SIGSTOP, a frozen VM): it lost the lease
+    // whatever it asked for, and stretching every later lease for it only slowed the next failover.
+    this.lateness = new SchedulerLateness(cfg.profile.renewIntervalMs, DEFAULT_JITTER_MEMORY_MS, cfg.profile.maxLeaseTtlMs);
   }
 
   async start(): Promise<void> {
@@ -118,13 +122,13 @@ export class GatewayAgent {
     const peers = this.cfg.candidates.filter((c) => c.name !== this.cfg.name);
     await this.deps.prober.start(
       peers.map((c) => ({ name: c.name, address: c.address, port: this.cfg.probePort })),
-      (name, up, at) => {
+      (name, up, at, evidence) => {
         // A peer that turns up while we serve is joining while another holds the role: a comeback, exactly as it
         // judges itself (see above). Both sides must hold it down, or we would hand over to a peer that waits out
         // its own hold-down first and nobody would serve meanwhile (the case when we never saw it up before).
         if (up) this.tracker.markUp(name, at, this.keeper.serving());
         else this.tracker.markDown(name, at);
-        this.deps.log.info({ peer: name, up }, 'peer health changed');
+        this.deps.log.info({ peer: name, up, ...evidence }, 'peer health changed');
       },
     );
     this.schedule(0);
@@ -167,7 +171,13 @@ export class GatewayAgent {
     const due = dueAt ?? this.dueAt;
     this.dueAt = undefined;
     // A tick that fired late means this process was not scheduled: no verdict on silence from it (below).
-    const late = due !== undefined && this.lateness.observe(now, due).late;
+    const seen = due !== undefined ? this.lateness.observe(now, due) : undefined;
+    const late = seen?.late ?? false;
+    // Evidence for the scenario reports (at most one line a second): how long this agent itself was not scheduled.
+    if (seen?.late && now - this.lastLateLogAt >= 1000) {
+      this.lastLateLogAt = now;
+      this.deps.log.info({ latenessMs: Math.round(seen.latenessMs) }, 'gateway agent ran late');
+    }
     if (this.deps.publish && !this.publishing && now - this.lastPublishAt >= PUBLISH_REFRESH_MS) void this.publish();
     // Cut off: once probed, a gateway that hears no probe for (misses + 1) intervals has lost its nodes (LAN down,
     // partition) even though it may still reach the lease store; it must let a reachable standby take over.
@@ -200,7 +210,15 @@ export class GatewayAgent {
     if (want) {
       // The lease loop never waits for the datapath: a slow `nft` must not delay the next renewal. The TTL asked
       // for covers the longest stall seen lately (own timer lateness + store answer time), within the profile.
-      step = await this.keeper.step(true, adaptiveLeaseTtlMs(p, this.lateness.maxMs() + this.keeper.maxRttMs()));
+      const ownStallMs = this.lateness.maxMs(now);
+      const storeMs = this.keeper.maxRttMs();
+      const ttlMs = adaptiveLeaseTtlMs(p, ownStallMs + storeMs);
+      // Evidence for the scenario reports: every change of the TTL asked for, with what widened it.
+      if (ttlMs !== this.lastTtlMs) {
+        this.lastTtlMs = ttlMs;
+        this.deps.log.info({ ttlMs, ownStallMs: Math.round(ownStallMs), storeMs: Math.round(storeMs) }, 'lease ttl');
+      }
+      step = await this.keeper.step(true, ttlMs);
       this.syncDatapath();
     } else if (this.keeper.hold.epoch !== undefined || this.servingIps.length) {
       // Stepping down is the one place that waits: egress IPs must be gone before the lease is released.

@@ -20,10 +20,20 @@ export interface CandidateProber {
    */
   start(
     targets: readonly ProbeTarget[],
-    onChange: (name: string, up: boolean, at: number) => void,
+    onChange: (name: string, up: boolean, at: number, evidence?: VerdictEvidence) => void,
     onClaim?: (name: string, epoch: number, at: number) => void,
   ): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Why a target was declared down: kept in the agents' logs so a scenario report can say where the time went. */
+export interface VerdictEvidence {
+  /** The silence that convicted at that moment (failure-detector.ts thresholdMs). */
+  readonly thresholdMs: number;
+  /** The silence credited to the target (this prober's own stalls subtracted). */
+  readonly silenceMs: number;
+  /** This prober's longest own stall within the detector's memory. */
+  readonly ownStallMs: number;
 }
 
 /** Answers probes. `serving(false)` makes it fall silent, which peers and nodes read as "this gateway is down". */
@@ -84,7 +94,7 @@ export class UdpCandidateProber implements CandidateProber {
 
   async start(
     targets: readonly ProbeTarget[],
-    onChange: (name: string, up: boolean, at: number) => void,
+    onChange: (name: string, up: boolean, at: number, evidence?: VerdictEvidence) => void,
     onClaim?: (name: string, epoch: number, at: number) => void,
   ): Promise<void> {
     const clock = this.opts.clock ?? (() => performance.now());
@@ -132,7 +142,9 @@ export class UdpCandidateProber implements CandidateProber {
       const v = detector.tick(now, due);
       due = now + intervalMs;
       if (v.late) this.opts.onLateTick?.(v.latenessMs);
-      for (const name of v.down) onChange(name, false, now);
+      for (const name of v.down) {
+        onChange(name, false, now, { thresholdMs: detector.thresholdMs(name, now), silenceMs: detector.silenceMs(name), ownStallMs: detector.scheduler.maxMs(now) });
+      }
       targets.forEach((t, i) => {
         const s = state[i];
         if (!s) return;

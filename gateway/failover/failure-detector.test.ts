@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { FailureDetector, SchedulerLateness, type FailureDetectorOptions } from './failure-detector.js';
+import { DEFAULT_JITTER_MEMORY_MS, FailureDetector, SchedulerLateness, type FailureDetectorOptions } from './failure-detector.js';
 import { seededRandom } from '../../testing/index.js';
 import { PROFILES, type FailoverProfile } from './profiles.js';
 
@@ -81,6 +81,43 @@ describe('FailureDetector (table)', () => {
         e.reply('gw', t);
       }
       expect(e.thresholdMs('gw')).toBe(p.maxDetectionMs);
+    });
+
+    it(`${p.name}: after a peer died and came back, its next death is found at the floor speed (the outage is not jitter)`, () => {
+      // Seen in the scenario runs: the gap that ended a declared death (seconds: a SIGSTOP, a restart) was kept as
+      // "a survivable gap", and every fault for the next 15 s was judged at the ceiling.
+      const d = new FailureDetector(opts(p), ['gw']);
+      d.tick(0);
+      let t = steady(d, p, 0, 200);
+      let down = false;
+      for (let i = 0; i < 3000 / I; i++) {
+        t += I;
+        down = d.tick(t).down.includes('gw') || down;
+      }
+      expect(down).toBe(true);
+      t = steady(d, p, t, 100);
+      expect(d.isUp('gw')).toBe(true);
+      const last = t - I + 1;
+      let at: number | undefined;
+      for (let i = 0; i < 100 && at === undefined; i++) {
+        t += I;
+        if (d.tick(t).down.includes('gw')) at = t;
+      }
+      expect((at ?? Infinity) - last).toBeLessThanOrEqual(p.minDetectionMs + 2 * I);
+    });
+
+    it(`${p.name}: one own stall widens the threshold for the memory (${DEFAULT_JITTER_MEMORY_MS} ms), then no longer`, () => {
+      const d = new FailureDetector(opts(p), ['gw']);
+      d.tick(0);
+      let t = steady(d, p, 0, 200);
+      // The prober is not scheduled for 0.8 × the ceiling once (a GC, a burst of work); then all is quiet again.
+      const stall = Math.round(0.8 * p.maxDetectionMs);
+      t += I + stall;
+      expect(d.tick(t, t - stall).late).toBe(true);
+      t = steady(d, p, t, 5);
+      expect(d.thresholdMs('gw')).toBeGreaterThanOrEqual(stall);
+      steady(d, p, t, Math.ceil(DEFAULT_JITTER_MEMORY_MS / I) + 1);
+      expect(d.thresholdMs('gw')).toBeLessThanOrEqual(p.minDetectionMs + 2 * I);
     });
 
     it(`${p.name}: a peer that never answered is down after the floor, so callers stop assuming it is fine`, () => {

@@ -17,6 +17,8 @@
  *   a loaded one it waits longer, never longer than the maximum.
  */
 
+import { DEFAULT_JITTER_MEMORY_MS, RecentMax } from './recent-max.js';
+
 export interface FailureDetectorOptions {
   /** The probe interval: the period the detector's `tick` is meant to be called at. */
   readonly intervalMs: number;
@@ -30,7 +32,14 @@ export interface FailureDetectorOptions {
   readonly sigmas?: number;
   /** Inter-arrival samples kept per peer (default 500). */
   readonly window?: number;
+  /**
+   * How long a stall (the peer's longest gap, this prober's own lateness) keeps widening the threshold after it
+   * happened (default `DEFAULT_JITTER_MEMORY_MS`). See recent-max.ts for why this is a time and not a count.
+   */
+  readonly memoryMs?: number;
 }
+
+export { DEFAULT_JITTER_MEMORY_MS };
 
 /** What one tick of the prober concluded. */
 export interface TickVerdict {
@@ -102,12 +111,22 @@ class Ring {
  */
 export class SchedulerLateness {
   private readonly recent = new Ring(64);
-  private readonly longer = new Ring(500);
+  private readonly longest: RecentMax;
   private prevAt: number | undefined;
   private typical = 0;
   private sinceSort = 0;
 
-  constructor(private readonly periodMs: number) {}
+  /**
+   * `ignoreAboveMs`: a stall this long is an outage of this process (SIGSTOP, a frozen VM), not scheduling jitter:
+   * no margin within the profile could have covered it, so it does not widen one afterwards (default: never ignored).
+   */
+  constructor(
+    private readonly periodMs: number,
+    memoryMs = DEFAULT_JITTER_MEMORY_MS,
+    private readonly ignoreAboveMs = Number.POSITIVE_INFINITY,
+  ) {
+    this.longest = new RecentMax(memoryMs);
+  }
 
   /** Call at every firing; `expectedAt` defaults to the previous firing plus one period. */
   observe(now: number, expectedAt?: number): { latenessMs: number; late: boolean } {
@@ -116,7 +135,7 @@ export class SchedulerLateness {
     const latenessMs = Math.max(0, now - expected);
     const late = latenessMs > this.toleranceMs();
     this.recent.push(latenessMs);
-    this.longer.push(latenessMs);
+    if (latenessMs < this.ignoreAboveMs) this.longest.push(now, latenessMs);
     // The median is re-sorted every 16 ticks only: it moves slowly, and ticks are the hot path.
     if (++this.sinceSort >= 16 || this.recent.length < 16) {
       this.sinceSort = 0;
@@ -130,9 +149,9 @@ export class SchedulerLateness {
     return Math.max(this.periodMs, 2 * this.typical);
   }
 
-  /** The longest stall of the last 500 ticks. */
-  maxMs(): number {
-    return this.longer.max();
+  /** The longest stall within the memory before `now` (default: the last firing). */
+  maxMs(now: number | undefined = this.prevAt): number {
+    return now === undefined ? 0 : this.longest.max(now);
   }
 
   /** A high quantile of recent lateness: how much earlier than nominal a deadline-bound timer should be set. */
@@ -152,8 +171,12 @@ interface PeerState {
   repliedSinceTick: boolean;
   up: boolean | undefined;
   readonly gaps: Ring;
+  /** The longest gaps between answers within the memory (the `seen` term of the threshold). */
+  readonly longGaps: RecentMax;
 }
 
+/** What jitter may add to the threshold, as a multiple of the longest gap or own stall within the memory. */
+const PHI_CAP_FACTOR = 2;
 /** The standard deviation never counts as smaller than a quarter interval (Akka's min-std-deviation). */
 const MIN_STD_FRACTION = 0.25;
 /**
@@ -172,6 +195,9 @@ export class FailureDetector {
   private readonly peers = new Map<string, PeerState>();
   private readonly sched: SchedulerLateness;
   private readonly sigmas: number;
+  private readonly memoryMs: number;
+  /** The latest time this detector was told (tick or reply): "now" for the recency windows. */
+  private lastSeen = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly o: FailureDetectorOptions,
@@ -182,7 +208,8 @@ export class FailureDetector {
       throw new RangeError('failure detector: need intervalMs > 0, misses ≥ 1, 0 < minDetectionMs ≤ maxDetectionMs');
     }
     this.sigmas = o.sigmas ?? 5.6;
-    this.sched = new SchedulerLateness(o.intervalMs);
+    this.memoryMs = o.memoryMs ?? DEFAULT_JITTER_MEMORY_MS;
+    this.sched = new SchedulerLateness(o.intervalMs, this.memoryMs);
     for (const n of names) this.add(n, start);
   }
 
@@ -190,7 +217,7 @@ export class FailureDetector {
     if (this.peers.has(name)) return;
     this.peers.set(name, {
       lastReplyAt: undefined, credited: 0, anchor: now, missed: 0, repliedSinceTick: false, up: undefined,
-      gaps: new Ring(this.o.window ?? 500),
+      gaps: new Ring(this.o.window ?? 500), longGaps: new RecentMax(this.memoryMs),
     });
   }
 
@@ -198,9 +225,17 @@ export class FailureDetector {
   reply(name: string, now: number): boolean {
     const p = this.peers.get(name);
     if (!p) return false;
+    this.lastSeen = Math.max(this.lastSeen, now);
     // Gaps that span one of our own stalls are kept: a host that froze us froze the peer too, and its next freeze
-    // must not read as a death.
-    if (p.lastReplyAt !== undefined) p.gaps.push(Math.max(0, now - p.lastReplyAt));
+    // must not read as a death. A gap that ends a death we declared is not jitter: it is the outage itself (often
+    // seconds: a SIGSTOP, a restart). Kept, it made every later verdict wait the full ceiling for as long as it
+    // stayed in the window. A gap beyond the ceiling is kept out of the phi statistics for the same reason (one
+    // such sample makes mean + 5.6 σ exceed the ceiling for 500 samples) and only widens `seen`, for the memory.
+    if (p.lastReplyAt !== undefined && p.up !== false) {
+      const gap = Math.max(0, now - p.lastReplyAt);
+      if (gap < this.o.maxDetectionMs) p.gaps.push(gap);
+      p.longGaps.push(now, gap);
+    }
     p.lastReplyAt = now;
     p.credited = 0;
     p.anchor = now;
@@ -217,6 +252,7 @@ export class FailureDetector {
    */
   tick(now: number, expectedAt?: number): TickVerdict {
     const { latenessMs, late } = this.sched.observe(now, expectedAt);
+    this.lastSeen = Math.max(this.lastSeen, now);
     const down: string[] = [];
     for (const [name, p] of this.peers) {
       // Our own lateness is not the peer's silence: whatever it did meanwhile, we were not there to hear it.
@@ -233,23 +269,36 @@ export class FailureDetector {
   }
 
   /**
-   * Silence that convicts `name` now: mean gap + `sigmas` standard deviations, at least the longest gap seen
-   * lately plus one interval, at least our own longest recent stall plus one interval (on a shared host the peer is
-   * stalled as long as we are, we just do not see it), clamped to [minDetectionMs, maxDetectionMs].
+   * Silence that convicts `name` now: mean gap + `sigmas` standard deviations, at least the longest gap seen within
+   * the memory plus one interval, at least our own longest stall within the memory plus one interval (on a shared
+   * host the peer is stalled as long as we are, we just do not see it), clamped to [minDetectionMs, maxDetectionMs].
+   * Gaps that ended a declared death are not evidence of jitter (see reply()).
    */
-  thresholdMs(name: string): number {
+  thresholdMs(name: string, now: number = this.lastSeen): number {
     const p = this.peers.get(name);
     const { minDetectionMs: lo, maxDetectionMs: hi, intervalMs } = this.o;
     if (!p || p.lastReplyAt === undefined) return lo;
     if (p.gaps.length < MIN_SAMPLES) return hi;
-    const phi = p.gaps.mean() + this.sigmas * Math.max(p.gaps.std(), intervalMs * MIN_STD_FRACTION);
-    const seen = Math.max(p.gaps.max(), this.sched.maxMs()) + intervalMs;
+    const recent = Math.max(p.longGaps.max(now), this.sched.maxMs(now));
+    // The phi statistics remember 500 samples (15 s at 30 ms): one moderate stall long ago still widens σ. What
+    // jitter may add is therefore capped by what was actually observed within the memory: at most twice the
+    // longest recent gap or own stall. A quiet minute leaves the threshold near the floor.
+    const phi = Math.min(
+      p.gaps.mean() + this.sigmas * Math.max(p.gaps.std(), intervalMs * MIN_STD_FRACTION),
+      PHI_CAP_FACTOR * recent + intervalMs,
+    );
+    const seen = recent + intervalMs;
     return Math.min(hi, Math.max(lo, phi, seen));
   }
 
   /** The prober's own lateness tracker (the lease holder uses the same measure). */
   get scheduler(): SchedulerLateness {
     return this.sched;
+  }
+
+  /** Silence credited to `name` since its last answer (own stalls subtracted), ms: the evidence of a verdict. */
+  silenceMs(name: string): number {
+    return this.peers.get(name)?.credited ?? 0;
   }
 
   isUp(name: string): boolean | undefined {

@@ -1,4 +1,5 @@
 import type { LeaseStore } from './lease-store.js';
+import { DEFAULT_JITTER_MEMORY_MS, RecentMax } from './recent-max.js';
 
 /**
  * What a holder knows about its own lease, pure. The rule that keeps two gateways from serving one egress IP:
@@ -65,8 +66,8 @@ export class LeaseKeeper {
   readonly hold: LeaseHold;
   /** When the last acquire/renew was sent (the renewal cadence is counted from it, not from its answer). */
   lastSentAt = Number.NEGATIVE_INFINITY;
-  /** Store answer times of the last 64 requests, ms. */
-  private readonly rtts: number[] = [];
+  /** Store answer times within the memory (a slow first connect must not stretch leases for 64 renewals). */
+  private readonly rtts: RecentMax;
 
   constructor(
     private readonly store: LeaseStore,
@@ -74,8 +75,10 @@ export class LeaseKeeper {
     readonly holder: string,
     timing: { leaseTtlMs: number; safetyMarginMs: number },
     private readonly clock: () => number = () => performance.now(),
+    memoryMs = DEFAULT_JITTER_MEMORY_MS,
   ) {
     this.hold = new LeaseHold(timing.leaseTtlMs, timing.safetyMarginMs);
+    this.rtts = new RecentMax(memoryMs);
   }
 
   /**
@@ -115,13 +118,13 @@ export class LeaseKeeper {
   }
 
   private rtt(sentAt: number): void {
-    this.rtts.push(this.clock() - sentAt);
-    if (this.rtts.length > 64) this.rtts.shift();
+    const now = this.clock();
+    this.rtts.push(now, now - sentAt);
   }
 
-  /** The slowest store answer of the last 64 requests, ms. */
+  /** The slowest store answer within the memory, ms. */
   maxRttMs(): number {
-    return this.rtts.reduce((a, b) => Math.max(a, b), 0);
+    return this.rtts.max(this.clock());
   }
 
   /** Drop first (egress IPs, fence), then release the lease so the successor need not wait for expiry. */

@@ -69,7 +69,9 @@ export const PROFILES = {
     safetyMarginMs: 50,
     acquireRetryMs: 15,
     holdDownMs: 3000,
-    realtimePriority: 0,
+    // SCHED_RR as for fast: under stress-ng --cpu 8 (ten runnable tasks on two cores) a CFS agent waits tens of
+    // ms behind the hogs for each timer, and every such wait is a stall the detector and the lease must then cover.
+    realtimePriority: 10,
   },
   /**
    * 10 ms × 3 misses: routes move ~40-60 ms after a gateway dies. Lease 50 ms, renewed every 10 ms: a holder that

@@ -63,7 +63,7 @@ export class NodeSteerAgent {
     const p = this.cfg.profile;
     await this.deps.prober.start(
       this.cfg.candidates.map((c) => ({ name: c.name, address: c.address, port: this.cfg.probePort })),
-      (name, up, at) => {
+      (name, up, at, evidence) => {
         // A candidate first seen up after start-up, while this node already steers to another one, is joining
         // while another holds the role: a comeback, held down here exactly as its own agent holds itself down
         // (gateway-agent.ts). Steering to it at once would send egress to a gateway that does not serve the
@@ -71,7 +71,8 @@ export class NodeSteerAgent {
         const lateJoin = at - this.startedAt > p.probeIntervalMs * (p.misses + 1) && this.active.length > 0 && !this.active.includes(name);
         if (up) this.tracker.markUp(name, at, lateJoin);
         else this.tracker.markDown(name, at);
-        this.deps.log.info({ gateway: name, up }, 'gateway health changed');
+        // The verdict's evidence (threshold, credited silence, own stall) says where a slow detection went.
+        this.deps.log.info({ gateway: name, up, ...evidence }, 'gateway health changed');
         this.kick();
       },
       (name, epoch) => {
