@@ -54,7 +54,7 @@ export interface FailoverProfile {
 export const PROFILES = {
   /**
    * Every number follows from the goal, p99 outage ≤ 200 ms quiet and ≤ 400 ms (2×) under `--stress cpu=8`, and
-   * from what the bench measured (docs/gateways.md "Where the time goes"):
+   * from what the bench measured (docs/gateways.md, "Where the time went" under "Failure detection under load"):
    *
    * - Routes move when the node's detector convicts: `minDetectionMs` 90 = 30 ms × 3 on-time misses (at most one
    *   interval of phase on top), then one line to the node's `ip -batch` session (p50 3 ms).
