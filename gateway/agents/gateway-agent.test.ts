@@ -167,9 +167,12 @@ describe('GatewayAgent (fakes, fake clock)', () => {
   });
 
   it('a holder whose own renewals run late now and then (nothing else wrong) keeps its fence after the first stall', async () => {
-    // Every tenth renewal runs 150 ms late: longer than ttl − margin − renew (110 ms). The first one lapses the
-    // fence (nothing learnt yet); then the holder asks the store for a TTL that covers the stalls it has seen
-    // (adaptiveLeaseTtlMs) and serves straight through. With a fixed TTL every such stall dropped the egress IP.
+    // Every tenth renewal runs late by 20 ms more than ttl − margin − renew (default: 100 ms, the fence lapses)
+    // and less than ttl − renew (the store still holds the lease). The first one lapses the fence (nothing learnt
+    // yet); then the holder asks the store for a TTL that covers the stalls it has seen (adaptiveLeaseTtlMs) and
+    // serves straight through. With a fixed TTL every such stall dropped the egress IP.
+    const stall = profile.leaseTtlMs - profile.safetyMarginMs - profile.renewIntervalMs + 20;
+    expect(profile.renewIntervalMs + stall).toBeLessThan(profile.leaseTtlMs);
     const t = setup();
     await t.gw1.agent.start();
     t.gw1.prober.onChange?.('gw2', true, 0);
@@ -179,7 +182,7 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     try {
       for (let i = 0; i < 200; i++) {
         const due = t.now() + profile.renewIntervalMs;
-        t.advance(profile.renewIntervalMs + (i % 10 === 5 ? 150 : 0));
+        t.advance(profile.renewIntervalMs + (i % 10 === 5 ? stall : 0));
         if (t.gw1.agent.status().role !== 'active') lapses += 1;
         await t.gw1.agent.tick(due);
       }

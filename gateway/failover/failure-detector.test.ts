@@ -250,9 +250,10 @@ function simulate(p: FailoverProfile, load: Load, seed: number, durationMs: numb
 
 const loaded = (p: FailoverProfile): Load => ({
   ownStallP: 0.2, ownStall: [50, 300], freezesPerS: 2, freeze: [50, 300],
-  // The peer alone stalled, up to a quarter of the maximum detection time (with a host freeze on top it may be
-  // silent for longer; a silence beyond the maximum is a death by definition).
-  peerStallsPerS: 1, peerStall: [p.maxDetectionMs / 8, p.maxDetectionMs / 4],
+  // The peer alone stalled for 0.8-1.6 × the quiet detection time: long enough to fool a plain miss counter, well
+  // within the maximum (with a host freeze on top it may be silent for longer; a silence beyond the maximum is a
+  // death by definition).
+  peerStallsPerS: 1, peerStall: [0.8 * p.minDetectionMs, 1.6 * p.minDetectionMs],
 });
 
 describe('FailureDetector on a simulated loaded scheduler (ticks delayed by 50-300 ms at random)', () => {
