@@ -2,18 +2,22 @@
 // batches, next to redis-benchmark running the same lease scripts on the same Redis in the same run (the ceilings),
 // and pool-write → watch-event latency at 100 concurrent watchers; then the broker's RSS and /metrics latency with 100
 // live watchers and with 20 paused ones (live, and catching up from far back) under the same write load.
-// `--baseline REF` also builds REF in a temporary git worktree and measures single leases/s of both builds
-// alternately on the same Redis in the same run.
+// The baseline (`--baseline REF`, default b71c85f: main before the #10/#11 broker changes; `--baseline none` skips it)
+// is built in a temporary git worktree and measured side by side: single leases/s of both builds in ABBA order on the
+// same Redis in the same run. The run writes itself into docs/benchmarks.md (`## Broker`, between its markers;
+// `--no-doc` leaves the doc alone): commit, host load, figures and ratios against the baseline.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { setMaxListeners } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { BrokerClient, type WatchEvent } from '../api/index.js';
 import { run, startDaemon, stopPid } from '../host/index.js';
-import { BrokerStore, brokerScripts } from './broker-store.js';
+import { BrokerStore, brokerScripts, IDEMPOTENCY_TTL_MS } from './broker-store.js';
+import { orderKeys } from './store/script-loader.js';
+import { compareRounds, renderBrokerRun, replaceBrokerRun, type BrokerRunFigures, type Round, type Versus } from './bench-broker-doc.js';
 
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
 const CLIENTS = 64;
@@ -25,6 +29,16 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 64);
 /** Leases redis-benchmark takes per ceiling run (each kept in Redis: ~0.5 KB apiece with its event). */
 const CEILING_LEASES = Number(process.env.BENCH_CEILING_LEASES ?? 100_000);
 const MAIN = new URL('../cli/main.js', import.meta.url).pathname;
+const argOf = (flag: string): string | undefined => {
+  const i = process.argv.indexOf(flag);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const BASELINE = ((b) => (b === 'none' ? undefined : b))(argOf('--baseline') ?? 'b71c85f');
+/** Single-lease phases of the side-by-side comparison (ABBA order), BENCH_SECONDS each. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+const WRITE_DOC = !process.argv.includes('--no-doc');
+const REPO = new URL('../..', import.meta.url).pathname;
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' / ');
 
 function spawnReplica(dir: string, socket: string, token: string, main = MAIN): Promise<{ url: string; pid: number }> {
   return new Promise((resolve, reject) => {
@@ -87,7 +101,7 @@ function rssBytes(pid: number): number {
 
 /** `--baseline REF`: REF built in a temporary worktree (node_modules shared); returns its CLI entry and a clean-up. */
 async function buildBaseline(ref: string): Promise<{ main: string; sha: string; cleanup: () => Promise<void> }> {
-  const repo = new URL('../..', import.meta.url).pathname;
+  const repo = REPO;
   const wt = mkdtempSync(join(tmpdir(), 'strait-bench-baseline-'));
   rmSync(wt, { recursive: true, force: true });
   await run(['git', '-C', repo, 'worktree', 'add', '--detach', wt, ref], { timeoutMs: 120_000 });
@@ -127,6 +141,7 @@ function pct(xs: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
+  const loadStart = loadavg();
   const dir = mkdtempSync(join(tmpdir(), 'strait-bench-'));
   const socket = join(dir, 'redis.sock');
   const redisD = startDaemon(['redis-server', '--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--save', '', '--appendonly', 'no'], { logFile: join(dir, 'redis.log') });
@@ -160,10 +175,10 @@ async function main(): Promise<void> {
     // Each client leases blocks (3 of 4 requests) and addresses (1 of 4) from one pool: first one lease per request,
     // then BATCH leases per request (POST …/blocks {nodes}, POST …/addresses {owners}: one Lua call each).
     const clients = Array.from({ length: CLIENTS }, (_, i) => new BrokerClient({ baseUrl: urls[i % urls.length]!, token: cred }));
-    const phase = async (perRequest: number, lease: (c: BrokerClient, i: number, k: number) => Promise<unknown>) => {
+    const phase = async (perRequest: number, lease: (c: BrokerClient, i: number, k: number) => Promise<unknown>, pids = replicas.map((r) => r.pid)) => {
       let leases = 0;
       const lat: number[] = [];
-      const cpu0 = replicas.map((r) => cpuSeconds(r.pid));
+      const cpu0 = pids.map((pid) => cpuSeconds(pid));
       const redisCpu0 = cpuSeconds(redisD.pid);
       const deadline = Date.now() + DURATION_MS;
       const t0 = Date.now();
@@ -180,7 +195,7 @@ async function main(): Promise<void> {
       );
       const rate = leases / ((Date.now() - t0) / 1000);
       // CPU per lease depends less on how loaded the machine is than leases/s do.
-      const brokerCpuMs = (replicas.reduce((a, r, i) => a + cpuSeconds(r.pid) - cpu0[i]!, 0) * 1000) / leases;
+      const brokerCpuMs = (pids.reduce((a, pid, i) => a + cpuSeconds(pid) - cpu0[i]!, 0) * 1000) / leases;
       const redisCpuMs = ((cpuSeconds(redisD.pid) - redisCpu0) * 1000) / leases;
       return { rate, lat, brokerCpuMs, redisCpuMs };
     };
@@ -193,26 +208,25 @@ async function main(): Promise<void> {
     const bare = await bareHttpBaseline();
 
     // ---------------------------------------------------------------- this build against --baseline REF
-    const bi = process.argv.indexOf('--baseline');
-    const baselineRef = bi > 0 ? process.argv[bi + 1] : undefined;
-    let versus: Record<string, unknown> | undefined;
-    if (baselineRef) {
-      const base = await buildBaseline(baselineRef);
+    let versus: Versus | undefined;
+    if (BASELINE) {
+      const base = await buildBaseline(BASELINE);
       try {
         const old = await spawnReplica(dir, socket, token, base.main);
         const oldClients = Array.from({ length: CLIENTS }, () => new BrokerClient({ baseUrl: old.url, token: cred }));
-        const rounds: { build: string; rate: number; p99: number }[] = [];
-        // Alternate so that a change in the machine's load hits both builds alike.
-        for (let round = 0; round < 3; round++) {
-          for (const [build, cs] of [['this', clients], ['baseline', oldClients]] as const) {
-            const r = await phase(1, (_c, i, k) => (k % 4 === 3 ? cs[i]!.leaseAddress('big', { owner: `v-${build}-${round}-${i}-${k}` }) : cs[i]!.leaseBlock('big', { cluster: 'bench', node: `n${i}` })));
-            rounds.push({ build, rate: Math.round(r.rate), p99: +pct(r.lat, 99).toFixed(2) });
-          }
+        const rounds: Round[] = [];
+        // Alternate in ABBA order (this, baseline, baseline, this, …) so that a machine whose load rises or falls
+        // during the run weighs on both builds alike, not always on the one measured second.
+        const order = Array.from({ length: ROUNDS }, (_, i) => (i % 4 === 0 || i % 4 === 3 ? 'this' : 'baseline') as Round['build']);
+        for (const [round, build] of order.entries()) {
+          const cs = build === 'this' ? clients : oldClients;
+          const pids = build === 'this' ? [replicas[0]!.pid] : [old.pid];
+          const r = await phase(1, (_c, i, k) => (k % 4 === 3 ? cs[i]!.leaseAddress('big', { owner: `v-${build}-${round}-${i}-${k}` }) : cs[i]!.leaseBlock('big', { cluster: 'bench', node: `n${i}` })), pids);
+          rounds.push({ build, rate: Math.round(r.rate), p99: +pct(r.lat, 99).toFixed(2), brokerCpuMs: +r.brokerCpuMs.toFixed(4), redisCpuMs: +r.redisCpuMs.toFixed(4) });
         }
         for (const c of oldClients) c.close();
         await stopPid(old.pid);
-        const mean = (b: string): number => Math.round(rounds.filter((r) => r.build === b).reduce((a, r) => a + r.rate, 0) / 3);
-        versus = { baseline: `${baselineRef} (${base.sha})`, rounds, meanSingleLeasesPerSecond: { this: mean('this'), baseline: mean('baseline') }, ratio: +(mean('this') / mean('baseline')).toFixed(3) };
+        versus = compareRounds(`${BASELINE} (${base.sha})`, rounds);
       } finally {
         await base.cleanup();
       }
@@ -228,8 +242,16 @@ async function main(): Promise<void> {
       return m ? Number(m[1]) : NaN;
     };
     const iso = new Date().toISOString();
-    const ceilingScript = await rb(CEILING_LEASES, ['EVALSHA', shaBatch, '0', store.prefix, 'ceiling', 'bench', iso, '1', 'n1']);
-    const ceilingBatch = BATCH * (await rb(Math.ceil(CEILING_LEASES / BATCH), ['EVALSHA', shaBatch, '0', store.prefix, 'ceiling2', 'bench', iso, String(BATCH), ...nodes]));
+    // Its KEYS as the store passes them (no Idempotency-Key: fingerprint '').
+    const leaseKeys = (pool: string): string[] => {
+      const k = store.keys;
+      const p = k.pool(pool);
+      const keys = { clusters: k.objects('Cluster'), blocks: k.objects('Block'), poolMeta: k.poolMeta, poolBlocks: p.poolBlocks, poolAddressBlocks: p.poolAddressBlocks, poolCursor: p.poolCursor, rev: k.rev, events: k.events, idem: k.idempotency('') };
+      const ks = orderKeys(brokerScripts().leaseBlocks, keys);
+      return [String(ks.length), ...ks, '', String(IDEMPOTENCY_TTL_MS)];
+    };
+    const ceilingScript = await rb(CEILING_LEASES, ['EVALSHA', shaBatch, ...leaseKeys('ceiling'), 'ceiling', 'bench', iso, '1', 'n1']);
+    const ceilingBatch = BATCH * (await rb(Math.ceil(CEILING_LEASES / BATCH), ['EVALSHA', shaBatch, ...leaseKeys('ceiling2'), 'ceiling2', 'bench', iso, String(BATCH), ...nodes]));
     const ceilingIncr = await rb(200_000, ['INCR', '{bench}:counter']);
 
     // ---------------------------------------------------------------- pool write → event at 100 watchers
@@ -347,6 +369,7 @@ async function main(): Promise<void> {
       ...(versus ? { versusBaseline: versus } : {}),
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    if (WRITE_DOC) await writeDoc(out as unknown as BrokerRunFigures, loadStart);
     for (const c of [...clients, ...watchers, admin, writer]) c.close();
     store.redis.disconnect();
     for (const r of replicas) await stopPid(r.pid);
@@ -354,6 +377,20 @@ async function main(): Promise<void> {
     await stopPid(redisD.pid);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Writes this run into docs/benchmarks.md (see bench-broker-doc.ts). */
+async function writeDoc(figures: BrokerRunFigures, loadStart: string): Promise<void> {
+  const commit = (await run(['git', '-C', REPO, 'rev-parse', 'HEAD'])).stdout.trim();
+  const dirty = (await run(['git', '-C', REPO, 'status', '--porcelain', '--untracked-files=no'])).stdout.trim() !== '';
+  const env = ['BENCH_SECONDS', 'BENCH_REPLICAS', 'BENCH_BATCH', 'BENCH_WRITES', 'BENCH_CEILING_LEASES', 'BENCH_ROUNDS'].filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]}`);
+  const args = process.argv.slice(2).filter((a) => a !== '--no-doc');
+  const command = [...env, 'npm run bench:broker', ...(args.length ? ['--', ...args] : [])].join(' ');
+  const date = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  const path = join(REPO, 'docs', 'benchmarks.md');
+  const section = renderBrokerRun(figures, { commit, dirty, date, command, cpus: cpus().length, loadStart, loadEnd: loadavg() });
+  writeFileSync(path, replaceBrokerRun(readFileSync(path, 'utf8'), section));
+  process.stdout.write(`wrote ${path} (## Broker, latest run)\n`);
 }
 
 await main();

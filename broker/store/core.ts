@@ -4,9 +4,11 @@ import { StraitError } from '../../api/index.js';
 import { BrokerKeys } from './keys.js';
 import { scriptError, type Reply } from './script-errors.js';
 import { NO_REPLICA_ACK, ReplicaAck, type ReplicaAckOptions } from './replica-ack.js';
-import { BROKER_LUA_DIR, defineScripts, readLuaScript, type LuaScript, type ScriptCall } from './script-loader.js';
+import { BROKER_LUA_DIR, defineScripts, orderKeys, readLuaScript, type LuaScript, type ScriptCall } from './script-loader.js';
 
-type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses';
+type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses' | 'replay';
+/** The two scripts that still take their keys from the prefix in ARGV[1] (`keys: 0`): run with `run`. */
+type PrefixScriptName = 'heartbeat' | 'ownerGc';
 
 /**
  * An Idempotency-Key as the store records it: `key` already scoped to the caller (admin, cluster/<id>, join/<hash>),
@@ -25,13 +27,13 @@ const SCRIPT_FILES: Record<ScriptName, string> = {
   join: 'join',
   rotate: 'rotate',
   leaseBlocks: 'lease-blocks',
-  leaseAddress: 'lease-address',
   leaseAddresses: 'lease-addresses',
   releaseBlock: 'release-block',
   releaseAddress: 'release-address',
   heartbeat: 'heartbeat',
   ownerGc: 'owner-gc',
   compact: 'compact',
+  replay: 'replay',
 };
 
 let scripts: Record<ScriptName, LuaScript> | undefined;
@@ -88,14 +90,30 @@ export class StoreCore {
    * atomically with the write, and a retry with the key learns the outcome. With replica acknowledgement on
    * (Sentinel), the answer waits until the replicas hold the write; if they do not in time it is OUTCOME_UNKNOWN
    * too (the write is on the primary only, and lost if the primary fails now).
+   *
+   * `keys` are the KEYS the script's header names (but `idem`, added here), `args` its ARGV after the two
+   * Idempotency-Key ones (fingerprint, TTL) that every script with an `idem` key takes first; `moreKeys` go after the
+   * named keys of a script whose header ends with `...name`.
    */
-  async run(name: ScriptName, idem: Idem | undefined, ...args: (string | number)[]): Promise<Reply> {
+  async script(name: Exclude<ScriptName, PrefixScriptName>, idem: Idem | undefined, keys: Readonly<Record<string, string>>, args: readonly (string | number)[], moreKeys: readonly string[] = []): Promise<Reply> {
+    const s = brokerScripts()[name];
+    const keyed = s.keyNames?.includes('idem') ? { ...keys, idem: this.keys.idempotency(idem?.key ?? '') } : keys;
+    const ks = orderKeys(s, keyed, moreKeys);
+    const argv = keyed === keys ? args : [idem?.fingerprint ?? '', this.idempotencyTtlMs, ...args];
+    return this.send(this.s[name], s.numberOfKeys === undefined ? [ks.length, ...ks, ...argv] : [...ks, ...argv], idem);
+  }
+
+  /** Runs one of the scripts that build their keys from the prefix (owner-gc, heartbeat: `keys: 0`); as `script`. */
+  async run(name: PrefixScriptName, idem: undefined, ...args: (string | number)[]): Promise<Reply> {
+    return this.send(this.s[name], [this.prefix, ...args], idem);
+  }
+
+  private async send(call: ScriptCall, keysThenArgs: (string | number)[], idem: Idem | undefined): Promise<Reply> {
     await this.ensureConnected();
-    const head = idem ? `${this.prefix}\n${idem.key}\n${idem.fingerprint}\n${this.idempotencyTtlMs}` : this.prefix;
     let r: Reply;
     const ticket = this.ack.ticket();
     try {
-      r = (await this.s[name](head, ...args)) as Reply;
+      r = (await call(...keysThenArgs)) as Reply;
     } catch (e) {
       throw this.writeFailure(e);
     }
@@ -147,10 +165,10 @@ export class StoreCore {
   /** The reply recorded under an Idempotency-Key, for writes that read before their script runs. */
   async replayed(idem: Idem | undefined): Promise<Reply | undefined> {
     if (!idem) return undefined;
-    const [fp, reply] = await this.redis.hmget(this.keys.idempotency(idem.key), 'fp', 'reply');
-    if (fp === null || fp === undefined) return undefined;
-    if (fp !== idem.fingerprint) throw scriptError(['IDEMMISMATCH'], { kind: '', name: '', idemKey: idem.key });
-    return JSON.parse(reply ?? '["INTERNAL"]') as Reply;
+    const r = (await this.s.replay(this.keys.idempotency(idem.key), idem.fingerprint, this.idempotencyTtlMs)) as Reply;
+    if (r[0] === 'NONE') return undefined;
+    if (r[0] === 'IDEMMISMATCH') throw scriptError(r, { kind: '', name: '', idemKey: idem.key });
+    return r;
   }
 
   async currentRev(): Promise<string> {

@@ -1,4 +1,5 @@
-import type { StoreCore } from './core.js';
+import { brokerScripts, type StoreCore } from './core.js';
+import { orderKeys } from './script-loader.js';
 
 export interface RawEvent {
   rev: number;
@@ -25,7 +26,8 @@ export class EventLog {
   async compact(keep: number): Promise<number> {
     const rev = Number(await this.core.currentRev());
     const upto = Math.max(0, rev - keep);
-    return Number(await this.core.s.compact(this.core.prefix, String(upto)));
+    const keys = orderKeys(brokerScripts().compact, { compacted: this.core.keys.compacted, events: this.core.keys.events });
+    return Number(await this.core.s.compact(...keys, String(upto)));
   }
 }
 

@@ -2,9 +2,11 @@ import type { Kind } from '../../api/index.js';
 
 /**
  * The broker's Redis key schema: every key family spelled once. Names are relative to the store's prefix (default
- * `{strait}:`, whose braces keep every key in one Redis Cluster slot); `BrokerKeys` gives the full names. The Lua
- * scripts in `lua/` build the same families from the prefix they get as ARGV[1] (their headers name the families
- * they touch), so a family renamed here must be renamed there too.
+ * `{strait}:`, whose braces keep every key in one Redis Cluster slot); `BrokerKeys` gives the full names. Every
+ * script in `lua/` gets the keys it touches in KEYS, built here (its header names them); a key the script can only
+ * know while it runs (the pool of a lease it releases) is built from a family prefix passed in KEYS
+ * (`BrokerKeys.prefixOf`). Only owner-gc.lua and heartbeat.lua still build their keys from the prefix in ARGV[1]
+ * (`keys: 0`, see lua/includes/prelude.lua).
  */
 export const KEY = {
   /** global revision counter (every resourceVersion) */
@@ -105,5 +107,34 @@ export class BrokerKeys {
   }
   idempotency(scopedKey: string): string {
     return this.of(KEY.idempotency(scopedKey));
+  }
+  get joinedVia(): string {
+    return this.of(KEY.joinedVia);
+  }
+  ranges(what: 'cluster' | 'subnet' | 'pool'): string {
+    return this.of(KEY.ranges(what));
+  }
+  subnetPools(subnet: string): string {
+    return this.of(KEY.subnetPools(subnet));
+  }
+  get poolMeta(): string {
+    return this.of(KEY.poolMeta);
+  }
+  get addressMeta(): string {
+    return this.of(KEY.addressMeta);
+  }
+  /** The per-pool keys of one pool, by the names the lease scripts give them. */
+  pool(pool: string): { poolBlocks: string; poolAddresses: string; poolAddressBlocks: string; poolOwners: string; poolCursor: string } {
+    return {
+      poolBlocks: this.of(KEY.poolBlocks(pool)),
+      poolAddresses: this.of(KEY.poolAddresses(pool)),
+      poolAddressBlocks: this.of(KEY.poolAddressBlocks(pool)),
+      poolOwners: this.of(KEY.poolOwners(pool)),
+      poolCursor: this.of(KEY.poolCursor(pool)),
+    };
+  }
+  /** The prefix of a per-pool family, for a script that appends the pool it reads (see release.lua). */
+  prefixOf(family: (pool: string) => string): string {
+    return this.of(family(''));
   }
 }

@@ -13,7 +13,6 @@ import {
   type ReservedIP,
   type Subnet,
 } from '../../api/index.js';
-import { KEY } from './keys.js';
 import { encodeObject, now, type Idem, type StoreCore } from './core.js';
 import { objectOf } from './script-errors.js';
 
@@ -75,18 +74,28 @@ export class ObjectStore {
     keepCreatedAt = false,
     idem?: Idem,
   ): Promise<KindObjectMap[K]> {
-    const r = await this.core.run('put', idem, kind, name, mode, encodeObject(obj), expectedRv, ref ? KEY.objects(ref.kind) : '', ref?.name ?? '', keepCreatedAt ? '1' : '');
+    const k = this.core.keys;
+    const objects = k.objects(kind);
+    // Without a ref the ref key is the kind's own hash, never read (refField '').
+    const keys = { objects, ref: ref ? k.objects(ref.kind) : objects, rev: k.rev, events: k.events };
+    const r = await this.core.script('put', idem, keys, [kind, name, mode, encodeObject(obj), expectedRv, ref?.name ?? '', keepCreatedAt ? '1' : '']);
     return objectOf(r, { kind, name, ref }) as KindObjectMap[K];
   }
 
   async delete<K extends Kind>(
     kind: K,
     name: string,
+    /** guards and cleanup keys are names of the schema (KEY.…), without the store's prefix */
     opts: { expectedRv?: string; guards?: string[]; cleanup?: [op: 'hdel' | 'srem' | 'del' | 'hsetnow', key: string, field: string][]; idem?: Idem | undefined } = {},
   ): Promise<KindObjectMap[K]> {
+    const k = this.core.keys;
     const guards = opts.guards ?? [];
-    const cleanup = (opts.cleanup ?? []).flat();
-    const r = (await this.core.replayed(opts.idem)) ?? (await this.core.run('del', opts.idem, kind, name, opts.expectedRv ?? '', String(Date.now()), guards.length, ...guards, ...cleanup));
+    const cleanup = opts.cleanup ?? [];
+    const more = [...guards.map((g) => k.of(g)), ...cleanup.map(([, key]) => k.of(key))];
+    const args = [kind, name, opts.expectedRv ?? '', String(Date.now()), guards.length, ...cleanup.flatMap(([op, , field]) => [op, field])];
+    const r = (await this.core.replayed(opts.idem)) ?? (await this.core.script('del', opts.idem, { objects: k.objects(kind), rev: k.rev, events: k.events }, args, more));
+    // INUSE names the guard key; callers and errors know it by its name in the schema (KEY), without the prefix.
+    if (r[0] === 'INUSE' && r[1]?.startsWith(k.prefix)) r[1] = r[1].slice(k.prefix.length);
     return objectOf(r, { kind, name }) as KindObjectMap[K];
   }
 

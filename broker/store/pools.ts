@@ -32,7 +32,7 @@ export class PoolStore {
   async createSubnet(req: { name: string; cidr: string; description?: string }, idem?: Idem): Promise<Subnet> {
     const r = parseCidrRange(req.cidr);
     const obj: Omit<Subnet, 'resourceVersion'> = { name: req.name, cidr: r.cidr, ...(req.description !== undefined ? { description: req.description } : {}), createdAt: now() };
-    const res = await this.core.run('createRanged', idem, 'Subnet', KEY.ranges('subnet'), req.name, encodeObject(obj), r.start, r.end, r.cidr, '', '');
+    const res = await this.createRanged('Subnet', idem, [req.name, encodeObject(obj), r.start, r.end, r.cidr, '', '', '']);
     return objectOf(res, { kind: 'Subnet', name: req.name, cidr: r.cidr }) as Subnet;
   }
 
@@ -56,8 +56,25 @@ export class PoolStore {
       ...rulesOf(req),
       createdAt: now(),
     };
-    const res = await this.core.run('createRanged', idem, 'IPPool', KEY.ranges('pool'), req.name, encodeObject(obj), r.start, r.end, r.cidr, req.subnet ?? '', poolMeta(r, blockSize), req.cluster ?? '');
+    const res = await this.createRanged('IPPool', idem, [req.name, encodeObject(obj), r.start, r.end, r.cidr, req.subnet ?? '', poolMeta(r, blockSize), req.cluster ?? '']);
     return objectOf(res, { kind: 'IPPool', name: req.name, cidr: r.cidr, subnet: req.subnet, cluster: req.cluster }) as IPPool;
+  }
+
+  /** create-ranged.lua for a subnet or a pool; args from the name on (name, json, start, end, cidr, parent, meta, owner). */
+  private createRanged(kind: 'Subnet' | 'IPPool', idem: Idem | undefined, args: [string, string, string, string, string, string, string, string]) {
+    const k = this.core.keys;
+    const keys = {
+      objects: k.objects(kind),
+      ranges: k.ranges(kind === 'Subnet' ? 'subnet' : 'pool'),
+      subnetRanges: k.ranges('subnet'),
+      // The parent's pool set (the family prefix alone, never written, for a subnet or a pool without a parent).
+      subnetPools: k.subnetPools(args[5]),
+      poolMeta: k.poolMeta,
+      clusters: k.objects('Cluster'),
+      rev: k.rev,
+      events: k.events,
+    };
+    return this.core.script('createRanged', idem, keys, [kind, ...args]);
   }
 
   /**

@@ -1,19 +1,61 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
-/** One Lua script as Redis runs it: its includes expanded, its KEYS count from its header. */
+/** One Lua script as Redis runs it: its includes expanded, its KEYS from its header. */
 export interface LuaScript {
   name: string;
-  numberOfKeys: number;
+  /** How many KEYS the script takes; undefined when the caller passes extra keys after the named ones (`...name`). */
+  numberOfKeys: number | undefined;
   lua: string;
+  /** The header's KEYS in order (K.<name> in the script); empty for a script written with `keys: N`. */
+  keyNames?: readonly string[];
+  /** Named keys that are a prefix: the script appends to them a part it reads from Redis (e.g. a pool name). */
+  prefixKeys?: ReadonlySet<string>;
+  /** The name of the extra keys the caller may pass after the named ones (`...name` in the header). */
+  restKeys?: string | undefined;
 }
 
 /** The broker's scripts: `lua/` beside this module (the build copies it into dist/ next to the .js). */
 export const BROKER_LUA_DIR = new URL('./lua/', import.meta.url);
 
 /**
+ * The KEYS section of a header:
+ *
+ *     KEYS:
+ *       rev            KEY.rev
+ *       poolBlocksOf*  KEY.poolBlocks('') — a prefix: the script appends the pool of the block it releases
+ *       ...guards      any number of keys after the named ones
+ *
+ * one name per line, in the order the caller passes them. A `*` marks a prefix key.
+ */
+export function parseKeysHeader(text: string): { names: string[]; prefixes: Set<string>; rest: string | undefined } | undefined {
+  const header = /^--\[\[([\s\S]*?)\]\]/.exec(text)?.[1] ?? '';
+  const lines = header.split('\n');
+  const at = lines.findIndex((l) => /^\s*KEYS:\s*$/.test(l));
+  if (at < 0) return undefined;
+  const names: string[] = [];
+  const prefixes = new Set<string>();
+  let rest: string | undefined;
+  for (const line of lines.slice(at + 1)) {
+    const m = /^ {4}(\.\.\.)?([A-Za-z][A-Za-z0-9]*)(\*)?(\s|$)/.exec(line);
+    if (!m) break;
+    if (m[1]) {
+      rest = m[2]!;
+      break;
+    }
+    if (names.includes(m[2]!)) throw new Error(`KEYS names ${m[2]} twice`);
+    names.push(m[2]!);
+    if (m[3]) prefixes.add(m[2]!);
+  }
+  if (names.length === 0) throw new Error('the KEYS section names no key');
+  return { names, prefixes, rest };
+}
+
+/**
  * Reads `<dir>/<name>.lua`, expanding `--@include <name>` lines with `<dir>/includes/<name>.lua` (each at most once).
- * The header must say `keys: N`: the number of KEYS the script takes.
+ * The header either has a KEYS section (see parseKeysHeader): the script then starts with
+ * `local K = {<name> = KEYS[1], …}`, so its code and its includes use `K.<name>` for the keys the header names; or it
+ * says `keys: N`, the number of KEYS the script reads itself.
  */
 export function readLuaScript(dir: URL, name: string): LuaScript {
   const seen = new Set<string>();
@@ -24,23 +66,50 @@ export function readLuaScript(dir: URL, name: string): LuaScript {
       return expand(readFileSync(new URL(`includes/${inc}.lua`, dir), 'utf8'));
     });
   const text = readFileSync(new URL(`${name}.lua`, dir), 'utf8');
-  const keys = /^\s*keys: (\d+)/m.exec(text);
-  if (!keys) throw new Error(`${name}.lua: the header names no "keys: N"`);
-  return { name, numberOfKeys: Number(keys[1]), lua: expand(text) };
+  let keys: ReturnType<typeof parseKeysHeader>;
+  try {
+    keys = parseKeysHeader(text);
+  } catch (e) {
+    throw new Error(`${name}.lua: ${(e as Error).message}`, { cause: e });
+  }
+  if (keys) {
+    const bind = `local K = {${keys.names.map((k, i) => `${k} = KEYS[${i + 1}]`).join(', ')}}\n`;
+    return { name, numberOfKeys: keys.rest ? undefined : keys.names.length, lua: bind + expand(text), keyNames: keys.names, prefixKeys: keys.prefixes, restKeys: keys.rest };
+  }
+  const n = /^\s*keys: (\d+)/m.exec(text);
+  if (!n) throw new Error(`${name}.lua: the header has no KEYS section and no "keys: N"`);
+  return { name, numberOfKeys: Number(n[1]), lua: expand(text) };
+}
+
+/**
+ * The KEYS of one call in the order the script's header names them, from the caller's keys by name: a key the
+ * header names and the caller leaves out, or one the caller passes that the header does not name, is a bug.
+ */
+export function orderKeys(s: LuaScript, keys: Readonly<Record<string, string>>, rest: readonly string[] = []): string[] {
+  const names = s.keyNames ?? [];
+  const out = names.map((n) => {
+    const k = keys[n];
+    if (k === undefined) throw new Error(`${s.name}.lua: the call passes no key ${n}`);
+    return k;
+  });
+  if (Object.keys(keys).length !== names.length) throw new Error(`${s.name}.lua: the call passes keys the header does not name: ${Object.keys(keys).filter((k) => !names.includes(k)).join(', ')}`);
+  if (rest.length > 0 && !s.restKeys) throw new Error(`${s.name}.lua takes no keys after its named ones`);
+  return rest.length > 0 ? [...out, ...rest] : out;
 }
 
 export type ScriptCall = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
 
 /**
  * Registers scripts on a connection with ioredis `defineCommand` (EVALSHA, loading the script again only after a
- * NOSCRIPT, e.g. when Redis restarted) and returns one function per script taking its KEYS, then its ARGV.
+ * NOSCRIPT, e.g. when Redis restarted) and returns one function per script taking its KEYS, then its ARGV. A
+ * script with a varying number of KEYS (numberOfKeys undefined) takes that number first.
  */
 export function defineScripts<N extends string>(redis: Redis, namespace: string, scripts: Record<N, LuaScript>): Record<N, ScriptCall> {
   const out = {} as Record<N, ScriptCall>;
   const r = redis as unknown as Record<string, ScriptCall>;
   for (const [name, s] of Object.entries(scripts) as [N, LuaScript][]) {
     const cmd = `${namespace}_${name.replace(/-/g, '_')}`;
-    redis.defineCommand(cmd, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+    redis.defineCommand(cmd, s.numberOfKeys === undefined ? { lua: s.lua } : { numberOfKeys: s.numberOfKeys, lua: s.lua });
     out[name] = (...a) => (r[cmd] as ScriptCall).call(redis, ...a);
   }
   return out;

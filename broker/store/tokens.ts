@@ -69,7 +69,20 @@ export class TokenStore {
     const ts = now();
     const cluster: Omit<Cluster, 'resourceVersion'> = { id: req.id, podCIDRs: pod, serviceCIDRs: svc, ...(req.labels ? { labels: req.labels } : {}), status: 'Ready', joinedAt: ts, lastHeartbeat: ts };
     const credential = `c.${req.id}.${secret}`;
-    const r = await this.core.run('join', idem, m[1]!, sha256Hex(m[2]!), String(Date.now()), req.id, encodeObject(cluster), cidrKey, sha256Hex(secret), ranges.map(rangeEntry).join(';'), credential);
+    const k = this.core.keys;
+    const keys = {
+      token: k.token(m[1]!),
+      clusters: k.objects('Cluster'),
+      cidrs: k.cidrs,
+      clusterRanges: k.ranges('cluster'),
+      creds: k.creds,
+      joinedVia: k.joinedVia,
+      heartbeats: k.heartbeats,
+      left: k.left,
+      rev: k.rev,
+      events: k.events,
+    };
+    const r = await this.core.script('join', idem, keys, [m[1]!, sha256Hex(m[2]!), String(Date.now()), req.id, encodeObject(cluster), cidrKey, sha256Hex(secret), ranges.map(rangeEntry).join(';'), credential]);
     switch (r[0]) {
       case 'OK': {
         const c = JSON.parse(r[1]!) as Cluster;
@@ -102,7 +115,7 @@ export class TokenStore {
   /** Issues a new credential for a registered cluster; the old one stops working at once. */
   async rotateCredential(id: string, idem?: Idem): Promise<{ cluster: Cluster; credential: string }> {
     const secret = randomBytes(24).toString('hex');
-    const r = await this.core.run('rotate', idem, id, sha256Hex(secret), `c.${id}.${secret}`);
+    const r = await this.core.script('rotate', idem, { clusters: this.core.keys.objects('Cluster'), creds: this.core.keys.creds }, [id, sha256Hex(secret), `c.${id}.${secret}`]);
     if (r[0] !== 'OK') throw scriptError(r, { kind: 'Cluster', name: id });
     return { cluster: await this.objects.get('Cluster', id), credential: r[2] ?? `c.${id}.${secret}` };
   }

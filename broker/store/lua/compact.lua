@@ -1,12 +1,14 @@
 --[[
-  compact: Trims the event log to revisions > keepAfter and records the compaction point. ARGV: P, keepAfterRev
-
-  keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
+  compact: Trims the event log to revisions > keepAfter and records the compaction point.
+  KEYS:
+    compacted            KEY.compacted
+    events               KEY.events
+  ARGV: keepAfterRev
+  Answers the compaction point (a number)
 ]]
---@include prelude
-local upto = tonumber(ARGV[2])
-local was = tonumber(redis.call('GET', P .. 'compacted') or '0')
+local upto = tonumber(ARGV[1])
+local was = tonumber(redis.call('GET', K.compacted) or '0')
 if upto <= was then return was end
-redis.call('XTRIM', P .. 'events', 'MINID', (upto + 1) .. '-0')
-redis.call('SET', P .. 'compacted', upto)
+redis.call('XTRIM', K.events, 'MINID', (upto + 1) .. '-0')
+redis.call('SET', K.compacted, upto)
 return upto

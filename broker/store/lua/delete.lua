@@ -1,32 +1,38 @@
 --[[
   delete: Delete with CAS, guards and cleanup.
-  ARGV: P, kind, name, expectedRv, now, nguards, guardKeys..., then triples (op, key, field) with
-  op in hdel|srem|del|hsetnow. A guard key that exists refuses the delete with INUSE.
-
-  keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
+  KEYS:
+    objects              KEY.objects(kind)
+    rev                  KEY.rev
+    events               KEY.events
+    idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
+    ...more              nguards guard keys (one that exists refuses the delete with INUSE <its name>), then the
+                         keys of the cleanup steps
+  ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, kind, name, expectedRv, nowMs, nguards, then one
+        pair (op, field) per cleanup key, in order, with op in hdel|srem|del|hsetnow (hsetnow: HSET key field nowMs)
+  Answers OK <json> | NOTFOUND | STALE <json> | INUSE <guard key>
 ]]
---@include prelude
+--@include common
 --@include idem-open
-local key = P .. 'o:' .. ARGV[2]
-local cur = redis.call('HGET', key, ARGV[3])
+local kind, name = ARGV[3], ARGV[4]
+local cur = redis.call('HGET', K.objects, name)
 if not cur then return {'NOTFOUND'} end
-if ARGV[4] ~= '' and rvOf(cur) ~= ARGV[4] then return {'STALE', cur} end
-local ng = tonumber(ARGV[6])
+if ARGV[5] ~= '' and rvOf(cur) ~= ARGV[5] then return {'STALE', cur} end
+local ng = tonumber(ARGV[7])
 for i = 1, ng do
-  if redis.call('EXISTS', P .. ARGV[6 + i]) == 1 then return {'INUSE', ARGV[6 + i]} end
+  if redis.call('EXISTS', KEYS[4 + i]) == 1 then return {'INUSE', KEYS[4 + i]} end
 end
-local i = 7 + ng
-while i + 2 <= #ARGV do
-  local op, k, f = ARGV[i], P .. ARGV[i + 1], ARGV[i + 2]
+local i = 8
+for j = 5 + ng, #KEYS do
+  local op, k, f = ARGV[i], KEYS[j], ARGV[i + 1]
   if op == 'hdel' then redis.call('HDEL', k, f)
   elseif op == 'srem' then redis.call('SREM', k, f)
   elseif op == 'del' then redis.call('DEL', k)
-  elseif op == 'hsetnow' then redis.call('HSET', k, f, ARGV[5]) end
-  i = i + 3
+  elseif op == 'hsetnow' then redis.call('HSET', k, f, ARGV[6]) end
+  i = i + 2
 end
-redis.call('HDEL', key, ARGV[3])
+redis.call('HDEL', K.objects, name)
 local rev = nextrev()
 local json = stamp(cur, rev)
-emit(ARGV[2], 'DELETED', json, rev)
+emit(kind, 'DELETED', json, rev)
 return {'OK', json}
 --@include idem-close

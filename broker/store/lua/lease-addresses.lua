@@ -1,26 +1,41 @@
 --[[
-  lease-addresses: Leases one address per owner in one step, all or nothing, owner-idempotent: owners holding an address of the
-  pool (for this cluster) get it back, an owner listed twice gets one address; an owner holding one for another
-  cluster refuses the whole batch (OWNED). Free addresses are found first (nothing is written if there are not
-  enough), scanning like LEASE_ADDRESS. ARGV: P, pool, cluster, nowIso, n, owners...
-  Answers OK <rev> <json per owner, in order>... | NOPOOL | NOCLUSTER | OWNED <owner> | EXHAUSTED <free found>
-
-  keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
+  lease-addresses: Leases one address per owner in one step, all or nothing, owner-idempotent: owners holding an
+  address of the pool (for this cluster) get it back, an owner listed twice gets one address; an owner holding one
+  for another cluster refuses the whole batch (OWNED). Free addresses are found first (nothing is written if there
+  are not enough), from the top of the pool downwards (blocks grow from the bottom), skipping a leased block whole,
+  so the two kinds of lease rarely meet and a scan never walks through a block address by address. A single lease
+  is a batch of one with `single` set: it answers OK or EXISTING with the one lease, as a single lease always did.
+  KEYS:
+    clusters             KEY.objects('Cluster')
+    addressLeases        KEY.objects('AddressLease')
+    addressMeta          KEY.addressMeta
+    poolMeta             KEY.poolMeta
+    poolOwners           KEY.poolOwners(pool)
+    poolAddresses        KEY.poolAddresses(pool)
+    poolAddressBlocks    KEY.poolAddressBlocks(pool)
+    poolBlocks           KEY.poolBlocks(pool)
+    poolCursor           KEY.poolCursor(pool)
+    rev                  KEY.rev
+    events               KEY.events
+    idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
+  ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, pool, cluster, nowIso, single ('1' | ''), n, owners...
+  Answers OK <rev> <json per owner, in order>... (single: OK <json> for a new lease, EXISTING <json> for the one
+  the owner holds) | NOPOOL | NOCLUSTER | OWNED <owner> | EXHAUSTED <free found>
 ]]
---@include prelude
+--@include common
 --@include ip-math
 --@include idem-open
-local pool, cluster, nowIso, n = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local pool, cluster, nowIso, single, n = ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1', tonumber(ARGV[7])
 local m = poolmeta(pool)
 if not m then return {'NOPOOL'} end
-if redis.call('HEXISTS', P .. 'o:Cluster', cluster) == 0 then return {'NOCLUSTER'} end
-local po, pa, pab, pb = P .. 'po:' .. pool, P .. 'pa:' .. pool, P .. 'pab:' .. pool, P .. 'pb:' .. pool
+if redis.call('HEXISTS', K.clusters, cluster) == 0 then return {'NOCLUSTER'} end
+local po, pa, pb = K.poolOwners, K.poolAddresses, K.poolBlocks
 local result, first, need = {}, {}, {}
 for i = 1, n do
-  local owner = ARGV[5 + i]
+  local owner = ARGV[7 + i]
   local have = redis.call('HGET', po, owner)
   if have then
-    local json = redis.call('HGET', P .. 'o:AddressLease', have)
+    local json = redis.call('HGET', K.addressLeases, have)
     if cjson.decode(json).cluster ~= cluster then return {'OWNED', owner} end
     result[i] = json
   elseif not first[owner] then
@@ -28,13 +43,14 @@ for i = 1, n do
     need[#need + 1] = i
   end
 end
+if single and #need == 0 then return {'EXISTING', result[1]} end
 local lo, hi = 0, m.naddr - 1
 if m.edges == 1 then lo, hi = 1, m.naddr - 2 end
 local span = hi - lo + 1
 local per = 2 ^ (m.bits - m.bs)
 local leased = redis.call('HLEN', pa)
 if leased + #need > span then return {'EXHAUSTED', tostring(math.max(0, span - leased))} end
-local cur = tonumber(redis.call('HGET', P .. 'cur:' .. pool, 'a') or '0')
+local cur = tonumber(redis.call('HGET', K.poolCursor, 'a') or '0')
 local found = {}
 local pos, probes = 0, 0
 while #found < #need and pos < span and probes < MAX_PROBES + #need do
@@ -49,25 +65,27 @@ while #found < #need and pos < span and probes < MAX_PROBES + #need do
   end
 end
 if #found < #need then return {'EXHAUSTED', tostring(#found)} end
-if #need > 0 then redis.call('HSET', P .. 'cur:' .. pool, 'a', (cur + pos) % span) end
+if #need > 0 then redis.call('HSET', K.poolCursor, 'a', (cur + pos) % span) end
 local cjpool, cjcluster = cjson.encode(pool), cjson.encode(cluster)
+local rev
 for k, i in ipairs(need) do
-  local idx, owner = found[k], ARGV[5 + i]
+  local idx, owner = found[k], ARGV[7 + i]
   local g = copy(m.groups)
   addgroups(g, idx, 0)
   local ip = fmtip(g)
-  local rev = nextrev()
+  rev = nextrev()
   local json = '{"resourceVersion":"' .. rev .. '","ip":"' .. ip .. '","pool":' .. cjpool ..
     ',"owner":' .. cjson.encode(owner) .. ',"cluster":' .. cjcluster .. ',"createdAt":"' .. nowIso .. '"}'
   redis.call('HSET', pa, idx, ip)
-  redis.call('HINCRBY', pab, math.floor(idx / per), 1)
+  redis.call('HINCRBY', K.poolAddressBlocks, math.floor(idx / per), 1)
   redis.call('HSET', po, owner, ip)
-  redis.call('HSET', P .. 'am', ip, pool .. '|' .. idx .. '|' .. owner)
-  redis.call('HSET', P .. 'o:AddressLease', ip, json)
+  redis.call('HSET', K.addressMeta, ip, pool .. '|' .. idx .. '|' .. owner)
+  redis.call('HSET', K.addressLeases, ip, json)
   emit('AddressLease', 'ADDED', json, rev)
   result[i] = json
 end
-local out = {'OK', redis.call('GET', P .. 'rev') or '0'}
-for i = 1, n do out[#out + 1] = result[i] or result[first[ARGV[5 + i]]] end
+if single then return {'OK', result[1]} end
+local out = {'OK', tostring(rev or redis.call('GET', K.rev) or '0')}
+for i = 1, n do out[#out + 1] = result[i] or result[first[ARGV[7 + i]]] end
 return out
 --@include idem-close

@@ -1,22 +1,31 @@
 --[[
-  lease-blocks: Leases one block per entry of `nodes` in one step, all or nothing: the free blocks are found first (nothing is
-  written if there are not enough), then leased in order, one event each.
-  ARGV: P, pool, cluster, nowIso, n, nodes...
+  lease-blocks: Leases one block per entry of `nodes` in one step, all or nothing: the free blocks are found first
+  (nothing is written if there are not enough), then leased in order, one event each. A single block lease is a
+  batch of one.
+  KEYS:
+    clusters             KEY.objects('Cluster')
+    blocks               KEY.objects('Block')
+    poolMeta             KEY.poolMeta
+    poolBlocks           KEY.poolBlocks(pool)
+    poolAddressBlocks    KEY.poolAddressBlocks(pool)
+    poolCursor           KEY.poolCursor(pool)
+    rev                  KEY.rev
+    events               KEY.events
+    idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
+  ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, pool, cluster, nowIso, n, nodes...
   Answers OK <rev> <json>... | NOPOOL | NOCLUSTER | EXHAUSTED <free blocks found>
-
-  keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
 ]]
---@include prelude
+--@include common
 --@include ip-math
 --@include idem-open
-local pool, cluster, nowIso, n = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local pool, cluster, nowIso, n = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local m = poolmeta(pool)
 if not m then return {'NOPOOL'} end
-if redis.call('HEXISTS', P .. 'o:Cluster', cluster) == 0 then return {'NOCLUSTER'} end
-local pb, pab = P .. 'pb:' .. pool, P .. 'pab:' .. pool
+if redis.call('HEXISTS', K.clusters, cluster) == 0 then return {'NOCLUSTER'} end
+local pb, pab = K.poolBlocks, K.poolAddressBlocks
 local used = redis.call('HLEN', pb) + redis.call('HLEN', pab)
 if used + n > m.nblocks then return {'EXHAUSTED', tostring(math.max(0, m.nblocks - used))} end
-local cur = tonumber(redis.call('HGET', P .. 'cur:' .. pool, 'b') or '0')
+local cur = tonumber(redis.call('HGET', K.poolCursor, 'b') or '0')
 local found = {}
 local probes = math.min(m.nblocks, MAX_PROBES + n)
 local k = 0
@@ -26,7 +35,7 @@ while #found < n and k < probes do
   k = k + 1
 end
 if #found < n then return {'EXHAUSTED', tostring(#found)} end
-redis.call('HSET', P .. 'cur:' .. pool, 'b', (found[#found] + 1) % m.nblocks)
+redis.call('HSET', K.poolCursor, 'b', (found[#found] + 1) % m.nblocks)
 local out = {'OK', ''}
 local cjpool, cjcluster = cjson.encode(pool), cjson.encode(cluster)
 for i = 1, n do
@@ -36,10 +45,10 @@ for i = 1, n do
   local rev = nextrev()
   local id = pool .. '.' .. idx .. '.' .. rev
   local json = '{"resourceVersion":"' .. rev .. '","id":' .. cjson.encode(id) .. ',"pool":' .. cjpool ..
-    ',"cidr":"' .. fmtip(g) .. '/' .. m.bs .. '","cluster":' .. cjcluster .. ',"node":' .. cjson.encode(ARGV[5 + i]) ..
+    ',"cidr":"' .. fmtip(g) .. '/' .. m.bs .. '","cluster":' .. cjcluster .. ',"node":' .. cjson.encode(ARGV[6 + i]) ..
     ',"createdAt":"' .. nowIso .. '"}'
   redis.call('HSET', pb, idx, id)
-  redis.call('HSET', P .. 'o:Block', id, json)
+  redis.call('HSET', K.blocks, id, json)
   emit('Block', 'ADDED', json, rev)
   out[2] = tostring(rev)
   out[#out + 1] = json

@@ -1,33 +1,38 @@
 --[[
   put: Generic create/update/upsert with compare-and-swap.
-  ARGV: P, kind, name, mode (create|update|upsert), json (with placeholder rv), expectedRv ('' = any),
-        refKey ('' = none), refField: the write is refused with NOREF unless HEXISTS P..refKey refField,
-        keepCreated ('1': json's second member is `"createdAt":"…"` and a replaced object keeps its own).
-
-  keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
+  KEYS:
+    objects              KEY.objects(kind)
+    ref                  the hash the write refers to (e.g. KEY.objects('Cluster')); untouched when refField is ''
+    rev                  KEY.rev
+    events               KEY.events
+    idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
+  ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, kind, name, mode (create|update|upsert),
+        json (with placeholder rv), expectedRv ('' = any), refField ('' = none): the write is refused with NOREF
+        unless HEXISTS ref refField, keepCreated ('1': json's second member is `"createdAt":"…"` and a replaced
+        object keeps its own)
+  Answers OK <json> | EXISTS <json> | NOTFOUND | STALE <json> | NOREF
 ]]
---@include prelude
+--@include common
 --@include idem-open
-local key = P .. 'o:' .. ARGV[2]
-local cur = redis.call('HGET', key, ARGV[3])
-local mode = ARGV[4]
+local kind, name, mode = ARGV[3], ARGV[4], ARGV[5]
+local cur = redis.call('HGET', K.objects, name)
 if mode == 'create' and cur then return {'EXISTS', cur} end
 if mode == 'update' and not cur then return {'NOTFOUND'} end
-if ARGV[6] ~= '' then
+if ARGV[7] ~= '' then
   if not cur then return {'NOTFOUND'} end
-  if rvOf(cur) ~= ARGV[6] then return {'STALE', cur} end
+  if rvOf(cur) ~= ARGV[7] then return {'STALE', cur} end
 end
-if ARGV[7] ~= '' and redis.call('HEXISTS', P .. ARGV[7], ARGV[8]) == 0 then return {'NOREF'} end
+if ARGV[8] ~= '' and redis.call('HEXISTS', K.ref, ARGV[8]) == 0 then return {'NOREF'} end
 local rev = nextrev()
-local json = stamp(ARGV[5], rev)
+local json = stamp(ARGV[6], rev)
 if ARGV[9] == '1' and cur then
   local was = string.match(cur, '^{"resourceVersion":"%d*","createdAt":"([^"]*)"')
   local rest = string.match(json, '^{"resourceVersion":"%d*","createdAt":"[^"]*"(.*)$')
   if was and rest then json = '{"resourceVersion":"' .. rev .. '","createdAt":"' .. was .. '"' .. rest end
 end
-redis.call('HSET', key, ARGV[3], json)
+redis.call('HSET', K.objects, name, json)
 local typ = 'ADDED'
 if cur then typ = 'MODIFIED' end
-emit(ARGV[2], typ, json, rev)
+emit(kind, typ, json, rev)
 return {'OK', json}
 --@include idem-close

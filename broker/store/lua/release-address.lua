@@ -1,11 +1,21 @@
 --[[
-  release-address: Returns an address. ARGV: P, ip, requiredCluster ('' = any)
-
-  keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
+  release-address: Returns an address.
+  KEYS:
+    addressLeases        KEY.objects('AddressLease')
+    addressMeta          KEY.addressMeta
+    poolMeta             KEY.poolMeta
+    poolAddressesOf*     KEY.poolAddresses('') — a prefix: the pool of the address (from its addressMeta) is appended
+    poolAddressBlocksOf* KEY.poolAddressBlocks('') — a prefix, as above
+    poolOwnersOf*        KEY.poolOwners('') — a prefix, as above
+    rev                  KEY.rev
+    events               KEY.events
+    idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
+  ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, ip, requiredCluster ('' = any)
+  Answers OK <json> | NOTFOUND | FORBIDDEN <owner cluster>
 ]]
---@include prelude
+--@include common
 --@include ip-math
 --@include release
 --@include idem-open
-return releaseAddress(ARGV[2], ARGV[3])
+return releaseAddress(ARGV[3], ARGV[4])
 --@include idem-close

@@ -1,11 +1,17 @@
 --[[
-  release-block: Returns a block. ARGV: P, id, requiredCluster ('' = any)
-
-  keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
+  release-block: Returns a block.
+  KEYS:
+    blocks               KEY.objects('Block')
+    poolBlocksOf*        KEY.poolBlocks('') — a prefix: the pool of the block (from its id) is appended
+    rev                  KEY.rev
+    events               KEY.events
+    idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
+  ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, id, requiredCluster ('' = any)
+  Answers OK <json> | NOTFOUND | FORBIDDEN <owner cluster>
 ]]
---@include prelude
+--@include common
 --@include ip-math
 --@include release
 --@include idem-open
-return releaseBlock(ARGV[2], ARGV[3])
+return releaseBlock(ARGV[3], ARGV[4])
 --@include idem-close

@@ -1,5 +1,5 @@
 --[[
-  Addresses as 16-bit groups (IPv4: 2, IPv6: 8): adding, formatting, a pool's geometry (`pm`), MAX_PROBES.
+  Addresses as 16-bit groups (IPv4: 2, IPv6: 8): adding, formatting, a pool's geometry (K.poolMeta), MAX_PROBES.
 ]]
 -- Most slots a lease script probes before answering EXHAUSTED; keeps one script call short.
 local MAX_PROBES = 65536
@@ -37,7 +37,7 @@ local function fmtip(g)
   return table.concat(left, ':') .. '::' .. table.concat(right, ':')
 end
 local function poolmeta(pool)
-  local m = redis.call('HGET', P .. 'pm', pool)
+  local m = redis.call('HGET', K.poolMeta, pool)
   if not m then return nil end
   local f = split(m, '|')
   local g = {}
