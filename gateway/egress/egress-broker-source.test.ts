@@ -120,6 +120,43 @@ describe('EgressBrokerSource against a real broker', () => {
     failing = false;
     await waitFor('the newcomer resolved', () => changes.at(-1)?.rules.some((r) => r.policy === 'default/newcomer') === true, 10_000);
   }, 30_000);
+
+  it('selectors resolve over the view\'s pods; a pod change re-resolves without asking the broker; a malformed selector holds back only its policy', async () => {
+    await east.createPool({ name: 'egress-egw4-v4', cidr: '172.31.0.224/29', purpose: 'egress' });
+    await east.putEgressGateway(E, 'egw4', { spec: { nodes: ['gw1'], ippools: { ipv4: ['172.31.0.224-172.31.0.231'] } } });
+    await east.putEgressPolicy(E, 'shop', 'web', { spec: { egressGatewayName: 'egw4', appliedTo: { podSelector: { matchLabels: { app: 'web' } } } } });
+    // The broker checks a selector's shape; Kubernetes' rules on it are checked where it is resolved.
+    await east.putEgressPolicy(E, 'shop', 'broken', { spec: { egressGatewayName: 'egw4', appliedTo: { podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: [] }] } } } });
+    let leases = 0;
+    const counting: EgressBrokerClient = {
+      listEgressGateways: (o) => east.listEgressGateways(o),
+      listEgressPolicies: (o) => east.listEgressPolicies(o),
+      listEgressClusterPolicies: (o) => east.listEgressClusterPolicies(o),
+      leaseAddress: (pool, req) => {
+        leases++;
+        return east.leaseAddress(pool, req);
+      },
+      watch: (since, f, signal) => east.watch(since, f, signal),
+    };
+    // The cluster as the agent's informers would show it (their own test: gateway/agents/egress-selectors.test.ts).
+    let pods = [{ namespace: 'shop', name: 'w1', labels: { app: 'web' }, ips: ['10.50.0.7'] }];
+    let changed: () => void = () => undefined;
+    const view = { start: (f: () => void) => ((changed = f), Promise.resolve()), snapshot: () => ({ pods, namespaces: [{ name: 'shop', labels: {} }] }), stop: () => Promise.resolve() };
+    const changes: ResolvedEgress[] = [];
+    const src = new EgressBrokerSource({ cluster: E, broker: counting, clusterCidrs: ['10.50.0.0/24'], log: silent, view, onChange: (r) => void changes.push(r) });
+    sources.push(src);
+    const first = await src.start();
+    const web = (r: ResolvedEgress) => r.rules.find((x) => x.policy === 'shop/web');
+    expect(web(first)?.sources).toEqual(['10.50.0.7/32']);
+    expect(first.errors.find((e) => e.policy === 'shop/broken')?.error).toMatchObject({ code: 'EGRESS_INVALID_POLICY', message: expect.stringContaining('operator In needs at least one value') });
+    expect(first.rules.some((x) => x.policy === 'shop/broken')).toBe(false);
+    const leasesAtStart = leases;
+    pods = [...pods, { namespace: 'shop', name: 'w2', labels: { app: 'web' }, ips: ['10.50.0.8'] }];
+    changed();
+    await waitFor('the second pod', () => web(changes.at(-1) ?? first)?.sources.length === 2);
+    expect(web(changes.at(-1)!)).toMatchObject({ sources: ['10.50.0.7/32', '10.50.0.8/32'], egressIp: web(first)?.egressIp });
+    expect(leases).toBe(leasesAtStart); // the pods changed, not the objects: the leases are the ones known
+  }, 30_000);
 });
 
 describe('live egress datapaths', () => {
