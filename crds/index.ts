@@ -17,3 +17,4 @@ export { ALL_KINDS } from './kind-registry.js';
 export { crdManifestOf, crdAsClientModel, CRD_SCHEMA_HASH_LABEL } from './crd-manifest.js';
 export { setCondition, sameConditions } from './conditions.js';
 export type { EgressGateway, EgressPolicy, EgressClusterPolicy } from './kind-objects.js';
+export type { ObjectMeta, CustomObject } from './custom-object.js';

@@ -38,6 +38,10 @@ const fieldEnv = (name: string, fieldPath: string): k8s.V1EnvVar => ({ name, val
 /** No privileges beyond what is listed: no escalation, no capabilities, read-only image. */
 const locked: k8s.V1SecurityContext = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
 const hostDir = (name: string, path: string, type = 'DirectoryOrCreate'): k8s.V1Volume => ({ name, hostPath: { path, type } });
+/** A container of the Strait image running `strait <args>`. */
+const straitContainer = (name: string, o: WorkloadOptions, args: string[]): k8s.V1Container => ({
+  name, image: o.image, imagePullPolicy: o.imagePullPolicy, command: [IMAGE_PATHS.entrypoint], args,
+});
 
 function podMeta(component: string, o: WorkloadOptions): k8s.V1ObjectMeta {
   return { labels: labelsOf(component, o.version) };
@@ -65,9 +69,7 @@ export function memberAgentDeployment(o: WorkloadOptions): k8s.V1Deployment {
           // The standby should not share the leader's node, so losing a node costs one lease duration at most.
           affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: selectorOf(component) } }] } },
           containers: [{
-            name: component, image: o.image, imagePullPolicy: o.imagePullPolicy,
-            command: [IMAGE_PATHS.entrypoint],
-            args: ['member-agent', '--identity', '$(POD_NAME)'],
+            ...straitContainer(component, o, ['member-agent', '--identity', '$(POD_NAME)']),
             env: [fieldEnv('POD_NAME', 'metadata.name')],
             resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
             securityContext: locked,
@@ -86,55 +88,35 @@ export function memberAgentDeployment(o: WorkloadOptions): k8s.V1Deployment {
  */
 export function nodeAgentDaemonSet(o: WorkloadOptions): k8s.V1DaemonSet {
   const component = 'node-agent';
-  return {
-    apiVersion: 'apps/v1', kind: 'DaemonSet',
-    metadata: { name: `strait-${component}`, namespace: o.namespace, labels: labelsOf(component, o.version) },
-    spec: {
-      selector: selectorOf(component),
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
-      template: {
-        metadata: podMeta(component, o),
-        spec: {
-          serviceAccountName: serviceAccountName(component),
-          hostNetwork: true,
-          dnsPolicy: 'ClusterFirstWithHostNet',
-          priorityClassName: 'system-node-critical',
-          // Every node needs the CNI plugin, tainted or not ready ones included (the network is what makes them ready).
-          tolerations: [{ operator: 'Exists' }],
-          securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
-          initContainers: [{
-            name: 'install-cni', image: o.image, imagePullPolicy: o.imagePullPolicy,
-            command: [IMAGE_PATHS.entrypoint],
-            args: ['install-cni', '--bin-dir', `/host${HOST_PATHS.cniBin}`, '--conf-dir', `/host${HOST_PATHS.cniConf}`, '--socket', DEFAULT_CNI_SOCKET],
-            volumeMounts: [{ name: 'cni-bin', mountPath: `/host${HOST_PATHS.cniBin}` }, { name: 'cni-conf', mountPath: `/host${HOST_PATHS.cniConf}` }],
-            securityContext: { ...locked, runAsUser: 0 },
-          }],
-          containers: [{
-            name: component, image: o.image, imagePullPolicy: o.imagePullPolicy,
-            command: [IMAGE_PATHS.entrypoint],
-            args: [
-              'node-agent', '--broker', '$(STRAIT_BROKER_URL)', '--cluster', '$(STRAIT_CLUSTER_ID)', '--node-name', '$(NODE_NAME)',
-              '--socket', DEFAULT_CNI_SOCKET, '--state-dir', HOST_PATHS.ipamState, '--ca', `${CREDENTIALS_MOUNT}/caPem`,
-            ],
-            env: [fieldEnv('NODE_NAME', 'spec.nodeName'), ...credentialEnv(o, true)],
-            readinessProbe: { exec: { command: ['test', '-S', DEFAULT_CNI_SOCKET] }, periodSeconds: 5 },
-            resources: { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '384Mi' } },
-            securityContext: { ...locked, runAsUser: 0 },
-            volumeMounts: [
-              { name: 'run', mountPath: HOST_PATHS.run },
-              { name: 'ipam-state', mountPath: HOST_PATHS.ipamState },
-              { name: 'credentials', mountPath: CREDENTIALS_MOUNT, readOnly: true },
-            ],
-          }],
-          volumes: [
-            hostDir('cni-bin', HOST_PATHS.cniBin), hostDir('cni-conf', HOST_PATHS.cniConf),
-            hostDir('run', HOST_PATHS.run), hostDir('ipam-state', HOST_PATHS.ipamState),
-            { name: 'credentials', secret: { secretName: CREDENTIALS_SECRET, items: [{ key: 'caPem', path: 'caPem' }] } },
-          ],
-        },
-      },
-    },
-  };
+  // Every node needs the CNI plugin, tainted or not ready ones included (the network is what makes them ready).
+  return hostNetworkDaemonSet(component, o, {}, {
+    securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+    initContainers: [{
+      ...straitContainer('install-cni', o, ['install-cni', '--bin-dir', `/host${HOST_PATHS.cniBin}`, '--conf-dir', `/host${HOST_PATHS.cniConf}`, '--socket', DEFAULT_CNI_SOCKET]),
+      volumeMounts: [{ name: 'cni-bin', mountPath: `/host${HOST_PATHS.cniBin}` }, { name: 'cni-conf', mountPath: `/host${HOST_PATHS.cniConf}` }],
+      securityContext: { ...locked, runAsUser: 0 },
+    }],
+    containers: [{
+      ...straitContainer(component, o, [
+        'node-agent', '--broker', '$(STRAIT_BROKER_URL)', '--cluster', '$(STRAIT_CLUSTER_ID)', '--node-name', '$(NODE_NAME)',
+        '--socket', DEFAULT_CNI_SOCKET, '--state-dir', HOST_PATHS.ipamState, '--ca', `${CREDENTIALS_MOUNT}/caPem`,
+      ]),
+      env: [fieldEnv('NODE_NAME', 'spec.nodeName'), ...credentialEnv(o, true)],
+      readinessProbe: { exec: { command: ['test', '-S', DEFAULT_CNI_SOCKET] }, periodSeconds: 5 },
+      resources: { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '384Mi' } },
+      securityContext: { ...locked, runAsUser: 0 },
+      volumeMounts: [
+        { name: 'run', mountPath: HOST_PATHS.run },
+        { name: 'ipam-state', mountPath: HOST_PATHS.ipamState },
+        { name: 'credentials', mountPath: CREDENTIALS_MOUNT, readOnly: true },
+      ],
+    }],
+    volumes: [
+      hostDir('cni-bin', HOST_PATHS.cniBin), hostDir('cni-conf', HOST_PATHS.cniConf),
+      hostDir('run', HOST_PATHS.run), hostDir('ipam-state', HOST_PATHS.ipamState),
+      { name: 'credentials', secret: { secretName: CREDENTIALS_SECRET, items: [{ key: 'caPem', path: 'caPem' }] } },
+    ],
+  });
 }
 
 /**
@@ -147,39 +129,48 @@ export function nodeAgentDaemonSet(o: WorkloadOptions): k8s.V1DaemonSet {
  */
 export function gatewayAgentDaemonSet(o: WorkloadOptions): k8s.V1DaemonSet {
   const component = 'gateway-agent';
+  // Rolled one candidate at a time: the others hold the egress IPs and tunnels meanwhile (sub-second failover).
+  return hostNetworkDaemonSet(component, o, { nodeSelector: { 'strait.io/gateway': 'true' } }, {
+    terminationGracePeriodSeconds: 30,
+    containers: [{
+      ...straitContainer(component, o, [
+        'gateway', '--cluster', '$(STRAIT_CLUSTER_ID)', '--name', '$(NODE_NAME)', '--lease-redis', o.leaseRedis,
+        '--broker', '$(STRAIT_BROKER_URL)', '--token', '$(STRAIT_BROKER_TOKEN)', '--egress-from-broker',
+        '--state-dir', `${HOST_PATHS.gatewayState}/$(STRAIT_CLUSTER_ID)-$(NODE_NAME)`,
+        ...o.gatewayCandidates.flatMap((c) => ['--candidate', c]),
+        ...o.gatewayArgs,
+      ]),
+      env: [fieldEnv('NODE_NAME', 'spec.nodeName'), ...credentialEnv(o, true)],
+      resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+      securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } },
+      volumeMounts: [{ name: 'state', mountPath: HOST_PATHS.gatewayState }],
+    }],
+    volumes: [hostDir('state', HOST_PATHS.gatewayState)],
+  });
+}
+
+/**
+ * A DaemonSet of one component on the host's network: node-critical, tolerating every taint (on all the nodes its
+ * selector allows), rolled one node at a time. `first` are pod spec fields placed before the host-network ones and
+ * `rest` those after them, so that the generated manifests keep their key order.
+ */
+function hostNetworkDaemonSet(component: string, o: WorkloadOptions, first: Partial<k8s.V1PodSpec>, rest: Partial<k8s.V1PodSpec> & Pick<k8s.V1PodSpec, 'containers'>): k8s.V1DaemonSet {
   return {
     apiVersion: 'apps/v1', kind: 'DaemonSet',
     metadata: { name: `strait-${component}`, namespace: o.namespace, labels: labelsOf(component, o.version) },
     spec: {
       selector: selectorOf(component),
-      // One candidate at a time: the others hold the egress IPs and tunnels meanwhile (sub-second failover).
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
       template: {
         metadata: podMeta(component, o),
         spec: {
           serviceAccountName: serviceAccountName(component),
-          nodeSelector: { 'strait.io/gateway': 'true' },
+          ...first,
           hostNetwork: true,
           dnsPolicy: 'ClusterFirstWithHostNet',
           priorityClassName: 'system-node-critical',
           tolerations: [{ operator: 'Exists' }],
-          terminationGracePeriodSeconds: 30,
-          containers: [{
-            name: component, image: o.image, imagePullPolicy: o.imagePullPolicy,
-            command: [IMAGE_PATHS.entrypoint],
-            args: [
-              'gateway', '--cluster', '$(STRAIT_CLUSTER_ID)', '--name', '$(NODE_NAME)', '--lease-redis', o.leaseRedis,
-              '--broker', '$(STRAIT_BROKER_URL)', '--token', '$(STRAIT_BROKER_TOKEN)', '--egress-from-broker',
-              '--state-dir', `${HOST_PATHS.gatewayState}/$(STRAIT_CLUSTER_ID)-$(NODE_NAME)`,
-              ...o.gatewayCandidates.flatMap((c) => ['--candidate', c]),
-              ...o.gatewayArgs,
-            ],
-            env: [fieldEnv('NODE_NAME', 'spec.nodeName'), ...credentialEnv(o, true)],
-            resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
-            securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } },
-            volumeMounts: [{ name: 'state', mountPath: HOST_PATHS.gatewayState }],
-          }],
-          volumes: [hostDir('state', HOST_PATHS.gatewayState)],
+          ...rest,
         },
       },
     },

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { runDir } from '../host/index.js';
+import { runDir, startDaemon, type DaemonHandle } from '../host/index.js';
+import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress, type GatewayAgentOptions, type NodeSteerOptions } from './agents/agent-argv.js';
 import { EGRESS_NET, egressTopology, labUp, switchNetns } from '../scenarios/index.js';
 
 /**
@@ -13,7 +14,12 @@ export interface EgressLab {
   readonly runId: string;
   /** Host namespaces, and `lan`/`wan`: the switch namespaces holding each segment's bridge `br0`. */
   readonly ns: { pod: string; gw1: string; gw2: string; ext: string; lan: string; wan: string };
+  /** The run directory: scripts, logs, status files. */
   readonly dir: string;
+  /**
+   * Ends every process in the lab and removes its namespaces; `dir` stays (a failed test keeps its logs there
+   * and says so; a passed one removes it), recorded as a lab taken down, so `strait lab down <run>` removes it.
+   */
   teardown(): Promise<void>;
 }
 
@@ -30,7 +36,7 @@ export async function buildEgressLab(runId: string): Promise<EgressLab> {
     ns,
     dir: runDir(runId),
     teardown: async () => {
-      await lab.down();
+      await lab.down({ keepRunDir: true });
     },
   };
 }
@@ -55,4 +61,50 @@ export function writeScript(dir: string, name: string, body: string): string {
   const p = `${dir}/${name}`;
   writeFileSync(p, body);
   return p;
+}
+
+/** The egress lab's two gateway candidates, gw1 preferred. */
+export const EGRESS_LAB_CANDIDATES: readonly CandidateAddress[] = [
+  { name: 'gw1', address: EGRESS_LAB_NET.gw1, priority: 100 },
+  { name: 'gw2', address: EGRESS_LAB_NET.gw2, priority: 50 },
+];
+
+// Agents log at info into their log files (the test runner's silence must not leak into them).
+const AGENT_ENV = { ...process.env, STRAIT_LOG_LEVEL: 'info' };
+
+/**
+ * The egress config of the file-sourced failover tests, written to `<dir>/egress.yaml`: one EgressGateway over
+ * gw1 and gw2 (cluster default, pool 172.31.0.201-210) and the pod's policy towards the WAN pinned to `eip`.
+ */
+export function writeEgressConfig(lab: EgressLab, eip: string): string {
+  const N = EGRESS_LAB_NET;
+  return writeScript(lab.dir, 'egress.yaml', [
+    'kind: EgressGateway', 'metadata: {name: egw}',
+    'spec: {nodes: [gw1, gw2], clusterDefault: true, ippools: {ipv4: ["172.31.0.201-172.31.0.210"]}}', '---',
+    'kind: EgressPolicy', 'metadata: {name: pod-out, namespace: default}',
+    `spec: {appliedTo: {podSubnet: ["${N.pod}/32"]}, destSubnet: ["${N.wanCidr}"], egressIP: {ipv4: ${eip}}}`, '',
+  ].join('\n'));
+}
+
+/**
+ * Starts a gateway agent of cluster `east` in its namespace of the lab, as a real process: its log and status
+ * files under the lab's dir (`<name>.log`, `<name>.status.json`), LAN eth0, WAN eth1. `o` adds or overrides options.
+ */
+export function startLabGateway(lab: EgressLab, name: 'gw1' | 'gw2', o: Partial<GatewayAgentOptions> & Pick<GatewayAgentOptions, 'leaseRedis'>): DaemonHandle {
+  const c = EGRESS_LAB_CANDIDATES.find((x) => x.name === name);
+  if (!c) throw new Error(name);
+  const argv = gatewayAgentArgv({
+    cluster: 'east', name, priority: c.priority, runId: lab.runId, candidates: EGRESS_LAB_CANDIDATES,
+    wanDev: 'eth1', lanDev: 'eth0', clusterCidrs: [EGRESS_LAB_NET.lanCidr], statusFile: `${lab.dir}/${name}.status.json`, ...o,
+  });
+  return startDaemon(argv, { netns: lab.ns[name], logFile: `${lab.dir}/${name}.log`, env: AGENT_ENV });
+}
+
+/** Starts the node steering agent `node1` in the pod's namespace (log and status `node1.*` under the lab's dir). */
+export function startLabSteer(lab: EgressLab, o: Partial<NodeSteerOptions> = {}): DaemonHandle {
+  const argv = nodeSteerArgv({
+    cluster: 'east', name: 'node1', runId: lab.runId, candidates: EGRESS_LAB_CANDIDATES, dev: 'eth0',
+    clusterCidrs: [EGRESS_LAB_NET.lanCidr], statusFile: `${lab.dir}/node1.status.json`, ...o,
+  });
+  return startDaemon(argv, { netns: lab.ns.pod, logFile: `${lab.dir}/node1.log`, env: AGENT_ENV });
 }

@@ -15,7 +15,8 @@
 //     for `strait node-steer` in a node netns. Both need `npm run build` first.
 //   readAgentStatus(file) → the JSON the agents rewrite on every change ({role, epoch, egressIps, active, …}).
 //   eipFenceLive(runId, netns?) → egress IPs a gateway is serving right now (live kernel fence elements): the
-//     "is this EIP active on two gateways" check.
+//     "is this EIP active on two gateways" check. FenceSetReader / readFenceOnce / gatewayFenceSet: the one reader
+//     of those sets (a long-lived nft -i, looks of ~1 ms timed to ~1 ms), which eipFenceLive and samplers share.
 //   nftInteractive(netns) → argv and env of an interactive nft session as the agent runs it (samplers reuse it).
 //   PROFILES / FailoverProfile: the probe + lease timings behind `--profile default|fast`.
 
@@ -28,6 +29,7 @@ export {
 } from './agents/agent-argv.js';
 export { readAgentStatus, type AgentStatus } from './agents/agent-status.js';
 export { eipFenceLive } from './egress/eip-fence.js';
+export { FenceSetReader, readFenceOnce, gatewayFenceSet, type FenceLook } from './egress/fence-reader.js';
 export { nftInteractive } from './egress/nft-session.js';
 export { PROFILES, PROFILE_NAMES, type FailoverProfile, type ProfileName } from './failover/profiles.js';
 export { peerId } from './tunnels/tunnel-peers.js';

@@ -21,7 +21,7 @@ export { planLab, stepCommands, describeStep, labNamespaces, switchNetns, SWITCH
 export type { LabStep, LabPhase, PlanOptions, IfRef } from './lab/plan.js';
 export { executePlan, type LabStepEvent, type StepRunner } from './lab/executor.js';
 export { labStatePath, readLabState, type LabState, type LabHostInfo, type LabDaemon } from './lab/state.js';
-export { runIdOfNetns, teardownRun, type TeardownReport } from './lab/teardown.js';
+export { runIdOfNetns, teardownRun, type TeardownOptions, type TeardownReport } from './lab/teardown.js';
 export { labUp, labDown, labDownAll, labStatus, labAttach, labHostsOf } from './lab/lab.js';
 export type { Lab, LabUpOptions, LabSummary, LabExtension } from './lab/lab.js';
 export { findLeftovers, netnsInodes, type Leftovers } from './lab/leftovers.js';

@@ -3,10 +3,9 @@ import { readFileSync, rmSync } from 'node:fs';
 import type { BrokerClient } from '../../api/index.js';
 import { newRunId, run, sh, startDaemon, stopPid, type DaemonHandle } from '../../host/index.js';
 import { describeRoot, startTestRedis, type TestRedis, waitFor, startTestBroker, type TestBroker } from '../../testing/index.js';
-import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress } from '../agents/agent-argv.js';
 import { readAgentStatus } from '../agents/agent-status.js';
 import { eipFenceLive } from './eip-fence.js';
-import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, writeScript, type EgressLab } from '../egress-lab.js';
+import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, startLabGateway, startLabSteer, writeScript, type EgressLab } from '../egress-lab.js';
 
 /**
  * Gateway agents and the node steering agent reading egress from a real broker (`--egress-from-broker`) instead of
@@ -17,7 +16,6 @@ import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, writeSc
  * The gateways reach the in-process broker at 10.50.0.1:8443 on the LAN bridge: socat relays through a unix socket.
  */
 
-const env = { ...process.env, STRAIT_LOG_LEVEL: 'info' };
 function sources(file: string): string[] {
   try {
     return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[2] ?? '');
@@ -34,10 +32,6 @@ describeRoot('egress from the broker (root, real processes)', () => {
   const cluster = 'east';
   const daemons: DaemonHandle[] = [];
   let passed = false;
-  const cands: CandidateAddress[] = [
-    { name: 'gw1', address: N.gw1, priority: 100 },
-    { name: 'gw2', address: N.gw2, priority: 50 },
-  ];
   const EXT2 = '172.31.0.101';
 
   beforeAll(async () => {
@@ -60,18 +54,8 @@ describeRoot('egress from the broker (root, real processes)', () => {
     await waitFor('the broker relay', async () => (await run(['curl', '-sS', '--max-time', '2', 'http://10.50.0.1:8443/healthz'], { netns: lab.ns.gw1, allowFailure: true })).stdout.includes('ok'));
 
     const brokerUrl = 'http://10.50.0.1:8443';
-    for (const c of cands) {
-      const argv = gatewayAgentArgv({
-        cluster, name: c.name, priority: c.priority, runId: lab.runId, candidates: cands, leaseRedis: redis.socket, broker: brokerUrl, token,
-        wanDev: 'eth1', lanDev: 'eth0', egressFromBroker: true, clusterCidrs: [N.lanCidr], statusFile: `${lab.dir}/${c.name}.status.json`,
-      });
-      daemons.push(startDaemon(argv, { netns: lab.ns[c.name as 'gw1'], logFile: `${lab.dir}/${c.name}.log`, env }));
-    }
-    const steer = nodeSteerArgv({
-      cluster, name: 'node1', runId: lab.runId, candidates: cands, dev: 'eth0', egressFromBroker: true, broker: brokerUrl, token,
-      clusterCidrs: [N.lanCidr], statusFile: `${lab.dir}/node1.status.json`,
-    });
-    daemons.push(startDaemon(steer, { netns: lab.ns.pod, logFile: `${lab.dir}/node1.log`, env }));
+    for (const gw of ['gw1', 'gw2'] as const) daemons.push(startLabGateway(lab, gw, { leaseRedis: redis.socket, broker: brokerUrl, token, egressFromBroker: true }));
+    daemons.push(startLabSteer(lab, { egressFromBroker: true, broker: brokerUrl, token }));
     const echo = writeScript(lab.dir, 'echo.cjs', ECHO_SERVER_JS);
     daemons.push(startDaemon([process.execPath, echo, N.ext, '9000'], { netns: lab.ns.ext, logFile: `${lab.dir}/echo1.log` }));
     daemons.push(startDaemon([process.execPath, echo, EXT2, '9000'], { netns: lab.ns.ext, logFile: `${lab.dir}/echo2.log` }));

@@ -2,18 +2,15 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { newRunId, run, startDaemon, stopPid, type DaemonHandle } from '../../host/index.js';
 import { describeRoot, startTestRedis, type TestRedis, sleep, waitFor } from '../../testing/index.js';
-import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress } from '../agents/agent-argv.js';
 import { readAgentStatus, type AgentStatus } from '../agents/agent-status.js';
 import { eipFenceLive } from './eip-fence.js';
-import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, writeScript, type EgressLab } from '../egress-lab.js';
+import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, startLabGateway, startLabSteer, writeEgressConfig, writeScript, type EgressLab } from '../egress-lab.js';
 import { PROFILES, type ProfileName } from '../failover/profiles.js';
 
 // The suite runs the default profile; STRAIT_GW_TEST_PROFILE=fast runs the same checks with the fast one.
 const PROFILE = (process.env.STRAIT_GW_TEST_PROFILE ?? 'default') as ProfileName;
 
 const EIP = '172.31.0.201';
-// Agents log at info into their log files (the test runner's silence must not leak into them).
-const env = { ...process.env, STRAIT_LOG_LEVEL: 'info' };
 
 interface Reply { at: number; seq: number; src: string }
 function replies(file: string): Reply[] {
@@ -33,10 +30,6 @@ describeRoot('egress failover between two gateway agents (root, real processes)'
   let lab: EgressLab;
   let redis: TestRedis;
   const agents = new Map<string, DaemonHandle>();
-  const cands: CandidateAddress[] = [
-    { name: 'gw1', address: N.gw1, priority: 100 },
-    { name: 'gw2', address: N.gw2, priority: 50 },
-  ];
   let egressFile = '';
   let probeLog = '';
   const conflicts: string[] = [];
@@ -46,33 +39,16 @@ describeRoot('egress failover between two gateway agents (root, real processes)'
 
   const status = (name: string): AgentStatus | null => readAgentStatus(`${lab.dir}/${name}.status.json`);
   const startGateway = (name: 'gw1' | 'gw2'): void => {
-    const c = cands.find((x) => x.name === name);
-    if (!c) throw new Error(name);
-    const argv = gatewayAgentArgv({
-      cluster: 'east', name, priority: c.priority, runId: lab.runId, candidates: cands, leaseRedis: redis.socket,
-      wanDev: 'eth1', lanDev: 'eth0', egressConfig: egressFile, clusterCidrs: [N.lanCidr],
-      statusFile: `${lab.dir}/${name}.status.json`, profile: PROFILE,
-    });
-    agents.set(name, startDaemon(argv, { netns: lab.ns[name], logFile: `${lab.dir}/${name}.log`, env }));
+    agents.set(name, startLabGateway(lab, name, { leaseRedis: redis.socket, egressConfig: egressFile, profile: PROFILE }));
   };
 
   beforeAll(async () => {
     lab = await buildEgressLab(newRunId());
     redis = await startTestRedis();
-    egressFile = `${lab.dir}/egress.yaml`;
-    writeFileSync(egressFile, [
-      'kind: EgressGateway', 'metadata: {name: egw}',
-      'spec: {nodes: [gw1, gw2], clusterDefault: true, ippools: {ipv4: ["172.31.0.201-172.31.0.210"]}}', '---',
-      'kind: EgressPolicy', 'metadata: {name: pod-out, namespace: default}',
-      `spec: {appliedTo: {podSubnet: ["${N.pod}/32"]}, destSubnet: ["${N.wanCidr}"], egressIP: {ipv4: ${EIP}}}`, '',
-    ].join('\n'));
+    egressFile = writeEgressConfig(lab, EIP);
     startGateway('gw1');
     startGateway('gw2');
-    const steerArgv = nodeSteerArgv({
-      cluster: 'east', name: 'node1', runId: lab.runId, candidates: cands, dev: 'eth0', egressConfig: egressFile,
-      clusterCidrs: [N.lanCidr], remoteCidrs: ['10.60.0.0/16'], statusFile: `${lab.dir}/node1.status.json`, profile: PROFILE,
-    });
-    agents.set('node1', startDaemon(steerArgv, { netns: lab.ns.pod, logFile: `${lab.dir}/node1.log`, env }));
+    agents.set('node1', startLabSteer(lab, { egressConfig: egressFile, remoteCidrs: ['10.60.0.0/16'], profile: PROFILE }));
     const echo = writeScript(lab.dir, 'echo.cjs', ECHO_SERVER_JS);
     startDaemon([process.execPath, echo, N.ext, '9000'], { netns: lab.ns.ext, logFile: `${lab.dir}/echo.log` });
     // Watch both kernel fences the whole time: the egress IP must never be live on both gateways.

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { newRunId, pidsInNetns, run, startDaemon, stopPid, type DaemonHandle } from '../../host/index.js';
 import { describeRoot, startTestRedis, type TestRedis, sleep, waitFor } from '../../testing/index.js';
-import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress } from '../agents/agent-argv.js';
 import { readAgentStatus, type AgentStatus } from '../agents/agent-status.js';
 import { eipFenceLive } from './eip-fence.js';
-import { buildEgressLab, EGRESS_LAB_NET as N, writeScript, type EgressLab } from '../egress-lab.js';
+import { buildEgressLab, EGRESS_LAB_NET as N, startLabGateway, startLabSteer, writeEgressConfig, writeScript, type EgressLab } from '../egress-lab.js';
 import { PROFILES } from '../failover/profiles.js';
 
 // STRAIT_CONNTRACK_SYNC=off runs the same checks without conntrackd: the flow must then break (it does: the test
@@ -14,7 +13,6 @@ const SYNC = (process.env.STRAIT_CONNTRACK_SYNC ?? 'on') as 'on' | 'off';
 const PROFILE = 'default';
 const EIP = '172.31.0.201';
 const PORT = 9100;
-const env = { ...process.env, STRAIT_LOG_LEVEL: 'info' };
 
 /**
  * ext: accepts TCP connections and pushes "<seq>\n" every 10 ms down each (a download: the client only sends ACKs,
@@ -69,10 +67,6 @@ describeRoot(`egress TCP flow across gateway failovers (root, real processes, co
   let lab: EgressLab;
   let redis: TestRedis;
   const agents = new Map<string, DaemonHandle>();
-  const cands: CandidateAddress[] = [
-    { name: 'gw1', address: N.gw1, priority: 100 },
-    { name: 'gw2', address: N.gw2, priority: 50 },
-  ];
   let egressFile = '';
   let passed = false;
   let client: DaemonHandle | undefined;
@@ -83,14 +77,7 @@ describeRoot(`egress TCP flow across gateway failovers (root, real processes, co
     try { return readFileSync(serverLog(), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ev: string }); } catch { return []; }
   };
   const startGateway = (name: 'gw1' | 'gw2'): void => {
-    const c = cands.find((x) => x.name === name);
-    if (!c) throw new Error(name);
-    const argv = gatewayAgentArgv({
-      cluster: 'east', name, priority: c.priority, runId: lab.runId, candidates: cands, leaseRedis: redis.socket,
-      wanDev: 'eth1', lanDev: 'eth0', egressConfig: egressFile, clusterCidrs: [N.lanCidr],
-      statusFile: `${lab.dir}/${name}.status.json`, profile: PROFILE, conntrackSync: SYNC,
-    });
-    agents.set(name, startDaemon(argv, { netns: lab.ns[name], logFile: `${lab.dir}/${name}.log`, env }));
+    agents.set(name, startLabGateway(lab, name, { leaseRedis: redis.socket, egressConfig: egressFile, profile: PROFILE, conntrackSync: SYNC }));
   };
   /**
    * conntrackd daemons running in a gateway's namespace. Not the short-lived `conntrackd -s` the agent runs to see
@@ -131,20 +118,10 @@ describeRoot(`egress TCP flow across gateway failovers (root, real processes, co
   beforeAll(async () => {
     lab = await buildEgressLab(newRunId());
     redis = await startTestRedis();
-    egressFile = `${lab.dir}/egress.yaml`;
-    writeFileSync(egressFile, [
-      'kind: EgressGateway', 'metadata: {name: egw}',
-      'spec: {nodes: [gw1, gw2], clusterDefault: true, ippools: {ipv4: ["172.31.0.201-172.31.0.210"]}}', '---',
-      'kind: EgressPolicy', 'metadata: {name: pod-out, namespace: default}',
-      `spec: {appliedTo: {podSubnet: ["${N.pod}/32"]}, destSubnet: ["${N.wanCidr}"], egressIP: {ipv4: ${EIP}}}`, '',
-    ].join('\n'));
+    egressFile = writeEgressConfig(lab, EIP);
     startGateway('gw1');
     startGateway('gw2');
-    const steerArgv = nodeSteerArgv({
-      cluster: 'east', name: 'node1', runId: lab.runId, candidates: cands, dev: 'eth0', egressConfig: egressFile,
-      clusterCidrs: [N.lanCidr], statusFile: `${lab.dir}/node1.status.json`, profile: PROFILE,
-    });
-    agents.set('node1', startDaemon(steerArgv, { netns: lab.ns.pod, logFile: `${lab.dir}/node1.log`, env }));
+    agents.set('node1', startLabSteer(lab, { egressConfig: egressFile, profile: PROFILE }));
     const server = writeScript(lab.dir, 'push-server.cjs', PUSH_SERVER_JS);
     startDaemon([process.execPath, server, N.ext, String(PORT), serverLog()], { netns: lab.ns.ext, logFile: `${lab.dir}/push-server.out` });
   }, 60_000);

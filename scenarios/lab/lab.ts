@@ -17,7 +17,7 @@ import {
 import { executePlan, throwIfAborted, type LabStepEvent } from './executor.js';
 import { labNamespaces, planLab, type PlanOptions } from './plan.js';
 import { listLabStateIds, readLabState, writeLabState, type LabDaemon, type LabHostInfo, type LabState } from './state.js';
-import { runIdOfNetns, teardownRun, type TeardownReport } from './teardown.js';
+import { runIdOfNetns, teardownRun, type TeardownOptions, type TeardownReport } from './teardown.js';
 import { loadTopology } from '../topology/load.js';
 import type { Host, Topology } from '../topology/model.js';
 import { hostAddresses } from '../topology/resolve.js';
@@ -73,7 +73,8 @@ export interface Lab {
   addHost(h: Host): Promise<LabHostInfo & { name: string }>;
   /** Ends the host's processes and removes its namespace (with its links); a host already gone is fine. */
   removeHost(name: string): Promise<void>;
-  down(): Promise<TeardownReport>;
+  /** Ends the lab; `keepRunDir` keeps its run directory (a failed test's logs) for `strait lab down <run>`. */
+  down(opts?: TeardownOptions): Promise<TeardownReport>;
 }
 
 function hostInfo(runId: string, h: Host): LabHostInfo {
@@ -332,11 +333,11 @@ function makeLab(
         s.namespaces = s.namespaces.filter((n) => n !== ns);
       });
     },
-    down: async () => {
+    down: async (opts) => {
       for (const c of children) if (c.pid && isAlive(c.pid)) c.kill('SIGKILL');
       // Drivers first (graceful: daemons remove their sockets and devices), then the sweep catches the rest.
       await tunnel?.remove().catch(() => undefined);
-      return teardownRun(runId);
+      return teardownRun(runId, opts);
     },
   };
 }

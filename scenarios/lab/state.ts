@@ -29,7 +29,8 @@ export interface LabState {
   topologyName: string;
   topology: Topology;
   tunnel?: string;
-  status: 'building' | 'ready' | 'failed';
+  /** `down`: taken down with its run directory kept (a failed test's logs); `strait lab down <run>` removes it. */
+  status: 'building' | 'ready' | 'failed' | 'down';
   createdAt: string;
   /** Every namespace of the run (planned up front, so a half-built lab is fully known). */
   namespaces: string[];

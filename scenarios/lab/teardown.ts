@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { deleteNetns, isAlive, listNetns, pidsInNetns, runDir, stopPid } from '../../host/index.js';
-import { readLabState, type LabDaemon } from './state.js';
+import { readLabState, writeLabState, type LabDaemon } from './state.js';
 
 const NETNS_RUN = /^st-([a-z0-9]{4,8})-/;
 
@@ -36,12 +36,20 @@ export interface TeardownReport {
   processes: number;
 }
 
+export interface TeardownOptions {
+  /**
+   * Keep the run directory (logs and status files a failed test points its reader to), its lab.json marked
+   * `down` so that `strait lab status` shows it and `strait lab down <run>` removes it. Everything else goes.
+   */
+  keepRunDir?: boolean;
+}
+
 /**
  * Removes everything of one run: recorded daemons (by pid), any other process still inside the run's
  * namespaces (they can only be the run's own), the namespaces (which takes their veths and bridges along),
  * recorded files outside the run dir, and the run dir. Safe to call repeatedly and after a crash.
  */
-export async function teardownRun(runId: string): Promise<TeardownReport> {
+export async function teardownRun(runId: string, opts: TeardownOptions = {}): Promise<TeardownReport> {
   const state = readLabState(runId);
   const prefix = `st-${runId}-`;
   const present = (await listNetns()).filter((n) => n.startsWith(prefix));
@@ -62,6 +70,10 @@ export async function teardownRun(runId: string): Promise<TeardownReport> {
     // Only files that carry the run id are ever recorded; the check keeps a corrupted state file harmless.
     if (f.includes(runId) && existsSync(f)) rmSync(f, { force: true, recursive: true });
   }
-  rmSync(runDir(runId), { recursive: true, force: true });
+  if (opts.keepRunDir) {
+    if (state) writeLabState({ ...state, status: 'down', daemons: [], files: [] });
+  } else {
+    rmSync(runDir(runId), { recursive: true, force: true });
+  }
   return { runId, namespaces: present, daemons: daemons.length, processes };
 }

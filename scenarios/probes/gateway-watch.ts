@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { GatewayEvent } from './analysis.js';
-import { FenceSetReader, gatewayFenceSet } from './fence-reader.js';
+import { FenceSetReader, gatewayFenceSet } from '../../gateway/index.js';
 import { parseRouteEvents } from './ip-monitor.js';
 import type { FailoverBackend } from '../model/failover-backend.js';
 import { fenceEvents, type FenceLookRecord } from './fence-conflicts.js';
@@ -20,7 +20,7 @@ export interface GatewayWatch {
 }
 
 export async function watchGateways(b: FailoverBackend, sampleMs = 10): Promise<GatewayWatch> {
-  // One long-lived nft per gateway namespace: looks of ~1 ms, timed to ~1 ms (see fence-reader.ts).
+  // One long-lived nft per gateway namespace: looks of ~1 ms, timed to ~1 ms (see gateway/egress/fence-reader.ts).
   const readers = new Map(b.gateways.map((g) => [g, new FenceSetReader(b.lab.netns(g), gatewayFenceSet(b.lab.runId))]));
   // Every look is kept as it was read: fence-conflicts.ts decides what they prove, and a conflict's evidence is
   // these records, not a summary of them.

@@ -1,14 +1,13 @@
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError, type EgressGatewayPut, type EgressPolicyPut } from '../../api/index.js';
-import { gatewayAgentArgv, nodeSteerArgv, peerId, readAgentStatus, type CandidateAddress, type ProfileName } from '../../gateway/index.js';
+import { gatewayAgentArgv, gatewayFenceSet, nodeSteerArgv, peerId, readAgentStatus, readFenceOnce, type CandidateAddress, type ProfileName } from '../../gateway/index.js';
 import { run, runDir } from '../../host/index.js';
 import { WireguardDriver, type TunnelType } from '../../tunnel/index.js';
 import { executePlan, type LabStepEvent } from '../lab/executor.js';
 import { labUp, type Lab } from '../lab/lab.js';
 import { hostRebuildSteps, planLab } from '../lab/plan.js';
 import type { EipSample, FailoverBackend } from '../model/failover-backend.js';
-import { gatewayFenceSet, readFenceOnce } from '../probes/fence-reader.js';
 import { startEchoServers } from '../probes/traffic.js';
 import type { Cluster, Topology } from '../topology/model.js';
 import { AgentFleet } from './agent-fleet.js';

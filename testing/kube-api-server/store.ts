@@ -1,24 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { ObjectMeta } from '../../crds/index.js';
 
 /** In-memory object store with a global resourceVersion and an event history, like etcd under an API server. */
 
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;
-  metadata: {
-    name?: string;
-    generateName?: string;
-    namespace?: string;
-    uid?: string;
-    resourceVersion?: string;
-    generation?: number;
-    creationTimestamp?: string;
-    deletionTimestamp?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    finalizers?: string[];
-    [k: string]: unknown;
-  };
+  /** The custom resources' metadata, all of it optional on the way in (a create may give `generateName` instead of a name). */
+  metadata: Partial<ObjectMeta> & { generateName?: string; [k: string]: unknown };
   [k: string]: unknown;
 }
 
