@@ -38,7 +38,7 @@ export interface FailoverTrial {
   clientsBackMs: number;
   /** the bullmq job due after the kill completed, and when (ms after the kill) */
   jobRanAfterMs: number;
-  /** failover attempts the sentinels started (`+try-failover`): more than one means an election failed */
+  /** `+try-failover` lines over all sentinels: more than one means several started a failover and one lost (or split) the election */
   failoverAttempts: number;
   errors: Record<string, number>;
 }
