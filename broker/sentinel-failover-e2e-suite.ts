@@ -27,12 +27,19 @@ export interface FailoverTrial {
   unknown: number;
   /** kill → the sentinels name a new primary */
   promotedMs: number;
-  /** kill → the first write succeeds (a writer trying every 50 ms) */
+  /**
+   * kill → the first write started after the kill succeeds: the earlier of a writer trying every 50 ms (no retries
+   * of its own, 2 s request timeout) and the 64 clients (whose retries back off)
+   */
   writesBackMs: number;
+  /** kill → the dedicated writer's first success */
+  writerBackMs: number;
   /** kill → the first of the 64 clients' writes started after the kill succeeds (their retries back off) */
   clientsBackMs: number;
   /** the bullmq job due after the kill completed, and when (ms after the kill) */
   jobRanAfterMs: number;
+  /** `+try-failover` lines over all sentinels: more than one means several started a failover and one lost (or split) the election */
+  failoverAttempts: number;
   errors: Record<string, number>;
 }
 
@@ -149,6 +156,8 @@ export async function runFailoverTrial(runId: string, opts: { leaseMsBeforeKill?
       if (writeBackAt === 0) throw new Error('no write succeeded within 60 s of the kill');
       await waitFor('a client write after the kill', () => backAt > 0, 60_000, 20);
       trace('writes back', writeBackAt - killAt, backAt - killAt, errors);
+      const events = s.group.sentinelEvents();
+      if (promotedMs > 4000 || process.env.STRAIT_TRACE_TRIAL) for (const e of events) console.error(`sentinel ${runId}: ${e}`);
       await Promise.all(loops);
       trace('loops done', acked.length);
       const finishedOn = await waitFor('the probe job to run after the failover', async () => {
@@ -165,7 +174,12 @@ export async function runFailoverTrial(runId: string, opts: { leaseMsBeforeKill?
       for (const a of acked) byIp.set(a.ip, (byIp.get(a.ip) ?? new Set()).add(a.owner));
       const duplicates = [...byIp].filter(([, o]) => o.size > 1).map(([ip, o]) => `${ip}: ${[...o].join(', ')}`);
       for (const c of clients) c.close();
-      return { acknowledged: acked.length, lost, duplicates, unknown, promotedMs, writesBackMs: writeBackAt - killAt, clientsBackMs: backAt - killAt, jobRanAfterMs: finishedOn - killAt, errors };
+      const failoverAttempts = events.filter((e) => /\+try-failover/.test(e)).length;
+      return {
+        acknowledged: acked.length, lost, duplicates, unknown, promotedMs,
+        writesBackMs: Math.min(writeBackAt, backAt) - killAt, writerBackMs: writeBackAt - killAt, clientsBackMs: backAt - killAt,
+        jobRanAfterMs: finishedOn - killAt, failoverAttempts, errors,
+      };
     } finally {
       stopAt = 0;
       await Promise.allSettled(loops);

@@ -28,13 +28,22 @@ export interface TestSentinelGroup {
   kill(port: number): Promise<void>;
   /** waits until the sentinels name a primary other than `oldPort`; resolves with its port */
   waitForPromotion(oldPort: number, withinMs?: number): Promise<number>;
+  /**
+   * The sentinels' failover events so far (`+sdown`, `+odown`, `+try-failover`, `+elected-leader`,
+   * `-failover-abort-…`, `+switch-master`, …), one line each, prefixed with the sentinel's index.
+   */
+  sentinelEvents(): string[];
   stop(): Promise<void>;
 }
 
 export interface TestSentinelOptions {
-  /** sentinel `down-after-milliseconds` (default 1000) */
+  /** sentinel `down-after-milliseconds` (default 500) */
   downAfterMs?: number;
-  /** sentinel `failover-timeout` (default 5000) */
+  /**
+   * sentinel `failover-timeout` (default 1500). It bounds a leader election, and a sentinel whose election failed
+   * (three sentinels voting for themselves) tries again only 2 × this after it started: with 5000 one trial in six
+   * took 12.4 s to promote (docs/broker.md, "Redis Sentinel").
+   */
   failoverTimeoutMs?: number;
   /** run id for the temp dir and the master name (default random) */
   runId?: string;
@@ -52,11 +61,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function launch(args: string[], ready: RegExp, what: string): Promise<ChildProcess> {
+function launch(args: string[], ready: RegExp, what: string, keep?: (line: string) => void): Promise<ChildProcess> {
   const c = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (keep) c.stdout?.on('data', (b: Buffer) => b.toString().split('\n').forEach((l) => l && keep(l)));
   return new Promise<ChildProcess>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => fail(new Error(`${what} did not start: ${out}`)), 15_000);
+    // Generous: on a loaded machine a replica's first sync has taken several seconds.
+    const timer = setTimeout(() => fail(new Error(`${what} did not start: ${out}`)), 30_000);
     const fail = (e: Error): void => {
       clearTimeout(timer);
       c.kill('SIGKILL');
@@ -108,6 +119,8 @@ export async function startTestSentinelGroup(opts: TestSentinelOptions = {}): Pr
   const name = `strait-${runId}`;
   const servers = new Map<number, ChildProcess>();
   const sentinelProcs: ChildProcess[] = [];
+  const events: string[] = [];
+  const FAILOVER_EVENT = /[+-](sdown|odown|try-failover|elected-leader|vote-for-leader|failover-abort-\S+|failover-end\S*|selected-slave|promoted-slave|switch-master)\b/;
   const stop = async (): Promise<void> => {
     const all = [...servers.values(), ...sentinelProcs];
     for (const c of all) c.kill('SIGKILL');
@@ -134,12 +147,14 @@ export async function startTestSentinelGroup(opts: TestSentinelOptions = {}): Pr
         'protected-mode no',
         `dir ${dir}`,
         `sentinel monitor ${name} 127.0.0.1 ${primary} 2`,
-        `sentinel down-after-milliseconds ${name} ${opts.downAfterMs ?? 1000}`,
-        `sentinel failover-timeout ${name} ${opts.failoverTimeoutMs ?? 5000}`,
+        `sentinel down-after-milliseconds ${name} ${opts.downAfterMs ?? 500}`,
+        `sentinel failover-timeout ${name} ${opts.failoverTimeoutMs ?? 1500}`,
         `sentinel parallel-syncs ${name} 2`,
         '',
       ].join('\n'));
-      sentinelProcs.push(await launch([conf, '--sentinel'], /Sentinel ID is|\+monitor master/i, `redis-sentinel :${port}`));
+      sentinelProcs.push(await launch([conf, '--sentinel'], /Sentinel ID is|\+monitor master/i, `redis-sentinel :${port}`, (l) => {
+        if (FAILOVER_EVENT.test(l)) events.push(`s${i} ${l}`);
+      }));
       sentinels.push({ host: '127.0.0.1', port });
     }
     const primaryPort = async (): Promise<number> => {
@@ -194,6 +209,7 @@ export async function startTestSentinelGroup(opts: TestSentinelOptions = {}): Pr
           await new Promise((res) => setTimeout(res, 50));
         }
       },
+      sentinelEvents: () => [...events],
       stop,
     };
   } catch (e) {
