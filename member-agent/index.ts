@@ -14,6 +14,6 @@ export { loadKubeConfig } from './cluster/kube-client.js';
 
 // ---- install: each component's declared Kubernetes access (its RBAC), the CNI plugin installer
 export { allComponentAccess, memberAgentAccess, nodeAgentAccess, gatewayAgentAccess, MEMBER_AGENT_LEASE } from './cluster/component-access.js';
-export { type ComponentAccess, type KubeAccess, type KubeVerb } from './cluster/kube-access.js';
+export { requestAttributes, grantFor, describeRequest, type ComponentAccess, type KubeAccess, type KubeVerb } from './cluster/kube-access.js';
 export { STRAIT_NAMESPACE, CREDENTIALS_SECRET } from './cluster/join-plan.js';
 export { installCni, uninstallCni, straitConflist, CNI_BINARY_NAME, CONFLIST_NAME, DEFAULT_CNI_SOCKET } from './cni-plugin/cni-install.js';
