@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
+import { BrokerClient } from '../../api/index.js';
 import { cidrContains, parseCidr, parseIp } from '../../ipam/index.js';
 import { run } from '../../host/index.js';
 import { describeRoot } from '../../testing/index.js';
@@ -23,6 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'strait-kube-lab-'));
 const G = { group: 'ipam.strait.io', version: 'v1alpha1' };
 
 let kube: LabKubeInfo['clusters'][string];
+let broker: BrokerClient;
 let core: k8s.CoreV1Api;
 let apps: k8s.AppsV1Api;
 let crs: k8s.CustomObjectsApi;
@@ -89,9 +91,10 @@ describeRoot('strait lab up --kube: pods through the lab kubelet and the CNI cha
   beforeAll(async () => {
     const topo = join(dir, 'kube.yaml');
     writeFileSync(topo, 'name: kube-two-nodes\nclusters:\n  - name: c1\n    workers: 2\n    gateways: 0\n    podsPerWorker: 0\n');
-    const up = await run([strait, 'lab', 'up', '--topology', topo, '--kube', '--run-id', runId, '--json'], { timeoutMs: 240_000 });
+    const up = await run([strait, 'lab', 'up', '--topology', topo, '--kube', '--run-id', runId, '--json'], { timeoutMs: 400_000 });
     const out = JSON.parse(up.stdout) as { kube: LabKubeInfo };
     kube = out.kube.clusters.c1!;
+    broker = new BrokerClient({ baseUrl: out.kube.broker.url, token: readFileSync(out.kube.broker.adminTokenFile, 'utf8').trim(), timeoutMs: 5000 });
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(kube.kubeconfig);
     core = kc.makeApiClient(k8s.CoreV1Api);
@@ -103,9 +106,12 @@ describeRoot('strait lab up --kube: pods through the lab kubelet and the CNI cha
     await createPool('tiny', '10.11.202.0/28');
     await crs.createClusterCustomObject({ ...G, plural: 'reservedips', body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'ReservedIP', metadata: { name: 'tiny-routers' }, spec: { ips: ['10.11.202.1-10.11.202.8'], reason: 'test' } } });
     await Promise.all(['web', 'team', 'tiny'].map(poolSynced));
-  }, 300_000);
+    // Node agents take ReservedIPs from the broker: the member agent must have pushed this one before pods start.
+    await eventually('ReservedIP tiny-routers at the broker (pushed by the member agent)', async () => ((await broker.listReservedIPs()).items.some((r) => r.name === 'tiny-routers') ? true : undefined));
+  }, 480_000);
 
   afterAll(async () => {
+    broker?.close();
     try {
       if (readLabState(runId)) {
         const down = await run([strait, 'lab', 'down', runId], { timeoutMs: 60_000 });
@@ -170,9 +176,9 @@ describeRoot('strait lab up --kube: pods through the lab kubelet and the CNI cha
   }, 90_000);
 
   it('never hands out a ReservedIP', async () => {
-    // tiny is a /28 with .1-.8 reserved: every pod that gets an address gets one of the others.
-    const names = ['t-1', 't-2', 't-3', 't-4', 't-5'];
-    await Promise.all(names.map((n, i) => createPod(n, { node: i % 2 ? 'c1-n2' : 'c1-n1', annotations: { 'ipam.strait.io/ippool': '{"ipv4":["tiny"]}' } })));
+    // tiny is a /28 (one block, so one node) with .1-.8 reserved: every pod that gets an address gets one of the others.
+    const names = ['t-1', 't-2', 't-3', 't-4'];
+    await Promise.all(names.map((n) => createPod(n, { node: 'c1-n1', annotations: { 'ipam.strait.io/ippool': '{"ipv4":["tiny"]}' } })));
     const ips = await Promise.all(names.map((n) => podIp(n)));
     for (const ip of ips) {
       expect(inCidr(ip, '10.11.202.0/28')).toBe(true);

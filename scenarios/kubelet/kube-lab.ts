@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -25,7 +26,8 @@ import { kubeletAccess, kubeletUser } from './kubelet-access.js';
 
 /** What `lab up --kube --json` prints under `kube`, also kept in `<run dir>/kube/kube.json`. */
 export interface LabKubeInfo {
-  broker: { url: string; log: string };
+  /** `adminTokenFile`: the broker's admin token (mode 0600), for tests and `strait pool …` against the lab broker. */
+  broker: { url: string; log: string; adminTokenFile: string };
   clusters: Record<string, LabKubeCluster>;
 }
 
@@ -56,6 +58,13 @@ function distEntry(rel: string): string {
   if (!existsSync(p)) throw new StraitError('LAB_BUILD_FAILED', `${p} is missing: run \`npm run build\` first`, { path: p });
   return p;
 }
+
+/**
+ * How long a lab process may take to answer. A Node process importing client-node took over 30 s to start with the
+ * load average at 25 on the 2-core build machine (seen: a kubelet with an empty log after 30 s); patience, not a
+ * weaker check: a process that exits still fails the build at once.
+ */
+const START_MS = 120_000;
 
 async function freeLoopbackPort(): Promise<number> {
   const s = createServer();
@@ -94,9 +103,10 @@ function daemon(lab: Lab, name: string, argv: string[], logFile: string, env?: N
 const saUser = (component: string): string => `system:serviceaccount:${STRAIT_NAMESPACE}:${serviceAccountName(component)}`;
 
 /** The identities of one cluster's API server: the admin, each component's ServiceAccount, each node's kubelet. */
-export function clusterIdentities(nodes: readonly string[]): { file: string; user: string; rules: readonly KubeAccess[] | 'all' }[] {
+export function clusterIdentities(nodes: readonly string[]): { file: string; user: string; rules: readonly KubeAccess[] | 'all'; anonymous?: boolean }[] {
   return [
-    { file: 'admin', user: 'lab-admin', rules: 'all' },
+    // kubectl sends no bearer token to a plain-http server: a request without credentials is the admin (loopback).
+    { file: 'admin', user: 'lab-admin', rules: 'all', anonymous: true },
     ...allComponentAccess().map((a) => ({ file: a.component, user: saUser(a.component), rules: a.rules })),
     ...nodes.map((n) => ({ file: `kubelet-${n}`, user: kubeletUser(n), rules: kubeletAccess() })),
   ];
@@ -109,7 +119,7 @@ async function startApiServer(lab: Lab, c: Cluster, dir: string): Promise<LabKub
   writeFileSync(idFile, JSON.stringify(identities, null, 2));
   const log = join(dir, 'api-server.log');
   const pid = daemon(lab, `kube-api-server-${c.name}`, [process.execPath, distEntry('testing/kube-api-server/daemon-main.js'), '--dir', dir, '--identities', idFile], log);
-  await waitFor(`the ${c.name} test API server`, 20_000, pid, log, () => existsSync(join(dir, 'api.pid')));
+  await waitFor(`the ${c.name} test API server`, START_MS, pid, log, () => existsSync(join(dir, 'api.pid')));
   return {
     server: readFileSync(join(dir, 'api.url'), 'utf8').trim(),
     kubeconfig: join(dir, 'admin.kubeconfig'),
@@ -136,7 +146,7 @@ async function applyInstallObjects(kc: k8s.KubeConfig): Promise<void> {
   }
 }
 
-async function startBroker(lab: Lab, dir: string): Promise<{ url: string; admin: BrokerClient; log: string }> {
+async function startBroker(lab: Lab, dir: string): Promise<{ url: string; admin: BrokerClient; log: string; adminTokenFile: string }> {
   mkdirSync(dir, { recursive: true });
   const sock = join(dir, 'redis.sock');
   const redisLog = join(dir, 'redis.log');
@@ -144,12 +154,14 @@ async function startBroker(lab: Lab, dir: string): Promise<{ url: string; admin:
   await waitFor('the broker\'s redis-server', 15_000, redisPid, redisLog, () => existsSync(sock));
   const port = await freeLoopbackPort();
   const url = `http://127.0.0.1:${port}`;
-  const adminToken = (await import('node:crypto')).randomBytes(24).toString('hex');
+  const adminToken = randomBytes(24).toString('hex');
+  const adminTokenFile = join(dir, 'admin-token');
+  writeFileSync(adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
   const log = join(dir, 'broker.log');
   const pid = daemon(lab, 'broker', [process.execPath, straitMainPath(), 'broker', '--listen', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state'), '--redis', `unix://${sock}`], log, { STRAIT_ADMIN_TOKEN: adminToken });
   const admin = new BrokerClient({ baseUrl: url, token: adminToken, timeoutMs: 5000 });
-  await waitFor('the lab broker', 30_000, pid, log, async () => (await admin.health().catch(() => null))?.status !== undefined);
-  return { url, admin, log };
+  await waitFor('the lab broker', START_MS, pid, log, async () => (await admin.health().catch(() => null))?.status !== undefined);
+  return { url, admin, log, adminTokenFile };
 }
 
 /**
@@ -204,8 +216,8 @@ async function startNode(lab: Lab, c: Cluster, node: string, kube: LabKubeCluste
     ...(c.nodeIps[node] ? ['--node-ip', c.nodeIps[node]] : []),
     ...(gateway ? ['--label', 'strait.io/gateway=true'] : []),
   ], kubeletLog);
-  await waitFor(`the node agent on ${node}`, 30_000, agent, agentLog, () => existsSync(socket));
-  await waitFor(`the kubelet on ${node}`, 30_000, kubelet, kubeletLog, () => readFileSync(kubeletLog, 'utf8').includes('lab kubelet ready'));
+  await waitFor(`the node agent on ${node}`, START_MS, agent, agentLog, () => existsSync(socket));
+  await waitFor(`the kubelet on ${node}`, START_MS, kubelet, kubeletLog, () => readFileSync(kubeletLog, 'utf8').includes('lab kubelet ready'));
 }
 
 /** The `--kube` extension of `labUp`. */
@@ -217,7 +229,7 @@ export function kubeLabExtension(): LabExtension {
     const apis = await Promise.all(clusters.map((c) => startApiServer(lab, c, join(base, c.name))));
     const broker = await startBroker(lab, join(base, 'broker'));
     try {
-      const info: LabKubeInfo = { broker: { url: broker.url, log: broker.log }, clusters: {} };
+      const info: LabKubeInfo = { broker: { url: broker.url, log: broker.log, adminTokenFile: broker.adminTokenFile }, clusters: {} };
       await Promise.all(clusters.map(async (c, i) => {
         const kube = apis[i]!;
         info.clusters[c.name] = kube;
@@ -229,7 +241,7 @@ export function kubeLabExtension(): LabExtension {
         const dir = join(base, c.name);
         const memberLog = join(dir, 'member-agent.log');
         daemon(lab, `member-agent-${c.name}`, [process.execPath, straitMainPath(), 'member-agent', '--kubeconfig', kube.kubeconfigs['member-agent']!, '--identity', `${c.name}-member`], memberLog);
-        await createDefaultPool(kc, c, broker.admin, 30_000);
+        await createDefaultPool(kc, c, broker.admin, START_MS);
         await Promise.all(c.nodes.map((n) => startNode(lab, c, n, kube, broker.url, credential, join(dir, n))));
       }));
       writeFileSync(kubeInfoPath(lab.runId), `${JSON.stringify(info, null, 2)}\n`);

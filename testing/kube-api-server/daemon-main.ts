@@ -25,8 +25,8 @@ async function main(): Promise<void> {
   const dir = values.dir;
   const identities = JSON.parse(readFileSync(values.identities, 'utf8')) as LabKubeIdentity[];
   // Every refusal is logged: a component whose declared access misses a call shows up here (and gets the 403).
-  const { users, tokens } = usersFor(identities, (user, why) => process.stderr.write(`403 ${user}: cannot ${why}\n`));
-  const server = new TestKubeApiServer({ port: Number(values.port), users, historyLimit: Number(values['history-limit']) });
+  const { users, tokens, anonymous } = usersFor(identities, (user, why) => process.stderr.write(`403 ${user}: cannot ${why}\n`));
+  const server = new TestKubeApiServer({ port: Number(values.port), users, ...(anonymous ? { anonymous } : {}), historyLimit: Number(values['history-limit']) });
   await server.start();
   for (const id of identities) writeAtomically(join(dir, `${id.file}.kubeconfig`), server.kubeconfigYaml(tokens.get(id.file)));
   writeAtomically(join(dir, 'api.url'), `${server.url}\n`);

@@ -39,6 +39,8 @@ describe('test API server identities (the lab\'s per-component tokens)', () => {
     const nobody = new k8s.KubeConfig();
     nobody.loadFromString(server.kubeconfigYaml('not-a-token'));
     await expect(nobody.makeApiClient(k8s.CoreV1Api).listNamespace()).rejects.toMatchObject({ code: 401 });
+    // No credentials at all (kubectl over plain http): without an anonymous user, 401 too.
+    expect((await fetch(`${server.url}/api/v1/namespaces`)).status).toBe(401);
     expect(denied).toEqual(['system:serviceaccount:strait-system:strait-node-agent: delete pods p in namespace default']);
     expect(server.requestsByUser.get('system:serviceaccount:strait-system:strait-node-agent')).toEqual({ allowed: 1, denied: 1 });
     expect(server.get('', 'pods', 'p', 'default')).toBeDefined();

@@ -10,6 +10,8 @@ export interface LabKubeIdentity {
   user: string;
   /** What it may do (RBAC rules, as the install manifests grant them), or everything (an admin). */
   rules: readonly KubeAccess[] | 'all';
+  /** Also who a request without credentials is (kubectl sends no token over plain http). At most one. */
+  anonymous?: boolean;
 }
 
 /**
@@ -24,8 +26,9 @@ export function rbacDecision(rules: readonly KubeAccess[] | 'all', method: strin
 }
 
 /** A fresh random bearer token per identity, and the server's users keyed by token. */
-export function usersFor(identities: readonly LabKubeIdentity[], onDeny?: (user: string, why: string) => void): { users: Record<string, TestKubeUser>; tokens: Map<string, string> } {
+export function usersFor(identities: readonly LabKubeIdentity[], onDeny?: (user: string, why: string) => void): { users: Record<string, TestKubeUser>; tokens: Map<string, string>; anonymous?: TestKubeUser } {
   const users: Record<string, TestKubeUser> = {};
+  let anonymous: TestKubeUser | undefined;
   const tokens = new Map<string, string>();
   for (const id of identities) {
     const token = randomBytes(24).toString('hex');
@@ -38,6 +41,7 @@ export function usersFor(identities: readonly LabKubeIdentity[], onDeny?: (user:
         return why;
       },
     };
+    if (id.anonymous) anonymous = users[token];
   }
-  return { users, tokens };
+  return { users, tokens, ...(anonymous ? { anonymous } : {}) };
 }

@@ -33,6 +33,11 @@ export interface TestKubeApiServerOptions {
    * `authorize` refuses gets the 403 Forbidden Status kube-apiserver's RBAC would give. Requests are counted by user.
    */
   users?: Readonly<Record<string, TestKubeUser>>;
+  /**
+   * With `users`: who a request without an Authorization header is. kubectl (client-go) sends no bearer token to a
+   * plain-http server, so the lab makes its admin the anonymous user (the server listens on loopback only).
+   */
+  anonymous?: TestKubeUser;
 }
 
 /** One identity of the test server (a ServiceAccount, a node, an admin). */
@@ -256,8 +261,9 @@ export class TestKubeApiServer {
   }
 
   private authorize(req: http.IncomingMessage, method: string, url: URL): void {
-    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-    const user = m ? this.opts.users?.[m[1] ?? ''] : undefined;
+    const header = req.headers.authorization;
+    const m = /^Bearer (.+)$/.exec(header ?? '');
+    const user = header === undefined ? this.opts.anonymous : m ? this.opts.users?.[m[1] ?? ''] : undefined;
     if (!user) throw new HttpError(401, 'Unauthorized', 'Unauthorized');
     const count = this.requestsByUser.get(user.name) ?? { allowed: 0, denied: 0 };
     this.requestsByUser.set(user.name, count);
