@@ -106,8 +106,6 @@ describeRoot('strait lab up --kube: pods through the lab kubelet and the CNI cha
     await createPool('tiny', '10.11.202.0/28');
     await crs.createClusterCustomObject({ ...G, plural: 'reservedips', body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'ReservedIP', metadata: { name: 'tiny-routers' }, spec: { ips: ['10.11.202.1-10.11.202.8'], reason: 'test' } } });
     await Promise.all(['web', 'team', 'tiny'].map(poolSynced));
-    // Node agents take ReservedIPs from the broker: the member agent must have pushed this one before pods start.
-    await eventually('ReservedIP tiny-routers at the broker (pushed by the member agent)', async () => ((await broker.listReservedIPs()).items.some((r) => r.name === 'tiny-routers') ? true : undefined));
   }, 480_000);
 
   afterAll(async () => {
@@ -176,6 +174,9 @@ describeRoot('strait lab up --kube: pods through the lab kubelet and the CNI cha
   }, 90_000);
 
   it('never hands out a ReservedIP', async () => {
+    // Node agents take ReservedIPs from the broker: the member agent must have pushed this one before pods start
+    // (on this branch it does not: this test fails here, issue #13 item 2).
+    await eventually('ReservedIP tiny-routers at the broker (pushed by the member agent)', async () => ((await broker.listReservedIPs()).items.some((r) => r.name === 'tiny-routers') ? true : undefined));
     // tiny is a /28 (one block, so one node) with .1-.8 reserved: every pod that gets an address gets one of the others.
     const names = ['t-1', 't-2', 't-3', 't-4'];
     await Promise.all(names.map((n) => createPod(n, { node: 'c1-n1', annotations: { 'ipam.strait.io/ippool': '{"ipv4":["tiny"]}' } })));

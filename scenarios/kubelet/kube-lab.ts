@@ -93,9 +93,13 @@ function tail(file: string): string {
 }
 
 /** Starts a lab process and records it (with its command line, against pid reuse) so `lab down` ends it. */
-function daemon(lab: Lab, name: string, argv: string[], logFile: string, env?: NodeJS.ProcessEnv): number {
-  const d = startDaemon(argv, { logFile, env: { ...process.env, ...env } });
-  const cmdline = currentCmdline(d.pid);
+function daemon(lab: Lab, name: string, argv: string[], logFile: string, env?: NodeJS.ProcessEnv, retitles = false): number {
+  // Without JEST_WORKER_ID: under Jest the lab's processes inherit it and their loggers go silent (createLogger),
+  // which left the kubelet's log empty and its readiness line missing when a test built the lab.
+  const { JEST_WORKER_ID: _jest, ...parent } = process.env;
+  const d = startDaemon(argv, { logFile, env: { ...parent, ...env } });
+  // redis-server rewrites its process title, so its command line at start would not match at `lab down`.
+  const cmdline = retitles ? undefined : currentCmdline(d.pid);
   lab.recordDaemon({ pid: d.pid, name, ...(cmdline ? { cmdline } : {}) });
   return d.pid;
 }
@@ -150,7 +154,7 @@ async function startBroker(lab: Lab, dir: string): Promise<{ url: string; admin:
   mkdirSync(dir, { recursive: true });
   const sock = join(dir, 'redis.sock');
   const redisLog = join(dir, 'redis.log');
-  const redisPid = daemon(lab, 'broker-redis', ['redis-server', '--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir], redisLog);
+  const redisPid = daemon(lab, 'broker-redis', ['redis-server', '--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir], redisLog, undefined, true);
   await waitFor('the broker\'s redis-server', 15_000, redisPid, redisLog, () => existsSync(sock));
   const port = await freeLoopbackPort();
   const url = `http://127.0.0.1:${port}`;
