@@ -8,7 +8,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+RUN npm run build && rm -rf dist/testing && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 # What the agents execute (scripts/system-packages.sh lists the same names for the lab): ip, nft, sysctl,

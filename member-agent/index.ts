@@ -16,7 +16,7 @@ export { KubeEgressClusterView, type KubeEgressClusterViewOptions } from './clus
 
 // ---- install: each component's declared Kubernetes access (its RBAC), the CNI plugin installer
 export { allComponentAccess, memberAgentAccess, nodeAgentAccess, gatewayAgentAccess, MEMBER_AGENT_LEASE } from './cluster/component-access.js';
-export { type ComponentAccess, type KubeAccess, type KubeVerb } from './cluster/kube-access.js';
+export { requestAttributes, grantFor, describeRequest, type ComponentAccess, type KubeAccess, type KubeVerb } from './cluster/kube-access.js';
 // Tests of the agents that run under a declared access prove each grant was used and nothing refused.
 export { accessReport } from './cluster/access-guard.js';
 export { STRAIT_NAMESPACE, CREDENTIALS_SECRET } from './cluster/join-plan.js';

@@ -38,3 +38,6 @@ export type { RunReport, TrialResult, RunSummary } from './report/model.js';
 export { runFailoverDemo } from './runner/demo.js';
 export { runSteadyCommand, steadyJsonOutput, type SteadyReport } from './runner/steady.js';
 export { parseStressSpec, formatStressSpec, startStress, type StressSpec, type StressRecord } from './runner/stress.js';
+// `lab up --kube`: a test Kubernetes API server per cluster, the agents against it, the lab kubelet on every node.
+export { kubeLabExtension, readKubeInfo, kubeInfoPath, type LabKubeInfo, type LabKubeCluster } from './kubelet/kube-lab.js';
+export { pickConflist, pluginNetconf, podCniArgs } from './kubelet/cni-chain.js';

@@ -1,7 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { StraitError } from '../../api/index.js';
 import { newRunId } from '../../host/index.js';
-import { BUILTIN_NAMES, labDown, labDownAll, labStatus, labUp, teardownRun, type LabStepEvent } from '../../scenarios/index.js';
+import { BUILTIN_NAMES, kubeLabExtension, labDown, labDownAll, labStatus, labUp, readKubeInfo, teardownRun, type LabStepEvent } from '../../scenarios/index.js';
 
 function stepLine(e: LabStepEvent): void {
   process.stderr.write(`  ${e.phase.padEnd(28)} ${String(e.count).padStart(3)}  ${String(e.ms).padStart(6)} ms\n`);
@@ -16,7 +16,8 @@ export function registerLabCommands(program: Command): void {
     .requiredOption('--topology <name|file>', `built-in (${BUILTIN_NAMES.join(', ')}) or a YAML/JSON topology file`)
     .option('--tunnel <type>', 'build tunnels between the clusters\' active gateways: vxlan, geneve, wireguard or ipsec')
     .option('--run-id <id>', 'run id (4-8 lowercase letters/digits); default: a new one')
-    .option('--json', 'print {runId, hosts:{NAME:{netns,addresses,role,cluster}}} on stdout')
+    .option('--kube', 'also run Kubernetes: a test API server per cluster, the member and node agents against it, a kubelet stand-in on every node (docs/lab.md)')
+    .option('--json', 'print {runId, hosts:{NAME:{netns,addresses,role,cluster}}[, kube:{broker, clusters:{NAME:{server, kubeconfig, …}}}]} on stdout')
     .action(async (o) => {
       const runId = o.runId ?? newRunId();
       // Interrupted half-way (Ctrl-C): the build stops at its next step and rolls back everything it created.
@@ -33,14 +34,18 @@ export function registerLabCommands(program: Command): void {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      process.stderr.write(`lab ${runId}: building ${o.topology}${o.tunnel ? ` with ${o.tunnel} tunnels` : ''}\n`);
+      process.stderr.write(`lab ${runId}: building ${o.topology}${o.tunnel ? ` with ${o.tunnel} tunnels` : ''}${o.kube ? ' with Kubernetes' : ''}\n`);
       try {
-        const l = await labUp({ topology: o.topology, runId, ...(o.tunnel ? { tunnel: o.tunnel } : {}), onStep: stepLine, signal: abort.signal });
+        const l = await labUp({ topology: o.topology, runId, ...(o.tunnel ? { tunnel: o.tunnel } : {}), onStep: stepLine, signal: abort.signal }, o.kube ? kubeLabExtension() : undefined);
         process.stderr.write(`lab ${runId}: ready in ${l.setupMs} ms (${Object.keys(l.hosts).length} hosts); remove with: strait lab down ${runId}\n`);
-        if (o.json) process.stdout.write(`${JSON.stringify({ runId, hosts: l.hosts })}\n`);
+        const kube = o.kube ? readKubeInfo(runId) : undefined;
+        if (o.json) process.stdout.write(`${JSON.stringify({ runId, hosts: l.hosts, ...(kube ? { kube } : {}) })}\n`);
         else {
           for (const [name, h] of Object.entries(l.hosts)) {
             process.stdout.write(`${name.padEnd(16)} ${h.role.padEnd(8)} ${(h.cluster ?? '-').padEnd(6)} ${h.netns.padEnd(24)} ${h.addresses.join(' ')}\n`);
+          }
+          for (const [name, c] of Object.entries(kube?.clusters ?? {})) {
+            process.stdout.write(`cluster ${name}: kubectl --kubeconfig ${c.kubeconfig} get nodes   (API ${c.server})\n`);
           }
         }
       } finally {

@@ -28,6 +28,24 @@ export interface TestKubeApiServerOptions {
   bookmarkIntervalMs?: number;
   /** When set, requests must carry `Authorization: Bearer <token>` (else 401). */
   token?: string;
+  /**
+   * Identities by bearer token (instead of `token`): a request without a known token gets 401, and one its user's
+   * `authorize` refuses gets the 403 Forbidden Status kube-apiserver's RBAC would give. Requests are counted by user.
+   */
+  users?: Readonly<Record<string, TestKubeUser>>;
+  /**
+   * With `users`: who a request without an Authorization header is. kubectl (client-go) sends no bearer token to a
+   * plain-http server, so the lab makes its admin the anonymous user (the server listens on loopback only).
+   */
+  anonymous?: TestKubeUser;
+}
+
+/** One identity of the test server (a ServiceAccount, a node, an admin). */
+export interface TestKubeUser {
+  /** e.g. `system:serviceaccount:strait-system:strait-node-agent`. */
+  name: string;
+  /** undefined: allowed; a string: why not (becomes the 403 message). Omitted: everything is allowed. */
+  authorize?: (method: string, url: string) => string | undefined;
 }
 
 export interface InjectedFault {
@@ -52,6 +70,8 @@ export class TestKubeApiServer {
   private readonly bookmarkIntervalMs: number;
   /** Requests served, by `METHOD resource` (for tests that check what a client did). */
   readonly requests: string[] = [];
+  /** With `users`: requests answered per user name, and those refused (403) per user name. */
+  readonly requestsByUser = new Map<string, { allowed: number; denied: number }>();
 
   constructor(private readonly opts: TestKubeApiServerOptions = {}) {
     this.store = new ObjectStore(opts.historyLimit ?? 10_000);
@@ -122,21 +142,21 @@ export class TestKubeApiServer {
     return kc;
   }
 
-  /** A kubeconfig for this server (JSON, which is YAML): client-node and kubectl both read it. */
-  kubeconfigYaml(): string {
+  /** A kubeconfig for this server (JSON, which is YAML): client-node and kubectl both read it; `token`: whose. */
+  kubeconfigYaml(token: string = this.opts.token ?? 'test-token', server: string = this.url): string {
     return JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
       // client-node refuses plain HTTP unless insecure-skip-tls-verify is set.
-      clusters: [{ name: 'test', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'test', user: { token: this.opts.token ?? 'test-token' } }],
+      clusters: [{ name: 'test', cluster: { server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'test', user: { token } }],
       contexts: [{ name: 'test', context: { cluster: 'test', user: 'test', namespace: 'default' } }],
       'current-context': 'test',
     });
   }
 
-  writeKubeconfig(path: string): string {
-    writeFileSync(path, this.kubeconfigYaml(), { mode: 0o600 });
+  writeKubeconfig(path: string, token?: string): string {
+    writeFileSync(path, this.kubeconfigYaml(token), { mode: 0o600 });
     return path;
   }
 
@@ -171,6 +191,7 @@ export class TestKubeApiServer {
     if (this.opts.token && req.headers.authorization !== `Bearer ${this.opts.token}`) {
       throw new HttpError(401, 'Unauthorized', 'Unauthorized');
     }
+    if (this.opts.users) this.authorize(req, method, url);
     const fault = this.faults.find((f) => f.left > 0 && (!f.method || f.method === method) && (!f.path || url.pathname.includes(f.path)));
     if (fault) {
       fault.left--;
@@ -237,6 +258,21 @@ export class TestKubeApiServer {
       default:
         throw new HttpError(405, 'MethodNotAllowed', `${method} not allowed`);
     }
+  }
+
+  private authorize(req: http.IncomingMessage, method: string, url: URL): void {
+    const header = req.headers.authorization;
+    const m = /^Bearer (.+)$/.exec(header ?? '');
+    const user = header === undefined ? this.opts.anonymous : m ? this.opts.users?.[m[1] ?? ''] : undefined;
+    if (!user) throw new HttpError(401, 'Unauthorized', 'Unauthorized');
+    const count = this.requestsByUser.get(user.name) ?? { allowed: 0, denied: 0 };
+    this.requestsByUser.set(user.name, count);
+    const why = user.authorize?.(method, `${url.pathname}${url.search}`);
+    if (why !== undefined) {
+      count.denied++;
+      throw new HttpError(403, 'Forbidden', `User "${user.name}" cannot ${why}`);
+    }
+    count.allowed++;
   }
 
   private served(): ResourceType[] {
