@@ -40,8 +40,9 @@ export class LeaseStore {
     return objectOf(r, { kind: 'Block', name: id }) as Block;
   }
 
-  async leaseAddress(pool: string, owner: string, cluster: string, idem?: Idem): Promise<{ lease: AddressLease; existing: boolean }> {
-    const r = await this.core.run('leaseAddress', idem, pool, owner, cluster, now());
+  /** `reserved`: offsets in the pool never to hand out, as first/last pairs (broker/reserved-ips.ts `reservedOffsets`). */
+  async leaseAddress(pool: string, owner: string, cluster: string, idem?: Idem, reserved: readonly string[] = []): Promise<{ lease: AddressLease; existing: boolean }> {
+    const r = await this.core.run('leaseAddress', idem, pool, owner, cluster, now(), reserved.length / 2, ...reserved);
     return { lease: objectOf(r, { kind: 'address', name: pool, pool, cluster, owner }) as AddressLease, existing: r[0] === 'EXISTING' };
   }
 

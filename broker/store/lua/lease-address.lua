@@ -1,6 +1,7 @@
 --[[
   lease-address: Leases one address of a pool to an owner; the same owner gets its address back (idempotent). Skips addresses
-  inside leased blocks. ARGV: P, pool, owner, cluster, nowIso
+  inside leased blocks and the ranges ReservedIPs hold. ARGV: P, pool, owner, cluster, nowIso, nreserved, then
+  nreserved pairs first, last (offsets in the pool)
 
   keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
 ]]
@@ -24,6 +25,15 @@ if m.edges == 1 then lo, hi = 1, m.naddr - 2 end
 local span = hi - lo + 1
 local per = 2 ^ (m.bits - m.bs)
 if redis.call('HLEN', pa) >= span then return {'EXHAUSTED'} end
+local nres = tonumber(ARGV[6] or '0') or 0
+-- The first offset of the reserved range holding idx, or nil.
+local function reservedfrom(idx)
+  for i = 0, nres - 1 do
+    local a, z = tonumber(ARGV[7 + 2 * i]), tonumber(ARGV[8 + 2 * i])
+    if idx >= a and idx <= z then return a end
+  end
+  return nil
+end
 -- Addresses are taken from the top of the pool downwards (blocks grow from the bottom), and a leased block is
 -- skipped whole, so the two kinds of lease rarely meet and a scan never walks through a block address by address.
 local cur = tonumber(redis.call('HGET', P .. 'cur:' .. pool, 'a') or '0')
@@ -32,8 +42,11 @@ while pos < span and probes < MAX_PROBES do
   probes = probes + 1
   local idx = hi - ((cur + pos) % span)
   local b = math.floor(idx / per)
+  local rf = nres > 0 and reservedfrom(idx) or nil
   if redis.call('HEXISTS', pb, b) == 1 then
     pos = pos + (idx - b * per) + 1
+  elseif rf then
+    pos = pos + (idx - rf) + 1
   elseif redis.call('HEXISTS', pa, idx) == 0 then
     found = idx
     break
