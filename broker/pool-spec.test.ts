@@ -89,6 +89,18 @@ describe('broker IPPool spec (real broker on real Redis)', () => {
     expect(await outcomeCode(broker.admin.createPool({ name: 'p6b', cidr: 'fd00:129::/64', purpose: 'pods', blockSize: 127 }))).toBe('INVALID_POOL');
   });
 
+  it('a single address lease (an egress IP) skips the addresses ReservedIPs hold', async () => {
+    await broker.admin.createPool({ name: 'egress-rsv-v4', cidr: '172.31.1.200/29', purpose: 'egress' });
+    // Leases are taken from the top down: without the reservation the first would be .206.
+    await broker.admin.putReservedIP('vips', { ips: ['172.31.1.203-172.31.1.206'] });
+    const jt = await broker.admin.createToken({ uses: 1 });
+    await broker.admin.joinCluster({ id: 'rsv', podCIDRs: ['10.77.0.0/16'] }, jt.token);
+    const ips = [];
+    for (const owner of ['a', 'b']) ips.push((await broker.admin.leaseAddress('egress-rsv-v4', { owner, cluster: 'rsv' })).ip);
+    expect(ips).toEqual(['172.31.1.202', '172.31.1.201']);
+    await expect(broker.admin.leaseAddress('egress-rsv-v4', { owner: 'c', cluster: 'rsv' })).rejects.toMatchObject({ code: 'POOL_EXHAUSTED' });    await broker.admin.deleteReservedIP('vips');
+  });
+
   it('ReservedIPs: stored with the pools they fall in; an address outside every pool is a clear 400, nothing stored', async () => {
     const r = await broker.admin.putReservedIP('routers', { ips: ['10.250.64.1', 'fd00:128::1-fd00:128::9'], reason: 'gateways' });
     expect(r).toMatchObject({ name: 'routers', ips: ['10.250.64.1', 'fd00:128::1-fd00:128::9'], reason: 'gateways', pools: ['fe', 'p6'] });

@@ -1,4 +1,4 @@
-import { StraitError, type IPPool } from '../api/index.js';
+import { StraitError, type IPPool, type ReservedIP } from '../api/index.js';
 import { parseCidr, parseIpSpec } from '../ipam/index.js';
 
 /**
@@ -16,4 +16,25 @@ export function poolsOfReserved(name: string, ips: readonly string[], pools: rea
     found.add(p.name);
   }
   return pools.map((p) => p.name).filter((n) => found.has(n));
+}
+
+/**
+ * The addresses ReservedIPs hold inside a pool, as offsets from the pool's first address: `[first, last, first,
+ * last, …]` (decimal strings, as the lease script takes them), so a single address lease skips them. Offsets past
+ * 2^53 (deep in an IPv6 /64) are left out: the script's numbers are doubles there.
+ */
+export function reservedOffsets(pool: IPPool, reserved: readonly ReservedIP[]): string[] {
+  const c = parseCidr(pool.cidr);
+  const out: string[] = [];
+  for (const r of reserved) {
+    for (const text of r.ips) {
+      const x = parseIpSpec(text);
+      if (x.family !== c.family || x.last < c.first || x.first > c.last) continue;
+      const lo = (x.first > c.first ? x.first : c.first) - c.first;
+      const hi = (x.last < c.last ? x.last : c.last) - c.first;
+      if (hi > BigInt(Number.MAX_SAFE_INTEGER)) continue;
+      out.push(lo.toString(), hi.toString());
+    }
+  }
+  return out;
 }

@@ -37,8 +37,9 @@ export class LeaseStore {
    * One address per owner, in one atomic step; all or nothing (POOL_EXHAUSTED and ALREADY_EXISTS change nothing);
    * owners that hold an address of the pool get it back. Items are in the order of `owners`.
    */
-  async leaseAddresses(pool: string, owners: readonly string[], cluster: string, idem?: Idem): Promise<List<AddressLease>> {
-    const r = await this.leaseAddressesScript(pool, cluster, owners, false, idem);
+  /** `reserved`: offsets in the pool never to hand out, as first/last pairs (broker/reserved-ips.ts `reservedOffsets`). */
+  async leaseAddresses(pool: string, owners: readonly string[], cluster: string, idem?: Idem, reserved: readonly string[] = []): Promise<List<AddressLease>> {
+    const r = await this.leaseAddressesScript(pool, cluster, owners, false, idem, reserved);
     if (r[0] !== 'OK') throw scriptError(r, { kind: 'address', name: pool, pool, cluster, requested: owners.length });
     return { items: r.slice(2).map((j) => JSON.parse(j) as AddressLease), resourceVersion: r[1] ?? '' };
   }
@@ -47,15 +48,15 @@ export class LeaseStore {
    * One address: a batch of one through the batch script, which answers it as the single lease always was (OK or
    * EXISTING with the lease), so a reply recorded under an Idempotency-Key before the two became one replays alike.
    */
-  async leaseAddress(pool: string, owner: string, cluster: string, idem?: Idem): Promise<{ lease: AddressLease; existing: boolean }> {
-    const r = await this.leaseAddressesScript(pool, cluster, [owner], true, idem);
+  async leaseAddress(pool: string, owner: string, cluster: string, idem?: Idem, reserved: readonly string[] = []): Promise<{ lease: AddressLease; existing: boolean }> {
+    const r = await this.leaseAddressesScript(pool, cluster, [owner], true, idem, reserved);
     return { lease: objectOf(r, { kind: 'address', name: pool, pool, cluster, owner }) as AddressLease, existing: r[0] === 'EXISTING' };
   }
 
-  private leaseAddressesScript(pool: string, cluster: string, owners: readonly string[], single: boolean, idem: Idem | undefined) {
+  private leaseAddressesScript(pool: string, cluster: string, owners: readonly string[], single: boolean, idem: Idem | undefined, reserved: readonly string[]) {
     const k = this.core.keys;
     const keys = { clusters: k.objects('Cluster'), addressLeases: k.objects('AddressLease'), addressMeta: k.addressMeta, poolMeta: k.poolMeta, ...k.pool(pool), rev: k.rev, events: k.events };
-    return this.core.script('leaseAddresses', idem, keys, [pool, cluster, now(), single ? '1' : '', owners.length, ...owners]);
+    return this.core.script('leaseAddresses', idem, keys, [pool, cluster, now(), single ? '1' : '', owners.length, ...owners, reserved.length / 2, ...reserved]);
   }
 
   async releaseBlock(id: string, requiredCluster = '', idem?: Idem): Promise<Block> {

@@ -73,7 +73,8 @@ describe('status subresources written by the member agent and the node agents', 
     await joinCluster({ kubeConfig: kc, brokerUrl: broker.handle.url, token, clusterId: 'east', serviceCidrs: ['10.96.0.0/16'] });
     const creds = (await readCredentials(new KubeClient(kc)))!;
     east = new BrokerClient({ baseUrl: broker.handle.url, token: creds.token });
-    agent = new MemberAgent({ kubeConfig: kc, leaseDurationMs: 2_000, resyncMs: 500, heartbeatMs: 2_000, brokerRetryMs: 100, log });
+    // The records here are published by the test, not refreshed every 2 s: staleness is the plan tests' subject.
+    agent = new MemberAgent({ kubeConfig: kc, leaseDurationMs: 2_000, resyncMs: 500, heartbeatMs: 2_000, brokerRetryMs: 100, gatewayStaleMs: 600_000, log });
     await agent.start();
     nodeAgent = await startBrokerNodeAgent({
       brokerUrl: broker.handle.url, token: creds.token, cluster: 'east', nodeName: 'n1', socketPath: join(dir, 'agent.sock'), stateDir: join(dir, 'state'), log,
@@ -191,6 +192,18 @@ describe('status subresources written by the member agent and the node agents', 
     });
     expect(n1.status?.active).toBe(false);
     expect(cond(n1, 'Ready')).toMatchObject({ status: 'False', reason: 'Unhealthy' });
+  });
+
+  it('a quiet cluster is written nothing: statuses change only when what they say changes', async () => {
+    // Republishing the same health (as every gateway agent does every 2 s) and resyncs (every 500 ms here) write nothing.
+    const from = api.store.rv;
+    for (let i = 0; i < 4; i++) {
+      await publish('n2', 'Healthy', true);
+      await publish('n1', 'Unhealthy', false);
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    const writes = api.store.history.filter((e) => e.rv > from && !e.resource.includes('leases')).map((e) => `${e.resource} ${e.object.metadata.name}`);
+    expect(writes).toEqual([]);
   });
 
   it('kubectl get shows every printer column filled (skipped without kubectl >= 1.27)', async () => {

@@ -302,7 +302,7 @@ function planGateways(broker: BrokerView, cluster: ClusterView, plan: SyncPlan):
     }
     plan.verdicts.push({
       kind: 'Gateway', name, synced: true, reason: 'Mirrored', message: `mirrored from the broker (cluster ${g.cluster})`,
-      ...(g.health !== 'Healthy' ? { notReady: { reason: g.health, message: `its gateway agent reports ${g.health} (at ${g.updatedAt})` } } : {}),
+      ...(g.health !== 'Healthy' ? { notReady: { reason: g.health, message: `its gateway agent reports ${g.health}` } } : {}),
       fields: { health: g.health, active: g.active === true },
       along: { updatedAt: g.updatedAt, brokerResourceVersion: g.resourceVersion },
     });

@@ -160,8 +160,8 @@ describe('TestKubeApiServer with client-node', () => {
     const table = await get('/apis/ipam.strait.io/v1alpha1/ippools', 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json');
     expect(table.type).toContain('as=Table');
     const t = table.body as { columnDefinitions: { name: string }[]; rows: { cells: unknown[]; object: { kind: string } }[] };
-    expect(t.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'CIDR', 'Block', 'Purpose', 'Allocated', 'Default', 'Ready', 'Synced', 'Age']);
-    expect(t.rows[0]?.cells.slice(0, 6)).toEqual(['p', '10.0.0.0/24', null, 'pods', null, false]);
+    expect(t.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'CIDR', 'Block', 'Purpose', 'Allocated', 'Blocks', 'Total', 'Default', 'Ready', 'Synced', 'Age']);
+    expect(t.rows[0]?.cells.slice(0, 8)).toEqual(['p', '10.0.0.0/24', null, 'pods', null, null, null, false]);
     expect(t.rows[0]?.object.kind).toBe('PartialObjectMetadata');
     const agg = await get('/apis', 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json');
     expect(agg.type).toContain('as=APIGroupDiscoveryList');

@@ -18,7 +18,8 @@
     rev                  KEY.rev
     events               KEY.events
     idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
-  ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, pool, cluster, nowIso, single ('1' | ''), n, owners...
+  ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, pool, cluster, nowIso, single ('1' | ''), n, owners...,
+    nreserved, then nreserved pairs first, last: offsets in the pool that ReservedIPs hold, skipped like a leased block
   Answers OK <rev> <json per owner, in order>... (single: OK <json> for a new lease, EXISTING <json> for the one
   the owner holds) | NOPOOL | NOCLUSTER | OWNED <owner> | EXHAUSTED <free found>
 ]]
@@ -50,6 +51,15 @@ local span = hi - lo + 1
 local per = 2 ^ (m.bits - m.bs)
 local leased = redis.call('HLEN', pa)
 if leased + #need > span then return {'EXHAUSTED', tostring(math.max(0, span - leased))} end
+local nres = tonumber(ARGV[8 + n] or '0') or 0
+-- The first offset of the reserved range holding idx, or nil (an egress IP must never be a router's or a VIP's).
+local function reservedfrom(idx)
+  for r = 0, nres - 1 do
+    local a, z = tonumber(ARGV[9 + n + 2 * r]), tonumber(ARGV[10 + n + 2 * r])
+    if idx >= a and idx <= z then return a end
+  end
+  return nil
+end
 local cur = tonumber(redis.call('HGET', K.poolCursor, 'a') or '0')
 local found = {}
 local pos, probes = 0, 0
@@ -57,8 +67,11 @@ while #found < #need and pos < span and probes < MAX_PROBES + #need do
   probes = probes + 1
   local idx = hi - ((cur + pos) % span)
   local b = math.floor(idx / per)
+  local rf = nres > 0 and reservedfrom(idx) or nil
   if redis.call('HEXISTS', pb, b) == 1 then
     pos = pos + (idx - b * per) + 1
+  elseif rf then
+    pos = pos + (idx - rf) + 1
   else
     if redis.call('HEXISTS', pa, idx) == 0 then found[#found + 1] = idx end
     pos = pos + 1
