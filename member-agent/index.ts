@@ -4,7 +4,7 @@
 // ---- node agent (IPAM API on a unix socket) and the strait-ipam CNI plugin
 export { startStandaloneNodeAgent, type RunningNodeAgent, type PodGcOptions } from './node-agent/standalone-agent.js';
 export { startBrokerNodeAgent } from './node-agent/broker-node-agent.js';
-export { runIpamDemo } from './node-agent/ipam-demo.js';
+export { repoRoot } from './node-agent/repo-root.js';
 
 // ---- cluster side: `strait join`/`leave`, the member agent (two-way sync with the broker)
 export { joinCluster, leaveCluster } from './cluster/join.js';

@@ -41,3 +41,7 @@ export { parseStressSpec, formatStressSpec, startStress, type StressSpec, type S
 // `lab up --kube`: a test Kubernetes API server per cluster, the agents against it, the lab kubelet on every node.
 export { kubeLabExtension, readKubeInfo, kubeInfoPath, type LabKubeInfo, type LabKubeCluster } from './kubelet/kube-lab.js';
 export { pickConflist, pluginNetconf, podCniArgs } from './kubelet/cni-chain.js';
+
+// The CNI lab (a node's namespaces, the reference plugins, calls as a runtime makes them) and `strait demo-ipam` on it.
+export { CniLab, bridgeNetconf, firstAddress, REFERENCE_CNI_DIR, type CniCallOptions, type CniCallResult } from './cni/cni-lab.js';
+export { runIpamDemo, type IpamDemoOptions } from './cni/ipam-demo.js';

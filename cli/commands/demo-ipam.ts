@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import { runIpamDemo } from '../../member-agent/index.js';
+import { runIpamDemo } from '../../scenarios/index.js';
 
 /** `strait demo ipam`. The `demo` group is shared: other demos add their subcommands to the same group. */
 export function registerDemoIpamCommand(program: Command): void {

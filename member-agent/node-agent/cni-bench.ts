@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { benchmarkAllocator } from '../../ipam/allocator-bench.js';
 import { isRoot, newRunId, run, stopPid, type DaemonHandle } from '../../host/index.js';
-import { CniLab, bridgeNetconf, type CniCallResult } from './cni-lab.js';
+import { CniLab, bridgeNetconf, type CniCallResult } from '../../scenarios/index.js';
 import { startAgentProcess } from './agent-process.js';
 
 export interface CniBenchOptions {

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { newRunId, sh, run, stopPid, type DaemonHandle } from '../../host/index.js';
 import { describeRoot } from '../../testing/index.js';
-import { CniLab, bridgeNetconf, firstAddress, type CniCallResult } from './cni-lab.js';
+import { CniLab, bridgeNetconf, firstAddress, type CniCallResult } from '../../scenarios/index.js';
 import { startAgentProcess } from './agent-process.js';
 
 /**

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { StraitError } from '../../api/index.js';
 import { createLogger, isRoot, newRunId, run, sh } from '../../host/index.js';
 import { CniLab, bridgeNetconf, firstAddress } from './cni-lab.js';
-import { startStandaloneNodeAgent, type RunningNodeAgent } from './standalone-agent.js';
+import { startStandaloneNodeAgent, type RunningNodeAgent } from '../../member-agent/index.js';
 
 export interface IpamDemoOptions {
   pods?: number;

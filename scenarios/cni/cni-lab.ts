@@ -1,8 +1,10 @@
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { netnsName, run, runDir, type ExecResult } from '../../host/index.js';
-import { cniNodeTopology, cniPod, labUp, teardownRun, type Lab } from '../../scenarios/index.js';
-import { repoRoot } from './repo-root.js';
+import { repoRoot } from '../../member-agent/index.js';
+import { cniNodeTopology, cniPod } from '../topology/hand-built.js';
+import { labUp, type Lab } from '../lab/lab.js';
+import { teardownRun } from '../lab/teardown.js';
 
 /** Where Debian's containernetworking-plugins puts the reference plugins. */
 export const REFERENCE_CNI_DIR = '/usr/lib/cni';
