@@ -6,7 +6,7 @@ import { scriptError, type Reply } from './script-errors.js';
 import { NO_REPLICA_ACK, ReplicaAck, type ReplicaAckOptions } from './replica-ack.js';
 import { BROKER_LUA_DIR, defineScripts, readLuaScript, type LuaScript, type ScriptCall } from './script-loader.js';
 
-type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'leaseBlocks' | 'leaseAddresses';
+type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'leaseAddress' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'indexHolders' | 'leaseBlocks' | 'leaseAddresses';
 
 /**
  * An Idempotency-Key as the store records it: `key` already scoped to the caller (admin, cluster/<id>, join/<hash>),
@@ -31,6 +31,7 @@ const SCRIPT_FILES: Record<ScriptName, string> = {
   releaseAddress: 'release-address',
   heartbeat: 'heartbeat',
   ownerGc: 'owner-gc',
+  indexHolders: 'index-holders',
   compact: 'compact',
 };
 

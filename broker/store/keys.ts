@@ -51,8 +51,18 @@ export const KEY = {
   lastReported: 'lr',
   /** the set of live node names / address owners a cluster reported */
   live: (what: 'node' | 'owner', cluster: string): string => `live:${what}:${cluster}`,
-  /** name → when the owner GC first saw it missing (ms) */
-  missing: (what: 'node' | 'owner', cluster: string): string => `miss:${what}:${cluster}`,
+  /** the holder index: node name → its block ids / owner → its ips, space-separated (lua/includes/holders.lua) */
+  holders: (what: 'node' | 'owner', cluster: string): string => `hold:${what}:${cluster}`,
+  /** sorted set of names that hold a lease but are missing from the reported set; score: first seen missing by the GC (ms), +inf before */
+  absent: (what: 'node' | 'owner', cluster: string): string => `absent:${what}:${cluster}`,
+  /** set of `<node|owner>:<cluster>` whose absent set is not empty: all the owner GC walks */
+  absentQueue: 'absentq',
+  /** set while the heartbeat script compares a new reported set with the last one */
+  liveNext: (what: 'node' | 'owner', cluster: string): string => `livenext:${what}:${cluster}`,
+  /** set once the holder index covers the leases written before it existed */
+  holdersIndexed: 'holdidx',
+  /** name → when the owner GC first saw it missing (ms): the family before the holder index, deleted on sight */
+  legacyMissing: (what: 'node' | 'owner', cluster: string): string => `miss:${what}:${cluster}`,
   /** the answer of a write made with an Idempotency-Key (scoped key) */
   idempotency: (scopedKey: string): string => `idem:${scopedKey}`,
 } as const;
@@ -100,8 +110,17 @@ export class BrokerKeys {
   live(what: 'node' | 'owner', cluster: string): string {
     return this.of(KEY.live(what, cluster));
   }
-  missing(what: 'node' | 'owner', cluster: string): string {
-    return this.of(KEY.missing(what, cluster));
+  holders(what: 'node' | 'owner', cluster: string): string {
+    return this.of(KEY.holders(what, cluster));
+  }
+  absent(what: 'node' | 'owner', cluster: string): string {
+    return this.of(KEY.absent(what, cluster));
+  }
+  get absentQueue(): string {
+    return this.of(KEY.absentQueue);
+  }
+  get holdersIndexed(): string {
+    return this.of(KEY.holdersIndexed);
   }
   idempotency(scopedKey: string): string {
     return this.of(KEY.idempotency(scopedKey));

@@ -6,6 +6,7 @@
 ]]
 --@include prelude
 --@include ip-math
+--@include holders
 --@include idem-open
 local pool, owner, cluster = ARGV[2], ARGV[3], ARGV[4]
 local m = poolmeta(pool)
@@ -54,6 +55,7 @@ redis.call('HINCRBY', pab, math.floor(found / per), 1)
 redis.call('HSET', po, owner, ip)
 redis.call('HSET', P .. 'am', ip, pool .. '|' .. found .. '|' .. owner)
 redis.call('HSET', P .. 'o:AddressLease', ip, json)
+holdAdd('owner', cluster, owner, ip)
 emit('AddressLease', 'ADDED', json, rev)
 return {'OK', json}
 --@include idem-close

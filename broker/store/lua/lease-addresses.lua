@@ -9,6 +9,7 @@
 ]]
 --@include prelude
 --@include ip-math
+--@include holders
 --@include idem-open
 local pool, cluster, nowIso, n = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local m = poolmeta(pool)
@@ -64,6 +65,7 @@ for k, i in ipairs(need) do
   redis.call('HSET', po, owner, ip)
   redis.call('HSET', P .. 'am', ip, pool .. '|' .. idx .. '|' .. owner)
   redis.call('HSET', P .. 'o:AddressLease', ip, json)
+  holdAdd('owner', cluster, owner, ip)
   emit('AddressLease', 'ADDED', json, rev)
   result[i] = json
 end

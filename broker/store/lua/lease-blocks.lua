@@ -8,6 +8,7 @@
 ]]
 --@include prelude
 --@include ip-math
+--@include holders
 --@include idem-open
 local pool, cluster, nowIso, n = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local m = poolmeta(pool)
@@ -40,6 +41,7 @@ for i = 1, n do
     ',"createdAt":"' .. nowIso .. '"}'
   redis.call('HSET', pb, idx, id)
   redis.call('HSET', P .. 'o:Block', id, json)
+  holdAdd('node', cluster, ARGV[5 + i], id)
   emit('Block', 'ADDED', json, rev)
   out[2] = tostring(rev)
   out[#out + 1] = json

@@ -1,6 +1,7 @@
 --[[
   releaseBlock / releaseAddress, shared by the release scripts and the owner GC. Needs prelude and ip-math.
 ]]
+--@include holders
 local function releaseBlock(id, required)
   local cur = redis.call('HGET', P .. 'o:Block', id)
   if not cur then return {'NOTFOUND'} end
@@ -9,6 +10,7 @@ local function releaseBlock(id, required)
   local pool, idx = string.match(id, '^(.*)%.(%d+)%.%d+$')
   redis.call('HDEL', P .. 'pb:' .. pool, idx)
   redis.call('HDEL', P .. 'o:Block', id)
+  holdDel('node', obj.cluster, obj.node, id)
   local rev = nextrev()
   local json = stamp(cur, rev)
   emit('Block', 'DELETED', json, rev)
@@ -30,6 +32,7 @@ local function releaseAddress(ip, required)
   redis.call('HDEL', P .. 'po:' .. pool, owner)
   redis.call('HDEL', P .. 'am', ip)
   redis.call('HDEL', P .. 'o:AddressLease', ip)
+  holdDel('owner', obj.cluster, obj.owner, ip)
   local rev = nextrev()
   local json = stamp(cur, rev)
   emit('AddressLease', 'DELETED', json, rev)
