@@ -61,7 +61,8 @@ export class BrokerStore {
   readonly releaseBlock: LeaseStore['releaseBlock'];
   readonly releaseAddress: LeaseStore['releaseAddress'];
   // owner GC
-  readonly collectIfOwnerGone: OwnerGc['collectIfOwnerGone'];
+  readonly collectOwnerless: OwnerGc['collect'];
+  readonly indexHolders: OwnerGc['indexHolders'];
   // event log
   readonly currentRev: StoreCore['currentRev'];
   readonly compacted: EventLog['compacted'];
@@ -112,7 +113,8 @@ export class BrokerStore {
     this.leaseAddresses = leases.leaseAddresses.bind(leases);
     this.releaseBlock = leases.releaseBlock.bind(leases);
     this.releaseAddress = leases.releaseAddress.bind(leases);
-    this.collectIfOwnerGone = gc.collectIfOwnerGone.bind(gc);
+    this.collectOwnerless = gc.collect.bind(gc);
+    this.indexHolders = gc.indexHolders.bind(gc);
     this.currentRev = core.currentRev.bind(core);
     this.compacted = log.compacted.bind(log);
     this.eventsAfter = log.eventsAfter.bind(log);

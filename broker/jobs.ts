@@ -108,57 +108,13 @@ export async function collectGarbage(store: BrokerStore, graceMs: number, nowMs 
 /**
  * Returns blocks leased to nodes and addresses leased to owners that their cluster no longer reports live (heartbeat
  * `nodes` / `addressOwners`), once missing for `graceMs`. The time a name was first seen missing is kept in Redis
- * (`miss:<node|owner>:<cluster>`), so replicas and restarts agree; a name reported live again clears it. Clusters
- * that report no set are not touched. Check and release are one Lua step per lease.
+ * (`absent:<node|owner>:<cluster>`), so replicas and restarts agree; a name reported live again clears it. Clusters
+ * that report no set are not touched. A run reads no lease list: it walks only the names the heartbeats found
+ * missing (store/owner-gc.ts), so it costs the same at 1,000 leases and at 1,000,000.
  */
 export async function collectOwnerless(store: BrokerStore, graceMs: number, nowMs = Date.now()): Promise<{ blocks: number; addresses: number }> {
-  const out = { blocks: 0, addresses: 0 };
-  const reported = Object.keys(await store.redis.hgetall(store.keys.lastReported));
-  const nodeClusters = new Set(reported.filter((f) => f.startsWith('node:')).map((f) => f.slice(5)));
-  const ownerClusters = new Set(reported.filter((f) => f.startsWith('owner:')).map((f) => f.slice(6)));
-  if (nodeClusters.size === 0 && ownerClusters.size === 0) return out;
-  const holders = new Map<string, Set<string>>();
-  const hold = (key: string, who: string): void => {
-    let s = holders.get(key);
-    if (!s) holders.set(key, (s = new Set()));
-    s.add(who);
-  };
-  // Only leases whose name is missing from the set as read here go to the Lua step (which checks again): the job's
-  // Redis work grows with the missing leases, not with all leases. A name that goes missing just after this read is
-  // marked on the next run (later, never sooner).
-  const liveSets = new Map<string, Set<string>>();
-  const liveOf = async (kind: 'node' | 'owner', cluster: string): Promise<Set<string>> => {
-    const key = store.keys.live(kind, cluster);
-    let s = liveSets.get(key);
-    if (!s) liveSets.set(key, (s = new Set(await store.redis.smembers(key))));
-    return s;
-  };
-  if (nodeClusters.size > 0) {
-    for (const b of (await store.list('Block', (x) => nodeClusters.has(x.cluster))).items) {
-      if ((await liveOf('node', b.cluster)).has(b.node)) continue;
-      const r = await store.collectIfOwnerGone('node', b.id, nowMs, graceMs);
-      if (r === 'released') out.blocks++;
-      else hold(store.keys.missing('node', b.cluster), b.node);
-    }
-  }
-  if (ownerClusters.size > 0) {
-    for (const a of (await store.list('AddressLease', (x) => ownerClusters.has(x.cluster))).items) {
-      if ((await liveOf('owner', a.cluster)).has(a.owner)) continue;
-      const r = await store.collectIfOwnerGone('owner', a.ip, nowMs, graceMs);
-      if (r === 'released') out.addresses++;
-      else hold(store.keys.missing('owner', a.cluster), a.owner);
-    }
-  }
-  // Forget missing marks of names that hold nothing any more (their leases went, or they never had one).
-  for (const [kind, clusters] of [['node', nodeClusters], ['owner', ownerClusters]] as const) {
-    for (const c of clusters) {
-      const key = store.keys.missing(kind, c);
-      const marked = await store.redis.hkeys(key);
-      const stale = marked.filter((who) => !holders.get(key)?.has(who));
-      if (stale.length > 0) await store.redis.hdel(key, ...stale);
-    }
-  }
-  return out;
+  const r = await store.collectOwnerless(nowMs, graceMs);
+  return { blocks: r.blocks, addresses: r.addresses };
 }
 
 export async function compactLog(store: BrokerStore, keep: number): Promise<number> {

@@ -52,8 +52,13 @@ export class HeartbeatStore {
           ['hdel', KEY.lastReported, `owner:${id}`],
           ['del', KEY.live('node', id), '-'],
           ['del', KEY.live('owner', id), '-'],
-          ['del', KEY.missing('node', id), '-'],
-          ['del', KEY.missing('owner', id), '-'],
+          ['del', KEY.legacyMissing('node', id), '-'],
+          ['del', KEY.legacyMissing('owner', id), '-'],
+          // The holder index (`hold:`) stays: it goes with the cluster's leases, which the GC returns after the grace.
+          ['del', KEY.absent('node', id), '-'],
+          ['del', KEY.absent('owner', id), '-'],
+          ['srem', KEY.absentQueue, `node:${id}`],
+          ['srem', KEY.absentQueue, `owner:${id}`],
         ],
       });
     } catch (e) {

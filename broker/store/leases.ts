@@ -29,7 +29,7 @@ export class LeaseStore {
   private leaseBlocksScript(pool: string, cluster: string, nodes: readonly string[], idem: Idem | undefined) {
     const k = this.core.keys;
     const { poolBlocks, poolAddressBlocks, poolCursor } = k.pool(pool);
-    const keys = { clusters: k.objects('Cluster'), blocks: k.objects('Block'), poolMeta: k.poolMeta, poolBlocks, poolAddressBlocks, poolCursor, rev: k.rev, events: k.events };
+    const keys = { clusters: k.objects('Cluster'), blocks: k.objects('Block'), addressLeases: k.objects('AddressLease'), poolMeta: k.poolMeta, poolBlocks, poolAddressBlocks, poolCursor, rev: k.rev, events: k.events, ...k.holderIndex() };
     return this.core.script('leaseBlocks', idem, keys, [pool, cluster, now(), nodes.length, ...nodes]);
   }
 
@@ -55,13 +55,13 @@ export class LeaseStore {
 
   private leaseAddressesScript(pool: string, cluster: string, owners: readonly string[], single: boolean, idem: Idem | undefined, reserved: readonly string[]) {
     const k = this.core.keys;
-    const keys = { clusters: k.objects('Cluster'), addressLeases: k.objects('AddressLease'), addressMeta: k.addressMeta, poolMeta: k.poolMeta, ...k.pool(pool), rev: k.rev, events: k.events };
+    const keys = { clusters: k.objects('Cluster'), addressLeases: k.objects('AddressLease'), blocks: k.objects('Block'), addressMeta: k.addressMeta, poolMeta: k.poolMeta, ...k.pool(pool), rev: k.rev, events: k.events, ...k.holderIndex() };
     return this.core.script('leaseAddresses', idem, keys, [pool, cluster, now(), single ? '1' : '', owners.length, ...owners, reserved.length / 2, ...reserved]);
   }
 
   async releaseBlock(id: string, requiredCluster = '', idem?: Idem): Promise<Block> {
     const k = this.core.keys;
-    const keys = { blocks: k.objects('Block'), poolBlocksOf: k.prefixOf(KEY.poolBlocks), rev: k.rev, events: k.events };
+    const keys = { blocks: k.objects('Block'), poolBlocksOf: k.prefixOf(KEY.poolBlocks), rev: k.rev, events: k.events, ...k.holderRelease() };
     const r = await this.core.script('releaseBlock', idem, keys, [id, requiredCluster]);
     return objectOf(r, { kind: 'Block', name: id }) as Block;
   }
@@ -77,6 +77,7 @@ export class LeaseStore {
       poolOwnersOf: k.prefixOf(KEY.poolOwners),
       rev: k.rev,
       events: k.events,
+      ...k.holderRelease(),
     };
     const r = await this.core.script('releaseAddress', idem, keys, [ip, requiredCluster]);
     return objectOf(r, { kind: 'AddressLease', name: ip }) as AddressLease;

@@ -19,7 +19,8 @@ describe('script reply table', () => {
   const statuses = luaStatuses();
 
   it('finds the statuses of the scripts (the grep works)', () => {
-    expect(statuses.size).toBeGreaterThanOrEqual(20);
+    // (a floor that catches a broken grep; the owner GC's per-lease verdicts LIVE/WAIT/UNKNOWN/GONE went with its holder index)
+    expect(statuses.size).toBeGreaterThanOrEqual(15);
     expect([...statuses.keys()]).toEqual(expect.arrayContaining(['OK', 'NOTFOUND', 'STALE', 'EXHAUSTED', 'IDEMMISMATCH', 'FORBIDDEN']));
   });
 

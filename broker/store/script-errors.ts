@@ -34,8 +34,8 @@ const staleMessage = (kind: string, name: string, rv: string | undefined): strin
 /** A stored object's resourceVersion (its JSON starts with it: see prelude.lua). */
 const rvOf = (json: string | undefined): string | undefined => json?.match(/^\{"resourceVersion":"(\d*)"/)?.[1];
 
-/** Statuses that are an answer, not an error: the write happened (OK, EXISTING), the owner GC's verdicts, or no recorded reply (NONE). */
-export const SCRIPT_OUTCOMES: ReadonlySet<string> = new Set(['OK', 'EXISTING', 'LIVE', 'WAIT', 'UNKNOWN', 'GONE', 'NONE']);
+/** Statuses that are an answer, not an error: the write happened (OK, EXISTING), or no recorded reply (NONE). */
+export const SCRIPT_OUTCOMES: ReadonlySet<string> = new Set(['OK', 'EXISTING', 'NONE']);
 
 /**
  * The one table from a script's error status to a catalog error. Every status a `lua/*.lua` file can return is

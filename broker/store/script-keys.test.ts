@@ -176,8 +176,13 @@ describe('broker Lua scripts touch only the keys they are given', () => {
       await store.update('Subnet', 's1', (s) => ({ ...s, description: 'd' }), undefined, idem('update'));
       await store.delete('Gateway', 'east/gw', { idem: idem('delete-gw') });
       await store.delete('Gateway', 'east/gw', { idem: idem('delete-gw') });
+      // the upgrade path: a store written before the holder index
+      await conn.del('{t}:holdidx');
+      await store.indexHolders();
       await store.heartbeat('east', { nodes: ['n1'], addressOwners: ['o2'] });
-      await store.collectIfOwnerGone('node', 'nope', Date.now(), 0);
+      await store.heartbeat('east', { nodes: [], addressOwners: [] });
+      await store.collectOwnerless(Date.now(), 0);
+      await store.collectOwnerless(Date.now(), 0);
       for (const l of (await store.list('Block')).items) await store.releaseBlock(l.id);
       for (const l of (await store.list('AddressLease')).items) await store.releaseAddress(l.ip);
       await store.deletePool('p1', undefined, undefined, idem('delete-pool'));

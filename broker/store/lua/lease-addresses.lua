@@ -17,6 +17,13 @@
     poolCursor           KEY.poolCursor(pool)
     rev                  KEY.rev
     events               KEY.events
+    blocks               KEY.objects('Block') — read by holders.lua
+    holdIndexDone        KEY.holdersIndexed
+    lastReported         KEY.lastReported
+    liveOf*              KEY.liveOf — a prefix: holders.lua appends `<kind>:<cluster>`
+    holdersOf*           KEY.holdersOf — a prefix, as above
+    absentOf*            KEY.absentOf — a prefix, as above
+    absentQueue          KEY.absentQueue
     idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
   ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, pool, cluster, nowIso, single ('1' | ''), n, owners...,
     nreserved, then nreserved pairs first, last: offsets in the pool that ReservedIPs hold, skipped like a leased block
@@ -25,6 +32,7 @@
 ]]
 --@include common
 --@include ip-math
+--@include holders
 --@include idem-open
 local pool, cluster, nowIso, single, n = ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1', tonumber(ARGV[7])
 local m = poolmeta(pool)
@@ -94,6 +102,7 @@ for k, i in ipairs(need) do
   redis.call('HSET', po, owner, ip)
   redis.call('HSET', K.addressMeta, ip, pool .. '|' .. idx .. '|' .. owner)
   redis.call('HSET', K.addressLeases, ip, json)
+  holdAdd('owner', cluster, owner, ip)
   emit('AddressLease', 'ADDED', json, rev)
   result[i] = json
 end

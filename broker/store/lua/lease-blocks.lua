@@ -11,12 +11,20 @@
     poolCursor           KEY.poolCursor(pool)
     rev                  KEY.rev
     events               KEY.events
+    addressLeases        KEY.objects('AddressLease') — read by holders.lua
+    holdIndexDone        KEY.holdersIndexed
+    lastReported         KEY.lastReported
+    liveOf*              KEY.liveOf — a prefix: holders.lua appends `<kind>:<cluster>`
+    holdersOf*           KEY.holdersOf — a prefix, as above
+    absentOf*            KEY.absentOf — a prefix, as above
+    absentQueue          KEY.absentQueue
     idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
   ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, pool, cluster, nowIso, n, nodes...
   Answers OK <rev> <json>... | NOPOOL | NOCLUSTER | EXHAUSTED <free blocks found>
 ]]
 --@include common
 --@include ip-math
+--@include holders
 --@include idem-open
 local pool, cluster, nowIso, n = ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 local m = poolmeta(pool)
@@ -49,6 +57,7 @@ for i = 1, n do
     ',"createdAt":"' .. nowIso .. '"}'
   redis.call('HSET', pb, idx, id)
   redis.call('HSET', K.blocks, id, json)
+  holdAdd('node', cluster, ARGV[6 + i], id)
   emit('Block', 'ADDED', json, rev)
   out[2] = tostring(rev)
   out[#out + 1] = json

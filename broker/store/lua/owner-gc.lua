@@ -1,33 +1,61 @@
 --[[
-  owner-gc: Owner GC of one lease: returns a block whose node (or an address whose owner) has been missing from its
-  cluster's reported set for at least the grace; marks it missing (first time) otherwise. Check and release are
-  one step, so a name reported live again in between keeps its lease. StatefulSet address leases (owner `sts:…`,
-  bound to an ordinal by the node agents) are never owner-GC'd: they must outlive their pod, no agent reports them,
-  and the node agents release them when the StatefulSet is gone.
-  ARGV: P, kind (node|owner), target (block id | ip), nowMs, graceMs
-  Answers UNKNOWN (cluster reports no set), GONE, LIVE, WAIT <firstMissingMs>, or the release's OK.
+  owner-gc: One step of the owner GC. Walks only the names that hold a lease and are missing from their cluster's
+  reported set (`absent:<kind>:<c>`, listed in `absentq`; kept by heartbeat.lua and includes/holders.lua): a name not
+  seen missing before gets nowMs as the time it was first seen missing; a name missing for at least graceMs has every
+  lease it holds returned (check and release are one step, so a name reported live again in between keeps its
+  leases). Touches at most `budget` names per call, so one call never holds Redis long; the caller calls again while
+  the answer says more. StatefulSet address leases (owner `sts:…`) are never absent (see holders.lua).
+  ARGV: P, nowMs, graceMs, budget
+  Answers OK <blocks returned> <addresses returned> <more: 1 when the budget ran out, else 0>
 
   keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
 ]]
 --@include prelude
 --@include ip-math
 --@include release
-local kind, target, now, grace = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local cur
-if kind == 'node' then cur = redis.call('HGET', P .. 'o:Block', target) else cur = redis.call('HGET', P .. 'o:AddressLease', target) end
-if not cur then return {'GONE'} end
-local obj = cjson.decode(cur)
-local c, who = obj.cluster, obj.owner
-if kind == 'node' then who = obj.node end
-if kind == 'owner' and string.sub(who, 1, 4) == 'sts:' then return {'LIVE'} end
-if redis.call('HEXISTS', P .. 'lr', kind .. ':' .. c) == 0 then return {'UNKNOWN'} end
-local miss = P .. 'miss:' .. kind .. ':' .. c
-if redis.call('SISMEMBER', P .. 'live:' .. kind .. ':' .. c, who) == 1 then
-  redis.call('HDEL', miss, who)
-  return {'LIVE'}
+local now, grace, budget = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local blocks, addresses, used = 0, 0, 0
+for _, field in ipairs(redis.call('SMEMBERS', K.absentQueue)) do
+  if used >= budget then break end
+  local kind, c = string.match(field, '^(%a+):(.*)$')
+  local absent = K.absentOf .. field
+  if redis.call('HEXISTS', K.lastReported, field) == 0 then
+    -- unknown again (or the cluster left): nothing is judged against a set it no longer reports
+    redis.call('DEL', absent)
+    redis.call('SREM', K.absentQueue, field)
+  else
+    for _, who in ipairs(redis.call('ZRANGEBYSCORE', absent, '+inf', '+inf', 'LIMIT', 0, budget - used)) do
+      redis.call('ZADD', absent, 'XX', now, who)
+      used = used + 1
+    end
+    local due = {}
+    if used < budget then due = redis.call('ZRANGEBYSCORE', absent, '-inf', now - grace, 'LIMIT', 0, budget - used) end
+    local live, hold = K.liveOf .. field, K.holdersOf .. field
+    for _, who in ipairs(due) do
+      used = used + 1
+      local held = redis.call('HGET', hold, who)
+      if not held or redis.call('SISMEMBER', live, who) == 1 then
+        unmarkAbsent(kind, c, who)
+      else
+        for target in string.gmatch(held, '%S+') do
+          -- The lease must still be this name's in this cluster; an index entry that is not is dropped, not obeyed.
+          local cur
+          if kind == 'node' then cur = redis.call('HGET', K.blocks, target) else cur = redis.call('HGET', K.addressLeases, target) end
+          local obj = cur and cjson.decode(cur)
+          local mine = obj and obj.cluster == c and ((kind == 'node' and obj.node == who) or (kind == 'owner' and obj.owner == who))
+          if not mine then
+            holdDel(kind, c, who, target)
+          elseif kind == 'node' then
+            if releaseBlock(target, '')[1] == 'OK' then blocks = blocks + 1 end
+          else
+            if releaseAddress(target, '')[1] == 'OK' then addresses = addresses + 1 end
+          end
+        end
+      end
+    end
+    if redis.call('EXISTS', absent) == 0 then redis.call('SREM', K.absentQueue, field) end
+  end
 end
-redis.call('HSETNX', miss, who, now)
-local first = tonumber(redis.call('HGET', miss, who))
-if now - first < grace then return {'WAIT', tostring(first)} end
-if kind == 'node' then return releaseBlock(target, '') end
-return releaseAddress(target, '')
+local more = 0
+if used >= budget then more = 1 end
+return {'OK', tostring(blocks), tostring(addresses), tostring(more)}

@@ -9,6 +9,9 @@
     poolOwnersOf*        KEY.poolOwners('') — a prefix, as above
     rev                  KEY.rev
     events               KEY.events
+    holdersOf*           KEY.holdersOf — a prefix: holders.lua appends `<kind>:<cluster>` of the released lease
+    absentOf*            KEY.absentOf — a prefix, as above
+    absentQueue          KEY.absentQueue
     idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
   ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, ip, requiredCluster ('' = any)
   Answers OK <json> | NOTFOUND | FORBIDDEN <owner cluster>

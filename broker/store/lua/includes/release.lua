@@ -3,6 +3,7 @@
   Keys: K.blocks, K.addressLeases, K.addressMeta, K.poolMeta, and the prefixes K.poolBlocksOf, K.poolAddressesOf,
   K.poolAddressBlocksOf, K.poolOwnersOf to which the pool of the released lease (read from its record) is appended.
 ]]
+--@include holders
 local function releaseBlock(id, required)
   local cur = redis.call('HGET', K.blocks, id)
   if not cur then return {'NOTFOUND'} end
@@ -11,6 +12,7 @@ local function releaseBlock(id, required)
   local pool, idx = string.match(id, '^(.*)%.(%d+)%.%d+$')
   redis.call('HDEL', K.poolBlocksOf .. pool, idx)
   redis.call('HDEL', K.blocks, id)
+  holdDel('node', obj.cluster, obj.node, id)
   local rev = nextrev()
   local json = stamp(cur, rev)
   emit('Block', 'DELETED', json, rev)
@@ -32,6 +34,7 @@ local function releaseAddress(ip, required)
   redis.call('HDEL', K.poolOwnersOf .. pool, owner)
   redis.call('HDEL', K.addressMeta, ip)
   redis.call('HDEL', K.addressLeases, ip)
+  holdDel('owner', obj.cluster, obj.owner, ip)
   local rev = nextrev()
   local json = stamp(cur, rev)
   emit('AddressLease', 'DELETED', json, rev)
