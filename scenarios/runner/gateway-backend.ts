@@ -12,7 +12,7 @@ import { startEchoServers } from '../probes/traffic.js';
 import type { Cluster, Topology } from '../topology/model.js';
 import { AgentFleet } from './agent-fleet.js';
 import { LabBroker, type BrokerView } from './broker-process.js';
-import { checkLeaseStoreCount, LabLeaseStores } from './lease-stores.js';
+import { checkLeaseStoreCount, LabLeaseStores, leaseStoreRtPriority } from './lease-stores.js';
 import { gatewayTunnelRoutes } from './tunnel-routes.js';
 import { waitUntil } from './wait-until.js';
 import { buildWireguardMesh, type WireguardMesh } from './wireguard-mesh.js';
@@ -101,9 +101,9 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
   const router = topo.router ?? 'router';
   const broker = new LabBroker(lab, router, dir);
   const fleet = new AgentFleet(lab);
-  // With the fast profile the stores are on the failover path like the agents (a renewal answered 35 ms late drops
-  // the egress IP): same SCHED_RR priority, as a deployment would give them a CPU of their own.
-  const leaseStores = new LabLeaseStores(lab, router, dir, o.leaseStores ?? 1, o.profile === 'fast' ? 10 : 0);
+  // The stores are on the failover path like the agents (a renewal answered late stretches or drops the lease):
+  // the profile's SCHED_RR priority, as a deployment would give them a CPU of their own.
+  const leaseStores = new LabLeaseStores(lab, router, dir, o.leaseStores ?? 1, leaseStoreRtPriority(o.profile));
   let mesh: WireguardMesh | null = null;
   const leaseUrl = (c: { routerIp?: string }): string[] => leaseStores.urls(c.routerIp ?? '127.0.0.1');
   const clusterOf = (g: string): Cluster => clusters.find((c) => c.gateways.includes(g))!;
