@@ -246,7 +246,7 @@ async function main(): Promise<void> {
     const leaseKeys = (pool: string): string[] => {
       const k = store.keys;
       const p = k.pool(pool);
-      const keys = { clusters: k.objects('Cluster'), blocks: k.objects('Block'), poolMeta: k.poolMeta, poolBlocks: p.poolBlocks, poolAddressBlocks: p.poolAddressBlocks, poolCursor: p.poolCursor, rev: k.rev, events: k.events, idem: k.idempotency('') };
+      const keys = { clusters: k.objects('Cluster'), blocks: k.objects('Block'), addressLeases: k.objects('AddressLease'), poolMeta: k.poolMeta, poolBlocks: p.poolBlocks, poolAddressBlocks: p.poolAddressBlocks, poolCursor: p.poolCursor, rev: k.rev, events: k.events, idem: k.idempotency(''), ...k.holderIndex() };
       const ks = orderKeys(brokerScripts().leaseBlocks, keys);
       return [String(ks.length), ...ks, '', String(IDEMPOTENCY_TTL_MS)];
     };
