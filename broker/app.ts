@@ -4,7 +4,7 @@ import Koa from 'koa';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ERROR_CATALOG, StraitError, type ErrorCode } from '../api/index.js';
-import type { Logger } from '../host/index.js';
+import { withDeadline, type Logger } from '../host/index.js';
 import { bearerOf, type Authenticator, type Principal } from './auth.js';
 import type { BrokerStore } from './broker-store.js';
 import { DEFAULT_EDGE_LIMITS, type EdgeLimits } from './edge-limits.js';
@@ -308,9 +308,9 @@ export function createApp(deps: AppDeps): Koa {
   });
   router.get('/readyz', async (ctx) => {
     try {
-      await withTimeout(deps.store.redis.ping(), 2000);
+      await withDeadline(deps.store.redis.ping(), 2000, () => new Error('no answer within 2000 ms'));
     } catch (e) {
-      throw new StraitError('UNAVAILABLE', `Redis is not reachable: ${(e as Error).message}`);
+      throw new StraitError('UNAVAILABLE', `Redis is not reachable: ${e instanceof Error ? e.message : String(e)}`);
     }
     ctx.body = { status: 'ready' };
   });
@@ -363,20 +363,4 @@ async function parseSince(querystring: string, store: BrokerStore): Promise<numb
     throw new StraitError('WATCH_SINCE_INVALID', `since ${since} is ahead of the current resourceVersion ${current}; list again and watch from the list's resourceVersion`, { since: q, current: String(current) });
   }
   return since;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }

@@ -7,3 +7,4 @@ export { LatestFileWriter } from './latest-file-writer.js';
 export { createSerial } from './serial.js';
 export { sleep, waitFor, falseOnTimeout, WaitTimeoutError } from './wait-for.js';
 export { createCoalescingRun } from './coalescing-run.js';
+export { withDeadline } from './deadline.js';

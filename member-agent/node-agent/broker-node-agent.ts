@@ -2,7 +2,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BrokerClient, StraitError } from '../../api/index.js';
 import { FileAllocationStore, IpamEngine, type BlockUsage, type IpamConfig } from '../../ipam/index.js';
-import type { Logger } from '../../host/index.js';
+import { withDeadline, type Logger } from '../../host/index.js';
 import { AgentServer } from './agent-server.js';
 import { BrokerBlockLeaser, type BlockReconcileResult } from './broker-block-leaser.js';
 import { BrokerStickyLeaser } from './broker-sticky-leaser.js';
@@ -104,8 +104,9 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
     let config: IpamConfig;
     let reconciledAtStart = true;
     const stored = existsSync(poolsFile);
+    const startDeadlineMs = o.brokerStartDeadlineMs ?? 3000;
     try {
-      config = stored ? await withinDeadline(fromBroker(), o.brokerStartDeadlineMs ?? 3000) : await fromBroker();
+      config = stored ? await withDeadline(fromBroker(), startDeadlineMs, () => new StraitError('UNAVAILABLE', `the broker did not answer within ${startDeadlineMs} ms`)) : await fromBroker();
       savePools(config);
     } catch (e) {
       // A node restarting while the broker is down still serves its pods from the blocks it holds.
@@ -189,24 +190,4 @@ export async function startBrokerNodeAgent(o: BrokerNodeAgentOptions): Promise<R
     client.close();
     throw e;
   }
-}
-
-/**
- * `p`, or UNAVAILABLE once `ms` passed without an answer (`p` is then left to finish on its own; its outcome is
- * ignored: the caller goes on without it).
- */
-function withinDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new StraitError('UNAVAILABLE', `the broker did not answer within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
 }

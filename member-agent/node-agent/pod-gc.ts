@@ -1,6 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import type { GcPlan, IpamEngine } from '../../ipam/index.js';
-import type { Logger } from '../../host/index.js';
+import { withDeadline, type Logger } from '../../host/index.js';
 import { ResilientInformer } from '../cluster/informer-set.js';
 import { statusOf } from '../cluster/kube-client.js';
 import { accessChecked } from '../cluster/access-guard.js';
@@ -145,7 +145,7 @@ export class NodePodGc {
   /** True only when the API server says so: 404, another pod under that name, or terminated. Errors keep it. */
   private async podGone(namespace: string, name: string, uid: string | undefined): Promise<boolean> {
     try {
-      const p = await withTimeout(this.core.readNamespacedPod({ namespace, name }), 5_000);
+      const p = await withDeadline(this.core.readNamespacedPod({ namespace, name }), 5_000, apiSilent);
       return (uid !== undefined && p.metadata?.uid !== uid) || isTerminal({ ...(p.status?.phase ? { phase: p.status.phase } : {}) });
     } catch (e) {
       return statusOf(e) === 404;
@@ -155,7 +155,7 @@ export class NodePodGc {
   private async statefulSetGone(key: string): Promise<boolean> {
     const [namespace = 'default', name = ''] = key.split('/');
     try {
-      await withTimeout(this.apps.readNamespacedStatefulSet({ namespace, name }), 5_000);
+      await withDeadline(this.apps.readNamespacedStatefulSet({ namespace, name }), 5_000, apiSilent);
       return false;
     } catch (e) {
       return statusOf(e) === 404;
@@ -163,13 +163,4 @@ export class NodePodGc {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      t = setTimeout(() => reject(new Error(`no answer from the API server within ${ms} ms`)), ms);
-      t.unref();
-    }),
-  ]).finally(() => clearTimeout(t));
-}
+const apiSilent = (): Error => new Error('no answer from the API server within 5000 ms');
