@@ -207,7 +207,11 @@ describeRoot('strait lab up --kube: pods through the lab kubelet and the CNI cha
     });
     expect(ev.type).toBe('Warning');
     expect(ev.message).toContain('no-such-pool');
-    const p = await core.readNamespacedPod({ name: 'lost-1', namespace: 'default' });
+    // The kubelet writes the condition before the Event; still read the pod until it shows, as a client would.
+    const p = await eventually('the pod\'s PodReadyToStartContainers condition', async () => {
+      const pod = await core.readNamespacedPod({ name: 'lost-1', namespace: 'default' });
+      return pod.status?.conditions?.some((c) => c.type === 'PodReadyToStartContainers') ? pod : undefined;
+    });
     expect(p.status?.podIP).toBeUndefined();
     expect(p.status?.phase).toBe('Pending');
     const cond = p.status?.conditions?.find((c) => c.type === 'PodReadyToStartContainers');

@@ -279,20 +279,9 @@ export class LabKubelet {
     this.o.log.warn({ pod: key(namespace, name), why }, 'pod sandbox failed');
     const now = new Date().toISOString() as unknown as Date;
     try {
-      await this.core.createNamespacedEvent({
-        namespace,
-        body: {
-          metadata: { generateName: `${name}.`, namespace },
-          involvedObject: { apiVersion: 'v1', kind: 'Pod', name, namespace, uid: pod.metadata!.uid! },
-          reason: 'FailedCreatePodSandBox',
-          message,
-          type: 'Warning',
-          source: { component: 'kubelet', host: this.o.nodeName },
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      });
+      // The condition first, then the Event: whoever sees the Event (kubectl describe, a test) finds the pod's
+      // status already saying why. Written the other way round, a reader between the two writes saw an Event and a
+      // pod with no condition (CI, 2026-12-06).
       await this.core.patchNamespacedPodStatus(
         {
           name,
@@ -310,6 +299,20 @@ export class LabKubelet {
         },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
       );
+      await this.core.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { generateName: `${name}.`, namespace },
+          involvedObject: { apiVersion: 'v1', kind: 'Pod', name, namespace, uid: pod.metadata!.uid! },
+          reason: 'FailedCreatePodSandBox',
+          message,
+          type: 'Warning',
+          source: { component: 'kubelet', host: this.o.nodeName },
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
     } catch (e) {
       this.o.log.warn({ err: e, pod: key(namespace, name) }, 'could not report the sandbox failure');
     }
