@@ -11,6 +11,8 @@ export interface AgentProcessOptions {
   stateDir: string;
   logFile: string;
   nodeName?: string;
+  /** Read this node's pods from this API server (pool annotations, label affinities) and run pod IP GC. */
+  kubeconfig?: string;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface AgentProcessOptions {
 export async function startAgentProcess(o: AgentProcessOptions, timeoutMs = 20_000): Promise<DaemonHandle> {
   const main = join(repoRoot(), 'dist', 'cli', 'main.js');
   if (!existsSync(main)) throw new StraitError('AGENT_UNREACHABLE', `${main} is missing: run \`npm run build\` first`);
-  const argv = ['node', main, 'node-agent', '--standalone', '--config', o.configFile, '--socket', o.socketPath, '--state-dir', o.stateDir, '--node-name', o.nodeName ?? 'test-node'];
+  const argv = ['node', main, 'node-agent', '--standalone', '--config', o.configFile, '--socket', o.socketPath, '--state-dir', o.stateDir, '--node-name', o.nodeName ?? 'test-node', ...(o.kubeconfig ? ['--kubeconfig', o.kubeconfig] : [])];
   const d = startDaemon(argv, { logFile: o.logFile, env: { ...process.env, STRAIT_LOG_LEVEL: process.env.STRAIT_LOG_LEVEL ?? 'info' } });
   let exited = false;
   void d.exited.then(() => {

@@ -1,20 +1,30 @@
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { benchmarkAllocator } from '../../ipam/allocator-bench.js';
-import { isRoot, newRunId, run, stopPid, type DaemonHandle } from '../../host/index.js';
+import { isRoot, newRunId, run, startDaemon, stopPid, waitFor, type DaemonHandle } from '../../host/index.js';
 import { CniLab, bridgeNetconf, type CniCallResult } from '../../scenarios/index.js';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as k8s from '@kubernetes/client-node';
+import { benchRunHeader, benchRunMeta, replaceMarkedSection } from '../../host/bench-doc.js';
+import { nodeAgentAccess } from '../cluster/component-access.js';
+import { repoRoot } from './repo-root.js';
 import { startAgentProcess } from './agent-process.js';
 
 export interface CniBenchOptions {
   /** ADD+DEL pairs per main variant (strait-ipam and host-local). */
   iterations?: number;
   print?: (line: string) => void;
+  /** Write the run's figures into docs/benchmarks.md (## IPAM / CNI, between the bench's markers); default true. */
+  doc?: boolean;
+  /** The command line the doc names (default `npm run bench:ipam`). */
+  command?: string;
 }
 
 interface Variant {
   name: string;
   netconf: Record<string, unknown>;
   extraEnv?: NodeJS.ProcessEnv;
+  /** CNI_ARGS as containerd passes them (K8S_POD_*): the agent reads the pod from its informer cache. */
+  cniArgs?: string;
   pod: string;
   add: number[];
   del: number[];
@@ -33,14 +43,23 @@ const f1 = (x: number): string => x.toFixed(1).padStart(7);
  * alone, and the in-process allocator.
  */
 export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
-  const print = o.print ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const out = o.print ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const printed: string[] = [];
+  const print = (l: string): void => {
+    printed.push(l);
+    out(l);
+  };
   if (!isRoot()) throw new Error('bench:ipam builds network namespaces: run it as root');
   const iterations = o.iterations ?? 1000;
   const runId = newRunId();
   const lab = new CniLab(runId);
   let agent: DaemonHandle | undefined;
+  let kubeAgent: DaemonHandle | undefined;
+  let api: DaemonHandle | undefined;
   const cleanup = async (): Promise<void> => {
     if (agent) await stopPid(agent.pid);
+    if (kubeAgent) await stopPid(kubeAgent.pid);
+    if (api) await stopPid(api.pid);
     await lab.destroy();
   };
   const onSignal = (): void => void cleanup().finally(() => process.exit(130));
@@ -63,12 +82,55 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
       { name: 'strait-ipam', netconf: strait, pod: await lab.createPod('bs'), add: [], del: [] },
       { name: 'host-local', netconf: hostLocal, pod: await lab.createPod('bh'), add: [], del: [] },
     ];
+
+    // The cluster path (#13 item 1): a second agent with a kubeconfig of the (test) API server over HTTP; the pod
+    // exists there with a pool annotation, and every ADD names it in CNI_ARGS. With a warm informer cache the agent
+    // answers without an API round trip: this variant shows what pool selection from pod facts costs per ADD.
+    // The test API server runs as a process, as in `strait lab up --kube` (a bench runs under plain node, without the
+    // test face); the agent reads with the node agent's own RBAC identity.
+    const apiDir = join(lab.dir, 'kube');
+    mkdirSync(apiDir, { recursive: true });
+    const identities = [
+      { file: 'admin', user: 'admin', rules: 'all' },
+      { file: 'node-agent', user: 'system:serviceaccount:strait-system:strait-node-agent', rules: nodeAgentAccess().rules },
+    ];
+    writeFileSync(join(apiDir, 'identities.json'), JSON.stringify(identities));
+    api = startDaemon([process.execPath, join(repoRoot(), 'dist', 'testing', 'kube-api-server', 'daemon-main.js'), '--dir', apiDir, '--identities', join(apiDir, 'identities.json')], { logFile: join(lab.dir, 'kube-api.log') });
+    await waitFor('the test Kubernetes API server', () => existsSync(join(apiDir, 'api.pid')), 30_000, 50);
+    const kubeconfig = join(apiDir, 'node-agent.kubeconfig');
+    const admin = new k8s.KubeConfig();
+    admin.loadFromFile(join(apiDir, 'admin.kubeconfig'));
+    const core = admin.makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'bench', labels: { team: 'bench' } } } });
+    const benchPod = await core.createNamespacedPod({
+      namespace: 'bench',
+      body: { metadata: { name: 'bench-pod', labels: { app: 'bench' }, annotations: { 'ipam.strait.io/ippool': '{"ipv4":["annotated"]}' } }, spec: { nodeName: 'bench-kube-node', containers: [{ name: 'c', image: 'i' }] } },
+    });
+    const kubeConfigFile = lab.writeFile('pools-kube.json', JSON.stringify({
+      pools: [
+        { name: 'fallback', subnet: '10.79.0.0/16', default: true },
+        { name: 'annotated', subnet: '10.76.0.0/16', gateway: '10.76.0.1', podAffinity: { matchLabels: { app: 'bench' } }, namespaceAffinity: { matchLabels: { team: 'bench' } } },
+      ],
+    }));
+    const kubeSocket = join(lab.dir, 'agent-kube.sock');
+    const kubeStateDir = join(lab.dir, 'state-kube');
+    mkdirSync(kubeStateDir, { recursive: true });
+    kubeAgent = await startAgentProcess({ configFile: kubeConfigFile, socketPath: kubeSocket, stateDir: kubeStateDir, logFile: join(lab.dir, 'agent-kube.log'), nodeName: 'bench-kube-node', kubeconfig }, 60_000);
+    const kubeVariant: Variant = {
+      name: 'strait-ipam, pod from Kubernetes (annotation, affinities)',
+      netconf: bridgeNetconf({ name: 'bench-kube', bridge: 'br-kube', ipam: { type: 'strait-ipam', socket: kubeSocket } }),
+      cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=bench-pod;K8S_POD_UID=${benchPod.metadata!.uid!}`,
+      pod: await lab.createPod('bk'),
+      add: [],
+      del: [],
+    };
+    variants.push(kubeVariant);
     const nodeOnly: Variant = { name: 'strait-ipam, Node only (no shell fast path)', netconf: strait, extraEnv: { STRAIT_IPAM_NODE: '1' }, pod: await lab.createPod('bn'), add: [], del: [] };
 
     let seq = 0;
     const pair = async (v: Variant, record: boolean): Promise<void> => {
       const id = `bench-${runId}-${seq++}`;
-      const opts = { containerId: id, podNetns: v.pod, ...(v.extraEnv ? { extraEnv: v.extraEnv } : {}) };
+      const opts = { containerId: id, podNetns: v.pod, ...(v.extraEnv ? { extraEnv: v.extraEnv } : {}), ...(v.cniArgs ? { cniArgs: v.cniArgs } : {}) };
       const t0 = performance.now();
       const a = await lab.call('ADD', v.netconf, opts);
       const t1 = performance.now();
@@ -76,6 +138,8 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
       const t2 = performance.now();
       must(v.name, 'ADD', a);
       must(v.name, 'DEL', d);
+      // The Kubernetes variant must really have used the pod's annotation, or it measures nothing new.
+      if (v.cniArgs && !JSON.stringify(a.json?.ips ?? []).includes('"10.76.')) throw new Error(`${v.name}: ADD did not use the annotated pool: ${a.stdout}`);
       if (record) {
         v.add.push(t1 - t0);
         v.del.push(t2 - t1);
@@ -100,11 +164,12 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
     const [s, h] = variants as [Variant, Variant];
     const ratio = (a: number[], b: number[], p: number): string => (pct(a, p) / pct(b, p)).toFixed(2);
     print(`ratio strait-ipam / host-local: ADD p50 ${ratio(s.add, h.add, 0.5)}x, p99 ${ratio(s.add, h.add, 0.99)}x; DEL p50 ${ratio(s.del, h.del, 0.5)}x, p99 ${ratio(s.del, h.del, 0.99)}x (goal: p50 <= 1.5x)`);
+    print(`ratio strait-ipam with the pod from Kubernetes / host-local: ADD p50 ${ratio(kubeVariant.add, h.add, 0.5)}x, p99 ${ratio(kubeVariant.add, h.add, 0.99)}x; DEL p50 ${ratio(kubeVariant.del, h.del, 0.5)}x (goal: p50 <= 1.5x)`);
     const seqRate = 1000 / (s.add.reduce((x, y) => x + y, 0) / s.add.length);
     print(`sequential pod ADDs/s with strait-ipam (1 / mean ADD): ${seqRate.toFixed(1)}`);
 
     // Throughput: many pods at once, as a node does when a deployment scales up.
-    for (const v of variants) {
+    for (const v of [s, h]) {
       const pods = 200;
       const workers = 8;
       const nss = await Promise.all(Array.from({ length: workers }, (_, w) => lab.createPod(`${v.name === 'host-local' ? 'th' : 'ts'}${w}`)));
@@ -166,6 +231,12 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
     for (const store of ['memory', 'file'] as const) {
       const r = await benchmarkAllocator({ store });
       print(`allocator in process (ipam/ engine, ${store} store, concurrency ${r.concurrency}): ${Math.round(r.allocationsPerSecond)} allocate+release pairs/s (${Math.round(r.operationsPerSecond)} ops/s, ${r.pairs} pairs)`);
+    }
+    if (o.doc !== false) {
+      const file = join(repoRoot(), 'docs', 'benchmarks.md');
+      const body = `${benchRunHeader(benchRunMeta(o.command ?? 'npm run bench:ipam', repoRoot()))}\n\n\`\`\`\n${printed.filter((l) => !/^\s+\d+\/\d+$/.test(l)).join('\n').trim()}\n\`\`\``;
+      writeFileSync(file, replaceMarkedSection(readFileSync(file, 'utf8'), 'bench:ipam', '## IPAM / CNI', body));
+      out(`wrote docs/benchmarks.md (## IPAM / CNI)`);
     }
   } finally {
     process.off('SIGINT', onSignal);

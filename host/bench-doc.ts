@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+
+/**
+ * What every `npm run bench:*` writes beside its figures in docs/benchmarks.md: the section between its own two
+ * markers, replaced whole on each run, so the document always shows the latest run of each bench with its commit
+ * and the host load (figures without them cannot be compared). Pure apart from `benchRunMeta`.
+ */
+export interface BenchRunMeta {
+  commit: string;
+  dirty: boolean;
+  date: string;
+  /** 1-minute load average when the run ended, and the machine's CPU count. */
+  load: number;
+  command: string;
+}
+
+export function benchRunMeta(command: string, cwd = process.cwd()): BenchRunMeta {
+  const git = (args: string[]): string => {
+    try {
+      return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return '';
+    }
+  };
+  return { commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown', dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '', date: new Date().toISOString(), load: +loadavg()[0]!.toFixed(2), command };
+}
+
+export const benchMarkers = (bench: string): { begin: string; end: string } => ({
+  begin: `<!-- ${bench}: latest run, written by the bench itself -->`,
+  end: `<!-- ${bench}: end of latest run -->`,
+});
+
+/**
+ * `doc` with the bench's marked section replaced by `body` (markers kept); the first time, the section goes right
+ * after the first paragraph under `heading` (or at the end, under a new heading).
+ */
+export function replaceMarkedSection(doc: string, bench: string, heading: string, body: string): string {
+  const { begin, end } = benchMarkers(bench);
+  const section = `${begin}\n${body.trim()}\n${end}`;
+  const b = doc.indexOf(begin);
+  const e = doc.indexOf(end);
+  if (b >= 0 && e > b) return doc.slice(0, b) + section + doc.slice(e + end.length);
+  const h = doc.indexOf(`\n${heading}\n`);
+  if (h < 0) return `${doc.trimEnd()}\n\n${heading}\n\n${section}\n`;
+  const para = doc.indexOf('\n\n', doc.indexOf('\n\n', h + 1) + 2);
+  const at = para < 0 ? doc.length : para + 2;
+  return `${doc.slice(0, at)}${section}\n\n${doc.slice(at)}`;
+}
+
+/** The line that opens a run's section: when, which commit, what load, which command. */
+export function benchRunHeader(m: BenchRunMeta): string {
+  return `Latest run: \`${m.commit}\`${m.dirty ? ' (with uncommitted changes)' : ''}, ${m.date.slice(0, 16).replace('T', ' ')} UTC, 1-minute load ${m.load} at the end, \`${m.command}\`:`;
+}
