@@ -8,16 +8,31 @@ import tseslint from 'typescript-eslint';
  */
 export const TEST_ONLY_FILES = ['testing/**', '**/testing.ts', '**/*.test.ts', '**/*.conformance.ts', '**/conformance-suite.ts', '**/*e2e-suite.ts', '**/*bench*.ts'];
 
+const NO_JEST = { name: '@jest/globals', message: 'product code must not import Jest; tests, conformance suites and benches may.' };
+const NO_TEST_FACE = { regex: '(^|/)testing(/|\\.js$|$)', message: 'product code must not import testing/ (the test face): it does not ship.' };
+const NO_LAB = {
+  regex: '(^|/)scenarios(/|$)',
+  message: 'product rooms must not import scenarios/ (the lab builds on the product, not the other way round); a lab only tests use belongs in scenarios/.',
+};
+
 /** Product code never imports the test face or Jest (they would ship, and @jest/globals throws outside Jest). */
 export const productImports = {
   files: ['**/*.ts'],
   ignores: TEST_ONLY_FILES,
-  rules: {
-    'no-restricted-imports': ['error', {
-      paths: [{ name: '@jest/globals', message: 'product code must not import Jest; tests, conformance suites and benches may.' }],
-      patterns: [{ regex: '(^|/)testing(/|\\.js$|$)', message: 'product code must not import testing/ (the test face): it does not ship.' }],
-    }],
-  },
+  rules: { 'no-restricted-imports': ['error', { paths: [NO_JEST], patterns: [NO_TEST_FACE] }] },
+};
+
+/**
+ * The lab is built on the product, never the other way round: the product rooms' own files never import scenarios/
+ * (the lab, the chaos runner, the hand-built labs of the rooms' root tests). Their tests and benches may use the lab,
+ * and so may the CLI (the composition root: `strait lab`, `strait scenario`). This block comes after productImports
+ * and repeats its restrictions, because a later block's options for the same rule replace the earlier ones.
+ */
+export const PRODUCT_ROOMS = ['api', 'host', 'ipam', 'broker', 'member-agent', 'gateway', 'tunnel', 'crds', 'deploy'];
+export const productRoomsWithoutLab = {
+  files: PRODUCT_ROOMS.map((r) => `${r}/**/*.ts`),
+  ignores: TEST_ONLY_FILES,
+  rules: { 'no-restricted-imports': ['error', { paths: [NO_JEST], patterns: [NO_TEST_FACE, NO_LAB] }] },
 };
 
 /**
@@ -53,5 +68,6 @@ export default tseslint.config(
     },
   },
   productImports,
+  productRoomsWithoutLab,
   loggingRules,
 );

@@ -16,6 +16,12 @@ export { ROUTER_HOST, WAN_SEGMENT, POD_BRIDGE } from './topology/model.js';
 export { resolveTopology, hostAddresses } from './topology/resolve.js';
 export { BUILTIN_TOPOLOGIES, BUILTIN_NAMES } from './topology/builtins.js';
 export { twoGatewaysTopology, TWO_GATEWAYS_NET, egressTopology, EGRESS_NET, cniNodeTopology, cniPod } from './topology/hand-built.js';
+// The hand-built labs of the gateway's and the tunnels' root tests and benches (they live here, not in those rooms,
+// so that no product room imports the lab).
+export { createTwoGateways, pingOnce, pingUntil, type TwoGateways, type GatewaySide } from './topology/two-gateways-lab.js';
+export {
+  buildEgressLab, EGRESS_LAB_NET, EGRESS_LAB_CANDIDATES, ECHO_SERVER_JS, PROBER_JS, writeScript, writeEgressConfig, startLabGateway, startLabSteer, type EgressLab,
+} from './topology/egress-lab.js';
 export { loadTopology, topologyFromText, parseTopologySpec, topologySpecSchema } from './topology/load.js';
 export { planLab, stepCommands, describeStep, labNamespaces, switchNetns, SWITCH_BRIDGE, LAB_PHASES } from './lab/plan.js';
 export type { LabStep, LabPhase, PlanOptions, IfRef } from './lab/plan.js';

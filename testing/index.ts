@@ -6,6 +6,7 @@ export { seededRandom } from './seeded-random.js';
 export { outcomeCode } from './outcome-code.js';
 export { redisSnapshot } from './redis-snapshot.js';
 export { sleep, waitFor } from '../host/index.js';
+export { eventually } from './eventually.js';
 // Test doubles that live beside their interfaces, for other rooms' tests (the product faces leave them out).
 export { RecordingTunnelDriver, fakeTunnelFactories, type FakeTunnelCall } from '../tunnel/fake-driver.js';
 export { startTestBroker, TEST_ADMIN_TOKEN, type TestBroker } from '../broker/testing.js';

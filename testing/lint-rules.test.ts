@@ -5,14 +5,14 @@ import tseslint from 'typescript-eslint';
 // The very rule blocks `npm run lint` applies (eslint.config.js exports them for this test; a variable
 // specifier because the config is plain JavaScript without types).
 const CONFIG = '../eslint.config.js';
-const { loggingRules, productImports } = (await import(CONFIG)) as { loggingRules: Linter.Config; productImports: Linter.Config };
+const { loggingRules, productImports, productRoomsWithoutLab } = (await import(CONFIG)) as { loggingRules: Linter.Config; productImports: Linter.Config; productRoomsWithoutLab: Linter.Config };
 
 /** Lints `code` as if it were the file `path`, with only the house rules under test (no type information needed). */
 async function lint(path: string, code: string): Promise<string[]> {
   const eslint = new ESLint({
     cwd: process.cwd(),
     overrideConfigFile: true,
-    overrideConfig: [{ files: ['**/*.ts'], languageOptions: { parser: tseslint.parser } }, productImports, loggingRules],
+    overrideConfig: [{ files: ['**/*.ts'], languageOptions: { parser: tseslint.parser } }, productImports, productRoomsWithoutLab, loggingRules],
   });
   const [result] = await eslint.lintText(code, { filePath: path });
   return (result?.messages ?? []).map((m) => `${m.ruleId}: ${m.message}`);
@@ -41,6 +41,36 @@ describe('house lint rules', () => {
     ['testing/root.ts'],
   ])('test-only files (%s) may import them', async (path) => {
     expect(await lint(path, "import { it } from '@jest/globals';\nimport { describeRoot } from '../testing/index.js';\n")).toEqual([]);
+  });
+
+  // Issue #11: gateway/egress-lab.ts and tunnel/two-gateway-topology.ts, labs only tests used, imported the scenarios
+  // lab from inside product rooms; they live in scenarios/topology/ now.
+  it.each([
+    ['gateway/egress-lab.ts', "import { labUp } from '../scenarios/index.js';\n"],
+    ['tunnel/two-gateway-topology.ts', "import { TWO_GATEWAYS_NET } from '../scenarios/index.js';\n"],
+    ['member-agent/node-agent/agent.ts', "import { cniPod } from '../../scenarios/topology/hand-built.js';\n"],
+    ['broker/app.ts', "export { labUp } from '../scenarios/index.js';\n"],
+    ['host/exec.ts', "import type { LabStepEvent } from '../scenarios/index.js';\n"],
+  ])('a product room\'s file (%s) importing the lab fails', async (path, code) => {
+    const msgs = await lint(path, code);
+    expect(msgs).toHaveLength(1);
+    expect(msgs[0]).toMatch(/^no-restricted-imports: .*product rooms must not import scenarios/);
+  });
+
+  it.each([
+    ['gateway/egress/egress-failover.root.test.ts'],
+    ['tunnel/bench-tunnels.ts'],
+    ['member-agent/node-agent/cni-bench.ts'],
+    ['cli/commands/lab.ts'],
+    ['scenarios/runner/gateway-backend.ts'],
+    ['testing/root.ts'],
+  ])('tests, benches, the CLI and the lab itself (%s) may import the lab', async (path) => {
+    expect(await lint(path, "import { labUp } from '../scenarios/index.js';\n")).toEqual([]);
+  });
+
+  it('the product rooms still may not import the test face or Jest under the lab rule', async () => {
+    const msgs = await lint('gateway/agent-main.ts', "import { it } from '@jest/globals';\nimport { describeRoot } from '../testing/index.js';\n");
+    expect(msgs).toHaveLength(2);
   });
 
   it('a folder merely named like testing is not confused with it', async () => {

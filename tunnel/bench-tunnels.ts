@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { newRunId, run, runDir, startDaemon, stopPid } from '../host/index.js';
 import { createTunnelRegistry, generateIpsecPsk, generateWireguardKeyPair, TUNNEL_TYPES, type TunnelPeer, type TunnelType } from './index.js';
 import { realTunnelFactories } from './real-drivers.js';
-import { createTwoGateways, pingUntil, type TwoGateways } from './two-gateway-topology.js';
+import { createTwoGateways, pingUntil, type TwoGateways } from '../scenarios/index.js';
 
 interface Row {
   path: string;

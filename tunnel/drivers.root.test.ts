@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { describeRoot } from '../testing/index.js';
 import { listNetns, newRunId, pidsInNetns, run, withNetns } from '../host/index.js';
 import { parsePingTally, tunnelConformance, type ConformanceHarness } from './conformance-suite.js';
-import { createTwoGateways, pingOnce, type TwoGateways } from './two-gateway-topology.js';
+import { createTwoGateways, pingOnce, type TwoGateways } from '../scenarios/index.js';
 import { createTunnelRegistry, generateIpsecPsk, generateWireguardKeyPair, podMtu, type TunnelPeer, type TunnelType } from './index.js';
 import { realTunnelFactories } from './real-drivers.js';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { describeRoot } from '../testing/index.js';
 import { newRunId, withNetns } from '../host/index.js';
-import { createTwoGateways, pingUntil, type TwoGateways } from './two-gateway-topology.js';
+import { createTwoGateways, pingUntil, type TwoGateways } from '../scenarios/index.js';
 import {
   generateIpsecKeyPair,
   generateIpsecPsk,

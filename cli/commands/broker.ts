@@ -1,19 +1,27 @@
 import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
-import type { AddressLease, Block, Cluster, IPPool, PoolPurpose, Subnet, Token } from '../../api/index.js';
-import { StraitError, type BrokerClient } from '../../api/index.js';
-import { DEFAULT_EDGE_LIMITS, initTls, parseSentinels, startBroker, type BrokerOptions, type BrokerRole, type EdgeLimits } from '../../broker/index.js';
-import { age, clientFrom, print, type ClientFlags } from './broker-output.js';
+import type { BrokerClient, PoolPurpose } from '../../api/index.js';
+import type * as Kit from './broker-client.js';
+import type { ClientFlags } from './broker-output.js';
+import { EDGE_LIMIT_DEFAULTS } from './help-defaults.js';
+
+// The registry of the broker's commands: names, flags and help only. Each action imports what it runs on first use
+// (./broker-daemon.js for the broker itself, ./broker-client.js for the client commands), so `strait --help` and
+// every other command load none of the broker or its client.
 
 type AnyCommand = { optsWithGlobals(): Record<string, unknown> };
 const flagsOf = (cmd: AnyCommand): ClientFlags => cmd.optsWithGlobals() as ClientFlags;
 
-/** Runs one broker call with a client built from the command's flags, and always closes its keep-alive sockets. */
-async function withClient(cmd: AnyCommand, fn: (c: BrokerClient, f: ClientFlags) => Promise<void>): Promise<void> {
+/**
+ * Runs one broker call with a client built from the command's flags, and always closes its keep-alive sockets; `k`
+ * is the client kit (output, tables, flag parsers), loaded here on first use.
+ */
+async function withClient(cmd: AnyCommand, fn: (c: BrokerClient, f: ClientFlags, k: typeof Kit) => Promise<void>): Promise<void> {
+  const k = await import('./broker-client.js');
   const f = flagsOf(cmd);
-  const c = clientFrom(f);
+  const c = k.clientFrom(f);
   try {
-    await fn(c, f);
+    await fn(c, f, k);
   } finally {
     c.close();
   }
@@ -27,93 +35,6 @@ function clientGroup(program: Command, name: string, description: string): Comma
     .option('--token <token>', 'admin token or cluster credential (default: $STRAIT_TOKEN)')
     .option('--ca <file>', 'CA certificate to trust (default: $STRAIT_CA)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table')) as unknown as Command;
-}
-
-const list = (v: string): string[] => v.split(',').map((x) => x.trim()).filter(Boolean);
-
-/** `k=v,k2=v2` → labels; a term without `=` is a usage error naming the flag. */
-function labelsOf(flag: string, v: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const term of list(v)) {
-    const i = term.indexOf('=');
-    if (i <= 0) throw new StraitError('INVALID_ARGUMENT', `${flag}: expected k=v[,k2=v2…], got ${JSON.stringify(term)}`, { flag });
-    out[term.slice(0, i)] = term.slice(i + 1);
-  }
-  return out;
-}
-
-function int(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new StraitError('INVALID_ARGUMENT', `not an integer: ${v}`);
-  return n;
-}
-
-const CLUSTER_COLS: [string, (c: never) => unknown][] = [
-  ['ID', (c: Cluster) => c.id],
-  ['STATUS', (c: Cluster) => c.status],
-  ['POD CIDRS', (c: Cluster) => c.podCIDRs],
-  ['SERVICE CIDRS', (c: Cluster) => c.serviceCIDRs],
-  ['HEARTBEAT', (c: Cluster) => age(c.lastHeartbeat)],
-  ['RV', (c: Cluster) => c.resourceVersion],
-];
-const TOKEN_COLS: [string, (c: never) => unknown][] = [
-  ['ID', (t: Token) => t.id],
-  ['USED', (t: Token) => `${t.used}/${t.uses}`],
-  ['EXPIRES', (t: Token) => t.expiresAt],
-  ['DESCRIPTION', (t: Token) => t.description ?? ''],
-];
-const SUBNET_COLS: [string, (c: never) => unknown][] = [
-  ['NAME', (s: Subnet) => s.name],
-  ['CIDR', (s: Subnet) => s.cidr],
-  ['DESCRIPTION', (s: Subnet) => s.description ?? ''],
-  ['RV', (s: Subnet) => s.resourceVersion],
-];
-const POOL_COLS: [string, (c: never) => unknown][] = [
-  ['NAME', (p: IPPool) => p.name],
-  ['CIDR', (p: IPPool) => p.cidr],
-  ['BLOCK', (p: IPPool) => `/${p.blockSize}`],
-  ['PURPOSE', (p: IPPool) => p.purpose],
-  ['SUBNET', (p: IPPool) => p.subnet ?? ''],
-  ['OWNER', (p: IPPool) => p.cluster ?? '(admin)'],
-  ['RV', (p: IPPool) => p.resourceVersion],
-];
-const BLOCK_COLS: [string, (c: never) => unknown][] = [
-  ['ID', (b: Block) => b.id],
-  ['CIDR', (b: Block) => b.cidr],
-  ['CLUSTER', (b: Block) => b.cluster],
-  ['NODE', (b: Block) => b.node],
-  ['AGE', (b: Block) => age(b.createdAt)],
-];
-const ADDRESS_COLS: [string, (c: never) => unknown][] = [
-  ['IP', (a: AddressLease) => a.ip],
-  ['POOL', (a: AddressLease) => a.pool],
-  ['CLUSTER', (a: AddressLease) => a.cluster],
-  ['OWNER', (a: AddressLease) => a.owner],
-];
-
-/** A whole number of at least `min` from a flag, or INVALID_ARGUMENT naming the flag. */
-function count(flag: string, v: string, min = 1): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min) throw new StraitError('INVALID_ARGUMENT', `${flag} wants a whole number of at least ${min}, got ${JSON.stringify(v)}`);
-  return n;
-}
-function seconds(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new StraitError('INVALID_ARGUMENT', `${flag} wants seconds (> 0), got ${JSON.stringify(v)}`);
-  return Math.round(n * 1000);
-}
-
-/** The per-connection limit flags (docs/broker.md, "Per-connection limits"). */
-function limitsFrom(o: { bodyLimit: string; heartbeatBodyLimit: string; bodyTimeout: string; headersTimeout: string; watchBacklog: string; watchPage: string; watchesPerCredential: string }): EdgeLimits {
-  return {
-    bodyBytes: count('--body-limit', o.bodyLimit, 1024),
-    heartbeatBodyBytes: count('--heartbeat-body-limit', o.heartbeatBodyLimit, 1024),
-    bodyTimeoutMs: seconds('--body-timeout', o.bodyTimeout),
-    headersTimeoutMs: seconds('--headers-timeout', o.headersTimeout),
-    watchBacklogBytes: count('--watch-backlog', o.watchBacklog, 64 * 1024),
-    catchUpPage: count('--watch-page', o.watchPage, 1),
-    watchesPerCredential: count('--watches-per-credential', o.watchesPerCredential, 1),
-  };
 }
 
 /** `strait broker`, `token`, `cluster`, `subnet`, `pool`. */
@@ -134,93 +55,23 @@ export function registerBrokerCommands(program: Command): void {
     .option('--advertise-url <url>', 'URL members use to reach this broker (goes into join tokens)')
     .option('--idempotency-ttl <seconds>', 'how long the answer of a write made with an Idempotency-Key is kept for its retries', '600')
     .option('--owner-grace <seconds>', 'return blocks of nodes / addresses of owners their cluster has reported gone for this long', '300')
-    .option('--body-limit <bytes>', 'request body limit', String(DEFAULT_EDGE_LIMITS.bodyBytes))
-    .option('--heartbeat-body-limit <bytes>', 'body limit of heartbeats (they carry node and owner sets)', String(DEFAULT_EDGE_LIMITS.heartbeatBodyBytes))
-    .option('--body-timeout <seconds>', 'a request body must arrive within this long (408 REQUEST_TIMEOUT)', String(DEFAULT_EDGE_LIMITS.bodyTimeoutMs / 1000))
-    .option('--headers-timeout <seconds>', 'request headers must arrive within this long', String(DEFAULT_EDGE_LIMITS.headersTimeoutMs / 1000))
-    .option('--watch-backlog <bytes>', 'unread bytes a watcher may leave before it is cut off', String(DEFAULT_EDGE_LIMITS.watchBacklogBytes))
-    .option('--watch-page <events>', 'events per page when a watch catches up from an old resourceVersion', String(DEFAULT_EDGE_LIMITS.catchUpPage))
-    .option('--watches-per-credential <n>', 'open watches one credential may hold on this broker', String(DEFAULT_EDGE_LIMITS.watchesPerCredential))
+    .option('--body-limit <bytes>', 'request body limit', String(EDGE_LIMIT_DEFAULTS.bodyBytes))
+    .option('--heartbeat-body-limit <bytes>', 'body limit of heartbeats (they carry node and owner sets)', String(EDGE_LIMIT_DEFAULTS.heartbeatBodyBytes))
+    .option('--body-timeout <seconds>', 'a request body must arrive within this long (408 REQUEST_TIMEOUT)', String(EDGE_LIMIT_DEFAULTS.bodyTimeoutMs / 1000))
+    .option('--headers-timeout <seconds>', 'request headers must arrive within this long', String(EDGE_LIMIT_DEFAULTS.headersTimeoutMs / 1000))
+    .option('--watch-backlog <bytes>', 'unread bytes a watcher may leave before it is cut off', String(EDGE_LIMIT_DEFAULTS.watchBacklogBytes))
+    .option('--watch-page <events>', 'events per page when a watch catches up from an old resourceVersion', String(EDGE_LIMIT_DEFAULTS.catchUpPage))
+    .option('--watches-per-credential <n>', 'open watches one credential may hold on this broker', String(EDGE_LIMIT_DEFAULTS.watchesPerCredential))
     .action(async (o) => {
-      const ownerGrace = Number(o.ownerGrace);
-      if (!Number.isFinite(ownerGrace) || ownerGrace < 0) throw new StraitError('INVALID_ARGUMENT', `--owner-grace wants seconds, got ${JSON.stringify(o.ownerGrace)}`);
-      const limits = limitsFrom(o);
-      const idempotencyTtlMs = seconds('--idempotency-ttl', o.idempotencyTtl);
-      if (o.redisName && !o.redisSentinels) throw new StraitError('INVALID_ARGUMENT', '--redis-name goes with --redis-sentinels');
-      const sentinels = o.redisSentinels !== undefined ? parseSentinels(o.redisSentinels) : undefined;
-      if (sentinels && !o.redisName) throw new StraitError('INVALID_ARGUMENT', '--redis-sentinels needs --redis-name (the name the sentinels monitor)');
-      if (sentinels && o.redis) throw new StraitError('INVALID_ARGUMENT', '--redis-sentinels and --redis exclude each other');
-      const { redisSentinels: _s, ...rest } = o;
-      const redis = {
-        redisSentinels: sentinels,
-        redisName: o.redisName,
-        replicaAck: {
-          ...(o.redisWaitReplicas !== undefined ? { replicas: count('--redis-wait-replicas', o.redisWaitReplicas, 0) } : {}),
-          timeoutMs: seconds('--redis-wait-timeout', o.redisWaitTimeout),
-        },
-      };
-      // Signals are taken from the start: a SIGTERM while starting stops what was started instead of orphaning it.
-      let signalled = false;
-      let wake = (): void => undefined;
-      const onSignal = (): void => {
-        signalled = true;
-        wake();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        await runBroker({ ...rest, ...redis }, ownerGrace, limits, idempotencyTtlMs, () => signalled, (f) => (wake = f));
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+      await (await import('./broker-daemon.js')).runBrokerCommand(o);
     });
-  /** Starts the broker (which cleans up after itself if it cannot start) and runs it until a signal. */
-  const runBroker = async (
-    o: { listen: string; stateDir: string; role: string; redis?: string; tlsCert?: string; tlsKey?: string; advertiseUrl?: string } & Pick<BrokerOptions, 'redisSentinels' | 'redisName' | 'replicaAck'>,
-    ownerGrace: number,
-    limits: EdgeLimits,
-    idempotencyTtlMs: number,
-    signalled: () => boolean,
-    onWake: (f: () => void) => void,
-  ): Promise<void> => {
-      const h = await startBroker({
-        limits,
-        idempotencyTtlMs,
-        jobs: { ownerGraceMs: ownerGrace * 1000 },
-        listen: o.listen,
-        stateDir: o.stateDir,
-        role: o.role as BrokerRole,
-        ...(o.redis ? { redisUrl: o.redis } : {}),
-        ...(o.redisSentinels ? { redisSentinels: o.redisSentinels, redisName: o.redisName! } : {}),
-        ...(o.replicaAck ? { replicaAck: o.replicaAck } : {}),
-        ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
-        ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
-        ...(o.advertiseUrl ? { advertiseUrl: o.advertiseUrl } : {}),
-      });
-      try {
-        if (signalled()) return;
-        process.stdout.write(`${JSON.stringify({ url: h.url, role: o.role, adminTokenFile: process.env.STRAIT_ADMIN_TOKEN ? undefined : `${o.stateDir}/admin.token`, caHash: h.caHash || undefined })}\n`);
-        await new Promise<void>((resolve) => {
-          onWake(resolve);
-          if (signalled()) resolve();
-        });
-      } finally {
-        await h.stop();
-      }
-  };
   broker
     .command('init-tls')
     .description('Make a CA and a server certificate under STATE_DIR/tls (the CA hash goes into join tokens)')
     .option('--state-dir <dir>', 'state directory', '/var/lib/strait/broker')
     .option('--host <name...>', 'extra DNS names or IPs for the server certificate')
     .action(async (o, cmd) => {
-      // `broker` has a --state-dir of its own, and commander hands a flag written after the subcommand to the parent
-      // when both define it: take the parent's value when it came from the command line.
-      const parent = cmd.parent;
-      const stateDir = parent?.getOptionValueSource('stateDir') === 'cli' ? String(parent.opts().stateDir) : o.stateDir;
-      const t = await initTls(stateDir, { hosts: o.host ?? [] });
-      process.stdout.write(`${JSON.stringify({ ...t, run: `strait broker --state-dir ${stateDir} --tls-cert ${t.cert} --tls-key ${t.key}` }, null, 2)}\n`);
+      await (await import('./broker-daemon.js')).initTlsCommand(o, cmd);
     });
 
   // ------------------------------------------------------------------ tokens
@@ -232,16 +83,16 @@ export function registerBrokerCommands(program: Command): void {
     .option('--uses <n>', 'how many clusters may join with it', '1')
     .option('--description <text>', 'note shown in `token list`')
     .action(async (o, cmd) => {
-      await withClient(cmd, async (c, f) => {
-        const t = await c.createToken({ ttlSeconds: int(o.ttl), uses: int(o.uses), ...(o.description ? { description: o.description } : {}) });
-        if (f.output === 'json') print(f, t);
+      await withClient(cmd, async (c, f, k) => {
+        const t = await c.createToken({ ttlSeconds: k.int(o.ttl), uses: k.int(o.uses), ...(o.description ? { description: o.description } : {}) });
+        if (f.output === 'json') k.print(f, t);
         else process.stdout.write(`${t.token}\n# expires ${t.expiresAt}; join with: strait join --broker ${t.broker} --token ${t.token}${t.caHash ? ` --ca-hash ${t.caHash}` : ''}\n`);
       });
     });
   token.command('list').description('List join tokens').action(async (_o, cmd) => {
-    await withClient(cmd, async (c, f) => {
+    await withClient(cmd, async (c, f, k) => {
       const l = await c.listTokens();
-      print(f, f.output === 'json' ? l : l.items, TOKEN_COLS);
+      k.print(f, f.output === 'json' ? l : l.items, k.TOKEN_COLS);
     });
   });
   token.command('revoke').description('Revoke a join token').argument('<id>').action(async (id, _o, cmd) => {
@@ -253,14 +104,14 @@ export function registerBrokerCommands(program: Command): void {
   // ------------------------------------------------------------------ clusters
   const cluster = clientGroup(program, 'cluster', 'Member clusters');
   cluster.command('list').description('List clusters').action(async (_o, cmd) => {
-    await withClient(cmd, async (c, f) => {
+    await withClient(cmd, async (c, f, k) => {
       const l = await c.listClusters();
-      print(f, f.output === 'json' ? l : l.items, CLUSTER_COLS);
+      k.print(f, f.output === 'json' ? l : l.items, k.CLUSTER_COLS);
     });
   });
   cluster.command('get').description('Show a cluster').argument('<id>').action(async (id, _o, cmd) => {
-    await withClient(cmd, async (c, f) => {
-      print(f, await c.getCluster(id), CLUSTER_COLS);
+    await withClient(cmd, async (c, f, k) => {
+      k.print(f, await c.getCluster(id), k.CLUSTER_COLS);
     });
   });
   cluster
@@ -268,9 +119,9 @@ export function registerBrokerCommands(program: Command): void {
     .description('Issue a new credential for a cluster (e.g. a leaked one); the old one stops working at once. Prefer `strait rotate-credential` run against the member cluster, which also stores it there')
     .argument('<id>')
     .action(async (id, _o, cmd) => {
-      await withClient(cmd, async (c, f) => {
+      await withClient(cmd, async (c, f, k) => {
         const r = await c.rotateClusterCredential(id);
-        if (f.output === 'json') print(f, r);
+        if (f.output === 'json') k.print(f, r);
         else {
           process.stdout.write(`${r.credentials.token}\n`);
           process.stderr.write(`# the old credential of ${id} no longer works: until this one is stored in the member cluster its agents are refused. Store it with:\n#   kubectl -n strait-system patch secret strait-cluster-credentials -p '{"stringData":{"token":"<the credential above>"}}'\n`);
@@ -291,19 +142,19 @@ export function registerBrokerCommands(program: Command): void {
     .requiredOption('--cidr <cidr>', 'the subnet, e.g. 10.240.0.0/12')
     .option('--description <text>')
     .action(async (name, o, cmd) => {
-      await withClient(cmd, async (c, f) => {
-        print(f, await c.createSubnet({ name, cidr: o.cidr, ...(o.description ? { description: o.description } : {}) }), SUBNET_COLS);
+      await withClient(cmd, async (c, f, k) => {
+        k.print(f, await c.createSubnet({ name, cidr: o.cidr, ...(o.description ? { description: o.description } : {}) }), k.SUBNET_COLS);
       });
     });
   subnet.command('list').action(async (_o, cmd) => {
-    await withClient(cmd, async (c, f) => {
+    await withClient(cmd, async (c, f, k) => {
       const l = await c.listSubnets();
-      print(f, f.output === 'json' ? l : l.items, SUBNET_COLS);
+      k.print(f, f.output === 'json' ? l : l.items, k.SUBNET_COLS);
     });
   });
   subnet.command('get').argument('<name>').action(async (name, _o, cmd) => {
-    await withClient(cmd, async (c, f) => {
-      print(f, await c.getSubnet(name), SUBNET_COLS);
+    await withClient(cmd, async (c, f, k) => {
+      k.print(f, await c.getSubnet(name), k.SUBNET_COLS);
     });
   });
   subnet.command('delete').argument('<name>').action(async (name, _o, cmd) => {
@@ -332,36 +183,36 @@ export function registerBrokerCommands(program: Command): void {
     .option('--node-affinity <labels>', 'only pods on nodes with these labels (k=v,…)')
     .option('--pod-affinity <labels>', 'only pods with these labels (k=v,…)')
     .action(async (name, o, cmd) => {
-      await withClient(cmd, async (c, f) => {
+      await withClient(cmd, async (c, f, k) => {
         const p = await c.createPool({
           name,
           cidr: o.cidr,
           purpose: o.purpose as PoolPurpose,
-          ...(o.blockSize ? { blockSize: int(o.blockSize) } : {}),
+          ...(o.blockSize ? { blockSize: k.int(o.blockSize) } : {}),
           ...(o.subnet ? { subnet: o.subnet } : {}),
           ...(o.cluster ? { cluster: o.cluster } : {}),
           ...(o.description ? { description: o.description } : {}),
           ...(o.default ? { default: true } : {}),
           ...(o.disable ? { disable: true } : {}),
-          ...(o.ips ? { ips: list(o.ips) } : {}),
-          ...(o.excludeIps ? { excludeIPs: list(o.excludeIps) } : {}),
+          ...(o.ips ? { ips: k.list(o.ips) } : {}),
+          ...(o.excludeIps ? { excludeIPs: k.list(o.excludeIps) } : {}),
           ...(o.gateway ? { gateway: o.gateway } : {}),
-          ...(o.namespaceAffinity ? { namespaceAffinity: { matchLabels: labelsOf('--namespace-affinity', o.namespaceAffinity) } } : {}),
-          ...(o.nodeAffinity ? { nodeAffinity: { matchLabels: labelsOf('--node-affinity', o.nodeAffinity) } } : {}),
-          ...(o.podAffinity ? { podAffinity: { matchLabels: labelsOf('--pod-affinity', o.podAffinity) } } : {}),
+          ...(o.namespaceAffinity ? { namespaceAffinity: { matchLabels: k.labelsOf('--namespace-affinity', o.namespaceAffinity) } } : {}),
+          ...(o.nodeAffinity ? { nodeAffinity: { matchLabels: k.labelsOf('--node-affinity', o.nodeAffinity) } } : {}),
+          ...(o.podAffinity ? { podAffinity: { matchLabels: k.labelsOf('--pod-affinity', o.podAffinity) } } : {}),
         });
-        print(f, p, POOL_COLS);
+        k.print(f, p, k.POOL_COLS);
       });
     });
   pool.command('list').action(async (_o, cmd) => {
-    await withClient(cmd, async (c, f) => {
+    await withClient(cmd, async (c, f, k) => {
       const l = await c.listPools();
-      print(f, f.output === 'json' ? l : l.items, POOL_COLS);
+      k.print(f, f.output === 'json' ? l : l.items, k.POOL_COLS);
     });
   });
   pool.command('get').argument('<name>').action(async (name, _o, cmd) => {
-    await withClient(cmd, async (c, f) => {
-      print(f, await c.getPool(name), POOL_COLS);
+    await withClient(cmd, async (c, f, k) => {
+      k.print(f, await c.getPool(name), k.POOL_COLS);
     });
   });
   pool.command('delete').argument('<name>').action(async (name, _o, cmd) => {
@@ -375,9 +226,9 @@ export function registerBrokerCommands(program: Command): void {
     .argument('[pool]')
     .option('--cluster <id>')
     .action(async (p, o, cmd) => {
-      await withClient(cmd, async (c, f) => {
+      await withClient(cmd, async (c, f, k) => {
         const l = await c.listBlocks({ ...(p ? { pool: p } : {}), ...(o.cluster ? { cluster: o.cluster } : {}) });
-        print(f, f.output === 'json' ? l : l.items, BLOCK_COLS);
+        k.print(f, f.output === 'json' ? l : l.items, k.BLOCK_COLS);
       });
     });
   pool
@@ -386,8 +237,8 @@ export function registerBrokerCommands(program: Command): void {
     .requiredOption('--cluster <id>')
     .requiredOption('--node <name>')
     .action(async (p, o, cmd) => {
-      await withClient(cmd, async (c, f) => {
-        print(f, await c.leaseBlock(p, { cluster: o.cluster, node: o.node }), BLOCK_COLS);
+      await withClient(cmd, async (c, f, k) => {
+        k.print(f, await c.leaseBlock(p, { cluster: o.cluster, node: o.node }), k.BLOCK_COLS);
       });
     });
   pool.command('release-block').argument('<id>').action(async (id, _o, cmd) => {
@@ -401,9 +252,9 @@ export function registerBrokerCommands(program: Command): void {
     .argument('[pool]')
     .option('--cluster <id>')
     .action(async (p, o, cmd) => {
-      await withClient(cmd, async (c, f) => {
+      await withClient(cmd, async (c, f, k) => {
         const l = await c.listAddresses({ ...(p ? { pool: p } : {}), ...(o.cluster ? { cluster: o.cluster } : {}) });
-        print(f, f.output === 'json' ? l : l.items, ADDRESS_COLS);
+        k.print(f, f.output === 'json' ? l : l.items, k.ADDRESS_COLS);
       });
     });
   pool
@@ -412,8 +263,8 @@ export function registerBrokerCommands(program: Command): void {
     .requiredOption('--owner <owner>')
     .option('--cluster <id>')
     .action(async (p, o, cmd) => {
-      await withClient(cmd, async (c, f) => {
-        print(f, await c.leaseAddress(p, { owner: o.owner, ...(o.cluster ? { cluster: o.cluster } : {}) }), ADDRESS_COLS);
+      await withClient(cmd, async (c, f, k) => {
+        k.print(f, await c.leaseAddress(p, { owner: o.owner, ...(o.cluster ? { cluster: o.cluster } : {}) }), k.ADDRESS_COLS);
       });
     });
   pool.command('release-address').argument('<ip>').action(async (ip, _o, cmd) => {
@@ -429,26 +280,16 @@ export function registerBrokerCommands(program: Command): void {
     .description('List EgressGateways, EgressPolicies and EgressClusterPolicies of all clusters')
     .option('--cluster <id>', 'only this cluster\'s')
     .action(async (o, cmd) => {
-      await withClient(cmd, async (c, f) => {
+      await withClient(cmd, async (c, f, k) => {
         const opts = o.cluster ? { cluster: o.cluster } : {};
         const [gws, pols, cpols] = await Promise.all([c.listEgressGateways(opts), c.listEgressPolicies(opts), c.listEgressClusterPolicies(opts)]);
-        if (f.output === 'json') return print(f, { egressGateways: gws.items, egressPolicies: pols.items, egressClusterPolicies: cpols.items });
+        if (f.output === 'json') return k.print(f, { egressGateways: gws.items, egressPolicies: pols.items, egressClusterPolicies: cpols.items });
         const rows = [
           ...gws.items.map((x) => ({ kind: 'EgressGateway', ...x })),
           ...pols.items.map((x) => ({ kind: 'EgressPolicy', ...x })),
           ...cpols.items.map((x) => ({ kind: 'EgressClusterPolicy', ...x })),
         ];
-        print(f, rows, EGRESS_COLS);
+        k.print(f, rows, k.EGRESS_COLS);
       });
     });
 }
-
-type EgressRow = { kind: string; cluster: string; name: string; namespace?: string; updatedAt: string; spec: unknown };
-const EGRESS_COLS: [string, (r: never) => unknown][] = [
-  ['KIND', (r: EgressRow) => r.kind],
-  ['CLUSTER', (r: EgressRow) => r.cluster],
-  ['NAMESPACE', (r: EgressRow) => r.namespace ?? ''],
-  ['NAME', (r: EgressRow) => r.name],
-  ['GATEWAY', (r: EgressRow) => (r.spec as { egressGatewayName?: string }).egressGatewayName ?? ''],
-  ['UPDATED', (r: EgressRow) => age(r.updatedAt)],
-];

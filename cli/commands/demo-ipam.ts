@@ -1,5 +1,4 @@
 import type { Command } from '@commander-js/extra-typings';
-import { runIpamDemo } from '../../scenarios/index.js';
 
 /** `strait demo ipam`. The `demo` group is shared: other demos add their subcommands to the same group. */
 export function registerDemoIpamCommand(program: Command): void {
@@ -9,6 +8,7 @@ export function registerDemoIpamCommand(program: Command): void {
     .description('A node agent, a bridge network in a network namespace and a few pods attached through the reference bridge plugin with strait-ipam')
     .option('--pods <n>', 'how many pods (2-20)', '3')
     .action(async (o) => {
+      const { runIpamDemo } = await import('../../scenarios/index.js');
       await runIpamDemo({ pods: Number.parseInt(o.pods, 10) });
     });
 }

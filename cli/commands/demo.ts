@@ -1,7 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import { StraitError } from '../../api/index.js';
-import { PROFILES } from '../../gateway/index.js';
-import { runFailoverDemo, type RunEvent } from '../../scenarios/index.js';
+import type { RunEvent } from '../../scenarios/index.js';
 
 /** `within the goal` or `OVER the goal by N ms`: said plainly, so a slow failover is never read as a pass. */
 export function goalVerdict(outageMs: number, goalMs: number): string {
@@ -19,6 +17,7 @@ export function registerDemoCommand(program: Command): void {
     .description('Two clusters with two gateways each, WireGuard, an egress IP; kill the active gateway and measure the outage')
     .option('--profile <profile>', 'failover profile: default or fast', 'default')
     .action(async (o) => {
+      const [{ StraitError }, { PROFILES }, { runFailoverDemo }] = await Promise.all([import('../../api/index.js'), import('../../gateway/index.js'), import('../../scenarios/index.js')]);
       if (o.profile !== 'default' && o.profile !== 'fast') throw new StraitError('INVALID_ARGUMENT', `--profile must be default or fast, got ${o.profile}`);
       const t0 = Date.now();
       const say = (m: string): void => void process.stdout.write(`${m}\n`);

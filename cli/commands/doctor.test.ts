@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { chooseImplementations, type HostFacts } from '../../tunnel/index.js';
-import { formatDoctorReport } from './doctor.js';
+import { formatDoctorReport } from './doctor-report.js';
 
 describe('strait doctor report', () => {
   it('names the implementation per type and the fix for what is missing', () => {

@@ -1,8 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
-import { runGatewayAgent, runNodeSteer, type AgentClusterAccess } from '../../gateway/index.js';
-import { createLogger } from '../../host/index.js';
-import { gatewayAgentAccess, KubeEgressClusterView, loadKubeConfig, nodeAgentAccess } from '../../member-agent/index.js';
+import type { AgentClusterAccess } from '../../gateway/index.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -10,8 +8,10 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
  * The cluster's live pods for egress selectors: `--kubeconfig`, or the in-cluster config inside a pod; none
  * otherwise (the agent says so: selector policies then select nothing). A node watches only its own pods.
  */
-function clusterAccess(o: { kubeconfig?: string }, component: 'gateway' | 'node-steer', name: string): AgentClusterAccess | undefined {
+async function clusterAccess(o: { kubeconfig?: string }, component: 'gateway' | 'node-steer', name: string): Promise<AgentClusterAccess | undefined> {
   if (!o.kubeconfig && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
+  // Only then the member-agent room and the Kubernetes client: a gateway without a cluster to read never loads them.
+  const [{ createLogger }, { gatewayAgentAccess, KubeEgressClusterView, loadKubeConfig, nodeAgentAccess }] = await Promise.all([import('../../host/index.js'), import('../../member-agent/index.js')]);
   const kubeConfig = loadKubeConfig(o.kubeconfig);
   const log = createLogger(`${component}:${name}`);
   return {
@@ -25,6 +25,7 @@ function clusterAccess(o: { kubeconfig?: string }, component: 'gateway' | 'node-
  * `strait gateway …` (runs on every gateway candidate) and `strait node-steer …` (runs on every node). Both run in
  * the foreground until SIGTERM/SIGINT. docs/gateways.md and docs/egress.md explain the flags.
  */
+// A registry: each action imports the gateway room on first use, so `--help` and other commands never load it.
 export function registerGatewayCommands(program: Command): void {
   program
     .command('gateway')
@@ -55,7 +56,9 @@ export function registerGatewayCommands(program: Command): void {
     .addOption(new Option('--conntrack-sync <mode>', 'replicate egress conntrack state to the other candidates with conntrackd (FT-FW), so TCP flows survive a failover: auto = when conntrackd works here').choices(['auto', 'on', 'off']).default('auto'))
     .option('--kubeconfig <file>', 'read the cluster\'s Pods and Namespaces (egress podSelector / namespaceSelector) with this kubeconfig (in a pod: the in-cluster config by default)')
     .action(async (o) => {
-      await runGatewayAgent({ ...o, runId: o.runId }, clusterAccess(o, 'gateway', o.name));
+      const { runGatewayAgent } = await import('../../gateway/index.js');
+      const access = await clusterAccess(o, 'gateway', o.name);
+      await runGatewayAgent({ ...o, runId: o.runId }, access);
     });
 
   program
@@ -78,6 +81,8 @@ export function registerGatewayCommands(program: Command): void {
     .option('--status-file <file>', 'rewrite this JSON file with the agent status on every change')
     .option('--kubeconfig <file>', 'read this node\'s Pods (--name is the node name) and the Namespaces for egress selectors with this kubeconfig (in a pod: the in-cluster config by default)')
     .action(async (o) => {
-      await runNodeSteer(o, clusterAccess(o, 'node-steer', o.name));
+      const { runNodeSteer } = await import('../../gateway/index.js');
+      const access = await clusterAccess(o, 'node-steer', o.name);
+      await runNodeSteer(o, access);
     });
 }

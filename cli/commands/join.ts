@@ -1,6 +1,9 @@
 import type { Command } from '@commander-js/extra-typings';
-import { createLogger } from '../../host/index.js';
-import { joinCluster, leaveCluster, loadKubeConfig, MemberAgent, rotateCredential } from '../../member-agent/index.js';
+import type * as MemberAgentRoom from '../../member-agent/index.js';
+import type { loadKubeConfig } from '../../member-agent/index.js';
+
+// A registry: each action imports the member-agent room (and the Kubernetes client) on first use.
+const room = (): Promise<typeof MemberAgentRoom> => import('../../member-agent/index.js');
 
 const collect = (v: string, prev: string[]): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const say = (line: string): void => {
@@ -21,6 +24,7 @@ export function registerJoinCommands(program: Command): void {
     .option('--pod-cidr <cidr>', 'pod CIDR (repeatable or comma-separated; default: derived from Nodes\' podCIDRs)', collect, [] as string[])
     .option('--service-cidr <cidr>', 'service CIDR (repeatable or comma-separated)', collect, [] as string[])
     .action(async (o) => {
+      const { joinCluster, loadKubeConfig } = await room();
       const kubeConfig = loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG);
       const r = await joinCluster({
         kubeConfig, brokerUrl: o.broker, token: o.token, clusterId: o.clusterId,
@@ -36,13 +40,13 @@ export function registerJoinCommands(program: Command): void {
       .command(name)
       .description(description)
       .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
-      .action(async (o) => act(loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG)));
+      .action(async (o) => act((await room()).loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG)));
   };
   clusterCommand('leave', 'Leave the broker: return this cluster\'s blocks, addresses and gateways, remove it at the broker, delete its credentials', async (kubeConfig) => {
-    if ((await leaveCluster({ kubeConfig, say })).left) say('left the cluster set');
+    if ((await (await room()).leaveCluster({ kubeConfig, say })).left) say('left the cluster set');
   });
   clusterCommand('rotate-credential', 'Replace this cluster\'s broker credential: the broker issues a new one (the old one stops working at once) and it is stored in the strait-system Secret, where the member agent picks it up', async (kubeConfig) => {
-    say(`credential of ${(await rotateCredential({ kubeConfig, say })).clusterId} rotated`);
+    say(`credential of ${(await (await room()).rotateCredential({ kubeConfig, say })).clusterId} rotated`);
   });
 
   program
@@ -51,6 +55,7 @@ export function registerJoinCommands(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, else in-cluster)')
     .option('--identity <id>', 'leader election identity (default: hostname-pid-random)')
     .action(async (o) => {
+      const [{ createLogger }, { loadKubeConfig, MemberAgent }] = await Promise.all([import('../../host/index.js'), room()]);
       const log = createLogger('member-agent');
       const kubeConfig = loadKubeConfig(o.kubeconfig ?? process.env.KUBECONFIG);
       const agent = new MemberAgent({

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { isStraitError } from '../../api/index.js';
 import { Command } from '@commander-js/extra-typings';
-import { downTarget, registerLabCommands } from './lab.js';
+import { downTarget } from './lab-down-target.js';
+import { registerLabCommands } from './lab.js';
 
 // `strait lab down RUNID` is how docs/scenarios.md and the runner's own messages write it; it used to stop at
 // commander's "too many arguments for 'down'".

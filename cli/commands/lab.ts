@@ -1,7 +1,10 @@
 import type { Command } from '@commander-js/extra-typings';
-import { StraitError } from '../../api/index.js';
-import { newRunId } from '../../host/index.js';
-import { BUILTIN_NAMES, kubeLabExtension, labDown, labDownAll, labStatus, labUp, readKubeInfo, teardownRun, type LabStepEvent } from '../../scenarios/index.js';
+import type * as Scenarios from '../../scenarios/index.js';
+import type { LabStepEvent } from '../../scenarios/index.js';
+import { BUILTIN_TOPOLOGY_NAMES } from './help-defaults.js';
+
+// A registry: each action imports the scenarios room (the lab) on first use, so `--help` and other commands never load it.
+const scenarios = (): Promise<typeof Scenarios> => import('../../scenarios/index.js');
 
 function stepLine(e: LabStepEvent): void {
   process.stderr.write(`  ${e.phase.padEnd(28)} ${String(e.count).padStart(3)}  ${String(e.ms).padStart(6)} ms\n`);
@@ -13,12 +16,13 @@ export function registerLabCommands(program: Command): void {
   lab
     .command('up')
     .description('Build a lab and return once it is ready (step timings on stderr)')
-    .requiredOption('--topology <name|file>', `built-in (${BUILTIN_NAMES.join(', ')}) or a YAML/JSON topology file`)
+    .requiredOption('--topology <name|file>', `built-in (${BUILTIN_TOPOLOGY_NAMES.join(', ')}) or a YAML/JSON topology file`)
     .option('--tunnel <type>', 'build tunnels between the clusters\' active gateways: vxlan, geneve, wireguard or ipsec')
     .option('--run-id <id>', 'run id (4-8 lowercase letters/digits); default: a new one')
     .option('--kube', 'also run Kubernetes: a test API server per cluster, the member and node agents against it, a kubelet stand-in on every node (docs/lab.md)')
     .option('--json', 'print {runId, hosts:{NAME:{netns,addresses,role,cluster}}[, kube:{broker, clusters:{NAME:{server, kubeconfig, …}}}]} on stdout')
     .action(async (o) => {
+      const [{ newRunId }, { kubeLabExtension, labUp, readKubeInfo, teardownRun }] = await Promise.all([import('../../host/index.js'), scenarios()]);
       const runId = o.runId ?? newRunId();
       // Interrupted half-way (Ctrl-C): the build stops at its next step and rolls back everything it created.
       // A second signal removes what exists right away and exits.
@@ -65,6 +69,7 @@ export function registerLabCommands(program: Command): void {
     .option('--all', 'remove every lab on this machine (all st-* namespaces and recorded labs)')
     .option('--json', 'print what was removed as JSON')
     .action(async (positional, o) => {
+      const [{ downTarget }, { labDown, labDownAll }] = await Promise.all([import('./lab-down-target.js'), scenarios()]);
       const runId = downTarget(positional, o);
       const reports = runId === 'all' ? await labDownAll() : [await labDown(runId.runId)];
       if (o.json) process.stdout.write(`${JSON.stringify(reports)}\n`);
@@ -81,7 +86,7 @@ export function registerLabCommands(program: Command): void {
     .description('List the labs on this machine')
     .option('--json', 'print as JSON')
     .action(async (o) => {
-      const labs = await labStatus();
+      const labs = await (await scenarios()).labStatus();
       if (o.json) {
         process.stdout.write(`${JSON.stringify(labs)}\n`);
         return;
@@ -97,19 +102,4 @@ export function registerLabCommands(program: Command): void {
         );
       }
     });
-}
-
-/**
- * What `lab down` removes: `lab down ID` (as the docs and `lab up` write it), `--run-id ID`
- * (as `lab up` prints it) or `--all`; the same id given both ways is fine, anything else ambiguous is refused.
- */
-export function downTarget(positional: string | undefined, o: { runId?: string; all?: boolean }): { runId: string } | 'all' {
-  if (positional !== undefined && o.runId !== undefined && positional !== o.runId) {
-    throw new StraitError('INVALID_ARGUMENT', `two run ids given (${positional} and --run-id ${o.runId}): give one`);
-  }
-  const runId = positional ?? o.runId;
-  if (o.all && runId !== undefined) throw new StraitError('INVALID_ARGUMENT', 'give either a run id or --all, not both');
-  if (o.all) return 'all';
-  if (runId === undefined) throw new StraitError('INVALID_ARGUMENT', 'give a run id (lab down ID) or --all');
-  return { runId };
 }

@@ -1,18 +1,20 @@
 import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
-import { defaultInstallOptions, installObjects, manifestsHeader, renderManifests } from '../../deploy/index.js';
-import { DEFAULT_CNI_SOCKET, installCni, uninstallCni } from '../../member-agent/index.js';
 import { packageVersion } from '../package-version.js';
+import { CNI_SOCKET_DEFAULT, installDefaults } from './help-defaults.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-/** `strait manifests` (what to apply to a cluster) and `strait install-cni` (the node agent's init container). */
+/**
+ * `strait manifests` (what to apply to a cluster) and `strait install-cni` (the node agent's init container). A
+ * registry: each action imports deploy/ or the member-agent room on first use.
+ */
 export function registerManifestsCommands(program: Command): void {
   const version = packageVersion();
-  const d = defaultInstallOptions(version);
+  const d = installDefaults(version);
   program
     .command('manifests')
     .description('Print the install manifests (multi-document YAML): namespace, CRDs, ServiceAccounts, RBAC, member agent, node agent, gateway agent (docs/install.md)')
@@ -23,9 +25,10 @@ export function registerManifestsCommands(program: Command): void {
     .option('--lease-redis <url>', 'gateway agents: their lease store (one Redis every candidate reaches)', d.leaseRedis)
     .option('--gateway-candidate <node=ip@prio>', 'gateway agents: a candidate, named by its node (repeat for each)', collect, [] as string[])
     .option('--gateway-arg <flag>', 'gateway agents: one more `strait gateway` flag, e.g. --gateway-arg=--wan-dev=eth1 (repeat)', collect, [] as string[])
-    .action((o) => {
+    .action(async (o) => {
+      const { defaultInstallOptions, installObjects, manifestsHeader, renderManifests } = await import('../../deploy/index.js');
       const objects = installObjects({
-        ...d, image: o.image, imagePullPolicy: o.imagePullPolicy, namespace: o.namespace, leaseRedis: o.leaseRedis,
+        ...defaultInstallOptions(version), image: o.image, imagePullPolicy: o.imagePullPolicy, namespace: o.namespace, leaseRedis: o.leaseRedis,
         gatewayCandidates: o.gatewayCandidate, gatewayArgs: o.gatewayArg, ...(o.broker !== undefined ? { broker: o.broker } : {}),
       });
       // `strait manifests | head` closes the pipe early: that is not an error.
@@ -41,10 +44,11 @@ export function registerManifestsCommands(program: Command): void {
     .description('Install the strait-ipam CNI plugin and its conflist into host directories (the node agent DaemonSet\'s init container runs this)')
     .requiredOption('--bin-dir <dir>', 'CNI plugin directory (the host\'s /opt/cni/bin, mounted)')
     .requiredOption('--conf-dir <dir>', 'CNI configuration directory (the host\'s /etc/cni/net.d, mounted)')
-    .option('--socket <path>', 'the node agent\'s socket as the plugin on the host sees it', DEFAULT_CNI_SOCKET)
+    .option('--socket <path>', 'the node agent\'s socket as the plugin on the host sees it', CNI_SOCKET_DEFAULT)
     .option('--bridge <name>', 'bridge of the reference bridge plugin', 'cni0')
     .option('--uninstall', 'remove the plugin and the conflist instead')
-    .action((o) => {
+    .action(async (o) => {
+      const { installCni, uninstallCni } = await import('../../member-agent/index.js');
       if (o.uninstall) {
         const r = uninstallCni({ binDir: o.binDir, confDir: o.confDir });
         say(`removed: conflist ${r.conflist ? 'yes' : 'was not there'}, plugin ${r.binary ? 'yes' : 'was not there'}`);

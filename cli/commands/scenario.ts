@@ -1,6 +1,9 @@
 import type { Command } from '@commander-js/extra-typings';
-import { builtinScenarioNames, jsonOutput, loadScenario, parseStressSpec, runScenarioCommand, runSteadyCommand, steadyJsonOutput, type RunEvent } from '../../scenarios/index.js';
-import { StraitError } from '../../api/index.js';
+import type * as Scenarios from '../../scenarios/index.js';
+import type { RunEvent } from '../../scenarios/index.js';
+
+// Each action imports the scenarios room (and the catalog) on first use: `--help` and other commands load neither.
+const scenarios = (): Promise<typeof Scenarios> => import('../../scenarios/index.js');
 
 function fmtMs(v: number | null): string {
   return v === null ? '–' : `${Math.round(v)} ms`;
@@ -11,7 +14,8 @@ export function registerScenarioCommands(program: Command): void {
   const sc = program.command('scenario').description('Chaos scenarios: inject gateway faults into a lab and measure failover');
   sc.command('list')
     .description('List the built-in scenarios')
-    .action(() => {
+    .action(async () => {
+      const { builtinScenarioNames, loadScenario } = await scenarios();
       for (const n of builtinScenarioNames()) {
         const s = loadScenario(n);
         process.stdout.write(`${n}\t${s.kind === 'steady' ? 'no fault' : `${s.faults.length} faults`}\t${s.description}\n`);
@@ -20,7 +24,8 @@ export function registerScenarioCommands(program: Command): void {
   sc.command('show')
     .description('Validate a scenario (built-in name or file) and print it with defaults filled in')
     .argument('<scenario>', 'built-in name or YAML file')
-    .action((name) => {
+    .action(async (name) => {
+      const { loadScenario } = await scenarios();
       process.stdout.write(`${JSON.stringify(loadScenario(name), null, 2)}\n`);
     });
   sc.command('run')
@@ -35,6 +40,7 @@ export function registerScenarioCommands(program: Command): void {
     .option('--lease-stores <n>', 'the gateways\' lease stores: 3 (a quorum lease) or 1 (a single store, for comparison); default: the scenario\'s leaseStores (1)')
     .option('--json', 'print the result as JSON on stdout (progress goes to stderr)')
     .action(async (name, o) => {
+      const [{ StraitError }, { jsonOutput, loadScenario, parseStressSpec, runScenarioCommand, runSteadyCommand, steadyJsonOutput }] = await Promise.all([import('../../api/index.js'), scenarios()]);
       const trials = o.trials === undefined ? undefined : Number.parseInt(o.trials, 10);
       if (trials !== undefined && !(trials >= 1 && trials <= 1000)) throw new StraitError('INVALID_ARGUMENT', `--trials must be 1..1000, got ${o.trials}`);
       if (o.profile !== undefined && o.profile !== 'default' && o.profile !== 'fast') throw new StraitError('INVALID_ARGUMENT', `--profile must be default or fast, got ${o.profile}`);

@@ -5,7 +5,7 @@ import { newRunId, run, sh, startDaemon, stopPid, type DaemonHandle } from '../.
 import { describeRoot, startTestRedis, type TestRedis, waitFor, startTestBroker, type TestBroker } from '../../testing/index.js';
 import { readAgentStatus } from '../agents/agent-status.js';
 import { eipFenceLive } from './eip-fence.js';
-import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, startLabGateway, startLabSteer, writeScript, type EgressLab } from '../egress-lab.js';
+import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, startLabGateway, startLabSteer, writeScript, type EgressLab } from '../../scenarios/index.js';
 
 /**
  * Gateway agents and the node steering agent reading egress from a real broker (`--egress-from-broker`) instead of

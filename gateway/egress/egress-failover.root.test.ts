@@ -4,7 +4,7 @@ import { newRunId, run, startDaemon, stopPid, type DaemonHandle } from '../../ho
 import { describeRoot, startTestRedis, type TestRedis, sleep, waitFor } from '../../testing/index.js';
 import { readAgentStatus, type AgentStatus } from '../agents/agent-status.js';
 import { eipFenceLive } from './eip-fence.js';
-import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, startLabGateway, startLabSteer, writeEgressConfig, writeScript, type EgressLab } from '../egress-lab.js';
+import { buildEgressLab, ECHO_SERVER_JS, EGRESS_LAB_NET as N, PROBER_JS, startLabGateway, startLabSteer, writeEgressConfig, writeScript, type EgressLab } from '../../scenarios/index.js';
 import { PROFILES, type ProfileName } from '../failover/profiles.js';
 
 // The suite runs the default profile; STRAIT_GW_TEST_PROFILE=fast runs the same checks with the fast one.

@@ -6,7 +6,7 @@ import { describeRoot, sleep, startTestKubeApiServer, startTestRedis, waitFor, t
 import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress } from '../agents/agent-argv.js';
 import { readAgentStatus } from '../agents/agent-status.js';
 import { eipFenceLive } from './eip-fence.js';
-import { buildEgressLab, EGRESS_LAB_NET as N, PROBER_JS, writeScript, type EgressLab } from '../egress-lab.js';
+import { buildEgressLab, EGRESS_LAB_NET as N, PROBER_JS, writeScript, type EgressLab } from '../../scenarios/index.js';
 
 /**
  * Egress selectors with packets: gateway agents and the node's steering agent read the pods from a (test)

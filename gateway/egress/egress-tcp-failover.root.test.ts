@@ -4,7 +4,7 @@ import { newRunId, pidsInNetns, run, startDaemon, stopPid, type DaemonHandle } f
 import { describeRoot, startTestRedis, type TestRedis, sleep, waitFor } from '../../testing/index.js';
 import { readAgentStatus, type AgentStatus } from '../agents/agent-status.js';
 import { eipFenceLive } from './eip-fence.js';
-import { buildEgressLab, EGRESS_LAB_NET as N, startLabGateway, startLabSteer, writeEgressConfig, writeScript, type EgressLab } from '../egress-lab.js';
+import { buildEgressLab, EGRESS_LAB_NET as N, startLabGateway, startLabSteer, writeEgressConfig, writeScript, type EgressLab } from '../../scenarios/index.js';
 import { PROFILES } from '../failover/profiles.js';
 
 // STRAIT_CONNTRACK_SYNC=off runs the same checks without conntrackd: the flow must then break (it does: the test

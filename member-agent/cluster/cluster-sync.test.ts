@@ -4,7 +4,7 @@ import { isStraitError, type BrokerClient } from '../../api/index.js';
 import { collectOwnerless } from '../../broker/index.js';
 import { Redis } from 'ioredis';
 import { IpamEngine, MemoryAllocationStore } from '../../ipam/index.js';
-import { startTestKubeApiServer, startTestRedis, type TestKubeApiServer, type TestRedis, startTestBroker, type TestBroker } from '../../testing/index.js';
+import { eventually, startTestKubeApiServer, startTestRedis, type TestKubeApiServer, type TestRedis, startTestBroker, type TestBroker } from '../../testing/index.js';
 import { createLogger, run } from '../../host/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,21 +23,6 @@ const log = createLogger('member-agent-test', 'silent');
 const G = { group: 'ipam.strait.io', version: 'v1alpha1' };
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 type Obj = { metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; uid?: string }; spec: Record<string, unknown>; status?: { conditions?: { type: string; status: string; reason: string }[] } };
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Member {
   id: string;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { BrokerClient } from '../../api/index.js';
 import { createLogger } from '../../host/index.js';
-import { startTestBroker, startTestKubeApiServer, startTestRedis, type TestBroker, type TestKubeApiServer, type TestRedis } from '../../testing/index.js';
+import { eventually, startTestBroker, startTestKubeApiServer, startTestRedis, type TestBroker, type TestKubeApiServer, type TestRedis } from '../../testing/index.js';
 import { runPlugin } from '../cni-plugin/plugin.js';
 import { startBrokerNodeAgent, type RunningBrokerNodeAgent } from '../node-agent/broker-node-agent.js';
 import { joinCluster, readCredentials } from './join.js';
@@ -24,20 +24,6 @@ const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
 type Cond = { type: string; status: string; reason: string; message?: string; observedGeneration?: number };
 type Obj = { metadata: { name: string; generation?: number }; spec: Record<string, unknown>; status?: Record<string, unknown> & { conditions?: Cond[] } };
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const cond = (o: Obj | undefined, type: string): Cond | undefined => o?.status?.conditions?.find((c) => c.type === type);
 
 describe('status subresources written by the member agent and the node agents', () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { createLogger } from '../../host/index.js';
+import { createLogger, waitFor } from '../../host/index.js';
 import { startTestKubeApiServer, startTestRedis, type TestKubeApiServer, startTestBroker } from '../../testing/index.js';
 import { startBrokerNodeAgent } from './broker-node-agent.js';
 import { runPlugin } from '../cni-plugin/plugin.js';
@@ -48,14 +48,6 @@ async function createPod(name: string, opts: { node?: string; sts?: string; phas
 const held = async (): Promise<Map<string, { owner?: string; sticky?: string }>> =>
   new Map((await agent.engine.allocations()).map((r) => [r.address, { ...(r.owner ? { owner: `${r.owner.podName ?? ''}/${r.owner.containerId}` } : {}), ...(r.sticky ? { sticky: r.sticky } : {}) }]));
 
-async function eventually(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const start = (): Promise<RunningNodeAgent> =>
   startStandaloneNodeAgent({ configFile, socketPath, stateDir: join(dir, 'state'), nodeName: 'n1', log, podGc: { kubeConfig: api.kubeConfig(), graceMs: 300, intervalMs: 100 } });
 
@@ -85,7 +77,7 @@ describe('node agent pod IP GC (test API server, CNI calls through the agent soc
     const full = await runPlugin(cniEnv('ADD', 'ctr-e', { name: 'e' }), conf);
     expect(full.exitCode).not.toBe(0);
     await core.deleteNamespacedPod({ namespace: 'default', name: 'b' });
-    await eventually('b freed', async () => !(await held()).has(ips[1]!));
+    await waitFor('b freed', async () => !(await held()).has(ips[1]!));
     // Only b's address went; the live pods keep theirs.
     expect([...(await held()).keys()].sort()).toEqual([ips[0], ips[2], ips[3]].sort());
     const eUid = await createPod('e');
@@ -104,7 +96,7 @@ describe('node agent pod IP GC (test API server, CNI calls through the agent soc
     expect((await held()).get(ip)?.sticky).toBe('default/web/0/eth0');
     // The pod goes without a DEL (node crash); GC parks its address for the ordinal instead of freeing it.
     await core.deleteNamespacedPod({ namespace: 'default', name: 'web-0' });
-    await eventually('web-0 parked', async () => (await held()).get(ip)?.owner === undefined);
+    await waitFor('web-0 parked', async () => (await held()).get(ip)?.owner === undefined);
     expect((await held()).get(ip)).toEqual({ sticky: 'default/web/0/eth0' });
     // A pod of another name cannot take it: with one free address left and the parked one kept, f gets the free one.
     const fUid = await createPod('f');
@@ -119,7 +111,7 @@ describe('node agent pod IP GC (test API server, CNI calls through the agent soc
     // StatefulSet deleted with its pod: parked, then freed for good.
     await core.deleteNamespacedPod({ namespace: 'default', name: 'web-0' });
     await apps.deleteNamespacedStatefulSet({ namespace: 'default', name: 'web' });
-    await eventually('web address freed', async () => !(await held()).has(ip));
+    await waitFor('web address freed', async () => !(await held()).has(ip));
   });
 
   it('never frees the address of a pod the API server still runs, even when the node cache lacks it', async () => {
@@ -127,10 +119,10 @@ describe('node agent pod IP GC (test API server, CNI calls through the agent soc
     const gUid = await createPod('g', { node: 'n2' });
     const ip = await add('ctr-g', { name: 'g', uid: gUid });
     // Past both grace periods the cache says "gone"; the API server's answer keeps it.
-    await eventually('g checked and kept', async () => (await agent.podGc!.collectNow()).keptAfterCheck.includes('default/g'));
+    await waitFor('g checked and kept', async () => (await agent.podGc!.collectNow()).keptAfterCheck.includes('default/g'));
     expect((await held()).get(ip)?.owner).toBe('g/ctr-g');
     await core.deleteNamespacedPod({ namespace: 'default', name: 'g' });
-    await eventually('g freed', async () => !(await held()).has(ip));
+    await waitFor('g freed', async () => !(await held()).has(ip));
   });
 
   it('after a crash (no DEL, pods deleted while the agent was down) the restarted agent frees them; terminated pods too', async () => {
@@ -152,7 +144,7 @@ describe('node agent pod IP GC (test API server, CNI calls through the agent soc
     await core.patchNamespacedPodStatus({ namespace: 'default', name: 'i', body: { status: { phase: 'Succeeded' } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
     agent = await start();
     expect((await held()).has(hIp)).toBe(true); // the durable store still had it
-    await eventually('h, i and j freed', async () => {
+    await waitFor('h, i and j freed', async () => {
       const h = await held();
       return !h.has(hIp) && !h.has(iIp) && !h.has(jIp);
     });
@@ -204,7 +196,7 @@ describe('pod IP GC of a broker-backed node agent (real broker on real Redis)', 
       expect((await broker.admin.listBlocks({ cluster: 'east' })).items).toHaveLength(1);
       await core.deleteNamespacedPod({ namespace: 'default', name: 'bp' });
       const engine = bagent.engine;
-      await eventually('bp freed', async () => !(await engine.allocations()).some((a) => a.address === ip));
+      await waitFor('bp freed', async () => !(await engine.allocations()).some((a) => a.address === ip));
       expect(bagent.podGc?.stats.freed).toBeGreaterThanOrEqual(1);
     } finally {
       await bagent?.stop();

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { createLogger } from '../../host/index.js';
+import { createLogger, waitFor } from '../../host/index.js';
 import { startTestKubeApiServer, type TestKubeApiServer } from '../../testing/index.js';
 import { runPlugin } from '../cni-plugin/plugin.js';
 import { startStandaloneNodeAgent, type RunningNodeAgent } from './standalone-agent.js';
@@ -86,14 +86,6 @@ async function cached(pod: Pod): Promise<void> {
   }
 }
 
-async function eventually(what: string, fn: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 beforeAll(async () => {
   writeFileSync(configFile, JSON.stringify(POOLS));
   api = await startTestKubeApiServer({ bookmarkIntervalMs: 500 });
@@ -168,7 +160,7 @@ describe('node agent: pools chosen from the pod, its namespace and the node (tes
     expect(r).toMatchObject({ ok: false, code: 101 });
     expect(r.msg).toContain('node n1 does not match zone in (b)');
     await core.patchNode({ name: 'n1', body: { metadata: { labels: { zone: 'b' } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
-    await eventually('node relabelled in the cache', async () => (await add(pod)).ok);
+    await waitFor('node relabelled in the cache', async () => (await add(pod)).ok);
     expect((await heldBy(pod))[0]).toMatch(/^10\.84\.0\./);
     await core.patchNode({ name: 'n1', body: { metadata: { labels: { zone: 'a' } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
   });

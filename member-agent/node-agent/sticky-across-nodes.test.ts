@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { createLogger } from '../../host/index.js';
+import { createLogger, waitFor } from '../../host/index.js';
 import { cidrContains, parseCidr, parseIp } from '../../ipam/index.js';
 import { startTestBroker, startTestKubeApiServer, startTestRedis, type TestBroker, type TestKubeApiServer, type TestRedis } from '../../testing/index.js';
 import { runPlugin } from '../cni-plugin/plugin.js';
@@ -43,14 +43,6 @@ async function add(node: string, ctr: string, name: string, uid: string): Promis
   const r = await runPlugin(env('ADD', ctr, 'default', name, uid), conf(node));
   if (r.exitCode !== 0) throw new Error(`ADD ${name} on ${node} failed: ${r.stdout}`);
   return (JSON.parse(r.stdout) as { ips: { address: string }[] }).ips[0]!.address.split('/')[0]!;
-}
-
-async function eventually(what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 beforeAll(async () => {
@@ -113,7 +105,7 @@ describe('StatefulSet addresses bound at the broker (two node agents of one clus
     // The StatefulSet is deleted with its pod: both nodes' GC unpin the address, the broker lease goes.
     await core.deleteNamespacedPod({ namespace: 'default', name: 'db-0' });
     await apps.deleteNamespacedStatefulSet({ namespace: 'default', name: 'db' });
-    await eventually('the StatefulSet address released everywhere', async () => {
+    await waitFor('the StatefulSet address released everywhere', async () => {
       const held = [...(await agents.n1!.engine.allocations()), ...(await agents.n2!.engine.allocations())].some((r) => r.address === ip);
       const leased = (await broker.admin.listAddresses({ cluster: 'east' })).items.length > 0;
       return !held && !leased;

@@ -1,9 +1,10 @@
-import { run, runDir } from '../host/index.js';
-import { TWO_GATEWAYS_NET, labUp, twoGatewaysTopology } from '../scenarios/index.js';
-import type { TunnelLocalConfig, TunnelLocalKeys } from './types.js';
+import { run, runDir } from '../../host/index.js';
+import type { TunnelLocalConfig, TunnelLocalKeys } from '../../tunnel/index.js';
+import { labUp } from '../lab/lab.js';
+import { TWO_GATEWAYS_NET, twoGatewaysTopology } from './hand-built.js';
 
 /**
- * Minimal topology for the conformance suite and the benchmark: two gateway namespaces joined by a veth
+ * Minimal topology for the tunnel drivers' root tests (conformance suite, key rotation) and `bench:tunnels`: two gateway namespaces joined by a veth
  * underlay, each with a "pod" subnet on a veth pair holding .1 (so the gateway itself can source traffic
  * from its pod CIDR), all named by one run id. A thin adapter: the scenarios lab builds it
  * (`twoGatewaysTopology`), records it and tears it down, so `strait lab down <run>` sweeps what a failed test left.

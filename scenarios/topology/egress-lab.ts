@@ -1,10 +1,13 @@
 import { writeFileSync } from 'node:fs';
-import { runDir, startDaemon, type DaemonHandle } from '../host/index.js';
-import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress, type GatewayAgentOptions, type NodeSteerOptions } from './agents/agent-argv.js';
-import { EGRESS_NET, egressTopology, labUp, switchNetns } from '../scenarios/index.js';
+import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress, type GatewayAgentOptions, type NodeSteerOptions } from '../../gateway/index.js';
+import { runDir, startDaemon, type DaemonHandle } from '../../host/index.js';
+import { labUp } from '../lab/lab.js';
+import { switchNetns } from '../lab/plan.js';
+import { EGRESS_NET, egressTopology } from './hand-built.js';
 
 /**
- * The small egress topology of the lab cookbook (section 5), namespaced by run id, for gateway tests when the full
+ * The small egress topology of the lab cookbook (section 5), namespaced by run id, for the gateway's egress root tests
+ * (gateway/egress/*.root.test.ts) when the full
  * lab is not needed: pod 10.50.0.2, gw1 .11 and gw2 .12 on a LAN bridge; the gateways' eth1 (172.31.0.11/.12)
  * and ext 172.31.0.100 on a WAN bridge. The pod's main route goes via gw1 (non-policy traffic).
  * A thin adapter: the scenarios lab builds it (`egressTopology`), records it and tears it down, so
