@@ -4,6 +4,7 @@ import { EventLog } from './store/event-log.js';
 import { HeartbeatStore } from './store/heartbeat.js';
 import type { BrokerKeys } from './store/keys.js';
 import { LeaseStore } from './store/leases.js';
+import { LeaverGc } from './store/leaver-gc.js';
 import { ObjectStore } from './store/objects.js';
 import { OwnerGc } from './store/owner-gc.js';
 import { PoolStore } from './store/pools.js';
@@ -63,6 +64,8 @@ export class BrokerStore {
   // owner GC
   readonly collectOwnerless: OwnerGc['collect'];
   readonly indexHolders: OwnerGc['indexHolders'];
+  // the gc job's pass over the leases of clusters that left
+  readonly returnLeasesOf: LeaverGc['returnLeasesOf'];
   // event log
   readonly currentRev: StoreCore['currentRev'];
   readonly compacted: EventLog['compacted'];
@@ -84,6 +87,7 @@ export class BrokerStore {
     const heartbeats = new HeartbeatStore(core, objects, pools);
     const leases = new LeaseStore(core);
     const gc = new OwnerGc(core);
+    const leavers = new LeaverGc(core);
     const log = new EventLog(core);
 
     this.list = objects.list.bind(objects);
@@ -115,6 +119,7 @@ export class BrokerStore {
     this.releaseAddress = leases.releaseAddress.bind(leases);
     this.collectOwnerless = gc.collect.bind(gc);
     this.indexHolders = gc.indexHolders.bind(gc);
+    this.returnLeasesOf = leavers.returnLeasesOf.bind(leavers);
     this.currentRev = core.currentRev.bind(core);
     this.compacted = log.compacted.bind(log);
     this.eventsAfter = log.eventsAfter.bind(log);

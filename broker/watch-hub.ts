@@ -156,6 +156,8 @@ export class WatchHub {
     const page = this.opts.catchUpPage ?? 1000;
     for (;;) {
       if (s.closed) return;
+      // What the tail reader had fanned out before this read: the log held it when the read ran.
+      const fannedOut = this.lastRev;
       const events = await this.store.eventsAfter(s.last, page);
       if (s.closed) return;
       if (events.length > 0 && events[0]!.rev !== s.last + 1 && (await this.store.compacted()) > s.last) {
@@ -173,9 +175,15 @@ export class WatchHub {
         return;
       }
       if (events.length === 0) {
-        // The log ends before the tail reader's position: it was trimmed or rewound under us.
-        this.drop(s, 'gap');
-        return;
+        // The log ended before what the tail reader had fanned out when we read: it was trimmed or rewound under us.
+        if (s.last < fannedOut) {
+          this.drop(s, 'gap');
+          return;
+        }
+        // Else the tail reader moved on while the read was under way (its answer came first, though Redis ran the
+        // read before the write: two connections): the event is in the log now, read again. Closing here cut off
+        // watchers that opened during writes (bench:scale, 16 watchers and a pool change).
+        continue;
       }
       await s.sink.drained();
     }

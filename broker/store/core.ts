@@ -6,7 +6,7 @@ import { scriptError, type Reply } from './script-errors.js';
 import { NO_REPLICA_ACK, ReplicaAck, type ReplicaAckOptions } from './replica-ack.js';
 import { BROKER_LUA_DIR, defineScripts, orderKeys, readLuaScript, type LuaScript, type ScriptCall } from './script-loader.js';
 
-type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'indexHolders' | 'leaseBlocks' | 'leaseAddresses' | 'replay';
+type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'indexHolders' | 'leaseBlocks' | 'leaseAddresses' | 'replay' | 'gcLeavers';
 /** The two scripts that still take their keys from the prefix in ARGV[1] (`keys: 0`): run with `run`. */
 type PrefixScriptName = 'heartbeat' | 'ownerGc';
 
@@ -35,6 +35,7 @@ const SCRIPT_FILES: Record<ScriptName, string> = {
   indexHolders: 'index-holders',
   compact: 'compact',
   replay: 'replay',
+  gcLeavers: 'gc-leavers',
 };
 
 let scripts: Record<ScriptName, LuaScript> | undefined;

@@ -28,6 +28,8 @@ export const KEY = {
   heartbeats: 'hb',
   /** cluster id → when it left (ms), for the GC grace */
   left: 'left',
+  /** cluster id → the `left` time whose leases the gc job has passed over and returned (lua/gc-leavers.lua) */
+  gcPassed: 'gcpassed',
   /** cluster id → its sorted CIDR list, compared on re-join */
   cidrs: 'cidrs',
   /** cluster id → the token it joined with (informational) */
@@ -107,6 +109,9 @@ export class BrokerKeys {
   }
   get left(): string {
     return this.of(KEY.left);
+  }
+  get gcPassed(): string {
+    return this.of(KEY.gcPassed);
   }
   get cidrs(): string {
     return this.of(KEY.cidrs);

@@ -188,7 +188,10 @@ describe('broker Lua scripts touch only the keys they are given', () => {
       await store.deletePool('p1', undefined, undefined, idem('delete-pool'));
       await refused(store.deleteSubnet('nope'));
       await store.deleteSubnet('s1');
+      await store.leaseBlock('p6', 'west', 'w1');
+      await store.leaseAddress('p6', 'w-o', 'west');
       await store.removeCluster('west');
+      await store.returnLeasesOf(['west'], 1);
       await store.compact(2);
     });
     const r = await violations(conn, seen, bySha);
