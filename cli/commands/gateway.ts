@@ -2,7 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import { runGatewayAgent, runNodeSteer, type AgentClusterAccess } from '../../gateway/index.js';
 import { createLogger } from '../../host/index.js';
-import { gatewayAgentAccess, KubeEgressClusterView, loadKubeConfig, nodeAgentAccess } from '../../member-agent/index.js';
+import { gatewayAgentAccess, KubeEgressClusterView, loadKubeConfig, nodeSteerAccess } from '../../member-agent/index.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -17,7 +17,7 @@ function clusterAccess(o: { kubeconfig?: string }, component: 'gateway' | 'node-
   return {
     view: component === 'gateway'
       ? new KubeEgressClusterView({ kubeConfig, access: gatewayAgentAccess(), log })
-      : new KubeEgressClusterView({ kubeConfig, access: nodeAgentAccess(), nodeName: name, log }),
+      : new KubeEgressClusterView({ kubeConfig, access: nodeSteerAccess(), nodeName: name, log }),
   };
 }
 

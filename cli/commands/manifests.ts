@@ -15,7 +15,7 @@ export function registerManifestsCommands(program: Command): void {
   const d = defaultInstallOptions(version);
   program
     .command('manifests')
-    .description('Print the install manifests (multi-document YAML): namespace, CRDs, ServiceAccounts, RBAC, member agent, node agent, gateway agent (docs/install.md)')
+    .description('Print the install manifests (multi-document YAML): namespace, CRDs, ServiceAccounts, RBAC, member agent, node agent, gateway agent, node-steer (docs/install.md)')
     .option('--image <ref>', 'the Strait image (Dockerfile)', d.image)
     .addOption(new Option('--image-pull-policy <policy>', 'imagePullPolicy of every container').choices(['Always', 'IfNotPresent', 'Never'] as const).default('IfNotPresent' as const))
     .option('--namespace <ns>', 'namespace of the agents (only strait-system for now)', d.namespace)
@@ -23,10 +23,11 @@ export function registerManifestsCommands(program: Command): void {
     .option('--lease-redis <url>', 'gateway agents: their lease store (one Redis every candidate reaches)', d.leaseRedis)
     .option('--gateway-candidate <node=ip@prio>', 'gateway agents: a candidate, named by its node (repeat for each)', collect, [] as string[])
     .option('--gateway-arg <flag>', 'gateway agents: one more `strait gateway` flag, e.g. --gateway-arg=--wan-dev=eth1 (repeat)', collect, [] as string[])
+    .option('--node-steer-arg <flag>', 'node-side steering: one more `strait node-steer` flag, e.g. --node-steer-arg=--dev=eth0 (repeat)', collect, [] as string[])
     .action((o) => {
       const objects = installObjects({
         ...d, image: o.image, imagePullPolicy: o.imagePullPolicy, namespace: o.namespace, leaseRedis: o.leaseRedis,
-        gatewayCandidates: o.gatewayCandidate, gatewayArgs: o.gatewayArg, ...(o.broker !== undefined ? { broker: o.broker } : {}),
+        gatewayCandidates: o.gatewayCandidate, gatewayArgs: o.gatewayArg, nodeSteerArgs: o.nodeSteerArg, ...(o.broker !== undefined ? { broker: o.broker } : {}),
       });
       // `strait manifests | head` closes the pipe early: that is not an error.
       process.stdout.on('error', (e: NodeJS.ErrnoException) => {
