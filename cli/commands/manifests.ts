@@ -43,7 +43,6 @@ export function registerManifestsCommands(program: Command): void {
     .requiredOption('--bin-dir <dir>', 'CNI plugin directory (the host\'s /opt/cni/bin, mounted)')
     .requiredOption('--conf-dir <dir>', 'CNI configuration directory (the host\'s /etc/cni/net.d, mounted)')
     .option('--socket <path>', 'the node agent\'s socket as the plugin on the host sees it', DEFAULT_CNI_SOCKET)
-    .option('--bridge <name>', 'bridge of the reference bridge plugin', 'cni0')
     .option('--uninstall', 'remove the plugin and the conflist instead')
     .action((o) => {
       if (o.uninstall) {
@@ -51,7 +50,7 @@ export function registerManifestsCommands(program: Command): void {
         say(`removed: conflist ${r.conflist ? 'yes' : 'was not there'}, plugin ${r.binary ? 'yes' : 'was not there'}`);
         return;
       }
-      const r = installCni({ binDir: o.binDir, confDir: o.confDir, socketPath: o.socket, bridge: o.bridge });
+      const r = installCni({ binDir: o.binDir, confDir: o.confDir, socketPath: o.socket });
       say(`installed ${r.binary} and ${r.conflist}`);
     });
 }
