@@ -50,6 +50,7 @@ describe('install manifests (deploy/strait.yaml, `strait manifests`)', () => {
       'ServiceAccount/strait-member-agent', 'Deployment/strait-member-agent',
       'ServiceAccount/strait-node-agent', 'DaemonSet/strait-node-agent',
       'ServiceAccount/strait-gateway-agent', 'DaemonSet/strait-gateway-agent',
+      'ServiceAccount/strait-node-steer', 'DaemonSet/strait-node-steer',
     ]));
     // Apply order: a workload comes after its ServiceAccount and roles, and everything after the namespace and CRDs.
     const at = (n: string): number => names.indexOf(n);
@@ -88,14 +89,26 @@ describe('install manifests (deploy/strait.yaml, `strait manifests`)', () => {
     expect(gw.spec?.template.spec?.hostNetwork).toBe(true);
     expect(gw.spec?.template.spec?.automountServiceAccountToken).toBeUndefined(); // its token reads pods and namespaces (egress selectors)
     expect(gw.spec?.template.spec?.containers[0]?.securityContext?.capabilities?.add).toEqual(['NET_ADMIN', 'NET_RAW']);
+    // node-steer: every node, its own identity, NET_ADMIN (routes, VXLAN, nft) and SYS_NICE (chrt), not privileged.
+    const steer = objects.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'strait-node-steer') as unknown as k8s.V1DaemonSet;
+    const steerPod = steer.spec?.template.spec;
+    expect(steerPod?.nodeSelector).toBeUndefined();
+    expect(steerPod?.tolerations).toEqual([{ operator: 'Exists' }]);
+    expect(steerPod?.hostNetwork).toBe(true);
+    expect(steerPod?.serviceAccountName).toBe('strait-node-steer');
+    expect(steerPod?.containers[0]?.args?.slice(0, 3)).toEqual(['node-steer', '--cluster', '$(STRAIT_CLUSTER_ID)']);
+    expect(steerPod?.containers[0]?.args).toContain('--egress-from-broker');
+    expect(steerPod?.containers[0]?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'SYS_NICE'] } });
+    expect(steerPod?.containers[0]?.securityContext?.privileged).toBeUndefined();
   });
 
   it('options reach the objects; bad options are refused with a clear error', () => {
-    const o: InstallOptions = { ...defaults, image: 'registry.example/strait:dev', broker: 'https://broker.example:8443', gatewayCandidates: ['gw1=10.0.0.11@100', 'gw2=10.0.0.12@90'], gatewayArgs: ['--wan-dev=eth1'] };
+    const o: InstallOptions = { ...defaults, image: 'registry.example/strait:dev', broker: 'https://broker.example:8443', gatewayCandidates: ['gw1=10.0.0.11@100', 'gw2=10.0.0.12@90'], gatewayArgs: ['--wan-dev=eth1'], nodeSteerArgs: ['--dev=eth0'] };
     const text = JSON.stringify(installObjects(o));
     expect(text).toContain('"image":"registry.example/strait:dev"');
     expect(text).toContain('"value":"https://broker.example:8443"');
     expect(text).toContain('"--candidate","gw1=10.0.0.11@100","--candidate","gw2=10.0.0.12@90","--wan-dev=eth1"');
+    expect(text).toContain('"--candidate","gw1=10.0.0.11@100","--candidate","gw2=10.0.0.12@90","--dev=eth0"');
     for (const [bad, msg] of [
       [{ image: 'a b' }, /--image/],
       [{ namespace: 'other' }, /--namespace other/],
@@ -156,7 +169,7 @@ describe('least privilege: each component\'s RBAC is exactly its declared access
 
   it('docs/install.md names every grant of every component in that component\'s section', () => {
     const doc = readFileSync(new URL('../docs/install.md', import.meta.url), 'utf8');
-    const title: Record<string, string> = { 'member-agent': 'Member agent', 'node-agent': 'Node agent', 'gateway-agent': 'Gateway agent' };
+    const title: Record<string, string> = { 'member-agent': 'Member agent', 'node-agent': 'Node agent', 'gateway-agent': 'Gateway agent', 'node-steer': 'Node steering' };
     for (const a of allComponentAccess()) {
       const section = doc.split('\n### ').find((s) => s.startsWith(title[a.component]!)) ?? '';
       expect([a.component, section.length > 0]).toEqual([a.component, true]);

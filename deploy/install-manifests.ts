@@ -4,7 +4,7 @@ import { StraitError } from '../api/index.js';
 import { ALL_KINDS, crdManifestOf } from '../crds/index.js';
 import { allComponentAccess, STRAIT_NAMESPACE } from '../member-agent/index.js';
 import { rbacObjectsOf } from './rbac-objects.js';
-import { gatewayAgentDaemonSet, memberAgentDeployment, nodeAgentDaemonSet, type WorkloadOptions } from './workload-objects.js';
+import { gatewayAgentDaemonSet, memberAgentDeployment, nodeAgentDaemonSet, nodeSteerDaemonSet, type WorkloadOptions } from './workload-objects.js';
 
 export type InstallOptions = WorkloadOptions;
 
@@ -18,6 +18,7 @@ export function defaultInstallOptions(version: string): InstallOptions {
     leaseRedis: `redis://strait-gateway-leases.${STRAIT_NAMESPACE}.svc:6379`,
     gatewayCandidates: [],
     gatewayArgs: [],
+    nodeSteerArgs: [],
   };
 }
 
@@ -73,6 +74,7 @@ export function installObjects(o: InstallOptions): object[] {
     ...rbac('member-agent'), memberAgentDeployment(o),
     ...rbac('node-agent'), nodeAgentDaemonSet(o),
     ...rbac('gateway-agent'), gatewayAgentDaemonSet(o),
+    ...rbac('node-steer'), nodeSteerDaemonSet(o),
   ];
 }
 

@@ -15,6 +15,8 @@ export interface WorkloadOptions {
   gatewayCandidates: readonly string[];
   /** Extra flags for `strait gateway` (e.g. `--wan-dev=eth1`). */
   gatewayArgs: readonly string[];
+  /** Extra flags for `strait node-steer` (e.g. `--dev=eth0`, `--cluster-cidr=10.0.0.0/16`). */
+  nodeSteerArgs: readonly string[];
 }
 
 /** Where things live inside the image (Dockerfile) and on the host. */
@@ -146,6 +148,33 @@ export function gatewayAgentDaemonSet(o: WorkloadOptions): k8s.V1DaemonSet {
       volumeMounts: [{ name: 'state', mountPath: HOST_PATHS.gatewayState }],
     }],
     volumes: [hostDir('state', HOST_PATHS.gatewayState)],
+  });
+}
+
+/**
+ * Node-side egress steering on every node (`strait node-steer`): it probes the gateway candidates and steers what
+ * this node's pods send to the active one, following the broker's egress objects and the pods its EgressPolicy
+ * selectors match (its own identity: this node's pods and the namespaces, list and watch). It programs the host's
+ * network (routes, the VXLAN device and policy routing with `ip`, its nftables table with `nft`: NET_ADMIN) and
+ * moves itself to realtime scheduling so probes run on time under load (`chrt`: SYS_NICE). No sysctl, no raw
+ * socket (its probes are UDP), so unlike the gateway agent it is not privileged. Every node, tainted ones
+ * included: a pod anywhere may be selected.
+ */
+export function nodeSteerDaemonSet(o: WorkloadOptions): k8s.V1DaemonSet {
+  const component = 'node-steer';
+  return hostNetworkDaemonSet(component, o, {}, {
+    securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+    containers: [{
+      ...straitContainer(component, o, [
+        'node-steer', '--cluster', '$(STRAIT_CLUSTER_ID)', '--name', '$(NODE_NAME)',
+        '--broker', '$(STRAIT_BROKER_URL)', '--token', '$(STRAIT_BROKER_TOKEN)', '--egress-from-broker',
+        ...o.gatewayCandidates.flatMap((c) => ['--candidate', c]),
+        ...o.nodeSteerArgs,
+      ]),
+      env: [fieldEnv('NODE_NAME', 'spec.nodeName'), ...credentialEnv(o, true)],
+      resources: { requests: { cpu: '20m', memory: '96Mi' }, limits: { memory: '384Mi' } },
+      securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsUser: 0, capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'SYS_NICE'] } },
+    }],
   });
 }
 

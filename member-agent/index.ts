@@ -15,7 +15,7 @@ export { loadKubeConfig } from './cluster/kube-client.js';
 export { KubeEgressClusterView, type KubeEgressClusterViewOptions } from './cluster/egress-cluster-view.js';
 
 // ---- install: each component's declared Kubernetes access (its RBAC), the CNI plugin installer
-export { allComponentAccess, memberAgentAccess, nodeAgentAccess, gatewayAgentAccess, MEMBER_AGENT_LEASE } from './cluster/component-access.js';
+export { allComponentAccess, memberAgentAccess, nodeAgentAccess, gatewayAgentAccess, nodeSteerAccess, MEMBER_AGENT_LEASE } from './cluster/component-access.js';
 export { requestAttributes, grantFor, describeRequest, type ComponentAccess, type KubeAccess, type KubeVerb } from './cluster/kube-access.js';
 // Tests of the agents that run under a declared access prove each grant was used and nothing refused.
 export { accessReport } from './cluster/access-guard.js';

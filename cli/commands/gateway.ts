@@ -11,13 +11,13 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 async function clusterAccess(o: { kubeconfig?: string }, component: 'gateway' | 'node-steer', name: string): Promise<AgentClusterAccess | undefined> {
   if (!o.kubeconfig && !process.env.KUBERNETES_SERVICE_HOST) return undefined;
   // Only then the member-agent room and the Kubernetes client: a gateway without a cluster to read never loads them.
-  const [{ createLogger }, { gatewayAgentAccess, KubeEgressClusterView, loadKubeConfig, nodeAgentAccess }] = await Promise.all([import('../../host/index.js'), import('../../member-agent/index.js')]);
+  const [{ createLogger }, { gatewayAgentAccess, KubeEgressClusterView, loadKubeConfig, nodeSteerAccess }] = await Promise.all([import('../../host/index.js'), import('../../member-agent/index.js')]);
   const kubeConfig = loadKubeConfig(o.kubeconfig);
   const log = createLogger(`${component}:${name}`);
   return {
     view: component === 'gateway'
       ? new KubeEgressClusterView({ kubeConfig, access: gatewayAgentAccess(), log })
-      : new KubeEgressClusterView({ kubeConfig, access: nodeAgentAccess(), nodeName: name, log }),
+      : new KubeEgressClusterView({ kubeConfig, access: nodeSteerAccess(), nodeName: name, log }),
   };
 }
 

@@ -105,6 +105,6 @@ describe('the Dockerfile and the manifests agree (no Docker engine here, so this
       const longs = new Set(cmd!.options.map((o) => o.long));
       for (const a of rest.filter((x) => x.startsWith('--'))) expect([sub, a, longs.has(a.split('=')[0]!)]).toEqual([sub, a, true]);
     }
-    expect([...used].sort()).toEqual(['gateway', 'install-cni', 'member-agent', 'node-agent']);
+    expect([...used].sort()).toEqual(['gateway', 'install-cni', 'member-agent', 'node-agent', 'node-steer']);
   });
 });

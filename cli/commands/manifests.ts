@@ -17,7 +17,7 @@ export function registerManifestsCommands(program: Command): void {
   const d = installDefaults(version);
   program
     .command('manifests')
-    .description('Print the install manifests (multi-document YAML): namespace, CRDs, ServiceAccounts, RBAC, member agent, node agent, gateway agent (docs/install.md)')
+    .description('Print the install manifests (multi-document YAML): namespace, CRDs, ServiceAccounts, RBAC, member agent, node agent, gateway agent, node-steer (docs/install.md)')
     .option('--image <ref>', 'the Strait image (Dockerfile)', d.image)
     .addOption(new Option('--image-pull-policy <policy>', 'imagePullPolicy of every container').choices(['Always', 'IfNotPresent', 'Never'] as const).default('IfNotPresent' as const))
     .option('--namespace <ns>', 'namespace of the agents (only strait-system for now)', d.namespace)
@@ -25,11 +25,12 @@ export function registerManifestsCommands(program: Command): void {
     .option('--lease-redis <url>', 'gateway agents: their lease store (one Redis every candidate reaches)', d.leaseRedis)
     .option('--gateway-candidate <node=ip@prio>', 'gateway agents: a candidate, named by its node (repeat for each)', collect, [] as string[])
     .option('--gateway-arg <flag>', 'gateway agents: one more `strait gateway` flag, e.g. --gateway-arg=--wan-dev=eth1 (repeat)', collect, [] as string[])
+    .option('--node-steer-arg <flag>', 'node-side steering: one more `strait node-steer` flag, e.g. --node-steer-arg=--dev=eth0 (repeat)', collect, [] as string[])
     .action(async (o) => {
       const { defaultInstallOptions, installObjects, manifestsHeader, renderManifests } = await import('../../deploy/index.js');
       const objects = installObjects({
         ...defaultInstallOptions(version), image: o.image, imagePullPolicy: o.imagePullPolicy, namespace: o.namespace, leaseRedis: o.leaseRedis,
-        gatewayCandidates: o.gatewayCandidate, gatewayArgs: o.gatewayArg, ...(o.broker !== undefined ? { broker: o.broker } : {}),
+        gatewayCandidates: o.gatewayCandidate, gatewayArgs: o.gatewayArg, nodeSteerArgs: o.nodeSteerArg, ...(o.broker !== undefined ? { broker: o.broker } : {}),
       });
       // `strait manifests | head` closes the pipe early: that is not an error.
       process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -45,7 +46,6 @@ export function registerManifestsCommands(program: Command): void {
     .requiredOption('--bin-dir <dir>', 'CNI plugin directory (the host\'s /opt/cni/bin, mounted)')
     .requiredOption('--conf-dir <dir>', 'CNI configuration directory (the host\'s /etc/cni/net.d, mounted)')
     .option('--socket <path>', 'the node agent\'s socket as the plugin on the host sees it', CNI_SOCKET_DEFAULT)
-    .option('--bridge <name>', 'bridge of the reference bridge plugin', 'cni0')
     .option('--uninstall', 'remove the plugin and the conflist instead')
     .action(async (o) => {
       const { installCni, uninstallCni } = await import('../../member-agent/index.js');
@@ -54,7 +54,7 @@ export function registerManifestsCommands(program: Command): void {
         say(`removed: conflist ${r.conflist ? 'yes' : 'was not there'}, plugin ${r.binary ? 'yes' : 'was not there'}`);
         return;
       }
-      const r = installCni({ binDir: o.binDir, confDir: o.confDir, socketPath: o.socket, bridge: o.bridge });
+      const r = installCni({ binDir: o.binDir, confDir: o.confDir, socketPath: o.socket });
       say(`installed ${r.binary} and ${r.conflist}`);
     });
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { createLogger } from '../../host/index.js';
-import { accessReport, gatewayAgentAccess, KubeEgressClusterView, nodeAgentAccess } from '../../member-agent/index.js';
+import { accessReport, gatewayAgentAccess, KubeEgressClusterView, nodeSteerAccess } from '../../member-agent/index.js';
 import { startTestKubeApiServer, waitFor, type TestKubeApiServer } from '../../testing/index.js';
 import { RecordingGatewayEgress, RecordingNodeEgress } from '../egress/datapath-fake.js';
 import type { GatewayEgressConfig, NodeEgressConfig } from '../egress/datapath.js';
@@ -91,7 +91,7 @@ describe('egress selectors follow the live pods (test API server, recording data
     const nodeRef: { live?: LiveNodeEgress } = {};
     const nodeSource = new EgressFileSource({
       file, log, clusterCidrs: ['10.1.0.0/16'],
-      view: new KubeEgressClusterView({ kubeConfig: api.kubeConfig(), access: nodeAgentAccess(), nodeName: 'n1', log }),
+      view: new KubeEgressClusterView({ kubeConfig: api.kubeConfig(), access: nodeSteerAccess(), nodeName: 'n1', log }),
       onChange: async (r) => nodeRef.live?.update(r.rules),
     });
     const nfirst = await nodeSource.start();
@@ -160,8 +160,8 @@ describe('egress selectors follow the live pods (test API server, recording data
     expect(gw.calls.slice(before).filter((c) => c.op === 'apply')).toEqual([]);
   });
 
-  it('the gateway agent used exactly its declared access (pods and namespaces, list and watch), nothing refused', () => {
+  it('the gateway agent and node-steer used exactly their declared access (pods and namespaces, list and watch), nothing refused', () => {
     expect(accessReport(gatewayAgentAccess())).toEqual({ unused: [], refused: [] });
-    expect(accessReport(nodeAgentAccess()).refused).toEqual([]);
+    expect(accessReport(nodeSteerAccess())).toEqual({ unused: [], refused: [] });
   });
 });

@@ -58,7 +58,7 @@ export function nodeAgentAccess(): ComponentAccess {
   return {
     component: 'node-agent',
     rules: [
-      { group: '', resource: 'pods', verbs: ['get', 'list', 'watch'], why: 'informer on this node\'s pods (field selector spec.nodeName): pool selection, egress podSelector for node-side steering (`strait node-steer` runs with this identity); a GET confirms a pod is gone before its address is freed' },
+      { group: '', resource: 'pods', verbs: ['get', 'list', 'watch'], why: 'informer on this node\'s pods (field selector spec.nodeName): pool selection; a GET confirms a pod is gone before its address is freed' },
       { group: 'apps', resource: 'statefulsets', verbs: ['get'], why: 'a StatefulSet pod keeps its address while its StatefulSet exists' },
       { group: '', resource: 'namespaces', verbs: ['get', 'list', 'watch'], why: 'pool selection: namespace labels and the default-pool annotation (one GET when the informer has not seen a new namespace yet)' },
       { group: '', resource: 'nodes', verbs: ['get', 'list', 'watch'], why: 'pool selection: node labels (nodeAffinity); one GET before the informer has synced' },
@@ -84,7 +84,24 @@ export function gatewayAgentAccess(): ComponentAccess {
   };
 }
 
+/**
+ * Node-side egress steering (`strait node-steer`, a DaemonSet on every node): it steers what its own pods send,
+ * so it watches the pods of its node (field selector spec.nodeName) and the namespaces, for EgressPolicy
+ * podSelector / namespaceSelector. Its own identity, not the node agent's: the node agent reads more (GETs, nodes,
+ * IPPool status) and node-steer needs none of it.
+ */
+export function nodeSteerAccess(): ComponentAccess {
+  const informed = 'informer cache (list, then watch)';
+  return {
+    component: 'node-steer',
+    rules: [
+      { group: '', resource: 'pods', verbs: ['list', 'watch'], why: `${informed}: this node's pods (field selector spec.nodeName), egress podSelector` },
+      { group: '', resource: 'namespaces', verbs: ['list', 'watch'], why: `${informed}: egress namespaceSelector` },
+    ],
+  };
+}
+
 /** Every component with its access, in install order. */
 export function allComponentAccess(namespace: string = STRAIT_NAMESPACE): ComponentAccess[] {
-  return [memberAgentAccess(namespace), nodeAgentAccess(), gatewayAgentAccess()];
+  return [memberAgentAccess(namespace), nodeAgentAccess(), gatewayAgentAccess(), nodeSteerAccess()];
 }

@@ -20,8 +20,8 @@ describe('strait install-cni (the node agent DaemonSet\'s init container)', () =
     const v = await run([r.binary], { env: { ...process.env, CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}' });
     expect(JSON.parse(v.stdout)).toMatchObject({ cniVersion: '1.0.0', supportedVersions: expect.arrayContaining(['1.0.0', '0.4.0']) });
     writeFileSync(r.conflist, 'garbage');
-    installCni({ binDir, confDir, socketPath: '/var/run/s.sock', bridge: 'br9' });
-    expect(JSON.parse(readFileSync(r.conflist, 'utf8'))).toMatchObject({ plugins: [{ bridge: 'br9', ipam: { type: 'strait-ipam', socket: '/var/run/s.sock' } }, { type: 'portmap' }] });
+    installCni({ binDir, confDir, socketPath: '/var/run/s.sock' });
+    expect(JSON.parse(readFileSync(r.conflist, 'utf8'))).toMatchObject({ plugins: [{ type: 'ptp', ipam: { type: 'strait-ipam', socket: '/var/run/s.sock', podGateway: { ipv4: '169.254.1.1' } } }, { type: 'portmap' }] });
     expect(uninstallCni({ binDir, confDir })).toEqual({ binary: true, conflist: true });
     expect(existsSync(r.binary) || existsSync(r.conflist)).toBe(false);
     expect(uninstallCni({ binDir, confDir })).toEqual({ binary: false, conflist: false });

@@ -14,22 +14,29 @@ export interface CniInstallOptions {
   confDir: string;
   /** The node agent's socket as the plugin, running on the host, sees it. */
   socketPath?: string;
-  /** The bridge the reference `bridge` plugin creates. */
-  bridge?: string;
   /** The plugin to install (default: bin/strait-ipam of this installation). */
   source?: string;
 }
 
+/** The pods' gateway when their pool names none: link-local, on the host side of every pod's veth. */
+export const POD_GATEWAY = { ipv4: '169.254.1.1', ipv6: 'fe80::1' } as const;
+
 /**
- * The network configuration the node agent's DaemonSet installs: the reference `bridge` plugin with Strait's IPAM,
+ * The network configuration the node agent's DaemonSet installs: the reference `ptp` plugin with Strait's IPAM,
  * and `portmap` for hostPorts. Both reference plugins come with the node's containernetworking-plugins.
+ *
+ * Not `bridge`: a node's pods come from several pools (pod and namespace annotations, affinities), and the bridge
+ * plugin with `isGateway` puts each pod's gateway on the one bridge, which refuses a second IPv4 address ("cni0
+ * already has an IP address different from 10.11.201.1/24"): the first pod of a node's second pool never started
+ * (issue #13, the --kube lab). `ptp` gives each pod its own veth and routes it by its /32, so pools mix freely; it
+ * needs a gateway per address, which `podGateway` supplies for pools that name none.
  */
-export function straitConflist(o: { socketPath?: string; bridge?: string } = {}): Record<string, unknown> {
+export function straitConflist(o: { socketPath?: string } = {}): Record<string, unknown> {
   return {
     cniVersion: '1.0.0',
     name: 'strait',
     plugins: [
-      { type: 'bridge', bridge: o.bridge ?? 'cni0', isGateway: true, ipMasq: true, ipam: { type: CNI_BINARY_NAME, socket: o.socketPath ?? DEFAULT_CNI_SOCKET } },
+      { type: 'ptp', ipMasq: true, ipam: { type: CNI_BINARY_NAME, socket: o.socketPath ?? DEFAULT_CNI_SOCKET, podGateway: { ...POD_GATEWAY } } },
       { type: 'portmap', capabilities: { portMappings: true } },
     ],
   };

@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { StraitError } from '../../api/index.js';
-import { handleCniCall, parseCniArgs } from './cni-handler.js';
+import { buildResult, handleCniCall, parseCniArgs } from './cni-handler.js';
 import { FakeIpamService as FakeIpam } from './fake-ipam-service.js';
 import type { CniEnv } from './wire-protocol.js';
 
@@ -65,6 +65,9 @@ describe('handleCniCall', () => {
     ['bad ippools', env('ADD'), conf({ ippools: { ipv4: 'p1' } }), 7],
     ['unknown ippools key', env('ADD'), conf({ ippools: { ip4: ['p1'] } }), 7],
     ['wrong type', env('ADD'), conf({ type: 'host-local' }), 7],
+    ['podGateway not an object', env('ADD'), conf({ podGateway: '169.254.1.1' }), 7],
+    ['podGateway of the wrong family', env('ADD'), conf({ podGateway: { ipv4: 'fe80::1' } }), 7],
+    ['unknown podGateway key', env('ADD'), conf({ podGateway: { v4: '169.254.1.1' } }), 7],
   ])('rejects %s with a CNI error', async (_name, e, stdin, code) => {
     const ipam = new FakeIpam();
     const r = await handleCniCall({ env: e, stdin }, ipam);
@@ -83,6 +86,16 @@ describe('handleCniCall', () => {
     expect(r).toMatchObject({ code: 100, msg: 'pool p1 has no free address' });
     ipam.failWith = new Error('disk on fire');
     expect(parse((await handleCniCall({ env: env('ADD'), stdin: conf() }, ipam)).stdout)).toMatchObject({ code: 999 });
+  });
+});
+
+describe('buildResult: ipam.podGateway (the gateway ptp needs when a pool names none)', () => {
+  const res = { ips: [{ family: 4 as const, address: '10.11.201.5/24', pool: 'team' }, { family: 6 as const, address: 'fd00::5/64', pool: 'v6' }, { family: 4 as const, address: '10.77.0.9/24', gateway: '10.77.0.1', pool: 'gw' }], routes: [] };
+  it('fills the gateway of addresses whose pool names none, by family, and keeps a pool\'s own', () => {
+    expect((buildResult('1.0.0', res, {}, { ipv4: '169.254.1.1', ipv6: 'fe80::1' }) as { ips: unknown[] }).ips).toEqual([
+      { address: '10.11.201.5/24', gateway: '169.254.1.1' }, { address: 'fd00::5/64', gateway: 'fe80::1' }, { address: '10.77.0.9/24', gateway: '10.77.0.1' },
+    ]);
+    expect((buildResult('1.0.0', res, {}) as { ips: unknown[] }).ips).toEqual([{ address: '10.11.201.5/24' }, { address: 'fd00::5/64' }, { address: '10.77.0.9/24', gateway: '10.77.0.1' }]);
   });
 });
 

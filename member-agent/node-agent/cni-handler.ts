@@ -36,8 +36,15 @@ export interface ParsedCall {
   cniVersion: string;
   pod: PodIdentity;
   pools: { ipv4: string[]; ipv6: string[] };
+  /** `ipam.podGateway`: the gateway of an address whose pool names none, by family. */
+  podGateway: PodGateway;
   dns: Record<string, unknown>;
   prevResult: unknown;
+}
+
+export interface PodGateway {
+  ipv4?: string;
+  ipv6?: string;
 }
 
 /**
@@ -50,7 +57,7 @@ export async function handleCniCall(req: WireRequest, ipam: IpamService): Promis
     switch (call.command) {
       case 'ADD': {
         const res = await ipam.add({ pod: call.pod, pools: call.pools });
-        return { ok: true, stdout: JSON.stringify(buildResult(call.cniVersion, res, call.dns)) };
+        return { ok: true, stdout: JSON.stringify(buildResult(call.cniVersion, res, call.dns, call.podGateway)) };
       }
       case 'DEL':
         await ipam.release(call.pod);
@@ -123,8 +130,33 @@ export function parseCall(req: WireRequest): ParsedCall {
   const s = section as Record<string, unknown>;
   if (s.type !== undefined && s.type !== 'strait-ipam') throw new CniFailure(CNI_CODE.INVALID_NETCONF, `ipam.type is "${String(s.type)}", expected "strait-ipam"`);
   const pools = parsePools(s.ippools);
+  const podGateway = parsePodGateway(s.podGateway);
   const dns = s.dns && typeof s.dns === 'object' && !Array.isArray(s.dns) ? (s.dns as Record<string, unknown>) : {};
-  return { command, cniVersion, pod, pools, dns, prevResult: c.prevResult };
+  return { command, cniVersion, pod, pools, podGateway, dns, prevResult: c.prevResult };
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const IPV6 = /^[0-9a-fA-F:]+$/;
+
+/**
+ * `ipam.podGateway` (`{"ipv4":"169.254.1.1","ipv6":"fe80::1"}`): the gateway written into the result for an address
+ * whose pool names none (broker pools carry none). A point-to-point main plugin (`ptp`, what `strait install-cni`
+ * installs) needs a gateway per address and puts it on the host side of each pod's veth as a /32 (/128), so one
+ * link-local address serves the pods of every pool on the node.
+ */
+function parsePodGateway(v: unknown): PodGateway {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new CniFailure(CNI_CODE.INVALID_NETCONF, 'ipam.podGateway must be an object like {"ipv4":"169.254.1.1","ipv6":"fe80::1"}');
+  const o = v as Record<string, unknown>;
+  const out: PodGateway = {};
+  for (const k of Object.keys(o)) {
+    const x = o[k];
+    if (k !== 'ipv4' && k !== 'ipv6') throw new CniFailure(CNI_CODE.INVALID_NETCONF, `ipam.podGateway has an unknown key "${k}" (expected ipv4, ipv6)`);
+    const ok = typeof x === 'string' && (k === 'ipv4' ? IPV4.test(x) : IPV6.test(x) && x.includes(':'));
+    if (!ok) throw new CniFailure(CNI_CODE.INVALID_NETCONF, `ipam.podGateway.${k} must be an ${k === 'ipv4' ? 'IPv4' : 'IPv6'} address`, JSON.stringify(x));
+    out[k] = x as string;
+  }
+  return out;
 }
 
 function parsePools(v: unknown): { ipv4: string[]; ipv6: string[] } {
@@ -156,15 +188,18 @@ export function parseCniArgs(raw: string): Record<string, string> {
 }
 
 /** The IPAM result in the shape of the requested version (0.3.x/0.4.0 carry `version` per IP). */
-export function buildResult(cniVersion: string, res: IpamResult, dns: Record<string, unknown>): Record<string, unknown> {
+export function buildResult(cniVersion: string, res: IpamResult, dns: Record<string, unknown>, podGateway: PodGateway = {}): Record<string, unknown> {
   const legacy = cniVersion !== '1.0.0';
   return {
     cniVersion,
-    ips: res.ips.map((ip) => ({
-      ...(legacy ? { version: String(ip.family) } : {}),
-      address: ip.address,
-      ...(ip.gateway ? { gateway: ip.gateway } : {}),
-    })),
+    ips: res.ips.map((ip) => {
+      const gateway = ip.gateway ?? (ip.family === 6 ? podGateway.ipv6 : podGateway.ipv4);
+      return {
+        ...(legacy ? { version: String(ip.family) } : {}),
+        address: ip.address,
+        ...(gateway ? { gateway } : {}),
+      };
+    }),
     routes: res.routes.map((r: Route) => (r.gw ? { dst: r.dst, gw: r.gw } : { dst: r.dst })),
     dns,
   };

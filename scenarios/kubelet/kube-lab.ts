@@ -204,7 +204,7 @@ async function startNode(lab: Lab, c: Cluster, node: string, kube: LabKubeCluste
   const socket = join(dir, 'node-agent.sock');
   const binDir = join(dir, 'cni-bin');
   const confDir = join(dir, 'net.d');
-  installCni({ binDir, confDir, socketPath: socket, bridge: 'cni0' });
+  installCni({ binDir, confDir, socketPath: socket });
   const agentLog = join(dir, 'node-agent.log');
   const agent = daemon(lab, `node-agent-${node}`, [
     process.execPath, straitMainPath(), 'node-agent', '--broker', brokerUrl, '--cluster', c.name, '--node-name', node,
