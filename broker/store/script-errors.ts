@@ -31,7 +31,7 @@ interface ScriptError {
 
 const staleMessage = (kind: string, name: string, rv: string | undefined): string => `${kind} ${JSON.stringify(name)} has changed (now at resourceVersion ${rv}); re-read and retry`;
 
-/** A stored object's resourceVersion (its JSON starts with it: see prelude.lua). */
+/** A stored object's resourceVersion (its JSON starts with it: see lua/includes/common.lua). */
 const rvOf = (json: string | undefined): string | undefined => json?.match(/^\{"resourceVersion":"(\d*)"/)?.[1];
 
 /** Statuses that are an answer, not an error: the write happened (OK, EXISTING), or no recorded reply (NONE). */
