@@ -6,7 +6,7 @@ import { scriptError, type Reply } from './script-errors.js';
 import { NO_REPLICA_ACK, ReplicaAck, type ReplicaAckOptions } from './replica-ack.js';
 import { BROKER_LUA_DIR, defineScripts, orderKeys, readLuaScript, type LuaScript, type ScriptCall } from './script-loader.js';
 
-type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'indexHolders' | 'leaseBlocks' | 'leaseAddresses' | 'replay';
+type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'indexHolders' | 'leaseBlocks' | 'leaseAddresses' | 'fillReserved' | 'replay';
 
 /**
  * An Idempotency-Key as the store records it: `key` already scoped to the caller (admin, cluster/<id>, join/<hash>),
@@ -26,6 +26,7 @@ const SCRIPT_FILES: Record<ScriptName, string> = {
   rotate: 'rotate',
   leaseBlocks: 'lease-blocks',
   leaseAddresses: 'lease-addresses',
+  fillReserved: 'fill-reserved',
   releaseBlock: 'release-block',
   releaseAddress: 'release-address',
   heartbeat: 'heartbeat',

@@ -47,6 +47,14 @@ export const KEY = {
   poolOwners: (pool: string): string => `po:${pool}`,
   /** scan cursors: b (blocks), a (addresses) */
   poolCursor: (pool: string): string => `cur:${pool}`,
+  /**
+   * the offsets ReservedIPs hold in a pool, for the address lease script: ReservedIP name → `first last first last …`,
+   * and field `#` → the `reservedGen` it was computed at (filled by fill-reserved.lua when the lease script finds it
+   * missing or older than `reservedGen`)
+   */
+  poolReserved: (pool: string): string => `pr:${pool}`,
+  /** bumped by every write of a ReservedIP and every pool delete, in the same script: poolReserved older than it is stale */
+  reservedGen: 'rgen',
   /** ip → `pool|index|owner` */
   addressMeta: 'am',
   /** `<node|owner>:<cluster>` → when the cluster last reported that set (ms) */
@@ -172,6 +180,12 @@ export class BrokerKeys {
   }
   get addressMeta(): string {
     return this.of(KEY.addressMeta);
+  }
+  get reservedGen(): string {
+    return this.of(KEY.reservedGen);
+  }
+  poolReserved(pool: string): string {
+    return this.of(KEY.poolReserved(pool));
   }
   /** The per-pool keys of one pool, by the names the lease scripts give them. */
   pool(pool: string): { poolBlocks: string; poolAddresses: string; poolAddressBlocks: string; poolOwners: string; poolCursor: string } {

@@ -46,6 +46,12 @@ export const SCRIPT_ERRORS: Readonly<Record<string, ScriptError>> = {
     code: 'IDEMPOTENCY_KEY_REUSED',
     error: (_r, c) => new StraitError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request (method, path or body); use a new key per request', { key: c.idemKey?.split('/').pop() }),
   },
+  NORESERVED: {
+    // lease-addresses.lua found the pool's reserved offsets stale again after the store refilled them 20 times
+    // (ReservedIPs being written all along): nothing was leased.
+    code: 'UNAVAILABLE',
+    error: (_r, { name }) => new StraitError('UNAVAILABLE', `the reserved addresses of pool ${JSON.stringify(name)} kept changing while leasing; nothing was leased, retry`, { pool: name }),
+  },
   NOTFOUND: {
     code: 'NOT_FOUND',
     error: (_r, { kind, name }) => new StraitError('NOT_FOUND', `${kind} ${JSON.stringify(name)} not found`, { kind, name }),
