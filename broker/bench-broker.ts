@@ -17,6 +17,7 @@ import { BrokerClient, type WatchEvent } from '../api/index.js';
 import { run, startDaemon, stopPid } from '../host/index.js';
 import { BrokerStore, brokerScripts, IDEMPOTENCY_TTL_MS } from './broker-store.js';
 import { orderKeys } from './store/script-loader.js';
+import { BenchCleanup } from './bench-cleanup.js';
 import { compareRounds, renderBrokerRun, replaceBrokerRun, type BrokerRunFigures, type Round, type Versus } from './bench-broker-doc.js';
 
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
@@ -40,6 +41,9 @@ const WRITE_DOC = !process.argv.includes('--no-doc');
 const REPO = new URL('../..', import.meta.url).pathname;
 const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' / ');
 
+/** Everything the run starts, stopped on every way out (main's finally, SIGINT/SIGTERM/SIGHUP). */
+const cleanup = new BenchCleanup();
+
 function spawnReplica(dir: string, socket: string, token: string, main = MAIN): Promise<{ url: string; pid: number }> {
   return new Promise((resolve, reject) => {
     // BENCH_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=DIR`) goes to the broker processes, for profiling them under load.
@@ -48,6 +52,7 @@ function spawnReplica(dir: string, socket: string, token: string, main = MAIN): 
       env: { ...process.env, STRAIT_ADMIN_TOKEN: token, STRAIT_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    if (child.pid !== undefined) cleanup.addPid(`broker replica ${child.pid}`, child.pid);
     let out = '';
     child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
@@ -71,6 +76,7 @@ const BARE_SERVER = `require('node:http').createServer((q, s) => { let b = ''; q
 /** The floor of any Node HTTP API on this machine: a bare node:http server echoing JSON, same clients, same load. */
 async function bareHttpBaseline(): Promise<{ perSecond: number; cpuMsPerRequest: number }> {
   const child = spawn(process.execPath, ['-e', BARE_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const step = child.pid !== undefined ? cleanup.addPid('bare HTTP server', child.pid) : undefined;
   try {
     const port = await new Promise<number>((r) => child.stdout!.once('data', (d: Buffer) => r(Number(String(d).trim()))));
     const clients = Array.from({ length: CLIENTS }, () => new BrokerClient({ baseUrl: `http://127.0.0.1:${port}`, token: 'x' }));
@@ -89,7 +95,7 @@ async function bareHttpBaseline(): Promise<{ perSecond: number; cpuMsPerRequest:
     for (const c of clients) c.close();
     return { perSecond: Math.round(perSecond), cpuMsPerRequest: +cpuMsPerRequest.toFixed(3) };
   } finally {
-    child.kill();
+    if (step) await cleanup.done(step);
   }
 }
 
@@ -105,18 +111,17 @@ async function buildBaseline(ref: string): Promise<{ main: string; sha: string; 
   const wt = mkdtempSync(join(tmpdir(), 'strait-bench-baseline-'));
   rmSync(wt, { recursive: true, force: true });
   await run(['git', '-C', repo, 'worktree', 'add', '--detach', wt, ref], { timeoutMs: 120_000 });
-  const cleanup = async (): Promise<void> => {
-    await run(['git', '-C', repo, 'worktree', 'remove', '--force', wt], { timeoutMs: 60_000 }).catch(() => undefined);
-  };
+  const step = cleanup.add(`baseline worktree ${wt}`, () => run(['git', '-C', repo, 'worktree', 'remove', '--force', wt], { timeoutMs: 60_000 }).catch(() => undefined));
+  const remove = (): Promise<void> => cleanup.done(step);
   try {
     symlinkSync(join(repo, 'node_modules'), join(wt, 'node_modules'));
     await run([process.execPath, join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(wt, 'tsconfig.build.json')], { timeoutMs: 600_000 });
     const main = join(wt, 'dist', 'cli', 'main.js');
     if (!existsSync(main)) throw new Error(`building ${ref} did not produce ${main}`);
     const sha = (await run(['git', '-C', wt, 'rev-parse', '--short', 'HEAD'])).stdout.trim();
-    return { main, sha, cleanup };
+    return { main, sha, cleanup: remove };
   } catch (e) {
-    await cleanup();
+    await remove();
     throw e;
   }
 }
@@ -142,9 +147,12 @@ function pct(xs: number[], p: number): number {
 
 async function main(): Promise<void> {
   const loadStart = loadavg();
+  const uninstall = cleanup.onSignals();
   const dir = mkdtempSync(join(tmpdir(), 'strait-bench-'));
+  cleanup.add(`state dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   const socket = join(dir, 'redis.sock');
   const redisD = startDaemon(['redis-server', '--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', dir, '--save', '', '--appendonly', 'no'], { logFile: join(dir, 'redis.log') });
+  cleanup.addPid('redis-server', redisD.pid);
   const token = 'bench-admin-token';
   try {
     for (let i = 0; i < 200; i++) {
@@ -164,7 +172,9 @@ async function main(): Promise<void> {
     const replicas = await Promise.all(Array.from({ length: REPLICAS }, () => spawnReplica(dir, socket, token)));
     const urls = replicas.map((r) => r.url);
     const store = new BrokerStore(new Redis({ path: socket }));
+    cleanup.add('Redis connection', () => store.redis.disconnect());
     const admin = new BrokerClient({ baseUrl: urls[0]!, token });
+    cleanup.add('admin client', () => admin.close());
     const t = await admin.createToken({ uses: 2 });
     const cred = (await admin.joinCluster({ id: 'bench', podCIDRs: ['100.64.0.0/16'] }, t.token)).credentials.token;
     await admin.createPool({ name: 'big', cidr: '10.0.0.0/8', blockSize: 30 });
@@ -175,6 +185,7 @@ async function main(): Promise<void> {
     // Each client leases blocks (3 of 4 requests) and addresses (1 of 4) from one pool: first one lease per request,
     // then BATCH leases per request (POST …/blocks {nodes}, POST …/addresses {owners}: one Lua call each).
     const clients = Array.from({ length: CLIENTS }, (_, i) => new BrokerClient({ baseUrl: urls[i % urls.length]!, token: cred }));
+    cleanup.add('clients', () => clients.forEach((c) => c.close()));
     const phase = async (perRequest: number, lease: (c: BrokerClient, i: number, k: number) => Promise<unknown>, pids = replicas.map((r) => r.pid)) => {
       let leases = 0;
       const lat: number[] = [];
@@ -214,6 +225,7 @@ async function main(): Promise<void> {
       try {
         const old = await spawnReplica(dir, socket, token, base.main);
         const oldClients = Array.from({ length: CLIENTS }, () => new BrokerClient({ baseUrl: old.url, token: cred }));
+        cleanup.add('baseline clients', () => oldClients.forEach((c) => c.close()));
         const rounds: Round[] = [];
         // Alternate in ABBA order (this, baseline, baseline, this, …) so that a machine whose load rises or falls
         // during the run weighs on both builds alike, not always on the one measured second.
@@ -261,6 +273,10 @@ async function main(): Promise<void> {
     const ac = new AbortController();
     setMaxListeners(WATCHERS + 10, ac.signal);
     const watchers = Array.from({ length: WATCHERS }, (_, i) => new BrokerClient({ baseUrl: urls[i % urls.length]!, token: cred }));
+    cleanup.add('watchers', () => {
+      ac.abort();
+      watchers.forEach((w) => w.close());
+    });
     const since = (await admin.listPools()).resourceVersion;
     const onEvent = (e: WatchEvent): void => {
       if (e.kind !== 'IPPool') return;
@@ -272,6 +288,7 @@ async function main(): Promise<void> {
     // write in flight: its start time is `current`.
     // Writes go to the last replica, so with REPLICAS > 1 most watchers see changes made through another replica.
     const writer = new BrokerClient({ baseUrl: urls[urls.length - 1]!, token });
+    cleanup.add('writer client', () => writer.close());
     for (let i = 0; i < WRITES; i++) {
       const s = performance.now();
       current = s;
@@ -287,6 +304,7 @@ async function main(): Promise<void> {
     // now, then catching up from the start of the log, far back), beside the live ones.
     const pid0 = replicas[0]!.pid;
     const metricsClient = new BrokerClient({ baseUrl: urls[0]!, token });
+    cleanup.add('metrics client', () => metricsClient.close());
     const underLoad = async (): Promise<{ rssMB: { start: number; peak: number; end: number }; metricsMs: { p50: number; p99: number; max: number; samples: number }; leasesPerSecond: number }> => {
       const start = rssBytes(pid0);
       let peak = start;
@@ -316,10 +334,12 @@ async function main(): Promise<void> {
     const live100 = await underLoad();
     const nowRev = String(await store.currentRev());
     const pausedLive = await Promise.all(Array.from({ length: 20 }, () => pausedWatch(urls[0]!, cred, nowRev)));
+    cleanup.add('paused watches', () => pausedLive.forEach((s) => s.destroy()));
     const paused20Live = await underLoad();
     for (const s of pausedLive) s.destroy();
     await new Promise((r) => setTimeout(r, 1000));
     const pausedCatchUp = await Promise.all(Array.from({ length: 20 }, () => pausedWatch(urls[0]!, cred, '0')));
+    cleanup.add('paused catch-up watches', () => pausedCatchUp.forEach((s) => s.destroy()));
     const paused20CatchUp = await underLoad();
     for (const s of pausedCatchUp) s.destroy();
     metricsClient.close();
@@ -370,12 +390,9 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     if (WRITE_DOC) await writeDoc(out as unknown as BrokerRunFigures, loadStart);
-    for (const c of [...clients, ...watchers, admin, writer]) c.close();
-    store.redis.disconnect();
-    for (const r of replicas) await stopPid(r.pid);
   } finally {
-    await stopPid(redisD.pid);
-    rmSync(dir, { recursive: true, force: true });
+    await cleanup.run();
+    uninstall();
   }
 }
 

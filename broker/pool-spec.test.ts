@@ -101,6 +101,64 @@ describe('broker IPPool spec (real broker on real Redis)', () => {
     await expect(broker.admin.leaseAddress('egress-rsv-v4', { owner: 'c', cluster: 'rsv' })).rejects.toMatchObject({ code: 'POOL_EXHAUSTED' });    await broker.admin.deleteReservedIP('vips');
   });
 
+  it('an address lease reads the ReservedIPs inside its one script call, kept current through every change', async () => {
+    await broker.admin.createPool({ name: 'egress-rsv-1', cidr: '172.31.2.0/29', purpose: 'egress' });
+    const jt = await broker.admin.createToken({ uses: 1 });
+    await broker.admin.joinCluster({ id: 'rsv1', podCIDRs: ['10.78.0.0/16'] }, jt.token);
+    const lease = async (owner: string): Promise<string> => (await broker.admin.leaseAddress('egress-rsv-1', { owner, cluster: 'rsv1' })).ip;
+    let round = 0;
+    /** Every address a lease hands out until the pool is exhausted (sorted by the last octet), then returned. */
+    const leaseAll = async (): Promise<number[]> => {
+      const ips: string[] = [];
+      for (;;) {
+        const r = await lease(`r${round}-${ips.length}`).catch((e: unknown) => e as Error);
+        if (typeof r !== 'string') {
+          expect(r).toMatchObject({ code: 'POOL_EXHAUSTED' });
+          break;
+        }
+        ips.push(r);
+      }
+      round++;
+      for (const ip of ips) await broker.admin.releaseAddress(ip);
+      return ips.map((ip) => Number(ip.split('.')[3])).sort((a, b) => a - b);
+    };
+    // The pool's offsets computed first (none), then a reservation: the next lease sees it.
+    expect(await leaseAll()).toEqual([1, 2, 3, 4, 5, 6]);
+    await broker.admin.putReservedIP('rsv1-vip', { ips: ['172.31.2.6'] });
+    expect(await leaseAll()).toEqual([1, 2, 3, 4, 5]);
+    // One call to Redis per lease: no read of the ReservedIP hash (a MULTI with HVALS) before the script.
+    const probe = new Redis({ path: redis.socket });
+    await probe.config('RESETSTAT');
+    const one = await lease('one');
+    const stats = await probe.info('commandstats');
+    probe.disconnect();
+    await broker.admin.releaseAddress(one);
+    expect(stats).toMatch(/^cmdstat_evalsha:calls=1,/m);
+    expect(stats).not.toMatch(/^cmdstat_(multi|hvals):/m);
+    // Replaced: the new range holds, the old one is free.
+    const r = await broker.admin.getReservedIP('rsv1-vip');
+    await broker.admin.putReservedIP('rsv1-vip', { ips: ['172.31.2.3-172.31.2.4'], resourceVersion: r.resourceVersion });
+    expect(await leaseAll()).toEqual([1, 2, 5, 6]);
+    // A store from before the per-pool offsets (no `pr:`, no `rgen`): computed on the first lease.
+    await conn.del('{strait}:pr:egress-rsv-1', '{strait}:rgen');
+    expect(await leaseAll()).toEqual([1, 2, 5, 6]);
+    // Deleted: the addresses are free again.
+    await broker.admin.deleteReservedIP('rsv1-vip');
+    expect(await leaseAll()).toEqual([1, 2, 3, 4, 5, 6]);
+    // A pool deleted and created again under its name: the ReservedIP that names it is applied afresh, against the
+    // new range (offset 3 of the old range must not hold in the new one).
+    await broker.admin.putReservedIP('rsv1-vip2', { ips: ['172.31.2.3'] });
+    expect(await leaseAll()).toEqual([1, 2, 4, 5, 6]);
+    await broker.admin.deletePool('egress-rsv-1');
+    await broker.admin.createPool({ name: 'egress-rsv-1', cidr: '172.31.2.0/29', purpose: 'egress' });
+    expect(await leaseAll()).toEqual([1, 2, 4, 5, 6]);
+    await broker.admin.deletePool('egress-rsv-1');
+    await broker.admin.createPool({ name: 'egress-rsv-1', cidr: '172.31.2.8/29', purpose: 'egress' });
+    expect(await leaseAll()).toEqual([9, 10, 11, 12, 13, 14]);
+    await broker.admin.deleteReservedIP('rsv1-vip2');
+    await broker.admin.deletePool('egress-rsv-1');
+  });
+
   it('ReservedIPs: stored with the pools they fall in; an address outside every pool is a clear 400, nothing stored', async () => {
     const r = await broker.admin.putReservedIP('routers', { ips: ['10.250.64.1', 'fd00:128::1-fd00:128::9'], reason: 'gateways' });
     expect(r).toMatchObject({ name: 'routers', ips: ['10.250.64.1', 'fd00:128::1-fd00:128::9'], reason: 'gateways', pools: ['fe', 'p6'] });

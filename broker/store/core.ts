@@ -6,9 +6,7 @@ import { scriptError, type Reply } from './script-errors.js';
 import { NO_REPLICA_ACK, ReplicaAck, type ReplicaAckOptions } from './replica-ack.js';
 import { BROKER_LUA_DIR, defineScripts, orderKeys, readLuaScript, type LuaScript, type ScriptCall } from './script-loader.js';
 
-type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'indexHolders' | 'leaseBlocks' | 'leaseAddresses' | 'replay' | 'gcLeavers';
-/** The two scripts that still take their keys from the prefix in ARGV[1] (`keys: 0`): run with `run`. */
-type PrefixScriptName = 'heartbeat' | 'ownerGc';
+type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'indexHolders' | 'leaseBlocks' | 'leaseAddresses' | 'fillReserved' | 'replay' | 'gcLeavers';
 
 /**
  * An Idempotency-Key as the store records it: `key` already scoped to the caller (admin, cluster/<id>, join/<hash>),
@@ -28,6 +26,7 @@ const SCRIPT_FILES: Record<ScriptName, string> = {
   rotate: 'rotate',
   leaseBlocks: 'lease-blocks',
   leaseAddresses: 'lease-addresses',
+  fillReserved: 'fill-reserved',
   releaseBlock: 'release-block',
   releaseAddress: 'release-address',
   heartbeat: 'heartbeat',
@@ -97,17 +96,12 @@ export class StoreCore {
    * Idempotency-Key ones (fingerprint, TTL) that every script with an `idem` key takes first; `moreKeys` go after the
    * named keys of a script whose header ends with `...name`.
    */
-  async script(name: Exclude<ScriptName, PrefixScriptName>, idem: Idem | undefined, keys: Readonly<Record<string, string>>, args: readonly (string | number)[], moreKeys: readonly string[] = []): Promise<Reply> {
+  async script(name: ScriptName, idem: Idem | undefined, keys: Readonly<Record<string, string>>, args: readonly (string | number)[], moreKeys: readonly string[] = []): Promise<Reply> {
     const s = brokerScripts()[name];
     const keyed = s.keyNames?.includes('idem') ? { ...keys, idem: this.keys.idempotency(idem?.key ?? '') } : keys;
     const ks = orderKeys(s, keyed, moreKeys);
     const argv = keyed === keys ? args : [idem?.fingerprint ?? '', this.idempotencyTtlMs, ...args];
     return this.send(this.s[name], s.numberOfKeys === undefined ? [ks.length, ...ks, ...argv] : [...ks, ...argv], idem);
-  }
-
-  /** Runs one of the scripts that build their keys from the prefix (owner-gc, heartbeat: `keys: 0`); as `script`. */
-  async run(name: PrefixScriptName, idem: undefined, ...args: (string | number)[]): Promise<Reply> {
-    return this.send(this.s[name], [this.prefix, ...args], idem);
   }
 
   private async send(call: ScriptCall, keysThenArgs: (string | number)[], idem: Idem | undefined): Promise<Reply> {

@@ -20,7 +20,19 @@ export class HeartbeatStore {
    */
   async heartbeat(id: string, opts: { nodes?: readonly string[]; addressOwners?: readonly string[] } = {}): Promise<Cluster> {
     const set = (xs: readonly string[] | undefined): string[] => (xs === undefined ? ['-1'] : [String(xs.length), ...xs]);
-    const r = await this.core.run('heartbeat', undefined, id, String(Date.now()), ...set(opts.nodes), ...set(opts.addressOwners));
+    const k = this.core.keys;
+    const keys = {
+      clusters: k.objects('Cluster'),
+      heartbeats: k.heartbeats,
+      lastReported: k.lastReported,
+      absentQueue: k.absentQueue,
+      liveOf: k.of(KEY.liveOf),
+      liveNextOf: k.of(KEY.liveNextOf),
+      absentOf: k.of(KEY.absentOf),
+      holdersOf: k.of(KEY.holdersOf),
+      legacyMissingOf: k.of(KEY.legacyMissingOf),
+    };
+    const r = await this.core.script('heartbeat', undefined, keys, [id, String(Date.now()), ...set(opts.nodes), ...set(opts.addressOwners)]);
     if (r[0] !== 'OK') throw scriptError(r, { kind: 'Cluster', name: id });
     // Heartbeats themselves do not write events (they would flood the log); only a status flip does.
     return this.objects.update('Cluster', id, (c) => (c.status === 'Ready' ? undefined : { ...strip(c), status: 'Ready' as const }));

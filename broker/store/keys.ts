@@ -5,9 +5,8 @@ import type { Kind } from '../../api/index.js';
  * `{strait}:`, whose braces keep every key in one Redis Cluster slot); `BrokerKeys` gives the full names. Every
  * script in `lua/` gets the keys it touches in KEYS, built here (its header names them); a key the script can only
  * know while it runs (the pool of a lease it releases) is built from a family prefix passed in KEYS
- * (`BrokerKeys.prefixOf`), as are the per-cluster keys of the holder index (`liveOf`, `holdersOf`, `absentOf`). Only
- * owner-gc.lua and heartbeat.lua still build their keys from the prefix in ARGV[1] (`keys: 0`, see
- * lua/includes/prelude.lua).
+ * (`BrokerKeys.prefixOf`), as are the per-cluster keys of the holder index (`liveOf`, `holdersOf`, `heldOf`,
+ * `absentOf`) and of the heartbeat (`liveNextOf`, `legacyMissingOf`).
  */
 export const KEY = {
   /** global revision counter (every resourceVersion) */
@@ -50,28 +49,43 @@ export const KEY = {
   poolOwners: (pool: string): string => `po:${pool}`,
   /** scan cursors: b (blocks), a (addresses) */
   poolCursor: (pool: string): string => `cur:${pool}`,
+  /**
+   * the offsets ReservedIPs hold in a pool, for the address lease script: ReservedIP name → `first last first last …`,
+   * and field `#` → the `reservedGen` it was computed at (filled by fill-reserved.lua when the lease script finds it
+   * missing or older than `reservedGen`)
+   */
+  poolReserved: (pool: string): string => `pr:${pool}`,
+  /** bumped by every write of a ReservedIP and every pool delete, in the same script: poolReserved older than it is stale */
+  reservedGen: 'rgen',
   /** ip → `pool|index|owner` */
   addressMeta: 'am',
   /** `<node|owner>:<cluster>` → when the cluster last reported that set (ms) */
   lastReported: 'lr',
   /** the set of live node names / address owners a cluster reported */
   live: (what: 'node' | 'owner', cluster: string): string => `live:${what}:${cluster}`,
-  /** the holder index: node name → its block ids / owner → its ips, space-separated (lua/includes/holders.lua) */
+  /** the holder index: the names that hold something (node names / owners) → '+' (lua/includes/holders.lua; an older version kept the list itself here, space-separated) */
   holders: (what: 'node' | 'owner', cluster: string): string => `hold:${what}:${cluster}`,
+  /** the holder index: the set of what one name holds (block ids / ips) */
+  held: (what: 'node' | 'owner', cluster: string, name: string): string => `held:${what}:${cluster}:${name}`,
   /** sorted set of names that hold a lease but are missing from the reported set; score: first seen missing by the GC (ms), +inf before */
   absent: (what: 'node' | 'owner', cluster: string): string => `absent:${what}:${cluster}`,
-  /** the prefixes of live, holders and absent, to which a script appends `<kind>:<cluster>` (holders.lua) */
+  /** the prefixes of live, holders, held and absent, to which a script appends `<kind>:<cluster>` (held: `<kind>:<cluster>:<name>`; holders.lua) */
   liveOf: 'live:',
   holdersOf: 'hold:',
+  heldOf: 'held:',
   absentOf: 'absent:',
   /** set of `<node|owner>:<cluster>` whose absent set is not empty: all the owner GC walks */
   absentQueue: 'absentq',
   /** set while the heartbeat script compares a new reported set with the last one */
   liveNext: (what: 'node' | 'owner', cluster: string): string => `livenext:${what}:${cluster}`,
+  /** the prefix of liveNext, to which heartbeat.lua appends `<kind>:<cluster>` */
+  liveNextOf: 'livenext:',
   /** set once the holder index covers the leases written before it existed */
   holdersIndexed: 'holdidx',
   /** name → when the owner GC first saw it missing (ms): the family before the holder index, deleted on sight */
   legacyMissing: (what: 'node' | 'owner', cluster: string): string => `miss:${what}:${cluster}`,
+  /** the prefix of legacyMissing, to which heartbeat.lua appends `<kind>:<cluster>` */
+  legacyMissingOf: 'miss:',
   /** the answer of a write made with an Idempotency-Key (scoped key) */
   idempotency: (scopedKey: string): string => `idem:${scopedKey}`,
 } as const;
@@ -125,6 +139,9 @@ export class BrokerKeys {
   holders(what: 'node' | 'owner', cluster: string): string {
     return this.of(KEY.holders(what, cluster));
   }
+  held(what: 'node' | 'owner', cluster: string, name: string): string {
+    return this.of(KEY.held(what, cluster, name));
+  }
   absent(what: 'node' | 'owner', cluster: string): string {
     return this.of(KEY.absent(what, cluster));
   }
@@ -135,20 +152,21 @@ export class BrokerKeys {
     return this.of(KEY.holdersIndexed);
   }
   /** The keys of the holder index (lua/includes/holders.lua), by the names the lease and release scripts give them. */
-  holderIndex(): { holdIndexDone: string; lastReported: string; liveOf: string; holdersOf: string; absentOf: string; absentQueue: string } {
+  holderIndex(): { holdIndexDone: string; lastReported: string; liveOf: string; holdersOf: string; heldOf: string; absentOf: string; absentQueue: string } {
     return {
       holdIndexDone: this.holdersIndexed,
       lastReported: this.lastReported,
       liveOf: this.of(KEY.liveOf),
       holdersOf: this.of(KEY.holdersOf),
+      heldOf: this.of(KEY.heldOf),
       absentOf: this.of(KEY.absentOf),
       absentQueue: this.absentQueue,
     };
   }
   /** The holder index keys a release touches (holdDel): the holder and absent prefixes and the absent queue. */
-  holderRelease(): { holdersOf: string; absentOf: string; absentQueue: string } {
-    const { holdersOf, absentOf, absentQueue } = this.holderIndex();
-    return { holdersOf, absentOf, absentQueue };
+  holderRelease(): { holdersOf: string; heldOf: string; absentOf: string; absentQueue: string } {
+    const { holdersOf, heldOf, absentOf, absentQueue } = this.holderIndex();
+    return { holdersOf, heldOf, absentOf, absentQueue };
   }
   idempotency(scopedKey: string): string {
     return this.of(KEY.idempotency(scopedKey));
@@ -167,6 +185,12 @@ export class BrokerKeys {
   }
   get addressMeta(): string {
     return this.of(KEY.addressMeta);
+  }
+  get reservedGen(): string {
+    return this.of(KEY.reservedGen);
+  }
+  poolReserved(pool: string): string {
+    return this.of(KEY.poolReserved(pool));
   }
   /** The per-pool keys of one pool, by the names the lease scripts give them. */
   pool(pool: string): { poolBlocks: string; poolAddresses: string; poolAddressBlocks: string; poolOwners: string; poolCursor: string } {

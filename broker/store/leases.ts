@@ -1,4 +1,5 @@
-import type { AddressLease, Block, List } from '../../api/index.js';
+import { StraitError, type AddressLease, type Block, type IPPool, type List, type ReservedIP } from '../../api/index.js';
+import { reservedOffsets } from '../reserved-ips.js';
 import { KEY } from './keys.js';
 import { now, type Idem, type StoreCore } from './core.js';
 import { objectOf, scriptError } from './script-errors.js';
@@ -37,9 +38,8 @@ export class LeaseStore {
    * One address per owner, in one atomic step; all or nothing (POOL_EXHAUSTED and ALREADY_EXISTS change nothing);
    * owners that hold an address of the pool get it back. Items are in the order of `owners`.
    */
-  /** `reserved`: offsets in the pool never to hand out, as first/last pairs (broker/reserved-ips.ts `reservedOffsets`). */
-  async leaseAddresses(pool: string, owners: readonly string[], cluster: string, idem?: Idem, reserved: readonly string[] = []): Promise<List<AddressLease>> {
-    const r = await this.leaseAddressesScript(pool, cluster, owners, false, idem, reserved);
+  async leaseAddresses(pool: string, owners: readonly string[], cluster: string, idem?: Idem): Promise<List<AddressLease>> {
+    const r = await this.leaseAddressesScript(pool, cluster, owners, false, idem);
     if (r[0] !== 'OK') throw scriptError(r, { kind: 'address', name: pool, pool, cluster, requested: owners.length });
     return { items: r.slice(2).map((j) => JSON.parse(j) as AddressLease), resourceVersion: r[1] ?? '' };
   }
@@ -48,15 +48,50 @@ export class LeaseStore {
    * One address: a batch of one through the batch script, which answers it as the single lease always was (OK or
    * EXISTING with the lease), so a reply recorded under an Idempotency-Key before the two became one replays alike.
    */
-  async leaseAddress(pool: string, owner: string, cluster: string, idem?: Idem, reserved: readonly string[] = []): Promise<{ lease: AddressLease; existing: boolean }> {
-    const r = await this.leaseAddressesScript(pool, cluster, [owner], true, idem, reserved);
+  async leaseAddress(pool: string, owner: string, cluster: string, idem?: Idem): Promise<{ lease: AddressLease; existing: boolean }> {
+    const r = await this.leaseAddressesScript(pool, cluster, [owner], true, idem);
     return { lease: objectOf(r, { kind: 'address', name: pool, pool, cluster, owner }) as AddressLease, existing: r[0] === 'EXISTING' };
   }
 
-  private leaseAddressesScript(pool: string, cluster: string, owners: readonly string[], single: boolean, idem: Idem | undefined, reserved: readonly string[]) {
+  /**
+   * The address lease script skips the offsets ReservedIPs hold in the pool, which it reads itself (one call per
+   * lease). When they are stale or missing (a ReservedIP written or a pool deleted since they were computed; a
+   * pool never leased from; a store from before them) it writes nothing and answers NORESERVED: they are computed
+   * here and the lease runs again.
+   */
+  private async leaseAddressesScript(pool: string, cluster: string, owners: readonly string[], single: boolean, idem: Idem | undefined) {
     const k = this.core.keys;
-    const keys = { clusters: k.objects('Cluster'), addressLeases: k.objects('AddressLease'), blocks: k.objects('Block'), addressMeta: k.addressMeta, poolMeta: k.poolMeta, ...k.pool(pool), rev: k.rev, events: k.events, ...k.holderIndex() };
-    return this.core.script('leaseAddresses', idem, keys, [pool, cluster, now(), single ? '1' : '', owners.length, ...owners, reserved.length / 2, ...reserved]);
+    const keys = { clusters: k.objects('Cluster'), addressLeases: k.objects('AddressLease'), blocks: k.objects('Block'), addressMeta: k.addressMeta, poolMeta: k.poolMeta, ...k.pool(pool), poolReserved: k.poolReserved(pool), reservedGen: k.reservedGen, rev: k.rev, events: k.events, ...k.holderIndex() };
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.core.script('leaseAddresses', idem, keys, [pool, cluster, now(), single ? '1' : '', owners.length, ...owners]);
+      if (r[0] !== 'NORESERVED' || attempt >= 20) return r;
+      await this.fillReserved(pool);
+    }
+  }
+
+  /**
+   * Computes the offsets the ReservedIPs hold in `pool` from one snapshot (reservedGen, the ReservedIPs and the
+   * pool, read in one MULTI) and stores them unless a ReservedIP or pool write came since (then again).
+   */
+  private async fillReserved(pool: string): Promise<void> {
+    const k = this.core.keys;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const res = await this.core.redis.multi().get(k.reservedGen).hvals(k.objects('ReservedIP')).hget(k.objects('IPPool'), pool).exec();
+      if (!res) throw new StraitError('UNAVAILABLE', 'Redis transaction aborted');
+      for (const [err] of res) if (err) throw err;
+      const gen = (res[0]![1] as string | null) ?? '0';
+      const poolJson = res[2]![1] as string | null;
+      // The pool went meanwhile: the lease answers NOPOOL.
+      if (poolJson === null) return;
+      const p = JSON.parse(poolJson) as IPPool;
+      const reserved = (res[1]![1] as string[]).map((j) => JSON.parse(j) as ReservedIP).filter((r) => r.pools.includes(pool));
+      const pairs = reserved.flatMap((r) => {
+        const offsets = reservedOffsets(p, [r]);
+        return offsets.length ? [r.name, offsets.join(' ')] : [];
+      });
+      const r = await this.core.script('fillReserved', undefined, { reservedGen: k.reservedGen, poolReserved: k.poolReserved(pool) }, [gen, ...pairs]);
+      if (r[0] === 'OK') return;
+    }
   }
 
   async releaseBlock(id: string, requiredCluster = '', idem?: Idem): Promise<Block> {

@@ -14,6 +14,7 @@ import {
   type Subnet,
 } from '../../api/index.js';
 import { encodeObject, now, type Idem, type StoreCore } from './core.js';
+import { KEY } from './keys.js';
 import { objectOf } from './script-errors.js';
 
 export interface KindObjectMap {
@@ -77,8 +78,10 @@ export class ObjectStore {
     const k = this.core.keys;
     const objects = k.objects(kind);
     // Without a ref the ref key is the kind's own hash, never read (refField '').
-    const keys = { objects, ref: ref ? k.objects(ref.kind) : objects, rev: k.rev, events: k.events };
-    const r = await this.core.script('put', idem, keys, [kind, name, mode, encodeObject(obj), expectedRv, ref?.name ?? '', keepCreatedAt ? '1' : '']);
+    const keys = { objects, ref: ref ? k.objects(ref.kind) : objects, rev: k.rev, events: k.events, bump: k.reservedGen };
+    // A ReservedIP write makes every pool's reserved offsets stale (lease-addresses.lua recomputes them), atomically.
+    const bump = kind === 'ReservedIP' ? '1' : '';
+    const r = await this.core.script('put', idem, keys, [kind, name, mode, encodeObject(obj), expectedRv, ref?.name ?? '', keepCreatedAt ? '1' : '', bump]);
     return objectOf(r, { kind, name, ref }) as KindObjectMap[K];
   }
 
@@ -86,11 +89,12 @@ export class ObjectStore {
     kind: K,
     name: string,
     /** guards and cleanup keys are names of the schema (KEY.…), without the store's prefix */
-    opts: { expectedRv?: string; guards?: string[]; cleanup?: [op: 'hdel' | 'srem' | 'del' | 'hsetnow', key: string, field: string][]; idem?: Idem | undefined } = {},
+    opts: { expectedRv?: string; guards?: string[]; cleanup?: (readonly [op: 'hdel' | 'srem' | 'del' | 'hsetnow' | 'incr', key: string, field: string])[]; idem?: Idem | undefined } = {},
   ): Promise<KindObjectMap[K]> {
     const k = this.core.keys;
     const guards = opts.guards ?? [];
-    const cleanup = opts.cleanup ?? [];
+    // A ReservedIP delete makes every pool's reserved offsets stale (lease-addresses.lua recomputes them), atomically.
+    const cleanup = [...(opts.cleanup ?? []), ...(kind === 'ReservedIP' ? [['incr', KEY.reservedGen, '-'] as const] : [])];
     const more = [...guards.map((g) => k.of(g)), ...cleanup.map(([, key]) => k.of(key))];
     const args = [kind, name, opts.expectedRv ?? '', String(Date.now()), guards.length, ...cleanup.flatMap(([op, , field]) => [op, field])];
     const r = (await this.core.replayed(opts.idem)) ?? (await this.core.script('del', opts.idem, { objects: k.objects(kind), rev: k.rev, events: k.events }, args, more));

@@ -1,4 +1,5 @@
 import type { StoreCore } from './core.js';
+import { KEY } from './keys.js';
 
 /** What one owner-GC run did, and how much it had to look at. */
 export interface OwnerGcRun {
@@ -25,11 +26,34 @@ export class OwnerGc {
   async collect(nowMs: number, graceMs: number, budget = OWNER_GC_BUDGET): Promise<OwnerGcRun> {
     const out: OwnerGcRun = { blocks: 0, addresses: 0, indexed: await this.indexHolders() };
     for (;;) {
-      const r = await this.core.run('ownerGc', undefined, String(nowMs), String(graceMs), String(budget));
+      const r = await this.core.script('ownerGc', undefined, this.keys(), [String(nowMs), String(graceMs), String(budget)]);
       out.blocks += Number(r[1] ?? 0);
       out.addresses += Number(r[2] ?? 0);
       if (r[3] !== '1') return out;
     }
+  }
+
+  private keys(): Record<string, string> {
+    const k = this.core.keys;
+    const { absentQueue, lastReported, liveOf, absentOf, holdersOf, heldOf } = k.holderIndex();
+    return {
+      absentQueue,
+      lastReported,
+      liveOf,
+      absentOf,
+      holdersOf,
+      heldOf,
+      blocks: k.objects('Block'),
+      addressLeases: k.objects('AddressLease'),
+      addressMeta: k.addressMeta,
+      poolMeta: k.poolMeta,
+      poolBlocksOf: k.prefixOf(KEY.poolBlocks),
+      poolAddressesOf: k.prefixOf(KEY.poolAddresses),
+      poolAddressBlocksOf: k.prefixOf(KEY.poolAddressBlocks),
+      poolOwnersOf: k.prefixOf(KEY.poolOwners),
+      rev: k.rev,
+      events: k.events,
+    };
   }
 
   /**

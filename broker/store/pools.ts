@@ -100,6 +100,9 @@ export class PoolStore {
         ['del', KEY.poolCursor(name), '-'],
         ['del', KEY.poolOwners(name), '-'],
         ['del', KEY.poolAddressBlocks(name), '-'],
+        // a pool created again under this name gets its reserved offsets computed afresh
+        ['del', KEY.poolReserved(name), '-'],
+        ['incr', KEY.reservedGen, '-'],
         ...(pool.subnet ? [['srem', KEY.subnetPools(pool.subnet), name] as ['srem', string, string]] : []),
       ],
     });

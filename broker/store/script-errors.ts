@@ -31,7 +31,7 @@ interface ScriptError {
 
 const staleMessage = (kind: string, name: string, rv: string | undefined): string => `${kind} ${JSON.stringify(name)} has changed (now at resourceVersion ${rv}); re-read and retry`;
 
-/** A stored object's resourceVersion (its JSON starts with it: see prelude.lua). */
+/** A stored object's resourceVersion (its JSON starts with it: see lua/includes/common.lua). */
 const rvOf = (json: string | undefined): string | undefined => json?.match(/^\{"resourceVersion":"(\d*)"/)?.[1];
 
 /** Statuses that are an answer, not an error: the write happened (OK, EXISTING), or no recorded reply (NONE). */
@@ -45,6 +45,12 @@ export const SCRIPT_ERRORS: Readonly<Record<string, ScriptError>> = {
   IDEMMISMATCH: {
     code: 'IDEMPOTENCY_KEY_REUSED',
     error: (_r, c) => new StraitError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request (method, path or body); use a new key per request', { key: c.idemKey?.split('/').pop() }),
+  },
+  NORESERVED: {
+    // lease-addresses.lua found the pool's reserved offsets stale again after the store refilled them 20 times
+    // (ReservedIPs being written all along): nothing was leased.
+    code: 'UNAVAILABLE',
+    error: (_r, { name }) => new StraitError('UNAVAILABLE', `the reserved addresses of pool ${JSON.stringify(name)} kept changing while leasing; nothing was leased, retry`, { pool: name }),
   },
   NOTFOUND: {
     code: 'NOT_FOUND',

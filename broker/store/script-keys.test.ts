@@ -12,10 +12,6 @@ import type { LuaScript } from './script-loader.js';
 // it; each of those keys must be a key of that EVALSHA's KEYS, or start with a KEYS entry the script's header
 // marks as a prefix. The workload below runs every script through the store, success and refusal paths.
 
-/** Scripts still written with `keys: 0` (every key from the prefix in ARGV[1]); their rework is another change. */
-const PREFIX_SCRIPTS = ['heartbeat', 'ownerGc'];
-
-
 interface MonitorLine {
   args: string[];
   source: string;
@@ -121,8 +117,8 @@ const refused = async (p: Promise<unknown>): Promise<void> => {
 };
 
 describe('broker Lua scripts touch only the keys they are given', () => {
-  it('declares KEYS in every script header but the prefix scripts', () => {
-    expect([...byName].filter(([, s]) => !s.keyNames).map(([op]) => op).sort()).toEqual(PREFIX_SCRIPTS);
+  it('declares KEYS in every script header', () => {
+    expect([...byName].filter(([, s]) => !s.keyNames).map(([op]) => op)).toEqual([]);
   });
 
   it('finds a key a script builds itself (the check can fail)', async () => {

@@ -8,7 +8,7 @@
     ...more              nguards guard keys (one that exists refuses the delete with INUSE <its name>), then the
                          keys of the cleanup steps
   ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, kind, name, expectedRv, nowMs, nguards, then one
-        pair (op, field) per cleanup key, in order, with op in hdel|srem|del|hsetnow (hsetnow: HSET key field nowMs)
+        pair (op, field) per cleanup key, in order, with op in hdel|srem|del|hsetnow|incr (hsetnow: HSET key field nowMs)
   Answers OK <json> | NOTFOUND | STALE <json> | INUSE <guard key>
 ]]
 --@include common
@@ -27,7 +27,8 @@ for j = 5 + ng, #KEYS do
   if op == 'hdel' then redis.call('HDEL', k, f)
   elseif op == 'srem' then redis.call('SREM', k, f)
   elseif op == 'del' then redis.call('DEL', k)
-  elseif op == 'hsetnow' then redis.call('HSET', k, f, ARGV[6]) end
+  elseif op == 'hsetnow' then redis.call('HSET', k, f, ARGV[6])
+  elseif op == 'incr' then redis.call('INCR', k) end
   i = i + 2
 end
 redis.call('HDEL', K.objects, name)

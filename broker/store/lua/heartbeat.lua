@@ -1,6 +1,5 @@
 --[[
   heartbeat: Records a heartbeat and, when given, the cluster's complete sets of live node names and live address owners.
-  ARGV: P, cluster, nowMs, nNodes (-1 = not reported), nodes..., nOwners (-1 = not reported), owners...
   Keys per kind (node|owner) and cluster: `live:<kind>:<c>` (the reported set), field `<kind>:<c>` of `lr` (when the
   set was last reported), and the holder index of includes/holders.lua (`hold:`, `absent:`, `absentq`). A reported set
   moves the names that left it and still hold a lease into `absent` and takes the names in it out (their clocks
@@ -8,27 +7,36 @@
   first set after none compares the whole holder index of the cluster once. An unreported set makes the kind
   unknown again (no GC): an agent that stops sending the set must not have its newer nodes judged against a stale one.
   `miss:<kind>:<c>` is the family the GC used before the holder index; it is deleted on sight.
-
-  keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
+  KEYS:
+    clusters             KEY.objects('Cluster')
+    heartbeats           KEY.heartbeats
+    lastReported         KEY.lastReported
+    absentQueue          KEY.absentQueue
+    liveOf*              KEY.liveOf — a prefix: the script appends `<kind>:<cluster>`
+    liveNextOf*          KEY.liveNextOf — a prefix, as above
+    absentOf*            KEY.absentOf — a prefix, as above
+    holdersOf*           KEY.holdersOf — a prefix, as above
+    legacyMissingOf*     KEY.legacyMissingOf — a prefix, as above
+  ARGV: cluster, nowMs, nNodes (-1 = not reported), nodes..., nOwners (-1 = not reported), owners...
+  Answers OK | NOTFOUND
 ]]
---@include prelude
 --@include holders
-local c, now = ARGV[2], ARGV[3]
+local c, now = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', K.clusters, c) == 0 then return {'NOTFOUND'} end
-redis.call('HSET', P .. 'hb', c, now)
-local i = 4
+redis.call('HSET', K.heartbeats, c, now)
+local i = 3
 for _, kind in ipairs({'node', 'owner'}) do
   local n = tonumber(ARGV[i])
   i = i + 1
   local field = kind .. ':' .. c
   local live, absent, hold = K.liveOf .. field, K.absentOf .. field, K.holdersOf .. field
-  redis.call('DEL', P .. 'miss:' .. field)
+  redis.call('DEL', K.legacyMissingOf .. field)
   if n < 0 then
     redis.call('DEL', live, absent)
     redis.call('SREM', K.absentQueue, field)
     redis.call('HDEL', K.lastReported, field)
   else
-    local fresh = P .. 'livenext:' .. field
+    local fresh = K.liveNextOf .. field
     redis.call('DEL', fresh)
     local j = i
     while j < i + n do

@@ -9,6 +9,7 @@
     lastReported         KEY.lastReported
     liveOf*              KEY.liveOf — a prefix: holders.lua appends `<kind>:<cluster>` of each lease
     holdersOf*           KEY.holdersOf — a prefix, as above
+    heldOf*              KEY.heldOf — a prefix: holders.lua appends `<kind>:<cluster>:<name>`
     absentOf*            KEY.absentOf — a prefix, as above
     absentQueue          KEY.absentQueue
   ARGV: kind (node: block ids | owner: ips), targets...

@@ -15,6 +15,8 @@
     poolAddressBlocks    KEY.poolAddressBlocks(pool)
     poolBlocks           KEY.poolBlocks(pool)
     poolCursor           KEY.poolCursor(pool)
+    poolReserved         KEY.poolReserved(pool): the offsets ReservedIPs hold in it, as of its field `#`
+    reservedGen          KEY.reservedGen
     rev                  KEY.rev
     events               KEY.events
     blocks               KEY.objects('Block') — read by holders.lua
@@ -22,13 +24,17 @@
     lastReported         KEY.lastReported
     liveOf*              KEY.liveOf — a prefix: holders.lua appends `<kind>:<cluster>`
     holdersOf*           KEY.holdersOf — a prefix, as above
+    heldOf*              KEY.heldOf — a prefix: holders.lua appends `<kind>:<cluster>:<name>`
     absentOf*            KEY.absentOf — a prefix, as above
     absentQueue          KEY.absentQueue
     idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
-  ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, pool, cluster, nowIso, single ('1' | ''), n, owners...,
-    nreserved, then nreserved pairs first, last: offsets in the pool that ReservedIPs hold, skipped like a leased block
+  ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, pool, cluster, nowIso, single ('1' | ''), n, owners...
+  The offsets ReservedIPs hold in the pool (poolReserved) are skipped like a leased block. They are read here, in
+  the script, so a lease is one call: when they were computed before the last ReservedIP write or pool delete
+  (their `#` is not reservedGen), or never (a pool created since, a store from before them), nothing is written and
+  the answer is NORESERVED: the caller fills them (fill-reserved.lua) and calls again.
   Answers OK <rev> <json per owner, in order>... (single: OK <json> for a new lease, EXISTING <json> for the one
-  the owner holds) | NOPOOL | NOCLUSTER | OWNED <owner> | EXHAUSTED <free found>
+  the owner holds) | NOPOOL | NOCLUSTER | OWNED <owner> | EXHAUSTED <free found> | NORESERVED
 ]]
 --@include common
 --@include ip-math
@@ -59,12 +65,22 @@ local span = hi - lo + 1
 local per = 2 ^ (m.bits - m.bs)
 local leased = redis.call('HLEN', pa)
 if leased + #need > span then return {'EXHAUSTED', tostring(math.max(0, span - leased))} end
-local nres = tonumber(ARGV[8 + n] or '0') or 0
+local ranges, filled = {}, nil
+do
+  local h = redis.call('HGETALL', K.poolReserved)
+  for j = 1, #h, 2 do
+    if h[j] == '#' then filled = h[j + 1]
+    else
+      for a, z in string.gmatch(h[j + 1], '(%d+) (%d+)') do ranges[#ranges + 1] = {tonumber(a), tonumber(z)} end
+    end
+  end
+end
+if filled ~= (redis.call('GET', K.reservedGen) or '0') then return {'NORESERVED'} end
+local nres = #ranges
 -- The first offset of the reserved range holding idx, or nil (an egress IP must never be a router's or a VIP's).
 local function reservedfrom(idx)
-  for r = 0, nres - 1 do
-    local a, z = tonumber(ARGV[9 + n + 2 * r]), tonumber(ARGV[10 + n + 2 * r])
-    if idx >= a and idx <= z then return a end
+  for r = 1, nres do
+    if idx >= ranges[r][1] and idx <= ranges[r][2] then return ranges[r][1] end
   end
   return nil
 end

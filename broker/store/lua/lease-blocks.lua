@@ -16,6 +16,7 @@
     lastReported         KEY.lastReported
     liveOf*              KEY.liveOf — a prefix: holders.lua appends `<kind>:<cluster>`
     holdersOf*           KEY.holdersOf — a prefix, as above
+    heldOf*              KEY.heldOf — a prefix: holders.lua appends `<kind>:<cluster>:<name>`
     absentOf*            KEY.absentOf — a prefix, as above
     absentQueue          KEY.absentQueue
     idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key

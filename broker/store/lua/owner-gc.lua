@@ -5,15 +5,30 @@
   lease it holds returned (check and release are one step, so a name reported live again in between keeps its
   leases). Touches at most `budget` names per call, so one call never holds Redis long; the caller calls again while
   the answer says more. StatefulSet address leases (owner `sts:…`) are never absent (see holders.lua).
-  ARGV: P, nowMs, graceMs, budget
+  KEYS:
+    absentQueue          KEY.absentQueue
+    lastReported         KEY.lastReported
+    liveOf*              KEY.liveOf — a prefix: the script appends `<kind>:<cluster>` (from absentq)
+    absentOf*            KEY.absentOf — a prefix, as above
+    holdersOf*           KEY.holdersOf — a prefix, as above
+    heldOf*              KEY.heldOf — a prefix: holders.lua appends `<kind>:<cluster>:<name>`
+    blocks               KEY.objects('Block')
+    addressLeases        KEY.objects('AddressLease')
+    addressMeta          KEY.addressMeta
+    poolMeta             KEY.poolMeta
+    poolBlocksOf*        KEY.poolBlocks('') — a prefix: release.lua appends the pool of the released lease
+    poolAddressesOf*     KEY.poolAddresses('') — a prefix, as above
+    poolAddressBlocksOf* KEY.poolAddressBlocks('') — a prefix, as above
+    poolOwnersOf*        KEY.poolOwners('') — a prefix, as above
+    rev                  KEY.rev
+    events               KEY.events
+  ARGV: nowMs, graceMs, budget
   Answers OK <blocks returned> <addresses returned> <more: 1 when the budget ran out, else 0>
-
-  keys: 0 (every key is ARGV[1] .. a family of broker/store/keys.ts)
 ]]
---@include prelude
+--@include common
 --@include ip-math
 --@include release
-local now, grace, budget = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local now, grace, budget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local blocks, addresses, used = 0, 0, 0
 for _, field in ipairs(redis.call('SMEMBERS', K.absentQueue)) do
   if used >= budget then break end
@@ -30,14 +45,14 @@ for _, field in ipairs(redis.call('SMEMBERS', K.absentQueue)) do
     end
     local due = {}
     if used < budget then due = redis.call('ZRANGEBYSCORE', absent, '-inf', now - grace, 'LIMIT', 0, budget - used) end
-    local live, hold = K.liveOf .. field, K.holdersOf .. field
+    local live = K.liveOf .. field
     for _, who in ipairs(due) do
       used = used + 1
-      local held = redis.call('HGET', hold, who)
+      local held = heldSet(kind, c, who)
       if not held or redis.call('SISMEMBER', live, who) == 1 then
         unmarkAbsent(kind, c, who)
       else
-        for target in string.gmatch(held, '%S+') do
+        for _, target in ipairs(redis.call('SMEMBERS', held)) do
           -- The lease must still be this name's in this cluster; an index entry that is not is dropped, not obeyed.
           local cur
           if kind == 'node' then cur = redis.call('HGET', K.blocks, target) else cur = redis.call('HGET', K.addressLeases, target) end

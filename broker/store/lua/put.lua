@@ -5,11 +5,12 @@
     ref                  the hash the write refers to (e.g. KEY.objects('Cluster')); untouched when refField is ''
     rev                  KEY.rev
     events               KEY.events
+    bump                 KEY.reservedGen, INCRed with a ReservedIP write (pools' reserved offsets are then stale); untouched unless bump is '1'
     idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
   ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, kind, name, mode (create|update|upsert),
         json (with placeholder rv), expectedRv ('' = any), refField ('' = none): the write is refused with NOREF
         unless HEXISTS ref refField, keepCreated ('1': json's second member is `"createdAt":"…"` and a replaced
-        object keeps its own)
+        object keeps its own), bump ('1' | '')
   Answers OK <json> | EXISTS <json> | NOTFOUND | STALE <json> | NOREF
 ]]
 --@include common
@@ -31,6 +32,7 @@ if ARGV[9] == '1' and cur then
   if was and rest then json = '{"resourceVersion":"' .. rev .. '","createdAt":"' .. was .. '"' .. rest end
 end
 redis.call('HSET', K.objects, name, json)
+if ARGV[10] == '1' then redis.call('INCR', K.bump) end
 local typ = 'ADDED'
 if cur then typ = 'MODIFIED' end
 emit(kind, typ, json, rev)

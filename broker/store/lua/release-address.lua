@@ -10,6 +10,7 @@
     rev                  KEY.rev
     events               KEY.events
     holdersOf*           KEY.holdersOf — a prefix: holders.lua appends `<kind>:<cluster>` of the released lease
+    heldOf*              KEY.heldOf — a prefix: holders.lua appends `<kind>:<cluster>:<name>`
     absentOf*            KEY.absentOf — a prefix, as above
     absentQueue          KEY.absentQueue
     idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key

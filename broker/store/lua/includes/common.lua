@@ -1,7 +1,7 @@
 --[[
   Shared by every broker script: resourceVersion stamping, the revision counter (K.rev), the event log (K.events)
   and string splitting. The keys come from the table K: the loader builds it from the script's KEYS (see
-  script-loader.ts); prelude.lua builds it from a prefix for the scripts that still take `keys: 0`.
+  script-loader.ts).
 ]]
 local function rvOf(json) return string.match(json, '^{"resourceVersion":"(%d*)"') end
 local function stamp(json, rev)

@@ -1,13 +1,18 @@
 --[[
   The holder index, kept in the same atomic step as every lease and release, so the owner GC never has to list
-  leases: `hold:<kind>:<c>` maps each name of cluster c (kind node: node name → its block ids; kind owner: address
-  owner → its ips; space-separated) to what it holds. `absent:<kind>:<c>` is the sorted set of names that hold
-  something but are missing from the set c last reported (score: when the owner GC first saw them missing, +inf
-  until it has), and `absentq` names the `<kind>:<c>` whose absent set is not empty. heartbeat.lua moves names in
-  and out of `absent` as the reported sets change; owner-gc.lua walks `absentq` only. StatefulSet owners (`sts:…`)
-  are never absent: no agent reports them and they must outlive their pods. Needs common.
-  Keys: K.holdersOf, K.absentOf, K.absentQueue (holdDel); holdAdd also K.holdIndexDone, K.blocks, K.addressLeases,
-  K.lastReported, K.liveOf. The *Of keys are prefixes to which `<kind>:<cluster>` is appended.
+  leases: `hold:<kind>:<c>` lists the names of cluster c that hold something (kind node: node names; kind owner:
+  address owners; the value is '+'), and `held:<kind>:<c>:<name>` is the set of what that name holds (block ids /
+  ips). A set per name keeps a lease and a release O(1) however much one name holds (a node leasing a whole pool:
+  one string of everything it held, rewritten on every lease, made that O(n) per lease). A value other than '+' is
+  the space-separated list an older version kept in the hash itself; it becomes a set the first time the name is
+  touched (heldSet). `absent:<kind>:<c>` is the sorted set of names that hold something but are missing from the
+  set c last reported (score: when the owner GC first saw them missing, +inf until it has), and `absentq` names the
+  `<kind>:<c>` whose absent set is not empty. heartbeat.lua moves names in and out of `absent` as the reported sets
+  change; owner-gc.lua walks `absentq` only. StatefulSet owners (`sts:…`) are never absent: no agent reports them
+  and they must outlive their pods. Needs common.
+  Keys: K.holdersOf, K.heldOf, K.absentOf, K.absentQueue (holdDel, heldSet); holdAdd also K.holdIndexDone, K.blocks,
+  K.addressLeases, K.lastReported, K.liveOf. The *Of keys are prefixes to which `<kind>:<cluster>` (heldOf:
+  `<kind>:<cluster>:<name>`) is appended.
 ]]
 local function markAbsent(kind, c, who)
   if kind == 'owner' and string.sub(who, 1, 4) == 'sts:' then return end
@@ -18,6 +23,19 @@ local function unmarkAbsent(kind, c, who)
   local z = K.absentOf .. kind .. ':' .. c
   if redis.call('ZREM', z, who) == 1 and redis.call('EXISTS', z) == 0 then redis.call('SREM', K.absentQueue, kind .. ':' .. c) end
 end
+-- The key of the set of what `who` of cluster c holds, or nil when it holds nothing. An entry an older version
+-- wrote (the list itself in the hash) is moved into the set first.
+local function heldSet(kind, c, who)
+  local h = K.holdersOf .. kind .. ':' .. c
+  local cur = redis.call('HGET', h, who)
+  if not cur then return nil end
+  local s = K.heldOf .. kind .. ':' .. c .. ':' .. who
+  if cur ~= '+' then
+    for t in string.gmatch(cur, '%S+') do redis.call('SADD', s, t) end
+    redis.call('HSET', h, who, '+')
+  end
+  return s
+end
 -- Records that `who` of cluster c holds `target` (called after the lease object is written); idempotent. A name
 -- the cluster reports sets for but not among its live names (e.g. a node that leases before its cluster's next
 -- heartbeat lists it) becomes absent at once. The first lease of an empty store marks the index complete
@@ -26,13 +44,12 @@ local function holdAdd(kind, c, who, target)
   if redis.call('EXISTS', K.holdIndexDone) == 0 and redis.call('HLEN', K.blocks) + redis.call('HLEN', K.addressLeases) == 1 then
     redis.call('SET', K.holdIndexDone, 'empty')
   end
-  local h = K.holdersOf .. kind .. ':' .. c
-  local cur = redis.call('HGET', h, who)
-  if cur then
-    if string.find(' ' .. cur .. ' ', ' ' .. target .. ' ', 1, true) then return end
-    redis.call('HSET', h, who, cur .. ' ' .. target)
+  local s = heldSet(kind, c, who)
+  if s then
+    if redis.call('SADD', s, target) == 0 then return end
   else
-    redis.call('HSET', h, who, target)
+    redis.call('SADD', K.heldOf .. kind .. ':' .. c .. ':' .. who, target)
+    redis.call('HSET', K.holdersOf .. kind .. ':' .. c, who, '+')
   end
   if redis.call('HEXISTS', K.lastReported, kind .. ':' .. c) == 1 and redis.call('SISMEMBER', K.liveOf .. kind .. ':' .. c, who) == 0 then
     markAbsent(kind, c, who)
@@ -40,17 +57,11 @@ local function holdAdd(kind, c, who, target)
 end
 -- Forgets that `who` of cluster c holds `target`; a name left holding nothing is no longer absent either.
 local function holdDel(kind, c, who, target)
-  local h = K.holdersOf .. kind .. ':' .. c
-  local cur = redis.call('HGET', h, who)
-  if not cur then return end
-  local rest = {}
-  for t in string.gmatch(cur, '%S+') do
-    if t ~= target then rest[#rest + 1] = t end
-  end
-  if #rest > 0 then
-    redis.call('HSET', h, who, table.concat(rest, ' '))
-  else
-    redis.call('HDEL', h, who)
+  local s = heldSet(kind, c, who)
+  if not s then return end
+  redis.call('SREM', s, target)
+  if redis.call('EXISTS', s) == 0 then
+    redis.call('HDEL', K.holdersOf .. kind .. ':' .. c, who)
     unmarkAbsent(kind, c, who)
   end
 end
