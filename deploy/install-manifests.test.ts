@@ -109,11 +109,17 @@ describe('install manifests (deploy/strait.yaml, `strait manifests`)', () => {
     expect(text).toContain('"value":"https://broker.example:8443"');
     expect(text).toContain('"--candidate","gw1=10.0.0.11@100","--candidate","gw2=10.0.0.12@90","--wan-dev=eth1"');
     expect(text).toContain('"--candidate","gw1=10.0.0.11@100","--candidate","gw2=10.0.0.12@90","--dev=eth0"');
+    // Three lease stores: the gateway agents get the quorum lease (docs/gateways.md).
+    const quorum = 'redis://l1.example:6379,redis://l2.example:6379,redis://l3.example:6379';
+    expect(JSON.stringify(installObjects({ ...o, leaseRedis: quorum }))).toContain(`"--lease-redis","${quorum}"`);
     for (const [bad, msg] of [
       [{ image: 'a b' }, /--image/],
       [{ namespace: 'other' }, /--namespace other/],
       [{ broker: 'ftp://x' }, /--broker must be a http\(s\) URL/],
       [{ leaseRedis: 'localhost:6379' }, /--lease-redis/],
+      [{ leaseRedis: 'redis://a:6379,redis://b:6379' }, /2 stores survive no more failures than 1/],
+      [{ leaseRedis: 'redis://a:6379,redis://b:6379,redis://a:6379' }, /named twice/],
+      [{ leaseRedis: 'redis://a:6379,redis://b:6379,b:6379' }, /--lease-redis must be a redis/],
       [{ gatewayCandidates: ['gw1@100'] }, /--gateway-candidate gw1@100/],
     ] as const) {
       const err = (() => { try { installObjects({ ...defaults, ...bad }); return undefined; } catch (e) { return e; } })();

@@ -34,7 +34,11 @@ function check(o: InstallOptions): void {
     // The agents find their Lease and the credentials Secret of `strait join` in strait-system.
     bad(`--namespace ${o.namespace}: Strait's agents and \`strait join\` use the namespace ${STRAIT_NAMESPACE}; other namespaces are not supported yet`);
   }
-  for (const [flag, url] of [['--broker', o.broker], ['--lease-redis', o.leaseRedis]] as const) {
+  // --lease-redis: one store, or 3 or 5 for the quorum lease (docs/gateways.md) — each checked alone.
+  const leaseStores = o.leaseRedis.split(',').map((u) => u.trim());
+  if (leaseStores.length % 2 === 0) bad(`--lease-redis: ${leaseStores.length} stores survive no more failures than ${leaseStores.length - 1}; give one store or an odd number (3 or 5), comma-separated`);
+  if (new Set(leaseStores).size !== leaseStores.length) bad('--lease-redis: a store is named twice');
+  for (const [flag, url] of [['--broker', o.broker], ...leaseStores.map((u) => ['--lease-redis', u] as const)] as const) {
     if (url === undefined) continue;
     let u: URL | undefined;
     try {

@@ -22,7 +22,7 @@ export function registerManifestsCommands(program: Command): void {
     .addOption(new Option('--image-pull-policy <policy>', 'imagePullPolicy of every container').choices(['Always', 'IfNotPresent', 'Never'] as const).default('IfNotPresent' as const))
     .option('--namespace <ns>', 'namespace of the agents (only strait-system for now)', d.namespace)
     .option('--broker <url>', 'broker URL for the node and gateway agents (default: the one `strait join` stored in the cluster)')
-    .option('--lease-redis <url>', 'gateway agents: their lease store (one Redis every candidate reaches)', d.leaseRedis)
+    .option('--lease-redis <url[,url…]>', 'gateway agents: their lease store (one Redis every candidate reaches), or 3 or 5 comma-separated for the quorum lease', d.leaseRedis)
     .option('--gateway-candidate <node=ip@prio>', 'gateway agents: a candidate, named by its node (repeat for each)', collect, [] as string[])
     .option('--gateway-arg <flag>', 'gateway agents: one more `strait gateway` flag, e.g. --gateway-arg=--wan-dev=eth1 (repeat)', collect, [] as string[])
     .option('--node-steer-arg <flag>', 'node-side steering: one more `strait node-steer` flag, e.g. --node-steer-arg=--dev=eth0 (repeat)', collect, [] as string[])

@@ -101,6 +101,7 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
     const admin = new k8s.KubeConfig();
     admin.loadFromFile(join(apiDir, 'admin.kubeconfig'));
     const core = admin.makeApiClient(k8s.CoreV1Api);
+    await core.createNode({ body: { metadata: { name: 'bench-kube-node', labels: { 'kubernetes.io/hostname': 'bench-kube-node' } } } });
     await core.createNamespace({ body: { metadata: { name: 'bench', labels: { team: 'bench' } } } });
     const benchPod = await core.createNamespacedPod({
       namespace: 'bench',
