@@ -37,7 +37,7 @@ export function registerScenarioCommands(program: Command): void {
     .option('--only <faults>', 'comma-separated fault labels to run (default: all)')
     .option('--duration <seconds>', 'steady scenarios: how long traffic runs (default: the scenario\'s durationMs)')
     .option('--stress <spec>', 'run stress-ng on the host for the whole run: cpu=N[,io=M] (recorded in the report)')
-    .option('--lease-stores <n>', 'the gateways\' lease stores: 3 (a quorum lease) or 1 (a single store, for comparison); default: the scenario\'s leaseStores (1)')
+    .option('--lease-stores <n>', 'the gateways\' lease stores: 3 (a quorum lease) or 1 (a single store, for comparison); default: the scenario\'s leaseStores (3)')
     .option('--json', 'print the result as JSON on stdout (progress goes to stderr)')
     .action(async (name, o) => {
       const [{ StraitError }, { jsonOutput, loadScenario, parseStressSpec, runScenarioCommand, runSteadyCommand, steadyJsonOutput }] = await Promise.all([import('../../api/index.js'), scenarios()]);

@@ -97,7 +97,7 @@ export const scenarioSchema = z
     tunnel: z.enum(['wireguard', 'vxlan', 'geneve', 'ipsec']).default('wireguard'),
     profile: z.enum(PROFILES).default('default'),
     /** The gateways' lease stores in the lab: 3 (a quorum lease, the default) or 1 (the single-store lease). */
-    leaseStores: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
+    leaseStores: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(3),
     trialsPerFault: z.number().int().min(1).max(1000).default(2),
     traffic: trafficSchema.default({ kinds: ['cross-cluster', 'egress'], udpIntervalMs: 10, tcpStream: true }),
     timing: timingSchema.default({ beforeFaultMs: 800, afterFaultMs: 2500, settleMs: 1500 }),
