@@ -209,7 +209,9 @@ export class FailureDetector {
     }
     this.sigmas = o.sigmas ?? 5.6;
     this.memoryMs = o.memoryMs ?? DEFAULT_JITTER_MEMORY_MS;
-    this.sched = new SchedulerLateness(o.intervalMs, this.memoryMs);
+    // An own stall as long as the ceiling is an outage of this prober (SIGSTOP, a frozen VM): no threshold within
+    // the profile could have covered it, and it must not hold every verdict of the next `memoryMs` at the ceiling.
+    this.sched = new SchedulerLateness(o.intervalMs, this.memoryMs, o.maxDetectionMs);
     for (const n of names) this.add(n, start);
   }
 
@@ -227,14 +229,18 @@ export class FailureDetector {
     if (!p) return false;
     this.lastSeen = Math.max(this.lastSeen, now);
     // Gaps that span one of our own stalls are kept: a host that froze us froze the peer too, and its next freeze
-    // must not read as a death. A gap that ends a death we declared is not jitter: it is the outage itself (often
-    // seconds: a SIGSTOP, a restart). Kept, it made every later verdict wait the full ceiling for as long as it
-    // stayed in the window. A gap beyond the ceiling is kept out of the phi statistics for the same reason (one
-    // such sample makes mean + 5.6 σ exceed the ceiling for 500 samples) and only widens `seen`, for the memory.
-    if (p.lastReplyAt !== undefined && p.up !== false) {
+    // must not read as a death. A gap as long as the ceiling is an outage (a SIGSTOP, a restart, a real death:
+    // seconds), not jitter: kept, it made every later verdict wait the full ceiling for as long as it stayed in the
+    // window (and one such sample makes mean + 5.6 σ exceed the ceiling for 500 samples). A shorter gap counts
+    // even when it ended a death we declared: that death was false (the peer answered within what the profile
+    // allows), and its gap is exactly the jitter the threshold failed to allow for. Thrown away, the next vCPU
+    // freeze of the same length convicted the live peer again (issue #12, `steady` under stress: 4 in 120 s).
+    if (p.lastReplyAt !== undefined) {
       const gap = Math.max(0, now - p.lastReplyAt);
-      if (gap < this.o.maxDetectionMs) p.gaps.push(gap);
-      p.longGaps.push(now, gap);
+      if (gap < this.o.maxDetectionMs) {
+        p.gaps.push(gap);
+        p.longGaps.push(now, gap);
+      }
     }
     p.lastReplyAt = now;
     p.credited = 0;
@@ -270,9 +276,9 @@ export class FailureDetector {
 
   /**
    * Silence that convicts `name` now: mean gap + `sigmas` standard deviations, at least the longest gap seen within
-   * the memory plus one interval, at least our own longest stall within the memory plus one interval (on a shared
+   * the memory plus two intervals (or a quarter more), at least our own longest stall within the memory plus as much (on a shared
    * host the peer is stalled as long as we are, we just do not see it), clamped to [minDetectionMs, maxDetectionMs].
-   * Gaps that ended a declared death are not evidence of jitter (see reply()).
+   * Gaps and stalls as long as the ceiling are outages, not evidence of jitter (see reply()).
    */
   thresholdMs(name: string, now: number = this.lastSeen): number {
     const p = this.peers.get(name);
@@ -287,7 +293,11 @@ export class FailureDetector {
       p.gaps.mean() + this.sigmas * Math.max(p.gaps.std(), intervalMs * MIN_STD_FRACTION),
       PHI_CAP_FACTOR * recent + intervalMs,
     );
-    const seen = recent + intervalMs;
+    // On top of the stall, two intervals (the peer may freeze just before answering a probe: one interval of phase;
+    // the verdict falls on the tick grid while the answer is on its way back: one of margin) or a quarter of the
+    // stall, whichever is more (the next freeze is not exactly as long as the last: with 20 ms alone, a simulated
+    // 100 ms vCPU freeze after a 107 ms gap convicted the fast profile's live peer).
+    const seen = recent + Math.max(2 * intervalMs, recent / 4);
     return Math.min(hi, Math.max(lo, phi, seen));
   }
 

@@ -66,19 +66,26 @@ export class LeaseKeeper {
   readonly hold: LeaseHold;
   /** When the last acquire/renew was sent (the renewal cadence is counted from it, not from its answer). */
   lastSentAt = Number.NEGATIVE_INFINITY;
-  /** Store answer times within the memory (a slow first connect must not stretch leases for 64 renewals). */
+  /** Store answer times within the memory. */
   private readonly rtts: RecentMax;
+  /**
+   * An answer this slow is an outage of the store or of this process (the first connect, a store restart, a
+   * SIGSTOP), not jitter: the lease it answered for had run out whatever TTL was asked, and remembered for the
+   * memory it would stretch every lease to the ceiling. Default: `maxLeaseTtlMs` when given.
+   */
+  private readonly rttOutageMs: number;
 
   constructor(
     private readonly store: LeaseStore,
     readonly key: string,
     readonly holder: string,
-    timing: { leaseTtlMs: number; safetyMarginMs: number },
+    timing: { leaseTtlMs: number; safetyMarginMs: number; maxLeaseTtlMs?: number },
     private readonly clock: () => number = () => performance.now(),
     memoryMs = DEFAULT_JITTER_MEMORY_MS,
   ) {
     this.hold = new LeaseHold(timing.leaseTtlMs, timing.safetyMarginMs);
     this.rtts = new RecentMax(memoryMs);
+    this.rttOutageMs = timing.maxLeaseTtlMs ?? Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -119,7 +126,7 @@ export class LeaseKeeper {
 
   private rtt(sentAt: number): void {
     const now = this.clock();
-    this.rtts.push(now, now - sentAt);
+    if (now - sentAt < this.rttOutageMs) this.rtts.push(now, now - sentAt);
   }
 
   /** The slowest store answer within the memory, ms. */

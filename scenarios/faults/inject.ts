@@ -2,6 +2,7 @@ import { StraitError } from '../../api/index.js';
 import { deleteNetns, openNetnsRef, pidsInNetnsRef, run } from '../../host/index.js';
 import type { FailoverBackend } from '../model/failover-backend.js';
 import type { FaultKind } from '../model/scenario.js';
+import { atRunnerPriority } from '../runner/runner-priority.js';
 
 /**
  * Fault injectors. Each hits one gateway of the backend's cluster and returns how to undo it, so the runner can
@@ -87,9 +88,11 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
     }
     case 'link-down': {
       // Stamped before the command: the link goes down somewhere inside it, and under load the exec (a fork into
-      // the namespace) took hundreds of ms, so a stamp taken after it put the failover "before the fault".
+      // the namespace) took hundreds of ms, so a stamp taken after it put the failover "before the fault". The
+      // command runs at the runner's realtime priority: at normal priority beside stress-ng it took 0.7-1.1 s, and
+      // that delay was counted as the failover's (runner-priority.ts).
       const at = Date.now();
-      await lab.exec(gateway, ['ip', 'link', 'set', dev, 'down']);
+      await lab.exec(gateway, atRunnerPriority(['ip', 'link', 'set', dev, 'down']));
       return done(async () => {
         await lab.exec(gateway, ['ip', 'link', 'set', dev, 'up']);
         // Link down flushed the routes through the device; put the topology's routes back.
@@ -128,7 +131,7 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
       // A dead node falls silent at once: every link of it goes dark.
       const links = JSON.parse((await run([...keep.enter, 'ip', '-j', 'link', 'show'], { allowFailure: true })).stdout || '[]') as { ifname: string }[];
       const down = links.filter((l) => l.ifname !== 'lo').map((l) => `link set dev ${l.ifname} down`);
-      if (down.length) await run([...keep.enter, 'ip', '-force', '-batch', '-'], { input: `${down.join('\n')}\n`, allowFailure: true });
+      if (down.length) await run([...keep.enter, ...atRunnerPriority(['ip', '-force', '-batch', '-'])], { input: `${down.join('\n')}\n`, allowFailure: true });
       // Torn down by the kernel only when the trial is over. Tearing a namespace down holds the (one, shared)
       // kernel's rtnl lock for ~60 ms, and every other "node" of the lab waits for it to change a route: measured
       // in the fast profile, node-death trials in which the client node's route move took 61-66 ms instead of ~10.
@@ -149,7 +152,7 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
       // Stamped before the command, as link-down: seen under stress-ng --cpu 8 at load 23, the standby and the node
       // found the holder silent 180-540 ms before a stamp taken after `nft -f`, and the trial counted as failed.
       const at = Date.now();
-      await lab.exec(gateway, ['nft', '-f', '-'], { input: partitionRuleset(table, dev) });
+      await lab.exec(gateway, atRunnerPriority(['nft', '-f', '-']), { input: partitionRuleset(table, dev) });
       return done(async () => {
         await lab.exec(gateway, ['nft', 'delete', 'table', 'inet', table], { allowFailure: true });
       }, false, at);
@@ -172,7 +175,7 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
     case 'lease-store-partition': {
       const st = pickLeaseStore(b);
       const cut = `st_${lab.runId}_lscut`;
-      await lab.exec(gateway, ['nft', '-f', '-'], { input: leaseStoreCutRuleset(cut, st.port) });
+      await lab.exec(gateway, atRunnerPriority(['nft', '-f', '-']), { input: leaseStoreCutRuleset(cut, st.port) });
       return {
         ...done(async () => {
           await lab.exec(gateway, ['nft', 'delete', 'table', 'inet', cut], { allowFailure: true });

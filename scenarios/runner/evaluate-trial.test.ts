@@ -26,6 +26,15 @@ function steady(over: Partial<TrialMeasurement> = {}): TrialMeasurement {
   };
 }
 
+describe('a fault that came too late to measure anything', () => {
+  it('says "not measured" with the times, instead of passing as an outage of 0 ms', () => {
+    // Seen under --stress cpu=8: the runner woke seconds late and stamped the fault after the probes had stopped.
+    const v = evaluateTrial(steady({ faultAt: T + 3400, endedAt: T + 3500 }), none).result.violations.join('\n');
+    expect(v).toMatch(/not measured: the fault came 3400 ms after the traffic began and only 0 ms of traffic followed it/);
+    expect(evaluateTrial(steady(), none).result.violations).toEqual([]);
+  });
+});
+
 describe('takeover: none (faults that must change nothing)', () => {
   it('passes when the faulted gateway keeps traffic and egress IP with no gap', () => {
     expect(evaluateTrial(steady(), none).result.violations).toEqual([]);

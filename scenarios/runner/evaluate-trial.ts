@@ -34,6 +34,9 @@ export interface TrialMeasurement {
 }
 
 /** Analyses a trial and checks it against the scenario's assertions. Pure. */
+/** Less traffic than this after the fault cannot show a failover (detection alone takes up to the ceiling). */
+export const MIN_TRAFFIC_AFTER_FAULT_MS = 1000;
+
 export function evaluateTrial(m: TrialMeasurement, a: ScenarioAssertions): { result: TrialResult; timeline: TrialTimeline } {
   const events = sortEvents(m.events);
   const flows: FlowResult[] = m.flows.map((f) => ({
@@ -49,6 +52,16 @@ export function evaluateTrial(m: TrialMeasurement, a: ScenarioAssertions): { res
   const wrong = [...new Set(flows.flatMap((f) => f.udp.wrongSourceIPs.map((w) => w.ip)))];
   const outageMs = Math.max(0, ...flows.map((f) => f.udp.outageMs));
   const v: string[] = [];
+  // A fault that landed (almost) after the traffic ended measured nothing: say so, instead of an outage of 0 ms,
+  // "did not recover" and "TCP broke" that read like a failover's failures (seen under stress before the runner ran
+  // at realtime priority: faults at +1.7 to +5.4 s of a 3.3 s window).
+  const lastSent = Math.max(Number.NEGATIVE_INFINITY, ...m.flows.flatMap((f) => f.udp.records.map((r) => r.sentAt)));
+  if (m.flows.length && lastSent - m.faultAt < MIN_TRAFFIC_AFTER_FAULT_MS) {
+    v.push(
+      `not measured: the fault came ${Math.round(m.faultAt - m.startedAt)} ms after the traffic began and only ` +
+        `${Math.max(0, Math.round(lastSent - m.faultAt))} ms of traffic followed it (the runner was not scheduled in time)`,
+    );
+  }
   if (a.recovers) {
     for (const f of flows) if (!f.udp.recovered) v.push(`${f.kind} traffic did not recover within the trial`);
   }

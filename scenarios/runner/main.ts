@@ -9,6 +9,7 @@ import { loadScenario, scenarioTopology } from '../model/scenario-files.js';
 import type { Profile, Scenario } from '../model/scenario.js';
 import { writeRunReport } from '../report/writer.js';
 import { startStress, type StressSpec } from './stress.js';
+import { withRunnerPriority } from './runner-priority.js';
 
 export interface ScenarioRunOptions {
   /** Built-in name or file. */
@@ -71,7 +72,8 @@ export async function runScenarioCommand(o: ScenarioRunOptions): Promise<{ repor
   if (stress) o.onStep?.(`stress: ${stress.record.command.join(' ')} (pid ${stress.record.pid}, load ${stress.record.loadAvgAtStart.join(' ')})`);
   let report: RunReport;
   try {
-    report = await withFailoverLab({ scenario: s, profile, runId, ...(o.leaseStores ? { leaseStores: o.leaseStores } : {}), logsDir: join(reportDir, 'logs'), ...(o.onStep ? { onStep: o.onStep } : {}) }, (b) =>
+    // Faults on time: see runner-priority.ts.
+    report = await withRunnerPriority(() => withFailoverLab({ scenario: s, profile, runId, ...(o.leaseStores ? { leaseStores: o.leaseStores } : {}), logsDir: join(reportDir, 'logs'), ...(o.onStep ? { onStep: o.onStep } : {}) }, (b) =>
       runScenario(b, s, {
         profile,
         trialsPerFault: o.trials ?? s.trialsPerFault,
@@ -80,7 +82,7 @@ export async function runScenarioCommand(o: ScenarioRunOptions): Promise<{ repor
         ...(o.only ? { only: o.only } : {}),
         ...(o.onEvent ? { onEvent: o.onEvent } : {}),
       }),
-    );
+    ), () => o.onStep?.('runner: could not raise to realtime priority; under load faults may be injected late'));
   } finally {
     await stress?.stop();
   }

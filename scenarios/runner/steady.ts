@@ -9,6 +9,7 @@ import type { Profile, Scenario, TrafficKind } from '../model/scenario.js';
 import { evaluateSteady, type SteadyMeasurement, type SteadyResult } from './evaluate-steady.js';
 import { defaultReportDir, withFailoverLab } from './main.js';
 import { startStress, type StressRecord, type StressSpec } from './stress.js';
+import { withRunnerPriority } from './runner-priority.js';
 
 export interface SteadyReport extends SteadyResult {
   scenario: string;
@@ -72,10 +73,11 @@ export async function runSteadyCommand(o: {
   if (stress) o.onStep?.(`stress: ${stress.record.command.join(' ')} (pid ${stress.record.pid}, load ${stress.record.loadAvgAtStart.join(' ')})`);
   let done: { result: SteadyResult; measurement: SteadyMeasurement };
   try {
-    done = await withFailoverLab({ scenario: s, profile, runId, logsDir: join(reportDir, 'logs'), ...(o.onStep ? { onStep: o.onStep } : {}) }, (b) => {
+    // The runner's own timing (fence looks, route events) on time: see runner-priority.ts.
+    done = await withRunnerPriority(() => withFailoverLab({ scenario: s, profile, runId, logsDir: join(reportDir, 'logs'), ...(o.onStep ? { onStep: o.onStep } : {}) }, (b) => {
       o.onStep?.(`steady: traffic for ${Math.round(durationMs / 1000)} s, no fault`);
       return runSteady(b, s, { profile, durationMs, workDir: join(runDir(runId), 'probes') });
-    });
+    }), () => o.onStep?.('runner: could not raise to realtime priority (see runner-priority.ts)'));
   } finally {
     await stress?.stop();
   }
