@@ -168,6 +168,24 @@ export class BrokerKeys {
     const { holdersOf, heldOf, absentOf, absentQueue } = this.holderIndex();
     return { holdersOf, heldOf, absentOf, absentQueue };
   }
+  /** The keys releasing a Block touches (lua/includes/release.lua, releaseBlock), by the scripts' names. */
+  blockRelease(): Record<'blocks' | 'poolBlocksOf' | 'rev' | 'events' | 'holdersOf' | 'heldOf' | 'absentOf' | 'absentQueue', string> {
+    return { blocks: this.objects('Block'), poolBlocksOf: this.prefixOf(KEY.poolBlocks), rev: this.rev, events: this.events, ...this.holderRelease() };
+  }
+  /** The keys releasing an AddressLease touches (lua/includes/release.lua, releaseAddress). */
+  addressRelease(): Record<'addressLeases' | 'addressMeta' | 'poolMeta' | 'poolAddressesOf' | 'poolAddressBlocksOf' | 'poolOwnersOf' | 'rev' | 'events' | 'holdersOf' | 'heldOf' | 'absentOf' | 'absentQueue', string> {
+    return {
+      addressLeases: this.objects('AddressLease'),
+      addressMeta: this.addressMeta,
+      poolMeta: this.poolMeta,
+      poolAddressesOf: this.prefixOf(KEY.poolAddresses),
+      poolAddressBlocksOf: this.prefixOf(KEY.poolAddressBlocks),
+      poolOwnersOf: this.prefixOf(KEY.poolOwners),
+      rev: this.rev,
+      events: this.events,
+      ...this.holderRelease(),
+    };
+  }
   idempotency(scopedKey: string): string {
     return this.of(KEY.idempotency(scopedKey));
   }

@@ -1,6 +1,5 @@
 import { StraitError, type AddressLease, type Block, type IPPool, type List, type ReservedIP } from '../../api/index.js';
 import { reservedOffsets } from '../reserved-ips.js';
-import { KEY } from './keys.js';
 import { now, type Idem, type StoreCore } from './core.js';
 import { objectOf, scriptError } from './script-errors.js';
 
@@ -95,26 +94,12 @@ export class LeaseStore {
   }
 
   async releaseBlock(id: string, requiredCluster = '', idem?: Idem): Promise<Block> {
-    const k = this.core.keys;
-    const keys = { blocks: k.objects('Block'), poolBlocksOf: k.prefixOf(KEY.poolBlocks), rev: k.rev, events: k.events, ...k.holderRelease() };
-    const r = await this.core.script('releaseBlock', idem, keys, [id, requiredCluster]);
+    const r = await this.core.script('releaseBlock', idem, this.core.keys.blockRelease(), [id, requiredCluster]);
     return objectOf(r, { kind: 'Block', name: id }) as Block;
   }
 
   async releaseAddress(ip: string, requiredCluster = '', idem?: Idem): Promise<AddressLease> {
-    const k = this.core.keys;
-    const keys = {
-      addressLeases: k.objects('AddressLease'),
-      addressMeta: k.addressMeta,
-      poolMeta: k.poolMeta,
-      poolAddressesOf: k.prefixOf(KEY.poolAddresses),
-      poolAddressBlocksOf: k.prefixOf(KEY.poolAddressBlocks),
-      poolOwnersOf: k.prefixOf(KEY.poolOwners),
-      rev: k.rev,
-      events: k.events,
-      ...k.holderRelease(),
-    };
-    const r = await this.core.script('releaseAddress', idem, keys, [ip, requiredCluster]);
+    const r = await this.core.script('releaseAddress', idem, this.core.keys.addressRelease(), [ip, requiredCluster]);
     return objectOf(r, { kind: 'AddressLease', name: ip }) as AddressLease;
   }
 }

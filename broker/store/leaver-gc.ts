@@ -1,5 +1,4 @@
 import type { StoreCore } from './core.js';
-import { KEY } from './keys.js';
 
 /** Lease entries one gc-leavers call scans (a call holds Redis for about a millisecond per few hundred). */
 export const LEAVER_GC_PAGE = 1000;
@@ -15,20 +14,8 @@ export class LeaverGc {
   async returnLeasesOf(clusters: readonly string[], page = LEAVER_GC_PAGE): Promise<{ blocks: number; addresses: number }> {
     const out = { blocks: 0, addresses: 0 };
     if (clusters.length === 0) return out;
-    const k = this.core.keys;
-    const keys = {
-      blocks: k.objects('Block'),
-      addressLeases: k.objects('AddressLease'),
-      addressMeta: k.addressMeta,
-      poolMeta: k.poolMeta,
-      poolBlocksOf: k.prefixOf(KEY.poolBlocks),
-      poolAddressesOf: k.prefixOf(KEY.poolAddresses),
-      poolAddressBlocksOf: k.prefixOf(KEY.poolAddressBlocks),
-      poolOwnersOf: k.prefixOf(KEY.poolOwners),
-      rev: k.rev,
-      events: k.events,
-      ...k.holderRelease(),
-    };
+    // Both kinds are released there (release.lua), so the keys of both.
+    const keys = { ...this.core.keys.blockRelease(), ...this.core.keys.addressRelease() };
     for (const kind of ['Block', 'AddressLease'] as const) {
       let cursor = '0';
       do {

@@ -1,5 +1,4 @@
 import type { StoreCore } from './core.js';
-import { KEY } from './keys.js';
 
 /** What one owner-GC run did, and how much it had to look at. */
 export interface OwnerGcRun {
@@ -35,25 +34,8 @@ export class OwnerGc {
 
   private keys(): Record<string, string> {
     const k = this.core.keys;
-    const { absentQueue, lastReported, liveOf, absentOf, holdersOf, heldOf } = k.holderIndex();
-    return {
-      absentQueue,
-      lastReported,
-      liveOf,
-      absentOf,
-      holdersOf,
-      heldOf,
-      blocks: k.objects('Block'),
-      addressLeases: k.objects('AddressLease'),
-      addressMeta: k.addressMeta,
-      poolMeta: k.poolMeta,
-      poolBlocksOf: k.prefixOf(KEY.poolBlocks),
-      poolAddressesOf: k.prefixOf(KEY.poolAddresses),
-      poolAddressBlocksOf: k.prefixOf(KEY.poolAddressBlocks),
-      poolOwnersOf: k.prefixOf(KEY.poolOwners),
-      rev: k.rev,
-      events: k.events,
-    };
+    const { lastReported, liveOf } = k.holderIndex();
+    return { ...k.blockRelease(), ...k.addressRelease(), lastReported, liveOf };
   }
 
   /**
