@@ -51,3 +51,4 @@ export { pickConflist, pluginNetconf, podCniArgs } from './kubelet/cni-chain.js'
 // The CNI lab (a node's namespaces, the reference plugins, calls as a runtime makes them) and `strait demo-ipam` on it.
 export { CniLab, bridgeNetconf, firstAddress, REFERENCE_CNI_DIR, type CniCallOptions, type CniCallResult } from './cni/cni-lab.js';
 export { runIpamDemo, type IpamDemoOptions } from './cni/ipam-demo.js';
+export { fenceConflicts, type EipConflict, type FenceLookRecord } from './probes/fence-conflicts.js';
