@@ -1,5 +1,6 @@
 // What `npm run bench:broker` writes into docs/benchmarks.md: its latest run, between two markers in `## Broker`,
 // from the figures of the run itself (pure: the bench does the I/O).
+import { placeMarkedSection } from '../host/bench-doc.js';
 
 /** One single-lease phase of the side-by-side comparison. */
 export interface Round {
@@ -118,13 +119,5 @@ export function renderBrokerRun(f: BrokerRunFigures, m: BrokerRunMeta): string {
  * open `## Broker` (before its first `###` or table). Everything else in the document stays as it is.
  */
 export function replaceBrokerRun(doc: string, section: string): string {
-  const b = doc.indexOf(BEGIN);
-  const e = doc.indexOf(END);
-  if (b >= 0 && e > b) return doc.slice(0, b) + section + doc.slice(e + END.length);
-  const h = doc.indexOf('\n## Broker\n');
-  if (h < 0) return `${doc.trimEnd()}\n\n## Broker\n\n${section}\n`;
-  // After the first paragraph of the section (its command and what it measures).
-  const para = doc.indexOf('\n\n', doc.indexOf('\n\n', h + 1) + 2);
-  const at = para < 0 ? doc.length : para + 2;
-  return `${doc.slice(0, at)}${section}\n\n${doc.slice(at)}`;
+  return placeMarkedSection(doc, { begin: BEGIN, end: END }, '## Broker', section, 'after-intro');
 }

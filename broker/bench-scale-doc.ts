@@ -1,5 +1,6 @@
 // What `npm run bench:scale` writes into docs/benchmarks.md: its latest run, between two markers in `## Scale`
 // (pure: the bench does the I/O).
+import { placeMarkedSection } from '../host/bench-doc.js';
 
 export interface ScaleFigures {
   clusters: number;
@@ -86,12 +87,5 @@ export function renderScaleRun(f: ScaleFigures, m: ScaleRunMeta): string {
  * end of the document if missing). Everything else in the document stays as it is.
  */
 export function replaceScaleRun(doc: string, section: string): string {
-  const b = doc.indexOf(BEGIN);
-  const e = doc.indexOf(END);
-  if (b >= 0 && e > b) return doc.slice(0, b) + section + doc.slice(e + END.length);
-  const h = doc.indexOf('\n## Scale\n');
-  if (h < 0) return `${doc.trimEnd()}\n\n## Scale\n\n${section}\n`;
-  const next = doc.indexOf('\n## ', h + 1);
-  if (next < 0) return `${doc.trimEnd()}\n\n${section}\n`;
-  return `${doc.slice(0, next).trimEnd()}\n\n${section}\n${doc.slice(next)}`;
+  return placeMarkedSection(doc, { begin: BEGIN, end: END }, '## Scale', section, 'end');
 }

@@ -32,20 +32,34 @@ export const benchMarkers = (bench: string): { begin: string; end: string } => (
 });
 
 /**
+ * Places a bench's section (its markers included) in the document: in place of the text between `begin` and `end`
+ * when both are there; the first time, under `heading` — right after the heading's first paragraph (`after-intro`,
+ * where the bench's command is described) or at the end of the heading's section (`end`) — or, without the
+ * heading, at the end of the document under a new one. The one writer of every bench's doc section.
+ */
+export function placeMarkedSection(doc: string, m: { begin: string; end: string }, heading: string, section: string, firstTime: 'after-intro' | 'end' = 'after-intro'): string {
+  const b = doc.indexOf(m.begin);
+  const e = doc.indexOf(m.end);
+  if (b >= 0 && e > b) return doc.slice(0, b) + section + doc.slice(e + m.end.length);
+  const h = doc.indexOf(`\n${heading}\n`);
+  if (h < 0) return `${doc.trimEnd()}\n\n${heading}\n\n${section}\n`;
+  if (firstTime === 'end') {
+    const next = doc.indexOf('\n## ', h + 1);
+    if (next < 0) return `${doc.trimEnd()}\n\n${section}\n`;
+    return `${doc.slice(0, next).trimEnd()}\n\n${section}\n${doc.slice(next)}`;
+  }
+  const para = doc.indexOf('\n\n', doc.indexOf('\n\n', h + 1) + 2);
+  const at = para < 0 ? doc.length : para + 2;
+  return `${doc.slice(0, at)}${section}\n\n${doc.slice(at)}`;
+}
+
+/**
  * `doc` with the bench's marked section replaced by `body` (markers kept); the first time, the section goes right
  * after the first paragraph under `heading` (or at the end, under a new heading).
  */
 export function replaceMarkedSection(doc: string, bench: string, heading: string, body: string): string {
-  const { begin, end } = benchMarkers(bench);
-  const section = `${begin}\n${body.trim()}\n${end}`;
-  const b = doc.indexOf(begin);
-  const e = doc.indexOf(end);
-  if (b >= 0 && e > b) return doc.slice(0, b) + section + doc.slice(e + end.length);
-  const h = doc.indexOf(`\n${heading}\n`);
-  if (h < 0) return `${doc.trimEnd()}\n\n${heading}\n\n${section}\n`;
-  const para = doc.indexOf('\n\n', doc.indexOf('\n\n', h + 1) + 2);
-  const at = para < 0 ? doc.length : para + 2;
-  return `${doc.slice(0, at)}${section}\n\n${doc.slice(at)}`;
+  const m = benchMarkers(bench);
+  return placeMarkedSection(doc, m, heading, `${m.begin}\n${body.trim()}\n${m.end}`);
 }
 
 /** The line that opens a run's section: when, which commit, what load, which command. */
