@@ -192,3 +192,37 @@ describe('quorumRecord', () => {
     expect(quorumRecord([r('a', 3, 100), null, r('a', 3, 80)], 2)).toEqual(r('a', 3, 80));
   });
 });
+
+describe('quorum lease store: what the store-error log says', () => {
+  const withLog = (c: ReturnType<typeof cluster>, name: string, timeoutMs: number) => {
+    const said: string[] = [];
+    const store = new QuorumLeaseStore(c.stores.map((s) => s.link(name)), {
+      guardMs: GUARD, timeoutMs, onStoreError: (s, op, err) => said.push(`${s} ${op}: ${err instanceof Error ? err.message : String(err)}`),
+    });
+    return { store, said };
+  };
+
+  it('a store not heard from when two others refused at once is not called slow (link-down: the lease still held)', async () => {
+    const c = cluster();
+    const holder = await c.client('gw1').store.acquire('eg', 'gw1', 1000);
+    expect(holder).not.toBe(false);
+    c.stores[2]!.freeze();
+    const { store, said } = withLog(c, 'gw2', 5000);
+    const t0 = performance.now();
+    expect(await store.acquire('eg', 'gw2', 1000)).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(2500); // decided by the two refusals, not by the 5 s timeout
+    expect(said).toEqual(['c acquire: not answered yet when the other stores had decided the round']);
+    c.stores[2]!.thaw();
+  });
+
+  it('a round that ran to its timeout says so', async () => {
+    const c = cluster();
+    c.stores[1]!.freeze();
+    c.stores[2]!.freeze();
+    const { store, said } = withLog(c, 'gw2', 30);
+    await expect(store.acquire('eg', 'gw2', 1000)).rejects.toThrow(/granted by 1 of 3/);
+    expect(said.sort()).toEqual(['b acquire: no answer within 30 ms', 'c acquire: no answer within 30 ms']);
+    c.stores[1]!.thaw();
+    c.stores[2]!.thaw();
+  });
+});

@@ -119,19 +119,19 @@ function round<T, D>(
   timeoutMs: number,
   timer: (ms: number, fn: () => void) => () => void,
   late: (i: number, a: Answer<T>) => void = () => undefined,
-): Promise<{ decision: D; answers: (Answer<T> | undefined)[] }> {
+): Promise<{ decision: D; answers: (Answer<T> | undefined)[]; timedOut: boolean }> {
   return new Promise((resolve) => {
     const answers: (Answer<T> | undefined)[] = members.map(() => undefined);
     let done = false;
     let pending = members.length;
     let cancel = (): void => undefined;
-    const finish = (d: D): void => {
+    const finish = (d: D, timedOut = false): void => {
       done = true;
       cancel();
-      resolve({ decision: d, answers: [...answers] });
+      resolve({ decision: d, answers: [...answers], timedOut });
     };
     cancel = timer(timeoutMs, () => {
-      if (!done) finish(decide(answers, true) as D);
+      if (!done) finish(decide(answers, true) as D, true);
     });
     members.forEach((m, i) => {
       const settle = (a: Answer<T>): void => {
@@ -199,12 +199,20 @@ export class QuorumLeaseStore implements LeaseStore {
     }
   }
 
-  private report(op: string, answers: readonly (Answer<unknown> | undefined)[]): void {
+  /**
+   * Tells `onStoreError` about the stores that failed or had not answered. A round ends as soon as its outcome is
+   * known: a store that had not answered by then was not necessarily slow. An acquire refused by two stores that
+   * still held the old lease (the standby convicted the holder before its lease ran out: link-down, partition) was
+   * logged as "no answer within 40 ms" for the third store after a round of a few ms, and read as a slow store.
+   */
+  private report(op: string, r: { answers: readonly (Answer<unknown> | undefined)[]; timedOut: boolean }, timeoutMs = this.o.timeoutMs): void {
     if (!this.o.onStoreError) return;
-    answers.forEach((a, i) => {
+    r.answers.forEach((a, i) => {
       const name = this.members[i]?.name ?? String(i);
-      if (a === undefined) this.o.onStoreError?.(name, op, new Error(`no answer within ${this.o.timeoutMs} ms`));
-      else if (!a.ok) this.o.onStoreError?.(name, op, a.err);
+      if (a === undefined) {
+        const why = r.timedOut ? `no answer within ${timeoutMs} ms` : 'not answered yet when the other stores had decided the round';
+        this.o.onStoreError?.(name, op, new Error(why));
+      } else if (!a.ok) this.o.onStoreError?.(name, op, a.err);
     });
   }
 
@@ -254,7 +262,7 @@ export class QuorumLeaseStore implements LeaseStore {
       outcome = false;
       // Give back what we got (a split vote among several contenders must not block the next try for a TTL).
       for (const g of [...grants, ...lateGrants]) settleLate(g.i, g.storeEpoch);
-      this.report('acquire', one.answers);
+      this.report('acquire', one);
       if (answers.some((x) => x.result === 'held')) return false;
       throw unavailable('acquire', `granted by ${grants.length} of ${n} stores, ${q} needed (the others failed, did not answer or are in their restart guard)`);
     }
@@ -278,7 +286,7 @@ export class QuorumLeaseStore implements LeaseStore {
         settleLate(g.i, g.storeEpoch);
         this.members[g.i]?.release(key, holder, epoch).catch(() => undefined);
       }
-      this.report('commit', two.answers);
+      this.report('commit', two);
       throw unavailable('acquire', `committed on fewer than ${q} of ${n} stores`);
     }
     outcome = { epoch };
@@ -330,7 +338,7 @@ export class QuorumLeaseStore implements LeaseStore {
     if (r.decision === 'lost') return false;
     // Neither a majority renewed nor a majority said the lease is gone: keep the hold as it is (it runs out at
     // its fence unless a later renewal reaches a majority) rather than drop the egress IPs on a store failure.
-    this.report('renew', r.answers);
+    this.report('renew', r, this.o.renewTimeoutMs ?? this.o.timeoutMs);
     throw unavailable('renew', 'no majority answered');
   }
 
@@ -346,7 +354,7 @@ export class QuorumLeaseStore implements LeaseStore {
     const answered = r.answers.filter((x) => x?.ok).length;
     if (released >= this.q) return true;
     if (answered < this.q) {
-      this.report('release', r.answers);
+      this.report('release', r);
       throw unavailable('release', `${answered} of ${this.members.length} stores answered`);
     }
     return false;
@@ -356,7 +364,7 @@ export class QuorumLeaseStore implements LeaseStore {
     const r = await round(this.members, (m) => m.read(key), (a, final) => (final ? a : undefined), this.o.timeoutMs, this.timer);
     const recs = r.answers.flatMap((a) => (a?.ok ? [a.value] : []));
     if (recs.length < this.q) {
-      this.report('read', r.answers);
+      this.report('read', r);
       throw unavailable('read', `${recs.length} of ${this.members.length} stores answered`);
     }
     return quorumRecord(recs, this.q);

@@ -1,8 +1,9 @@
 import { StraitError } from '../../api/index.js';
-import { deleteNetns, openNetnsRef, pidsInNetnsRef, run } from '../../host/index.js';
+import { deleteNetns, openNetnsRef, pidsInNetnsRef, run, withNetns } from '../../host/index.js';
 import type { FailoverBackend } from '../model/failover-backend.js';
 import type { FaultKind } from '../model/scenario.js';
-import { atRunnerPriority } from '../runner/runner-priority.js';
+import { atRunnerPriority, RUNNER_RT_PRIORITY } from '../runner/runner-priority.js';
+import { armCommand } from './armed-command.js';
 
 /**
  * Fault injectors. Each hits one gateway of the backend's cluster and returns how to undo it, so the runner can
@@ -19,6 +20,13 @@ export interface InjectedFault {
   restore(): Promise<void>;
   /** The lease store a lease-store fault hit. */
   store?: string;
+  /** Epoch ms by which the fault's command had returned (armed faults: it took effect between `at` and this). */
+  appliedBy?: number;
+}
+
+/** How an armed fault command enters a gateway: its namespace, at the runner's realtime priority. */
+function faultPrefix(lab: FailoverBackend['lab'], gateway: string): string[] {
+  return withNetns(['chrt', '--rr', String(RUNNER_RT_PRIORITY)], lab.netns(gateway));
 }
 
 function signal(pid: number | null, sig: NodeJS.Signals): void {
@@ -87,21 +95,23 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
       return done(async () => signal(pid, 'SIGCONT'));
     }
     case 'link-down': {
-      // Stamped before the command: the link goes down somewhere inside it, and under load the exec (a fork into
-      // the namespace) took hundreds of ms, so a stamp taken after it put the failover "before the fault". The
-      // command runs at the runner's realtime priority: at normal priority beside stress-ng it took 0.7-1.1 s, and
-      // that delay was counted as the failover's (runner-priority.ts).
-      const at = Date.now();
-      await lab.exec(gateway, atRunnerPriority(['ip', 'link', 'set', dev, 'down']));
-      return done(async () => {
-        await lab.exec(gateway, ['ip', 'link', 'set', dev, 'up']);
-        // Link down flushed the routes through the device; put the topology's routes back.
-        const host = lab.topology.hosts.find((h) => h.name === gateway);
-        for (const r of host?.routes ?? []) {
-          const argv = ['ip', 'route', 'replace', r.dst, ...(r.via ? ['via', r.via] : []), ...(r.dev ? ['dev', r.dev] : [])];
-          await lab.exec(gateway, argv, { allowFailure: true });
-        }
-      }, false, at);
+      // Armed ahead (armed-command.ts): the exec into the namespace, at normal priority up to its last program,
+      // put the link down 48-174 ms after a stamp taken before it (and a stamp taken after it put the failover
+      // "before the fault"). Now the stamp is the write of the one line that takes the link down.
+      const cmd = await armCommand(faultPrefix(lab, gateway), ['ip', '-batch', '-']);
+      const { at, doneAt } = await cmd.fire(`link set dev ${dev} down\n`);
+      return {
+        ...done(async () => {
+          await lab.exec(gateway, ['ip', 'link', 'set', dev, 'up']);
+          // Link down flushed the routes through the device; put the topology's routes back.
+          const host = lab.topology.hosts.find((h) => h.name === gateway);
+          for (const r of host?.routes ?? []) {
+            const argv = ['ip', 'route', 'replace', r.dst, ...(r.via ? ['via', r.via] : []), ...(r.dev ? ['dev', r.dev] : [])];
+            await lab.exec(gateway, argv, { allowFailure: true });
+          }
+        }, false, at),
+        appliedBy: doneAt,
+      };
     }
     case 'node-death': {
       const ns = lab.netns(gateway);
@@ -149,13 +159,15 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
       return { kind, gateway, at, nodeGone: true, restore };
     }
     case 'partition': {
-      // Stamped before the command, as link-down: seen under stress-ng --cpu 8 at load 23, the standby and the node
-      // found the holder silent 180-540 ms before a stamp taken after `nft -f`, and the trial counted as failed.
-      const at = Date.now();
-      await lab.exec(gateway, atRunnerPriority(['nft', '-f', '-']), { input: partitionRuleset(table, dev) });
-      return done(async () => {
-        await lab.exec(gateway, ['nft', 'delete', 'table', 'inet', table], { allowFailure: true });
-      }, false, at);
+      // Armed ahead as link-down: `nft -f -` reads the ruleset to its end and commits it in one transaction.
+      const cmd = await armCommand(faultPrefix(lab, gateway), ['nft', '-f', '-']);
+      const { at, doneAt } = await cmd.fire(partitionRuleset(table, dev));
+      return {
+        ...done(async () => {
+          await lab.exec(gateway, ['nft', 'delete', 'table', 'inet', table], { allowFailure: true });
+        }, false, at),
+        appliedBy: doneAt,
+      };
     }
     case 'broker-restart': {
       // The broker goes away exactly while the gateway fails over: kill the agent and, at once, SIGKILL the broker

@@ -76,6 +76,10 @@ async function runTrialSteps(b: FailoverBackend, s: Scenario, fault: ScenarioFau
     injected = await injectFault(b, fault.kind, active);
     state.injected = injected;
     if (injected.nodeGone) watch.markGone(active, injected.at);
+    // Evidence of the stamp's precision: an armed fault took effect between its stamp and its command's return.
+    if (injected.appliedBy !== undefined && injected.appliedBy - injected.at > 20) {
+      o.onEvent?.({ type: 'note', message: `trial ${index}: the ${fault.kind} command returned ${injected.appliedBy - injected.at} ms after the fault's stamp` });
+    }
     await Promise.all(runs.map((r) => r.run.done));
   } finally {
     await Promise.all(runs.map((r) => r.run.done.catch(() => undefined)));
