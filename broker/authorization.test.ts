@@ -195,8 +195,7 @@ describe('authorization matrix', () => {
   });
 
   it('removes a leaving cluster\'s free pools and refuses to leave while one of them is leased', async () => {
-    const t = await broker.admin.createToken({ uses: 1 });
-    const north = broker.client((await broker.admin.joinCluster({ id: 'north', podCIDRs: ['10.3.0.0/16'] }, t.token)).credentials.token);
+    const north = await broker.join('north', ['10.3.0.0/16']);
     await north.createPool({ name: 'pn-free', cidr: '10.80.0.0/16', purpose: 'pods' });
     const leased = await north.createPool({ name: 'pn-used', cidr: '10.81.0.0/16', blockSize: 24, purpose: 'pods' });
     expect(leased.cluster).toBe('north');

@@ -14,9 +14,8 @@ beforeAll(async () => {
   redis = await startTestRedis();
   broker = await startTestBroker(redis.socket, { bookmarkMs: 200 });
   conn = new Redis({ path: redis.socket });
-  const t = await broker.admin.createToken({ uses: 2 });
-  east = broker.client((await broker.admin.joinCluster({ id: 'east', podCIDRs: ['10.1.0.0/16'] }, t.token)).credentials.token);
-  west = broker.client((await broker.admin.joinCluster({ id: 'west', podCIDRs: ['10.2.0.0/16'] }, t.token)).credentials.token);
+  east = await broker.join('east', ['10.1.0.0/16']);
+  west = await broker.join('west', ['10.2.0.0/16']);
 });
 afterAll(async () => {
   conn?.disconnect();

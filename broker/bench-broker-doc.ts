@@ -1,6 +1,6 @@
 // What `npm run bench:broker` writes into docs/benchmarks.md: its latest run, between two markers in `## Broker`,
 // from the figures of the run itself (pure: the bench does the I/O).
-import { placeMarkedSection } from '../host/bench-doc.js';
+import { count as n, loadedRunLine, placeMarkedSection, type LoadedRunMeta } from '../host/bench-doc.js';
 
 /** One single-lease phase of the side-by-side comparison. */
 export interface Round {
@@ -54,26 +54,13 @@ export interface BrokerRunFigures {
   versusBaseline?: Versus;
 }
 
-export interface BrokerRunMeta {
-  commit: string;
-  dirty: boolean;
-  date: string;
-  command: string;
-  cpus: number;
-  loadStart: string;
-  loadEnd: string;
-}
-
 export const BEGIN = '<!-- bench:broker latest run: written by `npm run bench:broker`, replaced by its next run -->';
 export const END = '<!-- /bench:broker -->';
 
-const n = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
-
-export function renderBrokerRun(f: BrokerRunFigures, m: BrokerRunMeta): string {
+export function renderBrokerRun(f: BrokerRunFigures, m: LoadedRunMeta): string {
   const l: string[] = [BEGIN, '', '### Latest run', ''];
   l.push(
-    `${m.date}, commit \`${m.commit.slice(0, 12)}\`${m.dirty ? ' with uncommitted changes' : ''}, \`${m.command}\`; ${m.cpus} CPUs, 1/5/15-minute load ${m.loadStart} at the start and ${m.loadEnd} at the end` +
-      ' (the machine is shared with other work: leases/s move with its load; the ratios of builds measured side by side, and CPU per lease, move less).',
+    loadedRunLine(m, 'leases/s move with its load; the ratios of builds measured side by side, and CPU per lease, move less'),
     '',
   );
   const v = f.versusBaseline;

@@ -1,6 +1,6 @@
 // What `npm run bench:scale` writes into docs/benchmarks.md: its latest run, between two markers in `## Scale`
 // (pure: the bench does the I/O).
-import { placeMarkedSection } from '../host/bench-doc.js';
+import { count as n, loadedRunLine, placeMarkedSection, type LoadedRunMeta } from '../host/bench-doc.js';
 
 export interface ScaleFigures {
   clusters: number;
@@ -34,29 +34,17 @@ export interface ScaleFigures {
   goals: { brokerRssAtMost512MiB: boolean; propagationP99ToAllAtMost200ms: boolean; ownerGcUnder1sPerRun: boolean };
 }
 
-export interface ScaleRunMeta {
-  commit: string;
-  dirty: boolean;
-  date: string;
-  command: string;
-  cpus: number;
-  loadStart: string;
-  loadEnd: string;
-}
-
 export const BEGIN = '<!-- bench:scale latest run: written by `npm run bench:scale`, replaced by its next run -->';
 export const END = '<!-- /bench:scale -->';
 
-const n = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
 const ms = (x: number | undefined): string => (x === undefined ? '–' : x < 10 ? `${x.toFixed(1)} ms` : `${n(x)} ms`);
 const goal = (met: boolean): string => (met ? 'met' : '**missed**');
 
-export function renderScaleRun(f: ScaleFigures, m: ScaleRunMeta): string {
+export function renderScaleRun(f: ScaleFigures, m: LoadedRunMeta): string {
   const p = f.propagation;
   const l: string[] = [BEGIN, '', '### Latest run', ''];
   l.push(
-    `${m.date}, commit \`${m.commit.slice(0, 12)}\`${m.dirty ? ' with uncommitted changes' : ''}, \`${m.command}\`; ${m.cpus} CPUs, 1/5/15-minute load ${m.loadStart} at the start and ${m.loadEnd} at the end` +
-      ' (the machine is shared with other work: the times move with its load).',
+    loadedRunLine(m, 'the times move with its load'),
     '',
     `${n(f.clusters)} clusters in ${f.agentProcesses || 'the bench\'s own'} agent process${f.agentProcesses === 1 ? '' : 'es'}, ${n(f.leases)} leases.`,
     '',

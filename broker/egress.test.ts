@@ -11,9 +11,8 @@ let west: BrokerClient;
 beforeAll(async () => {
   redis = await startTestRedis();
   broker = await startTestBroker(redis.socket, { bookmarkMs: 200 });
-  const t = await broker.admin.createToken({ uses: 3 });
-  east = broker.client((await broker.admin.joinCluster({ id: 'east', podCIDRs: ['10.1.0.0/16'] }, t.token)).credentials.token);
-  west = broker.client((await broker.admin.joinCluster({ id: 'west', podCIDRs: ['10.2.0.0/16'] }, t.token)).credentials.token);
+  east = await broker.join('east', ['10.1.0.0/16']);
+  west = await broker.join('west', ['10.2.0.0/16']);
 });
 afterAll(async () => {
   await broker?.stop();
@@ -87,8 +86,7 @@ describe('egress objects at the broker', () => {
   });
 
   it('streams the three kinds on the watch, and a leaving cluster takes its egress objects', async () => {
-    const t = await broker.admin.createToken();
-    const north = broker.client((await broker.admin.joinCluster({ id: 'north', podCIDRs: ['10.3.0.0/16'] }, t.token)).credentials.token);
+    const north = await broker.join('north', ['10.3.0.0/16']);
     const since = (await broker.admin.listEgressGateways()).resourceVersion;
     const seen: WatchEvent[] = [];
     const ac = new AbortController();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { startTestRedis, type TestRedis } from '../testing/index.js';
+import { redisWork, startTestRedis, type TestRedis } from '../testing/index.js';
 import { BrokerStore } from './broker-store.js';
 import { collectGarbage } from './jobs.js';
 
@@ -15,18 +15,6 @@ let store: BrokerStore;
 const CLUSTERS = 10;
 const OWNERS = 3000; // per cluster: 30,200 leases with the blocks
 const GRACE = 60_000;
-
-async function redisWork(fn: () => Promise<unknown>): Promise<{ calls: Record<string, number>; total: number; outBytes: number }> {
-  const outBytes = async (): Promise<number> => Number(/total_net_output_bytes:(\d+)/.exec(await probe.info('stats'))?.[1]);
-  await probe.config('RESETSTAT');
-  const before = await outBytes();
-  await fn();
-  const after = await outBytes();
-  const calls: Record<string, number> = {};
-  for (const m of (await probe.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[m[1]!] = Number(m[2]);
-  for (const own of ['info', 'config|resetstat', 'config']) delete calls[own];
-  return { calls, total: Object.values(calls).reduce((a, b) => a + b, 0), outBytes: after - before };
-}
 
 const owners = (c: number): string[] => Array.from({ length: OWNERS }, (_, i) => `ns-${c}/pod-${i}`);
 const leasesOf = async (cluster: string): Promise<number> =>
@@ -57,7 +45,7 @@ const TOTAL = CLUSTERS * (OWNERS + 20);
 describe('gc job at 30,000 leases', () => {
   it('reads no lease while nobody left, and one pass in Redis returns the leases of a cluster that left', async () => {
     const t0 = Date.now();
-    const idle = await redisWork(async () => expect(await collectGarbage(store, GRACE, t0)).toEqual({ blocks: 0, addresses: 0, gateways: 0, egress: 0 }));
+    const idle = await redisWork(probe, async () => expect(await collectGarbage(store, GRACE, t0)).toEqual({ blocks: 0, addresses: 0, gateways: 0, egress: 0 }));
     // A listing of the leases is megabytes out; a run reads the cluster objects and a few small hashes.
     expect(idle.outBytes).toBeLessThan(16 * 1024);
     expect(idle.total).toBeLessThan(60);
@@ -65,12 +53,12 @@ describe('gc job at 30,000 leases', () => {
 
     await store.removeCluster('c3');
     const gone = Date.now(); // the removal wrote its own time into `left`
-    const inGrace = await redisWork(async () => expect(await collectGarbage(store, GRACE, t0)).toEqual({ blocks: 0, addresses: 0, gateways: 0, egress: 0 }));
+    const inGrace = await redisWork(probe, async () => expect(await collectGarbage(store, GRACE, t0)).toEqual({ blocks: 0, addresses: 0, gateways: 0, egress: 0 }));
     expect(inGrace.outBytes).toBeLessThan(16 * 1024);
     expect(inGrace.calls.hscan ?? 0).toBe(0);
     expect(await leasesOf('c3')).toBe(OWNERS + 20);
 
-    const due = await redisWork(async () => expect(await collectGarbage(store, GRACE, gone + GRACE)).toEqual({ blocks: 20, addresses: OWNERS, gateways: 0, egress: 0 }));
+    const due = await redisWork(probe, async () => expect(await collectGarbage(store, GRACE, gone + GRACE)).toEqual({ blocks: 20, addresses: OWNERS, gateways: 0, egress: 0 }));
     // one pass: a page of 1,000 entries per script call, nothing listed out of Redis
     expect(due.calls.hscan).toBeLessThanOrEqual(Math.ceil(TOTAL / 1000) + 4);
     expect(due.outBytes).toBeLessThan(32 * 1024);
@@ -78,7 +66,7 @@ describe('gc job at 30,000 leases', () => {
     expect(await conn.hlen(store.keys.objects('AddressLease')) + (await conn.hlen(store.keys.objects('Block')))).toBe(TOTAL - OWNERS - 20);
 
     // Passed over once: later runs read no lease again.
-    const after = await redisWork(async () => expect(await collectGarbage(store, GRACE, gone + 2 * GRACE)).toEqual({ blocks: 0, addresses: 0, gateways: 0, egress: 0 }));
+    const after = await redisWork(probe, async () => expect(await collectGarbage(store, GRACE, gone + 2 * GRACE)).toEqual({ blocks: 0, addresses: 0, gateways: 0, egress: 0 }));
     expect(after.calls.hscan ?? 0).toBe(0);
     expect(after.outBytes).toBeLessThan(16 * 1024);
   }, 120_000);
@@ -92,7 +80,7 @@ describe('gc job at 30,000 leases', () => {
     expect(await leasesOf('c5')).toBe(0);
     expect(await leasesOf('c6')).toBe(OWNERS + 20);
     // long after: still passed over (its credential keeps it known), no second pass
-    const later = await redisWork(() => collectGarbage(store, GRACE, t0 + 20 * GRACE));
+    const later = await redisWork(probe, () => collectGarbage(store, GRACE, t0 + 20 * GRACE));
     expect(later.calls.hscan ?? 0).toBe(0);
   }, 120_000);
 });

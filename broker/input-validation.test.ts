@@ -190,6 +190,13 @@ describe('exact input parsing at the broker (issue #10)', () => {
     ]);
   });
 
+  it('refuses a PUT whose body names another object than its path', async () => {
+    await refused([
+      ['PUT', '/v1/subnets/s', { name: 'other', description: 'x' }, 'INVALID_ARGUMENT', /^name in the body must match the path$/],
+      ['PUT', '/v1/ippools/p', { name: 'other', purpose: 'pods' }, 'INVALID_ARGUMENT', /^name in the body must match the path$/],
+    ]);
+  });
+
   it('refuses unknown keys inside spec, naming the key', async () => {
     await refused([
       ['PUT', '/v1/clusters/east/egressgateways/egw', { spec: { nodes: ['n1'], nodeSelectr: {} } }, 'INVALID_ARGUMENT', /spec: Unrecognized key: "nodeSelectr"/],

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { startTestRedis, type TestRedis } from '../testing/index.js';
+import { redisWork, startTestRedis, type TestRedis } from '../testing/index.js';
 import { BrokerStore } from './broker-store.js';
 import { collectOwnerless } from './jobs.js';
 
@@ -15,20 +15,6 @@ let store: BrokerStore;
 const CLUSTERS = 10;
 const OWNERS = 10_000; // per cluster: 100,000 address leases
 const GRACE = 60_000;
-
-/** Commands Redis ran (from clients and inside scripts) and bytes it sent while `fn` ran. */
-async function redisWork(fn: () => Promise<unknown>): Promise<{ calls: Record<string, number>; total: number; outBytes: number }> {
-  const outBytes = async (): Promise<number> => Number(/total_net_output_bytes:(\d+)/.exec(await probe.info('stats'))?.[1]);
-  await probe.config('RESETSTAT');
-  const before = await outBytes();
-  await fn();
-  const after = await outBytes();
-  const calls: Record<string, number> = {};
-  for (const m of (await probe.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[m[1]!] = Number(m[2]);
-  // the probe's own INFO / CONFIG calls are not the GC's
-  for (const own of ['info', 'config|resetstat', 'config']) delete calls[own];
-  return { calls, total: Object.values(calls).reduce((a, b) => a + b, 0), outBytes: after - before };
-}
 
 const owners = (c: number): string[] => Array.from({ length: OWNERS }, (_, i) => `ns-${c}/pod-${i}`);
 
@@ -63,8 +49,8 @@ describe('owner GC at 100,000 leases', () => {
     const [ip] = await conn.smembers(store.keys.held('owner', 'c3', 'ns-3/pod-77'));
     expect(await conn.hexists(store.keys.objects('AddressLease'), ip ?? 'none')).toBe(1);
     const t0 = Date.now();
-    const quiet = await redisWork(() => collectOwnerless(store, GRACE, t0));
-    const due = await redisWork(async () => expect(await collectOwnerless(store, GRACE, t0 + GRACE)).toEqual({ blocks: 0, addresses: 1 }));
+    const quiet = await redisWork(probe, () => collectOwnerless(store, GRACE, t0));
+    const due = await redisWork(probe, async () => expect(await collectOwnerless(store, GRACE, t0 + GRACE)).toEqual({ blocks: 0, addresses: 1 }));
     expect(await conn.hexists(store.keys.objects('AddressLease'), ip!)).toBe(0);
     expect(await conn.exists(store.keys.held('owner', 'c3', 'ns-3/pod-77'))).toBe(0);
     expect(await conn.hlen(store.keys.objects('AddressLease'))).toBe(CLUSTERS * OWNERS - 1);
@@ -75,12 +61,12 @@ describe('owner GC at 100,000 leases', () => {
       for (const listing of ['hgetall', 'hscan', 'hkeys', 'hvals', 'scan', 'keys', 'sscan', 'zscan']) expect(run.calls[listing] ?? 0).toBe(0);
     }
     // Nothing is left to look at: the next run is a handful of commands.
-    const idle = await redisWork(() => collectOwnerless(store, GRACE, t0 + 2 * GRACE));
+    const idle = await redisWork(probe, () => collectOwnerless(store, GRACE, t0 + 2 * GRACE));
     expect(idle.total).toBeLessThan(10);
   }, 120_000);
 
   it('a heartbeat with one owner fewer costs the set it carries, not the leases of other clusters', async () => {
-    const hb = await redisWork(() => store.heartbeat('c5', { addressOwners: owners(5).filter((o) => o !== 'ns-5/pod-1') }));
+    const hb = await redisWork(probe, () => store.heartbeat('c5', { addressOwners: owners(5).filter((o) => o !== 'ns-5/pod-1') }));
     // the set itself (10,000 SADD arguments in 10 calls), the diff, and the cluster's object update
     expect(hb.total).toBeLessThan(100);
     expect(await conn.zscore(store.keys.absent('owner', 'c5'), 'ns-5/pod-1')).toBe('inf');

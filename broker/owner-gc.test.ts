@@ -13,9 +13,8 @@ const GRACE = 60_000;
 beforeAll(async () => {
   redis = await startTestRedis();
   broker = await startTestBroker(redis.socket, { bookmarkMs: 200 });
-  const t = await broker.admin.createToken({ uses: 3 });
-  east = broker.client((await broker.admin.joinCluster({ id: 'east', podCIDRs: ['10.1.0.0/16'] }, t.token)).credentials.token);
-  west = broker.client((await broker.admin.joinCluster({ id: 'west', podCIDRs: ['10.2.0.0/16'] }, t.token)).credentials.token);
+  east = await broker.join('east', ['10.1.0.0/16']);
+  west = await broker.join('west', ['10.2.0.0/16']);
   await broker.admin.createPool({ name: 'p', cidr: '10.50.0.0/16', blockSize: 24 });
 });
 afterAll(async () => {
@@ -104,8 +103,7 @@ describe('owner GC: leases of nodes and owners a cluster reports gone', () => {
   it('runs as a repeatable job with a configurable grace', async () => {
     const b2 = await startTestBroker(redis.socket, { role: 'all', prefix: '{owner-job}:', jobs: { ownerGraceMs: 300, ownerGcEveryMs: 100 } });
     try {
-      const t = await b2.admin.createToken();
-      const south = b2.client((await b2.admin.joinCluster({ id: 'south', podCIDRs: ['10.9.0.0/16'] }, t.token)).credentials.token);
+      const south = await b2.join('south', ['10.9.0.0/16']);
       await b2.admin.createPool({ name: 'q', cidr: '10.60.0.0/16', blockSize: 24 });
       await south.leaseBlock('q', { cluster: 'south', node: 'gone' });
       await south.leaseBlock('q', { cluster: 'south', node: 'here' });

@@ -131,6 +131,13 @@ function withParams(r: RouteSpec): RouteSpec {
 
 const fromList = (q: string | undefined): string | undefined => (q === undefined || q === '' ? undefined : q);
 
+/** The name a PUT writes: the path's. The body may repeat it; another name there is refused. */
+function putName(c: RouteContext, inBody: string | undefined): string {
+  const name = c.params.name!;
+  if (inBody !== undefined && inBody !== name) throw new StraitError('INVALID_ARGUMENT', 'name in the body must match the path', { name: inBody });
+  return name;
+}
+
 /** The `?cluster=&pool=` filter of the lease lists; undefined (no filter) when neither is given. */
 function byClusterAndPool(query: Record<string, string | undefined>): ((o: { cluster: string; pool: string }) => boolean) | undefined {
   const cl = fromList(query.cluster), pool = fromList(query.pool);
@@ -309,8 +316,7 @@ export const ROUTES: RouteSpec[] = ([
     id: 'putSubnet', method: 'PUT', path: '/v1/subnets/{name}', summary: 'Change a subnet\'s description (cidr is fixed)', auth: 'admin', params: NAMED, body: SubnetPut, status: 200, response: Subnet,
     handler: (c) => {
       const b = c.body as z.output<typeof SubnetPut>;
-      const name = c.params.name!;
-      if (b.name !== undefined && b.name !== name) throw new StraitError('INVALID_ARGUMENT', 'name in the body must match the path', { name: b.name });
+      const name = putName(c, b.name);
       return c.store.update('Subnet', name, (cur) => {
         if (b.cidr !== undefined && b.cidr !== cur.cidr) throw new StraitError('IMMUTABLE_FIELD', `subnet ${name}: cidr ${cur.cidr} cannot change (to ${b.cidr})`, { field: 'cidr' });
         const { resourceVersion: _rv, description: _d, ...rest } = cur;
@@ -344,8 +350,7 @@ export const ROUTES: RouteSpec[] = ([
     id: 'putPool', method: 'PUT', path: '/v1/ippools/{name}', summary: 'Change a pool\'s purpose, description and allocation rules (the rules are replaced as a whole; cidr, blockSize, subnet and cluster are fixed); a cluster only its own pools', auth: 'any', params: NAMED, body: IPPoolPut, status: 200, response: IPPool,
     handler: (c) => {
       const b = c.body as z.output<typeof IPPoolPut>;
-      const name = c.params.name!;
-      if (b.name !== undefined && b.name !== name) throw new StraitError('INVALID_ARGUMENT', 'name in the body must match the path', { name: b.name });
+      const name = putName(c, b.name);
       // The owner is checked on the stored object inside the CAS loop: the write is refused if the pool changed since.
       return c.store.update('IPPool', name, (cur) => {
         requirePoolOwner(c.principal, cur, 'change');

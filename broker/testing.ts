@@ -13,6 +13,8 @@ export interface TestBroker {
   handle: BrokerHandle;
   admin: BrokerClient;
   client(token?: string): BrokerClient;
+  /** Joins a cluster (with a token of one use) and returns a client with its credentials. */
+  join(id: string, podCIDRs: string[]): Promise<BrokerClient>;
   stop(): Promise<void>;
 }
 
@@ -35,10 +37,15 @@ export async function startTestBroker(socket: string, opts: Partial<BrokerOption
     clients.push(c);
     return c;
   };
+  const admin = client(TEST_ADMIN_TOKEN);
   return {
     handle,
-    admin: client(TEST_ADMIN_TOKEN),
+    admin,
     client,
+    async join(id, podCIDRs) {
+      const t = await admin.createToken({ uses: 1 });
+      return client((await admin.joinCluster({ id, podCIDRs }, t.token)).credentials.token);
+    },
     async stop() {
       for (const c of clients) c.close();
       await handle.stop({ stopRedis: false });

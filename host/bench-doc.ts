@@ -62,6 +62,28 @@ export function replaceMarkedSection(doc: string, bench: string, heading: string
   return placeMarkedSection(doc, m, heading, `${m.begin}\n${body.trim()}\n${m.end}`);
 }
 
+/**
+ * A run as bench:broker and bench:scale show it: like BenchRunMeta, with the date as written, the CPU count and the
+ * 1/5/15-minute load at the run's start and end.
+ */
+export interface LoadedRunMeta {
+  commit: string;
+  dirty: boolean;
+  date: string;
+  command: string;
+  cpus: number;
+  loadStart: string;
+  loadEnd: string;
+}
+
+/** The line that opens such a run's section; `moves` says which figures move with the shared machine's load. */
+export function loadedRunLine(m: LoadedRunMeta, moves: string): string {
+  return `${m.date}, commit \`${m.commit.slice(0, 12)}\`${m.dirty ? ' with uncommitted changes' : ''}, \`${m.command}\`; ${m.cpus} CPUs, 1/5/15-minute load ${m.loadStart} at the start and ${m.loadEnd} at the end (the machine is shared with other work: ${moves}).`;
+}
+
+/** A count for a figure table: rounded, with thousands separators; '–' for none. */
+export const count = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+
 /** The line that opens a run's section: when, which commit, what load, which command. */
 export function benchRunHeader(m: BenchRunMeta): string {
   return `Latest run: \`${m.commit}\`${m.dirty ? ' (with uncommitted changes)' : ''}, ${m.date.slice(0, 16).replace('T', ' ')} UTC, 1-minute load ${m.load} at the end, \`${m.command}\`:`;

@@ -100,27 +100,29 @@ function field<T>(code: Code, label: string, fieldName: string, fn: () => T): T 
   }
 }
 
-/** Pools and subnets hand addresses out: no default route, loopback, link-local, multicast (docs/ipam.md). */
-function refuseSpecialRange(label: string, fieldName: string, cidr: Cidr): void {
+/**
+ * The range of a subnet or pool (its field `fieldName`) and what both may say about it: a CIDR that is no special
+ * range (pools and subnets hand addresses out: no default route, loopback, link-local, multicast; docs/ipam.md),
+ * a gateway inside it, routes of its family, excluded addresses that parse.
+ */
+function checkRange(code: Code, label: string, fieldName: string, text: string, o: { gateway?: string | undefined; routes?: Route[] | undefined; excludeIPs?: string[] | undefined }): Cidr {
+  const cidr = field(code, label, fieldName, () => parseCidr(text));
   const why = specialRangeRefusal(cidr);
   if (why) throw new StraitError('SPECIAL_PURPOSE_ADDRESS', `${label}: ${fieldName} ${formatCidr(cidr)} ${why}`, { field: fieldName });
+  checkCommon(code, label, cidr, o.gateway, o.routes, o.excludeIPs);
+  return cidr;
 }
 
 export function parseSubnet(input: unknown): Subnet {
   const s = shape(SubnetSchema, input, 'INVALID_SUBNET', 'subnet');
-  const label = `subnet "${s.name}"`;
-  const cidr = field('INVALID_SUBNET', label, 'cidr', () => parseCidr(s.cidr));
-  refuseSpecialRange(label, 'cidr', cidr);
-  checkCommon('INVALID_SUBNET', label, cidr, s.gateway, s.routes, s.excludeIPs);
+  checkRange('INVALID_SUBNET', `subnet "${s.name}"`, 'cidr', s.cidr, s);
   return s;
 }
 
 export function parseIPPool(input: unknown): IPPool {
   const p = shape(IPPoolSchema, input, 'INVALID_POOL', 'pool');
   const label = `pool "${p.name}"`;
-  const cidr = field('INVALID_POOL', label, 'subnet', () => parseCidr(p.subnet));
-  refuseSpecialRange(label, 'subnet', cidr);
-  checkCommon('INVALID_POOL', label, cidr, p.gateway, p.routes, p.excludeIPs);
+  const cidr = checkRange('INVALID_POOL', label, 'subnet', p.subnet, p);
   for (const [i, text] of (p.ips ?? []).entries()) {
     const r = field('INVALID_POOL', label, `ips[${i}]`, () => parseIpSpec(text));
     if (r.family !== cidr.family || r.first < cidr.first || r.last > cidr.last)

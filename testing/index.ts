@@ -5,6 +5,7 @@ export { TestKubeApiServer, startTestKubeApiServer, type TestKubeApiServerOption
 export { seededRandom } from './seeded-random.js';
 export { outcomeCode } from './outcome-code.js';
 export { redisSnapshot } from './redis-snapshot.js';
+export { redisWork, type RedisWork } from './redis-work.js';
 export { sleep, waitFor } from '../host/index.js';
 export { eventually } from './eventually.js';
 // Test doubles that live beside their interfaces, for other rooms' tests (the product faces leave them out).

@@ -151,7 +151,7 @@ export class BrokerKeys {
   get holdersIndexed(): string {
     return this.of(KEY.holdersIndexed);
   }
-  /** The keys of the holder index (lua/includes/holders.lua), by the names the lease and release scripts give them. */
+  /** The keys of the holder index: the KEYS group holderIndex of lua/includes/holders.lua (script-loader.test.ts keeps them equal). */
   holderIndex(): { holdIndexDone: string; lastReported: string; liveOf: string; holdersOf: string; heldOf: string; absentOf: string; absentQueue: string } {
     return {
       holdIndexDone: this.holdersIndexed,
@@ -163,16 +163,16 @@ export class BrokerKeys {
       absentQueue: this.absentQueue,
     };
   }
-  /** The holder index keys a release touches (holdDel): the holder and absent prefixes and the absent queue. */
+  /** The holder index keys a release touches (holdDel): the KEYS group holderRelease of lua/includes/holders.lua. */
   holderRelease(): { holdersOf: string; heldOf: string; absentOf: string; absentQueue: string } {
     const { holdersOf, heldOf, absentOf, absentQueue } = this.holderIndex();
     return { holdersOf, heldOf, absentOf, absentQueue };
   }
-  /** The keys releasing a Block touches (lua/includes/release.lua, releaseBlock), by the scripts' names. */
+  /** The keys releasing a Block touches: the KEYS group blockRelease of lua/includes/release.lua (releaseBlock). */
   blockRelease(): Record<'blocks' | 'poolBlocksOf' | 'rev' | 'events' | 'holdersOf' | 'heldOf' | 'absentOf' | 'absentQueue', string> {
     return { blocks: this.objects('Block'), poolBlocksOf: this.prefixOf(KEY.poolBlocks), rev: this.rev, events: this.events, ...this.holderRelease() };
   }
-  /** The keys releasing an AddressLease touches (lua/includes/release.lua, releaseAddress). */
+  /** The keys releasing an AddressLease touches: the KEYS group addressRelease of lua/includes/release.lua. */
   addressRelease(): Record<'addressLeases' | 'addressMeta' | 'poolMeta' | 'poolAddressesOf' | 'poolAddressBlocksOf' | 'poolOwnersOf' | 'rev' | 'events' | 'holdersOf' | 'heldOf' | 'absentOf' | 'absentQueue', string> {
     return {
       addressLeases: this.objects('AddressLease'),

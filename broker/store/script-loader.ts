@@ -18,67 +18,115 @@ export interface LuaScript {
 /** The broker's scripts: `lua/` beside this module (the build copies it into dist/ next to the .js). */
 export const BROKER_LUA_DIR = new URL('./lua/', import.meta.url);
 
+/** One line of a KEYS section: a key (`name`, `name*` for a prefix), the keys of a group (`@group`), or the rest (`...name`). */
+export type KeysLine = { key: string; prefix: boolean } | { group: string } | { rest: string };
+
 /**
- * The KEYS section of a header:
+ * The KEYS sections of a header: the script's own (`KEYS:`, under the name '') and the key groups a header names
+ * (`KEYS <group>: …`, written in the include whose functions touch those keys):
  *
  *     KEYS:
  *       rev            KEY.rev
  *       poolBlocksOf*  KEY.poolBlocks('') — a prefix: the script appends the pool of the block it releases
+ *       @holderRelease the keys of that group, in its order
  *       ...guards      any number of keys after the named ones
  *
  * one name per line, in the order the caller passes them. A `*` marks a prefix key.
  */
-export function parseKeysHeader(text: string): { names: string[]; prefixes: Set<string>; rest: string | undefined } | undefined {
+export function parseKeysSections(text: string): Map<string, KeysLine[]> {
   const header = /^--\[\[([\s\S]*?)\]\]/.exec(text)?.[1] ?? '';
-  const lines = header.split('\n');
-  const at = lines.findIndex((l) => /^\s*KEYS:\s*$/.test(l));
-  if (at < 0) return undefined;
+  const out = new Map<string, KeysLine[]>();
+  let section: KeysLine[] | undefined;
+  for (const line of header.split('\n')) {
+    const head = /^\s*KEYS(?: ([A-Za-z][A-Za-z0-9]*))?:/.exec(line);
+    if (head) {
+      const name = head[1] ?? '';
+      if (out.has(name)) throw new Error(name ? `the KEYS group ${name} is defined twice` : 'two KEYS sections');
+      out.set(name, (section = []));
+      continue;
+    }
+    const m = section && /^ {4}(\.\.\.|@)?([A-Za-z][A-Za-z0-9]*)(\*)?(\s|$)/.exec(line);
+    if (!section || !m) {
+      section = undefined;
+      continue;
+    }
+    section.push(m[1] === '...' ? { rest: m[2]! } : m[1] === '@' ? { group: m[2]! } : { key: m[2]!, prefix: m[3] !== undefined });
+    if (m[1] === '...') section = undefined;
+  }
+  return out;
+}
+
+/**
+ * The script's KEYS (its `KEYS:` section, the groups it names expanded from `groups`), or undefined without one. A
+ * key named twice in one section is a mistake; a key that two groups share (the release groups both name `rev`) is
+ * one key, at its first place.
+ */
+export function parseKeysHeader(text: string, groups: ReadonlyMap<string, readonly KeysLine[]> = new Map()): { names: string[]; prefixes: Set<string>; rest: string | undefined } | undefined {
+  const own = parseKeysSections(text).get('');
+  if (!own) return undefined;
   const names: string[] = [];
   const prefixes = new Set<string>();
   let rest: string | undefined;
-  for (const line of lines.slice(at + 1)) {
-    const m = /^ {4}(\.\.\.)?([A-Za-z][A-Za-z0-9]*)(\*)?(\s|$)/.exec(line);
-    if (!m) break;
-    if (m[1]) {
-      rest = m[2]!;
-      break;
+  const add = (lines: readonly KeysLine[], via: readonly string[]): void => {
+    const here = new Set<string>();
+    for (const l of lines) {
+      if ('rest' in l) {
+        rest = l.rest;
+      } else if ('group' in l) {
+        const g = groups.get(l.group);
+        if (!g) throw new Error(`no KEYS group ${l.group} in its includes`);
+        if (via.includes(l.group)) throw new Error(`the KEYS group ${l.group} names itself`);
+        add(g, [...via, l.group]);
+      } else {
+        if (here.has(l.key)) throw new Error(`KEYS names ${l.key} twice`);
+        here.add(l.key);
+        if (names.includes(l.key)) {
+          if (prefixes.has(l.key) !== l.prefix) throw new Error(`KEYS names ${l.key} as a prefix and as a key`);
+          continue;
+        }
+        names.push(l.key);
+        if (l.prefix) prefixes.add(l.key);
+      }
     }
-    if (names.includes(m[2]!)) throw new Error(`KEYS names ${m[2]} twice`);
-    names.push(m[2]!);
-    if (m[3]) prefixes.add(m[2]!);
-  }
+  };
+  add(own, []);
   if (names.length === 0) throw new Error('the KEYS section names no key');
   return { names, prefixes, rest };
 }
 
 /**
  * Reads `<dir>/<name>.lua`, expanding `--@include <name>` lines with `<dir>/includes/<name>.lua` (each at most once).
- * The header either has a KEYS section (see parseKeysHeader): the script then starts with
- * `local K = {<name> = KEYS[1], …}`, so its code and its includes use `K.<name>` for the keys the header names; or it
- * says `keys: N`, the number of KEYS the script reads itself.
+ * The header either has a KEYS section (see parseKeysSections; its `@group`s come from the headers of the includes
+ * it expands): the script then starts with `local K = {<name> = KEYS[1], …}`, so its code and its includes use
+ * `K.<name>` for the keys the header names; or it says `keys: N`, the number of KEYS the script reads itself.
  */
 export function readLuaScript(dir: URL, name: string): LuaScript {
   const seen = new Set<string>();
+  const groups = new Map<string, KeysLine[]>();
   const expand = (text: string): string =>
     text.replace(/^--@include ([a-z0-9-]+)[ \t]*$/gm, (_, inc: string) => {
       if (seen.has(inc)) return '';
       seen.add(inc);
-      return expand(readFileSync(new URL(`includes/${inc}.lua`, dir), 'utf8'));
+      const body = readFileSync(new URL(`includes/${inc}.lua`, dir), 'utf8');
+      for (const [g, lines] of parseKeysSections(body)) if (g !== '') groups.set(g, lines);
+      return expand(body);
     });
   const text = readFileSync(new URL(`${name}.lua`, dir), 'utf8');
   let keys: ReturnType<typeof parseKeysHeader>;
+  let lua: string;
   try {
-    keys = parseKeysHeader(text);
+    lua = expand(text);
+    keys = parseKeysHeader(text, groups);
   } catch (e) {
     throw new Error(`${name}.lua: ${(e as Error).message}`, { cause: e });
   }
   if (keys) {
     const bind = `local K = {${keys.names.map((k, i) => `${k} = KEYS[${i + 1}]`).join(', ')}}\n`;
-    return { name, numberOfKeys: keys.rest ? undefined : keys.names.length, lua: bind + expand(text), keyNames: keys.names, prefixKeys: keys.prefixes, restKeys: keys.rest };
+    return { name, numberOfKeys: keys.rest ? undefined : keys.names.length, lua: bind + lua, keyNames: keys.names, prefixKeys: keys.prefixes, restKeys: keys.rest };
   }
   const n = /^\s*keys: (\d+)/m.exec(text);
   if (!n) throw new Error(`${name}.lua: the header has no KEYS section and no "keys: N"`);
-  return { name, numberOfKeys: Number(n[1]), lua: expand(text) };
+  return { name, numberOfKeys: Number(n[1]), lua };
 }
 
 /**

@@ -4,7 +4,10 @@ import { age } from './broker-output.js';
 
 // What the broker client commands (`strait token|cluster|subnet|pool|egress …`) use once one runs: the client,
 // the output, the tables and the flag parsers. broker.ts loads it on first use.
-export { clientFrom, print } from './broker-output.js';
+export { clientFrom, print, printList } from './broker-output.js';
+
+/** The filter of `pool blocks|addresses [pool] [--cluster id]`: only what is given. */
+export const leaseFilter = (pool: string | undefined, cluster: string | undefined): { pool?: string; cluster?: string } => ({ ...(pool ? { pool } : {}), ...(cluster ? { cluster } : {}) });
 
 export const list = (v: string): string[] => v.split(',').map((x) => x.trim()).filter(Boolean);
 

@@ -31,6 +31,11 @@ export function print(flags: ClientFlags, value: unknown, columns?: [header: str
   process.stdout.write(`${[line(headers), ...cells.map(line)].join('\n')}\n`);
 }
 
+/** A list answer: whole (its items and resourceVersion) as JSON, its items as a table. */
+export function printList(flags: ClientFlags, list: { items: unknown[] }, columns: [header: string, get: (row: never) => unknown][]): void {
+  print(flags, flags.output === 'json' ? list : list.items, columns);
+}
+
 function fmt(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (Array.isArray(v)) return v.join(',');

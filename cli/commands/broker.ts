@@ -91,8 +91,7 @@ export function registerBrokerCommands(program: Command): void {
     });
   token.command('list').description('List join tokens').action(async (_o, cmd) => {
     await withClient(cmd, async (c, f, k) => {
-      const l = await c.listTokens();
-      k.print(f, f.output === 'json' ? l : l.items, k.TOKEN_COLS);
+      k.printList(f, await c.listTokens(), k.TOKEN_COLS);
     });
   });
   token.command('revoke').description('Revoke a join token').argument('<id>').action(async (id, _o, cmd) => {
@@ -105,8 +104,7 @@ export function registerBrokerCommands(program: Command): void {
   const cluster = clientGroup(program, 'cluster', 'Member clusters');
   cluster.command('list').description('List clusters').action(async (_o, cmd) => {
     await withClient(cmd, async (c, f, k) => {
-      const l = await c.listClusters();
-      k.print(f, f.output === 'json' ? l : l.items, k.CLUSTER_COLS);
+      k.printList(f, await c.listClusters(), k.CLUSTER_COLS);
     });
   });
   cluster.command('get').description('Show a cluster').argument('<id>').action(async (id, _o, cmd) => {
@@ -148,8 +146,7 @@ export function registerBrokerCommands(program: Command): void {
     });
   subnet.command('list').action(async (_o, cmd) => {
     await withClient(cmd, async (c, f, k) => {
-      const l = await c.listSubnets();
-      k.print(f, f.output === 'json' ? l : l.items, k.SUBNET_COLS);
+      k.printList(f, await c.listSubnets(), k.SUBNET_COLS);
     });
   });
   subnet.command('get').argument('<name>').action(async (name, _o, cmd) => {
@@ -206,8 +203,7 @@ export function registerBrokerCommands(program: Command): void {
     });
   pool.command('list').action(async (_o, cmd) => {
     await withClient(cmd, async (c, f, k) => {
-      const l = await c.listPools();
-      k.print(f, f.output === 'json' ? l : l.items, k.POOL_COLS);
+      k.printList(f, await c.listPools(), k.POOL_COLS);
     });
   });
   pool.command('get').argument('<name>').action(async (name, _o, cmd) => {
@@ -227,8 +223,7 @@ export function registerBrokerCommands(program: Command): void {
     .option('--cluster <id>')
     .action(async (p, o, cmd) => {
       await withClient(cmd, async (c, f, k) => {
-        const l = await c.listBlocks({ ...(p ? { pool: p } : {}), ...(o.cluster ? { cluster: o.cluster } : {}) });
-        k.print(f, f.output === 'json' ? l : l.items, k.BLOCK_COLS);
+        k.printList(f, await c.listBlocks(k.leaseFilter(p, o.cluster)), k.BLOCK_COLS);
       });
     });
   pool
@@ -253,8 +248,7 @@ export function registerBrokerCommands(program: Command): void {
     .option('--cluster <id>')
     .action(async (p, o, cmd) => {
       await withClient(cmd, async (c, f, k) => {
-        const l = await c.listAddresses({ ...(p ? { pool: p } : {}), ...(o.cluster ? { cluster: o.cluster } : {}) });
-        k.print(f, f.output === 'json' ? l : l.items, k.ADDRESS_COLS);
+        k.printList(f, await c.listAddresses(k.leaseFilter(p, o.cluster)), k.ADDRESS_COLS);
       });
     });
   pool

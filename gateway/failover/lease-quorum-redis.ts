@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { defineScripts, type LuaScript, type ScriptCall } from '../../broker/index.js';
+import { leaseRecordOf, READ_SCRIPT, RELEASE_SCRIPT } from './lease-redis.js';
 import type { LeaseRecord } from './lease-store.js';
 import type { MemberAcquire, QuorumMember } from './lease-quorum.js';
 
@@ -60,25 +61,14 @@ redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[1], 'PX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2])
 return 1`;
 
-/** ARGV: holder, epoch. Reply: 1 released, 0 not held so. */
-const RELEASE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[2] .. '|' .. ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-return 1`;
-
-/** Reply: nil, or {value, pttl}. */
-const READ = `
-local v = redis.call('GET', KEYS[1])
-if not v then return nil end
-return {v, redis.call('PTTL', KEYS[1])}`;
 
 const SCRIPTS: Record<'acquire' | 'commit' | 'renew' | 'rejoin' | 'release' | 'read', LuaScript> = {
   acquire: { name: 'acquire', numberOfKeys: 4, lua: ACQUIRE },
   commit: { name: 'commit', numberOfKeys: 2, lua: COMMIT },
   renew: { name: 'renew', numberOfKeys: 4, lua: RENEW },
   rejoin: { name: 'rejoin', numberOfKeys: 4, lua: REJOIN },
-  release: { name: 'release', numberOfKeys: 1, lua: RELEASE },
-  read: { name: 'read', numberOfKeys: 1, lua: READ },
+  release: RELEASE_SCRIPT,
+  read: READ_SCRIPT,
 };
 
 /**
@@ -128,10 +118,6 @@ export class RedisQuorumMember implements QuorumMember {
 
   async read(key: string): Promise<LeaseRecord | null> {
     const [k] = this.keys(key);
-    const r = (await this.s.read(k)) as [string, number] | null;
-    if (!r) return null;
-    const [v, pttl] = r;
-    const bar = v.indexOf('|');
-    return { epoch: Number(v.slice(0, bar)), holder: v.slice(bar + 1), remainingMs: Number(pttl) };
+    return leaseRecordOf(await this.s.read(k));
   }
 }

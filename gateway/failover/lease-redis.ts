@@ -19,23 +19,42 @@ if v ~= ARGV[2] .. '|' .. ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
 
-const RELEASE = `
+/** KEYS: [1] lease. ARGV: holder, epoch. Reply: 1 released, 0 not held so. Also the quorum members' release. */
+export const RELEASE_SCRIPT: LuaScript = {
+  name: 'release',
+  numberOfKeys: 1,
+  lua: `
 local v = redis.call('GET', KEYS[1])
 if v ~= ARGV[2] .. '|' .. ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
-return 1`;
+return 1`,
+};
 
-const READ = `
+/** KEYS: [1] lease. Reply: nil, or {value, pttl} (see leaseRecordOf). Also the quorum members' read. */
+export const READ_SCRIPT: LuaScript = {
+  name: 'read',
+  numberOfKeys: 1,
+  lua: `
 local v = redis.call('GET', KEYS[1])
 if not v then return nil end
-return {v, redis.call('PTTL', KEYS[1])}`;
+return {v, redis.call('PTTL', KEYS[1])}`,
+};
+
+/** A READ_SCRIPT reply as the record it stands for. */
+export function leaseRecordOf(reply: unknown): LeaseRecord | null {
+  const r = reply as [string, number] | null;
+  if (!r) return null;
+  const [v, pttl] = r;
+  const bar = v.indexOf('|');
+  return { epoch: Number(v.slice(0, bar)), holder: v.slice(bar + 1), remainingMs: Number(pttl) };
+}
 
 /** KEYS: [1] lease, [2] epoch (acquire only). ARGV: holder, then ttlMs (acquire) or epoch[, ttlMs]. */
 const LEASE_SCRIPTS: Record<'acquire' | 'renew' | 'release' | 'read', LuaScript> = {
   acquire: { name: 'acquire', numberOfKeys: 2, lua: ACQUIRE },
   renew: { name: 'renew', numberOfKeys: 1, lua: RENEW },
-  release: { name: 'release', numberOfKeys: 1, lua: RELEASE },
-  read: { name: 'read', numberOfKeys: 1, lua: READ },
+  release: RELEASE_SCRIPT,
+  read: READ_SCRIPT,
 };
 
 /**
@@ -88,10 +107,6 @@ export class RedisLeaseStore implements LeaseStore {
 
   async read(key: string): Promise<LeaseRecord | null> {
     const [k] = this.keys(key);
-    const r = (await this.eval('read', [k], [])) as [string, number] | null;
-    if (!r) return null;
-    const [v, pttl] = r;
-    const bar = v.indexOf('|');
-    return { epoch: Number(v.slice(0, bar)), holder: v.slice(bar + 1), remainingMs: Number(pttl) };
+    return leaseRecordOf(await this.eval('read', [k], []));
   }
 }

@@ -6,20 +6,8 @@
   run with nobody due reads no lease and one call holds Redis for a page only. Leases of a cluster that is gone are
   never added (leasing needs the Cluster object), so one full pass returns all of them.
   KEYS:
-    blocks               KEY.objects('Block')
-    addressLeases        KEY.objects('AddressLease')
-    addressMeta          KEY.addressMeta
-    poolMeta             KEY.poolMeta
-    poolBlocksOf*        KEY.poolBlocks('') — a prefix: the pool of the released lease is appended
-    poolAddressesOf*     KEY.poolAddresses('') — a prefix, as above
-    poolAddressBlocksOf* KEY.poolAddressBlocks('') — a prefix, as above
-    poolOwnersOf*        KEY.poolOwners('') — a prefix, as above
-    rev                  KEY.rev
-    events               KEY.events
-    holdersOf*           KEY.holdersOf — a prefix: holders.lua appends `<kind>:<cluster>` of the released lease
-    heldOf*              KEY.heldOf — a prefix: holders.lua appends `<kind>:<cluster>:<name>`
-    absentOf*            KEY.absentOf — a prefix, as above
-    absentQueue          KEY.absentQueue
+    @blockRelease        includes/release.lua
+    @addressRelease      includes/release.lua
   ARGV: kind (Block | AddressLease), cursor, count, cluster...
   Answers OK <next cursor> <leases returned>
 ]]

@@ -5,13 +5,7 @@
   KEYS:
     blocks               KEY.objects('Block')
     addressLeases        KEY.objects('AddressLease')
-    holdIndexDone        KEY.holdersIndexed
-    lastReported         KEY.lastReported
-    liveOf*              KEY.liveOf — a prefix: holders.lua appends `<kind>:<cluster>` of each lease
-    holdersOf*           KEY.holdersOf — a prefix, as above
-    heldOf*              KEY.heldOf — a prefix: holders.lua appends `<kind>:<cluster>:<name>`
-    absentOf*            KEY.absentOf — a prefix, as above
-    absentQueue          KEY.absentQueue
+    @holderIndex         includes/holders.lua
   ARGV: kind (node: block ids | owner: ips), targets...
   Answers OK <entries indexed>
 ]]

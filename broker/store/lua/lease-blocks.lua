@@ -12,13 +12,7 @@
     rev                  KEY.rev
     events               KEY.events
     addressLeases        KEY.objects('AddressLease') — read by holders.lua
-    holdIndexDone        KEY.holdersIndexed
-    lastReported         KEY.lastReported
-    liveOf*              KEY.liveOf — a prefix: holders.lua appends `<kind>:<cluster>`
-    holdersOf*           KEY.holdersOf — a prefix, as above
-    heldOf*              KEY.heldOf — a prefix: holders.lua appends `<kind>:<cluster>:<name>`
-    absentOf*            KEY.absentOf — a prefix, as above
-    absentQueue          KEY.absentQueue
+    @holderIndex         includes/holders.lua
     idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
   ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, pool, cluster, nowIso, n, nodes...
   Answers OK <rev> <json>... | NOPOOL | NOCLUSTER | EXHAUSTED <free blocks found>

@@ -6,22 +6,10 @@
   leases). Touches at most `budget` names per call, so one call never holds Redis long; the caller calls again while
   the answer says more. StatefulSet address leases (owner `sts:…`) are never absent (see holders.lua).
   KEYS:
-    absentQueue          KEY.absentQueue
     lastReported         KEY.lastReported
     liveOf*              KEY.liveOf — a prefix: the script appends `<kind>:<cluster>` (from absentq)
-    absentOf*            KEY.absentOf — a prefix, as above
-    holdersOf*           KEY.holdersOf — a prefix, as above
-    heldOf*              KEY.heldOf — a prefix: holders.lua appends `<kind>:<cluster>:<name>`
-    blocks               KEY.objects('Block')
-    addressLeases        KEY.objects('AddressLease')
-    addressMeta          KEY.addressMeta
-    poolMeta             KEY.poolMeta
-    poolBlocksOf*        KEY.poolBlocks('') — a prefix: release.lua appends the pool of the released lease
-    poolAddressesOf*     KEY.poolAddresses('') — a prefix, as above
-    poolAddressBlocksOf* KEY.poolAddressBlocks('') — a prefix, as above
-    poolOwnersOf*        KEY.poolOwners('') — a prefix, as above
-    rev                  KEY.rev
-    events               KEY.events
+    @blockRelease        includes/release.lua; the script walks its holder keys (@holderRelease) too
+    @addressRelease      includes/release.lua
   ARGV: nowMs, graceMs, budget
   Answers OK <blocks returned> <addresses returned> <more: 1 when the budget ran out, else 0>
 ]]

@@ -1,14 +1,7 @@
 --[[
   release-block: Returns a block.
   KEYS:
-    blocks               KEY.objects('Block')
-    poolBlocksOf*        KEY.poolBlocks('') — a prefix: the pool of the block (from its id) is appended
-    rev                  KEY.rev
-    events               KEY.events
-    holdersOf*           KEY.holdersOf — a prefix: holders.lua appends `<kind>:<cluster>` of the released lease
-    heldOf*              KEY.heldOf — a prefix: holders.lua appends `<kind>:<cluster>:<name>`
-    absentOf*            KEY.absentOf — a prefix, as above
-    absentQueue          KEY.absentQueue
+    @blockRelease        includes/release.lua
     idem                 KEY.idempotency(scoped key); untouched without an Idempotency-Key
   ARGV: fingerprint ('' = no Idempotency-Key), idempotencyTtlMs, id, requiredCluster ('' = any)
   Answers OK <json> | NOTFOUND | FORBIDDEN <owner cluster>

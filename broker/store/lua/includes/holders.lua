@@ -9,10 +9,18 @@
   set c last reported (score: when the owner GC first saw them missing, +inf until it has), and `absentq` names the
   `<kind>:<c>` whose absent set is not empty. heartbeat.lua moves names in and out of `absent` as the reported sets
   change; owner-gc.lua walks `absentq` only. StatefulSet owners (`sts:…`) are never absent: no agent reports them
-  and they must outlive their pods. Needs common.
-  Keys: K.holdersOf, K.heldOf, K.absentOf, K.absentQueue (holdDel, heldSet); holdAdd also K.holdIndexDone, K.blocks,
-  K.addressLeases, K.lastReported, K.liveOf. The *Of keys are prefixes to which `<kind>:<cluster>` (heldOf:
-  `<kind>:<cluster>:<name>`) is appended.
+  and they must outlive their pods. Needs common. holdAdd also reads K.blocks and K.addressLeases (a script that leases
+  names them itself).
+  KEYS holderRelease: what holdDel and heldSet touch (BrokerKeys.holderRelease())
+    holdersOf*           KEY.holdersOf — a prefix: holders.lua appends `<kind>:<cluster>`
+    heldOf*              KEY.heldOf — a prefix: holders.lua appends `<kind>:<cluster>:<name>`
+    absentOf*            KEY.absentOf — a prefix: holders.lua appends `<kind>:<cluster>`
+    absentQueue          KEY.absentQueue
+  KEYS holderIndex: what holdAdd touches besides the lease hashes (BrokerKeys.holderIndex())
+    holdIndexDone        KEY.holdersIndexed
+    lastReported         KEY.lastReported
+    liveOf*              KEY.liveOf — a prefix: holders.lua appends `<kind>:<cluster>`
+    @holderRelease
 ]]
 local function markAbsent(kind, c, who)
   if kind == 'owner' and string.sub(who, 1, 4) == 'sts:' then return end

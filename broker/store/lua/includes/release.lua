@@ -1,9 +1,33 @@
 --[[
-  releaseBlock / releaseAddress, shared by the release scripts and the owner GC. Needs common and ip-math.
-  Keys: K.blocks, K.addressLeases, K.addressMeta, K.poolMeta, and the prefixes K.poolBlocksOf, K.poolAddressesOf,
-  K.poolAddressBlocksOf, K.poolOwnersOf to which the pool of the released lease (read from its record) is appended.
+  releaseBlock / releaseAddress, shared by the release scripts, the owner GC and the gc of leavers. Needs common and
+  ip-math.
+  KEYS blockRelease: what releaseBlock touches (BrokerKeys.blockRelease())
+    blocks               KEY.objects('Block')
+    poolBlocksOf*        KEY.poolBlocks('') — a prefix: the pool of the block (from its id) is appended
+    rev                  KEY.rev
+    events               KEY.events
+    @holderRelease
+  KEYS addressRelease: what releaseAddress touches (BrokerKeys.addressRelease())
+    addressLeases        KEY.objects('AddressLease')
+    addressMeta          KEY.addressMeta
+    poolMeta             KEY.poolMeta
+    poolAddressesOf*     KEY.poolAddresses('') — a prefix: the pool of the address (from its addressMeta) is appended
+    poolAddressBlocksOf* KEY.poolAddressBlocks('') — a prefix, as above
+    poolOwnersOf*        KEY.poolOwners('') — a prefix, as above
+    rev                  KEY.rev
+    events               KEY.events
+    @holderRelease
 ]]
 --@include holders
+-- The end of both releases: the lease leaves its hash and its holder's index, and its deletion is an event.
+local function dropLease(kind, hash, id, cur, holderKind, cluster, holder)
+  redis.call('HDEL', hash, id)
+  holdDel(holderKind, cluster, holder, id)
+  local rev = nextrev()
+  local json = stamp(cur, rev)
+  emit(kind, 'DELETED', json, rev)
+  return {'OK', json}
+end
 local function releaseBlock(id, required)
   local cur = redis.call('HGET', K.blocks, id)
   if not cur then return {'NOTFOUND'} end
@@ -11,12 +35,7 @@ local function releaseBlock(id, required)
   if required ~= '' and obj.cluster ~= required then return {'FORBIDDEN', obj.cluster} end
   local pool, idx = string.match(id, '^(.*)%.(%d+)%.%d+$')
   redis.call('HDEL', K.poolBlocksOf .. pool, idx)
-  redis.call('HDEL', K.blocks, id)
-  holdDel('node', obj.cluster, obj.node, id)
-  local rev = nextrev()
-  local json = stamp(cur, rev)
-  emit('Block', 'DELETED', json, rev)
-  return {'OK', json}
+  return dropLease('Block', K.blocks, id, cur, 'node', obj.cluster, obj.node)
 end
 local function releaseAddress(ip, required)
   local meta = redis.call('HGET', K.addressMeta, ip)
@@ -33,10 +52,5 @@ local function releaseAddress(ip, required)
   end
   redis.call('HDEL', K.poolOwnersOf .. pool, owner)
   redis.call('HDEL', K.addressMeta, ip)
-  redis.call('HDEL', K.addressLeases, ip)
-  holdDel('owner', obj.cluster, obj.owner, ip)
-  local rev = nextrev()
-  local json = stamp(cur, rev)
-  emit('AddressLease', 'DELETED', json, rev)
-  return {'OK', json}
+  return dropLease('AddressLease', K.addressLeases, ip, cur, 'owner', obj.cluster, obj.owner)
 end
