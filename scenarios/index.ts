@@ -20,7 +20,7 @@ export { twoGatewaysTopology, TWO_GATEWAYS_NET, egressTopology, EGRESS_NET, cniN
 // so that no product room imports the lab).
 export { createTwoGateways, pingOnce, pingUntil, type TwoGateways, type GatewaySide } from './topology/two-gateways-lab.js';
 export {
-  buildEgressLab, EGRESS_LAB_NET, EGRESS_LAB_CANDIDATES, ECHO_SERVER_JS, PROBER_JS, writeScript, writeEgressConfig, startLabGateway, startLabSteer, type EgressLab,
+  buildEgressLab, EGRESS_LAB_NET, EGRESS_LAB_CANDIDATES, ECHO_SERVER_JS, SEEN_ECHO_JS, seenSources, PROBER_JS, writeScript, writeEgressConfig, startLabGateway, startLabSteer, type EgressLab,
 } from './topology/egress-lab.js';
 export { loadTopology, topologyFromText, parseTopologySpec, topologySpecSchema } from './topology/load.js';
 export { planLab, stepCommands, describeStep, labNamespaces, switchNetns, SWITCH_BRIDGE, LAB_PHASES } from './lab/plan.js';
@@ -45,7 +45,7 @@ export { runFailoverDemo } from './runner/demo.js';
 export { runSteadyCommand, steadyJsonOutput, type SteadyReport } from './runner/steady.js';
 export { parseStressSpec, formatStressSpec, startStress, type StressSpec, type StressRecord } from './runner/stress.js';
 // `lab up --kube`: a test Kubernetes API server per cluster, the agents against it, the lab kubelet on every node.
-export { kubeLabExtension, readKubeInfo, kubeInfoPath, type LabKubeInfo, type LabKubeCluster } from './kubelet/kube-lab.js';
+export { kubeLabExtension, readKubeInfo, kubeInfoPath, type LabKubeInfo, type LabKubeCluster, type LabKubeEgress } from './kubelet/kube-lab.js';
 export { pickConflist, pluginNetconf, podCniArgs } from './kubelet/cni-chain.js';
 
 // The CNI lab (a node's namespaces, the reference plugins, calls as a runtime makes them) and `strait demo-ipam` on it.

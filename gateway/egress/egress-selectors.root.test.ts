@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { newRunId, run, sh, startDaemon, stopPid, type DaemonHandle } from '../../host/index.js';
 import { describeRoot, sleep, startTestKubeApiServer, startTestRedis, waitFor, type TestKubeApiServer, type TestRedis } from '../../testing/index.js';
 import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress } from '../agents/agent-argv.js';
 import { readAgentStatus } from '../agents/agent-status.js';
 import { eipFenceLive } from './eip-fence.js';
-import { buildEgressLab, EGRESS_LAB_NET as N, PROBER_JS, writeScript, type EgressLab } from '../../scenarios/index.js';
+import { buildEgressLab, EGRESS_LAB_NET as N, PROBER_JS, SEEN_ECHO_JS, seenSources as seen, writeScript, type EgressLab } from '../../scenarios/index.js';
 
 /**
  * Egress selectors with packets: gateway agents and the node's steering agent read the pods from a (test)
@@ -22,25 +22,6 @@ const env = { ...process.env, STRAIT_LOG_LEVEL: 'info' };
 const EIP = '172.31.0.201';
 const EXT2 = '172.31.0.101';
 const API_ADDR = '10.50.0.1';
-
-/** UDP echo that also logs "<ms since epoch> <source it saw>" for every datagram: what the external server sees. */
-const SEEN_ECHO_JS = `
-const d = require('node:dgram'); const fs = require('node:fs'); const s = d.createSocket('udp4');
-const fd = fs.openSync(process.argv[4], 'a');
-s.on('message', (m, r) => { fs.writeSync(fd, Date.now() + ' ' + r.address + '\\n'); s.send(Buffer.from(m.toString() + ' ' + r.address), r.port, r.address); });
-s.bind(Number(process.argv[3]), process.argv[2]);
-`;
-
-function seen(file: string): { at: number; src: string }[] {
-  try {
-    return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => {
-      const [at, src] = l.split(' ');
-      return { at: Number(at), src: src ?? '' };
-    });
-  } catch {
-    return [];
-  }
-}
 
 describeRoot('egress selectors with packets (root, real processes, test API server)', () => {
   let lab: EgressLab;

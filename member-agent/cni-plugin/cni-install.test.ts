@@ -21,7 +21,10 @@ describe('strait install-cni (the node agent DaemonSet\'s init container)', () =
     expect(JSON.parse(v.stdout)).toMatchObject({ cniVersion: '1.0.0', supportedVersions: expect.arrayContaining(['1.0.0', '0.4.0']) });
     writeFileSync(r.conflist, 'garbage');
     installCni({ binDir, confDir, socketPath: '/var/run/s.sock' });
-    expect(JSON.parse(readFileSync(r.conflist, 'utf8'))).toMatchObject({ plugins: [{ type: 'ptp', ipam: { type: 'strait-ipam', socket: '/var/run/s.sock', podGateway: { ipv4: '169.254.1.1' } } }, { type: 'portmap' }] });
+    const conflist = JSON.parse(readFileSync(r.conflist, 'utf8')) as { plugins: Record<string, unknown>[] };
+    expect(conflist).toMatchObject({ plugins: [{ type: 'ptp', ipam: { type: 'strait-ipam', socket: '/var/run/s.sock', podGateway: { ipv4: '169.254.1.1' } } }, { type: 'portmap' }] });
+    // No masquerade on the node: the egress gateways SNAT by the pod's own address (cni-install.ts).
+    expect(conflist.plugins[0]!.ipMasq).toBeUndefined();
     expect(uninstallCni({ binDir, confDir })).toEqual({ binary: true, conflist: true });
     expect(existsSync(r.binary) || existsSync(r.conflist)).toBe(false);
     expect(uninstallCni({ binDir, confDir })).toEqual({ binary: false, conflist: false });

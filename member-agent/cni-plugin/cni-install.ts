@@ -30,13 +30,19 @@ export const POD_GATEWAY = { ipv4: '169.254.1.1', ipv6: 'fe80::1' } as const;
  * already has an IP address different from 10.11.201.1/24"): the first pod of a node's second pool never started
  * (issue #13, the --kube lab). `ptp` gives each pod its own veth and routes it by its /32, so pools mix freely; it
  * needs a gateway per address, which `podGateway` supplies for pools that name none.
+ *
+ * No `ipMasq`: with it the plugin masquerades everything a pod sends outside its own pool to the node's address,
+ * before Strait sees it. An egress gateway then never saw the pod's address and so never applied the pod's
+ * EgressPolicy (the node steered the packet, the gateway's SNAT rule matched nothing: the --kube lab's egress case),
+ * and a pod in another cluster saw the node instead of the pod. Pod traffic leaves with the pod's own address; an
+ * EgressPolicy gives it a stable one towards the outside (docs/egress.md).
  */
 export function straitConflist(o: { socketPath?: string } = {}): Record<string, unknown> {
   return {
     cniVersion: '1.0.0',
     name: 'strait',
     plugins: [
-      { type: 'ptp', ipMasq: true, ipam: { type: CNI_BINARY_NAME, socket: o.socketPath ?? DEFAULT_CNI_SOCKET, podGateway: { ...POD_GATEWAY } } },
+      { type: 'ptp', ipam: { type: CNI_BINARY_NAME, socket: o.socketPath ?? DEFAULT_CNI_SOCKET, podGateway: { ...POD_GATEWAY } } },
       { type: 'portmap', capabilities: { portMappings: true } },
     ],
   };

@@ -137,6 +137,27 @@ describe('broker pools carry their whole spec to the node agent (real broker on 
     expect((await add('n1', 'after-bad', 'frontend')).ips).toHaveLength(1);
   });
 
+  // The closing note of issue #13 said an explicit in-pool gateway could be handed out when the netconf has no
+  // podGateway; not reproduced (the engine removes the gateway from the pool's usable ranges): this pins it down
+  // in broker mode, through the CNI plugin, with no podGateway in the netconf.
+  it('never hands out a pool\'s own gateway: every address but network, broadcast and gateway, each result naming that gateway', async () => {
+    await broker.admin.createPool({ name: 'gwp', cidr: '10.253.0.0/28', purpose: 'pods', blockSize: 28, gateway: '10.253.0.1' });
+    await start('ng');
+    const netconf = JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'ptp', ipam: { type: 'strait-ipam', socket: sock('ng'), ippools: { ipv4: ['gwp'] } } });
+    const got: string[] = [];
+    for (let i = 0; i < 16; i++) {
+      const r = await runPlugin(env(`gw-${i}`, 'default'), netconf);
+      if (r.exitCode !== 0) {
+        expect(r.stdout).toMatch(/gwp/);
+        break;
+      }
+      const ip = (JSON.parse(r.stdout) as { ips: { address: string; gateway?: string }[] }).ips[0]!;
+      expect(ip.gateway).toBe('10.253.0.1');
+      got.push(ip.address.split('/')[0]!);
+    }
+    expect(got.sort((x, y) => parseIp(x).value < parseIp(y).value ? -1 : 1)).toEqual(Array.from({ length: 13 }, (_, i) => `10.253.0.${i + 2}`));
+  });
+
   it('never hands out a ReservedIP from the broker: reserved addresses are skipped, the pod gets the next pool', async () => {
     const reserved = await broker.admin.putReservedIP('fe-vips', { ips: ['10.250.64.25-10.250.64.50'], reason: 'load balancer VIPs' });
     expect(reserved.pools).toEqual(['fe']);

@@ -1,11 +1,12 @@
 import { join } from 'node:path';
 import { benchmarkAllocator } from '../../ipam/allocator-bench.js';
 import { isRoot, newRunId, run, startDaemon, stopPid, waitFor, type DaemonHandle } from '../../host/index.js';
-import { CniLab, bridgeNetconf, type CniCallResult } from '../../scenarios/index.js';
+import { CniLab, bridgeNetconf, pluginNetconf, REFERENCE_CNI_DIR, type CniCallOptions, type CniCallResult } from '../../scenarios/index.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { benchRunHeader, benchRunMeta, replaceMarkedSection } from '../../host/bench-doc.js';
 import { nodeAgentAccess } from '../cluster/component-access.js';
+import { straitConflist } from '../cni-plugin/cni-install.js';
 import { repoRoot } from './repo-root.js';
 import { startAgentProcess } from './agent-process.js';
 
@@ -19,9 +20,17 @@ export interface CniBenchOptions {
   command?: string;
 }
 
+/** A conflist as `strait install-cni` writes it: `ptp` with an IPAM section, then `portmap`. */
+interface Chain {
+  cniVersion: string;
+  name: string;
+  plugins: Record<string, unknown>[];
+}
+
 interface Variant {
   name: string;
-  netconf: Record<string, unknown>;
+  /** Run as a container runtime runs a conflist: each plugin in order on ADD, in reverse on DEL (cni-chain.ts). */
+  chain: Chain;
   extraEnv?: NodeJS.ProcessEnv;
   /** CNI_ARGS as containerd passes them (K8S_POD_*): the agent reads the pod from its informer cache. */
   cniArgs?: string;
@@ -36,6 +45,28 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))]!;
 };
 const f1 = (x: number): string => x.toFixed(1).padStart(7);
+
+/** The installed conflist with `ipam` as its ptp plugin's IPAM section (the node agent's, or host-local for the baseline). */
+function installedChain(name: string, ipam: Record<string, unknown>): Chain {
+  const c = straitConflist() as unknown as Chain;
+  return { ...c, name, plugins: c.plugins.map((p, i) => (i === 0 ? { ...p, ipam } : p)) };
+}
+
+/**
+ * ADD (each plugin in order, each given the previous result) or DEL (in reverse, each given the ADD's result), as
+ * containerd runs a conflist; the first failure is the answer, else the last plugin's.
+ */
+async function callChain(lab: CniLab, command: 'ADD' | 'DEL', chain: Chain, o: CniCallOptions, addResult?: Record<string, unknown>): Promise<CniCallResult> {
+  const plugins = command === 'ADD' ? chain.plugins : [...chain.plugins].reverse();
+  let prev = addResult;
+  let last: CniCallResult | undefined;
+  for (const p of plugins) {
+    last = await lab.call(command, pluginNetconf(chain, p, prev), o, join(REFERENCE_CNI_DIR, String(p.type)));
+    if (last.code !== 0) return last;
+    if (command === 'ADD') prev = last.json;
+  }
+  return last!;
+}
 
 /**
  * `npm run bench:ipam`: ADD+DEL through the reference bridge plugin with strait-ipam and with host-local,
@@ -78,9 +109,12 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
       bridge: 'br-hl',
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.78.0.0/16', gateway: '10.78.0.1' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(lab.dir, 'host-local') },
     });
+    // The ratio users see: both through the conflist `strait install-cni` writes (ptp + portmap), differing only in
+    // the IPAM section. (Measured through bridge until 2026-12-06, before ptp became the installed conflist.)
+    const straitChain = installedChain('bench-strait', { type: 'strait-ipam', socket: socketPath });
     const variants: Variant[] = [
-      { name: 'strait-ipam', netconf: strait, pod: await lab.createPod('bs'), add: [], del: [] },
-      { name: 'host-local', netconf: hostLocal, pod: await lab.createPod('bh'), add: [], del: [] },
+      { name: 'strait-ipam', chain: straitChain, pod: await lab.createPod('bs'), add: [], del: [] },
+      { name: 'host-local', chain: installedChain('bench-hl', hostLocal.ipam as Record<string, unknown>), pod: await lab.createPod('bh'), add: [], del: [] },
     ];
 
     // The cluster path (#13 item 1): a second agent with a kubeconfig of the (test) API server over HTTP; the pod
@@ -119,23 +153,23 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
     kubeAgent = await startAgentProcess({ configFile: kubeConfigFile, socketPath: kubeSocket, stateDir: kubeStateDir, logFile: join(lab.dir, 'agent-kube.log'), nodeName: 'bench-kube-node', kubeconfig }, 60_000);
     const kubeVariant: Variant = {
       name: 'strait-ipam, pod from Kubernetes (annotation, affinities)',
-      netconf: bridgeNetconf({ name: 'bench-kube', bridge: 'br-kube', ipam: { type: 'strait-ipam', socket: kubeSocket } }),
+      chain: installedChain('bench-kube', { type: 'strait-ipam', socket: kubeSocket }),
       cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=bench-pod;K8S_POD_UID=${benchPod.metadata!.uid!}`,
       pod: await lab.createPod('bk'),
       add: [],
       del: [],
     };
     variants.push(kubeVariant);
-    const nodeOnly: Variant = { name: 'strait-ipam, Node only (no shell fast path)', netconf: strait, extraEnv: { STRAIT_IPAM_NODE: '1' }, pod: await lab.createPod('bn'), add: [], del: [] };
+    const nodeOnly: Variant = { name: 'strait-ipam, Node only (no shell fast path)', chain: straitChain, extraEnv: { STRAIT_IPAM_NODE: '1' }, pod: await lab.createPod('bn'), add: [], del: [] };
 
     let seq = 0;
     const pair = async (v: Variant, record: boolean): Promise<void> => {
       const id = `bench-${runId}-${seq++}`;
       const opts = { containerId: id, podNetns: v.pod, ...(v.extraEnv ? { extraEnv: v.extraEnv } : {}), ...(v.cniArgs ? { cniArgs: v.cniArgs } : {}) };
       const t0 = performance.now();
-      const a = await lab.call('ADD', v.netconf, opts);
+      const a = await callChain(lab, 'ADD', v.chain, opts);
       const t1 = performance.now();
-      const d = await lab.call('DEL', v.netconf, opts);
+      const d = await callChain(lab, 'DEL', v.chain, opts, a.json);
       const t2 = performance.now();
       must(v.name, 'ADD', a);
       must(v.name, 'DEL', d);
@@ -147,7 +181,7 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
       }
     };
 
-    print(`strait bench:ipam — run ${runId}: ${iterations} ADD+DEL pairs per plugin through /usr/lib/cni/bridge, interleaved`);
+    print(`strait bench:ipam — run ${runId}: ${iterations} ADD+DEL pairs per IPAM plugin through the installed conflist (ptp + portmap, ${REFERENCE_CNI_DIR}), interleaved`);
     for (let i = 0; i < 20; i++) for (const v of [...variants, nodeOnly]) await pair(v, false);
     const nodeEvery = 5;
     for (let i = 0; i < iterations; i++) {
@@ -158,7 +192,7 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
     }
 
     print('');
-    print(`${'plugin (via bridge)'.padEnd(46)} ${'ADD p50'.padStart(7)} ${'ADD p99'.padStart(7)} ${'DEL p50'.padStart(7)} ${'DEL p99'.padStart(7)}   (ms, n)`);
+    print(`${'IPAM plugin (via ptp + portmap)'.padEnd(46)} ${'ADD p50'.padStart(7)} ${'ADD p99'.padStart(7)} ${'DEL p50'.padStart(7)} ${'DEL p99'.padStart(7)}   (ms, n)`);
     for (const v of [...variants, nodeOnly]) {
       print(`${v.name.padEnd(46)} ${f1(pct(v.add, 0.5))} ${f1(pct(v.add, 0.99))} ${f1(pct(v.del, 0.5))} ${f1(pct(v.del, 0.99))}   n=${v.add.length}`);
     }
@@ -169,8 +203,10 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
     const seqRate = 1000 / (s.add.reduce((x, y) => x + y, 0) / s.add.length);
     print(`sequential pod ADDs/s with strait-ipam (1 / mean ADD): ${seqRate.toFixed(1)}`);
 
-    // Throughput: many pods at once, as a node does when a deployment scales up.
+    // Throughput: many pods at once, as a node does when a deployment scales up. Still through bridge: each worker
+    // namespace takes many interfaces (eth0…ethN), and ptp sets up each one as a pod's only interface (its routes).
     for (const v of [s, h]) {
+      const netconf = v === s ? strait : hostLocal;
       const pods = 200;
       const workers = 8;
       const nss = await Promise.all(Array.from({ length: workers }, (_, w) => lab.createPod(`${v.name === 'host-local' ? 'th' : 'ts'}${w}`)));
@@ -181,7 +217,7 @@ export async function runCniBench(o: CniBenchOptions = {}): Promise<void> {
         nss.map(async (ns) => {
           for (let i = next++; i < pods; i = next++) {
             const id = `tp-${runId}-${v.name}-${i}`;
-            must(v.name, 'ADD', await lab.call('ADD', v.netconf, { containerId: id, podNetns: ns, ifName: `eth${i}` }));
+            must(v.name, 'ADD', await lab.call('ADD', netconf, { containerId: id, podNetns: ns, ifName: `eth${i}` }));
             ids.push({ id, ns });
           }
         }),

@@ -5,19 +5,22 @@ import { dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { BrokerClient, StraitError } from '../../api/index.js';
 import { installObjects, defaultInstallOptions, serviceAccountName } from '../../deploy/index.js';
-import { straitMainPath } from '../../gateway/index.js';
+import { gatewayAgentArgv, nodeSteerArgv, readAgentStatus, straitMainPath, type CandidateAddress } from '../../gateway/index.js';
 import { isAlive, runDir, startDaemon } from '../../host/index.js';
 import { allComponentAccess, installCni, joinCluster, loadKubeConfig, STRAIT_NAMESPACE, type KubeAccess } from '../../member-agent/index.js';
 import type { Lab, LabExtension } from '../lab/lab.js';
 import { currentCmdline } from '../lab/teardown.js';
-import type { Cluster } from '../topology/model.js';
+import { WAN_SEGMENT, type Cluster } from '../topology/model.js';
 import { kubeletAccess, kubeletUser } from './kubelet-access.js';
 
 /**
  * `strait lab up --kube`: Kubernetes on top of the lab. Per cluster a test Kubernetes API server (the test server of
  * testing/kube-api-server, as a process), the install manifests' Namespace, CRDs, ServiceAccounts and RBAC applied
  * to it, the cluster joined to one lab broker, its member agent, and on every node of the cluster a broker-mode node
- * agent with the CNI plugin and conflist `strait install-cni` writes, and the lab kubelet (kubelet.ts). Each
+ * agent with the CNI plugin and conflist `strait install-cni` writes, and the lab kubelet (kubelet.ts). A cluster
+ * with gateway nodes also gets what the gateway DaemonSet and node-steer DaemonSet run: a gateway agent on each
+ * gateway node (labelled `strait.io/gateway=true`) and node steering on each other node, both reading egress from
+ * the broker and the pods from the API server with their own ServiceAccounts (egress-agents below). Each
  * component reaches the API server with its own token as its ServiceAccount, and the server refuses (403) what that
  * ServiceAccount's RBAC does not grant. Everything runs on loopback in the root namespace except the CNI plugins,
  * which the kubelet runs in the node's namespace as a container runtime does; every process is recorded with the
@@ -40,6 +43,18 @@ export interface LabKubeCluster {
   kubeconfigs: Record<string, string>;
   nodes: string[];
   logs: string;
+  /** Clusters with gateway nodes: the egress agents (see `startEgressAgents`). */
+  egress?: LabKubeEgress;
+}
+
+export interface LabKubeEgress {
+  /**
+   * The EgressGateway the gateway agents serve (`--egress-gateway`): `<cluster>-egress`. The lab creates none;
+   * create it (and EgressPolicies) with kubectl or client-node, the agents follow them through the broker.
+   */
+  gatewayName: string;
+  /** Per node: the agent it runs, its log and status file (role, epoch, egress IPs, the elected gateway). */
+  agents: Record<string, { kind: 'gateway' | 'node-steer'; log: string; status: string }>;
 }
 
 export function kubeInfoPath(runId: string): string {
@@ -93,14 +108,15 @@ function tail(file: string): string {
 }
 
 /** Starts a lab process and records it (with its command line, against pid reuse) so `lab down` ends it. */
-function daemon(lab: Lab, name: string, argv: string[], logFile: string, env?: NodeJS.ProcessEnv, retitles = false): number {
+function daemon(lab: Lab, name: string, argv: string[], logFile: string, env?: NodeJS.ProcessEnv, retitles = false, host?: string): number {
   // Without JEST_WORKER_ID: under Jest the lab's processes inherit it and their loggers go silent (createLogger),
   // which left the kubelet's log empty and its readiness line missing when a test built the lab.
   const { JEST_WORKER_ID: _jest, ...parent } = process.env;
-  const d = startDaemon(argv, { logFile, env: { ...parent, ...env } });
-  // redis-server rewrites its process title, so its command line at start would not match at `lab down`.
-  const cmdline = retitles ? undefined : currentCmdline(d.pid);
-  lab.recordDaemon({ pid: d.pid, name, ...(cmdline ? { cmdline } : {}) });
+  const d = startDaemon(argv, { logFile, env: { ...parent, ...env }, ...(host ? { netns: lab.netns(host) } : {}) });
+  // redis-server rewrites its process title, so its command line at start would not match at `lab down`; a process
+  // in a host's namespace starts as `ip netns exec …` and execs: the host's namespace is what `lab down` ends it by.
+  const cmdline = retitles || host ? undefined : currentCmdline(d.pid);
+  lab.recordDaemon({ pid: d.pid, name, ...(cmdline ? { cmdline } : {}), ...(host ? { host } : {}) });
   return d.pid;
 }
 
@@ -171,11 +187,14 @@ async function startBroker(lab: Lab, dir: string): Promise<{ url: string; admin:
 /**
  * The cluster's default pod pool, created the Kubernetes way (an IPPool the member agent pushes to the broker): the
  * top /20 of the cluster's lab pod CIDR (the lab's own netns pods use the low /24s). Node agents start once the
- * broker has it (a broker-mode node agent refuses to start without a pods pool).
+ * broker has it (a broker-mode node agent refuses to start without a pods pool). It names a gateway in the pool
+ * (never handed out) so its pods get a default route and reach beyond their pool (the egress case): `ptp` adds
+ * the result's routes before it makes the link-local `podGateway` reachable, so with that gateway a pod's default
+ * route fails ("network is unreachable") and pools without a gateway get none (docs/cni.md).
  */
-export function defaultPoolOf(c: Cluster): { name: string; cidr: string } {
+export function defaultPoolOf(c: Cluster): { name: string; cidr: string; gateway: string } {
   const [a, b] = c.podCidr.split('.');
-  return { name: `${c.name}-default`, cidr: `${a}.${b}.240.0/20` };
+  return { name: `${c.name}-default`, cidr: `${a}.${b}.240.0/20`, gateway: `${a}.${b}.240.1` };
 }
 
 async function createDefaultPool(kc: k8s.KubeConfig, c: Cluster, admin: BrokerClient, timeoutMs: number): Promise<void> {
@@ -183,7 +202,7 @@ async function createDefaultPool(kc: k8s.KubeConfig, c: Cluster, admin: BrokerCl
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   await api.createClusterCustomObject({
     group: 'ipam.strait.io', version: 'v1alpha1', plural: 'ippools',
-    body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name: pool.name }, spec: { cidr: pool.cidr, blockSize: 26, purpose: 'pods', default: true, description: 'the lab cluster default pool' } },
+    body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name: pool.name }, spec: { cidr: pool.cidr, gateway: pool.gateway, blockSize: 26, purpose: 'pods', default: true, description: 'the lab cluster default pool' } },
   });
   const end = Date.now() + timeoutMs;
   while (!(await admin.listPools()).items.some((p) => p.name === pool.name)) {
@@ -224,6 +243,72 @@ async function startNode(lab: Lab, c: Cluster, node: string, kube: LabKubeCluste
   await waitFor(`the kubelet on ${node}`, START_MS, kubelet, kubeletLog, () => readFileSync(kubeletLog, 'utf8').includes('lab kubelet ready'));
 }
 
+/**
+ * A loopback TCP server of the root namespace (the API server, the broker) reachable at the same `127.0.0.1:port`
+ * inside each of `hosts`' namespaces, so the agents there use the very kubeconfig and broker URL the lab prints:
+ * one socat here from a Unix socket in the run directory (the file system is shared across namespaces) to the
+ * port, and one per host listening on its own loopback and handing each connection to that socket.
+ */
+function loopbackRelay(lab: Lab, what: string, url: string, hosts: readonly string[], dir: string): void {
+  const port = new URL(url).port;
+  const sock = join(dir, `${what}-relay.sock`);
+  daemon(lab, `${what}-relay`, ['socat', `UNIX-LISTEN:${sock},fork,unlink-early,mode=600`, `TCP:127.0.0.1:${port}`], join(dir, `${what}-relay.log`));
+  for (const h of hosts) {
+    daemon(lab, `${what}-relay-${h}`, ['socat', `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `UNIX-CONNECT:${sock}`], join(dir, h, `${what}-relay.log`), undefined, false, h);
+  }
+}
+
+/** The device of `host` on the segment `segment` (cluster network or WAN), if it has one. */
+function deviceOn(lab: Lab, host: string, segment: (name: string, kind: string) => boolean): string | undefined {
+  const segs = new Map(lab.topology.segments.map((x) => [x.name, x.kind]));
+  return lab.topology.hosts.find((h) => h.name === host)?.interfaces.find((i) => i.segment !== undefined && segment(i.segment, segs.get(i.segment) ?? ''))?.name;
+}
+
+/**
+ * Egress in a cluster with gateway nodes, as the install's gateway and node-steer DaemonSets run it: a gateway
+ * agent on every gateway node (its LAN and WAN devices, a lease store of its own: one Redis on a Unix socket, the
+ * candidates' one store) and node steering on every other node, each in its node's namespace, with the cluster's
+ * credential at the broker (`--egress-from-broker`) and its ServiceAccount's kubeconfig for the pods the policies'
+ * selectors match. The gateway agents serve the EgressGateway `<cluster>-egress` (`--egress-gateway`, so they start
+ * before one exists; the DaemonSet, which has none, waits for one by restarting).
+ */
+async function startEgressAgents(lab: Lab, c: Cluster, kube: LabKubeCluster, brokerUrl: string, credential: string, dir: string): Promise<LabKubeEgress> {
+  const sock = join(dir, 'lease-store.sock');
+  const storeLog = join(dir, 'lease-store.log');
+  const store = daemon(lab, `lease-store-${c.name}`, ['redis-server', '--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir], storeLog, undefined, true);
+  await waitFor(`the ${c.name} gateways' lease store`, 15_000, store, storeLog, () => existsSync(sock));
+  loopbackRelay(lab, 'api', kube.server, c.nodes, dir);
+  loopbackRelay(lab, 'broker', brokerUrl, c.nodes, dir);
+  const candidates: CandidateAddress[] = c.gateways.map((g, i) => ({ name: g, address: c.nodeIps[g]!, priority: 100 - 10 * i }));
+  const gatewayName = `${c.name}-egress`;
+  const agents: LabKubeEgress['agents'] = {};
+  const common = { cluster: c.name, runId: lab.runId, candidates, broker: brokerUrl, token: credential, egressFromBroker: true, clusterCidrs: [c.podCidr] };
+  const env = { STRAIT_LOG_LEVEL: 'info' };
+  const pids: [string, number][] = [];
+  for (const node of c.nodes) {
+    const nodeDir = join(dir, node);
+    const lan = deviceOn(lab, node, (_, kind) => kind === 'cluster') ?? 'eth0';
+    const cand = candidates.find((x) => x.name === node);
+    const wan = deviceOn(lab, node, (name) => name === WAN_SEGMENT);
+    const kind = cand ? 'gateway' : 'node-steer';
+    const a = { kind, log: join(nodeDir, `${kind}.log`), status: join(nodeDir, `${kind}.status.json`) } as const;
+    const argv = cand
+      ? gatewayAgentArgv({
+          ...common, name: node, priority: cand.priority, leaseRedis: sock, lanDev: lan, egressGateway: gatewayName,
+          ...(wan ? { wanDev: wan } : {}),
+          kubeconfig: kube.kubeconfigs['gateway-agent']!, statusFile: a.status, stateDir: join(nodeDir, 'gateway-state'),
+        })
+      : nodeSteerArgv({ ...common, name: node, dev: lan, kubeconfig: kube.kubeconfigs['node-steer']!, statusFile: a.status });
+    pids.push([node, daemon(lab, `${kind}-${node}`, argv, a.log, env, false, node)]);
+    agents[node] = a;
+  }
+  // Ready when every agent has written its status and one gateway holds the lease (what a test waits for next).
+  await Promise.all(pids.map(([node, pid]) => waitFor(`the ${agents[node]!.kind} agent on ${node}`, START_MS, pid, agents[node]!.log, () => readAgentStatus(agents[node]!.status) !== null)));
+  const first = pids.find(([n]) => agents[n]!.kind === 'gateway')!;
+  await waitFor(`an active gateway in ${c.name}`, START_MS, first[1], agents[first[0]]!.log, () => c.gateways.some((g) => readAgentStatus(agents[g]!.status)?.role === 'active'));
+  return { gatewayName, agents };
+}
+
 /** The `--kube` extension of `labUp`. */
 export function kubeLabExtension(): LabExtension {
   return async (lab) => {
@@ -247,6 +332,8 @@ export function kubeLabExtension(): LabExtension {
         daemon(lab, `member-agent-${c.name}`, [process.execPath, straitMainPath(), 'member-agent', '--kubeconfig', kube.kubeconfigs['member-agent']!, '--identity', `${c.name}-member`], memberLog);
         await createDefaultPool(kc, c, broker.admin, START_MS);
         await Promise.all(c.nodes.map((n) => startNode(lab, c, n, kube, broker.url, credential, join(dir, n))));
+        // Egress needs a WAN (the gateways' outside leg): a topology with `externals` has one.
+        if (c.gateways.length > 0 && lab.topology.wan) kube.egress = await startEgressAgents(lab, c, kube, broker.url, credential, dir);
       }));
       writeFileSync(kubeInfoPath(lab.runId), `${JSON.stringify(info, null, 2)}\n`);
     } finally {

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { gatewayAgentArgv, nodeSteerArgv, type CandidateAddress, type GatewayAgentOptions, type NodeSteerOptions } from '../../gateway/index.js';
 import { runDir, startDaemon, type DaemonHandle } from '../../host/index.js';
 import { labUp } from '../lab/lab.js';
@@ -50,6 +50,29 @@ const d = require('node:dgram'); const s = d.createSocket('udp4');
 s.on('message', (m, r) => s.send(Buffer.from(m.toString() + ' ' + r.address), r.port, r.address));
 s.bind(Number(process.argv[3]), process.argv[2]);
 `;
+
+/**
+ * UDP echo that also appends "<ms since epoch> <source it saw>" to a file (argv: address, port, file) for every
+ * datagram: what the external server sees, read back with `seenSources`.
+ */
+export const SEEN_ECHO_JS = `
+const d = require('node:dgram'); const fs = require('node:fs'); const s = d.createSocket('udp4');
+const fd = fs.openSync(process.argv[4], 'a');
+s.on('message', (m, r) => { fs.writeSync(fd, Date.now() + ' ' + r.address + '\\n'); s.send(Buffer.from(m.toString() + ' ' + r.address), r.port, r.address); });
+s.bind(Number(process.argv[3]), process.argv[2]);
+`;
+
+/** The datagrams a `SEEN_ECHO_JS` server logged so far: when (epoch ms) and from which source address. */
+export function seenSources(file: string): { at: number; src: string }[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => {
+      const [at, src] = l.split(' ');
+      return { at: Number(at), src: src ?? '' };
+    });
+  } catch {
+    return [];
+  }
+}
 
 /** UDP prober for the pod: every 10 ms sends a sequence number; logs "<ms since start> <seq> <source seen>". */
 export const PROBER_JS = `
