@@ -19,7 +19,7 @@ export function registerLabCommands(program: Command): void {
     .requiredOption('--topology <name|file>', `built-in (${BUILTIN_TOPOLOGY_NAMES.join(', ')}) or a YAML/JSON topology file`)
     .option('--tunnel <type>', 'build tunnels between the clusters\' active gateways: vxlan, geneve, wireguard or ipsec')
     .option('--run-id <id>', 'run id (4-8 lowercase letters/digits); default: a new one')
-    .option('--kube', 'also run Kubernetes: a test API server per cluster, the member and node agents against it, a kubelet stand-in on every node (docs/lab.md)')
+    .option('--kube', 'also run Kubernetes: a test API server per cluster, the member, node, gateway and node-steer agents against it with their install identities, a kubelet stand-in on every node (docs/lab.md)')
     .option('--json', 'print {runId, hosts:{NAME:{netns,addresses,role,cluster}}[, kube:{broker, clusters:{NAME:{server, kubeconfig, …}}}]} on stdout')
     .action(async (o) => {
       const [{ newRunId }, { kubeLabExtension, labUp, readKubeInfo, teardownRun }] = await Promise.all([import('../../host/index.js'), scenarios()]);
