@@ -101,4 +101,20 @@ describe('holder index', () => {
     }
     expect(await conn.exists(store.keys.absent('node', 'c2'))).toBe(0);
   });
+  it('marks the index complete at the first lease of an empty store, and only then', async () => {
+    const fresh = new BrokerStore(conn, '{hx}:');
+    const { secret } = await fresh.createToken(600, 2);
+    await fresh.joinCluster(secret, { id: 'c1', podCIDRs: ['10.1.0.0/16'], serviceCIDRs: [] });
+    await fresh.createPool({ name: 'p1', cidr: '10.64.0.0/16', blockSize: 30, purpose: 'pods' });
+    await fresh.createPool({ name: 'e1', cidr: '10.65.0.0/24', purpose: 'egress' });
+    await fresh.leaseAddress('e1', 'o1', 'c1');
+    expect(await conn.get(fresh.keys.holdersIndexed)).toBe('empty');
+    // A store holding leases the index may lack (an older broker's: no holdidx): the first lease of another, empty
+    // pool must not mark it complete, or the owner GC would never index those leases.
+    await conn.del(fresh.keys.holdersIndexed);
+    await fresh.leaseBlock('p1', 'c1', 'n1');
+    await fresh.leaseBlocks('p1', 'c1', ['n2', 'n3']);
+    await fresh.leaseAddresses('e1', ['o2', 'o3'], 'c1');
+    expect(await conn.get(fresh.keys.holdersIndexed)).toBeNull();
+  });
 });

@@ -94,4 +94,57 @@ describe('watch hub', () => {
     const h = await hub.subscribe(since, sink);
     expect(await h.closed).toBe('gap');
   });
+  it('hands each read\'s events to a live watcher in one write, every event once and in order', async () => {
+    const counting = (): WatchSink & { lines: string[]; writes: number } => {
+      const sink = { ...recordingSink(), writes: 0 };
+      const write = sink.write;
+      sink.write = (l: string) => (sink.writes++, write(l));
+      return sink;
+    };
+    const a = counting();
+    const b = counting();
+    const since = Number(await store.currentRev());
+    const ha = await hub.subscribe(since, a);
+    const hb = await hub.subscribe(since, b);
+    await store.createSubnet({ name: 'fan-out', cidr: '10.76.0.0/16' });
+    await waitFor('both watchers to be live', () => a.lines.length === 1 && b.lines.length === 1, 10_000);
+    // 20 events in one transaction: the tail reader's blocked XREAD wakes after EXEC and reads them all at once.
+    const base = Number(await store.currentRev());
+    const tx = conn.multi();
+    for (let i = 1; i <= 20; i++) {
+      tx.incr(store.keys.rev);
+      tx.xadd(store.keys.events, `${base + i}-0`, 't', 'ADDED', 'k', 'Subnet', 'o', `{"resourceVersion":"${base + i}","name":"fan-${i}"}`);
+    }
+    await tx.exec();
+    await waitFor('the 20 events', () => a.lines.length === 21 && b.lines.length === 21, 10_000);
+    // One write per read, not one per event (100 live watchers: hundreds of thousands of socket writes a second).
+    expect(a.writes).toBe(2);
+    expect(b.writes).toBe(2);
+    expect(revs(a.lines)).toEqual([base, ...Array.from({ length: 20 }, (_, i) => base + 1 + i)]);
+    expect(revs(b.lines)).toEqual(revs(a.lines));
+    ha.close();
+    hb.close();
+  });
+
+  it('gives a live watcher that is ahead of a read only the events after its last one', async () => {
+    const sink = recordingSink();
+    const since = Number(await store.currentRev());
+    const h = await hub.subscribe(since, sink);
+    await store.createSubnet({ name: 'ahead', cidr: '10.77.0.0/16' });
+    await waitFor('the watcher to be live', () => sink.lines.length === 1, 10_000);
+    // As after a catch-up that read past the tail reader: it has seen base+1 and base+2 already.
+    const base = Number(await store.currentRev());
+    const sub = [...(hub as unknown as { subs: Set<{ sink: WatchSink; last: number }> }).subs].find((x) => x.sink === sink)!;
+    sub.last = base + 2;
+    const tx = conn.multi();
+    for (let i = 1; i <= 4; i++) {
+      tx.incr(store.keys.rev);
+      tx.xadd(store.keys.events, `${base + i}-0`, 't', 'ADDED', 'k', 'Subnet', 'o', `{"resourceVersion":"${base + i}","name":"ahead-${i}"}`);
+    }
+    await tx.exec();
+    await waitFor('the events after its last one', () => sink.lines.length >= 3, 10_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(revs(sink.lines)).toEqual([base, base + 3, base + 4]);
+    h.close();
+  });
 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StraitError } from '../../api/index.js';
 import { BrokerKeys } from './keys.js';
@@ -15,6 +15,14 @@ type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseB
 export interface Idem {
   key: string;
   fingerprint: string;
+}
+
+/** The KEYS of one script call in header order (see StoreCore.prepare). */
+export interface PreparedKeys {
+  readonly name: ScriptName;
+  readonly keys: readonly string[];
+  /** where the Idempotency-Key's record goes, -1 for a script without one */
+  readonly idemAt: number;
 }
 
 /** Script of each store operation, a file of `store/lua/`. */
@@ -50,8 +58,10 @@ export const IDEMPOTENCY_TTL_MS = 10 * 60_000;
 /** Redis answered, refusing before running anything: nothing changed. */
 const REFUSED_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|NOREPLICAS|MISCONF|OOM|CLUSTERDOWN|TRYAGAIN)\b/;
 
+// The one-shot crypto.hash costs less than half of a createHash object (a fingerprint per write request).
+const oneShot = typeof hash === 'function' ? hash : undefined;
 export function sha256Hex(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
+  return oneShot ? oneShot('sha256', s, 'hex') : createHash('sha256').update(s).digest('hex');
 }
 
 /** JSON with `resourceVersion` first (placeholder), the shape the Lua scripts stamp. */
@@ -61,7 +71,17 @@ export function encodeObject(obj: object): string {
   return body === '{}' ? '{"resourceVersion":"__RV__"}' : `{"resourceVersion":"__RV__",${body.slice(1)}`;
 }
 
-export const now = (): string => new Date().toISOString();
+let lastMs = 0;
+let lastIso = '';
+/** The time as ISO 8601, formatted once per millisecond (every lease stamps its createdAt). */
+export const now = (): string => {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+};
 
 /**
  * What every area of the store shares: the connection, the key schema and the scripts, and running a script
@@ -104,8 +124,33 @@ export class StoreCore {
     return this.send(this.s[name], s.numberOfKeys === undefined ? [ks.length, ...ks, ...argv] : [...ks, ...argv], idem);
   }
 
+  /**
+   * The KEYS of a script call in header order, computed once for a hot path that calls the script with the same
+   * keys again and again (a pool's leases): `runPrepared` then only fills in the Idempotency-Key's slot.
+   */
+  prepare(name: ScriptName, keys: Readonly<Record<string, string>>): PreparedKeys {
+    const s = brokerScripts()[name];
+    if (s.numberOfKeys === undefined) throw new Error(`${s.name}.lua takes a varying number of keys: it cannot be prepared`);
+    const idemAt = s.keyNames?.indexOf('idem') ?? -1;
+    const ordered = orderKeys(s, idemAt >= 0 ? { ...keys, idem: '' } : keys);
+    return { name, keys: ordered, idemAt };
+  }
+
+  /** As `script`, with keys from `prepare`. */
+  runPrepared(p: PreparedKeys, idem: Idem | undefined, args: readonly (string | number)[]): Promise<Reply> {
+    const call: (string | number)[] = p.keys.slice();
+    if (p.idemAt >= 0) {
+      call[p.idemAt] = this.keys.idempotency(idem?.key ?? '');
+      call.push(idem?.fingerprint ?? '', this.idempotencyTtlMs);
+    }
+    for (const a of args) call.push(a);
+    return this.send(this.s[p.name], call, idem);
+  }
+
   private async send(call: ScriptCall, keysThenArgs: (string | number)[], idem: Idem | undefined): Promise<Reply> {
-    await this.ensureConnected();
+    // The checks are awaited only when they have something to wait for: each await is a turn of the microtask
+    // queue and a promise per write (this runs once per lease).
+    if (this.redis.status !== 'ready') await this.ensureConnected();
     let r: Reply;
     const ticket = this.ack.ticket();
     try {
@@ -113,7 +158,7 @@ export class StoreCore {
     } catch (e) {
       throw this.writeFailure(e);
     }
-    await this.ack.confirm(ticket);
+    if (this.ack.enabled) await this.ack.confirm(ticket);
     if (r[0] === 'IDEMMISMATCH') throw scriptError(r, { kind: '', name: '', idemKey: idem?.key });
     return r;
   }

@@ -1,11 +1,34 @@
 import { StraitError, type AddressLease, type Block, type IPPool, type List, type ReservedIP } from '../../api/index.js';
 import { reservedOffsets } from '../reserved-ips.js';
-import { now, type Idem, type StoreCore } from './core.js';
+import { now, type Idem, type PreparedKeys, type StoreCore } from './core.js';
 import { objectOf, scriptError } from './script-errors.js';
 
 /** Blocks and addresses of pools leased to clusters, one or a batch in one atomic step, and released. */
 export class LeaseStore {
+  /**
+   * The KEYS of each pool's lease calls, in script order, made once per pool (building and ordering them by name
+   * on every lease cost more broker time than the rest of the store call). Bounded: pool names come from requests.
+   */
+  private readonly prepared = new Map<string, { blocks: PreparedKeys; addresses: PreparedKeys }>();
+
   constructor(private readonly core: StoreCore) {}
+
+  private keysOf(pool: string): { blocks: PreparedKeys; addresses: PreparedKeys } {
+    let p = this.prepared.get(pool);
+    if (!p) {
+      const k = this.core.keys;
+      const perPool = k.pool(pool);
+      const common = { clusters: k.objects('Cluster'), blocks: k.objects('Block'), addressLeases: k.objects('AddressLease'), poolMeta: k.poolMeta, rev: k.rev, events: k.events, ...k.holderIndex() };
+      const { poolBlocks, poolAddressBlocks, poolCursor } = perPool;
+      p = {
+        blocks: this.core.prepare('leaseBlocks', { ...common, poolBlocks, poolAddressBlocks, poolCursor }),
+        addresses: this.core.prepare('leaseAddresses', { ...common, ...perPool, addressMeta: k.addressMeta, poolReserved: k.poolReserved(pool), reservedGen: k.reservedGen }),
+      };
+      if (this.prepared.size >= 1000) this.prepared.clear();
+      this.prepared.set(pool, p);
+    }
+    return p;
+  }
 
   /**
    * One block: a batch of one through the batch script (one scan and one lease path for both). The error context
@@ -27,10 +50,7 @@ export class LeaseStore {
   }
 
   private leaseBlocksScript(pool: string, cluster: string, nodes: readonly string[], idem: Idem | undefined) {
-    const k = this.core.keys;
-    const { poolBlocks, poolAddressBlocks, poolCursor } = k.pool(pool);
-    const keys = { clusters: k.objects('Cluster'), blocks: k.objects('Block'), addressLeases: k.objects('AddressLease'), poolMeta: k.poolMeta, poolBlocks, poolAddressBlocks, poolCursor, rev: k.rev, events: k.events, ...k.holderIndex() };
-    return this.core.script('leaseBlocks', idem, keys, [pool, cluster, now(), nodes.length, ...nodes]);
+    return this.core.runPrepared(this.keysOf(pool).blocks, idem, [pool, cluster, now(), nodes.length, ...nodes]);
   }
 
   /**
@@ -59,10 +79,9 @@ export class LeaseStore {
    * here and the lease runs again.
    */
   private async leaseAddressesScript(pool: string, cluster: string, owners: readonly string[], single: boolean, idem: Idem | undefined) {
-    const k = this.core.keys;
-    const keys = { clusters: k.objects('Cluster'), addressLeases: k.objects('AddressLease'), blocks: k.objects('Block'), addressMeta: k.addressMeta, poolMeta: k.poolMeta, ...k.pool(pool), poolReserved: k.poolReserved(pool), reservedGen: k.reservedGen, rev: k.rev, events: k.events, ...k.holderIndex() };
+    const keys = this.keysOf(pool).addresses;
     for (let attempt = 0; ; attempt++) {
-      const r = await this.core.script('leaseAddresses', idem, keys, [pool, cluster, now(), single ? '1' : '', owners.length, ...owners]);
+      const r = await this.core.runPrepared(keys, idem, [pool, cluster, now(), single ? '1' : '', owners.length, ...owners]);
       if (r[0] !== 'NORESERVED' || attempt >= 20) return r;
       await this.fillReserved(pool);
     }

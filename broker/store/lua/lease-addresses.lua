@@ -112,7 +112,7 @@ for k, i in ipairs(need) do
   redis.call('HSET', po, owner, ip)
   redis.call('HSET', K.addressMeta, ip, pool .. '|' .. idx .. '|' .. owner)
   redis.call('HSET', K.addressLeases, ip, json)
-  holdAdd('owner', cluster, owner, ip)
+  holdAdd('owner', cluster, owner, ip, leased + k > 1)
   emit('AddressLease', 'ADDED', json, rev)
   result[i] = json
 end

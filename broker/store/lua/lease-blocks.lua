@@ -52,7 +52,7 @@ for i = 1, n do
     ',"createdAt":"' .. nowIso .. '"}'
   redis.call('HSET', pb, idx, id)
   redis.call('HSET', K.blocks, id, json)
-  holdAdd('node', cluster, ARGV[6 + i], id)
+  holdAdd('node', cluster, ARGV[6 + i], id, used + i > 1)
   emit('Block', 'ADDED', json, rev)
   out[2] = tostring(rev)
   out[#out + 1] = json

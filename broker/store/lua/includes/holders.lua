@@ -46,18 +46,28 @@ local function heldSet(kind, c, who)
 end
 -- Records that `who` of cluster c holds `target` (called after the lease object is written); idempotent. A name
 -- the cluster reports sets for but not among its live names (e.g. a node that leases before its cluster's next
--- heartbeat lists it) becomes absent at once. The first lease of an empty store marks the index complete
--- (`holdidx`): no lease of an older version can be missing from it, so the GC need not index anything.
-local function holdAdd(kind, c, who, target)
-  if redis.call('EXISTS', K.holdIndexDone) == 0 and redis.call('HLEN', K.blocks) + redis.call('HLEN', K.addressLeases) == 1 then
-    redis.call('SET', K.holdIndexDone, 'empty')
+-- heartbeat lists it) becomes absent at once. A name that held something already needs neither check below: it
+-- was judged when it became a holder, and heartbeat.lua keeps judging every holder as the reported sets change.
+-- The first lease of an empty store marks the index complete (`holdidx`): no lease of an older version can be
+-- missing from it, so the GC need not index anything. That lease's name is a new holder, and the caller knows
+-- when the store cannot be empty (`notEmpty`: the pool it leases from held a lease before), which spares the check.
+local function holdAdd(kind, c, who, target, notEmpty)
+  local h = K.holdersOf .. kind .. ':' .. c
+  local s = K.heldOf .. kind .. ':' .. c .. ':' .. who
+  local cur = redis.call('HGET', h, who)
+  if cur == '+' then
+    redis.call('SADD', s, target)
+    return
   end
-  local s = heldSet(kind, c, who)
-  if s then
+  if cur then
+    heldSet(kind, c, who)
     if redis.call('SADD', s, target) == 0 then return end
   else
-    redis.call('SADD', K.heldOf .. kind .. ':' .. c .. ':' .. who, target)
-    redis.call('HSET', K.holdersOf .. kind .. ':' .. c, who, '+')
+    if not notEmpty and redis.call('EXISTS', K.holdIndexDone) == 0 and redis.call('HLEN', K.blocks) + redis.call('HLEN', K.addressLeases) == 1 then
+      redis.call('SET', K.holdIndexDone, 'empty')
+    end
+    redis.call('SADD', s, target)
+    redis.call('HSET', h, who, '+')
   end
   if redis.call('HEXISTS', K.lastReported, kind .. ':' .. c) == 1 and redis.call('SISMEMBER', K.liveOf .. kind .. ':' .. c, who) == 0 then
     markAbsent(kind, c, who)
