@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { setMaxListeners } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -116,6 +116,10 @@ async function buildBaseline(ref: string): Promise<{ main: string; sha: string; 
   try {
     symlinkSync(join(repo, 'node_modules'), join(wt, 'node_modules'));
     await run([process.execPath, join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(wt, 'tsconfig.build.json')], { timeoutMs: 600_000 });
+    // Builds since the Lua moved to .lua files read them beside the compiled store, as `npm run build` copies them;
+    // tsc alone does not, and a baseline such as 3aa8aff then failed on a missing put.lua.
+    const lua = join(wt, 'broker', 'store', 'lua');
+    if (existsSync(lua)) cpSync(lua, join(wt, 'dist', 'broker', 'store', 'lua'), { recursive: true });
     const main = join(wt, 'dist', 'cli', 'main.js');
     if (!existsSync(main)) throw new Error(`building ${ref} did not produce ${main}`);
     const sha = (await run(['git', '-C', wt, 'rev-parse', '--short', 'HEAD'])).stdout.trim();
