@@ -12,6 +12,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { writeFileSync, appendFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 
 /** Wall-clock milliseconds with sub-ms resolution, comparable across processes (fault times use the same clock). */
@@ -21,6 +22,21 @@ const [mode, ...rest] = process.argv.slice(2);
 /** @type {Record<string,string>} */
 const opt = {};
 for (let i = 0; i < rest.length; i += 2) opt[String(rest[i]).replace(/^--/, '')] = String(rest[i + 1]);
+
+/**
+ * `--rt N`: moves this process to SCHED_RR N once it is set up, just before it says so (a measuring instrument must
+ * not be starved by the system under test). Not at exec: four probes starting at once under RR 20 took both CPUs
+ * from the agents (RR 10) for 100-160 ms before every trial, all four agents logged "ran late" at the same instant,
+ * and their detectors, which remember a stall for 30 s, entered each fault with a 230 ms threshold instead of 90.
+ * @param {string} line
+ */
+function announce(line) {
+  if (opt.rt) {
+    const r = spawnSync('chrt', ['--all-tasks', '--rr', '--pid', opt.rt, String(process.pid)], { encoding: 'utf8' });
+    if (r.status !== 0) process.stderr.write(`probe-agent: could not raise to SCHED_RR ${opt.rt}: ${(r.stderr || String(r.error)).trim()}\n`);
+  }
+  process.stdout.write(`${line}\n`);
+}
 
 /** @param {string} s */
 function hostPort(s) {
@@ -47,7 +63,7 @@ function udpEcho() {
       s.count++;
     }
   });
-  sock.bind(port, host, () => console.log(`udp-echo listening on ${host}:${port}`));
+  sock.bind(port, host, () => announce(`udp-echo listening on ${host}:${port}`));
 }
 
 function udpProber() {
@@ -106,7 +122,7 @@ function udpProber() {
 function whenGo(start) {
   if (opt['wait-go'] !== '1') return start();
   process.once('SIGUSR2', start);
-  process.stdout.write('ready\n');
+  announce('ready');
 }
 
 function tcpEcho() {
@@ -115,7 +131,7 @@ function tcpEcho() {
     c.on('error', () => {});
     c.pipe(c);
   });
-  srv.listen(port, host, () => console.log(`tcp-echo listening on ${host}:${port}`));
+  srv.listen(port, host, () => announce(`tcp-echo listening on ${host}:${port}`));
 }
 
 /** Keeps one time per `gapMs` (and the last): enough to draw a timeline and see a gap. @param {number[]} ts @param {number} gapMs */

@@ -18,9 +18,10 @@ export const TCP_PORT = 9001;
 /**
  * The measuring processes run under SCHED_RR 20, above the agents (fast profile: 10): an instrument starved by the
  * system under test does not see the outage. Seen: with the agents realtime and the probers not, the prober sent
- * nothing for the 60-70 ms of the failover burst (no sequence gap, so the trial read 0 ms).
+ * nothing for the 60-70 ms of the failover burst (no sequence gap, so the trial read 0 ms). Each probe raises itself
+ * once it is set up (`--rt`), not at exec: starting four Node processes at RR 20 stalled every agent before each trial.
  */
-const MEASURE = ['chrt', '--rr', '20'];
+const MEASURE_RT = ['--rt', '20'];
 
 /** probe-agent.mjs lives beside this file in the source tree; from dist/scenarios/probes/ it is in the sources' scenarios/probes/. */
 export function probeAgentPath(): string {
@@ -52,8 +53,8 @@ function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number, what: s
 /** Starts a UDP and a TCP echo server on `host` bound to `ip`. They live as long as the lab (down() ends them). */
 export async function startEchoServers(lab: Lab, host: string, ip: string, logFile: string): Promise<ChildProcess[]> {
   const agent = probeAgentPath();
-  const udp = lab.spawn(host, [...MEASURE, process.execPath, agent, 'udp-echo', '--bind', `${ip}:${UDP_PORT}`, '--log', logFile]);
-  const tcp = lab.spawn(host, [...MEASURE, process.execPath, agent, 'tcp-echo', '--bind', `${ip}:${TCP_PORT}`]);
+  const udp = lab.spawn(host, [process.execPath, agent, 'udp-echo', '--bind', `${ip}:${UDP_PORT}`, '--log', logFile, ...MEASURE_RT]);
+  const tcp = lab.spawn(host, [process.execPath, agent, 'tcp-echo', '--bind', `${ip}:${TCP_PORT}`, ...MEASURE_RT]);
   await Promise.all([
     waitForLine(udp, /listening/, 15_000, `UDP echo server on ${host}`),
     waitForLine(tcp, /listening/, 15_000, `TCP echo server on ${host}`),
@@ -85,9 +86,9 @@ export function startFlowProbes(
   const tcpFile = o.tcp ? join(o.dir, `${o.tag}.tcp.json`) : null;
   for (const f of [udpFile, tcpFile]) if (f) rmSync(f, { force: true });
   const common = ['--interval', String(o.intervalMs), '--duration', String(o.durationMs)];
-  const procs = [lab.spawn(host, [...MEASURE, process.execPath, agent, 'udp-prober', '--target', `${targetIp}:${UDP_PORT}`, ...common, '--out', udpFile, '--wait-go', '1'])];
+  const procs = [lab.spawn(host, [process.execPath, agent, 'udp-prober', '--target', `${targetIp}:${UDP_PORT}`, ...common, '--out', udpFile, '--wait-go', '1', ...MEASURE_RT])];
   // The TCP stream paces itself at 20 ms: enough to show a stall, cheap on a loaded machine.
-  if (tcpFile) procs.push(lab.spawn(host, [...MEASURE, process.execPath, agent, 'tcp-stream', '--target', `${targetIp}:${TCP_PORT}`, '--interval', '20', '--duration', String(o.durationMs), '--out', tcpFile, '--wait-go', '1']));
+  if (tcpFile) procs.push(lab.spawn(host, [process.execPath, agent, 'tcp-stream', '--target', `${targetIp}:${TCP_PORT}`, '--interval', '20', '--duration', String(o.durationMs), '--out', tcpFile, '--wait-go', '1', ...MEASURE_RT]));
   const ready = Promise.all(procs.map((p, i) => waitForLine(p, /ready/, 30_000, `${i === 0 ? 'UDP prober' : 'TCP stream'} in ${host} towards ${targetIp}`))).then(() => undefined);
   const done = Promise.all(
     procs.map(
