@@ -28,7 +28,7 @@ export const productImports = {
  * and so may the CLI (the composition root: `strait lab`, `strait scenario`). This block comes after productImports
  * and repeats its restrictions, because a later block's options for the same rule replace the earlier ones.
  */
-export const PRODUCT_ROOMS = ['api', 'host', 'ipam', 'broker', 'member-agent', 'gateway', 'tunnel', 'crds', 'deploy'];
+export const PRODUCT_ROOMS = ['api', 'defaults', 'host', 'ipam', 'broker', 'member-agent', 'gateway', 'tunnel', 'crds', 'deploy'];
 export const productRoomsWithoutLab = {
   files: PRODUCT_ROOMS.map((r) => `${r}/**/*.ts`),
   ignores: TEST_ONLY_FILES,

@@ -46,10 +46,11 @@ async function strait(args: string[]): Promise<Loaded> {
 }
 
 describe('the CLI loads only the command it runs', () => {
-  it.each([[['--help']], [['-V']], [['gateway', '--help']], [['node-agent', '--help']], [['broker', '--help']], [['lab', 'up', '--help']]])('%j loads the registry and no room', async (args) => {
+  it.each([[['--help']], [['-V']], [['gateway', '--help']], [['node-agent', '--help']], [['broker', '--help']], [['lab', 'up', '--help']]])('%j loads the registry and no room but defaults/', async (args) => {
     const r = await strait(args);
     expect(r.code).toBe(0);
-    expect(r.rooms).toEqual(['cli']);
+    // defaults/ is constants only (no imports): what the help shows, owned where the rooms apply it from.
+    expect(r.rooms).toEqual(['cli', 'defaults']);
     expect(r.packages).toEqual(['@commander-js/extra-typings']);
   });
 

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname, sep } from 'node:path';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
-const rooms = ['api', 'cli', 'host', 'testing', 'ipam', 'broker', 'member-agent', 'gateway', 'tunnel', 'crds', 'scenarios', 'deploy'];
+const rooms = ['api', 'cli', 'defaults', 'host', 'testing', 'ipam', 'broker', 'member-agent', 'gateway', 'tunnel', 'crds', 'scenarios', 'deploy'];
 const bad = [];
 function walk(dir) {
   for (const name of readdirSync(dir)) {

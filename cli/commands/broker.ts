@@ -3,7 +3,7 @@ import { Option } from '@commander-js/extra-typings';
 import type { BrokerClient, PoolPurpose } from '../../api/index.js';
 import type * as Kit from './broker-client.js';
 import type { ClientFlags } from './broker-output.js';
-import { EDGE_LIMIT_DEFAULTS } from './help-defaults.js';
+import { DEFAULT_EDGE_LIMITS as EDGE_LIMIT_DEFAULTS } from '../../defaults/index.js';
 
 // The registry of the broker's commands: names, flags and help only. Each action imports what it runs on first use
 // (./broker-daemon.js for the broker itself, ./broker-client.js for the client commands), so `strait --help` and

@@ -1,19 +1,9 @@
 /**
  * The rooms' defaults that `--help` shows. They are copied here so that the command registry (and with it `strait
  * --help` and every start) loads no room; help-defaults.test.ts keeps each copy equal to the room's own value, so a
- * changed default fails there instead of drifting in the help text.
+ * changed default fails there instead of drifting in the help text. The broker's edge limits moved to defaults/,
+ * which both import.
  */
-
-/** broker/edge-limits.ts DEFAULT_EDGE_LIMITS (`strait broker` flags). */
-export const EDGE_LIMIT_DEFAULTS = {
-  bodyBytes: 64 * 1024,
-  heartbeatBodyBytes: 1024 * 1024,
-  bodyTimeoutMs: 10_000,
-  headersTimeoutMs: 10_000,
-  watchBacklogBytes: 8 * 1024 * 1024,
-  catchUpPage: 1000,
-  watchesPerCredential: 256,
-} as const;
 
 /** member-agent DEFAULT_CNI_SOCKET: where the node agent serves and the CNI plugin dials. */
 export const CNI_SOCKET_DEFAULT = '/run/strait/node-agent.sock';
