@@ -23,6 +23,8 @@ export interface PreparedKeys {
   readonly keys: readonly string[];
   /** where the Idempotency-Key's record goes, -1 for a script without one */
   readonly idemAt: number;
+  /** a script with a varying number of KEYS (header ending `...name`) takes their count first */
+  readonly counted: boolean;
 }
 
 /** Script of each store operation, a file of `store/lua/`. */
@@ -117,30 +119,26 @@ export class StoreCore {
    * named keys of a script whose header ends with `...name`.
    */
   async script(name: ScriptName, idem: Idem | undefined, keys: Readonly<Record<string, string>>, args: readonly (string | number)[], moreKeys: readonly string[] = []): Promise<Reply> {
-    const s = brokerScripts()[name];
-    const keyed = s.keyNames?.includes('idem') ? { ...keys, idem: this.keys.idempotency(idem?.key ?? '') } : keys;
-    const ks = orderKeys(s, keyed, moreKeys);
-    const argv = keyed === keys ? args : [idem?.fingerprint ?? '', this.idempotencyTtlMs, ...args];
-    return this.send(this.s[name], s.numberOfKeys === undefined ? [ks.length, ...ks, ...argv] : [...ks, ...argv], idem);
+    return this.runPrepared(this.prepare(name, keys, moreKeys), idem, args);
   }
 
   /**
-   * The KEYS of a script call in header order, computed once for a hot path that calls the script with the same
-   * keys again and again (a pool's leases): `runPrepared` then only fills in the Idempotency-Key's slot.
+   * The KEYS of a script call in header order, with an empty slot for the Idempotency-Key where the header names
+   * `idem`. Computed once for a hot path that calls the script with the same keys again and again (a pool's leases):
+   * `runPrepared` then only fills in that slot.
    */
-  prepare(name: ScriptName, keys: Readonly<Record<string, string>>): PreparedKeys {
+  prepare(name: ScriptName, keys: Readonly<Record<string, string>>, moreKeys: readonly string[] = []): PreparedKeys {
     const s = brokerScripts()[name];
-    if (s.numberOfKeys === undefined) throw new Error(`${s.name}.lua takes a varying number of keys: it cannot be prepared`);
     const idemAt = s.keyNames?.indexOf('idem') ?? -1;
-    const ordered = orderKeys(s, idemAt >= 0 ? { ...keys, idem: '' } : keys);
-    return { name, keys: ordered, idemAt };
+    const ordered = orderKeys(s, idemAt >= 0 ? { ...keys, idem: '' } : keys, moreKeys);
+    return { name, keys: ordered, idemAt, counted: s.numberOfKeys === undefined };
   }
 
-  /** As `script`, with keys from `prepare`. */
+  /** Runs a script with keys from `prepare`: the Idempotency-Key's slot and its two ARGV (fingerprint, TTL) filled in. */
   runPrepared(p: PreparedKeys, idem: Idem | undefined, args: readonly (string | number)[]): Promise<Reply> {
-    const call: (string | number)[] = p.keys.slice();
+    const call: (string | number)[] = p.counted ? [p.keys.length, ...p.keys] : p.keys.slice();
     if (p.idemAt >= 0) {
-      call[p.idemAt] = this.keys.idempotency(idem?.key ?? '');
+      call[(p.counted ? 1 : 0) + p.idemAt] = this.keys.idempotency(idem?.key ?? '');
       call.push(idem?.fingerprint ?? '', this.idempotencyTtlMs);
     }
     for (const a of args) call.push(a);
