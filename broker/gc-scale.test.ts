@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { redisWork, startTestRedis, type TestRedis } from '../testing/index.js';
 import { BrokerStore } from './broker-store.js';
 import { collectGarbage } from './jobs.js';
+import { fillScaleStore } from './testing.js';
 
 // The gc job (clusters that left) at scale: a run's Redis work must follow the clusters, not the leases. Measured on
 // the Redis side as in owner-gc-scale.test.ts (INFO commandstats counts the commands scripts run too;
@@ -25,14 +26,7 @@ beforeAll(async () => {
   conn = new Redis({ path: redis.socket });
   probe = new Redis({ path: redis.socket });
   store = new BrokerStore(conn, '{gcj}:');
-  const { secret } = await store.createToken(600, CLUSTERS);
-  await store.createPool({ name: 'big', cidr: '10.64.0.0/12', blockSize: 24, purpose: 'pods' });
-  for (let c = 0; c < CLUSTERS; c++) {
-    await store.joinCluster(secret, { id: `c${c}`, podCIDRs: [`10.${c}.0.0/16`], serviceCIDRs: [] });
-    await store.leaseBlocks('big', `c${c}`, Array.from({ length: 20 }, (_, i) => `node-${i}`));
-    const all = owners(c);
-    for (let i = 0; i < all.length; i += 1000) await store.leaseAddresses('big', all.slice(i, i + 1000), `c${c}`);
-  }
+  await fillScaleStore(store, CLUSTERS, owners);
 }, 300_000);
 afterAll(async () => {
   conn?.disconnect();

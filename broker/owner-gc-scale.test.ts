@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { redisWork, startTestRedis, type TestRedis } from '../testing/index.js';
 import { BrokerStore } from './broker-store.js';
 import { collectOwnerless } from './jobs.js';
+import { fillScaleStore } from './testing.js';
 
 // The owner GC at scale: a run's Redis work must follow the names that went missing, not the leases. Measured on
 // the Redis side (INFO commandstats counts the commands scripts run too; total_net_output_bytes what went out), so
@@ -23,15 +24,7 @@ beforeAll(async () => {
   conn = new Redis({ path: redis.socket });
   probe = new Redis({ path: redis.socket });
   store = new BrokerStore(conn, '{gc}:');
-  const { secret } = await store.createToken(600, CLUSTERS);
-  await store.createPool({ name: 'big', cidr: '10.64.0.0/12', blockSize: 24, purpose: 'pods' });
-  for (let c = 0; c < CLUSTERS; c++) {
-    await store.joinCluster(secret, { id: `c${c}`, podCIDRs: [`10.${c}.0.0/16`], serviceCIDRs: [] });
-    await store.leaseBlocks('big', `c${c}`, Array.from({ length: 20 }, (_, i) => `node-${i}`));
-    const all = owners(c);
-    for (let i = 0; i < all.length; i += 1000) await store.leaseAddresses('big', all.slice(i, i + 1000), `c${c}`);
-    await store.heartbeat(`c${c}`, { nodes: Array.from({ length: 20 }, (_, i) => `node-${i}`), addressOwners: all });
-  }
+  await fillScaleStore(store, CLUSTERS, owners, { heartbeat: true });
   // The first run over a store indexes nothing (every lease was indexed as it was made) and finds nothing missing.
   expect(await store.collectOwnerless(Date.now(), GRACE)).toEqual({ blocks: 0, addresses: 0, indexed: 0 });
 }, 300_000);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrokerClient } from '../api/index.js';
 import { createLogger } from '../host/index.js';
+import type { BrokerStore } from './broker-store.js';
 import { startBroker, type BrokerHandle, type BrokerOptions } from './server.js';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -52,4 +53,22 @@ export async function startTestBroker(socket: string, opts: Partial<BrokerOption
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The store of the GC scale tests: one /12 pool `big` of /24 blocks and clusters `c0`… joined, each with a block for
+ * each of 20 nodes and an address for each of `owners(c)`; with `heartbeat`, each cluster then reports those nodes
+ * and owners as present.
+ */
+export async function fillScaleStore(store: BrokerStore, clusters: number, owners: (c: number) => string[], o: { heartbeat?: boolean } = {}): Promise<void> {
+  const nodes = Array.from({ length: 20 }, (_, i) => `node-${i}`);
+  const { secret } = await store.createToken(600, clusters);
+  await store.createPool({ name: 'big', cidr: '10.64.0.0/12', blockSize: 24, purpose: 'pods' });
+  for (let c = 0; c < clusters; c++) {
+    await store.joinCluster(secret, { id: `c${c}`, podCIDRs: [`10.${c}.0.0/16`], serviceCIDRs: [] });
+    await store.leaseBlocks('big', `c${c}`, nodes);
+    const all = owners(c);
+    for (let i = 0; i < all.length; i += 1000) await store.leaseAddresses('big', all.slice(i, i + 1000), `c${c}`);
+    if (o.heartbeat) await store.heartbeat(`c${c}`, { nodes, addressOwners: all });
+  }
 }
