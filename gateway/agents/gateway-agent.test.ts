@@ -166,13 +166,11 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     expect(unserved).toBeLessThanOrEqual(profile.renewIntervalMs); // only the handover tick itself
   });
 
-  it('a holder whose own renewals run late now and then (nothing else wrong) keeps its fence after the first stall', async () => {
-    // Every tenth renewal runs late by 20 ms more than ttl − margin − renew (default: 100 ms, the fence lapses)
-    // and less than ttl − renew (the store still holds the lease). The first one lapses the fence (nothing learnt
-    // yet); then the holder asks the store for a TTL that covers the stalls it has seen (adaptiveLeaseTtlMs) and
-    // serves straight through. With a fixed TTL every such stall dropped the egress IP.
-    const stall = profile.leaseTtlMs - profile.safetyMarginMs - profile.renewIntervalMs + 20;
-    expect(profile.renewIntervalMs + stall).toBeLessThan(profile.leaseTtlMs);
+  /**
+   * gw1 takes the lease, then renews `ticks` times, each tick `lateBy(i)` ms late; counts the ticks at which it was
+   * not serving (its fence had lapsed), with its epoch before and after (the same: it never lost the lease).
+   */
+  async function holdThrough(ticks: number, lateBy: (i: number) => number): Promise<{ lapses: number; epoch: number | undefined; epochAfter: number | undefined }> {
     const t = setup();
     await t.gw1.agent.start();
     t.gw1.prober.onChange?.('gw2', true, 0);
@@ -180,17 +178,28 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     const epoch = t.gw1.agent.status().epoch;
     let lapses = 0;
     try {
-      for (let i = 0; i < 200; i++) {
+      for (let i = 0; i < ticks; i++) {
         const due = t.now() + profile.renewIntervalMs;
-        t.advance(profile.renewIntervalMs + (i % 10 === 5 ? stall : 0));
+        t.advance(profile.renewIntervalMs + lateBy(i));
         if (t.gw1.agent.status().role !== 'active') lapses += 1;
         await t.gw1.agent.tick(due);
       }
-      expect(lapses).toBe(1);
-      expect(t.gw1.agent.status().epoch).toBe(epoch);
+      return { lapses, epoch, epochAfter: t.gw1.agent.status().epoch };
     } finally {
       await t.gw1.agent.stop();
     }
+  }
+
+  it('a holder whose own renewals run late now and then (nothing else wrong) keeps its fence after the first stall', async () => {
+    // Every tenth renewal runs late by 20 ms more than ttl − margin − renew (default: 100 ms, the fence lapses)
+    // and less than ttl − renew (the store still holds the lease). The first one lapses the fence (nothing learnt
+    // yet); then the holder asks the store for a TTL that covers the stalls it has seen (adaptiveLeaseTtlMs) and
+    // serves straight through. With a fixed TTL every such stall dropped the egress IP.
+    const stall = profile.leaseTtlMs - profile.safetyMarginMs - profile.renewIntervalMs + 20;
+    expect(profile.renewIntervalMs + stall).toBeLessThan(profile.leaseTtlMs);
+    const { lapses, epoch, epochAfter } = await holdThrough(200, (i) => (i % 10 === 5 ? stall : 0));
+    expect(lapses).toBe(1);
+    expect(epochAfter).toBe(epoch);
   });
 
   it('a holder whose vCPU the host stops for 100 ms every 10 s keeps its fence after the first freeze', async () => {
@@ -200,24 +209,9 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     const freeze = 100;
     const every = Math.round(10_000 / profile.renewIntervalMs);
     expect(profile.leaseTtlMs - profile.safetyMarginMs - profile.renewIntervalMs).toBeLessThan(freeze);
-    const t = setup();
-    await t.gw1.agent.start();
-    t.gw1.prober.onChange?.('gw2', true, 0);
-    await t.gw1.agent.tick(t.now());
-    const epoch = t.gw1.agent.status().epoch;
-    let lapses = 0;
-    try {
-      for (let i = 0; i < 4 * every; i++) {
-        const due = t.now() + profile.renewIntervalMs;
-        t.advance(profile.renewIntervalMs + (i % every === every / 2 ? freeze : 0));
-        if (t.gw1.agent.status().role !== 'active') lapses += 1;
-        await t.gw1.agent.tick(due);
-      }
-      expect(lapses).toBe(1);
-      expect(t.gw1.agent.status().epoch).toBe(epoch);
-    } finally {
-      await t.gw1.agent.stop();
-    }
+    const { lapses, epoch, epochAfter } = await holdThrough(4 * every, (i) => (i % every === every / 2 ? freeze : 0));
+    expect(lapses).toBe(1);
+    expect(epochAfter).toBe(epoch);
   });
 
   it('a store answer slower than the longest lease (the first connect, a store restart) stretches no later lease', async () => {
