@@ -12,7 +12,7 @@ export const Route = z.strictObject({ dst: Cidr, gw: Ip.optional() });
 export const SubnetSpec = z.object({
   cidr: AllocatableCidr.describe('the network, e.g. 10.128.0.0/14; pools naming this subnet draw from it'),
   description: z.string().max(1024).optional(),
-  gateway: Ip.optional().describe('default gateway handed to pods in this subnet'),
+  gateway: Ip.optional().describe('default gateway handed to pods in this subnet (never handed out). Default: its first host address (none for /31, /32)'),
   routes: z.array(Route).optional(),
   vlan: z.number().int().min(0).max(4094).optional(),
   excludeIPs: z.array(IpRange).optional().describe('addresses, CIDRs or first-last ranges never handed out'),
@@ -39,7 +39,7 @@ export type SubnetStatus = z.infer<typeof SubnetStatus>;
 const poolRuleFields = {
   ips: z.array(IpRange).optional().describe('only these addresses (single IPs or first-last ranges); the whole cidr when empty'),
   excludeIPs: z.array(IpRange).optional().describe('addresses (single IPs or first-last ranges) never handed out'),
-  gateway: Ip.optional().describe('default gateway handed to pods (inside cidr)'),
+  gateway: Ip.optional().describe('default gateway handed to pods (inside cidr; never handed out). Default: the first host address of cidr (none for /31, /32)'),
   routes: z.array(Route).optional(),
   vlan: z.number().int().min(0).max(4094).optional(),
   namespaceAffinity: LabelSelector.optional().describe('only pods of namespaces with these labels (kubernetes.io/metadata.name is the name)'),

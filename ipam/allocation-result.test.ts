@@ -19,8 +19,9 @@ describe('allocationResult', () => {
     expect(allocationResult([rec('fd00::5', 'v6'), rec('10.0.0.5', 'v4'), rec('10.1.0.5', 'v4b')], (n) => pools.get(n), ['why'])).toEqual({
       ips: [
         { address: '10.0.0.5/24', gateway: '10.0.0.1', vlan: 7, family: 'ipv4', pool: 'v4' },
-        { address: '10.1.0.5/24', family: 'ipv4', pool: 'v4b' },
-        { address: 'fd00::5/64', family: 'ipv6', pool: 'v6' },
+        // Pools that name no gateway: their subnet's first host address (pool-validation.ts implicitGateway).
+        { address: '10.1.0.5/24', gateway: '10.1.0.1', family: 'ipv4', pool: 'v4b' },
+        { address: 'fd00::5/64', gateway: 'fd00::1', family: 'ipv6', pool: 'v6' },
       ],
       routes: [{ dst: '10.9.0.0/16' }, { dst: '0.0.0.0/0', gw: '10.0.0.254' }, { dst: '0.0.0.0/0', gw: '10.1.0.254' }, { dst: '::/0' }],
       explanation: ['why'],

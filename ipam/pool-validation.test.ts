@@ -85,7 +85,7 @@ describe('compiling a config', () => {
     expect(a!.total).toBe(2n);
     expect(b!.total).toBe(1n);
     expect(c!.blockPrefix).toBe(122);
-    expect(c!.usable.map(formatRange)).toEqual(['fd00::1-fd00::ffff:ffff:ffff:ffff']);
+    expect(c!.usable.map(formatRange)).toEqual(['fd00::2-fd00::ffff:ffff:ffff:ffff']);
   });
 
   it.each([
@@ -100,7 +100,33 @@ describe('compiling a config', () => {
   it('reports the overlapping pools and address', () => {
     expect(() =>
       compileIpamConfig({ pools: [{ name: 'a', subnet: '10.0.0.0/24' }, { name: 'b', subnet: '10.0.0.128/25' }] }),
-    ).toThrow('pools "a" and "b" overlap at 10.0.0.129-10.0.0.254');
+    ).toThrow('pools "a" and "b" overlap at 10.0.0.130-10.0.0.254');
+  });
+
+  it('gives a pool without a gateway its subnet\'s first host address as gateway, never handed out', () => {
+    const [v4, v6, p31] = compileIpamConfig({
+      pools: [
+        { name: 'v4', subnet: '10.4.0.0/24' },
+        { name: 'v6', subnet: 'fd04::/120' },
+        { name: 'p31', subnet: '10.5.0.0/31' },
+      ],
+    });
+    expect([v4!.gateway, v4!.usable.map(formatRange), v4!.total]).toEqual(['10.4.0.1', ['10.4.0.2-10.4.0.254'], 253n]);
+    expect([v6!.gateway, v6!.usable.map(formatRange)]).toEqual(['fd04::1', ['fd04::2-fd04::ff']]);
+    // No spare address in a /31: no gateway, both addresses usable.
+    expect([p31!.gateway, p31!.total]).toEqual([undefined, 2n]);
+  });
+
+  it('keeps every pool\'s gateway, named or implicit, from the other pools of its subnet', () => {
+    const [a, b] = compileIpamConfig({
+      pools: [
+        { name: 'a', subnet: '10.6.0.0/24', ips: ['10.6.0.1-10.6.0.9', '10.6.0.254'] },
+        { name: 'b', subnet: '10.6.0.0/24', ips: ['10.6.0.10-10.6.0.20'], gateway: '10.6.0.254' },
+      ],
+    });
+    // a's implicit gateway .1 and b's named .254 are both out of a.
+    expect([a!.gateway, a!.usable.map(formatRange)]).toEqual(['10.6.0.1', ['10.6.0.2-10.6.0.9']]);
+    expect([b!.gateway, b!.usable.map(formatRange)]).toEqual(['10.6.0.254', ['10.6.0.10-10.6.0.20']]);
   });
 
   it('rejects duplicate names and a config without pools', () => {

@@ -186,7 +186,12 @@ export function compileIpamConfig(input: IpamConfig | unknown): CompiledPool[] {
     seen.add(p.name);
   }
   const reservedRanges = reserved.flatMap((r) => r.ips.map(parseIpSpec));
-  const compiled = pools.map((p) => compilePool(p, subnets, reservedRanges));
+  // Every pool's gateway, named or implicit, is kept from every pool: pools may share a subnet, and an address that
+  // is one pool's gateway sits on the host side of that pool's pods' veths on every node (ptp), so a pod holding it
+  // would be unreachable from there.
+  const first = pools.map((p) => compilePool(p, subnets, reservedRanges));
+  const gateways = normalizeRanges(first.flatMap((c) => (c.gateway === undefined ? [] : [parseIpSpec(c.gateway)])));
+  const compiled = first.map((c) => withoutAddresses(c, gateways));
   for (let i = 0; i < compiled.length; i++) {
     for (let j = i + 1; j < compiled.length; j++) {
       const a = compiled[i]!;
@@ -203,12 +208,34 @@ export function compileIpamConfig(input: IpamConfig | unknown): CompiledPool[] {
   return compiled;
 }
 
+/** `c` with `ranges` removed from what it may hand out (`total` follows). */
+function withoutAddresses(c: CompiledPool, ranges: readonly IpRange[]): CompiledPool {
+  const mine = ranges.filter((r) => r.family === c.family);
+  if (mine.length === 0) return c;
+  const usable = subtractRanges(c.usable, mine);
+  return countRanges(usable) === c.total ? c : { ...c, usable, total: countRanges(usable) };
+}
+
+/**
+ * The gateway a pool's pods get when neither the pool nor its Subnet names one: the subnet's first host address, as
+ * host-local and the bridge plugin default to. It must lie inside the subnet: `ptp` (what `strait install-cni`
+ * installs) adds the result's routes while only the subnet is on-link, so a default route through an address outside
+ * it, such as the link-local `podGateway`, fails with "network is unreachable" and the pod could not leave its pool.
+ * /31 and /32 (/127, /128) subnets have no spare address: none.
+ */
+export function implicitGateway(cidr: Cidr): bigint | undefined {
+  const hostBits = (cidr.family === 'ipv4' ? 32 : 128) - cidr.prefix;
+  return hostBits >= 2 ? cidr.first + 1n : undefined;
+}
+
 /** Compiles one already-parsed pool. Exported for tools that check a single pool. */
 export function compilePool(p: IPPool, subnets: readonly Subnet[], reserved: readonly IpRange[]): CompiledPool {
   const cidr = parseCidr(p.subnet);
   const subnet = subnets.find((s) => formatCidr(parseCidr(s.cidr)) === formatCidr(cidr));
-  const gateway = p.gateway ?? subnet?.gateway;
   const family = cidr.family;
+  const named = p.gateway ?? subnet?.gateway;
+  const implicit = named === undefined ? implicitGateway(cidr) : undefined;
+  const gateway = named ?? (implicit === undefined ? undefined : formatIp(family, implicit));
   let base: IpRange[] = p.ips?.length
     ? normalizeRanges(p.ips.map(parseIpSpec))
     : [{ family, first: cidr.first, last: cidr.last }];

@@ -12,6 +12,8 @@ import { straitConflist } from './cni-install.js';
  * /usr/lib/cni in a "node" namespace, strait-ipam against a node agent process), for pods of two pools on one node.
  * The pools name no gateway, as broker pools do. With the `bridge` plugin this conflist used to carry, the first pod
  * of the node's second pool failed: the bridge refuses a second IPv4 gateway address (issue #13, the --kube lab).
+ * Then, under `ptp`, those pods got no default route at all (their gateway was the link-local `podGateway`, which
+ * `ptp` makes reachable only after it has added the result's routes): they reached their own pool and nothing else.
  */
 const runId = newRunId();
 const lab = new CniLab(runId);
@@ -24,6 +26,8 @@ const POOLS = {
     { name: 'b', subnet: '10.78.1.0/24', ips: ['10.78.1.10-10.78.1.29'] },
   ],
 };
+
+const BEYOND = '192.0.2.77';
 
 type Conflist = { cniVersion: string; name: string; plugins: Record<string, unknown>[] };
 
@@ -50,6 +54,8 @@ async function chain(command: 'ADD' | 'DEL', list: Conflist, pod: string, ns: st
 describeRoot('the installed conflist (strait install-cni) on one node', () => {
   beforeAll(async () => {
     await lab.setup();
+    // An address outside both pools, on the node: what a pod reaches only through its default route.
+    await sh(['ip', '-n', lab.nodeNs, 'addr', 'add', `${BEYOND}/32`, 'dev', 'lo']);
     socketPath = join(lab.dir, 'agent.sock');
     const stateDir = join(lab.dir, 'state');
     mkdirSync(stateDir, { recursive: true });
@@ -71,10 +77,13 @@ describeRoot('the installed conflist (strait install-cni) on one node', () => {
     expect(pods.map((p) => p.ip.split('.').slice(0, 3).join('.'))).toEqual(['10.78.0', '10.78.1', '10.78.0', '10.78.1']);
     for (const p of pods) {
       expect(await sh(['ip', '-n', p.ns, '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).toContain(`inet ${p.ip}/24`);
-      // The pod's gateway is the link-local address on the host side of its veth (pools without a gateway).
-      expect(await sh(['ip', '-n', p.ns, 'route', 'show'])).toContain('169.254.1.1 dev eth0');
+      // A pool without a gateway: its subnet's first host address, on the host side of the pod's veth.
+      const gw = `${p.ip.split('.').slice(0, 3).join('.')}.1`;
+      expect(await sh(['ip', '-n', p.ns, 'route', 'show'])).toContain(`default via ${gw} dev eth0`);
       const ping = await run(['ip', 'netns', 'exec', lab.nodeNs, 'ping', '-c', '1', '-W', '2', p.ip], { allowFailure: true });
       expect([p.name, ping.code]).toEqual([p.name, 0]);
+      const out = await run(['ip', 'netns', 'exec', p.ns, 'ping', '-c', '1', '-W', '2', BEYOND], { allowFailure: true });
+      expect([p.name, 'beyond its pool', out.code]).toEqual([p.name, 'beyond its pool', 0]);
     }
     for (const p of pods) await chain('DEL', installed(p.pool), p.name, p.ns, p.result);
     const links = await sh(['ip', '-n', lab.nodeNs, '-o', 'link', 'show', 'type', 'veth']);

@@ -187,14 +187,13 @@ async function startBroker(lab: Lab, dir: string): Promise<{ url: string; admin:
 /**
  * The cluster's default pod pool, created the Kubernetes way (an IPPool the member agent pushes to the broker): the
  * top /20 of the cluster's lab pod CIDR (the lab's own netns pods use the low /24s). Node agents start once the
- * broker has it (a broker-mode node agent refuses to start without a pods pool). It names a gateway in the pool
- * (never handed out) so its pods get a default route and reach beyond their pool (the egress case): `ptp` adds
- * the result's routes before it makes the link-local `podGateway` reachable, so with that gateway a pod's default
- * route fails ("network is unreachable") and pools without a gateway get none (docs/cni.md).
+ * broker has it (a broker-mode node agent refuses to start without a pods pool). It names no gateway, as most pools
+ * do: its pods' gateway is the subnet's first host address (docs/cni.md), and the egress case proves they get a
+ * default route through it and reach beyond their pool.
  */
-export function defaultPoolOf(c: Cluster): { name: string; cidr: string; gateway: string } {
+export function defaultPoolOf(c: Cluster): { name: string; cidr: string } {
   const [a, b] = c.podCidr.split('.');
-  return { name: `${c.name}-default`, cidr: `${a}.${b}.240.0/20`, gateway: `${a}.${b}.240.1` };
+  return { name: `${c.name}-default`, cidr: `${a}.${b}.240.0/20` };
 }
 
 async function createDefaultPool(kc: k8s.KubeConfig, c: Cluster, admin: BrokerClient, timeoutMs: number): Promise<void> {
@@ -202,7 +201,7 @@ async function createDefaultPool(kc: k8s.KubeConfig, c: Cluster, admin: BrokerCl
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   await api.createClusterCustomObject({
     group: 'ipam.strait.io', version: 'v1alpha1', plural: 'ippools',
-    body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name: pool.name }, spec: { cidr: pool.cidr, gateway: pool.gateway, blockSize: 26, purpose: 'pods', default: true, description: 'the lab cluster default pool' } },
+    body: { apiVersion: 'ipam.strait.io/v1alpha1', kind: 'IPPool', metadata: { name: pool.name }, spec: { cidr: pool.cidr, blockSize: 26, purpose: 'pods', default: true, description: 'the lab cluster default pool' } },
   });
   const end = Date.now() + timeoutMs;
   while (!(await admin.listPools()).items.some((p) => p.name === pool.name)) {
