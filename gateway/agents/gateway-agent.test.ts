@@ -293,3 +293,41 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     }
   });
 });
+
+describe('GatewayAgent (fakes, real timers)', () => {
+  it('a standby acts on a peer-down verdict at once, not at its next scheduled tick', async () => {
+    // Ticks a minute apart: without acting on the verdict the standby would only try again a minute later.
+    const slow = { ...profile, probeIntervalMs: 60_000, acquireRetryMs: 60_000 };
+    const store = new MemoryLeaseStore(() => performance.now());
+    const mk = (name: string) => {
+      const egress = new RecordingGatewayEgress(() => performance.now());
+      const prober = new ManualProber();
+      const agent = new GatewayAgent(
+        { cluster: 'c', name, profile: slow, candidates, probePort: 1, egress: { gateway: 'egw', config: { rules: [], egressIps: [EIP] } } },
+        { leaseStore: store, egress, prober, responder: new SilentResponder(), log: createLogger(name, 'silent') },
+      );
+      return { agent, egress, prober };
+    };
+    const gw1 = mk('gw1');
+    const gw2 = mk('gw2');
+    await gw1.agent.start();
+    await gw2.agent.start();
+    const until = async (what: string, ok: () => Promise<boolean>): Promise<void> => {
+      const end = performance.now() + 5_000;
+      while (!(await ok())) {
+        if (performance.now() > end) throw new Error(`${what}: not within 5 s`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    try {
+      await until('gw1 serves', async () => (await gw1.egress.live()).includes(EIP));
+      // gw1 goes away (releasing its lease); gw2's prober calls it down.
+      await gw1.agent.stop();
+      gw2.prober.onChange?.('gw1', false, performance.now());
+      await until('gw2 takes over', async () => (await gw2.egress.live()).includes(EIP));
+      expect(gw2.agent.status().role).toBe('active');
+    } finally {
+      await gw2.agent.stop();
+    }
+  });
+});

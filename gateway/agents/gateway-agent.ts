@@ -64,6 +64,9 @@ export class GatewayAgent {
   private readonly keeper: LeaseKeeper;
   private readonly startedAt: number;
   private timer: NodeJS.Timeout | undefined;
+  /** A scheduled tick is running; `kicked`: run the next one at once when it is done. */
+  private ticking = false;
+  private kicked = false;
   /** When the scheduled tick was due, and how late this agent's own timers fire (monotonic clock). */
   private dueAt: number | undefined;
   private readonly lateness: SchedulerLateness;
@@ -129,6 +132,10 @@ export class GatewayAgent {
         if (up) this.tracker.markUp(name, at, this.keeper.serving());
         else this.tracker.markDown(name, at);
         this.deps.log.info({ peer: name, up, ...evidence }, 'peer health changed');
+        // Act on a death now: a standby's next tick may be a whole probe interval away (30 ms in the default
+        // profile), time the egress IP stays dark. Seen in the quiet bench: acquisitions 23-58 ms after the verdict
+        // where the old holder's lease had already run out.
+        if (!up) this.kick();
       },
     );
     this.schedule(0);
@@ -138,14 +145,35 @@ export class GatewayAgent {
     if (this.stopped) return;
     this.dueAt = this.clock() + ms;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.ticking = true;
       this.tick().then(
-        (next) => this.schedule(next),
+        (next) => this.afterTick(next),
         (e: unknown) => {
           this.deps.log.error({ err: e }, 'gateway agent tick failed');
-          this.schedule(this.cfg.profile.probeIntervalMs);
+          this.afterTick(this.cfg.profile.probeIntervalMs);
         },
       );
     }, ms);
+  }
+
+  private afterTick(next: number): void {
+    this.ticking = false;
+    const now = this.kicked;
+    this.kicked = false;
+    this.schedule(now ? 0 : next);
+  }
+
+  /** Runs the next control step at once instead of when it is due; one step at a time (a running one is followed). */
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.kicked = true;
+      return;
+    }
+    if (this.timer === undefined) return; // not started yet, or stopping
+    clearTimeout(this.timer);
+    this.schedule(0);
   }
 
   /**
