@@ -89,6 +89,11 @@ export class RecordingNodeMasquerade implements NodeMasquerade {
     return Promise.resolve();
   }
 
+  forget(sources: readonly string[]): Promise<void> {
+    this.calls.push({ op: 'forget', args: [...sources], at: performance.now() });
+    return Promise.resolve();
+  }
+
   current(): Promise<NodeMasqueradeIntent | undefined> {
     return Promise.resolve(this.installed);
   }

@@ -72,6 +72,13 @@ export interface NodeMasquerade {
    * stays, and established flows keep the translation they started with (none is flushed). Idempotent.
    */
   ensure(intent: NodeMasqueradeIntent): Promise<void>;
+  /**
+   * Forgets the translations it made for flows from `sources` (CIDRs): their next packets are routed and translated
+   * anew. A pod an EgressPolicy now selects gets its egress IP on the flows it already runs (a flow masqueraded
+   * once would otherwise keep the node's address at the gateway, where the policy's SNAT never matches it).
+   * Fine when there are none.
+   */
+  forget(sources: readonly string[]): Promise<void>;
   /** What is installed (normalised), or undefined when nothing is. */
   current(): Promise<NodeMasqueradeIntent | undefined>;
   /** Removes the masquerade (`--no-masquerade` at start, tests). Fine when there is none. */

@@ -1,7 +1,13 @@
 import { createSerial, type Logger } from '../../host/index.js';
 import type { NodeMasquerade } from '../egress/datapath.js';
 import { normalizeMasqueradeIntent } from '../egress/node-masquerade-nft.js';
-import { masqueradeIntent, type ClusterNetworks } from './node-masquerade-plan.js';
+import { masqueradeIntent, newlySelectedSources, type ClusterNetworks } from './node-masquerade-plan.js';
+
+/** What the keeper reads of an EgressPolicy rule. */
+export interface EgressRuleRef {
+  readonly mark: number;
+  readonly sources: readonly string[];
+}
 
 export interface NodeMasqueradeKeeperOptions {
   readonly cluster: string;
@@ -19,7 +25,7 @@ export interface NodeMasqueradeKeeperOptions {
 export class NodeMasqueradeKeeper {
   private readonly run = createSerial();
   private networks: ClusterNetworks | undefined;
-  private rules: readonly { readonly mark: number }[] = [];
+  private rules: readonly EgressRuleRef[] = [];
   private applied = '';
 
   constructor(private readonly o: NodeMasqueradeKeeperOptions) {}
@@ -29,9 +35,21 @@ export class NodeMasqueradeKeeper {
     return this.run(() => this.apply());
   }
 
-  setEgressRules(rules: readonly { readonly mark: number }[]): Promise<void> {
-    this.rules = rules.map((r) => ({ mark: r.mark }));
-    return this.run(() => this.apply());
+  /**
+   * The node's EgressPolicy rules changed (call it once node egress marks them). Sources a rule newly covers have
+   * their masqueraded flows forgotten, so those flows reach the gateway with the pod's address from now on.
+   */
+  setEgressRules(rules: readonly EgressRuleRef[]): Promise<void> {
+    const prev = this.rules;
+    this.rules = rules.map((r) => ({ mark: r.mark, sources: [...r.sources] }));
+    return this.run(async () => {
+      await this.apply();
+      const fresh = newlySelectedSources(prev, this.rules);
+      if (this.applied && fresh.length) {
+        await this.o.datapath.forget(fresh);
+        this.o.log.info({ sources: fresh }, 'node masquerade: flows of newly egress-selected sources forgotten');
+      }
+    });
   }
 
   private async apply(): Promise<void> {

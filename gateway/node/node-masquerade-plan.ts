@@ -31,3 +31,13 @@ export function masqueradeIntent(i: MasqueradePlanInput): NodeMasqueradeIntent {
     egressMarks: i.egressRules.map((r) => r.mark),
   };
 }
+
+/**
+ * Sources an EgressPolicy rule covers in `next` and none did in `prev`: their masqueraded flows must be forgotten so
+ * the gateway sees them with the pod's address from now on. Compared as written (a source spelled differently
+ * is forgotten once more, which costs nothing).
+ */
+export function newlySelectedSources(prev: readonly { readonly sources: readonly string[] }[], next: readonly { readonly sources: readonly string[] }[]): string[] {
+  const before = new Set(prev.flatMap((r) => r.sources));
+  return [...new Set(next.flatMap((r) => r.sources))].filter((s) => !before.has(s)).sort();
+}

@@ -63,7 +63,7 @@ describe('node masquerade following the broker', () => {
   it('installs once the networks are known, and a cluster joining or leaving and a new pool change only the sets', async () => {
     const dp = new RecordingNodeMasquerade();
     const keeper = new NodeMasqueradeKeeper({ cluster: E, staticClusterCidrs: ['10.50.0.0/24'], datapath: dp, log: silent });
-    await keeper.setEgressRules([{ mark: 0x5e00 }]);
+    await keeper.setEgressRules([{ mark: 0x5e00, sources: ['10.11.0.5/32'] }]);
     expect(dp.calls).toEqual([]); // nothing before the networks are known
     const src = new ClusterNetworkSource({ broker: east, log: silent, retryMs: 50, onChange: (n) => keeper.setNetworks(n) });
     sources.push(src);
@@ -86,14 +86,19 @@ describe('node masquerade following the broker', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(dp.calls.length).toBe(calls);
 
-    // An egress rule goes: its mark leaves the set.
+    // A policy selects another pod: the new mark joins the set, then that pod's masqueraded flows are forgotten
+    // (their next packets are marked and reach the gateway with the pod's address).
+    await keeper.setEgressRules([{ mark: 0x5e00, sources: ['10.11.0.5/32'] }, { mark: 0x5e01, sources: ['10.11.0.6/32', '10.11.0.5/32'] }]);
+    expect((await dp.current())?.egressMarks).toEqual([0x5e00, 0x5e01]);
+    expect(dp.calls.slice(-2).map((c) => [c.op, c.op === 'forget' ? c.args : undefined])).toEqual([['ensure', undefined], ['forget', ['10.11.0.6/32']]]);
+    // The rules go: their marks leave the set; nothing newly selected, nothing forgotten.
     await keeper.setEgressRules([]);
     expect((await dp.current())?.egressMarks).toEqual([]);
+    expect(dp.calls.at(-1)?.op).toBe('ensure');
 
     // West leaves: its pod CIDR is outside from now on.
     await broker.admin.removeCluster(W);
     await waitFor('west gone from the kept set', async () => (await dp.current())?.clusterCidrs.includes('10.20.0.0/16') === false);
-    expect(dp.calls.every((c) => c.op === 'ensure')).toBe(true);
   }, 30_000);
 
   it('a credential the broker refuses fails at start (no endless retry)', async () => {
