@@ -150,6 +150,7 @@ function egressSource(
   view: EgressClusterView | undefined,
   log: Logger,
   onChange: (r: ResolvedEgress) => Promise<void>,
+  follower?: ClusterNetworkSource,
 ): EgressBrokerSource | EgressFileSource | undefined {
   if (f.egressFromBroker && f.egressConfig) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --egress-config or --egress-from-broker, not both');
   if (!f.egressFromBroker && !f.egressConfig) return undefined;
@@ -165,7 +166,7 @@ function egressSource(
     return new EgressFileSource({ file: f.egressConfig, ...common, ...(lease ? { lease } : {}) });
   }
   if (!broker) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-from-broker needs --broker');
-  return new EgressBrokerSource({ cluster: f.cluster, broker, ...common });
+  return new EgressBrokerSource({ cluster: f.cluster, broker, ...common, ...(follower ? { follower } : {}) });
 }
 
 function statusWriter(file: string | undefined, log: Logger): AgentStatusWriter | undefined {
@@ -354,12 +355,13 @@ export async function runNodeSteer(f: NodeSteerCliFlags, cluster?: AgentClusterA
   const source = egressSource(f, f.egressFromBroker ? broker : undefined, cluster?.view, log, async (r) => {
     await ref.live?.update(r.rules);
     await masq?.keeper.setEgressRules(r.rules);
-  });
+  }, masq?.source);
   const resolved = await source?.start();
   if (masq) {
-    // The marks first (nothing is installed before the networks are known), then the first masquerade.
+    // The marks first (nothing is installed before the networks are known), then the first masquerade. With the
+    // egress objects from the broker, the networks follow that source's watch (one watch per node).
     await masq.keeper.setEgressRules((source?.resolved ?? resolved)?.rules ?? []);
-    await masq.keeper.setNetworks(await masq.source.start());
+    await masq.keeper.setNetworks(await masq.source.start({ ownWatch: !(source instanceof EgressBrokerSource) }));
   }
   if ((resolved || (f.remoteCidr ?? []).length) && !f.dev) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --dev (the underlay device towards the gateways)');
   const o = { runId: f.runId, dev: f.dev ?? 'none' };

@@ -31,6 +31,10 @@ export class ClusterNetworkSource {
   private loop: Promise<void> | undefined;
   private lastKey = '';
   private reporting: Promise<void> = Promise.resolve();
+  private started = false;
+  /** Events of a shared stream that arrived during a list. */
+  private held: WatchEvent[] | undefined;
+  private relisting: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ClusterNetworkSourceOptions) {}
 
@@ -44,9 +48,11 @@ export class ClusterNetworkSource {
 
   /**
    * Lists once (retrying while the broker cannot be reached; a refusal fails at once), then follows in the
-   * background.
+   * background: with its own watch, or (`ownWatch: false`) from the events and re-lists another follower of the
+   * stream hands it (`onEvent`, `onRelisted`; the egress source's watch, started before this list: events it
+   * replays from before the list end in the current state).
    */
-  async start(): Promise<ClusterNetworks> {
+  async start(o: { ownWatch?: boolean } = {}): Promise<ClusterNetworks> {
     let rv: string | undefined;
     for (let attempt = 1; rv === undefined; attempt++) {
       try {
@@ -59,6 +65,8 @@ export class ClusterNetworkSource {
     }
     const first = this.networks;
     this.lastKey = JSON.stringify(first);
+    this.started = true;
+    if (o.ownWatch === false) return first;
     this.loop = followBroker({
       since: rv, watch: (since, f, signal) => this.o.broker.watch(since, f, signal), relist: () => this.relist(),
       onEvent: (e) => this.onEvent(e), onRelisted: () => this.report(), stopped: () => this.stopped, signal: this.abort.signal,
@@ -72,10 +80,26 @@ export class ClusterNetworkSource {
     this.stopped = true;
     this.abort.abort();
     await this.loop?.catch(() => undefined);
+    await this.relisting;
     await this.reporting;
   }
 
+  /**
+   * Lists both kinds and replaces the copy. Events that arrive meanwhile (a shared stream goes on during the list)
+   * are held and applied afterwards when newer than the lists: in order, they end in the current state.
+   */
   private async relist(): Promise<string> {
+    this.held = [];
+    try {
+      const rv = await this.listBoth();
+      for (const e of this.held) if (Number(e.resourceVersion) > Number(rv)) this.apply(e);
+      return rv;
+    } finally {
+      this.held = undefined;
+    }
+  }
+
+  private async listBoth(): Promise<string> {
     // Both answered before either is used or thrown: no request outlives a failed relist.
     const [cr, pr] = await Promise.allSettled([this.o.broker.listClusters(), this.o.broker.listPools()]);
     if (cr.status === 'rejected') throw cr.reason;
@@ -97,7 +121,34 @@ export class ClusterNetworkSource {
     this.pools.set(x.name, { name: x.name, cidr: x.cidr, purpose: x.purpose, ...(x.cluster !== undefined ? { cluster: x.cluster } : {}) });
   }
 
-  private onEvent(e: WatchEvent): void {
+  /** The shared stream was re-listed (its log compacted past the watch): list the clusters and pools again. */
+  onRelisted(): void {
+    if (!this.started || this.stopped) return;
+    this.relisting = this.relisting.then(async () => {
+      for (let attempt = 1; !this.stopped; attempt++) {
+        try {
+          await this.relist();
+          this.report();
+          return;
+        } catch (e) {
+          this.o.log.warn({ err: e, attempt }, 'masquerade: re-listing the broker\'s clusters failed; retrying');
+          await new Promise((r) => setTimeout(r, this.o.retryMs ?? 1000));
+        }
+      }
+    });
+  }
+
+  /** One event of the watch stream (its own, or the one it shares). */
+  onEvent(e: WatchEvent): void {
+    if (this.held) {
+      this.held.push(e);
+      return;
+    }
+    if (this.started && this.apply(e)) this.report();
+  }
+
+  /** Applies a Cluster or IPPool event to the copy; false for other kinds. */
+  private apply(e: WatchEvent): boolean {
     if (e.kind === 'Cluster') {
       const x = e.object as unknown as Cluster;
       if (e.type === 'DELETED') this.clusters.delete(x.id);
@@ -107,9 +158,9 @@ export class ClusterNetworkSource {
       if (e.type === 'DELETED') this.pools.delete(x.name);
       else this.setPool(x);
     } else {
-      return;
+      return false;
     }
-    this.report();
+    return true;
   }
 
   /** Reports the state when it changed (a heartbeat rewrites the Cluster record: nothing the plan reads changes). */

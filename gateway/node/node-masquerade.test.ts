@@ -3,6 +3,7 @@ import type { BrokerClient } from '../../api/index.js';
 import { createLogger, newRunId } from '../../host/index.js';
 import { startTestBroker, startTestRedis, waitFor, type TestBroker, type TestRedis } from '../../testing/index.js';
 import { RecordingNodeMasquerade } from '../egress/datapath-fake.js';
+import { EgressBrokerSource } from '../egress/egress-broker-source.js';
 import { ClusterNetworkSource } from './cluster-network-source.js';
 import { NodeMasqueradeKeeper } from './node-masquerade-keeper.js';
 import { masqueradeIntent, type ClusterNetworks } from './node-masquerade-plan.js';
@@ -99,6 +100,24 @@ describe('node masquerade following the broker', () => {
     // West leaves: its pod CIDR is outside from now on.
     await broker.admin.removeCluster(W);
     await waitFor('west gone from the kept set', async () => (await dp.current())?.clusterCidrs.includes('10.20.0.0/16') === false);
+  }, 30_000);
+
+  it('with egress from the broker, follows that source\'s watch (one watch per node)', async () => {
+    const dp = new RecordingNodeMasquerade();
+    const keeper = new NodeMasqueradeKeeper({ cluster: E, staticClusterCidrs: [], datapath: dp, log: silent });
+    const nets = new ClusterNetworkSource({ broker: east, log: silent, retryMs: 50, onChange: (n) => keeper.setNetworks(n) });
+    const egress = new EgressBrokerSource({ cluster: E, broker: east, log: silent, follower: nets });
+    try {
+      await egress.start();
+      await keeper.setNetworks(await nets.start({ ownWatch: false }));
+      expect((await dp.current())?.podCidrs).toContain('10.11.0.0/16');
+      const north = await broker.join(`north-${runId}`, ['10.30.0.0/16']);
+      clients.push(north);
+      await waitFor('north in the kept set', async () => (await dp.current())?.clusterCidrs.includes('10.30.0.0/16') === true);
+    } finally {
+      await egress.stop();
+      await nets.stop();
+    }
   }, 30_000);
 
   it('a credential the broker refuses fails at start (no endless retry)', async () => {
