@@ -18,6 +18,7 @@ const EXT = '172.31.0.100';
 const REMOTE = '10.60.0.7';
 const VIA_EGRESS_DEV = '172.31.0.200';
 const EGRESS_MARK = 0x5e00;
+const GATEWAY_SNAT = '192.168.77.9';
 const dir = mkdtempSync(join(tmpdir(), 'strait-nm-'));
 const seenFile = join(dir, 'seen.log');
 const pids: number[] = [];
@@ -96,7 +97,11 @@ describeRoot('node masquerade through the kernel (root)', () => {
     const server = join(dir, 'server.cjs');
     writeFileSync(server, SERVER_JS);
     writeFileSync(seenFile, '');
-    pids.push(startDaemon([process.execPath, server, seenFile, `${EXT}:9000`, `${EXT}:9001`, `${REMOTE}:9000`, `${VIA_EGRESS_DEV}:9000`], { netns: ns.ext, logFile: join(dir, 'server.log') }).pid);
+    pids.push(startDaemon([process.execPath, server, seenFile, `${EXT}:9000`, `${EXT}:9001`, `${EXT}:9003`, `${REMOTE}:9000`, `${VIA_EGRESS_DEV}:9000`], { netns: ns.ext, logFile: join(dir, 'server.log') }).pid);
+    // A gateway agent on the same node, its egress SNAT at priority srcnat (here: what the pod sends to port 9003),
+    // installed first: with both chains at srcnat the masquerade ran first and the SNAT never applied (seen).
+    await nsh(ns.node, 'addr', 'add', `${GATEWAY_SNAT}/24`, 'dev', 'eth0');
+    await sh(['ip', 'netns', 'exec', ns.node, 'nft', '-f', '-'], { input: `table inet gw {\n chain nat_post {\n type nat hook postrouting priority srcnat; policy accept;\n ip saddr ${POD} udp dport 9003 snat ip to ${GATEWAY_SNAT}\n }\n}\n` });
     await masq.ensure(intent);
     await sourceSeen(`${EXT}:9000`, 60_000); // the server is up
   }, 90_000);
@@ -107,11 +112,12 @@ describeRoot('node masquerade through the kernel (root)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the outside sees the node; another cluster and egress-steered traffic see the pod', async () => {
+  it('the outside sees the node; another cluster and egress-steered traffic see the pod; a gateway\'s SNAT goes first', async () => {
     expect(await sourceSeen(`${EXT}:9000`)).toBe(NODE);
     expect(await sourceSeen(`${REMOTE}:9000`)).toBe(POD);
     expect(await sourceSeen(`${EXT}:9001`)).toBe(POD); // carries an EgressPolicy rule's mark
     expect(await sourceSeen(`${VIA_EGRESS_DEV}:9000`)).toBe(POD); // leaves through the egress VXLAN device
+    expect(await sourceSeen(`${EXT}:9003`)).toBe(GATEWAY_SNAT); // the gateway's SNAT decides first
   }, 30_000);
 
   it('a cluster leaving makes its addresses outside, and a flow to the outside goes on through the update', async () => {

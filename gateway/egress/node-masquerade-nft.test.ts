@@ -21,7 +21,7 @@ describe('node masquerade as nftables (pure)', () => {
 
   it('the whole table: egress-steered traffic returns first, then pod sources to non-cluster destinations are masqueraded', () => {
     const s = masqueradeRuleset(t, { ...base, podCidrs: [...base.podCidrs, 'fd11::/64'] });
-    expect(s).toContain('add chain inet strait-nm-r1 post { type nat hook postrouting priority srcnat; policy accept; }');
+    expect(s).toContain('add chain inet strait-nm-r1 post { type nat hook postrouting priority srcnat + 5; policy accept; }');
     const rules = s.split('\n').filter((l) => l.startsWith('add rule'));
     expect(rules).toEqual([
       'add rule inet strait-nm-r1 post oifname "ve-r1" return',

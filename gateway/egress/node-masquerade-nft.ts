@@ -75,7 +75,9 @@ export function masqueradeRuleset(t: MasqueradeTable, intent: NodeMasqueradeInte
     `add set ${T} ${SETS.clusters4} { type ipv4_addr; flags interval; }`,
     `add set ${T} ${SETS.clusters6} { type ipv6_addr; flags interval; }`,
     `add set ${T} ${SETS.marks} { type mark; }`,
-    `add chain ${T} post { type nat hook postrouting priority srcnat; policy accept; }`,
+    // After every srcnat-priority chain: the first NAT binding of a flow wins, so a gateway agent's egress SNAT on
+    // the same node (it translates policy traffic of other nodes' pods, arriving over VXLAN) always decides first.
+    `add chain ${T} post { type nat hook postrouting priority srcnat + 5; policy accept; }`,
     `flush chain ${T} post`,
     ...Object.values(SETS).map((s) => `flush set ${T} ${s}`),
     // Egress-steered traffic reaches its gateway with the pod's address, where the EgressPolicy's SNAT matches it.
