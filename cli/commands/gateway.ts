@@ -80,6 +80,7 @@ export function registerGatewayCommands(program: Command): void {
     .option('--probe-port <port>', 'UDP port of the gateways\' probe responders')
     .option('--status-file <file>', 'rewrite this JSON file with the agent status on every change')
     .option('--kubeconfig <file>', 'read this node\'s Pods (--name is the node name) and the Namespaces for egress selectors with this kubeconfig (in a pod: the in-cluster config by default)')
+    .option('--no-masquerade', 'do not masquerade what this cluster\'s pods send outside every joined cluster to the node\'s address (the default with --broker; docs/cni.md); for networks that route pod CIDRs')
     .action(async (o) => {
       const { runNodeSteer } = await import('../../gateway/index.js');
       const access = await clusterAccess(o, 'node-steer', o.name);

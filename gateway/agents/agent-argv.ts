@@ -79,6 +79,8 @@ export interface NodeSteerOptions {
   readonly token?: string;
   /** The cluster's API (this node's pods and the namespaces, for egress selectors). */
   readonly kubeconfig?: string;
+  /** false: `--no-masquerade` (the node masquerade is on by default with a broker). */
+  readonly masquerade?: boolean;
 }
 
 export const DEFAULT_PROBE_PORT = 4801;
@@ -134,7 +136,7 @@ export function nodeSteerArgv(o: NodeSteerOptions): string[] {
     ...opt('--dev', o.dev), ...opt('--egress-config', o.egressConfig), ...opt('--probe-port', o.probePort),
     ...opt('--status-file', o.statusFile), ...(o.clusterCidrs ?? []).flatMap((c) => ['--cluster-cidr', c]),
     ...(o.egressFromBroker ? ['--egress-from-broker'] : []), ...opt('--broker', o.broker), ...opt('--token', o.token),
-    ...opt('--kubeconfig', o.kubeconfig),
+    ...opt('--kubeconfig', o.kubeconfig), ...(o.masquerade === false ? ['--no-masquerade'] : []),
   ];
 }
 

@@ -8,6 +8,10 @@ import { LinuxGatewayEgress } from '../egress/gateway-egress-linux.js';
 import { ConntrackSync } from '../egress/conntrack-sync.js';
 import { LinuxNodeEgress } from '../egress/node-egress-linux.js';
 import { LinuxNodeRoutes } from '../egress/node-routes-linux.js';
+import { LinuxNodeMasquerade } from '../egress/node-masquerade-linux.js';
+import { normalizeMasqueradeIntent } from '../egress/node-masquerade-nft.js';
+import { ClusterNetworkSource } from '../node/cluster-network-source.js';
+import { NodeMasqueradeKeeper } from '../node/node-masquerade-keeper.js';
 import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress, type LiveNodeEgressConfig } from '../egress/egress-broker-datapath.js';
 import { egressLeaseOwner, egressPoolName } from '../egress/egress-broker-objects.js';
 import { EgressBrokerSource } from '../egress/egress-broker-source.js';
@@ -78,6 +82,8 @@ export interface NodeSteerCliFlags {
   broker?: string;
   token?: string;
   egressFromBroker?: boolean;
+  /** `--no-masquerade` makes it false: the node masquerades nothing (and removes a masquerade an earlier run left). */
+  masquerade?: boolean;
 }
 
 /** The probe loop for one profile: its interval, and the failure detector's bounds (failure-detector.ts). */
@@ -144,6 +150,7 @@ function egressSource(
   view: EgressClusterView | undefined,
   log: Logger,
   onChange: (r: ResolvedEgress) => Promise<void>,
+  follower?: ClusterNetworkSource,
 ): EgressBrokerSource | EgressFileSource | undefined {
   if (f.egressFromBroker && f.egressConfig) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --egress-config or --egress-from-broker, not both');
   if (!f.egressFromBroker && !f.egressConfig) return undefined;
@@ -159,7 +166,7 @@ function egressSource(
     return new EgressFileSource({ file: f.egressConfig, ...common, ...(lease ? { lease } : {}) });
   }
   if (!broker) throw new StraitError('GATEWAY_INVALID_CONFIG', '--egress-from-broker needs --broker');
-  return new EgressBrokerSource({ cluster: f.cluster, broker, ...common });
+  return new EgressBrokerSource({ cluster: f.cluster, broker, ...common, ...(follower ? { follower } : {}) });
 }
 
 function statusWriter(file: string | undefined, log: Logger): AgentStatusWriter | undefined {
@@ -341,13 +348,21 @@ export async function runNodeSteer(f: NodeSteerCliFlags, cluster?: AgentClusterA
   const mode: GatewayMode = f.mode;
   const probePort = parsePort(f.probePort);
   const broker = f.broker ? new BrokerClient({ baseUrl: f.broker, token: f.token, timeoutMs: 3000 }) : undefined;
+  const masq = await nodeMasquerade(f, broker, log);
   const ref: { live?: LiveNodeEgress } = {};
   // The node resolves over its own pods only (the view the CLI built for it watches spec.nodeName): it steers
   // only traffic its pods send. Pool IPs do not matter on a node (it steers, the gateway translates).
   const source = egressSource(f, f.egressFromBroker ? broker : undefined, cluster?.view, log, async (r) => {
     await ref.live?.update(r.rules);
-  });
+    await masq?.keeper.setEgressRules(r.rules);
+  }, masq?.source);
   const resolved = await source?.start();
+  if (masq) {
+    // The marks first (nothing is installed before the networks are known), then the first masquerade. With the
+    // egress objects from the broker, the networks follow that source's watch (one watch per node).
+    await masq.keeper.setEgressRules((source?.resolved ?? resolved)?.rules ?? []);
+    await masq.keeper.setNetworks(await masq.source.start({ ownWatch: !(source instanceof EgressBrokerSource) }));
+  }
   if ((resolved || (f.remoteCidr ?? []).length) && !f.dev) throw new StraitError('GATEWAY_INVALID_CONFIG', 'give --dev (the underlay device towards the gateways)');
   const o = { runId: f.runId, dev: f.dev ?? 'none' };
   const routes = new LinuxNodeRoutes(o);
@@ -380,9 +395,38 @@ export async function runNodeSteer(f: NodeSteerCliFlags, cluster?: AgentClusterA
   log.info({ profile: profile.name, mode, candidates: candidates.map((c) => c.name) }, 'node steering running');
   await waitForSignal();
   await source?.stop();
+  // The masquerade stays: pods' flows to the outside keep their translation through a restart (a rollout of the
+  // DaemonSet); the next start takes the table over.
+  await masq?.source.stop();
   await agent.stop();
   await status?.flush();
   if (resolved) await egress.clear();
   if ((f.remoteCidr ?? []).length) await routes.clear();
   broker?.close();
+}
+
+/**
+ * The node masquerade (docs/cni.md): on by default with a broker (this cluster's pod CIDRs and every cluster's
+ * CIDRs come from it, followed); `--no-masquerade` removes one an earlier run left and installs none.
+ */
+async function nodeMasquerade(f: NodeSteerCliFlags, broker: BrokerClient | undefined, log: Logger): Promise<{ keeper: NodeMasqueradeKeeper; source: ClusterNetworkSource } | undefined> {
+  const staticClusterCidrs = [...(f.clusterCidr ?? []), ...(f.remoteCidr ?? [])];
+  try {
+    normalizeMasqueradeIntent({ podCidrs: [], clusterCidrs: staticClusterCidrs, egressMarks: [] });
+  } catch (e) {
+    throw new StraitError('GATEWAY_INVALID_CONFIG', `--cluster-cidr / --remote-cidr: ${(e as Error).message}`);
+  }
+  const datapath = new LinuxNodeMasquerade({ runId: f.runId });
+  if (f.masquerade === false) {
+    await datapath.clear();
+    log.info('--no-masquerade: pods\' traffic leaves this node with their own addresses');
+    return undefined;
+  }
+  if (!broker) {
+    log.info('no --broker: the clusters\' pod CIDRs are unknown, so the node masquerades nothing');
+    return undefined;
+  }
+  const keeper = new NodeMasqueradeKeeper({ cluster: f.cluster, staticClusterCidrs, datapath, log });
+  const source = new ClusterNetworkSource({ broker, log, onChange: (n) => keeper.setNetworks(n) });
+  return { keeper, source };
 }

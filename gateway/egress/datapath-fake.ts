@@ -1,6 +1,7 @@
 import type {
-  GatewayEgress, GatewayEgressConfig, NodeEgress, NodeEgressConfig, NodeRoutes, NodeRoutesIntent,
+  GatewayEgress, GatewayEgressConfig, NodeEgress, NodeEgressConfig, NodeMasquerade, NodeMasqueradeIntent, NodeRoutes, NodeRoutesIntent,
 } from './datapath.js';
+import { normalizeMasqueradeIntent } from './node-masquerade-nft.js';
 
 /** One recorded datapath call, for tests that assert what an agent asked for. */
 export interface DatapathCall {
@@ -69,6 +70,37 @@ export class RecordingNodeEgress implements NodeEgress {
     this.calls.push({ op: 'clear', args: undefined, at: performance.now() });
     this.gateways.clear();
     this.steered.clear();
+    return Promise.resolve();
+  }
+}
+
+export class RecordingNodeMasquerade implements NodeMasquerade {
+  readonly calls: DatapathCall[] = [];
+  private installed: NodeMasqueradeIntent | undefined;
+
+  ensure(intent: NodeMasqueradeIntent): Promise<void> {
+    this.calls.push({ op: 'ensure', args: intent, at: performance.now() });
+    // Normalising parses: a bad CIDR rejects here as it does in the Linux datapath, and changes nothing.
+    try {
+      this.installed = normalizeMasqueradeIntent(intent);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return Promise.resolve();
+  }
+
+  forget(sources: readonly string[]): Promise<void> {
+    this.calls.push({ op: 'forget', args: [...sources], at: performance.now() });
+    return Promise.resolve();
+  }
+
+  current(): Promise<NodeMasqueradeIntent | undefined> {
+    return Promise.resolve(this.installed);
+  }
+
+  clear(): Promise<void> {
+    this.calls.push({ op: 'clear', args: undefined, at: performance.now() });
+    this.installed = undefined;
     return Promise.resolve();
   }
 }

@@ -3,6 +3,7 @@ import { describeRoot } from '../../testing/index.js';
 import { datapathConformance } from './datapath.conformance.js';
 import { LinuxGatewayEgress } from './gateway-egress-linux.js';
 import { LinuxNodeEgress } from './node-egress-linux.js';
+import { LinuxNodeMasquerade } from './node-masquerade-linux.js';
 import { LinuxNodeRoutes } from './node-routes-linux.js';
 
 describeRoot('linux datapath (root)', () => {
@@ -25,6 +26,7 @@ describeRoot('linux datapath (root)', () => {
     return {
       routes: new LinuxNodeRoutes({ ...o, dev: 'lan0' }),
       nodeEgress: new LinuxNodeEgress({ ...o, dev: 'lan0' }),
+      nodeMasquerade: new LinuxNodeMasquerade(o),
       gatewayEgress: new LinuxGatewayEgress({ ...o, name: 'gw1', wanDev: 'wan0', lanDev: 'lan0' }),
       sleep,
       now: () => performance.now(),

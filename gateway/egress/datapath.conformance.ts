@@ -1,11 +1,12 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
-import type { GatewayEgress, NodeEgress, NodeRoutes } from './datapath.js';
+import type { GatewayEgress, NodeEgress, NodeMasquerade, NodeRoutes } from './datapath.js';
 import type { EgressRule } from './egress-resolve.js';
 import type { CandidateAddress } from '../agents/agent-argv.js';
 
 export interface DatapathUnderTest {
   routes: NodeRoutes;
   nodeEgress: NodeEgress;
+  nodeMasquerade: NodeMasquerade;
   gatewayEgress: GatewayEgress;
   sleep(ms: number): Promise<void>;
   /** The clock `GatewayEgress.serve` deadlines are on. */
@@ -74,6 +75,31 @@ export function datapathConformance(name: string, setup: () => Promise<DatapathU
       expect(await dp.nodeEgress.current()).toEqual(new Map([['default', null]]));
       await dp.nodeEgress.clear();
       expect((await dp.nodeEgress.current()).size).toBe(0);
+    });
+
+    it('NodeMasquerade: installs the normal form, follows a cluster leaving by element changes, refuses a bad CIDR', async () => {
+      const m = dp.nodeMasquerade;
+      await m.clear();
+      expect(await m.current()).toBeUndefined();
+      const intent = {
+        podCidrs: ['10.77.0.0/24', '10.77.0.128/25', 'fd00:77::/64'],
+        clusterCidrs: ['10.77.0.0/16', '10.76.0.0/16', '10.79.1.0/24', '10.79.1.7', 'fd00::/16'],
+        egressMarks: [0x5e01, 0x5e00, 0x5e01],
+      };
+      await m.ensure(intent);
+      await m.ensure(intent);
+      const installed = { podCidrs: ['10.77.0.0/24', 'fd00:77::/64'], clusterCidrs: ['10.76.0.0/15', '10.79.1.0/24', 'fd00::/16'], egressMarks: [0x5e00, 0x5e01] };
+      expect(await m.current()).toEqual(installed);
+      // 10.76.0.0/16's cluster leaves (its span was merged with 10.77.0.0/16): one transaction replaces the span.
+      await m.ensure({ ...intent, clusterCidrs: ['10.77.0.0/16', '10.79.1.0/24', '10.79.3.0-10.79.3.9', 'fd00::/16'], egressMarks: [0x5e00] });
+      const after = { podCidrs: installed.podCidrs, clusterCidrs: ['10.77.0.0/16', '10.79.1.0/24', '10.79.3.0-10.79.3.9', 'fd00::/16'], egressMarks: [0x5e00] };
+      expect(await m.current()).toEqual(after);
+      await m.forget(['10.77.0.5/32', '10.77.0.0/24', 'fd00:77::5/128']); // no flow to forget: fine
+      await expect(m.ensure({ ...intent, clusterCidrs: ['10.77.0.0/33'] })).rejects.toThrow();
+      expect(await m.current()).toEqual(after);
+      await m.clear();
+      await m.clear();
+      expect(await m.current()).toBeUndefined();
     });
 
     it('GatewayEgress: serve makes an egress IP live until the deadline, release ends it at once', async () => {

@@ -50,6 +50,41 @@ export interface NodeEgress {
   clear(): Promise<void>;
 }
 
+/**
+ * The node's own masquerade (docs/cni.md): what this cluster's pods send outside every joined cluster leaves the
+ * node with the node's address, unless it is egress-steered (an EgressPolicy rule's fwmark, or out through the
+ * egress VXLAN device): that must reach the gateway with the pod's address, where the egress SNAT applies.
+ * CIDR lists may overlap and mix families; implementations normalise them (`current` returns the normal form,
+ * node-masquerade-nft.ts `normalizeMasqueradeIntent`).
+ */
+export interface NodeMasqueradeIntent {
+  /** Sources masqueraded: this cluster's pod CIDRs and pod pools. */
+  readonly podCidrs: readonly string[];
+  /** Destinations never masqueraded: the pod and service CIDRs (and pod pools) of every joined cluster. */
+  readonly clusterCidrs: readonly string[];
+  /** fwmarks of the EgressPolicy rules (their traffic is steered to a gateway, never masqueraded). */
+  readonly egressMarks: readonly number[];
+}
+
+export interface NodeMasquerade {
+  /**
+   * Installs or updates the masquerade. A change of the lists is one transaction of set element changes: the rule
+   * stays, and established flows keep the translation they started with (none is flushed). Idempotent.
+   */
+  ensure(intent: NodeMasqueradeIntent): Promise<void>;
+  /**
+   * Forgets the translations it made for flows from `sources` (CIDRs): their next packets are routed and translated
+   * anew. A pod an EgressPolicy now selects gets its egress IP on the flows it already runs (a flow masqueraded
+   * once would otherwise keep the node's address at the gateway, where the policy's SNAT never matches it).
+   * Fine when there are none.
+   */
+  forget(sources: readonly string[]): Promise<void>;
+  /** What is installed (normalised), or undefined when nothing is. */
+  current(): Promise<NodeMasqueradeIntent | undefined>;
+  /** Removes the masquerade (`--no-masquerade` at start, tests). Fine when there is none. */
+  clear(): Promise<void>;
+}
+
 export interface GatewayEgressConfig {
   /** Rules of the EgressGateways this candidate belongs to. */
   readonly rules: readonly EgressRule[];

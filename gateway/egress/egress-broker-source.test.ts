@@ -6,7 +6,7 @@ import { RecordingGatewayEgress, RecordingNodeEgress } from './datapath-fake.js'
 import { gatewayEgressConfig, LiveGatewayEgress, LiveNodeEgress } from './egress-broker-datapath.js';
 import { EgressBrokerSource, type EgressBrokerClient } from './egress-broker-source.js';
 import { datapathConformance } from './datapath.conformance.js';
-import { RecordingNodeRoutes } from './datapath-fake.js';
+import { RecordingNodeMasquerade, RecordingNodeRoutes } from './datapath-fake.js';
 import type { ResolvedEgress } from './egress-resolve.js';
 import { createLogger } from '../../host/index.js';
 
@@ -231,6 +231,7 @@ datapathConformance('live (broker-following) egress over the recording fake', ()
   return Promise.resolve({
     routes: new RecordingNodeRoutes(),
     nodeEgress: new LiveNodeEgress(new RecordingNodeEgress(), { rules: [], candidates: [], clusterCidrs: [] }),
+    nodeMasquerade: new RecordingNodeMasquerade(),
     gatewayEgress: new LiveGatewayEgress(new RecordingGatewayEgress(() => t), { rules: [], egressIps: [] }, () => t),
     sleep: (ms: number) => {
       t += ms;

@@ -26,6 +26,12 @@ export interface EgressBrokerSourceOptions {
   readonly retryMs?: number;
   /** The live pods and namespaces podSelector / namespaceSelector resolve over; without it they match nothing. */
   readonly view?: EgressClusterView;
+  /**
+   * Another follower of the same watch stream (node-steer's cluster networks): sees every event, and is told after
+   * each re-list (it lists its own kinds again). One watch per agent instead of one per follower: the broker
+   * limits watches per credential, and every node of a cluster shares its credential.
+   */
+  readonly follower?: { onEvent(e: WatchEvent): void; onRelisted(): void };
 }
 
 const KINDS = new Set(['EgressGateway', 'EgressPolicy', 'EgressClusterPolicy']);
@@ -105,7 +111,12 @@ export class EgressBrokerSource {
     await this.resolve(false);
     this.loop = followBroker({
       since: rv, watch: (since, f, signal) => this.o.broker.watch(since, f, signal), relist: () => this.relist(),
-      onEvent: (e) => this.onEvent(e), onRelisted: () => {
+      onEvent: (e) => {
+        this.o.follower?.onEvent(e);
+        this.onEvent(e);
+      },
+      onRelisted: () => {
+        this.o.follower?.onRelisted();
         this.objectsChanged = true;
         void this.sync();
       }, stopped: () => this.stopped, signal: this.abort.signal,

@@ -281,6 +281,24 @@ describeRoot('strait lab up --kube: pods through the lab kubelet and the CNI cha
     // The issue's bound: a relabel changes the egress datapath within 1 s.
     expect(stopMs).toBeLessThanOrEqual(1000);
   }, 180_000);
+
+  // node-steer's masquerade (docs/cni.md): a pod no EgressPolicy covers reaches the outside from its node's address,
+  // while the policy's pod above kept the egress IP (its packets are egress-steered, never masqueraded).
+  it('a pod no EgressPolicy covers reaches the external server from its node\'s address', async () => {
+    const extIp = hosts.ext!.addresses[0]!.split('/')[0]!;
+    const nodeIp = hosts['c1-n2']!.addresses[0]!.split('/')[0]!;
+    const pod = await createPod('masq-1', { node: 'c1-n2' });
+    const podAddress = await podIp('masq-1');
+    const seenFile = join(dir, 'seen-masq.log');
+    pids.push(startDaemon([process.execPath, writeScript(dir, 'seen-echo.cjs', SEEN_ECHO_JS), extIp, '9002', seenFile], { netns: hosts.ext!.netns, logFile: join(dir, 'echo-masq.log') }).pid);
+    // A datagram per try, each from a new socket (a new flow), until the server (maybe still starting) logs one.
+    const src = await eventually('a datagram of the pod at the external server', async () => {
+      await run(['ip', 'netns', 'exec', podNetns(pod.metadata!.uid!), 'bash', '-c', `echo x > /dev/udp/${extIp}/9002`]);
+      await new Promise((r) => setTimeout(r, 200));
+      return seenSources(seenFile)[0]?.src;
+    }, 60_000);
+    expect([src, podAddress]).toEqual([nodeIp, expect.not.stringMatching(`^${nodeIp}$`)]);
+  }, 90_000);
 });
 
 function createPodWith(api: k8s.CoreV1Api): Promise<k8s.V1Pod> {
