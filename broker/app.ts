@@ -161,23 +161,27 @@ export function createApp(deps: AppDeps): Koa {
     // The body parser's promise chain (co-body, raw-body, iconv) cost about as much broker CPU as the rest of a
     // lease request's body handling.
     const req = ctx.req;
-    if (req.complete) {
-      if (!req.closed && BODY_METHODS.has(ctx.method) && req.readableFlowing !== true) {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        for (let c = req.read() as Buffer | null; c !== null; c = req.read() as Buffer | null) {
-          chunks.push(c);
-          size += c.length;
-        }
-        const max = heartbeat ? largeLimit : limit;
-        if (size > max) {
-          closeAfterAnswer(ctx);
-          throw new StraitError('BODY_TOO_LARGE', `the request body (${size} bytes) is larger than the limit of ${max} bytes`, { limit: max });
-        }
-        const body = parseJsonBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-        (ctx.request as unknown as { body?: unknown }).body = body;
-        return body;
+    // Whole: every byte the Content-Length declares is buffered already (a lease's body always is: it comes in the
+    // read that brought the headers; `complete` is only set once the parser moves past the message, later).
+    const declared = ctx.request.length;
+    const whole = req.complete || (declared !== undefined && req.readableLength >= declared && req.headers['transfer-encoding'] === undefined);
+    if (whole && !req.closed && BODY_METHODS.has(ctx.method) && req.readableFlowing !== true) {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for (let c = req.read() as Buffer | null; c !== null; c = req.read() as Buffer | null) {
+        chunks.push(c);
+        size += c.length;
       }
+      const max = heartbeat ? largeLimit : limit;
+      if (size > max) {
+        closeAfterAnswer(ctx);
+        throw new StraitError('BODY_TOO_LARGE', `the request body (${size} bytes) is larger than the limit of ${max} bytes`, { limit: max });
+      }
+      const body = parseJsonBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      (ctx.request as unknown as { body?: unknown }).body = body;
+      return body;
+    }
+    if (req.complete) {
       await parse(ctx, () => Promise.resolve());
       return (ctx.request as unknown as { body?: unknown }).body;
     }
