@@ -38,4 +38,17 @@ describe('EncodedEvalsha', () => {
     expect(await store.leaseBlock('p', 'c1', 'n1', { key: 'k1', fingerprint: 'f1' })).toEqual(second);
     expect(await conn.hlen('{e}:o:Block')).toBe(2);
   });
+
+  it('writes the leases of one turn of the event loop together (socket corked until setImmediate), each answered', async () => {
+    await conn.hset('{e}:o:Cluster', 'c2', '{"resourceVersion":"1","id":"c2"}');
+    await store.createPool({ name: 'q', cidr: '10.8.0.0/16', blockSize: 28, purpose: 'pods' });
+    await store.leaseBlock('q', 'c2', 'warm');
+    const stream = (conn as unknown as { stream: { writableCorked: number } }).stream;
+    const leases = Array.from({ length: 50 }, (_, i) => store.leaseBlock('q', 'c2', `n${i}`));
+    expect(stream.writableCorked).toBe(1);
+    const got = await Promise.all(leases);
+    expect(stream.writableCorked).toBe(0);
+    expect(new Set(got.map((b) => b.cidr)).size).toBe(50);
+    expect(got.map((b) => b.node)).toEqual(Array.from({ length: 50 }, (_, i) => `n${i}`));
+  });
 });
