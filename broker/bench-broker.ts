@@ -38,6 +38,8 @@ const BASELINE = ((b) => (b === 'none' ? undefined : b))(argOf('--baseline') ?? 
 /** Single-lease phases of the side-by-side comparison (ABBA order), BENCH_SECONDS each. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const WRITE_DOC = !process.argv.includes('--no-doc');
+/** Unmeasured single leases through each build before the side-by-side phases. */
+const WARM_UP_MS = 3000;
 const REPO = new URL('../..', import.meta.url).pathname;
 const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' / ');
 
@@ -190,12 +192,12 @@ async function main(): Promise<void> {
     // then BATCH leases per request (POST …/blocks {nodes}, POST …/addresses {owners}: one Lua call each).
     const clients = Array.from({ length: CLIENTS }, (_, i) => new BrokerClient({ baseUrl: urls[i % urls.length]!, token: cred }));
     cleanup.add('clients', () => clients.forEach((c) => c.close()));
-    const phase = async (perRequest: number, lease: (c: BrokerClient, i: number, k: number) => Promise<unknown>, pids = replicas.map((r) => r.pid)) => {
+    const phase = async (perRequest: number, lease: (c: BrokerClient, i: number, k: number) => Promise<unknown>, pids = replicas.map((r) => r.pid), durationMs = DURATION_MS) => {
       let leases = 0;
       const lat: number[] = [];
       const cpu0 = pids.map((pid) => cpuSeconds(pid));
       const redisCpu0 = cpuSeconds(redisD.pid);
-      const deadline = Date.now() + DURATION_MS;
+      const deadline = Date.now() + durationMs;
       const t0 = Date.now();
       await Promise.all(
         clients.map(async (c, i) => {
@@ -234,10 +236,16 @@ async function main(): Promise<void> {
         // Alternate in ABBA order (this, baseline, baseline, this, …) so that a machine whose load rises or falls
         // during the run weighs on both builds alike, not always on the one measured second.
         const order = Array.from({ length: ROUNDS }, (_, i) => (i % 4 === 0 || i % 4 === 3 ? 'this' : 'baseline') as Round['build']);
-        for (const [round, build] of order.entries()) {
+        const leaseVia = (build: Round['build'], round: number) => {
           const cs = build === 'this' ? clients : oldClients;
+          return (_c: BrokerClient, i: number, k: number) => (k % 4 === 3 ? cs[i]!.leaseAddress('big', { owner: `v-${build}-${round}-${i}-${k}` }) : cs[i]!.leaseBlock('big', { cluster: 'bench', node: `n${i}` }));
+        };
+        // Both builds warm up first, unmeasured: the baseline broker has just started (its start-up work and JIT
+        // ran into the first phase, and the first ABBA pair came out 0.70-0.78 in runs whose later pairs agreed).
+        for (const build of ['baseline', 'this'] as const) await phase(1, leaseVia(build, -1), build === 'this' ? [replicas[0]!.pid] : [old.pid], WARM_UP_MS);
+        for (const [round, build] of order.entries()) {
           const pids = build === 'this' ? [replicas[0]!.pid] : [old.pid];
-          const r = await phase(1, (_c, i, k) => (k % 4 === 3 ? cs[i]!.leaseAddress('big', { owner: `v-${build}-${round}-${i}-${k}` }) : cs[i]!.leaseBlock('big', { cluster: 'bench', node: `n${i}` })), pids);
+          const r = await phase(1, leaseVia(build, round), pids);
           rounds.push({ build, rate: Math.round(r.rate), p99: +pct(r.lat, 99).toFixed(2), brokerCpuMs: +r.brokerCpuMs.toFixed(4), redisCpuMs: +r.redisCpuMs.toFixed(4) });
         }
         for (const c of oldClients) c.close();

@@ -47,6 +47,18 @@ describe('BrokerStore (Lua on a real Redis)', () => {
     expect(await store.leaseBlock('old', 'east', 'n1', idem)).toEqual(recorded);
   });
 
+  it('leases a block far past its cursor (a long run of taken blocks) and counts what is free only when it must', async () => {
+    await store.createPool({ name: 'run', cidr: '10.210.0.0/24', blockSize: 28, purpose: 'pods' });
+    for (let i = 0; i < 12; i++) await store.leaseBlock('run', 'east', 'n1');
+    // The cursor back at block 0 (as after wrapping round): 12 taken blocks lie ahead, more than the quick look takes.
+    await conn.hset('{t}:cur:run', 'b', '0');
+    expect((await store.leaseBlock('run', 'east', 'n1')).cidr).toBe('10.210.0.192/28');
+    await store.leaseBlocks('run', 'east', ['a', 'b', 'c']);
+    await expect(store.leaseBlocks('run', 'east', ['d', 'e'])).rejects.toMatchObject({ code: 'POOL_EXHAUSTED', details: { requested: 2, available: 0 } });
+    expect(await outcomeCode(store.leaseBlock('run', 'east', 'n1'))).toBe('POOL_EXHAUSTED');
+    expect(await conn.hlen('{t}:pb:run')).toBe(16);
+  });
+
   it('leases IPv4 and IPv6 blocks and addresses that format like ipaddr.js', async () => {
     await store.createSubnet({ name: 'v4', cidr: '10.200.0.0/16' });
     await store.createPool({ name: 'p4', cidr: '10.200.0.0/24', blockSize: 26, subnet: 'v4', purpose: 'pods' });

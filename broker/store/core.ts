@@ -4,6 +4,7 @@ import { StraitError } from '../../api/index.js';
 import { BrokerKeys } from './keys.js';
 import { scriptError, type Reply } from './script-errors.js';
 import { NO_REPLICA_ACK, ReplicaAck, type ReplicaAckOptions } from './replica-ack.js';
+import { bulk, EncodedEvalsha, isNoScript, scriptSha } from './encoded-evalsha.js';
 import { BROKER_LUA_DIR, defineScripts, orderKeys, readLuaScript, type LuaScript, type ScriptCall } from './script-loader.js';
 
 type ScriptName = 'put' | 'del' | 'createRanged' | 'join' | 'rotate' | 'releaseBlock' | 'releaseAddress' | 'compact' | 'heartbeat' | 'ownerGc' | 'indexHolders' | 'leaseBlocks' | 'leaseAddresses' | 'fillReserved' | 'replay' | 'gcLeavers';
@@ -25,6 +26,11 @@ export interface PreparedKeys {
   readonly idemAt: number;
   /** a script with a varying number of KEYS (header ending `...name`) takes their count first */
   readonly counted: boolean;
+  /**
+   * The request's constant part, RESP-encoded once (see EncodedEvalsha): `head` is EVALSHA, the SHA, the number of
+   * KEYS and the KEYS before the Idempotency-Key's slot (all of them without one), `afterIdem` the KEYS after it.
+   */
+  readonly encoded: { readonly head: string; readonly afterIdem: string; readonly count: number };
 }
 
 /** Script of each store operation, a file of `store/lua/`. */
@@ -53,6 +59,14 @@ let scripts: Record<ScriptName, LuaScript> | undefined;
 export function brokerScripts(): Record<ScriptName, LuaScript> {
   scripts ??= Object.fromEntries(Object.entries(SCRIPT_FILES).map(([op, file]) => [op, readLuaScript(BROKER_LUA_DIR, file)])) as Record<ScriptName, LuaScript>;
   return scripts;
+}
+
+const shas = new WeakMap<LuaScript, string>();
+/** A script's SHA1, computed once per process. */
+function shaOf(s: LuaScript): string {
+  let sha = shas.get(s);
+  if (sha === undefined) shas.set(s, (sha = scriptSha(s.lua)));
+  return sha;
 }
 
 export const IDEMPOTENCY_TTL_MS = 10 * 60_000;
@@ -94,6 +108,8 @@ export class StoreCore {
   readonly s: Record<ScriptName, ScriptCall>;
   /** WAIT for replicas after each write (Sentinel); a no-op on a single Redis. */
   readonly ack: ReplicaAck;
+  /** The socket to Redis is corked until the end of this turn of the event loop (sendCoalesced). */
+  private corked = false;
 
   constructor(
     readonly redis: Redis,
@@ -131,28 +147,66 @@ export class StoreCore {
     const s = brokerScripts()[name];
     const idemAt = s.keyNames?.indexOf('idem') ?? -1;
     const ordered = orderKeys(s, idemAt >= 0 ? { ...keys, idem: '' } : keys, moreKeys);
-    return { name, keys: ordered, idemAt, counted: s.numberOfKeys === undefined };
+    const before = idemAt >= 0 ? ordered.slice(0, idemAt) : ordered;
+    const encoded = {
+      head: bulk(['evalsha', shaOf(s), ordered.length, ...before]),
+      afterIdem: idemAt >= 0 ? bulk(ordered.slice(idemAt + 1)) : '',
+      // EVALSHA, the SHA, the number of KEYS, the KEYS, and (with an idem slot) its two ARGV
+      count: 3 + ordered.length + (idemAt >= 0 ? 2 : 0),
+    };
+    return { name, keys: ordered, idemAt, counted: s.numberOfKeys === undefined, encoded };
   }
 
-  /** Runs a script with keys from `prepare`: the Idempotency-Key's slot and its two ARGV (fingerprint, TTL) filled in. */
+  /**
+   * Runs a script with keys from `prepare`: the Idempotency-Key's slot and its two ARGV (fingerprint, TTL) filled in.
+   * Sent as an EncodedEvalsha (its constant part encoded once); when Redis does not hold the script (its first use,
+   * a restart, SCRIPT FLUSH: nothing ran), sent again the ordinary way, which loads it.
+   */
   runPrepared(p: PreparedKeys, idem: Idem | undefined, args: readonly (string | number)[]): Promise<Reply> {
-    const call: (string | number)[] = p.counted ? [p.keys.length, ...p.keys] : p.keys.slice();
-    if (p.idemAt >= 0) {
-      call[(p.counted ? 1 : 0) + p.idemAt] = this.keys.idempotency(idem?.key ?? '');
-      call.push(idem?.fingerprint ?? '', this.idempotencyTtlMs);
-    }
-    for (const a of args) call.push(a);
-    return this.send(this.s[p.name], call, idem);
+    return this.send(() => {
+      const e = p.encoded;
+      let req = e.head;
+      if (p.idemAt >= 0) req += bulk([this.keys.idempotency(idem?.key ?? '')]) + e.afterIdem + bulk([idem?.fingerprint ?? '', this.idempotencyTtlMs]);
+      return this.sendCoalesced(new EncodedEvalsha(`*${e.count + args.length}\r\n${req}${bulk(args)}`)).catch((err: unknown) => {
+        if (!isNoScript(err)) throw err;
+        const call: (string | number)[] = p.counted ? [p.keys.length, ...p.keys] : p.keys.slice();
+        if (p.idemAt >= 0) {
+          call[(p.counted ? 1 : 0) + p.idemAt] = this.keys.idempotency(idem?.key ?? '');
+          call.push(idem?.fingerprint ?? '', this.idempotencyTtlMs);
+        }
+        for (const a of args) call.push(a);
+        return this.s[p.name](...call);
+      });
+    }, idem);
   }
 
-  private async send(call: ScriptCall, keysThenArgs: (string | number)[], idem: Idem | undefined): Promise<Reply> {
+  /**
+   * Sends a command, writing it together with the others sent in the same turn of the event loop: the first one
+   * corks the connection's socket, which is uncorked once the turn's I/O callbacks have run (setImmediate). Under
+   * load the requests one poll of the event loop reads then reach Redis in one write, and their replies come back
+   * in few reads, instead of a write syscall (and a wake-up of Redis) per lease. Waits at most that one turn.
+   */
+  private sendCoalesced(cmd: EncodedEvalsha): Promise<unknown> {
+    const stream = (this.redis as unknown as { stream?: { cork(): void; uncork(): void; writable?: boolean } }).stream;
+    if (!this.corked && stream?.writable && this.redis.status === 'ready') {
+      this.corked = true;
+      stream.cork();
+      setImmediate(() => {
+        this.corked = false;
+        stream.uncork();
+      });
+    }
+    return this.redis.sendCommand(cmd) as Promise<unknown>;
+  }
+
+  private async send(call: () => Promise<unknown>, idem: Idem | undefined): Promise<Reply> {
     // The checks are awaited only when they have something to wait for: each await is a turn of the microtask
     // queue and a promise per write (this runs once per lease).
     if (this.redis.status !== 'ready') await this.ensureConnected();
     let r: Reply;
     const ticket = this.ack.ticket();
     try {
-      r = (await call(...keysThenArgs)) as Reply;
+      r = (await call()) as Reply;
     } catch (e) {
       throw this.writeFailure(e);
     }

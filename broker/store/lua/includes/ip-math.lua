@@ -3,6 +3,8 @@
 ]]
 -- Most slots a lease script probes before answering EXHAUSTED; keeps one script call short.
 local MAX_PROBES = 65536
+-- Slots a lease script looks at from its cursor before it counts the pool's leases (see lease-blocks.lua).
+local QUICK_PROBES = 8
 local function addgroups(g, value, shift)
   local pos = #g - math.floor(shift / 16)
   local carry = value * (2 ^ (shift % 16))
