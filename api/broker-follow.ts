@@ -56,3 +56,21 @@ export async function followBroker(o: FollowBrokerOptions): Promise<void> {
     if (!o.stopped()) await new Promise((r) => setTimeout(r, o.retryMs ?? 500));
   }
 }
+
+/**
+ * The first list of a follower that must start from the broker's state: `relist` until it answers, retrying every
+ * `retryMs` while the broker cannot be reached or fails (5xx), and failing at once on a refusal (4xx: a bad
+ * credential or an unknown cluster, which retrying cannot mend) or once `stopped()`. Returns the resourceVersion
+ * to watch from.
+ */
+export async function firstListing(o: { relist: () => Promise<string>; stopped: () => boolean; onRetry: (err: unknown, attempt: number) => void; retryMs?: number }): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await o.relist();
+    } catch (e) {
+      if (o.stopped() || (e instanceof StraitError && e.status < 500)) throw e;
+      o.onRetry(e, attempt);
+      await new Promise((r) => setTimeout(r, o.retryMs ?? 1000));
+    }
+  }
+}

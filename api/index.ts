@@ -4,4 +4,4 @@ export { ERROR_CATALOG, ERROR_CODES, type ErrorCode } from './error-catalog.js';
 export { StraitError, isStraitError } from './strait-error.js';
 export * from './broker-wire.js';
 export { BrokerClient, brokerUrls } from './broker-client.js';
-export { followBroker } from './broker-follow.js';
+export { firstListing, followBroker } from './broker-follow.js';

@@ -1,4 +1,4 @@
-import { followBroker, StraitError, type AddressLease, type BrokerEgressClusterPolicy, type BrokerEgressGateway, type BrokerEgressPolicy, type List, type WatchEvent } from '../../api/index.js';
+import { firstListing, followBroker, StraitError, type AddressLease, type BrokerEgressClusterPolicy, type BrokerEgressGateway, type BrokerEgressPolicy, type List, type WatchEvent } from '../../api/index.js';
 import type { EgressObjects } from './egress-file.js';
 import { egressLeaseOwner, egressObjectsFromBroker, egressPoolName, egressRecordKey } from './egress-broker-objects.js';
 import { resolveEgress, type EgressInputs, type ResolvedEgress } from './egress-resolve.js';
@@ -97,17 +97,10 @@ export class EgressBrokerSource {
   async start(): Promise<ResolvedEgress> {
     // Pods first: the first resolution must already select them, or the datapath would start without them.
     await this.o.view?.start(() => void this.sync());
-    let rv: string | undefined;
-    for (let attempt = 1; rv === undefined; attempt++) {
-      try {
-        rv = await this.relist();
-      } catch (e) {
-        // Refused (bad credential, unknown cluster): retrying cannot help. Unreachable / 5xx: it may come back.
-        if (this.stopped || (e instanceof StraitError && e.status < 500)) throw e;
-        this.o.log.warn({ err: e, attempt }, 'egress: cannot list the broker\'s egress objects yet; retrying');
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
+    const rv = await firstListing({
+      relist: () => this.relist(), stopped: () => this.stopped,
+      onRetry: (err, attempt) => this.o.log.warn({ err, attempt }, 'egress: cannot list the broker\'s egress objects yet; retrying'),
+    });
     await this.resolve(false);
     this.loop = followBroker({
       since: rv, watch: (since, f, signal) => this.o.broker.watch(since, f, signal), relist: () => this.relist(),

@@ -1,4 +1,4 @@
-import { followBroker, StraitError, type Cluster, type IPPool, type List, type WatchEvent } from '../../api/index.js';
+import { firstListing, followBroker, type Cluster, type IPPool, type List, type WatchEvent } from '../../api/index.js';
 import type { Logger } from '../../host/index.js';
 import type { ClusterNetworks } from './node-masquerade-plan.js';
 
@@ -53,16 +53,10 @@ export class ClusterNetworkSource {
    * replays from before the list end in the current state).
    */
   async start(o: { ownWatch?: boolean } = {}): Promise<ClusterNetworks> {
-    let rv: string | undefined;
-    for (let attempt = 1; rv === undefined; attempt++) {
-      try {
-        rv = await this.relist();
-      } catch (e) {
-        if (this.stopped || (e instanceof StraitError && e.status < 500)) throw e;
-        this.o.log.warn({ err: e, attempt }, 'masquerade: cannot list the broker\'s clusters yet; retrying');
-        await new Promise((r) => setTimeout(r, this.o.retryMs ?? 1000));
-      }
-    }
+    const rv = await firstListing({
+      relist: () => this.relist(), stopped: () => this.stopped, ...(this.o.retryMs !== undefined ? { retryMs: this.o.retryMs } : {}),
+      onRetry: (err, attempt) => this.o.log.warn({ err, attempt }, 'masquerade: cannot list the broker\'s clusters yet; retrying'),
+    });
     const first = this.networks;
     this.lastKey = JSON.stringify(first);
     this.started = true;
