@@ -213,7 +213,8 @@ function withoutAddresses(c: CompiledPool, ranges: readonly IpRange[]): Compiled
   const mine = ranges.filter((r) => r.family === c.family);
   if (mine.length === 0) return c;
   const usable = subtractRanges(c.usable, mine);
-  return countRanges(usable) === c.total ? c : { ...c, usable, total: countRanges(usable) };
+  const total = countRanges(usable);
+  return total === c.total ? c : { ...c, usable, total };
 }
 
 /**
@@ -234,8 +235,7 @@ export function compilePool(p: IPPool, subnets: readonly Subnet[], reserved: rea
   const subnet = subnets.find((s) => formatCidr(parseCidr(s.cidr)) === formatCidr(cidr));
   const family = cidr.family;
   const named = p.gateway ?? subnet?.gateway;
-  const implicit = named === undefined ? implicitGateway(cidr) : undefined;
-  const gateway = named ?? (implicit === undefined ? undefined : formatIp(family, implicit));
+  const gateway = named !== undefined ? parseIp(named).value : implicitGateway(cidr);
   let base: IpRange[] = p.ips?.length
     ? normalizeRanges(p.ips.map(parseIpSpec))
     : [{ family, first: cidr.first, last: cidr.last }];
@@ -246,10 +246,7 @@ export function compilePool(p: IPPool, subnets: readonly Subnet[], reserved: rea
     remove.push({ family, first: cidr.first, last: cidr.first });
     if (family === 'ipv4') remove.push({ family, first: cidr.last, last: cidr.last });
   }
-  if (gateway !== undefined) {
-    const g = parseIp(gateway).value;
-    remove.push({ family, first: g, last: g });
-  }
+  if (gateway !== undefined) remove.push({ family, first: gateway, last: gateway });
   for (const text of [...(p.excludeIPs ?? []), ...(subnet?.excludeIPs ?? [])]) {
     const r = parseIpSpec(text);
     if (r.family === family) remove.push(r);
@@ -264,7 +261,7 @@ export function compilePool(p: IPPool, subnets: readonly Subnet[], reserved: rea
     subnet: cidr,
     usable,
     total: countRanges(usable),
-    gateway: gateway === undefined ? undefined : formatIp(family, parseIp(gateway).value),
+    gateway: gateway === undefined ? undefined : formatIp(family, gateway),
     routes: p.routes ?? subnet?.routes ?? [],
     vlan: p.vlan ?? subnet?.vlan,
     blockPrefix: Math.max(p.blockSize ?? DEFAULT_BLOCK_PREFIX[family], cidr.prefix),
