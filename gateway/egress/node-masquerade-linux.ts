@@ -1,6 +1,6 @@
 import { ifName } from '../../host/index.js';
-import { formatIp, parseCidr } from '../../ipam/index.js';
 import type { NodeMasquerade, NodeMasqueradeIntent } from './datapath.js';
+import { conntrackSourceArgs } from './gateway-egress-linux.js';
 import { exec, type LinuxDatapathOptions } from './linux-exec.js';
 import { masqueradeFromNftJson, masqueradeRuleset, masqueradeUpdate, normalizeMasqueradeIntent, type MasqueradeTable } from './node-masquerade-nft.js';
 
@@ -35,11 +35,8 @@ export class LinuxNodeMasquerade implements NodeMasquerade {
 
   async forget(sources: readonly string[]): Promise<void> {
     for (const s of sources) {
-      const c = parseCidr(s.includes('/') ? s : `${s}/${s.includes(':') ? 128 : 32}`);
-      const bits = c.family === 'ipv4' ? 32 : 128;
-      const mask = ((1n << BigInt(bits)) - 1n) ^ ((1n << BigInt(bits - c.prefix)) - 1n);
       // Exit 1 when no entry matched: nothing to forget.
-      await exec(['conntrack', '-D', '-f', c.family, '-s', formatIp(c.family, c.first), '--mask-src', formatIp(c.family, mask), '--src-nat'], this.o, undefined, true);
+      await exec(['conntrack', '-D', ...conntrackSourceArgs(s), '--src-nat'], this.o, undefined, true);
     }
   }
 
