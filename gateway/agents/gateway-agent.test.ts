@@ -2,8 +2,9 @@ import { describe, it, expect } from '@jest/globals';
 import { createLogger } from '../../host/index.js';
 import { GatewayAgent } from './gateway-agent.js';
 import { MemoryLeaseStore } from '../failover/lease-memory.js';
-import { PROFILES } from '../failover/profiles.js';
+import { PROFILES, type FailoverProfile } from '../failover/profiles.js';
 import { DEFAULT_JITTER_MEMORY_MS } from '../failover/recent-max.js';
+import { eventually } from '../../testing/index.js';
 import { ManualProber, RecordingGatewayEgress, SilentResponder } from '../testing.js';
 
 const EIP = '172.31.0.201';
@@ -13,16 +14,17 @@ const candidates = [
   { name: 'gw2', address: '10.0.0.12', priority: 50 },
 ];
 
-function setup() {
+/** Two agents on one lease store, on a fake clock (`advance`) unless a clock is given; `profile` by default. */
+function setup(o: { profile?: FailoverProfile; clock?: () => number } = {}) {
   let now = 0;
-  const clock = (): number => now;
+  const clock = o.clock ?? ((): number => now);
   const store = new MemoryLeaseStore(clock);
   const mk = (name: string) => {
     const egress = new RecordingGatewayEgress(clock);
     const prober = new ManualProber();
     const responder = new SilentResponder();
     const agent = new GatewayAgent(
-      { cluster: 'c', name, profile, candidates, probePort: 1, egress: { gateway: 'egw', config: { rules: [], egressIps: [EIP] } } },
+      { cluster: 'c', name, profile: o.profile ?? profile, candidates, probePort: 1, egress: { gateway: 'egw', config: { rules: [], egressIps: [EIP] } } },
       { leaseStore: store, egress, prober, responder, log: createLogger(name, 'silent'), clock },
     );
     return { agent, egress, prober, responder };
@@ -297,34 +299,15 @@ describe('GatewayAgent (fakes, fake clock)', () => {
 describe('GatewayAgent (fakes, real timers)', () => {
   it('a standby acts on a peer-down verdict at once, not at its next scheduled tick', async () => {
     // Ticks a minute apart: without acting on the verdict the standby would only try again a minute later.
-    const slow = { ...profile, probeIntervalMs: 60_000, acquireRetryMs: 60_000 };
-    const store = new MemoryLeaseStore(() => performance.now());
-    const mk = (name: string) => {
-      const egress = new RecordingGatewayEgress(() => performance.now());
-      const prober = new ManualProber();
-      const agent = new GatewayAgent(
-        { cluster: 'c', name, profile: slow, candidates, probePort: 1, egress: { gateway: 'egw', config: { rules: [], egressIps: [EIP] } } },
-        { leaseStore: store, egress, prober, responder: new SilentResponder(), log: createLogger(name, 'silent') },
-      );
-      return { agent, egress, prober };
-    };
-    const gw1 = mk('gw1');
-    const gw2 = mk('gw2');
+    const { gw1, gw2 } = setup({ profile: { ...profile, probeIntervalMs: 60_000, acquireRetryMs: 60_000 }, clock: () => performance.now() });
     await gw1.agent.start();
     await gw2.agent.start();
-    const until = async (what: string, ok: () => Promise<boolean>): Promise<void> => {
-      const end = performance.now() + 5_000;
-      while (!(await ok())) {
-        if (performance.now() > end) throw new Error(`${what}: not within 5 s`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    };
     try {
-      await until('gw1 serves', async () => (await gw1.egress.live()).includes(EIP));
+      await eventually('gw1 serves', async () => (await gw1.egress.live()).includes(EIP), 5_000);
       // gw1 goes away (releasing its lease); gw2's prober calls it down.
       await gw1.agent.stop();
       gw2.prober.onChange?.('gw1', false, performance.now());
-      await until('gw2 takes over', async () => (await gw2.egress.live()).includes(EIP));
+      await eventually('gw2 takes over', async () => (await gw2.egress.live()).includes(EIP), 5_000);
       expect(gw2.agent.status().role).toBe('active');
     } finally {
       await gw2.agent.stop();
