@@ -32,6 +32,7 @@ export { eipFenceLive } from './egress/eip-fence.js';
 export { FenceSetReader, readFenceOnce, gatewayFenceSet, type FenceLook } from './egress/fence-reader.js';
 export { nftInteractive } from './egress/nft-session.js';
 export { PROFILES, PROFILE_NAMES, type FailoverProfile, type ProfileName } from './failover/profiles.js';
+export { DEFAULT_JITTER_MEMORY_MS } from './failover/recent-max.js';
 export { peerId } from './tunnels/tunnel-peers.js';
 export type { TunnelKeeperStatus } from './tunnels/tunnel-keeper.js';
 // Member agent: the key under which a policy's egress IP is leased.

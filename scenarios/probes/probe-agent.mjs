@@ -9,6 +9,8 @@
 //   tcp-echo   --bind IP:PORT                          echoes lines
 //   tcp-stream --target IP:PORT --interval MS --duration MS --out FILE
 //                                                      one long connection, a line every MS; JSON: did it survive?
+//   stall-watch --out FILE [--period MS] [--min MS]    wakes every MS (default 2); NDJSON: one line per wake-up
+//                                                      later than --min (default 20): when it stopped, for how long
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { writeFileSync, appendFileSync } from 'node:fs';
@@ -218,6 +220,29 @@ function tcpStream() {
   process.on('SIGTERM', finish);
 }
 
+/**
+ * Host stalls: run pinned to one CPU (`taskset -c N`) at `--rt 99`, it is late only when that CPU itself did not run
+ * (on the project VM: the hypervisor stops a virtual CPU for ~100 ms once the guest has kept it busy). Every wake-up
+ * later than `--min` is one line, appended as it happens so a killed watcher leaves what it saw.
+ */
+function stallWatch() {
+  const period = Number(opt.period ?? 2);
+  const min = Number(opt.min ?? 20);
+  const out = opt.out ?? '/dev/stdout';
+  writeFileSync(out, '');
+  let prev = now();
+  const tick = () => {
+    const t = now();
+    if (t - prev - period > min) appendFileSync(out, JSON.stringify({ at: Math.round(prev * 10) / 10, ms: Math.round((t - prev) * 10) / 10 }) + '\n');
+    prev = t;
+    setTimeout(tick, period);
+  };
+  process.on('SIGTERM', () => process.exit(0));
+  announce('stall-watch ready');
+  prev = now();
+  setTimeout(tick, period);
+}
+
 switch (mode) {
   case 'udp-echo':
     udpEcho();
@@ -231,7 +256,10 @@ switch (mode) {
   case 'tcp-stream':
     tcpStream();
     break;
+  case 'stall-watch':
+    stallWatch();
+    break;
   default:
-    console.error(`usage: probe-agent.mjs udp-echo|udp-prober|tcp-echo|tcp-stream --opt value …`);
+    console.error(`usage: probe-agent.mjs udp-echo|udp-prober|tcp-echo|tcp-stream|stall-watch --opt value …`);
     process.exit(2);
 }

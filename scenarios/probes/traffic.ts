@@ -30,7 +30,7 @@ export function probeAgentPath(): string {
   throw new StraitError('SCENARIO_LAB_FAILED', `probe-agent.mjs not found next to ${here}`);
 }
 
-function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number, what: string): Promise<void> {
+export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let buf = '';
     let err = '';

@@ -1,4 +1,5 @@
 import type { OutageSummary, RunReport } from './model.js';
+import { formatTrialStalls, hostStallsPerMinute } from './host-stalls.js';
 
 /** The Markdown summary of a run: the distribution first, then one row per trial, then every violation. */
 
@@ -8,6 +9,19 @@ function ms(v: number | null): string {
 
 function summaryRow(label: string, s: OutageSummary): string {
   return `| ${label} | ${s.trials} | ${ms(s.p50OutageMs)} | ${ms(s.p95OutageMs)} | ${ms(s.p99OutageMs)} | ${ms(s.maxOutageMs)} | ${s.lost} | ${s.eipConflicts} | ${s.wrongSourceIPs} | ${s.failed} |`;
+}
+
+/** What the host stall watch saw, and what "host never stalled" means. */
+function hostStallLines(r: RunReport): string[] {
+  const h = r.hostStalls;
+  if (!h) return [];
+  if (h.unavailable !== undefined) return [`Host stall watch: not available (${h.unavailable}).`, ''];
+  return [
+    `Host stalls: a CPU that did not run for ≥ ${h.countMs} ms, seen by a watcher pinned to each of the ${h.cpus} CPUs at SCHED_RR 99 ` +
+      `(${hostStallsPerMinute(h) ?? '–'} per minute over the run). "Host never stalled" = the trials with none from ${Math.round(h.memoryMs / 1000)} s ` +
+      'before their fault (the agents\' stall memory) to their end: the failover itself, without the margins a stalled host makes the agents keep.',
+    '',
+  ];
 }
 
 export function renderMarkdown(r: RunReport): string {
@@ -28,11 +42,13 @@ export function renderMarkdown(r: RunReport): string {
     '|---|---|---|---|---|---|---|---|---|---|',
     ...Object.entries(s.byFault).map(([f, fs]) => summaryRow(`\`${f}\``, fs)),
     summaryRow('**all**', s),
+    ...(s.hostStallFree ? [summaryRow('all, host never stalled', s.hostStallFree)] : []),
     '',
+    ...hostStallLines(r),
     '## Trials',
     '',
-    '| # | fault | outage ms | lost | takeover | EIP conflict | wrong source IPs | TCP | result | timeline |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| # | fault | outage ms | lost | takeover | EIP conflict | wrong source IPs | TCP | host stalls (from the fault) | result | timeline |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const t of r.trials) {
     const tcp = t.flows
@@ -40,7 +56,7 @@ export function renderMarkdown(r: RunReport): string {
       .map((f) => `${f.kind}: ${f.tcp!.survived ? 'survived' : 'broke'}`)
       .join(', ');
     lines.push(
-      `| ${t.index} | ${t.fault} | ${ms(t.outageMs)}${t.recovered ? '' : ' (no recovery)'} | ${t.lost} | ${t.takeoverGateway ?? '–'} | ${t.eipConflict ? '**yes**' : 'no'} | ${t.wrongSourceIPs.join(', ') || 'none'} | ${tcp || '–'} | ${t.violations.length ? '**FAIL**' : 'pass'} | [svg](trial-${t.index}.svg) |`,
+      `| ${t.index} | ${t.fault} | ${ms(t.outageMs)}${t.recovered ? '' : ' (no recovery)'} | ${t.lost} | ${t.takeoverGateway ?? '–'} | ${t.eipConflict ? '**yes**' : 'no'} | ${t.wrongSourceIPs.join(', ') || 'none'} | ${tcp || '–'} | ${formatTrialStalls(t.hostStalls)} | ${t.violations.length ? '**FAIL**' : 'pass'} | [svg](trial-${t.index}.svg) |`,
     );
   }
   const failed = r.trials.filter((t) => t.violations.length > 0);

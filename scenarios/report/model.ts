@@ -44,6 +44,43 @@ export interface TrialResult {
   flows: FlowResult[];
   /** Assertions this trial broke, in words; empty when it passed. */
   violations: string[];
+  /**
+   * Host stalls (host-stalls.ts) from the agents' stall memory before the fault to the end of the trial, times
+   * relative to the fault: what widened the agents' margins. Absent when the run had no stall watch.
+   */
+  hostStalls?: TrialHostStall[];
+}
+
+/** A CPU of the host that did not run for `ms`, as a pinned realtime watcher saw it (scenarios/runner/host-stalls.ts). */
+export interface HostStall {
+  cpu: number;
+  /** Epoch ms at which the CPU stopped. */
+  at: number;
+  ms: number;
+}
+
+export interface TrialHostStall {
+  cpu: number;
+  /** ms relative to the fault (negative: before it). */
+  atMs: number;
+  ms: number;
+}
+
+/** What the run's stall watch saw, and what counted. */
+export interface HostStallRecord {
+  /** CPUs watched (one pinned watcher each). */
+  cpus: number;
+  /** Wake-ups later than this were recorded. */
+  minMs: number;
+  /** Stalls at least this long count in trials and summaries. */
+  countMs: number;
+  /** A stall this long before a fault can still widen the agents' margins at the fault (their stall memory). */
+  memoryMs: number;
+  startedAt: number;
+  stoppedAt: number;
+  stalls: HostStall[];
+  /** Why there is no watch (e.g. taskset or realtime priority not available); the run went on without it. */
+  unavailable?: string;
 }
 
 /** The raw material of a trial's timeline, kept apart from the result so `--json` stays small. */
@@ -75,6 +112,11 @@ export interface OutageSummary {
 
 export interface RunSummary extends OutageSummary {
   byFault: Record<string, OutageSummary>;
+  /**
+   * The trials with no host stall (≥ `HostStallRecord.countMs`) within the agents' stall memory before their fault
+   * or during them: what the failover costs where the host kept running. Absent without a stall watch.
+   */
+  hostStallFree?: OutageSummary;
 }
 
 export function summarise(trials: readonly TrialResult[]): OutageSummary {
@@ -109,4 +151,6 @@ export interface RunReport {
   skipped?: { index: number; fault: string; error: string }[];
   /** `--stress`: the stress-ng run beside the whole scenario. */
   stress?: StressRecord;
+  /** The host stall watch beside the whole run (scenarios/runner/host-stalls.ts). */
+  hostStalls?: HostStallRecord;
 }

@@ -44,6 +44,7 @@ export function jsonOutput(r: RunReport, reportDir: string | null): unknown {
       wrongSourceIPs: t.wrongSourceIPs,
       tcp: Object.fromEntries(t.flows.filter((f) => f.tcp).map((f) => [f.kind, f.tcp!.survived ? 'survived' : 'broke'])),
       violations: t.violations,
+      ...(t.hostStalls ? { hostStalls: t.hostStalls } : {}),
     })),
     summary: r.summary,
     ...(r.stress ? { stress: r.stress } : {}),

@@ -30,6 +30,17 @@ describe('bench:failover section', () => {
     expect(md).toContain('| fast | `gateway-sigkill` | 2 | 50 | 60 | 60 | 60 | 0 | 0 | 2 | 90 | 60 | 130 | 130 | 0 | 1 |');
     // Goal of the profile, and the stressed p99 judged against twice the quiet one (130 > 120).
     expect(md).toContain('| **Strait, profile fast** | 60 | 130 | p99 ≤ 60 quiet | **no** |');
+    // No stall watch in these reports: no stall table.
+    expect(md).not.toContain('host never stalled');
+  });
+
+  it('adds the trials on which the host never stalled, per profile and condition, when the runs watched the host', () => {
+    const free = { ...summary, trials: 1, p50OutageMs: 40, p95OutageMs: 40, p99OutageMs: 40, maxOutageMs: 40 };
+    const hostStalls = { cpus: 2, minMs: 20, countMs: 50, memoryMs: 30_000, startedAt: 0, stoppedAt: 120_000, stalls: [{ cpu: 0, at: 1, ms: 100 }, { cpu: 1, at: 2, ms: 30 }] };
+    const report = { scenario: 'gateway-failover', profile: 'fast', runId: 'abc123', startedAt: '', trials: [], hostStalls, summary: { ...summary, hostStallFree: free, byFault: { 'gateway-sigkill': summary } } } as unknown as RunReport;
+    const md = renderFailoverSection([{ report, reportDir: '/tmp/r', condition: 'quiet', commit: 'c0ffee' }], 20, '2 cores');
+    expect(md).toContain('a CPU that did not run for ≥ 50 ms');
+    expect(md).toContain('| fast | quiet | 0.5 | 1 | 40 | 40 | 40 | 40 | 0 | 0 |');
   });
 
   it('parses its flags and refuses unknown ones or bad values before any run starts', () => {

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { StraitError } from '../../api/index.js';
 import { dirname, join } from 'node:path';
 import type { OutageSummary, RunReport } from '../report/model.js';
+import { hostStallsPerMinute } from '../report/host-stalls.js';
 import { runScenarioCommand } from './main.js';
 import { parseStressSpec, type StressSpec } from './stress.js';
 import { run } from '../../host/index.js';
@@ -105,6 +106,21 @@ export function renderFailoverSection(runs: readonly BenchRun[], trials: number,
     const st = runs.find((r) => r.report.profile === profile && conditionOf(r) === 'stressed')?.report.summary.p99OutageMs ?? null;
     const goal = PROFILES[profile].outageGoalMs;
     lines.push(`| **Strait, profile ${profile}** | ${ms(q)} | ${ms(st)} | p99 ≤ ${goal} quiet | ${q !== null && st !== null ? (st <= 2 * q ? 'yes' : '**no**') : '–'} |`);
+  }
+  const watched = runs.filter((r) => r.report.hostStalls && r.report.hostStalls.unavailable === undefined);
+  if (watched.length) {
+    const h = watched[0]!.report.hostStalls!;
+    lines.push(
+      '',
+      `Host stalls: a CPU that did not run for ≥ ${h.countMs} ms (a watcher pinned to each CPU at SCHED_RR 99). The agents widen their margins for ` +
+        `${Math.round(h.memoryMs / 1000)} s after one; "host never stalled" = the trials with none from ${Math.round(h.memoryMs / 1000)} s before their fault to their end (docs/scenarios.md).`,
+      '',
+      '| profile | condition | host stalls per minute | trials, host never stalled | p50 ms | p95 ms | p99 ms | max ms | EIP conflicts | failed |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const r of watched) {
+      lines.push(`| ${r.report.profile} | ${conditionOf(r)} | ${hostStallsPerMinute(r.report.hostStalls!) ?? '–'} | ${cells(r.report.summary.hostStallFree)} |`);
+    }
   }
   const best = Math.min(...runs.filter((r) => conditionOf(r) === 'quiet').map((r) => r.report.summary.p99OutageMs ?? Infinity));
   lines.push('', '| anchor | outage (ms) | ratio to our best quiet p99 |', '|---|---|---|');

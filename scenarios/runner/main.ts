@@ -10,6 +10,8 @@ import type { Profile, Scenario } from '../model/scenario.js';
 import { writeRunReport } from '../report/writer.js';
 import { startStress, type StressSpec } from './stress.js';
 import { withRunnerPriority } from './runner-priority.js';
+import { startHostStallWatch } from './host-stalls.js';
+import { annotateHostStalls } from '../report/host-stalls.js';
 
 export interface ScenarioRunOptions {
   /** Built-in name or file. */
@@ -70,6 +72,7 @@ export async function runScenarioCommand(o: ScenarioRunOptions): Promise<{ repor
   const reportDir = o.reportDir ?? defaultReportDir(s.name, runId);
   const stress = o.stress ? await startStress(o.stress) : undefined;
   if (stress) o.onStep?.(`stress: ${stress.record.command.join(' ')} (pid ${stress.record.pid}, load ${stress.record.loadAvgAtStart.join(' ')})`);
+  const stalls = await startHostStallWatch(reportDir);
   let report: RunReport;
   try {
     // Faults on time: see runner-priority.ts.
@@ -84,11 +87,11 @@ export async function runScenarioCommand(o: ScenarioRunOptions): Promise<{ repor
       }),
     ), () => o.onStep?.('runner: could not raise to realtime priority; under load faults may be injected late'));
   } finally {
+    await stalls.stop();
     await stress?.stop();
   }
-  if (stress) {
-    report.stress = stress.record;
-    writeRunReport(reportDir, report);
-  }
+  annotateHostStalls(report, await stalls.stop());
+  if (stress) report.stress = stress.record;
+  writeRunReport(reportDir, report);
   return { report, reportDir };
 }

@@ -10,12 +10,18 @@ import { evaluateSteady, type SteadyMeasurement, type SteadyResult } from './eva
 import { defaultReportDir, withFailoverLab } from './main.js';
 import { startStress, type StressRecord, type StressSpec } from './stress.js';
 import { withRunnerPriority } from './runner-priority.js';
+import { startHostStallWatch } from './host-stalls.js';
+import { formatTrialStalls, hostStallsPerMinute, trialHostStalls } from '../report/host-stalls.js';
+import type { HostStallRecord, TrialHostStall } from '../report/model.js';
 
 export interface SteadyReport extends SteadyResult {
   scenario: string;
   kind: 'steady';
   runId: string;
   stress?: StressRecord;
+  /** The host stall watch beside the run (host-stalls.ts), and the stalls during the traffic (relative to its start). */
+  hostStalls?: HostStallRecord;
+  hostStallsDuringTraffic?: TrialHostStall[];
 }
 
 /** Traffic for `durationMs` on a running backend, no fault; the gateways watched throughout. */
@@ -71,6 +77,7 @@ export async function runSteadyCommand(o: {
   const reportDir = o.reportDir ?? defaultReportDir(s.name, runId);
   const stress = o.stress ? await startStress(o.stress) : undefined;
   if (stress) o.onStep?.(`stress: ${stress.record.command.join(' ')} (pid ${stress.record.pid}, load ${stress.record.loadAvgAtStart.join(' ')})`);
+  const stalls = await startHostStallWatch(reportDir);
   let done: { result: SteadyResult; measurement: SteadyMeasurement };
   try {
     // The runner's own timing (fence looks, route events) on time: see runner-priority.ts.
@@ -79,9 +86,16 @@ export async function runSteadyCommand(o: {
       return runSteady(b, s, { profile, durationMs, workDir: join(runDir(runId), 'probes') });
     }), () => o.onStep?.('runner: could not raise to realtime priority (see runner-priority.ts)'));
   } finally {
+    await stalls.stop();
     await stress?.stop();
   }
-  const report: SteadyReport = { scenario: s.name, kind: 'steady', runId, ...done.result, ...(stress ? { stress: stress.record } : {}) };
+  const hostStalls = await stalls.stop();
+  const m = done.measurement;
+  const report: SteadyReport = {
+    scenario: s.name, kind: 'steady', runId, ...done.result, ...(stress ? { stress: stress.record } : {}), hostStalls,
+    // Relative to the traffic's start; a stall within the stall memory before it still widened the margins.
+    ...(hostStalls.unavailable === undefined ? { hostStallsDuringTraffic: trialHostStalls(hostStalls.stalls, m.startedAt, m.endedAt, 0, hostStalls.countMs) } : {}),
+  };
   mkdirSync(reportDir, { recursive: true });
   writeFileSync(join(reportDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(join(reportDir, 'summary.md'), renderSteadyMarkdown(report));
@@ -110,7 +124,19 @@ export function steadyJsonOutput(r: SteadyReport, reportDir: string | null): unk
     wrongSourceIPs: r.wrongSourceIPs,
     violations: r.violations,
     ...(r.stress ? { stress: r.stress } : {}),
+    ...(r.hostStalls ? { hostStallsPerMinute: hostStallsPerMinute(r.hostStalls), hostStallsDuringTraffic: r.hostStallsDuringTraffic ?? null } : {}),
   };
+}
+
+function hostStallLines(r: SteadyReport): string[] {
+  const h = r.hostStalls;
+  if (!h) return [];
+  if (h.unavailable !== undefined) return [`Host stall watch: not available (${h.unavailable}).`, ''];
+  return [
+    `Host stalls (a CPU that did not run for ≥ ${h.countMs} ms, seen by a pinned SCHED_RR 99 watcher per CPU): ${hostStallsPerMinute(h) ?? '–'} per minute; ` +
+      `during the traffic (from its start): ${formatTrialStalls(r.hostStallsDuringTraffic)}.`,
+    '',
+  ];
 }
 
 export function renderSteadyMarkdown(r: SteadyReport): string {
@@ -118,6 +144,7 @@ export function renderSteadyMarkdown(r: SteadyReport): string {
     `# Steady run ${r.runId} (${r.scenario}, profile ${r.profile})`,
     '',
     ...(r.stress ? [`Under stress: \`${r.stress.command.join(' ')}\`, load ${r.stress.loadAvgAtStart.join(' ')} → ${(r.stress.loadAvgAtStop ?? []).join(' ')}.`, ''] : []),
+    ...hostStallLines(r),
     `| duration s | role changes | lost probes | egress gap ms | gaps per flow ms | TCP | EIP conflicts | result |`,
     '|---|---|---|---|---|---|---|---|',
     `| ${Math.round(r.durationMs / 1000)} | ${r.roleChanges} | ${r.lostProbes} of ${r.sentProbes} | ${r.egressGapMs ?? '–'} | ${Object.entries(r.gapMs).map(([k, v]) => `${k} ${v}`).join(', ')} | ${Object.entries(r.tcp).map(([k, v]) => `${k} ${v}`).join(', ') || '–'} | ${r.eipConflicts.length} | ${r.violations.length ? '**FAIL**' : 'pass'} |`,
