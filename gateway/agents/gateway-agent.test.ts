@@ -89,6 +89,36 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     await t.gw2.agent.stop();
   });
 
+  it('a standby waiting for a dead holder\'s lease tries again 1 ms after it runs out, not on its retry grid', async () => {
+    const t = setup();
+    await t.gw1.agent.start();
+    await t.gw2.agent.start();
+    t.gw1.prober.onChange?.('gw2', true, 0);
+    t.gw2.prober.onChange?.('gw1', true, 0);
+    for (let i = 0; i < 5; i++) {
+      await t.gw1.agent.tick();
+      await t.gw2.agent.tick();
+      t.advance(profile.renewIntervalMs);
+    }
+    // gw1's last renewal was sent at now − renewInterval; the store holds it until then + TTL.
+    const expiresAt = t.now() - profile.renewIntervalMs + profile.leaseTtlMs;
+    t.gw2.prober.onChange?.('gw1', false, t.now());
+    try {
+      // Far from the expiry: the grid.
+      expect(await t.gw2.agent.tick(t.now())).toBe(profile.acquireRetryMs);
+      // Closer than one retry interval: exactly 1 ms after the lease runs out (the grid would have been later).
+      t.advance(expiresAt - t.now() - 7);
+      expect(await t.gw2.agent.tick(t.now())).toBe(8);
+      t.advance(8);
+      await t.gw2.agent.tick(t.now());
+      expect(t.gw2.agent.status().role).toBe('active');
+      expect((await t.live()).b).toEqual([EIP]);
+    } finally {
+      await t.gw1.agent.stop();
+      await t.gw2.agent.stop();
+    }
+  });
+
   it('a recovered higher-priority gateway waits for the hold-down, then takes over by handover (no expiry wait)', async () => {
     const t = setup();
     await t.gw2.agent.start();

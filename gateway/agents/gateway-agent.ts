@@ -261,6 +261,11 @@ export class GatewayAgent {
     this.report();
     // Renewals at a fixed rate from when the last one was sent: the store's answer time must not add to the period.
     if (this.keeper.serving()) return Math.max(0, Math.min(p.renewIntervalMs, this.keeper.lastSentAt + p.renewIntervalMs - this.clock()));
+    // Waiting for a lease held elsewhere: the retry grid, but the last retry before the lease runs out lands 1 ms
+    // after it does. On the grid alone a dead holder's lease ran out 0-15 ms before the next try (seen: the standby
+    // acquired 20-40 ms after the old lease had run out in link-down and partition trials). Never longer than the
+    // grid: a holder that hands over releases early, and its release cannot be read ahead.
+    if (want && step === 'taken' && this.keeper.heldForMs !== undefined) return Math.max(1, Math.min(p.acquireRetryMs, this.keeper.heldForMs + 1));
     return want ? p.acquireRetryMs : p.probeIntervalMs;
   }
 

@@ -66,6 +66,12 @@ export class LeaseKeeper {
   readonly hold: LeaseHold;
   /** When the last acquire/renew was sent (the renewal cadence is counted from it, not from its answer). */
   lastSentAt = Number.NEGATIVE_INFINITY;
+  /**
+   * After a 'taken': how much longer the other holder's lease runs as the store sees it (a majority, for a quorum
+   * store), read right after the refusal; undefined when unknown. A standby that waits for a dead holder's lease
+   * retries when it runs out, not on its retry grid (see GatewayAgent.tick).
+   */
+  heldForMs: number | undefined;
   /** Store answer times within the memory. */
   private readonly rtts: RecentMax;
   /**
@@ -116,7 +122,14 @@ export class LeaseKeeper {
       }
       const r = await this.store.acquire(this.key, this.holder, ttlMs);
       this.rtt(sentAt);
-      if (r === false) return 'taken';
+      if (r === false) {
+        this.heldForMs = await this.store.read(this.key).then(
+          (l) => (l !== null && l.holder !== this.holder ? Math.max(0, l.remainingMs) : undefined),
+          () => undefined,
+        );
+        return 'taken';
+      }
+      this.heldForMs = undefined;
       this.hold.granted(sentAt, r.epoch, ttlMs);
       return 'acquired';
     } catch {
