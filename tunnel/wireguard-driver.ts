@@ -6,6 +6,8 @@ import { dp, devName, enableForwarding, linkExists, routesOnDev, shortHash } fro
 import { tunnelMtu } from './mtu.js';
 import { PeerRecordStore } from './peer-record.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
+import { uapiGetPeers, uapiSet } from './wireguard-uapi.js';
+import { parseWgDump, WG_NONE, type WireguardPeerChange, type WireguardPeerState } from './wireguard-uapi-codec.js';
 import type { TunnelDriver, TunnelImplementation, TunnelLocalConfig, TunnelLocalKeys, TunnelPeer, TunnelPeerStatus, TunnelStatus } from './types.js';
 
 export const WIREGUARD_PORT = 51820;
@@ -14,21 +16,13 @@ export const WIREGUARD_SOCKET_DIR = '/var/run/wireguard';
 const KEEPALIVE_S = 25;
 const HANDSHAKE_FRESH_MS = 180_000;
 
-interface DumpPeer {
-  publicKey: string;
-  psk: string;
-  endpoint: string;
-  allowedIps: string[];
-  latestHandshakeMs: number;
-  rx: number;
-  tx: number;
-}
-
 /**
  * WireGuard: kernel device when the kernel has the link type, otherwise wireguard-go (`-f`, pid recorded)
  * over /dev/net/tun. The interface is `wg<runid><hash(gateway)>` so instances in different namespaces never
- * share a UAPI socket path. Configured with `wg set`; peers are keyed by public key, so a peer whose key
- * rotated is removed and re-added; stale peers are removed. Routes for remote CIDRs go `dev wg…`.
+ * share a UAPI socket path. A kernel device is configured with `wg set`/`wg show`; wireguard-go through its UAPI
+ * socket directly (the same requests `wg` would send, without forking `wg` and `ip netns exec` on the failover
+ * path). Peers are keyed by public key, so a peer whose key rotated is removed and re-added; stale peers are
+ * removed. Routes for remote CIDRs go `dev wg…`.
  */
 export class WireguardDriver implements TunnelDriver {
   readonly type = 'wireguard' as const;
@@ -49,6 +43,15 @@ export class WireguardDriver implements TunnelDriver {
 
   get ifname(): string {
     return devName('wg', this.config.runId, shortHash(`${this.config.gatewayId}/${this.config.netns ?? ''}`));
+  }
+
+  private get socketPath(): string {
+    return join(WIREGUARD_SOCKET_DIR, `${this.ifname}.sock`);
+  }
+
+  /** wireguard-go once init() found or started it; before init (status of a fresh object), when its pid is alive. */
+  private get userspace(): boolean {
+    return (this.impl ?? (this.pid() ? 'wireguard-go' : 'kernel-wireguard')) === 'wireguard-go';
   }
 
   private get pidFile(): string {
@@ -93,7 +96,7 @@ export class WireguardDriver implements TunnelDriver {
           pidFile: this.pidFile,
           env: { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', LOG_LEVEL: 'error' },
         });
-        const sock = join(WIREGUARD_SOCKET_DIR, `${name}.sock`);
+        const sock = this.socketPath;
         const ok = await waitFor('wireguard-go socket', async () => existsSync(sock) && (await linkExists(this.ns, name)), 5000, 25).then(() => true, falseOnTimeout);
         if (!ok) {
           await stopPid(d.pid);
@@ -105,31 +108,17 @@ export class WireguardDriver implements TunnelDriver {
     } else {
       this.impl = this.pid() ? 'wireguard-go' : 'kernel-wireguard';
     }
-    const key = this.writeKey('private.key', this.config.keys!.wireguardPrivateKey!);
-    await dp(['wg', 'set', name, 'private-key', key, 'listen-port', String(this.config.listenPort ?? WIREGUARD_PORT)], { netns: this.ns });
+    const listenPort = this.config.listenPort ?? WIREGUARD_PORT;
+    if (this.impl === 'wireguard-go') await uapiSet(this.socketPath, { privateKey: this.config.keys!.wireguardPrivateKey!, listenPort });
+    else await dp(['wg', 'set', name, 'private-key', this.writeKey('private.key', this.config.keys!.wireguardPrivateKey!), 'listen-port', String(listenPort)], { netns: this.ns });
     await dp(['ip', 'link', 'set', name, 'mtu', String(this.mtu), 'up'], { netns: this.ns });
   }
 
-  private async dump(): Promise<DumpPeer[]> {
+  /** The device's peers; [] when it cannot be read (as `wg show` failing always gave: the reconcile sets every peer). */
+  private async dump(): Promise<WireguardPeerState[]> {
+    if (this.userspace) return uapiGetPeers(this.socketPath).catch(() => []);
     const r = await dp(['wg', 'show', this.ifname, 'dump'], { netns: this.ns, allowFailure: true });
-    if (r.code !== 0) return [];
-    return r.stdout
-      .trim()
-      .split('\n')
-      .slice(1)
-      .filter((l) => l.length > 0)
-      .map((l) => {
-        const [publicKey = '', psk = '', endpoint = '', allowed = '', hs = '0', rx = '0', tx = '0'] = l.split('\t');
-        return {
-          publicKey,
-          psk,
-          endpoint,
-          allowedIps: allowed === '(none)' ? [] : allowed.split(',').sort(),
-          latestHandshakeMs: Number(hs) * 1000,
-          rx: Number(rx),
-          tx: Number(tx),
-        };
-      });
+    return r.code === 0 ? parseWgDump(r.stdout) : [];
   }
 
   reconcile(desired: readonly TunnelPeer[]): Promise<void> {
@@ -142,22 +131,21 @@ export class WireguardDriver implements TunnelDriver {
     const name = this.ifname;
     const have = new Map((await this.dump()).map((p) => [p.publicKey, p]));
     const want = new Map(desired.map((p) => [p.publicKey!, p]));
-    // Every peer change in one `wg set` (one fork, one UAPI transaction): when a remote cluster fails over, its
+    // Every peer change in one `wg set` or UAPI `set=1` (one transaction): when a remote cluster fails over, its
     // CIDRs leave the old gateway's peer and reach the new one's at once (allowed-ips are unique across peers, so
     // setting them on the new peer takes them from the old). Changed and new peers first, in the plan's order
     // (the new active first), then removals: a peer whose key rotated hands its CIDRs to its new key before it goes.
-    const sets: string[] = [];
+    const changes: WireguardPeerChange[] = [];
     for (const p of desired) {
       const cur = have.get(p.publicKey!);
       const endpoint = `${p.endpoint}:${p.port ?? WIREGUARD_PORT}`;
       const allowed = [...p.remoteCidrs].sort();
-      const psk = p.psk ?? '(none)';
-      if (cur && cur.endpoint === endpoint && cur.allowedIps.join(',') === allowed.join(',') && cur.psk === psk) continue;
-      sets.push('peer', p.publicKey!, 'endpoint', endpoint, 'allowed-ips', allowed.join(','), 'persistent-keepalive', String(KEEPALIVE_S));
-      sets.push('preshared-key', p.psk ? this.writeKey(`psk-${shortHash(p.id, 8)}`, p.psk) : '/dev/null');
+      if (cur && cur.endpoint === endpoint && cur.allowedIps.join(',') === allowed.join(',') && cur.psk === (p.psk ?? WG_NONE)) continue;
+      changes.push({ publicKey: p.publicKey!, endpoint, allowedIps: allowed, keepaliveS: KEEPALIVE_S, psk: p.psk });
     }
-    for (const key of have.keys()) if (!want.has(key)) sets.push('peer', key, 'remove');
-    if (sets.length) await dp(['wg', 'set', name, ...sets], { netns: this.ns });
+    for (const key of have.keys()) if (!want.has(key)) changes.push({ publicKey: key, remove: true });
+    if (changes.length && this.impl === 'wireguard-go') await uapiSet(this.socketPath, { peers: changes });
+    else if (changes.length) await dp(['wg', 'set', name, ...this.wgSetArgs(changes, desired)], { netns: this.ns });
     // Routes go `dev wg…` whichever peer carries a CIDR, so a failover leaves them alone: listed and fixed only
     // when the set of CIDRs changed (or nothing is known about the device: after init).
     const routes = new Set(desired.flatMap((p) => p.remoteCidrs));
@@ -172,6 +160,19 @@ export class WireguardDriver implements TunnelDriver {
     this.record.set(desired);
   }
 
+  /** `wg set` arguments for the kernel device (keys from files: `wg` takes no key on its command line). */
+  private wgSetArgs(changes: readonly WireguardPeerChange[], desired: readonly TunnelPeer[]): string[] {
+    const idOf = new Map(desired.map((p) => [p.publicKey!, p.id]));
+    return changes.flatMap((c) =>
+      c.remove
+        ? ['peer', c.publicKey, 'remove']
+        : [
+            'peer', c.publicKey, 'endpoint', c.endpoint, 'allowed-ips', c.allowedIps.join(','), 'persistent-keepalive', String(c.keepaliveS),
+            'preshared-key', c.psk ? this.writeKey(`psk-${shortHash(idOf.get(c.publicKey)!, 8)}`, c.psk) : '/dev/null',
+          ],
+    );
+  }
+
   rotateLocalKeys(keys: TunnelLocalKeys): Promise<void> {
     return this.serial(() => this.rotateNow(keys));
   }
@@ -179,8 +180,8 @@ export class WireguardDriver implements TunnelDriver {
   private async rotateNow(keys: TunnelLocalKeys): Promise<void> {
     if (!this.impl) throw new StraitError('TUNNEL_NOT_INITIALIZED', 'wireguard driver: call init() first');
     validateLocalConfig(this.type, { ...this.config, keys });
-    const key = this.writeKey('private.key', keys.wireguardPrivateKey!);
-    await dp(['wg', 'set', this.ifname, 'private-key', key], { netns: this.ns });
+    if (this.impl === 'wireguard-go') await uapiSet(this.socketPath, { privateKey: keys.wireguardPrivateKey! });
+    else await dp(['wg', 'set', this.ifname, 'private-key', this.writeKey('private.key', keys.wireguardPrivateKey!)], { netns: this.ns });
   }
 
   async status(): Promise<TunnelStatus> {
@@ -227,7 +228,7 @@ export class WireguardDriver implements TunnelDriver {
     // SIGTERM makes wireguard-go remove its TUN device and UAPI socket.
     if (pid) await stopPid(pid, 3000);
     await dp(['ip', 'link', 'del', this.ifname], { netns: this.ns, allowFailure: true });
-    rmSync(join(WIREGUARD_SOCKET_DIR, `${this.ifname}.sock`), { force: true });
+    rmSync(this.socketPath, { force: true });
     // A record write still in flight would bring the state dir back.
     await this.record.flush();
     this.record.clear();
