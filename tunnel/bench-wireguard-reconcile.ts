@@ -1,4 +1,4 @@
-// `node dist/tunnel/bench-wireguard-reconcile.js [--moves N]` (after `npm run build:bench`; root, under the lab lock):
+// `npm run bench:wireguard-move [-- --moves N]` (root, under the lab lock):
 // time of the failover move on wireguard-go (a remote cluster's CIDR leaves one peer for another), through the
 // driver (UAPI socket) and, interleaved in the same run as the baseline, through the two forks the driver made
 // before (`ip netns exec … wg show <if> dump`, then `ip netns exec … wg set <if> …` with the same peers).
@@ -45,6 +45,8 @@ async function main(): Promise<void> {
     }
     console.log(`driver over UAPI (get + set, no fork): ${stats(uapi)}`);
     console.log(`wg show + wg set via ip netns exec:     ${stats(forks)}`);
+    const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    console.log(`median ratio (forks / UAPI): ${(med(forks) / med(uapi)).toFixed(1)}×`);
     console.error(`load at the end ${await load()}`);
   } finally {
     await a.remove();
