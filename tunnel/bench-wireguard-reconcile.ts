@@ -2,7 +2,11 @@
 // time of the failover move on wireguard-go (a remote cluster's CIDR leaves one peer for another), through the
 // driver (UAPI socket) and, interleaved in the same run as the baseline, through the two forks the driver made
 // before (`ip netns exec … wg show <if> dump`, then `ip netns exec … wg set <if> …` with the same peers).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { newRunId, run } from '../host/index.js';
+import { benchRunHeader, benchRunMeta, replaceMarkedSection } from '../host/bench-doc.js';
 import { generateWireguardKeyPair, WireguardDriver, type TunnelPeer } from './index.js';
 import { createTwoGateways } from '../scenarios/index.js';
 
@@ -43,10 +47,21 @@ async function main(): Promise<void> {
       await run(['wg', 'set', a.ifname, ...[gwb(topo.b.podCidr), gwc(spare)].flatMap(wgPeer)], { netns: topo.a.netns });
       forks.push(performance.now() - t);
     }
-    console.log(`driver over UAPI (get + set, no fork): ${stats(uapi)}`);
-    console.log(`wg show + wg set via ip netns exec:     ${stats(forks)}`);
     const med = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-    console.log(`median ratio (forks / UAPI): ${(med(forks) / med(uapi)).toFixed(1)}×`);
+    const lines = [
+      `driver over UAPI (get + set, no fork): ${stats(uapi)}`,
+      `wg show + wg set via ip netns exec:     ${stats(forks)}`,
+      `median ratio (forks / UAPI): ${(med(forks) / med(uapi)).toFixed(1)}×`,
+    ];
+    for (const l of lines) console.log(l);
+    if (!args.includes('--no-doc')) {
+      // dist/tunnel/ → the repository root.
+      const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+      const file = join(root, 'docs', 'benchmarks.md');
+      const body = `${benchRunHeader(benchRunMeta(`npm run bench:wireguard-move -- --moves ${moves}`, root))}\n\n\`\`\`\n${lines.join('\n')}\n\`\`\``;
+      writeFileSync(file, replaceMarkedSection(readFileSync(file, 'utf8'), 'bench:wireguard-move', '### WireGuard failover move: UAPI socket against the `wg` forks (#12)', body));
+      console.error('wrote docs/benchmarks.md (WireGuard failover move)');
+    }
     console.error(`load at the end ${await load()}`);
   } finally {
     await a.remove();
