@@ -2,18 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isAlive } from '../../host/index.js';
 import { probeAgentPath, waitForLine } from '../probes/traffic.js';
 import { startHostStallWatch } from './host-stalls.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('host stall watch', () => {
   let dir: string;
@@ -57,7 +50,7 @@ describe('host stall watch', () => {
       return;
     }
     expect(rec0.stalls.some((s) => s.cpu === 1 && s.ms >= 110)).toBe(true);
-    expect(w.pids.every((p) => !alive(p))).toBe(true);
+    expect(w.pids.every((p) => !isAlive(p))).toBe(true);
     expect(await w.stop()).toBe(rec0);
   });
 });
