@@ -1,3 +1,4 @@
+import { conflictCondition, type ConflictCondition } from './sticky-conflict.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
@@ -75,6 +76,8 @@ export class MemberAgent {
   private epoch = 0;
   /** Failures of the last round by `<kind>/<name>`, shown in status. */
   private failures = new Map<string, { reason: string; message: string }>();
+  /** Sticky conflicts this agent reported, by `kind/name`, until the next edit goes through (see writeStatuses). */
+  private readonly stickyConflicts = new Map<string, ConflictCondition>();
   readonly stats = { rounds: 0, actions: 0, errors: 0 };
   readonly identity: string;
 
@@ -551,10 +554,11 @@ export class MemberAgent {
         ? { type: 'Synced', status: 'False', reason: failure.reason, message: failure.message, ...(gen ? { observedGeneration: gen } : {}) }
         : { type: 'Synced', status: v.synced ? 'True' : 'False', reason: v.reason, message: v.message, ...(gen ? { observedGeneration: gen } : {}) }, now);
       const conflict = v.conflict ?? (failure && isConflictReason(failure.reason) ? failure : undefined);
-      // A reverted edit stays reported until the next edit of the object goes through.
-      const prevConflict = prev?.find((c) => c.type === 'Conflict');
-      const keep = !conflict && !failure && prevConflict?.status === 'True' && STICKY_CONFLICTS.has(prevConflict.reason) && v.reason !== 'Pushed';
-      if (!keep) conds = setCondition(conds, conflict ? { type: 'Conflict', status: 'True', reason: conflict.reason, message: conflict.message } : { type: 'Conflict', status: 'False', reason: 'NoConflict' }, now);
+      const key = `${v.kind}/${v.name}`;
+      const c = conflictCondition({ seen: prev?.find((x) => x.type === 'Conflict'), reported: this.stickyConflicts.get(key), conflict, failed: failure !== undefined, pushed: v.reason === 'Pushed' });
+      conds = setCondition(conds, c.condition, now);
+      if (c.remember) this.stickyConflicts.set(key, c.remember);
+      else this.stickyConflicts.delete(key);
       conds = setCondition(conds, failure || !v.notReady
         ? { type: 'Ready', status: !failure && v.synced ? 'True' : 'False', reason: failure ? failure.reason : v.reason }
         : { type: 'Ready', status: 'False', reason: v.notReady.reason, message: v.notReady.message }, now);
@@ -603,8 +607,6 @@ export class MemberAgent {
     if (plan.orphans.length || plan.unpin.length) this.log.info({ freed: plan.orphans.map((r) => r.address), unpinned: plan.unpin.map((r) => r.address) }, 'pod IP garbage collected');
   }
 }
-
-const STICKY_CONFLICTS = new Set(['ImmutableField', 'BrokerOwned', 'BrokerChanged', 'NameTaken', 'OwnedElsewhere']);
 
 function toReason(code: string): string {
   return code.toLowerCase().split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
