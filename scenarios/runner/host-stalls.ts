@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_JITTER_MEMORY_MS } from '../../gateway/index.js';
+import { stopPid } from '../../host/index.js';
 import type { HostStall, HostStallRecord } from '../report/model.js';
 import { probeAgentPath, waitForLine } from '../probes/traffic.js';
 
@@ -32,21 +33,9 @@ export async function startHostStallWatch(dir: string, cpus: number = availableP
   const base = { cpus, minMs: HOST_STALL_MIN_MS, countMs: HOST_STALL_COUNT_MS, memoryMs: DEFAULT_JITTER_MEMORY_MS, startedAt };
   const files = Array.from({ length: cpus }, (_, i) => join(dir, `host-stalls-cpu${i}.ndjson`));
   const children: ChildProcess[] = [];
+  // By PID, each watcher started here (SIGTERM, SIGKILL after the grace): host's stopPid.
   const stopAll = async (): Promise<void> => {
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return resolve();
-            c.once('exit', () => resolve());
-            try {
-              process.kill(c.pid, 'SIGTERM');
-            } catch {
-              resolve();
-            }
-          }),
-      ),
-    );
+    await Promise.all(children.map((c) => (c.pid === undefined ? undefined : stopPid(c.pid))));
   };
   try {
     for (let i = 0; i < cpus; i++) {
