@@ -1,4 +1,5 @@
 import { StraitError } from '../api/index.js';
+import { isWireguardKey } from './peer-validation.js';
 
 // The WireGuard cross-platform userspace protocol (https://www.wireguard.com/xplatform/): `key=value` lines, a
 // request ends with a blank line, an answer with `errno=N` and a blank line. Keys travel in hex; the driver and
@@ -54,10 +55,9 @@ function uapiError(message: string, details: Record<string, unknown>): StraitErr
 }
 
 function keyToHex(b64: string, what: string): string {
-  const raw = Buffer.from(b64, 'base64');
-  // Round-trip check: Buffer.from skips characters that are not base64 instead of failing.
-  if (raw.length !== 32 || raw.toString('base64') !== b64) throw new StraitError('TUNNEL_INVALID_CONFIG', `wireguard UAPI: ${what} is not a base64 32-byte key`);
-  return raw.toString('hex');
+  // The peers' own check (canonical base64 of 32 bytes): Buffer.from would skip characters that are not base64.
+  if (!isWireguardKey(b64)) throw new StraitError('TUNNEL_INVALID_CONFIG', `wireguard UAPI: ${what} is not a base64 32-byte key`);
+  return Buffer.from(b64, 'base64').toString('hex');
 }
 
 function hexToKey(hex: string, line: string): string {
