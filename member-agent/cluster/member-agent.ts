@@ -1,4 +1,3 @@
-import { conflictCondition, type ConflictCondition } from './sticky-conflict.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
@@ -24,6 +23,7 @@ import { isConflict, KubeClient, refOf, type KubeObject } from './kube-client.js
 import { LeaderElector } from './leader-election.js';
 import { accessChecked } from './access-guard.js';
 import { MEMBER_AGENT_LEASE, memberAgentAccess } from './component-access.js';
+import { conflictCondition, type ConflictCondition } from './sticky-conflict.js';
 import {
   BROKER_RV_ANNOTATION, ORIGIN_LABEL, SYNC_FINALIZER, SYNCED_SPEC_ANNOTATION, membersOf, planSync, syncedPoolFields,
   type CrdKind, type NodeInfo, type SyncAction, type SyncVerdict,
