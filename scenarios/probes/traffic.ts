@@ -14,14 +14,21 @@ import type { TcpProbeResult, UdpProbeResult, UdpRecord } from './analysis.js';
 
 export const UDP_PORT = 9000;
 export const TCP_PORT = 9001;
+/** The probes' realtime priority: see MEASURE_RT. */
+export const MEASURE_RT_PRIORITY = 9;
 
 /**
- * The measuring processes run under SCHED_RR 20, above the agents (fast profile: 10): an instrument starved by the
- * system under test does not see the outage. Seen: with the agents realtime and the probers not, the prober sent
- * nothing for the 60-70 ms of the failover burst (no sequence gap, so the trial read 0 ms). Each probe raises itself
- * once it is set up (`--rt`), not at exec: starting four Node processes at RR 20 stalled every agent before each trial.
+ * The measuring processes run under SCHED_RR 9: above everything at normal priority (stress-ng, builds: an instrument
+ * starved by the load does not see the outage; seen with CFS probers, which sent nothing for the 60-70 ms of a
+ * failover burst, no sequence gap, so the trial read 0 ms), and below the agents (RR 10), as a cluster's pods are.
+ * At RR 20 they were the load: `perf sched` over a quiet `steady` run (#12) found the agents waiting 15-35 ms to run
+ * 56 times in 90 s, and in 17 of those both CPUs were held by probe processes (a prober and an echo server each ran
+ * a dozen 2 ms slices back to back at RR 20, at the same instant, as their identical workloads reached a garbage
+ * collection together). Every such wait widened the agents' thresholds for 30 s.
+ * Each probe raises itself once it is set up (`--rt`), not at exec: starting four Node processes at realtime
+ * priority stalled every agent before each trial.
  */
-const MEASURE_RT = ['--rt', '20'];
+const MEASURE_RT = ['--rt', String(MEASURE_RT_PRIORITY)];
 
 /** probe-agent.mjs lives beside this file in the source tree; from dist/scenarios/probes/ it is in the sources' scenarios/probes/. */
 export function probeAgentPath(): string {

@@ -1,7 +1,7 @@
 import { run } from '../../host/index.js';
 
 /**
- * The runner's realtime priority: below the agents (the profiles' 10) and the probes (20), above everything at
+ * The runner's realtime priority: below the agents (the profiles' 10) and the probes (9), above everything at
  * normal priority (stress-ng, builds, other labs).
  */
 export const RUNNER_RT_PRIORITY = 5;
