@@ -44,7 +44,7 @@ export function evaluateTrial(m: TrialMeasurement, a: ScenarioAssertions): { res
     from: f.from,
     target: f.udp.target,
     expectedSource: f.expectedSource,
-    udp: analyseUdp(f.udp, m.faultAt, f.expectedSource),
+    udp: analyseUdp(f.udp, m.faultAt, f.expectedSource, { countProberPauses: true }),
     tcp: f.tcp ? analyseTcp(f.tcp, m.faultAt) : null,
   }));
   const conflicts = fenceConflicts(m.fenceLooks, m.faultAt);
