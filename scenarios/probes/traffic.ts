@@ -21,10 +21,9 @@ export const MEASURE_RT_PRIORITY = 9;
  * The measuring processes run under SCHED_RR 9: above everything at normal priority (stress-ng, builds: an instrument
  * starved by the load does not see the outage; seen with CFS probers, which sent nothing for the 60-70 ms of a
  * failover burst, no sequence gap, so the trial read 0 ms), and below the agents (RR 10), as a cluster's pods are.
- * At RR 20 they were the load: `perf sched` over a quiet `steady` run (#12) found the agents waiting 15-35 ms to run
- * 56 times in 90 s, and in 17 of those both CPUs were held by probe processes (a prober and an echo server each ran
- * a dozen 2 ms slices back to back at RR 20, at the same instant, as their identical workloads reached a garbage
- * collection together). Every such wait widened the agents' thresholds for 30 s.
+ * At RR 20 they were the load: `perf sched` over a quiet `steady` run (#12) found the agents waiting 15-43 ms to run
+ * 56 times in 90 s, 17 of them mostly behind probe processes (once two of them ran a dozen 2 ms slices back to back,
+ * one on each CPU, at the same instant). At RR 9, the same run: 20 waits of 15-28 ms, none behind a probe.
  * Each probe raises itself once it is set up (`--rt`), not at exec: starting four Node processes at realtime
  * priority stalled every agent before each trial.
  */
