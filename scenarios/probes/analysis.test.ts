@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { analyseTcp, analyseUdp, gatewayAt, percentile, sourceIp } from './analysis.js';
+import { analyseTcp, analyseUdp, gatewayAt, percentile, sourceIp, type UdpProbeResult } from './analysis.js';
 import { syntheticTcp, syntheticUdp } from './fixtures.js';
 import { parseAddressEvents, parseMonitorTimestamp, parseRouteEvents } from './ip-monitor.js';
 
@@ -28,23 +28,21 @@ describe('UDP analysis', () => {
   });
 
   it('counts a prober that paused after the fault as outage only when asked (fault trials), never a baseline pause', () => {
-    const r = syntheticUdp({ start: T, durationMs: 3000 });
-    // The prober sent nothing from 1000 to 1090 (answered 990, then 1090 onwards), and paused 300 ms before the fault.
-    const paused = (from: number, to: number): void => {
-      r.records = r.records.filter((x) => x.sentAt <= T + from || x.sentAt >= T + to);
+    // A flow whose prober sent nothing strictly between `from` and `to` (every probe answered, sequence unbroken).
+    const paused = (pauses: [number, number][]): UdpProbeResult => {
+      const r = syntheticUdp({ start: T, durationMs: 3000 });
+      r.records = r.records.filter((x) => pauses.every(([from, to]) => x.sentAt <= T + from || x.sentAt >= T + to));
       r.records.forEach((x, i) => (x.seq = i));
+      return r;
     };
-    paused(990, 1090);
-    paused(200, 500);
+    // 990 → 1090 across the fault, and a 300 ms pause before it.
+    const r = paused([[990, 1090], [200, 500]]);
     expect(analyseUdp(r, T + 1000, null).outageMs).toBe(0);
     const a = analyseUdp(r, T + 1000, null, { countProberPauses: true });
     expect(a.outageMs).toBe(100);
     expect([a.outageFrom, a.outageTo]).toEqual([T + 990, T + 1090]);
     // Two intervals without a send are jitter, not a pause.
-    const jitter = syntheticUdp({ start: T, durationMs: 3000 });
-    jitter.records = jitter.records.filter((x) => x.sentAt !== T + 1010);
-    jitter.records.forEach((x, i) => (x.seq = i));
-    expect(analyseUdp(jitter, T + 1000, null, { countProberPauses: true }).outageMs).toBe(0);
+    expect(analyseUdp(paused([[1000, 1020]]), T + 1000, null, { countProberPauses: true }).outageMs).toBe(0);
   });
 
   it('takes the longest gap when the outage comes in pieces', () => {
