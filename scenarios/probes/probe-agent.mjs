@@ -27,7 +27,8 @@ for (let i = 0; i < rest.length; i += 2) opt[String(rest[i]).replace(/^--/, '')]
 
 /**
  * `--rt N`: moves this process to SCHED_RR N once it is set up, just before it says so (a measuring instrument must
- * not be starved by the system under test). Not at exec: four probes starting at once under RR 20 took both CPUs
+ * not be starved by the load around it; the runner picks N below the agents, traffic.ts). Not at exec: four probes
+ * starting at once under RR 20 (their priority then) took both CPUs
  * from the agents (RR 10) for 100-160 ms before every trial, all four agents logged "ran late" at the same instant,
  * and their detectors, which remember a stall for 30 s, entered each fault with a 230 ms threshold instead of 90.
  * @param {string} line
