@@ -112,7 +112,9 @@ describeRoot('key rotation while a ping runs', () => {
       expect(after.peers[0]?.state).toBe('up');
       expect(after.peers[0]?.detail).not.toBe(before);
       expect(sent).toBeGreaterThan(20);
-      expect(sent - got).toBeLessThanOrEqual(5);
+      // Make-before-break: nothing should be lost. 2, not 0: a host starved by realtime tasks (npm test runs
+      // labs beside this) may lose a reply to a late ESP packet. The old break-before-make lost 4-7 there.
+      expect(sent - got).toBeLessThanOrEqual(2);
       await a.remove();
       await b.remove();
     }, 60_000);

@@ -134,6 +134,10 @@ export class ViciClient {
   terminate(ike: string, timeoutMs = 5_000): Promise<ViciMessage> {
     return this.request('terminate', { ike, timeout: String(timeoutMs), force: 'yes' }, { raw: true });
   }
+  /** Deletes one IKE SA (and its CHILD_SAs) with a proper DELETE to the peer, so both sides drop it. */
+  terminateIkeId(uniqueId: string, timeoutMs = 5_000): Promise<ViciMessage> {
+    return this.request('terminate', { 'ike-id': uniqueId, timeout: String(timeoutMs) }, { raw: true });
+  }
   rekey(ike: string, opts: { reauth?: boolean } = {}): Promise<ViciMessage> {
     return this.request('rekey', { ike, ...(opts.reauth ? { reauth: 'yes' } : {}) });
   }
