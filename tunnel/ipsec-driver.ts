@@ -267,7 +267,7 @@ export class IpsecDriver implements TunnelDriver {
     writePeerRecord(this.dir, desired);
     // New credentials (PSK or the peer's public key) authenticate only new IKE SAs; the old SA carries traffic
     // until a new one is up (make-before-break) so the change costs no packet.
-    for (const { p, name } of configs) if (changedAuth.includes(name)) await this.replaceSas(name, p.psk !== undefined);
+    for (const { p, name } of configs) if (changedAuth.includes(name)) await this.replaceSas(name, Boolean(p.psk));
     await this.initiateMissing(configs.map((c) => c.name));
   }
 
