@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { isStraitError } from '../../api/index.js';
-import { listNetns, newRunId } from '../../host/index.js';
-import { describeRoot } from '../../testing/index.js';
+import { deleteNetns, ensureNetns, listNetns, newRunId, withNetns } from '../../host/index.js';
+import { describeRoot, waitFor } from '../../testing/index.js';
 import { labDown, labStatus, labUp, type Lab } from './lab.js';
 import { findLeftovers, netnsInodes } from './leftovers.js';
 import { labStatePath, readLabState } from './state.js';
@@ -93,5 +94,46 @@ describeRoot('lab build failure', () => {
   it('labDown of an unknown run is LAB_NOT_FOUND', async () => {
     const err = await labDown(newRunId()).catch((e: unknown) => e);
     expect(isStraitError(err, 'LAB_NOT_FOUND')).toBe(true);
+  });
+});
+
+describeRoot('findLeftovers', () => {
+  const a = newRunId();
+  const b = newRunId();
+  const children: ChildProcess[] = [];
+  /** A `sleep 60` inside `ns`, returned once it runs there (after `ip netns exec` has exec'd it). */
+  const sleepIn = async (ns: string): Promise<ChildProcess> => {
+    const [file, ...args] = withNetns(['sleep', '60'], ns);
+    const c = spawn(file!, args, { stdio: 'ignore' });
+    children.push(c);
+    const cmdline = (): string => {
+      try {
+        return readFileSync(`/proc/${c.pid}/cmdline`, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    await waitFor(`sleep in ${ns}`, () => cmdline() === 'sleep\x0060\x00', 5000, 20);
+    return c;
+  };
+  afterAll(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    for (const n of [`st-${a}-held`, `st-${b}-other`]) await deleteNetns(n);
+  });
+
+  it('finds a process that holds a deleted namespace of the run; an inode that now names another run is not a leftover', async () => {
+    // A leftover only the inode can find: a process in a namespace of the run whose name is gone.
+    await ensureNetns(`st-${a}-held`);
+    const held = await sleepIn(`st-${a}-held`);
+    const [heldIno] = await netnsInodes(a);
+    await deleteNetns(`st-${a}-held`);
+    expect((await findLeftovers(a, [heldIno!])).processes).toEqual([{ pid: held.pid, cmdline: 'sleep 60' }]);
+    // The kernel reuses freed namespace inodes: one that now names run b's namespace is b's business.
+    await ensureNetns(`st-${b}-other`);
+    const other = await sleepIn(`st-${b}-other`);
+    const [otherIno] = await netnsInodes(b);
+    expect(readlinkSync(`/proc/${other.pid}/ns/net`)).toBe(`net:[${otherIno}]`);
+    const left = await findLeftovers(a, [heldIno!, otherIno!]);
+    expect(left.processes).toEqual([{ pid: held.pid, cmdline: 'sleep 60' }]);
   });
 });

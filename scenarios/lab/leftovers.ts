@@ -56,14 +56,33 @@ function processesInNetns(inodes: readonly number[]): { pid: number; cmdline: st
   return out;
 }
 
+/** nsfs inodes of the named namespaces that are not this run's. */
+function otherRunsInodes(all: readonly string[], runId: string): Set<number> {
+  const out = new Set<number>();
+  for (const n of all) {
+    if (n.startsWith(`st-${runId}-`)) continue;
+    try {
+      out.add(statSync(`/run/netns/${n}`).ino);
+    } catch {
+      /* deleted meanwhile */
+    }
+  }
+  return out;
+}
+
 /**
  * `inodes` (from `netnsInodes` before `down`) also finds processes that still hold a deleted namespace alive.
+ * The kernel hands a freed namespace inode to the next namespace created: an inode that now names another
+ * run's namespace is that run's, not a leftover (npm test, 2026-12-06: the geneve lab's check "found" `ip -n
+ * st-<other>-m18 link set lo up`, a CNI test's pod namespace made in the other Jest worker just after `down`).
  */
 export async function findLeftovers(runId: string, inodes: readonly number[] = []): Promise<Leftovers> {
-  const namespaces = (await listNetns()).filter((n) => n.startsWith(`st-${runId}-`));
+  const all = await listNetns();
+  const namespaces = all.filter((n) => n.startsWith(`st-${runId}-`));
   const wgDir = '/run/wireguard';
   const sockets = existsSync(wgDir) ? readdirSync(wgDir).filter((f) => f.includes(runId)).map((f) => `${wgDir}/${f}`) : [];
-  const byNs = processesInNetns(inodes);
+  const reused = otherRunsInodes(all, runId);
+  const byNs = processesInNetns(inodes.filter((i) => !reused.has(i)));
   const byName = processesOf(runId).filter((p) => !byNs.some((q) => q.pid === p.pid));
   return { namespaces, processes: [...byNs, ...byName], sockets, runDir: existsSync(runDir(runId)) };
 }
