@@ -56,16 +56,27 @@ describeRoot('key rotation while a ping runs', () => {
     await a.reconcile([pb()]);
     await b.reconcile([pa()]);
     expect(await pingUntil(topo.a.netns, topo.a.podIp, topo.b.podIp, 10_000)).toBe(true);
+    // WireGuard has no make-before-break for a static key: from a rotation until the peer has the new public key,
+    // the peer drops what it cannot authenticate. What must hold is that nothing is lost beyond those windows (the
+    // new peer entry's persistent keepalive starts a handshake at once). Their length is the time this
+    // process takes between two awaits: a few ms, but up to 1.35 s in a fresh-clone npm test (2026-12-06,
+    // 27 lost where 5 were allowed) where realtime lab agents in the other worker starve it.
+    let windowsMs = 0;
     const [sent, got] = await pingDuring(topo, async () => {
       ka = generateWireguardKeyPair();
+      let t = performance.now();
       await a.rotateLocalKeys({ wireguardPrivateKey: ka.privateKey });
       await b.reconcile([pa()]);
+      windowsMs += performance.now() - t;
       kb = generateWireguardKeyPair();
+      t = performance.now();
       await b.rotateLocalKeys({ wireguardPrivateKey: kb.privateKey });
       await a.reconcile([pb()]);
+      windowsMs += performance.now() - t;
     });
     expect(sent).toBeGreaterThan(20);
-    expect(sent - got).toBeLessThanOrEqual(5);
+    // One ping every 50 ms; 5 more for the handshakes and for a packet in flight at each edge.
+    expect(sent - got).toBeLessThanOrEqual(Math.ceil(windowsMs / 50) + 5);
     expect((await a.status()).peers[0]?.state).toBe('up');
     await a.remove();
     await b.remove();
