@@ -62,6 +62,15 @@ function keyType(pem: string): 'ecdsa' | 'ed25519' | 'rsa' {
   throw new StraitError('TUNNEL_INVALID_CONFIG', `unsupported IPsec private key type ${String(t)}`);
 }
 
+/** One IKE SA as list-sas shows it: whether a CHILD_SA is installed, and its traffic. */
+interface IkeSaState {
+  state: string;
+  installed: boolean;
+  uniqueId: string;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 /**
  * IPsec with strongSwan: one `charon-systemd` per gateway with its own strongswan.conf, state dir and VICI
  * socket, driven by our VICI client. Each peer is a connection `p-<id>` with one CHILD_SA `net` (local CIDRs ↔
@@ -207,11 +216,11 @@ export class IpsecDriver implements TunnelDriver {
     return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Record<string, string>) : {};
   }
 
-  /** IKE SA name → {state, child installed?, unique id}. */
-  private async sas(): Promise<Map<string, { state: string; installed: boolean; uniqueId: string; bytesIn: number; bytesOut: number }>> {
-    const m = new Map<string, { state: string; installed: boolean; uniqueId: string; bytesIn: number; bytesOut: number }>();
-    if (!this.vici) return m;
-    for (const ev of await this.vici.listSas()) {
+  /** Every IKE SA charon lists (`filter`: a VICI list-sas filter, e.g. `{ ike: name }`), one entry each. */
+  private async ikeSas(filter: ViciMessage = {}): Promise<(IkeSaState & { name: string })[]> {
+    const out: (IkeSaState & { name: string })[] = [];
+    if (!this.vici) return out;
+    for (const ev of await this.vici.listSas(filter)) {
       for (const [name, v] of Object.entries(ev)) {
         if (typeof v !== 'object' || Array.isArray(v)) continue;
         const children = (v['child-sas'] ?? {}) as ViciMessage;
@@ -225,10 +234,19 @@ export class IpsecDriver implements TunnelDriver {
             bytesOut += Number(c['bytes-out'] ?? 0);
           }
         }
-        const prev = m.get(name);
-        // Several IKE SAs of one connection can exist briefly (reauth, simultaneous initiation): keep the best.
-        if (!prev || (!prev.installed && installed)) m.set(name, { state: String(v.state ?? ''), installed, uniqueId: String(v.uniqueid ?? ''), bytesIn, bytesOut });
+        out.push({ name, state: String(v.state ?? ''), installed, uniqueId: String(v.uniqueid ?? ''), bytesIn, bytesOut });
       }
+    }
+    return out;
+  }
+
+  /** IKE SA name → {state, child installed?, unique id}. */
+  private async sas(): Promise<Map<string, IkeSaState>> {
+    const m = new Map<string, IkeSaState>();
+    for (const { name, ...sa } of await this.ikeSas()) {
+      const prev = m.get(name);
+      // Several IKE SAs of one connection can exist briefly (reauth, simultaneous initiation): keep the best.
+      if (!prev || (!prev.installed && sa.installed)) m.set(name, sa);
     }
     return m;
   }
@@ -252,14 +270,14 @@ export class IpsecDriver implements TunnelDriver {
       await vici.unloadShared(`psk-${name}`).catch(() => undefined);
       delete recorded[name];
     }
-    const changedAuth: string[] = [];
+    const changedAuth: { name: string; psk: boolean }[] = [];
     for (const { p, name, conf } of configs) {
       const auth = shortHash(p.psk ?? p.ipsecPublicKeyPem ?? '', 16);
       const fingerprint = JSON.stringify({ conf, auth });
       if (loaded.has(name) && recorded[name] === fingerprint) continue;
       const prev = recorded[name] ? (JSON.parse(recorded[name]) as { auth?: string }) : undefined;
       if (p.psk) await vici.loadShared({ id: `psk-${name}`, type: 'IKE', data: p.psk, owners: [this.config.gatewayId, p.id] });
-      if (prev && loaded.has(name) && prev.auth !== auth) changedAuth.push(name);
+      if (prev && loaded.has(name) && prev.auth !== auth) changedAuth.push({ name, psk: Boolean(p.psk) });
       await vici.loadConn(name, conf);
       recorded[name] = fingerprint;
     }
@@ -267,7 +285,7 @@ export class IpsecDriver implements TunnelDriver {
     writePeerRecord(this.dir, desired);
     // New credentials (PSK or the peer's public key) authenticate only new IKE SAs; the old SA carries traffic
     // until a new one is up (make-before-break) so the change costs no packet.
-    for (const { p, name } of configs) if (changedAuth.includes(name)) await this.replaceSas(name, Boolean(p.psk));
+    for (const c of changedAuth) await this.replaceSas(c.name, c.psk);
     await this.initiateMissing(configs.map((c) => c.name));
   }
 
@@ -285,21 +303,11 @@ export class IpsecDriver implements TunnelDriver {
       await vici.rekey(name, { reauth: true }).catch(() => undefined);
       return;
     }
-    const old = await this.ikeSaIds(name);
+    const old = (await this.ikeSas({ ike: name })).filter((sa) => sa.name === name).map((sa) => sa.uniqueId);
     if (old.length === 0) return; // nothing to replace: initiateMissing brings one up
     const up = await vici.initiate(name, CHILD, 5000).then(() => true, () => false);
     if (!up) return;
     for (const id of old) await vici.terminateIkeId(id).catch(() => undefined);
-  }
-
-  /** Unique ids of the IKE SAs of connection `name`. */
-  private async ikeSaIds(name: string): Promise<string[]> {
-    const ids: string[] = [];
-    for (const ev of await this.vici!.listSas({ ike: name })) {
-      const v = ev[name];
-      if (typeof v === 'object' && !Array.isArray(v) && v.uniqueid !== undefined) ids.push(String(v.uniqueid));
-    }
-    return ids;
   }
 
   private async initiateMissing(names: string[]): Promise<void> {
@@ -336,7 +344,7 @@ export class IpsecDriver implements TunnelDriver {
     const hasDev = pid !== undefined && this.impl === 'strongswan-libipsec' && (await linkExists(this.ns, LIBIPSEC_DEV));
     const peers: TunnelPeerStatus[] = pid
       ? readPeerRecord(this.dir).map((p) => {
-          const sa = sas.get(this.connName(p)) as { state: string; installed: boolean; uniqueId: string; bytesIn: number; bytesOut: number } | undefined;
+          const sa = sas.get(this.connName(p)) as IkeSaState | undefined;
           return {
             id: p.id,
             cluster: p.cluster,
