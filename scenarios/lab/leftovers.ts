@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { listNetns, runDir } from '../../host/index.js';
+import { listNetns, netnsName, runDir } from '../../host/index.js';
 
 /**
  * What of a run is still on the machine: namespaces, processes (anything whose command line or namespace
@@ -30,12 +30,16 @@ function processesOf(runId: string): { pid: number; cmdline: string }[] {
 
 /** nsfs inode of each of the run's namespaces (take it before `down`, to find processes still inside later). */
 export async function netnsInodes(runId: string): Promise<number[]> {
-  const names = (await listNetns()).filter((n) => n.startsWith(`st-${runId}-`));
+  return inodesOf((await listNetns()).filter((n) => n.startsWith(`st-${runId}-`)));
+}
+
+/** nsfs inode of each named namespace that still exists. */
+function inodesOf(names: readonly string[]): number[] {
   return names.flatMap((n) => {
     try {
       return [statSync(`/run/netns/${n}`).ino];
     } catch {
-      return [];
+      return []; // deleted meanwhile
     }
   });
 }
@@ -56,20 +60,6 @@ function processesInNetns(inodes: readonly number[]): { pid: number; cmdline: st
   return out;
 }
 
-/** nsfs inodes of the named namespaces that are not this run's. */
-function otherRunsInodes(all: readonly string[], runId: string): Set<number> {
-  const out = new Set<number>();
-  for (const n of all) {
-    if (n.startsWith(`st-${runId}-`)) continue;
-    try {
-      out.add(statSync(`/run/netns/${n}`).ino);
-    } catch {
-      /* deleted meanwhile */
-    }
-  }
-  return out;
-}
-
 /**
  * `inodes` (from `netnsInodes` before `down`) also finds processes that still hold a deleted namespace alive.
  * The kernel hands a freed namespace inode to the next namespace created: an inode that now names another
@@ -78,10 +68,11 @@ function otherRunsInodes(all: readonly string[], runId: string): Set<number> {
  */
 export async function findLeftovers(runId: string, inodes: readonly number[] = []): Promise<Leftovers> {
   const all = await listNetns();
-  const namespaces = all.filter((n) => n.startsWith(`st-${runId}-`));
+  const ours = (n: string): boolean => n.startsWith(netnsName(runId, ''));
+  const namespaces = all.filter(ours);
   const wgDir = '/run/wireguard';
   const sockets = existsSync(wgDir) ? readdirSync(wgDir).filter((f) => f.includes(runId)).map((f) => `${wgDir}/${f}`) : [];
-  const reused = otherRunsInodes(all, runId);
+  const reused = new Set(inodesOf(all.filter((n) => !ours(n))));
   const byNs = processesInNetns(inodes.filter((i) => !reused.has(i)));
   const byName = processesOf(runId).filter((p) => !byNs.some((q) => q.pid === p.pid));
   return { namespaces, processes: [...byNs, ...byName], sockets, runDir: existsSync(runDir(runId)) };
