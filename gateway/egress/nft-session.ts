@@ -23,12 +23,16 @@ export function nftInteractive(netns: string | undefined, flags: readonly string
 }
 
 /**
- * Transactions after which a fence session is replaced by a fresh process. Interactive nft keeps every line in its
- * in-memory history (~0.5 KB each, measured: RSS 5 → 22 MB over 30,000 lines): 100 renewals a second would grow it
- * by ~180 MB an hour. Replacing it after 1,000 transactions (10 s at 100/s) bounds that to ~0.5 MB, at the cost of
- * one spawn right after an answered transaction, when the next one is a whole renewal interval away.
+ * Transactions after which a fence session is replaced by a fresh process. Interactive nft was measured keeping every
+ * line in its history (RSS 5 → 22 MB over 30,000 lines), so a session is not kept forever. But the replacement is a
+ * spawn, and a spawn forks the agent: it held the holder's main thread for ~12 ms, longer than the fast profile's
+ * 10 ms renewal interval, so every replacement was a late tick that the lease TTL and the detector then had to cover
+ * for 30 s (#12, CPU profile of the fast profile's agents). At 1,000 (every 10 s at 100 renewals/s) that memory
+ * never emptied. 10,000 is every 100 s; re-measured with the fence's own transaction (two sets, add / delete / add,
+ * stdout read as the session reads it), Debian 12's nft stayed at 4.9 MB RSS over 30,000 transactions, so the bound
+ * costs nothing here and caps the old growth at ~6 MB where it happens.
  */
-export const NFT_SESSION_MAX_TRANSACTIONS = 1000;
+export const NFT_SESSION_MAX_TRANSACTIONS = 10_000;
 
 /**
  * A long-lived `nft -i -e` process: one line written = one nftables transaction, acknowledged by the
