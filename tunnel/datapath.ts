@@ -75,11 +75,47 @@ interface IpRoute {
   dev?: string;
 }
 
-/** IPv4 routes on a device in the main table, `dst` normalised to CIDR form. */
+/**
+ * IPv4 routes on a device in the main table, `dst` normalised to CIDR form. In the process's own namespace the main
+ * table is read from /proc/self/net/route, without forking `ip` (see linkExists: a tunnel reconcile that changed
+ * the routed CIDRs forked it twice, and a gateway agent's first reconcile held its main thread for 70 ms).
+ */
 export async function routesOnDev(netns: string | undefined, dev: string, table = 'main'): Promise<IpRoute[]> {
+  if (netns === undefined && table === 'main') return procRoutes(await readFile('/proc/self/net/route', 'utf8')).filter((r) => r.dev === dev);
   const r = await dp(['ip', '-j', '-4', 'route', 'show', 'table', table, 'dev', dev], { netns, allowFailure: true });
   if (r.code !== 0 || !r.stdout.trim()) return [];
   return (JSON.parse(r.stdout) as IpRoute[]).map((x) => ({ ...x, dst: x.dst.includes('/') ? x.dst : `${x.dst}/32` }));
+}
+
+/** The routes in the text of /proc/net/route (the main table; addresses as little-endian hex, as the kernel stores them). */
+export function procRoutes(text: string): IpRoute[] {
+  const ip = (hex: string): string => {
+    const n = Number.parseInt(hex, 16);
+    return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24].join('.');
+  };
+  const prefix = (hex: string): number => {
+    let n = Number.parseInt(hex, 16) >>> 0;
+    let bits = 0;
+    while (n) {
+      bits += n & 1;
+      n >>>= 1;
+    }
+    return bits;
+  };
+  const out: IpRoute[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || !f[0]) continue;
+    const [dev, dst, gw, , , , , mask] = f as [string, string, string, string, string, string, string, string];
+    const gateway = Number.parseInt(gw, 16) === 0 ? undefined : ip(gw);
+    out.push({ dst: `${ip(dst)}/${prefix(mask)}`, dev, ...(gateway ? { gateway } : {}) });
+  }
+  return out;
+}
+
+/** Route lines for `ip -batch` in one process: however many CIDRs change, one fork, not one per route. */
+export async function ipBatch(netns: string | undefined, lines: readonly string[], allowFailure = false): Promise<void> {
+  if (lines.length) await dp(['ip', ...(allowFailure ? ['-force'] : []), '-batch', '-'], { netns, input: `${lines.join('\n')}\n`, allowFailure });
 }
 
 export async function enableForwarding(netns: string | undefined): Promise<void> {

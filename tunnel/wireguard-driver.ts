@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { StraitError } from '../api/index.js';
 import { createSerial, falseOnTimeout, isAlive, startDaemon, stopPid, waitFor } from '../host/index.js';
-import { dp, devName, enableForwarding, linkExists, routesOnDev, shortHash } from './datapath.js';
+import { dp, devName, enableForwarding, ipBatch, linkExists, routesOnDev, shortHash } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
 import { PeerRecordStore } from './peer-record.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
@@ -152,9 +152,10 @@ export class WireguardDriver implements TunnelDriver {
     const routesKey = [...routes].sort().join(',');
     if (routesKey !== this.routesKey) {
       this.routesKey = undefined;
-      for (const r of await routesOnDev(this.ns, name)) if (!routes.has(r.dst)) await dp(['ip', 'route', 'del', r.dst, 'dev', name], { netns: this.ns, allowFailure: true });
-      const present = new Set((await routesOnDev(this.ns, name)).map((r) => r.dst));
-      for (const c of routes) if (!present.has(c)) await dp(['ip', 'route', 'replace', c, 'dev', name], { netns: this.ns });
+      const present = await routesOnDev(this.ns, name);
+      await ipBatch(this.ns, present.filter((r) => !routes.has(r.dst)).map((r) => `route del ${r.dst} dev ${name}`), true);
+      const have = new Set(present.map((r) => r.dst));
+      await ipBatch(this.ns, [...routes].filter((c) => !have.has(c)).map((c) => `route replace ${c} dev ${name}`));
       this.routesKey = routesKey;
     }
     this.record.set(desired);
