@@ -3,7 +3,7 @@ import { deleteNetns, openNetnsRef, pidsInNetnsRef, run, withNetns } from '../..
 import type { FailoverBackend } from '../model/failover-backend.js';
 import type { FaultKind } from '../model/scenario.js';
 import { atRunnerPriority, RUNNER_RT_PRIORITY } from '../runner/runner-priority.js';
-import { armCommand } from './armed-command.js';
+import { armCommand, type ArmedCommand } from './armed-command.js';
 
 /**
  * Fault injectors. Each hits one gateway of the backend's cluster and returns how to undo it, so the runner can
@@ -79,7 +79,51 @@ function pickLeaseStore(b: FailoverBackend): { i: number; name: string; port: nu
   return { i, name: s.name, port: s.port };
 }
 
-export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: string): Promise<InjectedFault> {
+/** Fault commands started ahead of a trial (see armFault); `take` hands one over, `abortAll` ends the rest. */
+export interface ArmedFaults {
+  take(gateway: string): ArmedCommand | undefined;
+  abortAll(): void;
+}
+
+/** The program an armed fault of this kind waits in (link-down, partition), or undefined for the others. */
+function armedArgv(kind: FaultKind): string[] | undefined {
+  if (kind === 'link-down') return ['ip', '-batch', '-'];
+  if (kind === 'partition') return ['nft', '-f', '-'];
+  return undefined;
+}
+
+/**
+ * Arms the fault's command in every gateway it may hit, before the trial's traffic starts. Arming is a fork and an
+ * exec into the namespace at normal priority: armed after the `beforeFaultMs` sleep (as it was), under `--stress
+ * cpu=8` it once took 1.8 s, and a link-down trial's fault came 2,836 ms into its 3.3 s of traffic ("not
+ * measured", #12, fast profile, 2026-12-06). Every gateway, because the one to hit is known only at the fault.
+ */
+export async function armFault(b: FailoverBackend, kind: FaultKind, gateways: readonly string[]): Promise<ArmedFaults> {
+  const argv = armedArgv(kind);
+  const cmds = new Map<string, ArmedCommand>();
+  const abortAll = (): void => {
+    for (const c of cmds.values()) c.abort();
+    cmds.clear();
+  };
+  if (argv) {
+    const armed = await Promise.allSettled(gateways.map(async (g) => cmds.set(g, await armCommand(faultPrefix(b.lab, g), argv))));
+    const failed = armed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      abortAll();
+      throw failed.reason;
+    }
+  }
+  return {
+    take(gateway) {
+      const c = cmds.get(gateway);
+      cmds.delete(gateway);
+      return c;
+    },
+    abortAll,
+  };
+}
+
+export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: string, armed?: ArmedFaults): Promise<InjectedFault> {
   const lab = b.lab;
   const dev = b.gatewayLanDev;
   const table = `st_${lab.runId}_partition`;
@@ -98,7 +142,7 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
       // Armed ahead (armed-command.ts): the exec into the namespace, at normal priority up to its last program,
       // put the link down 48-174 ms after a stamp taken before it (and a stamp taken after it put the failover
       // "before the fault"). Now the stamp is the write of the one line that takes the link down.
-      const cmd = await armCommand(faultPrefix(lab, gateway), ['ip', '-batch', '-']);
+      const cmd = armed?.take(gateway) ?? (await armCommand(faultPrefix(lab, gateway), armedArgv(kind)!));
       const { at, doneAt } = await cmd.fire(`link set dev ${dev} down\n`);
       return {
         ...done(async () => {
@@ -160,7 +204,7 @@ export async function injectFault(b: FailoverBackend, kind: FaultKind, gateway: 
     }
     case 'partition': {
       // Armed ahead as link-down: `nft -f -` reads the ruleset to its end and commits it in one transaction.
-      const cmd = await armCommand(faultPrefix(lab, gateway), ['nft', '-f', '-']);
+      const cmd = armed?.take(gateway) ?? (await armCommand(faultPrefix(lab, gateway), armedArgv(kind)!));
       const { at, doneAt } = await cmd.fire(partitionRuleset(table, dev));
       return {
         ...done(async () => {

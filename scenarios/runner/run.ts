@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError } from '../../api/index.js';
-import { injectFault, type InjectedFault } from '../faults/inject.js';
+import { armFault, injectFault, type InjectedFault } from '../faults/inject.js';
 import { watchGateways } from '../probes/gateway-watch.js';
 import { readTcpResult, readUdpResult, startFlowProbes } from '../probes/traffic.js';
 import { summariseRun, type RunReport, type TrialResult, type TrialTimeline } from '../report/model.js';
@@ -53,7 +53,11 @@ interface TrialFaultState {
 async function runTrialSteps(b: FailoverBackend, s: Scenario, fault: ScenarioFault, index: number, o: RunOptions, state: TrialFaultState): Promise<{ result: TrialResult; timeline: TrialTimeline }> {
   const kinds = s.traffic.kinds.filter((k): k is TrafficKind => b.flows[k] !== undefined);
   const duration = s.timing.beforeFaultMs + s.timing.afterFaultMs;
-  const watch = await watchGateways(b);
+  const armed = await armFault(b, fault.kind, b.gateways);
+  const watch = await watchGateways(b).catch((e: unknown) => {
+    armed.abortAll();
+    throw e;
+  });
   const runs = kinds.map((k) => {
     const f = b.flows[k]!;
     return { kind: k, f, run: startFlowProbes(b.lab, b.clientPod, f.ip, { intervalMs: s.traffic.udpIntervalMs, durationMs: duration, tcp: s.traffic.tcpStream, dir: o.workDir, tag: `t${index}-${k}` }) };
@@ -73,7 +77,7 @@ async function runTrialSteps(b: FailoverBackend, s: Scenario, fault: ScenarioFau
     await sleep(s.timing.beforeFaultMs);
     // The gateway carrying the traffic right now is the one to hit (it may have changed while the probes started).
     active = (await b.activeGateway()) ?? b.gateways[0]!;
-    injected = await injectFault(b, fault.kind, active);
+    injected = await injectFault(b, fault.kind, active, armed);
     state.injected = injected;
     if (injected.nodeGone) watch.markGone(active, injected.at);
     // Evidence of the stamp's precision: an armed fault took effect between its stamp and its command's return.
@@ -82,6 +86,7 @@ async function runTrialSteps(b: FailoverBackend, s: Scenario, fault: ScenarioFau
     }
     await Promise.all(runs.map((r) => r.run.done));
   } finally {
+    armed.abortAll();
     await Promise.all(runs.map((r) => r.run.done.catch(() => undefined)));
   }
   const { events, looks } = await watch.stop();
