@@ -17,6 +17,13 @@ export interface GatewayWatch {
   stop(): Promise<{ events: GatewayEvent[]; looks: FenceLookRecord[] }>;
   /** Marks a gateway as gone (node death): its egress IPs vanish with its namespace. */
   markGone(gateway: string, at: number): void;
+  /**
+   * The gateway the client node routes through now, from the watch's own route monitor (undefined: nothing known).
+   * No fork: the runner asks at the fault's moment, and forking `ip route get` there once took 1.7 s on a quiet host
+   * (a broker-restart trial right after an agent restart: the agent starting at realtime priority holds the CPUs
+   * from the normal-priority `ip netns exec`), and the fault came too late in the trial to be measured.
+   */
+  activeNow(): string | undefined;
 }
 
 export async function watchGateways(b: FailoverBackend, sampleMs = 10): Promise<GatewayWatch> {
@@ -61,6 +68,11 @@ export async function watchGateways(b: FailoverBackend, sampleMs = 10): Promise<
   return {
     initialEips,
     startedAt,
+    activeNow: () => {
+      const routes = [...events, ...parseRouteEvents(monOut, b.cluster, b.steeringRoute, b.nexthops)].filter((e) => e.kind === 'route');
+      const last = routes.sort((a, c) => a.at - c.at).pop();
+      return last?.kind === 'route' ? last.gateway : undefined;
+    },
     markGone: (gateway, at) => {
       // Its fence went with its namespace: record that as a look that found nothing, and look no more.
       gone.add(gateway);

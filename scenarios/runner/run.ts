@@ -76,7 +76,7 @@ async function runTrialSteps(b: FailoverBackend, s: Scenario, fault: ScenarioFau
     for (const r of runs) r.run.go();
     await sleep(s.timing.beforeFaultMs);
     // The gateway carrying the traffic right now is the one to hit (it may have changed while the probes started).
-    active = (await b.activeGateway()) ?? b.gateways[0]!;
+    active = watch.activeNow() ?? (await b.activeGateway()) ?? b.gateways[0]!;
     injected = await injectFault(b, fault.kind, active, armed);
     state.injected = injected;
     if (injected.nodeGone) watch.markGone(active, injected.at);
