@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { deleteNetns, ensureNetns, netnsName, newRunId, run } from '../host/index.js';
 import { straitMainPath } from '../gateway/index.js';
 import { describeRoot } from '../testing/index.js';
-import { linkExists, ownLinkNames, procRoutes, routesOnDev } from './datapath.js';
+import { linkExists, ownLinkNames, procRoutes, routesOnDev, syncViaRoutes } from './datapath.js';
 
 it('reads link names from /proc/net/dev text', () => {
   const text = readFileSync('/proc/self/net/dev', 'utf8');
@@ -71,5 +71,36 @@ describeRoot('linkExists in the own namespace (root)', () => {
     expect(sorted(routes)).toEqual(sorted(await routesOnDev(ns, routed)));
     // The test process itself is in the host namespace, where the dummy link is not.
     expect(await linkExists(undefined, dev)).toBe(false);
+  });
+});
+
+describeRoot('syncViaRoutes (root)', () => {
+  const ns = netnsName(newRunId(), 'dr');
+  const dev = 'stdrbr0';
+
+  beforeAll(async () => {
+    await ensureNetns(ns);
+    const routes = ['10.78.0.0/16 via 10.77.0.2', '10.80.0.0/16 via 10.77.0.2', '10.82.0.0/16 via 10.77.0.2'].map((r) => `route add ${r} dev ${dev} onlink`);
+    await run(['ip', '-batch', '-'], { netns: ns, input: [`link add ${dev} type bridge`, `link set ${dev} up`, `addr add 10.77.0.1/24 dev ${dev}`, `route add 10.79.1.0/24 dev ${dev}`, ...routes, ''].join('\n') });
+  });
+  afterAll(async () => {
+    await deleteNetns(ns);
+  });
+
+  it('moves, adds and removes next-hop routes; keeps the wanted ones and the device routes nobody asked for', async () => {
+    const want = new Map([
+      ['10.78.0.0/16', '10.77.0.3'], // moved to another peer
+      ['10.81.0.0/16', '10.77.0.4'], // new
+      ['10.82.0.0/16', '10.77.0.2'], // as it is
+    ]);
+    await syncViaRoutes(ns, dev, want);
+    const sorted = (await routesOnDev(ns, dev)).map((r) => `${r.dst} ${r.gateway ?? ''}`).sort();
+    expect(sorted).toEqual(['10.77.0.0/24 ', '10.78.0.0/16 10.77.0.3', '10.79.1.0/24 ', '10.81.0.0/16 10.77.0.4', '10.82.0.0/16 10.77.0.2']);
+    // Again: nothing to do, nothing changes.
+    await syncViaRoutes(ns, dev, want);
+    expect((await routesOnDev(ns, dev)).map((r) => `${r.dst} ${r.gateway ?? ''}`).sort()).toEqual(sorted);
+    // Nothing wanted: every next-hop route goes, the device's own routes stay.
+    await syncViaRoutes(ns, dev, new Map());
+    expect((await routesOnDev(ns, dev)).map((r) => `${r.dst} ${r.gateway ?? ''}`).sort()).toEqual(['10.77.0.0/24 ', '10.79.1.0/24 ']);
   });
 });

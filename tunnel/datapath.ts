@@ -118,6 +118,20 @@ export async function ipBatch(netns: string | undefined, lines: readonly string[
   if (lines.length) await dp(['ip', ...(allowFailure ? ['-force'] : []), '-batch', '-'], { netns, input: `${lines.join('\n')}\n`, allowFailure });
 }
 
+/**
+ * Makes the main table's routes on `dev` match `want` (CIDR → next hop, `onlink`), as the VXLAN and Geneve drivers
+ * route a peer's CIDRs to its underlay address: one read and at most two `ip -batch` forks, not a fork per route and a
+ * second read (a reconcile that moved 20 CIDRs forked 21 times). A route on the device without a next hop that nobody
+ * asked for (the device's own connected route) stays; a wanted CIDR routed elsewhere is replaced.
+ */
+export async function syncViaRoutes(netns: string | undefined, dev: string, want: ReadonlyMap<string, string>): Promise<void> {
+  const present = await routesOnDev(netns, dev);
+  const stale = new Set(present.filter((r) => want.get(r.dst) !== r.gateway));
+  await ipBatch(netns, [...stale].map((r) => `route del ${r.dst} dev ${dev}`), true);
+  const kept = new Map(present.filter((r) => !stale.has(r)).map((r) => [r.dst, r.gateway]));
+  await ipBatch(netns, [...want].filter(([cidr, via]) => kept.get(cidr) !== via).map(([cidr, via]) => `route replace ${cidr} via ${via} dev ${dev} onlink`));
+}
+
 export async function enableForwarding(netns: string | undefined): Promise<void> {
   await dp(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { netns });
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { StraitError } from '../api/index.js';
 import { createSerial, falseOnTimeout, isAlive, startDaemon, stopPid, waitFor } from '../host/index.js';
-import { dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev, shortHash } from './datapath.js';
+import { dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev, shortHash, syncViaRoutes } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
 import { readPeerRecord, writePeerRecord } from './peer-record.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
@@ -247,12 +247,9 @@ export class GeneveDriver implements TunnelDriver {
   }
 
   private async syncRoutes(dev: string, desired: readonly TunnelPeer[]): Promise<void> {
-    const ns = this.ns;
     const wantRoutes = new Map<string, string>();
     for (const p of desired) for (const c of p.remoteCidrs) wantRoutes.set(c, p.endpoint);
-    for (const r of await routesOnDev(ns, dev)) if (wantRoutes.get(r.dst) !== r.gateway) await dp(['ip', 'route', 'del', r.dst, 'dev', dev], { netns: ns, allowFailure: true });
-    const have = new Map((await routesOnDev(ns, dev)).map((r) => [r.dst, r.gateway]));
-    for (const [cidr, via] of wantRoutes) if (have.get(cidr) !== via) await dp(['ip', 'route', 'replace', cidr, 'via', via, 'dev', dev, 'onlink'], { netns: ns });
+    await syncViaRoutes(this.ns, dev, wantRoutes);
   }
 
   private async reconcileKernel(desired: readonly TunnelPeer[]): Promise<void> {

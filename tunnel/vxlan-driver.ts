@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { StraitError } from '../api/index.js';
 import { createSerial } from '../host/index.js';
-import { dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev } from './datapath.js';
+import { dp, devName, enableForwarding, linkExists, listLinks, overlayMac, routesOnDev, syncViaRoutes } from './datapath.js';
 import { tunnelMtu } from './mtu.js';
 import { validateLocalConfig, validatePeers } from './peer-validation.js';
 import { readPeerRecord, writePeerRecord } from './peer-record.js';
@@ -109,13 +109,7 @@ export class VxlanDriver implements TunnelDriver {
         await dp(['ip', 'neigh', 'replace', p.endpoint, 'lladdr', mac, 'dev', dev, 'nud', 'permanent'], { netns: this.ns });
         for (const c of p.remoteCidrs) wantRoutes.set(c, p.endpoint);
       }
-      for (const r of await routesOnDev(this.ns, dev)) {
-        if (wantRoutes.get(r.dst) !== r.gateway) await dp(['ip', 'route', 'del', r.dst, 'dev', dev], { netns: this.ns, allowFailure: true });
-      }
-      const have = new Map((await routesOnDev(this.ns, dev)).map((r) => [r.dst, r.gateway]));
-      for (const [cidr, via] of wantRoutes) {
-        if (have.get(cidr) !== via) await dp(['ip', 'route', 'replace', cidr, 'via', via, 'dev', dev, 'onlink'], { netns: this.ns });
-      }
+      await syncViaRoutes(this.ns, dev, wantRoutes);
     }
     writePeerRecord(this.config.stateDir, desired);
   }
