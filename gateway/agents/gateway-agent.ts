@@ -4,7 +4,9 @@ import type { CandidateAddress } from './agent-argv.js';
 import type { CandidateProber, EchoResponder } from '../failover/candidate-prober.js';
 import type { GatewayEgress, GatewayEgressConfig } from '../egress/datapath.js';
 import { electActive, HealthTracker, type CandidateHealth } from '../failover/election.js';
-import { DEFAULT_JITTER_MEMORY_MS, SchedulerLateness } from '../failover/failure-detector.js';
+import { SchedulerLateness } from '../failover/failure-detector.js';
+import { FenceRefreshWatch } from '../failover/fence-refresh.js';
+import { LEASE_STALL_MEMORY_MS } from '../failover/recent-max.js';
 import { adaptiveLeaseTtlMs, LeaseKeeper, type LeaseStep } from '../failover/lease-keeper.js';
 import type { LeaseStore } from '../failover/lease-store.js';
 import type { FailoverProfile } from '../failover/profiles.js';
@@ -70,6 +72,8 @@ export class GatewayAgent {
   /** When the scheduled tick was due, and how late this agent's own timers fire (monotonic clock). */
   private dueAt: number | undefined;
   private readonly lateness: SchedulerLateness;
+  /** How long this holder's fence refreshes take, and whether one came after the fence it replaced had run out. */
+  private readonly fenceWatch: FenceRefreshWatch;
   private isolatedVerdict = false;
   private lastTtlMs = 0;
   private lastLateLogAt = Number.NEGATIVE_INFINITY;
@@ -98,11 +102,13 @@ export class GatewayAgent {
     this.clock = deps.clock ?? (() => performance.now());
     this.tracker = new HealthTracker(cfg.profile.misses);
     this.leaseKey = cfg.egress ? `egress/${cfg.cluster}/${cfg.egress.gateway}` : `gateway/${cfg.cluster}`;
-    this.keeper = new LeaseKeeper(deps.leaseStore, this.leaseKey, cfg.name, cfg.profile, this.clock);
+    this.keeper = new LeaseKeeper(deps.leaseStore, this.leaseKey, cfg.name, cfg.profile, this.clock, LEASE_STALL_MEMORY_MS);
     this.startedAt = this.clock();
     // A stall as long as the longest lease is an outage of this process (SIGSTOP, a frozen VM): it lost the lease
     // whatever it asked for, and stretching every later lease for it only slowed the next failover.
-    this.lateness = new SchedulerLateness(cfg.profile.renewIntervalMs, DEFAULT_JITTER_MEMORY_MS, cfg.profile.maxLeaseTtlMs);
+    // The lateness memory only feeds the TTL (the late/on-time verdict uses recent ticks): the holder's memory.
+    this.lateness = new SchedulerLateness(cfg.profile.renewIntervalMs, LEASE_STALL_MEMORY_MS, cfg.profile.maxLeaseTtlMs);
+    this.fenceWatch = new FenceRefreshWatch(LEASE_STALL_MEMORY_MS, cfg.profile.maxLeaseTtlMs);
   }
 
   async start(): Promise<void> {
@@ -237,14 +243,19 @@ export class GatewayAgent {
     let step: LeaseStep = 'idle';
     if (want) {
       // The lease loop never waits for the datapath: a slow `nft` must not delay the next renewal. The TTL asked
-      // for covers the longest stall seen lately (own timer lateness + store answer time), within the profile.
+      // for covers the longest stall seen lately (LEASE_STALL_MEMORY_MS), within the profile. While it serves, the
+      // holder measures it end to end: how old its fence was when the next refresh was in force, one renewal
+      // interval being the plan (fence-refresh.ts). Before that (a takeover, no egress IPs): its own lateness plus
+      // the store's answer time, each at its worst, which is more than they ever were together.
       const ownStallMs = this.lateness.maxMs(now);
       const storeMs = this.keeper.maxRttMs();
-      const ttlMs = adaptiveLeaseTtlMs(p, ownStallMs + storeMs);
+      const fenceAgeMs = this.fenceWatch.maxAgeMs(now);
+      const stallMs = fenceAgeMs > 0 ? Math.max(fenceAgeMs - p.renewIntervalMs, ownStallMs) : ownStallMs + storeMs;
+      const ttlMs = adaptiveLeaseTtlMs(p, stallMs);
       // Evidence for the scenario reports: every change of the TTL asked for, with what widened it.
       if (ttlMs !== this.lastTtlMs) {
         this.lastTtlMs = ttlMs;
-        this.deps.log.info({ ttlMs, ownStallMs: Math.round(ownStallMs), storeMs: Math.round(storeMs) }, 'lease ttl');
+        this.deps.log.info({ ttlMs, ownStallMs: Math.round(ownStallMs), storeMs: Math.round(storeMs), fenceAgeMs: Math.round(fenceAgeMs) }, 'lease ttl');
       }
       step = await this.keeper.step(true, ttlMs);
       this.syncDatapath();
@@ -301,7 +312,16 @@ export class GatewayAgent {
     this.servingIps = [...ips];
     if (ips.length) {
       // An absolute deadline: however late the datapath gets to it, the fence never outlives the lease.
-      const fresh = await this.deps.egress.serve(ips, this.keeper.hold.validUntil);
+      const until = this.keeper.hold.validUntil;
+      const grantedAt = this.keeper.hold.grantSentAt;
+      const startedAt = this.clock();
+      const fresh = await this.deps.egress.serve(ips, until);
+      const lapse = this.fenceWatch.refreshed(startedAt, this.clock(), until, grantedAt);
+      // Evidence for the scenario reports: an egress gap with no role change is explained here or nowhere.
+      if (lapse) {
+        const r = (x: number): number => Math.round(x * 10) / 10;
+        this.deps.log.warn({ darkMsAtMost: r(lapse.darkMsAtMost), darkMsAtLeast: r(lapse.darkMsAtLeast), refreshMs: r(lapse.refreshMs) }, 'egress fence lapsed');
+      }
       if (fresh.length) this.deps.log.info({ ips: fresh, epoch: this.keeper.hold.epoch }, 'egress IPs now served here');
     }
     // Belt and braces: the kernel fence already expires on its own; this also removes the addresses.
@@ -313,6 +333,7 @@ export class GatewayAgent {
 
   private async drop(): Promise<void> {
     if (this.dropTimer) clearTimeout(this.dropTimer);
+    this.fenceWatch.reset();
     if (this.servingIps.length === 0) return;
     const ips = this.servingIps;
     this.servingIps = [];

@@ -11,6 +11,8 @@ export class LeaseHold {
   epoch: number | undefined;
   /** Serve while `now < validUntil` (the kernel fence on the gateway uses the same deadline). */
   validUntil = Number.NEGATIVE_INFINITY;
+  /** When the request behind `validUntil` was sent. */
+  grantSentAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly ttlMs: number,
@@ -21,7 +23,10 @@ export class LeaseHold {
   granted(sentAt: number, epoch: number, ttlMs: number = this.ttlMs): void {
     if (this.epoch !== epoch) this.validUntil = Number.NEGATIVE_INFINITY;
     this.epoch = epoch;
-    this.validUntil = Math.max(this.validUntil, sentAt + ttlMs - this.safetyMarginMs);
+    if (sentAt + ttlMs - this.safetyMarginMs > this.validUntil) {
+      this.validUntil = sentAt + ttlMs - this.safetyMarginMs;
+      this.grantSentAt = sentAt;
+    }
   }
 
   /** The store said no: the lease is gone (expired and maybe taken). Stop at once. */

@@ -16,6 +16,19 @@
 export const DEFAULT_JITTER_MEMORY_MS = 30_000;
 
 /**
+ * How long a lease holder remembers a stall of its fence path (its own lateness, the store's answer, the fence
+ * transaction; gateway-agent.ts, fence-refresh.ts) when it picks the TTL to ask for: longer than the detector's
+ * memory, because the two err on different sides. A detector that remembers a stall too briefly makes one false
+ * verdict and learns; a holder whose TTL is back at the floor when the next stall comes drops the egress IP for it,
+ * every time. In a stressed 10-minute `steady` run (fast profile, `--stress cpu=8`) the stalls that lapse a
+ * floor-TTL fence (a fence 40-50 ms old at its refresh) came 50-117 s apart; with the 30 s memory the TTL was at its
+ * floor again before each one, and each of the three egress losses of the run was such a lapse. The price is paid
+ * only on a host that stalls: a quiet host's holder still asks for the floor, and an outage (a stall as long as the
+ * longest lease) is kept out by length, not by the memory.
+ */
+export const LEASE_STALL_MEMORY_MS = 180_000;
+
+/**
  * The largest value observed within the last `memoryMs`, pure (the caller passes the time). A monotonic deque: each
  * push drops the older entries it dominates, so `max` is O(1) amortised on the hot path.
  *

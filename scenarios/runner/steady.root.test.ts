@@ -20,6 +20,9 @@ describeRoot('steady scenario (real lab, root)', () => {
       expect(typeof report.egressGapMs).toBe('number');
       expect({ roleChanges: report.roleChanges, violations: report.violations }).toEqual({ roleChanges: 0, violations: [] });
       expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toMatch(/role changes/);
+      // The gateways' logs were read for fence lapses (how many a loaded host has is measured, not asserted).
+      expect(Array.isArray(report.fenceLapses)).toBe(true);
+      expect(out.fenceLapses).toEqual(report.fenceLapses);
       failed = false;
     } finally {
       if (failed) console.error(`steady report kept in ${dir}:\n${existsSync(join(dir, 'summary.md')) ? readFileSync(join(dir, 'summary.md'), 'utf8') : '(none)'}`);

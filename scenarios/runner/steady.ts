@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StraitError } from '../../api/index.js';
 import { newRunId, runDir } from '../../host/index.js';
@@ -13,6 +13,7 @@ import { withRunnerPriority } from './runner-priority.js';
 import { startHostStallWatch } from './host-stalls.js';
 import { formatTrialStalls, hostStallsPerMinute, trialHostStalls } from '../report/host-stalls.js';
 import type { HostStallRecord, TrialHostStall } from '../report/model.js';
+import { formatFenceLapses, parseFenceLapses, type FenceLapseRecord } from '../report/fence-lapses.js';
 
 export interface SteadyReport extends SteadyResult {
   scenario: string;
@@ -22,6 +23,18 @@ export interface SteadyReport extends SteadyResult {
   /** The host stall watch beside the run (host-stalls.ts), and the stalls during the traffic (relative to its start). */
   hostStalls?: HostStallRecord;
   hostStallsDuringTraffic?: TrialHostStall[];
+  /** Fence refreshes the holders logged as in force after the old fence's deadline, during the traffic. */
+  fenceLapses?: FenceLapseRecord[];
+}
+
+/** The fence lapses in the gateway agents' logs kept in `logsDir` (`<gateway>.gateway.log`), within [from, to]. */
+function readFenceLapses(logsDir: string, from: number, to: number): FenceLapseRecord[] | undefined {
+  if (!existsSync(logsDir)) return undefined;
+  const suffix = '.gateway.log';
+  return readdirSync(logsDir)
+    .filter((f) => f.endsWith(suffix))
+    .flatMap((f) => parseFenceLapses(f.slice(0, -suffix.length), readFileSync(join(logsDir, f), 'utf8'), from, to))
+    .sort((a, b) => a.atMs - b.atMs);
 }
 
 /** Traffic for `durationMs` on a running backend, no fault; the gateways watched throughout. */
@@ -91,8 +104,10 @@ export async function runSteadyCommand(o: {
   }
   const hostStalls = await stalls.stop();
   const m = done.measurement;
+  const fenceLapses = readFenceLapses(join(reportDir, 'logs'), m.startedAt, m.endedAt);
   const report: SteadyReport = {
     scenario: s.name, kind: 'steady', runId, ...done.result, ...(stress ? { stress: stress.record } : {}), hostStalls,
+    ...(fenceLapses ? { fenceLapses } : {}),
     // Relative to the traffic's start; a stall within the stall memory before it still widened the margins.
     ...(hostStalls.unavailable === undefined ? { hostStallsDuringTraffic: trialHostStalls(hostStalls.stalls, m.startedAt, m.endedAt, 0, hostStalls.countMs) } : {}),
   };
@@ -125,6 +140,7 @@ export function steadyJsonOutput(r: SteadyReport, reportDir: string | null): unk
     violations: r.violations,
     ...(r.stress ? { stress: r.stress } : {}),
     ...(r.hostStalls ? { hostStallsPerMinute: hostStallsPerMinute(r.hostStalls), hostStallsDuringTraffic: r.hostStallsDuringTraffic ?? null } : {}),
+    fenceLapses: r.fenceLapses ?? null,
   };
 }
 
@@ -145,6 +161,8 @@ export function renderSteadyMarkdown(r: SteadyReport): string {
     '',
     ...(r.stress ? [`Under stress: \`${r.stress.command.join(' ')}\`, load ${r.stress.loadAvgAtStart.join(' ')} → ${(r.stress.loadAvgAtStop ?? []).join(' ')}.`, ''] : []),
     ...hostStallLines(r),
+    `Egress fence lapses (a holder's refresh in force after its old fence's deadline, from the gateway logs): ${formatFenceLapses(r.fenceLapses)}.`,
+    '',
     `| duration s | role changes | lost probes | egress gap ms | gaps per flow ms | TCP | EIP conflicts | result |`,
     '|---|---|---|---|---|---|---|---|',
     `| ${Math.round(r.durationMs / 1000)} | ${r.roleChanges} | ${r.lostProbes} of ${r.sentProbes} | ${r.egressGapMs ?? '–'} | ${Object.entries(r.gapMs).map(([k, v]) => `${k} ${v}`).join(', ')} | ${Object.entries(r.tcp).map(([k, v]) => `${k} ${v}`).join(', ') || '–'} | ${r.eipConflicts.length} | ${r.violations.length ? '**FAIL**' : 'pass'} |`,
