@@ -4,7 +4,7 @@ import { createLogger } from '../../host/index.js';
 import { GatewayAgent } from './gateway-agent.js';
 import { MemoryLeaseStore } from '../failover/lease-memory.js';
 import { PROFILES, type FailoverProfile } from '../failover/profiles.js';
-import { LEASE_STALL_MEMORY_MS } from '../failover/recent-max.js';
+import { DEFAULT_JITTER_MEMORY_MS, LEASE_STALL_MEMORY_MS, SETTLED_HOLD_MS } from '../failover/recent-max.js';
 import { eventually } from '../../testing/index.js';
 import { ManualProber, RecordingGatewayEgress, SilentResponder } from '../testing.js';
 
@@ -349,13 +349,44 @@ describe('GatewayAgent (fakes, fake clock)', () => {
       await t.gw1.agent.tick(due);
       expect(await asked()).toBeGreaterThan(profile.leaseTtlMs);
       // ...for the memory, not for the next 500 renewals.
-      await renew(Math.ceil(LEASE_STALL_MEMORY_MS / profile.renewIntervalMs) + 2);
+      await renew(Math.ceil(DEFAULT_JITTER_MEMORY_MS / profile.renewIntervalMs) + 2);
       expect(await asked()).toBe(profile.leaseTtlMs);
       // Frozen for 3 s (SIGSTOP): the lease is gone whatever it had asked for; the comeback asks the base TTL again.
       due = t.now() + profile.renewIntervalMs;
       t.advance(3000);
       await t.gw1.agent.tick(due);
       expect(t.gw1.agent.status().role).toBe('active');
+      expect(await asked()).toBe(profile.leaseTtlMs);
+    } finally {
+      await t.gw1.agent.stop();
+    }
+  });
+
+  it('a stall during a settled hold widens the lease for 3 minutes; one during the hold\'s first 30 s for 30 s', async () => {
+    // Under --stress cpu=8 the stalls that lapse a floor fence come 50-117 s apart: a holder that forgot one after
+    // 30 s dropped its egress IP for the next. A takeover's own stalls say nothing about the host: remembered that
+    // long, the quiet bench's holders ran on the stalls of their own start-ups (p99 111 -> 218 ms).
+    const t = setup();
+    await t.gw1.agent.start();
+    t.gw1.prober.onChange?.('gw2', true, 0);
+    await t.gw1.agent.tick(t.now());
+    const asked = async (): Promise<number> => (await t.store.read(t.gw1.agent.leaseKey))?.remainingMs ?? 0;
+    const renew = async (ms: number, stallMs = 0): Promise<void> => {
+      for (let i = 0; i < Math.ceil(ms / profile.renewIntervalMs); i++) {
+        const due = t.now() + profile.renewIntervalMs;
+        t.advance(profile.renewIntervalMs + (i === 0 ? stallMs : 0));
+        await t.gw1.agent.tick(due);
+      }
+    };
+    try {
+      await renew(1000, 120); // a stall in the hold's first second
+      expect(await asked()).toBeGreaterThan(profile.leaseTtlMs);
+      await renew(DEFAULT_JITTER_MEMORY_MS + 1000);
+      expect(await asked()).toBe(profile.leaseTtlMs);
+      await renew(SETTLED_HOLD_MS, 120); // the same stall once the hold has settled
+      await renew(DEFAULT_JITTER_MEMORY_MS + 1000);
+      expect(await asked()).toBeGreaterThan(profile.leaseTtlMs);
+      await renew(LEASE_STALL_MEMORY_MS - DEFAULT_JITTER_MEMORY_MS);
       expect(await asked()).toBe(profile.leaseTtlMs);
     } finally {
       await t.gw1.agent.stop();

@@ -6,7 +6,7 @@ import type { GatewayEgress, GatewayEgressConfig } from '../egress/datapath.js';
 import { electActive, HealthTracker, type CandidateHealth } from '../failover/election.js';
 import { SchedulerLateness } from '../failover/failure-detector.js';
 import { FenceRefreshWatch } from '../failover/fence-refresh.js';
-import { LEASE_STALL_MEMORY_MS } from '../failover/recent-max.js';
+import { DEFAULT_JITTER_MEMORY_MS, LEASE_STALL_MEMORY_MS, SETTLED_HOLD_MS, TieredMax, type StallMemory } from '../failover/recent-max.js';
 import { adaptiveLeaseTtlMs, LeaseKeeper, type LeaseStep } from '../failover/lease-keeper.js';
 import type { LeaseStore } from '../failover/lease-store.js';
 import type { FailoverProfile } from '../failover/profiles.js';
@@ -74,6 +74,8 @@ export class GatewayAgent {
   private readonly lateness: SchedulerLateness;
   /** How long this holder's fence refreshes take, and whether one came after the fence it replaced had run out. */
   private readonly fenceWatch: FenceRefreshWatch;
+  /** Since when this agent has held the lease without a break (undefined: it does not hold it). */
+  private holdingSince: number | undefined;
   private isolatedVerdict = false;
   private lastTtlMs = 0;
   private lastLateLogAt = Number.NEGATIVE_INFINITY;
@@ -102,13 +104,17 @@ export class GatewayAgent {
     this.clock = deps.clock ?? (() => performance.now());
     this.tracker = new HealthTracker(cfg.profile.misses);
     this.leaseKey = cfg.egress ? `egress/${cfg.cluster}/${cfg.egress.gateway}` : `gateway/${cfg.cluster}`;
-    this.keeper = new LeaseKeeper(deps.leaseStore, this.leaseKey, cfg.name, cfg.profile, this.clock, LEASE_STALL_MEMORY_MS);
+    // The holder's stall estimates (they only feed the TTL): 30 s, and 3 minutes for what it saw once its hold had
+    // settled (recent-max.ts, LEASE_STALL_MEMORY_MS and SETTLED_HOLD_MS).
+    const memory = (): StallMemory =>
+      new TieredMax(DEFAULT_JITTER_MEMORY_MS, LEASE_STALL_MEMORY_MS, (at) => this.holdingSince !== undefined && at - this.holdingSince >= SETTLED_HOLD_MS);
+    this.keeper = new LeaseKeeper(deps.leaseStore, this.leaseKey, cfg.name, cfg.profile, this.clock, memory());
     this.startedAt = this.clock();
     // A stall as long as the longest lease is an outage of this process (SIGSTOP, a frozen VM): it lost the lease
     // whatever it asked for, and stretching every later lease for it only slowed the next failover.
     // The lateness memory only feeds the TTL (the late/on-time verdict uses recent ticks): the holder's memory.
-    this.lateness = new SchedulerLateness(cfg.profile.renewIntervalMs, LEASE_STALL_MEMORY_MS, cfg.profile.maxLeaseTtlMs);
-    this.fenceWatch = new FenceRefreshWatch(LEASE_STALL_MEMORY_MS, cfg.profile.maxLeaseTtlMs);
+    this.lateness = new SchedulerLateness(cfg.profile.renewIntervalMs, memory(), cfg.profile.maxLeaseTtlMs);
+    this.fenceWatch = new FenceRefreshWatch(memory(), cfg.profile.maxLeaseTtlMs);
   }
 
   async start(): Promise<void> {
@@ -243,7 +249,8 @@ export class GatewayAgent {
     let step: LeaseStep = 'idle';
     if (want) {
       // The lease loop never waits for the datapath: a slow `nft` must not delay the next renewal. The TTL asked
-      // for covers the longest stall seen lately (LEASE_STALL_MEMORY_MS), within the profile. While it serves, the
+      // for covers the longest stall seen lately (30 s; 3 minutes for one seen once its hold had settled, see
+      // recent-max.ts), within the profile. While it serves, the
       // holder measures it end to end: how old its fence was when the next refresh was in force, one renewal
       // interval being the plan (fence-refresh.ts). Before that (a takeover, no egress IPs): its own lateness plus
       // the store's answer time, each at its worst, which is more than they ever were together.
@@ -259,9 +266,12 @@ export class GatewayAgent {
       }
       step = await this.keeper.step(true, ttlMs);
       this.syncDatapath();
+      if (!this.keeper.serving()) this.holdingSince = undefined;
+      else this.holdingSince ??= now;
     } else if (this.keeper.hold.epoch !== undefined || this.servingIps.length) {
       // Stepping down is the one place that waits: egress IPs must be gone before the lease is released.
       await this.datapath;
+      this.holdingSince = undefined;
       step = await this.keeper.stepDown(() => this.drop());
     }
     if (step === 'acquired' || step === 'reacquired' || step === 'lost' || step === 'released') {

@@ -17,7 +17,7 @@
  *   a loaded one it waits longer, never longer than the maximum.
  */
 
-import { DEFAULT_JITTER_MEMORY_MS, RecentMax } from './recent-max.js';
+import { DEFAULT_JITTER_MEMORY_MS, RecentMax, type StallMemory } from './recent-max.js';
 
 export interface FailureDetectorOptions {
   /** The probe interval: the period the detector's `tick` is meant to be called at. */
@@ -111,7 +111,7 @@ class Ring {
  */
 export class SchedulerLateness {
   private readonly recent = new Ring(64);
-  private readonly longest: RecentMax;
+  private readonly longest: StallMemory;
   private prevAt: number | undefined;
   private typical = 0;
   private sinceSort = 0;
@@ -122,10 +122,10 @@ export class SchedulerLateness {
    */
   constructor(
     private readonly periodMs: number,
-    memoryMs = DEFAULT_JITTER_MEMORY_MS,
+    memory: number | StallMemory = DEFAULT_JITTER_MEMORY_MS,
     private readonly ignoreAboveMs = Number.POSITIVE_INFINITY,
   ) {
-    this.longest = new RecentMax(memoryMs);
+    this.longest = typeof memory === 'number' ? new RecentMax(memory) : memory;
   }
 
   /** Call at every firing; `expectedAt` defaults to the previous firing plus one period. */

@@ -1,5 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { FenceRefreshWatch } from './fence-refresh.js';
+import { TieredMax } from './recent-max.js';
 
 describe('FenceRefreshWatch', () => {
   it('judges nothing on the first refresh after a gain or a reset (a takeover is not a refresh)', () => {
@@ -37,5 +38,18 @@ describe('FenceRefreshWatch', () => {
     expect(w.maxAgeMs(311)).toBe(50);
     expect(w.maxAgeMs(1059)).toBe(50);
     expect(w.maxAgeMs(1061)).toBe(12);
+  });
+
+  it('keeps its ages where it is told (a holder passes its tiered memory)', () => {
+    const long = new TieredMax(100, 10_000, (at) => at >= 1000);
+    const w = new FenceRefreshWatch(long);
+    w.refreshed(0, 1, 40, 0);
+    w.refreshed(30, 60, 80, 30); // 60 ms old, before the hold settled: 100 ms memory
+    w.reset();
+    w.refreshed(1000, 1001, 1040, 1000);
+    w.refreshed(1030, 1070, 1090, 1030); // 70 ms old, settled: 10 s
+    expect(w.maxAgeMs(1070)).toBe(70);
+    expect(w.maxAgeMs(5000)).toBe(70);
+    expect(w.maxAgeMs(11_100)).toBe(0);
   });
 });

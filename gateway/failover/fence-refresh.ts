@@ -1,4 +1,4 @@
-import { LEASE_STALL_MEMORY_MS, RecentMax } from './recent-max.js';
+import { DEFAULT_JITTER_MEMORY_MS, RecentMax, type StallMemory } from './recent-max.js';
 
 /** A fence refresh that may have come after the fence it replaced had run out: egress was dark meanwhile. */
 export interface FenceLapse {
@@ -22,7 +22,7 @@ export interface FenceLapse {
  * 14-29 ms (a fence transaction alone, standalone on this VM: p50 1.2 ms, p99.9 11 ms, max 22-31 ms per 30 s).
  *
  * So the holder now measures the one quantity its fence depends on, end to end: the fence's *age* when the next
- * refresh was in force, from the send of the renewal behind the old fence (its lateness, the store's answer, the
+ * refresh was in force, from the send of the latest renewal granted before it (its lateness, the store's answer, the
  * transaction, and any wait behind the previous refresh, as they happened together). A lapse is an age beyond the
  * life the old fence was given.
  *
@@ -33,21 +33,22 @@ export interface FenceLapse {
  */
 export class FenceRefreshWatch {
   private prev: { until: number; refreshMs: number; grantedAt: number } | undefined;
-  private readonly ages: RecentMax;
+  private readonly ages: StallMemory;
 
   /**
    * `ignoreAboveMs`: a fence this old at its refresh is an outage (the session died and was replaced, the process
    * was stopped), not jitter; no lease within the profile could have covered it, so it does not widen the next ones.
    */
   constructor(
-    memoryMs = LEASE_STALL_MEMORY_MS,
+    memory: number | StallMemory = DEFAULT_JITTER_MEMORY_MS,
     private readonly ignoreAboveMs = Number.POSITIVE_INFINITY,
   ) {
-    this.ages = new RecentMax(memoryMs);
+    this.ages = typeof memory === 'number' ? new RecentMax(memory) : memory;
   }
 
   /**
-   * A fence refresh to `until`, granted by a renewal sent at `grantedAt`, ran from `startedAt` to `endedAt`.
+   * A fence refresh to `until`, after the latest grant, whose request was sent at `grantedAt`, ran from `startedAt`
+   * to `endedAt`.
    * Returns the lapse it may have closed, if any. The first refresh after a gain (or after `reset`) is a takeover,
    * not a refresh: it is neither timed nor judged.
    */

@@ -1,5 +1,5 @@
 import type { LeaseStore } from './lease-store.js';
-import { DEFAULT_JITTER_MEMORY_MS, RecentMax } from './recent-max.js';
+import { DEFAULT_JITTER_MEMORY_MS, RecentMax, type StallMemory } from './recent-max.js';
 
 /**
  * What a holder knows about its own lease, pure. The rule that keeps two gateways from serving one egress IP:
@@ -11,7 +11,11 @@ export class LeaseHold {
   epoch: number | undefined;
   /** Serve while `now < validUntil` (the kernel fence on the gateway uses the same deadline). */
   validUntil = Number.NEGATIVE_INFINITY;
-  /** When the request behind `validUntil` was sent. */
+  /**
+   * When the latest granted request was sent. Not necessarily the one behind `validUntil`: when the TTL asked for
+   * shrinks, an older grant may still reach further. The fence's age is counted from this one (fence-refresh.ts):
+   * how long after its send the next refresh was in force is what the TTL must cover.
+   */
   grantSentAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -23,10 +27,8 @@ export class LeaseHold {
   granted(sentAt: number, epoch: number, ttlMs: number = this.ttlMs): void {
     if (this.epoch !== epoch) this.validUntil = Number.NEGATIVE_INFINITY;
     this.epoch = epoch;
-    if (sentAt + ttlMs - this.safetyMarginMs > this.validUntil) {
-      this.validUntil = sentAt + ttlMs - this.safetyMarginMs;
-      this.grantSentAt = sentAt;
-    }
+    this.validUntil = Math.max(this.validUntil, sentAt + ttlMs - this.safetyMarginMs);
+    this.grantSentAt = sentAt;
   }
 
   /** The store said no: the lease is gone (expired and maybe taken). Stop at once. */
@@ -78,7 +80,7 @@ export class LeaseKeeper {
    */
   heldForMs: number | undefined;
   /** Store answer times within the memory. */
-  private readonly rtts: RecentMax;
+  private readonly rtts: StallMemory;
   /**
    * An answer this slow is an outage of the store or of this process (the first connect, a store restart, a
    * SIGSTOP), not jitter: the lease it answered for had run out whatever TTL was asked, and remembered for the
@@ -92,10 +94,10 @@ export class LeaseKeeper {
     readonly holder: string,
     timing: { leaseTtlMs: number; safetyMarginMs: number; maxLeaseTtlMs?: number },
     private readonly clock: () => number = () => performance.now(),
-    memoryMs = DEFAULT_JITTER_MEMORY_MS,
+    memory: number | StallMemory = DEFAULT_JITTER_MEMORY_MS,
   ) {
     this.hold = new LeaseHold(timing.leaseTtlMs, timing.safetyMarginMs);
-    this.rtts = new RecentMax(memoryMs);
+    this.rtts = typeof memory === 'number' ? new RecentMax(memory) : memory;
     this.rttOutageMs = timing.maxLeaseTtlMs ?? Number.POSITIVE_INFINITY;
   }
 

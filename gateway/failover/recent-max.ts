@@ -17,16 +17,30 @@ export const DEFAULT_JITTER_MEMORY_MS = 30_000;
 
 /**
  * How long a lease holder remembers a stall of its fence path (its own lateness, the store's answer, the fence
- * transaction; gateway-agent.ts, fence-refresh.ts) when it picks the TTL to ask for: longer than the detector's
- * memory, because the two err on different sides. A detector that remembers a stall too briefly makes one false
- * verdict and learns; a holder whose TTL is back at the floor when the next stall comes drops the egress IP for it,
- * every time. In a stressed 10-minute `steady` run (fast profile, `--stress cpu=8`) the stalls that lapse a
- * floor-TTL fence (a fence 40-50 ms old at its refresh) came 50-117 s apart; with the 30 s memory the TTL was at its
- * floor again before each one, and each of the three egress losses of the run was such a lapse. The price is paid
- * only on a host that stalls: a quiet host's holder still asks for the floor, and an outage (a stall as long as the
- * longest lease) is kept out by length, not by the memory.
+ * transaction; gateway-agent.ts, fence-refresh.ts) seen while it had held the lease for `SETTLED_HOLD_MS` or
+ * longer, when it picks the TTL to ask for. Longer than the detector's memory, because the two err on different
+ * sides: a detector that remembers a stall too briefly makes one false verdict and learns; a holder whose TTL is
+ * back at its floor when the next stall comes drops the egress IP for it, every time. In a stressed 10-minute
+ * `steady` run (fast profile, `--stress cpu=8`) the stalls that lapse a floor-TTL fence (a fence 40-50 ms old at its
+ * refresh) came 50-117 s apart; with the 30 s memory the TTL was at its floor again before each one, and each of
+ * the three egress losses of the run was such a lapse.
  */
 export const LEASE_STALL_MEMORY_MS = 180_000;
+
+/**
+ * A hold younger than this is still settling: the takeover's own work (the acquire, the first fence, the
+ * announcement, a restarted agent warming up) stalls it, and that says nothing about the host. Its stalls are
+ * remembered for the detector's 30 s only. Why: with every stall kept for 3 minutes, the quiet bench (fast profile,
+ * a fault every ~12 s, agents restarted after most) ran every holder on the stalls of its own start-ups and
+ * takeovers: p99 111 → 218 ms, quiet.
+ */
+export const SETTLED_HOLD_MS = 30_000;
+
+/** Where a stall estimate keeps its samples: the largest within some memory. */
+export interface StallMemory {
+  push(at: number, x: number): void;
+  max(now: number): number;
+}
 
 /**
  * The largest value observed within the last `memoryMs`, pure (the caller passes the time). A monotonic deque: each
@@ -38,7 +52,7 @@ export const LEASE_STALL_MEMORY_MS = 180_000;
  * ceiling (measured: link-down/partition/node-death trials at ≈ 600 ms detection on a quiet host). Counted in time,
  * a stall widens the margin for `memoryMs` after it and no longer: a host that keeps stalling keeps it wide.
  */
-export class RecentMax {
+export class RecentMax implements StallMemory {
   private readonly q: { at: number; x: number }[] = [];
   private head = 0;
 
@@ -59,5 +73,32 @@ export class RecentMax {
       this.head = 0;
     }
     return this.head < this.q.length ? (this.q[this.head]?.x ?? 0) : 0;
+  }
+}
+
+/**
+ * Two memories in one: every sample for `shortMs`, and the samples for which `long(at)` holds for `longMs` too
+ * (a lease holder's stalls seen once its hold has settled, see SETTLED_HOLD_MS).
+ */
+export class TieredMax implements StallMemory {
+  private readonly short: RecentMax;
+  private readonly longer: RecentMax;
+
+  constructor(
+    shortMs: number,
+    longMs: number,
+    private readonly long: (at: number) => boolean,
+  ) {
+    this.short = new RecentMax(shortMs);
+    this.longer = new RecentMax(longMs);
+  }
+
+  push(at: number, x: number): void {
+    this.short.push(at, x);
+    if (this.long(at)) this.longer.push(at, x);
+  }
+
+  max(now: number): number {
+    return Math.max(this.short.max(now), this.longer.max(now));
   }
 }
