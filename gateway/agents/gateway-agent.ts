@@ -250,10 +250,10 @@ export class GatewayAgent {
     if (want) {
       // The lease loop never waits for the datapath: a slow `nft` must not delay the next renewal. The TTL asked
       // for covers the longest stall seen lately (30 s; 3 minutes for one seen once its hold had settled, see
-      // recent-max.ts), within the profile. While it serves, the
-      // holder measures it end to end: how old its fence was when the next refresh was in force, one renewal
-      // interval being the plan (fence-refresh.ts). Before that (a takeover, no egress IPs): its own lateness plus
-      // the store's answer time, each at its worst, which is more than they ever were together.
+      // recent-max.ts), within the profile. While it serves, the holder measures it end to end: how old its fence
+      // was when the next refresh was in force, one renewal interval being the plan (fence-refresh.ts). Before that
+      // (a takeover, no egress IPs): its own lateness plus the store's answer time, each at its worst, which is
+      // more than they ever were together.
       const ownStallMs = this.lateness.maxMs(now);
       const storeMs = this.keeper.maxRttMs();
       const fenceAgeMs = this.fenceWatch.maxAgeMs(now);
