@@ -43,6 +43,26 @@ function setup(o: { profile?: FailoverProfile; clock?: () => number } = {}) {
   return { advance: (ms: number) => { now += ms; }, now: () => now, gw1, gw2, live, store };
 }
 
+/**
+ * gw1 started and holding the lease; `renew(n, stallFirstMs)` runs n renewals on time, the first one `stallFirstMs`
+ * late; `asked()` is the TTL its last renewal asked the store for.
+ */
+async function holding(t: ReturnType<typeof setup>): Promise<{ asked: () => Promise<number>; renew: (n: number, stallFirstMs?: number) => Promise<void> }> {
+  await t.gw1.agent.start();
+  t.gw1.prober.onChange?.('gw2', true, 0);
+  await t.gw1.agent.tick(t.now());
+  return {
+    asked: async () => (await t.store.read(t.gw1.agent.leaseKey))?.remainingMs ?? 0,
+    renew: async (n, stallFirstMs = 0) => {
+      for (let i = 0; i < n; i++) {
+        const due = t.now() + profile.renewIntervalMs;
+        t.advance(profile.renewIntervalMs + (i === 0 ? stallFirstMs : 0));
+        await t.gw1.agent.tick(due);
+      }
+    },
+  };
+}
+
 describe('GatewayAgent (fakes, fake clock)', () => {
   it('its probe replies claim the lease epoch while it serves, and nothing once the lease ran out, tick or no tick', async () => {
     const t = setup();
@@ -329,17 +349,7 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     // Seen in the scenario runs: one stall (the restart, a SIGSTOP, a takeover's own work) stretched every lease to
     // the 600 ms ceiling for the next 500 renewals, so a holder that died seconds later was replaced only then.
     const t = setup();
-    await t.gw1.agent.start();
-    t.gw1.prober.onChange?.('gw2', true, 0);
-    await t.gw1.agent.tick(t.now());
-    const asked = async (): Promise<number> => (await t.store.read(t.gw1.agent.leaseKey))?.remainingMs ?? 0;
-    const renew = async (n: number): Promise<void> => {
-      for (let i = 0; i < n; i++) {
-        const due = t.now() + profile.renewIntervalMs;
-        t.advance(profile.renewIntervalMs);
-        await t.gw1.agent.tick(due);
-      }
-    };
+    const { asked, renew } = await holding(t);
     try {
       await renew(20);
       expect(await asked()).toBe(profile.leaseTtlMs);
@@ -367,26 +377,17 @@ describe('GatewayAgent (fakes, fake clock)', () => {
     // 30 s dropped its egress IP for the next. A takeover's own stalls say nothing about the host: remembered that
     // long, the quiet bench's holders ran on the stalls of their own start-ups (p99 111 -> 218 ms).
     const t = setup();
-    await t.gw1.agent.start();
-    t.gw1.prober.onChange?.('gw2', true, 0);
-    await t.gw1.agent.tick(t.now());
-    const asked = async (): Promise<number> => (await t.store.read(t.gw1.agent.leaseKey))?.remainingMs ?? 0;
-    const renew = async (ms: number, stallMs = 0): Promise<void> => {
-      for (let i = 0; i < Math.ceil(ms / profile.renewIntervalMs); i++) {
-        const due = t.now() + profile.renewIntervalMs;
-        t.advance(profile.renewIntervalMs + (i === 0 ? stallMs : 0));
-        await t.gw1.agent.tick(due);
-      }
-    };
+    const { asked, renew } = await holding(t);
+    const ticks = (ms: number): number => Math.ceil(ms / profile.renewIntervalMs);
     try {
-      await renew(1000, 120); // a stall in the hold's first second
+      await renew(ticks(1000), 120); // a stall in the hold's first second
       expect(await asked()).toBeGreaterThan(profile.leaseTtlMs);
-      await renew(DEFAULT_JITTER_MEMORY_MS + 1000);
+      await renew(ticks(DEFAULT_JITTER_MEMORY_MS + 1000));
       expect(await asked()).toBe(profile.leaseTtlMs);
-      await renew(SETTLED_HOLD_MS, 120); // the same stall once the hold has settled
-      await renew(DEFAULT_JITTER_MEMORY_MS + 1000);
+      await renew(ticks(SETTLED_HOLD_MS), 120); // the same stall once the hold has settled
+      await renew(ticks(DEFAULT_JITTER_MEMORY_MS + 1000));
       expect(await asked()).toBeGreaterThan(profile.leaseTtlMs);
-      await renew(LEASE_STALL_MEMORY_MS - DEFAULT_JITTER_MEMORY_MS);
+      await renew(ticks(LEASE_STALL_MEMORY_MS - DEFAULT_JITTER_MEMORY_MS));
       expect(await asked()).toBe(profile.leaseTtlMs);
     } finally {
       await t.gw1.agent.stop();
