@@ -17,7 +17,7 @@
  *   a loaded one it waits longer, never longer than the maximum.
  */
 
-import { DEFAULT_JITTER_MEMORY_MS, RecentMax, type StallMemory } from './recent-max.js';
+import { DEFAULT_JITTER_MEMORY_MS, RecentMax, stallMemory, type StallMemory } from './recent-max.js';
 
 export interface FailureDetectorOptions {
   /** The probe interval: the period the detector's `tick` is meant to be called at. */
@@ -125,7 +125,7 @@ export class SchedulerLateness {
     memory: number | StallMemory = DEFAULT_JITTER_MEMORY_MS,
     private readonly ignoreAboveMs = Number.POSITIVE_INFINITY,
   ) {
-    this.longest = typeof memory === 'number' ? new RecentMax(memory) : memory;
+    this.longest = stallMemory(memory);
   }
 
   /** Call at every firing; `expectedAt` defaults to the previous firing plus one period. */

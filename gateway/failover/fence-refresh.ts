@@ -1,4 +1,4 @@
-import { DEFAULT_JITTER_MEMORY_MS, RecentMax, type StallMemory } from './recent-max.js';
+import { DEFAULT_JITTER_MEMORY_MS, stallMemory, type StallMemory } from './recent-max.js';
 
 /** A fence refresh that may have come after the fence it replaced had run out: egress was dark meanwhile. */
 export interface FenceLapse {
@@ -43,7 +43,7 @@ export class FenceRefreshWatch {
     memory: number | StallMemory = DEFAULT_JITTER_MEMORY_MS,
     private readonly ignoreAboveMs = Number.POSITIVE_INFINITY,
   ) {
-    this.ages = typeof memory === 'number' ? new RecentMax(memory) : memory;
+    this.ages = stallMemory(memory);
   }
 
   /**

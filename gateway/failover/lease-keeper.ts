@@ -1,5 +1,5 @@
 import type { LeaseStore } from './lease-store.js';
-import { DEFAULT_JITTER_MEMORY_MS, RecentMax, type StallMemory } from './recent-max.js';
+import { DEFAULT_JITTER_MEMORY_MS, stallMemory, type StallMemory } from './recent-max.js';
 
 /**
  * What a holder knows about its own lease, pure. The rule that keeps two gateways from serving one egress IP:
@@ -97,7 +97,7 @@ export class LeaseKeeper {
     memory: number | StallMemory = DEFAULT_JITTER_MEMORY_MS,
   ) {
     this.hold = new LeaseHold(timing.leaseTtlMs, timing.safetyMarginMs);
-    this.rtts = typeof memory === 'number' ? new RecentMax(memory) : memory;
+    this.rtts = stallMemory(memory);
     this.rttOutageMs = timing.maxLeaseTtlMs ?? Number.POSITIVE_INFINITY;
   }
 

@@ -42,6 +42,11 @@ export interface StallMemory {
   max(now: number): number;
 }
 
+/** A memory given as a length (a plain `RecentMax` of it) or as one built by the caller (a holder's `TieredMax`). */
+export function stallMemory(memory: number | StallMemory): StallMemory {
+  return typeof memory === 'number' ? new RecentMax(memory) : memory;
+}
+
 /**
  * The largest value observed within the last `memoryMs`, pure (the caller passes the time). A monotonic deque: each
  * push drops the older entries it dominates, so `max` is O(1) amortised on the hot path.

@@ -15,6 +15,9 @@ import { LabBroker, type BrokerView } from './broker-process.js';
 import { checkLeaseStoreCount, LabLeaseStores, leaseStoreRtPriority } from './lease-stores.js';
 import { gatewayTunnelRoutes } from './tunnel-routes.js';
 import { waitUntil } from './wait-until.js';
+
+/** A gateway agent's log in the run directory (and in a report's `logs/`): `<gateway>.gateway.log`. */
+export const GATEWAY_LOG_SUFFIX = '.gateway.log';
 import { buildWireguardMesh, type WireguardMesh } from './wireguard-mesh.js';
 
 export type { BrokerView } from './broker-process.js';
@@ -174,7 +177,7 @@ export async function startGatewayBackend(o: GatewayBackendOptions): Promise<Gat
         });
         // wireguard-go's UAPI socket is global and outlives a SIGKILLed daemon: record it for teardown.
         if (tunnelMode === 'agent' && tunnel === 'wireguard') lab.recordFile(`/var/run/wireguard/${new WireguardDriver({ runId: lab.runId, gatewayId: peerId(c.name, g), localUnderlayIp: '0.0.0.0', underlayDev: 'eth0', localCidrs: [], stateDir: '/' }).ifname}.sock`);
-        fleet.add({ host: g, kind: 'gateway', argv, statusFile, log: join(dir, `${g}.gateway.log`), ...(tunnelMode === 'agent' ? { tunnelStatusFile } : {}) });
+        fleet.add({ host: g, kind: 'gateway', argv, statusFile, log: join(dir, `${g}${GATEWAY_LOG_SUFFIX}`), ...(tunnelMode === 'agent' ? { tunnelStatusFile } : {}) });
       });
     }
     // Node steering on the workers: cross-cluster routes and egress policy routing follow the elected gateway.

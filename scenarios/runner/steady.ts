@@ -8,6 +8,7 @@ import type { FailoverBackend } from '../model/failover-backend.js';
 import type { Profile, Scenario, TrafficKind } from '../model/scenario.js';
 import { evaluateSteady, type SteadyMeasurement, type SteadyResult } from './evaluate-steady.js';
 import { defaultReportDir, withFailoverLab } from './main.js';
+import { GATEWAY_LOG_SUFFIX } from './gateway-backend.js';
 import { startStress, type StressRecord, type StressSpec } from './stress.js';
 import { withRunnerPriority } from './runner-priority.js';
 import { startHostStallWatch } from './host-stalls.js';
@@ -30,10 +31,9 @@ export interface SteadyReport extends SteadyResult {
 /** The fence lapses in the gateway agents' logs kept in `logsDir` (`<gateway>.gateway.log`), within [from, to]. */
 function readFenceLapses(logsDir: string, from: number, to: number): FenceLapseRecord[] | undefined {
   if (!existsSync(logsDir)) return undefined;
-  const suffix = '.gateway.log';
   return readdirSync(logsDir)
-    .filter((f) => f.endsWith(suffix))
-    .flatMap((f) => parseFenceLapses(f.slice(0, -suffix.length), readFileSync(join(logsDir, f), 'utf8'), from, to))
+    .filter((f) => f.endsWith(GATEWAY_LOG_SUFFIX))
+    .flatMap((f) => parseFenceLapses(f.slice(0, -GATEWAY_LOG_SUFFIX.length), readFileSync(join(logsDir, f), 'utf8'), from, to))
     .sort((a, b) => a.atMs - b.atMs);
 }
 
