@@ -35,7 +35,12 @@ for (let i = 0; i < rest.length; i += 2) opt[String(rest[i]).replace(/^--/, '')]
  */
 function announce(line) {
   if (opt.rt) {
-    const r = spawnSync('chrt', ['--all-tasks', '--rr', '--pid', opt.rt, String(process.pid)], { encoding: 'utf8' });
+    // The stall watcher raises its main thread alone (`chrt` without `--all-tasks` sets the thread whose id is the
+    // PID). Raised whole, its V8 helper threads ran at RR 99 too, above every agent: a scheduler trace of a quiet
+    // 90 s `steady` run (#12) caught them holding a CPU for 17-27 ms while agents on it logged "ran late". The runner
+    // starts it with `--single-threaded` (host-stalls.ts), so no work is left to those helpers to wait for.
+    const scope = mode === 'stall-watch' ? [] : ['--all-tasks'];
+    const r = spawnSync('chrt', [...scope, '--rr', '--pid', opt.rt, String(process.pid)], { encoding: 'utf8' });
     if (r.status !== 0) process.stderr.write(`probe-agent: could not raise to SCHED_RR ${opt.rt}: ${(r.stderr || String(r.error)).trim()}\n`);
   }
   process.stdout.write(`${line}\n`);

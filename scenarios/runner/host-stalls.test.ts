@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from '../../host/index.js';
@@ -7,6 +7,15 @@ import { probeAgentPath, waitForLine } from '../probes/traffic.js';
 import { startHostStallWatch } from './host-stalls.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Each thread of `pid`: its id, scheduling policy (2 = SCHED_RR) and realtime priority, from /proc (stat fields 41, 40). */
+function threadPolicies(pid: number): { tid: number; policy: number; rtPriority: number }[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3
+    return { tid: Number(tid), policy: Number(f[38]), rtPriority: Number(f[37]) };
+  });
+}
 
 describe('host stall watch', () => {
   let dir: string;
@@ -52,5 +61,21 @@ describe('host stall watch', () => {
     expect(rec0.stalls.some((s) => s.cpu === 1 && s.ms >= 110)).toBe(true);
     expect(w.pids.every((p) => !isAlive(p))).toBe(true);
     expect(await w.stop()).toBe(rec0);
+  });
+
+  it("raises only the watcher's main thread: its helper threads must not outrank the agents it watches", async () => {
+    const w = await startHostStallWatch(dir, 1);
+    try {
+      if (w.pids.length === 0) return; // no taskset here: nothing runs
+      const pid = w.pids[0]!;
+      const threads = threadPolicies(pid);
+      const main = threads.find((t) => t.tid === pid);
+      if (main?.policy !== 2) return; // realtime scheduling not permitted here: nothing is raised
+      expect(main.rtPriority).toBe(99);
+      expect(threads.length).toBeGreaterThan(1);
+      expect(threads.filter((t) => t.tid !== pid).every((t) => t.policy !== 2 && t.rtPriority === 0)).toBe(true);
+    } finally {
+      await w.stop();
+    }
   });
 });

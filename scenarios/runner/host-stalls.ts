@@ -39,7 +39,9 @@ export async function startHostStallWatch(dir: string, cpus: number = availableP
   };
   try {
     for (let i = 0; i < cpus; i++) {
-      const argv = ['taskset', '-c', String(i), process.execPath, probeAgentPath(), 'stall-watch', '--out', files[i]!, '--period', String(PERIOD_MS), '--min', String(HOST_STALL_MIN_MS), '--rt', '99'];
+      // `--single-threaded`: V8 runs no background tasks, so the watcher's main thread, the only one at RR 99
+      // (probe-agent.mjs), never waits for a helper that runs at normal priority, and no helper outranks an agent.
+      const argv = ['taskset', '-c', String(i), process.execPath, '--single-threaded', probeAgentPath(), 'stall-watch', '--out', files[i]!, '--period', String(PERIOD_MS), '--min', String(HOST_STALL_MIN_MS), '--rt', '99'];
       const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(c);
       await waitForLine(c, /stall-watch ready/, 15_000, `host stall watcher on cpu${i}`);
