@@ -15,12 +15,12 @@ import { LabBroker, type BrokerView } from './broker-process.js';
 import { checkLeaseStoreCount, LabLeaseStores, leaseStoreRtPriority } from './lease-stores.js';
 import { gatewayTunnelRoutes } from './tunnel-routes.js';
 import { waitUntil } from './wait-until.js';
-
-/** A gateway agent's log in the run directory (and in a report's `logs/`): `<gateway>.gateway.log`. */
-export const GATEWAY_LOG_SUFFIX = '.gateway.log';
 import { buildWireguardMesh, type WireguardMesh } from './wireguard-mesh.js';
 
 export type { BrokerView } from './broker-process.js';
+
+/** A gateway agent's log in the run directory (and in a report's `logs/`): `<gateway>.gateway.log`. */
+export const GATEWAY_LOG_SUFFIX = '.gateway.log';
 
 /**
  * The real failover lab: the topology's clusters (two or more), the broker (broker-process.ts) with its Redis and a
