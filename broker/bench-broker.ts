@@ -14,7 +14,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { BrokerClient, type WatchEvent } from '../api/index.js';
-import { run, startDaemon, stopPid } from '../host/index.js';
+import { procStatFields, run, startDaemon, stopPid } from '../host/index.js';
 import { BrokerStore, brokerScripts, IDEMPOTENCY_TTL_MS } from './broker-store.js';
 import { orderKeys } from './store/script-loader.js';
 import { BenchCleanup } from './bench-cleanup.js';
@@ -66,8 +66,7 @@ function spawnReplica(dir: string, socket: string, token: string, main = MAIN): 
 
 /** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(`/proc/${pid}/stat`); // utime, stime: fields 14 and 15
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 

@@ -8,3 +8,4 @@ export { createSerial } from './serial.js';
 export { sleep, waitFor, falseOnTimeout, WaitTimeoutError } from './wait-for.js';
 export { createCoalescingRun } from './coalescing-run.js';
 export { withDeadline } from './deadline.js';
+export { procStatFields } from './proc-stat.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isAlive } from '../../host/index.js';
+import { isAlive, procStatFields } from '../../host/index.js';
 import { probeAgentPath, waitForLine } from '../probes/traffic.js';
 import { startHostStallWatch } from './host-stalls.js';
 
@@ -11,9 +11,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Each thread of `pid`: its id, scheduling policy (2 = SCHED_RR) and realtime priority, from /proc (stat fields 41, 40). */
 function threadPolicies(pid: number): { tid: number; policy: number; rtPriority: number }[] {
   return readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3
-    return { tid: Number(tid), policy: Number(f[38]), rtPriority: Number(f[37]) };
+    const f = procStatFields(`/proc/${pid}/task/${tid}/stat`);
+    return { tid: Number(tid), policy: Number(f[41 - 3]), rtPriority: Number(f[40 - 3]) };
   });
 }
 
